@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// One direction of flow: CFFmpeg/COpenBLAS (C) -> VideoIO, FlowIO, NN -> MCJEPA -> the CLI.
+let package = Package(
+    name: "mcjepa-video",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "mcjepa-video", targets: ["mcjepa-video"]),
+        .library(name: "VideoIO", targets: ["VideoIO"]),
+        .library(name: "FlowIO", targets: ["FlowIO"]),
+        .library(name: "NN", targets: ["NN"]),
+        .library(name: "MCJEPA", targets: ["MCJEPA"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CFFmpeg",
+            pkgConfig: "libavformat",
+            providers: [.apt(["libavcodec-dev", "libavformat-dev", "libswscale-dev", "libavutil-dev"])]
+        ),
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .target(name: "VideoIO", dependencies: ["CFFmpeg"]),
+        .target(name: "FlowIO"),
+        .target(name: "NN", dependencies: ["COpenBLAS"]),
+        .target(name: "MCJEPA", dependencies: ["NN", "FlowIO"]),
+        .executableTarget(
+            name: "mcjepa-video",
+            dependencies: [
+                "VideoIO", "FlowIO", "NN", "MCJEPA",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Benchmarks print a figure and a ratio against a peer measured in the same run; not part of the tests.
+        .executableTarget(name: "mcjepa-bench", dependencies: ["VideoIO", "FlowIO", "NN", "MCJEPA"]),
+        .testTarget(name: "VideoIOTests", dependencies: ["VideoIO"]),
+        .testTarget(name: "FlowIOTests", dependencies: ["FlowIO"]),
+        .testTarget(name: "NNTests", dependencies: ["NN"], resources: [.copy("Fixtures")]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,1 @@
+// FlowIO: flow fields, their file formats and pictures.

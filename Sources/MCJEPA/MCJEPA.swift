@@ -1,0 +1,3 @@
+import NN
+import FlowIO
+// MCJEPA: the model, its losses, trainer and weights.

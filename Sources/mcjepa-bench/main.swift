@@ -1,0 +1,12 @@
+import Foundation
+
+// Benchmarks print a figure and the ratio against a peer measured in the same run.
+// Usage: swift run -c release mcjepa-bench <name> [options]
+let benchmarks: [String: ([String]) throws -> Void] = [:]
+
+let args = Array(CommandLine.arguments.dropFirst())
+guard let name = args.first, let bench = benchmarks[name] else {
+    print("usage: mcjepa-bench <\(benchmarks.keys.sorted().joined(separator: "|"))> [options]")
+    exit(2)
+}
+try bench(Array(args.dropFirst()))

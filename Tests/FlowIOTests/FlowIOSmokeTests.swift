@@ -1,0 +1,5 @@
+import XCTest
+@testable import FlowIO
+final class FlowIOSmokeTests: XCTestCase {
+    func test_module_links() { XCTAssertTrue(true) }
+}
