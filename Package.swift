@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "FlowIO", targets: ["FlowIO"]),
         .library(name: "NN", targets: ["NN"]),
         .library(name: "MCJEPA", targets: ["MCJEPA"]),
+        .library(name: "Dataset", targets: ["Dataset"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -30,10 +31,11 @@ let package = Package(
         .target(name: "FlowIO"),
         .target(name: "NN", dependencies: ["COpenBLAS"]),
         .target(name: "MCJEPA", dependencies: ["NN", "FlowIO"]),
+        .target(name: "Dataset", dependencies: ["VideoIO"]),
         .executableTarget(
             name: "mcjepa-video",
             dependencies: [
-                "VideoIO", "FlowIO", "NN", "MCJEPA",
+                "VideoIO", "FlowIO", "NN", "MCJEPA", "Dataset",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -41,6 +43,7 @@ let package = Package(
         .executableTarget(name: "mcjepa-bench", dependencies: ["VideoIO", "FlowIO", "NN", "MCJEPA"]),
         .testTarget(name: "VideoIOTests", dependencies: ["VideoIO"]),
         .testTarget(name: "FlowIOTests", dependencies: ["FlowIO"]),
+        .testTarget(name: "DatasetTests", dependencies: ["Dataset"]),
         .testTarget(name: "NNTests", dependencies: ["NN"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,0 +1,1 @@
+// Dataset: preprocessing unlabeled video into WebDataset shards for self-supervised training.
