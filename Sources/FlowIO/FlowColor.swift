@@ -1,0 +1,84 @@
+import Foundation
+
+/// The Middlebury flow colour coding (Baker et al., "A Database and Evaluation Methodology for Optical Flow",
+/// and its Python port `flow_viz.py` used by RAFT): hue from the direction, saturation from the magnitude.
+/// Arithmetic follows the reference on float32 flow step by step: radius, angle and interpolation weight in
+/// Float, colour channels in Double (NumPy promotes them against the float64 wheel), so pictures match it.
+public enum FlowColor {
+    /// 55 colours around the wheel: red-yellow 15, yellow-green 6, green-cyan 4, cyan-blue 11, blue-magenta 13,
+    /// magenta-red 6 (more steps where the eye separates hues better).
+    public static let wheel: [(Double, Double, Double)] = {
+        var colors = [(Double, Double, Double)]()
+        func ramp(_ i: Int, _ n: Int) -> Double { (255.0 * Double(i) / Double(n)).rounded(.down) }
+        for i in 0..<15 { colors.append((255, ramp(i, 15), 0)) }
+        for i in 0..<6 { colors.append((255 - ramp(i, 6), 255, 0)) }
+        for i in 0..<4 { colors.append((0, 255, ramp(i, 4))) }
+        for i in 0..<11 { colors.append((0, 255 - ramp(i, 11), 255)) }
+        for i in 0..<13 { colors.append((ramp(i, 13), 0, 255)) }
+        for i in 0..<6 { colors.append((255, 0, 255 - ramp(i, 6))) }
+        return colors
+    }()
+
+    /// The colour of one displacement already divided by the normaliser: |(u, v)| <= 1 spans white to full
+    /// colour; beyond 1 the full colour is dimmed by 0.75 so out-of-range motion stands out.
+    public static func color(u: Float, v: Float) -> (UInt8, UInt8, UInt8) {
+        guard u.isFinite, v.isFinite else { return (0, 0, 0) }
+        let count = wheel.count
+        let radius = (u * u + v * v).squareRoot()
+        let angle = atan2(-v, -u) / Float.pi
+        let position = (angle + 1) / 2 * Float(count - 1)
+        let k0 = min(Int(position.rounded(.down)), count - 1)
+        let k1 = k0 + 1 == count ? 0 : k0 + 1
+        let f = Double(position - Float(k0))
+        func channel(_ c0: Double, _ c1: Double) -> UInt8 {
+            var c = (1 - f) * (c0 / 255.0) + f * (c1 / 255.0)
+            c = radius <= 1 ? 1 - Double(radius) * (1 - c) : c * 0.75
+            return UInt8((255 * c).rounded(.down))
+        }
+        let a = wheel[k0], b = wheel[k1]
+        return (channel(a.0, b.0), channel(a.1, b.1), channel(a.2, b.2))
+    }
+
+    /// Colour-codes a flow with displacements divided by `maxFlow` (> 0); unknown flow is black.
+    public static func render(_ flow: FlowField, maxFlow: Float) -> FlowRGBImage {
+        let divisor = max(maxFlow, Float.leastNormalMagnitude)
+        var rgb = [UInt8](repeating: 0, count: flow.pixelCount * 3)
+        for i in 0..<flow.pixelCount where flow.valid[i] {
+            let (r, g, b) = color(u: flow.u[i] / divisor, v: flow.v[i] / divisor)
+            rgb[3 * i] = r
+            rgb[3 * i + 1] = g
+            rgb[3 * i + 2] = b
+        }
+        return FlowRGBImage(width: flow.width, height: flow.height, rgb: rgb)
+    }
+
+    /// Colour-codes one picture on its own, normalised by its largest known magnitude (+1e-5 as in the
+    /// reference). For a video use `render(_:normalizer:)` so colours keep their meaning across frames.
+    public static func render(_ flow: FlowField) -> FlowRGBImage {
+        render(flow, maxFlow: flow.maxMagnitude + 1e-5)
+    }
+
+    /// Colour-codes a video frame's flow with a normaliser shared by all frames (it sees this flow first).
+    public static func render(_ flow: FlowField, normalizer: inout RunningMaxNormalizer) -> FlowRGBImage {
+        render(flow, maxFlow: normalizer.observe(flow))
+    }
+}
+
+/// The normaliser for a flow video: the largest magnitude seen so far (never less than `floor`). It only
+/// grows, so a colour never means a larger motion in a later frame than in an earlier one, and quiet frames
+/// after busy ones do not flare up to full saturation (which a per-frame maximum would do).
+public struct RunningMaxNormalizer: Sendable {
+    public private(set) var maxFlow: Float
+
+    /// `floor` keeps a still opening scene from being normalised by a near-zero maximum (noise as colour).
+    public init(floor: Float = 1) {
+        maxFlow = max(floor, Float.leastNormalMagnitude)
+    }
+
+    /// Includes this flow's largest known magnitude and returns the normaliser to use for it.
+    @discardableResult
+    public mutating func observe(_ flow: FlowField) -> Float {
+        maxFlow = max(maxFlow, flow.maxMagnitude)
+        return maxFlow
+    }
+}
