@@ -25,9 +25,11 @@ public enum FlowColor {
         guard u.isFinite, v.isFinite else { return (0, 0, 0) }
         let count = wheel.count
         let radius = (u * u + v * v).squareRoot()
-        let angle = atan2(-v, -u) / Float.pi
+        // Float atan2 returns slightly more than pi in magnitude for some inputs (e.g. v = 0, u > 0), which
+        // would put k0 at -1; NumPy's float32 arctan2 gives exactly -pi there, so clamp to match it.
+        let angle = min(max(atan2(-v, -u) / Float.pi, -1), 1)
         let position = (angle + 1) / 2 * Float(count - 1)
-        let k0 = min(Int(position.rounded(.down)), count - 1)
+        let k0 = Int(position.rounded(.down))
         let k1 = k0 + 1 == count ? 0 : k0 + 1
         let f = Double(position - Float(k0))
         func channel(_ c0: Double, _ c1: Double) -> UInt8 {
