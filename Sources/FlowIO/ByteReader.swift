@@ -93,6 +93,12 @@ extension Array where Element == UInt8 {
     }
 
     mutating func appendLE(_ value: Float) { appendLE(value.bitPattern) }
+
+    /// Appends many floats at once (flow payloads are megabytes; byte-by-byte appends dominate write time).
+    mutating func appendLE(_ values: [Float]) {
+        let bits = values.map { $0.bitPattern.littleEndian }
+        bits.withUnsafeBytes { append(contentsOf: $0) }
+    }
 }
 
 /// Reads a whole file, turning Foundation's error into our one-line form.

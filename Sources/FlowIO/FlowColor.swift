@@ -19,11 +19,19 @@ public enum FlowColor {
         return colors
     }()
 
+    /// The wheel flattened to r, g, b triples divided by 255, for the per-pixel loop.
+    private static let unitWheel: [Double] = wheel.flatMap { [$0.0 / 255.0, $0.1 / 255.0, $0.2 / 255.0] }
+
     /// The colour of one displacement already divided by the normaliser: |(u, v)| <= 1 spans white to full
     /// colour; beyond 1 the full colour is dimmed by 0.75 so out-of-range motion stands out.
     public static func color(u: Float, v: Float) -> (UInt8, UInt8, UInt8) {
+        unitWheel.withUnsafeBufferPointer { color(u: u, v: v, unitWheel: $0) }
+    }
+
+    @inline(__always)
+    private static func color(u: Float, v: Float, unitWheel: UnsafeBufferPointer<Double>) -> (UInt8, UInt8, UInt8) {
         guard u.isFinite, v.isFinite else { return (0, 0, 0) }
-        let count = wheel.count
+        let count = unitWheel.count / 3
         let radius = (u * u + v * v).squareRoot()
         // Float atan2 returns slightly more than pi in magnitude for some inputs (e.g. v = 0, u > 0), which
         // would put k0 at -1; NumPy's float32 arctan2 gives exactly -pi there, so clamp to match it.
@@ -32,24 +40,41 @@ public enum FlowColor {
         let k0 = Int(position.rounded(.down))
         let k1 = k0 + 1 == count ? 0 : k0 + 1
         let f = Double(position - Float(k0))
-        func channel(_ c0: Double, _ c1: Double) -> UInt8 {
-            var c = (1 - f) * (c0 / 255.0) + f * (c1 / 255.0)
-            c = radius <= 1 ? 1 - Double(radius) * (1 - c) : c * 0.75
-            return UInt8((255 * c).rounded(.down))
+        @inline(__always) func channel(_ c: Int) -> UInt8 {
+            var value = (1 - f) * unitWheel[3 * k0 + c] + f * unitWheel[3 * k1 + c]
+            value = radius <= 1 ? 1 - Double(radius) * (1 - value) : value * 0.75
+            return UInt8((255 * value).rounded(.down))
         }
-        let a = wheel[k0], b = wheel[k1]
-        return (channel(a.0, b.0), channel(a.1, b.1), channel(a.2, b.2))
+        return (channel(0), channel(1), channel(2))
     }
 
     /// Colour-codes a flow with displacements divided by `maxFlow` (> 0); unknown flow is black.
+    /// Rows are coloured in parallel (each pixel is independent).
     public static func render(_ flow: FlowField, maxFlow: Float) -> FlowRGBImage {
         let divisor = max(maxFlow, Float.leastNormalMagnitude)
+        let width = flow.width
         var rgb = [UInt8](repeating: 0, count: flow.pixelCount * 3)
-        for i in 0..<flow.pixelCount where flow.valid[i] {
-            let (r, g, b) = color(u: flow.u[i] / divisor, v: flow.v[i] / divisor)
-            rgb[3 * i] = r
-            rgb[3 * i + 1] = g
-            rgb[3 * i + 2] = b
+        let bands = min(flow.height, 16)
+        guard bands > 0 else { return FlowRGBImage(width: flow.width, height: flow.height, rgb: rgb) }
+        flow.u.withUnsafeBufferPointer { u in
+            flow.v.withUnsafeBufferPointer { v in
+                flow.valid.withUnsafeBufferPointer { valid in
+                    unitWheel.withUnsafeBufferPointer { wheel in
+                        rgb.withUnsafeMutableBufferPointer { out in
+                            let out = out  // each band writes only its own rows
+                            DispatchQueue.concurrentPerform(iterations: bands) { band in
+                                let rows = (band * flow.height / bands)..<((band + 1) * flow.height / bands)
+                                for i in (rows.lowerBound * width)..<(rows.upperBound * width) where valid[i] {
+                                    let c = color(u: u[i] / divisor, v: v[i] / divisor, unitWheel: wheel)
+                                    out[3 * i] = c.0
+                                    out[3 * i + 1] = c.1
+                                    out[3 * i + 2] = c.2
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
         return FlowRGBImage(width: flow.width, height: flow.height, rgb: rgb)
     }

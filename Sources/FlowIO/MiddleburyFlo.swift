@@ -47,10 +47,12 @@ enum MiddleburyFlo {
         out.appendLE(magic)
         out.appendLE(UInt32(flow.width))
         out.appendLE(UInt32(flow.height))
-        for i in 0..<flow.pixelCount {
-            out.appendLE(flow.valid[i] ? flow.u[i] : unknownValue)
-            out.appendLE(flow.valid[i] ? flow.v[i] : unknownValue)
+        var interleaved = [Float](repeating: unknownValue, count: flow.pixelCount * 2)
+        for i in 0..<flow.pixelCount where flow.valid[i] {
+            interleaved[2 * i] = flow.u[i]
+            interleaved[2 * i + 1] = flow.v[i]
         }
+        out.appendLE(interleaved)
         return out
     }
 }

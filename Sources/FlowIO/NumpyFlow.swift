@@ -98,10 +98,12 @@ enum NumpyFlow {
         out.append(UInt8(header.utf8.count >> 8))
         out += Array(header.utf8)
         out.reserveCapacity(out.count + flow.pixelCount * 8)
-        for i in 0..<flow.pixelCount {
-            out.appendLE(flow.valid[i] ? flow.u[i] : Float.nan)
-            out.appendLE(flow.valid[i] ? flow.v[i] : Float.nan)
+        var interleaved = [Float](repeating: .nan, count: flow.pixelCount * 2)
+        for i in 0..<flow.pixelCount where flow.valid[i] {
+            interleaved[2 * i] = flow.u[i]
+            interleaved[2 * i + 1] = flow.v[i]
         }
+        out.appendLE(interleaved)
         return out
     }
 }

@@ -69,15 +69,16 @@ enum PFMFlow {
     static func encode(_ flow: FlowField) -> [UInt8] {
         var out = Array("PF\n\(flow.width) \(flow.height)\n-1.0\n".utf8)
         out.reserveCapacity(out.count + flow.pixelCount * 12)
+        var stored = [Float](repeating: 0, count: flow.pixelCount * 3)
         for row in 0..<flow.height {
             let y = flow.height - 1 - row
             for x in 0..<flow.width {
-                let i = y * flow.width + x
-                out.appendLE(flow.valid[i] ? flow.u[i] : Float.nan)
-                out.appendLE(flow.valid[i] ? flow.v[i] : Float.nan)
-                out.appendLE(Float(0))
+                let i = y * flow.width + x, at = 3 * (row * flow.width + x)
+                stored[at] = flow.valid[i] ? flow.u[i] : .nan
+                stored[at + 1] = flow.valid[i] ? flow.v[i] : .nan
             }
         }
+        out.appendLE(stored)
         return out
     }
 }
