@@ -1,4 +1,5 @@
-/// A DEFLATE (RFC 1951) decoder, after Mark Adler's `puff.c`: canonical Huffman codes decoded bit by bit.
+/// A DEFLATE (RFC 1951) decoder, after Mark Adler's `puff.c`: canonical Huffman codes, decoded through a
+/// 9-bit lookup table for the common short codes and bit by bit (puff's way) for the rest.
 ///
 /// Why our own: Foundation on Linux exposes no zlib API, and linking the system zlib would need `zlib1g-dev`,
 /// which our install script (FFmpeg + OpenBLAS dev packages) does not pull in on a clean machine. Flow PNGs are
@@ -17,8 +18,12 @@ struct Inflater {
 
     /// Canonical Huffman code: how many codes of each length 0...15, and the symbols in code order.
     private struct Huffman {
+        static let fastBits = 9
         var counts = [Int](repeating: 0, count: 16)
         var symbols: [Int]
+        /// Indexed by the next `fastBits` input bits (first bit lowest): symbol << 4 | code length, or -1 when
+        /// the code is longer than `fastBits`.
+        var fast = [Int32](repeating: -1, count: 1 << fastBits)
 
         init(lengths: ArraySlice<Int>) throws {
             symbols = [Int](repeating: 0, count: lengths.count)
@@ -34,6 +39,24 @@ struct Inflater {
             for (symbol, length) in lengths.enumerated() where length != 0 {
                 symbols[offsets[length]] = symbol
                 offsets[length] += 1
+            }
+            // Canonical codes: consecutive values within a length, in symbol order (RFC 1951 3.2.2). Input
+            // bits arrive first-bit-lowest, so the table is indexed by the bit-reversed code.
+            var next = 0
+            var index = 0
+            for length in 1...Huffman.fastBits {
+                for _ in 0..<counts[length] {
+                    var reversed = 0
+                    for bit in 0..<length where next & (1 << bit) != 0 { reversed |= 1 << (length - 1 - bit) }
+                    var fill = reversed
+                    while fill < (1 << Huffman.fastBits) {
+                        fast[fill] = Int32(symbols[index] << 4 | length)
+                        fill += 1 << length
+                    }
+                    next += 1
+                    index += 1
+                }
+                next <<= 1
             }
         }
     }
@@ -86,11 +109,19 @@ struct Inflater {
             default: throw Failure(reason: "invalid block type")
             }
         }
+        alignToByte()
+    }
+
+    /// Gives back whole bytes the look-ahead in `decode` took but did not use, so byte-aligned reads (stored
+    /// blocks, the zlib trailer) start at the right byte; the partial byte's bits are dropped.
+    private mutating func alignToByte() {
+        position -= Int(bitCount / 8)
+        bitBuffer = 0
+        bitCount = 0
     }
 
     private mutating func stored() throws {
-        bitBuffer = 0
-        bitCount = 0
+        alignToByte()
         guard position + 4 <= input.count else { throw Failure(reason: "compressed data ends early") }
         let length = Int(input[position]) | Int(input[position + 1]) << 8
         let complement = Int(input[position + 2]) | Int(input[position + 3]) << 8
@@ -103,6 +134,18 @@ struct Inflater {
     }
 
     private mutating func decode(_ code: Huffman) throws -> Int {
+        // Look ahead up to 9 bits; near the end of the input fewer may exist, and a short code still fits.
+        while bitCount < UInt32(Huffman.fastBits), position < input.count {
+            bitBuffer |= UInt32(input[position]) << bitCount
+            position += 1
+            bitCount += 8
+        }
+        let entry = code.fast[Int(bitBuffer & UInt32((1 << Huffman.fastBits) - 1))]
+        if entry >= 0, UInt32(entry & 15) <= bitCount {
+            bitBuffer >>= UInt32(entry & 15)
+            bitCount -= UInt32(entry & 15)
+            return Int(entry >> 4)
+        }
         var value = 0, first = 0, index = 0
         for length in 1...15 {
             value |= try bits(1)

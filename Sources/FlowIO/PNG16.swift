@@ -68,50 +68,68 @@ struct PNG16 {
             throw FlowIOError(file: file, reason: "truncated: PNG image data holds \(raw.count) of \(height * (rowBytes + 1)) bytes")
         }
         let pixels = try unfilter(raw, rowBytes: rowBytes, bytesPerPixel: bytesPerPixel, height: height, file: file)
-        let samples: [UInt16] = depth == 16
-            ? (0..<(pixels.count / 2)).map { UInt16(pixels[2 * $0]) << 8 | UInt16(pixels[2 * $0 + 1]) }
-            : pixels.map { UInt16($0) << 8 | UInt16($0) }
+        var samples = [UInt16](repeating: 0, count: width * height * channels)
+        pixels.withUnsafeBufferPointer { bytes in
+            samples.withUnsafeMutableBufferPointer { samples in
+                for i in 0..<samples.count {
+                    samples[i] = depth == 16 ? UInt16(bytes[2 * i]) << 8 | UInt16(bytes[2 * i + 1])
+                        : UInt16(bytes[i]) * 257  // 8-bit v -> 16-bit v * 257 spans 0...65535
+                }
+            }
+        }
         return PNG16(width: width, height: height, channels: channels, samples: samples)
     }
 
-    /// Undoes PNG's per-row prediction filters (None, Sub, Up, Average, Paeth).
+    /// Undoes PNG's per-row prediction filters (None, Sub, Up, Average, Paeth), one filter per row.
     private static func unfilter(_ raw: [UInt8], rowBytes: Int, bytesPerPixel bpp: Int, height: Int,
                                  file: String) throws -> [UInt8] {
         var out = [UInt8](repeating: 0, count: rowBytes * height)
-        for y in 0..<height {
-            let filter = raw[y * (rowBytes + 1)]
-            let src = y * (rowBytes + 1) + 1, dst = y * rowBytes
-            for i in 0..<rowBytes {
-                let a = i >= bpp ? Int(out[dst + i - bpp]) : 0
-                let b = y > 0 ? Int(out[dst - rowBytes + i]) : 0
-                let c = (i >= bpp && y > 0) ? Int(out[dst - rowBytes + i - bpp]) : 0
-                let predictor: Int
-                switch filter {
-                case 0: predictor = 0
-                case 1: predictor = a
-                case 2: predictor = b
-                case 3: predictor = (a + b) / 2
-                case 4:
-                    let p = a + b - c, pa = abs(p - a), pb = abs(p - b), pc = abs(p - c)
-                    predictor = (pa <= pb && pa <= pc) ? a : (pb <= pc ? b : c)
-                default: throw FlowIOError(file: file, reason: "corrupt PNG (unknown row filter \(filter))")
+        var badFilter: UInt8?
+        raw.withUnsafeBufferPointer { raw in
+            out.withUnsafeMutableBufferPointer { out in
+                for y in 0..<height where badFilter == nil {
+                    let filter = raw[y * (rowBytes + 1)]
+                    let src = y * (rowBytes + 1) + 1, dst = y * rowBytes, up = dst - rowBytes
+                    // Bytes left of the first pixel and above the first row count as 0.
+                    @inline(__always) func left(_ i: Int) -> Int { i >= bpp ? Int(out[dst + i - bpp]) : 0 }
+                    @inline(__always) func above(_ i: Int) -> Int { y > 0 ? Int(out[up + i]) : 0 }
+                    @inline(__always) func aboveLeft(_ i: Int) -> Int { (y > 0 && i >= bpp) ? Int(out[up + i - bpp]) : 0 }
+                    switch filter {
+                    case 0:
+                        for i in 0..<rowBytes { out[dst + i] = raw[src + i] }
+                    case 1:
+                        for i in 0..<rowBytes { out[dst + i] = raw[src + i] &+ UInt8(left(i)) }
+                    case 2:
+                        for i in 0..<rowBytes { out[dst + i] = raw[src + i] &+ UInt8(above(i)) }
+                    case 3:
+                        for i in 0..<rowBytes { out[dst + i] = raw[src + i] &+ UInt8((left(i) + above(i)) / 2) }
+                    case 4:
+                        for i in 0..<rowBytes {
+                            let a = left(i), b = above(i), c = aboveLeft(i)
+                            let p = a + b - c, pa = abs(p - a), pb = abs(p - b), pc = abs(p - c)
+                            out[dst + i] = raw[src + i] &+ UInt8((pa <= pb && pa <= pc) ? a : (pb <= pc ? b : c))
+                        }
+                    default:
+                        badFilter = filter
+                    }
                 }
-                out[dst + i] = UInt8(truncatingIfNeeded: Int(raw[src + i]) + predictor)
             }
         }
+        if let badFilter { throw FlowIOError(file: file, reason: "corrupt PNG (unknown row filter \(badFilter))") }
         return out
     }
 
     /// A 16-bit RGB PNG (colour type 2), rows unfiltered, data in stored zlib blocks.
     static func encodeRGB16(width: Int, height: Int, samples: [UInt16]) -> [UInt8] {
         precondition(samples.count == width * height * 3)
-        var raw = [UInt8]()
-        raw.reserveCapacity(height * (1 + width * 6))
+        // Each row: filter byte 0 (None), then big-endian samples.
+        var raw = [UInt8](repeating: 0, count: height * (1 + width * 6))
         for y in 0..<height {
-            raw.append(0)  // filter: None
-            for sample in samples[(y * width * 3)..<((y + 1) * width * 3)] {
-                raw.append(UInt8(sample >> 8))
-                raw.append(UInt8(sample & 0xff))
+            let rowStart = y * (1 + width * 6) + 1
+            for k in 0..<(width * 3) {
+                let sample = samples[y * width * 3 + k]
+                raw[rowStart + 2 * k] = UInt8(sample >> 8)
+                raw[rowStart + 2 * k + 1] = UInt8(sample & 0xff)
             }
         }
         var ihdr = [UInt8]()
@@ -158,14 +176,11 @@ enum KittiFlowPNG {
         func quantise(_ value: Float) -> UInt16 {
             UInt16(min(max((value * 64 + 32768).rounded(), 0), 65535))
         }
-        var samples = [UInt16]()
-        samples.reserveCapacity(flow.pixelCount * 3)
-        for i in 0..<flow.pixelCount {
-            if flow.valid[i] {
-                samples += [quantise(flow.u[i]), quantise(flow.v[i]), 1]
-            } else {
-                samples += [0, 0, 0]
-            }
+        var samples = [UInt16](repeating: 0, count: flow.pixelCount * 3)
+        for i in 0..<flow.pixelCount where flow.valid[i] {
+            samples[3 * i] = quantise(flow.u[i])
+            samples[3 * i + 1] = quantise(flow.v[i])
+            samples[3 * i + 2] = 1
         }
         return PNG16.encodeRGB16(width: flow.width, height: flow.height, samples: samples)
     }

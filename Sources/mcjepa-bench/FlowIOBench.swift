@@ -3,7 +3,8 @@ import Foundation
 
 /// `flowio`: reading/writing flow files and colour-coding flow at Sintel size (1024x436), each against the
 /// peer of reading the same bytes raw from disk (the I/O floor), so the ratio is the cost of decoding.
-/// Options: --repeats N (default 20).
+/// Options: --repeats N (default 20); --png FILE also times reading a KITTI flow PNG written by another
+/// encoder (zlib-compressed, unlike ours), against reading its bytes raw.
 func benchFlowIO(_ args: [String]) throws {
     let repeats = args.firstIndex(of: "--repeats").flatMap { Int(args[$0 + 1]) } ?? 20
     let width = 1024, height = 436
@@ -33,6 +34,14 @@ func benchFlowIO(_ args: [String]) throws {
         let size = (try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
         print(String(format: "  %@  %6.2f MB  write %7.2f ms  read %7.2f ms  raw read (peer) %6.2f ms  read/raw %5.1fx",
                      format.rawValue, Double(size) / 1e6, 1000 * write, 1000 * read, 1000 * raw, read / raw))
+    }
+    if let at = args.firstIndex(of: "--png"), at + 1 < args.count {
+        let url = URL(fileURLWithPath: args[at + 1])
+        let raw = try seconds { _ = try Data(contentsOf: url) }
+        var decoded = FlowField.zero(width: 0, height: 0)
+        let read = try seconds { decoded = try FlowFile.read(url, format: .png) }
+        print(String(format: "  %@ (%dx%d, compressed)  read %7.2f ms  raw read (peer) %6.2f ms  read/raw %5.1fx",
+                     url.lastPathComponent, decoded.width, decoded.height, 1000 * read, 1000 * raw, read / raw))
     }
     var picture = FlowRGBImage(width: 0, height: 0)
     let render = seconds { picture = FlowColor.render(flow, maxFlow: 25) }
