@@ -10,6 +10,14 @@ final class FlowPictureTests: XCTestCase {
         XCTAssertEqual(FlowOverlay.blend(frame: frame, picture: picture, alpha: 0.5).rgb, [100, 100, 100, 20, 20, 21])
     }
 
+    func test_overlay_leaves_unknown_flow_pixels_as_the_frame() {
+        let frame = FlowRGBImage(width: 2, height: 1, rgb: [100, 100, 100, 100, 100, 100])
+        let flow = FlowField(width: 2, height: 1, u: [1, 0], v: [0, 0], valid: [true, false])
+        let picture = FlowColor.render(flow, maxFlow: 1)
+        let out = FlowOverlay.blend(frame: frame, picture: picture, alpha: 0.5, known: flow.valid)
+        XCTAssertEqual(out.rgb, [178, 50, 50, 100, 100, 100])
+    }
+
     func test_overlay_resizes_the_picture_to_the_frame() {
         let frame = FlowRGBImage(width: 4, height: 2)
         let picture = FlowRGBImage(width: 2, height: 1, rgb: [200, 0, 0, 0, 200, 0])
