@@ -20,7 +20,7 @@ struct EvalFlowCommand: AsyncParsableCommand {
 
             --pred DIR reads the prediction for PAIR from DIR/PAIR.flo, or else DIR/PAIR.png (KITTI), \
             DIR/PAIR.npy, DIR/PAIR.pfm, or else DIR/PAIR/flow.<ext>; it must have the ground truth's size. \
-            --pred zero scores the zero-motion baseline.
+            --pred zero scores the zero-motion baseline (write ./zero for a folder of that name).
             """)
 
     @Argument(help: "The evaluation set folder (SET/PAIR/{img1.png,img2.png,flow.flo}).")
