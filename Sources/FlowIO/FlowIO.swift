@@ -1,1 +1,0 @@
-// FlowIO: flow fields, their file formats and pictures.

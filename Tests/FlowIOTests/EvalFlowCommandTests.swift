@@ -1,0 +1,65 @@
+import Foundation
+import XCTest
+
+/// Runs the built `mcjepa-video eval flow` once per exit path: the command only wires FlowSetEvaluation
+/// (tested directly) to arguments, output and exit codes, which is what these check.
+final class EvalFlowCommandTests: XCTestCase {
+    /// `swift test` builds every product next to the test bundle; fall back to the package's .build/debug.
+    func binary() throws -> URL {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+            Bundle(for: Self.self).bundleURL.deletingLastPathComponent(),
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent(".build/debug"),
+        ].map { $0.appendingPathComponent("mcjepa-video") }
+        return try XCTUnwrap(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) },
+                             "mcjepa-video is not built next to the tests (looked in \(candidates.map(\.path)))")
+    }
+
+    func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = try binary()
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+
+    func test_eval_flow_scores_a_prediction_folder_as_json() throws {
+        let tiny = try TinyFlowSet(self)
+        let result = try run(["eval", "flow", tiny.set.path, "--pred", tiny.predictions.path, "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        let mean = try XCTUnwrap(object?["mean"] as? [String: Any])
+        XCTAssertEqual(try XCTUnwrap(mean["epe"] as? Double), 2.0 / 3, accuracy: 1e-6)
+    }
+
+    func test_eval_flow_zero_baseline_prints_a_table() throws {
+        let tiny = try TinyFlowSet(self)
+        let result = try run(["eval", "flow", tiny.set.path, "--pred", "zero"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("mean"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("10.333"), "mean of 3 and 17.667: \(result.stdout)")
+    }
+
+    func test_eval_flow_without_pred_is_a_usage_error() throws {
+        let tiny = try TinyFlowSet(self)
+        let result = try run(["eval", "flow", tiny.set.path])
+        XCTAssertEqual(result.status, 2)
+        XCTAssertTrue(result.stderr.contains("model-based evaluation not available yet; pass --pred"), result.stderr)
+    }
+
+    func test_eval_flow_with_a_bad_file_exits_3_with_one_line() throws {
+        let tiny = try TinyFlowSet(self)
+        try Data("garbage".utf8).write(to: tiny.predictions.appendingPathComponent("a.flo"))
+        let result = try run(["eval", "flow", tiny.set.path, "--pred", tiny.predictions.path])
+        XCTAssertEqual(result.status, 3)
+        XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr)
+        XCTAssertTrue(result.stderr.contains("a.flo"), result.stderr)
+    }
+}

@@ -1,5 +1,0 @@
-import XCTest
-@testable import FlowIO
-final class FlowIOSmokeTests: XCTestCase {
-    func test_module_links() { XCTAssertTrue(true) }
-}
