@@ -60,10 +60,12 @@ final class ContainerEncoder {
             preconditionFailure("PNG sequences are written by ImageSequenceEncoder")
         }
         guard let encoder else {
+            avformat_free_context(context)
             throw VideoIOError(path: path, operation: "cannot create", code: mcjepa_averror_encoder_not_found(),
                                message: "encoder not available in this FFmpeg build")
         }
         guard let codec = avcodec_alloc_context3(encoder), let stream = avformat_new_stream(context, nil) else {
+            avformat_free_context(context)
             throw VideoIOError(path: path, operation: "cannot create", ffmpegCode: mcjepa_averror_enomem())
         }
         self.codec = codec

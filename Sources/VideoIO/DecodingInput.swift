@@ -42,6 +42,11 @@ final class DecodingInput {
             throw Self.openError(path: path, code: openCode)
         }
         do {
+            if let demuxer = format.pointee.iformat, String(cString: demuxer.pointee.name) == "tty" {
+                // FFmpeg renders any .txt file as ANSI-art video; nobody means that.
+                throw VideoIOError(path: path, operation: "cannot open", code: mcjepa_averror_invaliddata(),
+                                   message: "a text file, not a video")
+            }
             let found = avformat_find_stream_info(format, nil)
             if found < 0 { throw Self.openError(path: path, code: found) }
             let index = try Self.bestVideoStream(in: format, path: path)

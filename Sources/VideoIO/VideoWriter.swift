@@ -111,6 +111,13 @@ public final class VideoWriter {
         try container.encode(rgb: frame.rgb, width: width, height: height, pts: frame.pts, duration: duration)
     }
 
+    /// Writes every frame of an async sequence (e.g. a `VideoReader`'s `frames()`), each at its own timestamp.
+    /// Call `finish()` afterwards.
+    public func write<Frames: AsyncSequence>(contentsOf frames: Frames) async throws
+    where Frames.Element == VideoFrame {
+        for try await frame in frames { try write(frame) }
+    }
+
     /// Completes the file (last frame, encoder flush, trailer) and renames it to `path`.
     public func finish() throws {
         guard !finished else { return }

@@ -120,10 +120,14 @@ final class BadInputTests: TemporaryFolderTestCase {
         assertRejected(path, containing: "no video stream")
     }
 
-    func test_text_file() throws {
+    func test_text_files() throws {
         let path = file("notes.mp4")
         try Data("not a video\n".utf8).write(to: URL(fileURLWithPath: path))
         assertRejected(path, containing: "cannot open")
+        // FFmpeg's tty demuxer would show a .txt file as ANSI art.
+        let text = file("notes.txt")
+        try Data(String(repeating: "just some notes\n", count: 50).utf8).write(to: URL(fileURLWithPath: text))
+        assertRejected(text, containing: "cannot open: a text file, not a video")
     }
 
     func test_writer_into_a_missing_folder_fails_naming_the_file() {

@@ -99,6 +99,21 @@ final class RoundTripTests: TemporaryFolderTestCase {
         XCTAssertEqual(copy.first?.timeBase, Rational(1, 90000))
     }
 
+    func test_writer_consumes_an_async_frame_sequence() async throws {
+        let source = try writeVideo(file("source.mkv"), width: 20, height: 14, count: 8,
+                                    options: EncodeOptions(codec: .ffv1, frameRate: Rational(10, 1)),
+                                    pattern: noisyPattern)
+        let reader = try VideoReader(path: source)
+        let writer = try VideoWriter(path: file("copy.mkv"), width: 20, height: 14,
+                                     options: .matching(reader.info, codec: .ffv1))
+        try await writer.write(contentsOf: reader.frames())
+        try writer.finish()
+        let copy = try decodeAll(file("copy.mkv"))
+        XCTAssertEqual(copy.count, 8)
+        XCTAssertEqual(copy.map(\.rgb), (0..<8).map { noisyPattern(width: 20, height: 14, frame: $0) })
+        XCTAssertEqual(copy.map { Int(($0.seconds * 1000).rounded()) }, (0..<8).map { $0 * 100 })
+    }
+
     func test_writer_dropped_before_finish_leaves_no_file() throws {
         var writer: VideoWriter? = try VideoWriter(path: file("half.mp4"), width: 32, height: 32,
                                                    options: EncodeOptions(codec: .h264(preset: "ultrafast")))
