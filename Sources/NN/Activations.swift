@@ -9,7 +9,7 @@ public func geluForward(_ x: Tensor) -> Tensor {
     let y = Tensor(shape: x.shape)
     let xp = x.data, yp = y.data
     parallelFor(x.count, minChunk: 4096) { range in
-        for i in range { let v = xp[i]; yp[i] = 0.5 * v * (1 + erff(v * invSqrt2)) }
+        for i in range { let v = xp[i]; yp[i] = 0.5 * v * (1 + fastErf(v * invSqrt2)) }
     }
     return y
 }
@@ -23,8 +23,8 @@ public func geluBackward(input x: Tensor, gradOutput dy: Tensor, gradInput dx: T
     parallelFor(x.count, minChunk: 4096) { range in
         for i in range {
             let v = xp[i]
-            let cdf = 0.5 * (1 + erff(v * invSqrt2))
-            let pdf = invSqrt2Pi * expf(-0.5 * v * v)
+            let cdf = 0.5 * (1 + fastErf(v * invSqrt2))
+            let pdf = invSqrt2Pi * fastExp(-0.5 * v * v)
             dxp[i] += dyp[i] * (cdf + v * pdf)
         }
     }

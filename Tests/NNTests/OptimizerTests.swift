@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import NN
 
@@ -38,5 +39,21 @@ final class OptimizerTests: XCTestCase {
         NN.setThreads(2)
         let double = run()
         for (a, b) in zip(single, double) { XCTAssertEqual(a.array, b.array) }
+    }
+}
+
+final class FastMathTests: XCTestCase {
+    func test_fast_erf_and_exp_match_libm() {
+        var worstErf: Float = 0, worstExp: Float = 0
+        for i in -6000...6000 {
+            let x = Float(i) / 1000
+            worstErf = max(worstErf, abs(fastErf(x) - erff(x)))
+            let e = expf(x * 10)
+            worstExp = max(worstExp, abs(fastExp(x * 10) - e) / e)
+        }
+        XCTAssertLessThan(worstErf, 1e-6)
+        XCTAssertLessThan(worstExp, 1e-6)
+        XCTAssertLessThan(fastExp(-200), 1e-37)
+        XCTAssertEqual(fastErf(.infinity), 1)
     }
 }
