@@ -6,7 +6,7 @@ import Foundation
 private let invSqrt2 = Float(0.5.squareRoot())
 
 public func geluForward(_ x: Tensor) -> Tensor {
-    let y = Tensor(shape: x.shape)
+    let y = Tensor(uninitializedShape: x.shape)
     let xp = x.data, yp = y.data
     parallelFor(x.count, minChunk: 4096) { range in
         for i in range { let v = xp[i]; yp[i] = 0.5 * v * (1 + fastErf(v * invSqrt2)) }
@@ -31,7 +31,7 @@ public func geluBackward(input x: Tensor, gradOutput dy: Tensor, gradInput dx: T
 }
 
 public func leakyReLUForward(_ x: Tensor, slope: Float = 0.01) -> Tensor {
-    let y = Tensor(shape: x.shape)
+    let y = Tensor(uninitializedShape: x.shape)
     let xp = x.data, yp = y.data
     parallelFor(x.count, minChunk: 8192) { range in
         for i in range { let v = xp[i]; yp[i] = v > 0 ? v : v * slope }

@@ -58,7 +58,8 @@ private func isDepthwise(_ x: Tensor, _ weight: Tensor, _ config: Conv2dConfig) 
 public func conv2dForward(input x: Tensor, weight: Tensor, bias: Tensor?, config: Conv2dConfig = Conv2dConfig()) -> Tensor {
     validateConv(x, weight, bias, config)
     if isDepthwise(x, weight, config) { return depthwiseConv2dForward(input: x, weight: weight, bias: bias, config: config) }
-    let y = Tensor(shape: conv2dOutputShape(input: x.shape, weight: weight.shape, config: config))
+    // Every element is written by sgemm with beta = 0.
+    let y = Tensor(uninitializedShape: conv2dOutputShape(input: x.shape, weight: weight.shape, config: config))
     let (N, C, H, W) = (x.n, x.c, x.h, x.w)
     let (O, OH, OW) = (y.c, y.h, y.w)
     let P = OH * OW

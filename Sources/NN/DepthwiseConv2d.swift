@@ -51,7 +51,7 @@ private func convolveRow(out: UnsafeMutablePointer<Float>, row: UnsafePointer<Fl
 
 func depthwiseConv2dForward(input x: Tensor, weight: Tensor, bias: Tensor?, config: Conv2dConfig) -> Tensor {
     precondition(weight.shape[1] == 1, "depthwise conv2d: weight \(weight.shape) must have one input channel per group")
-    let y = Tensor(shape: conv2dOutputShape(input: x.shape, weight: weight.shape, config: config))
+    let y = Tensor(uninitializedShape: conv2dOutputShape(input: x.shape, weight: weight.shape, config: config))
     let (N, C, H, W) = (x.n, x.c, x.h, x.w)
     let (OH, OW, KH, KW) = (y.h, y.w, weight.shape[2], weight.shape[3])
     let (s, pad, dil) = (config.stride, config.padding, config.dilation)

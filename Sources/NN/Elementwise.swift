@@ -8,7 +8,7 @@ private func sameShape(_ a: Tensor, _ b: Tensor, _ what: String) {
 
 @inline(__always)
 private func map(_ a: Tensor, _ f: (Float) -> Float) -> Tensor {
-    let y = Tensor(shape: a.shape)
+    let y = Tensor(uninitializedShape: a.shape)
     let ap = a.data, yp = y.data
     for i in 0..<a.count { yp[i] = f(ap[i]) }
     return y
@@ -17,7 +17,7 @@ private func map(_ a: Tensor, _ f: (Float) -> Float) -> Tensor {
 @inline(__always)
 private func zip2(_ a: Tensor, _ b: Tensor, _ what: String, _ f: (Float, Float) -> Float) -> Tensor {
     sameShape(a, b, what)
-    let y = Tensor(shape: a.shape)
+    let y = Tensor(uninitializedShape: a.shape)
     let ap = a.data, bp = b.data, yp = y.data
     for i in 0..<a.count { yp[i] = f(ap[i], bp[i]) }
     return y

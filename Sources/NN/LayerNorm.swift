@@ -17,7 +17,7 @@ public func layerNormChannelsForward(input x: Tensor, weight: Tensor, bias: Tens
     precondition(x.rank == 4 && weight.count == x.c && bias.count == x.c,
                  "layerNorm: input \(x.shape), weight \(weight.shape), bias \(bias.shape)")
     let (N, C, HW) = (x.n, x.c, x.h * x.w)
-    let y = Tensor(shape: x.shape)
+    let y = Tensor(uninitializedShape: x.shape)
     let mean = Tensor(shape: [N, HW]), rstd = Tensor(shape: [N, HW])
     let xp = x.data, yp = y.data, wp = weight.data, bp = bias.data, mp = mean.data, rp = rstd.data
     let blocksPerImage = (HW + pixelBlock - 1) / pixelBlock

@@ -5,7 +5,7 @@
 public func avgPool2dForward(_ x: Tensor, kernel k: Int) -> Tensor {
     precondition(x.rank == 4 && k >= 1 && x.h >= k && x.w >= k, "avgPool2d: input \(x.shape) kernel \(k)")
     let (N, C, H, W, OH, OW) = (x.n, x.c, x.h, x.w, x.h / k, x.w / k)
-    let y = Tensor(shape: [N, C, OH, OW])
+    let y = Tensor(uninitializedShape: [N, C, OH, OW])
     let xp = x.data, yp = y.data
     let scale = 1 / Float(k * k)
     parallelFor(N * C) { planes in

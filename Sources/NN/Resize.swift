@@ -22,7 +22,7 @@ struct LinearTaps {
 public func resizeBilinearForward(_ x: Tensor, height OH: Int, width OW: Int) -> Tensor {
     precondition(x.rank == 4 && OH > 0 && OW > 0 && x.h > 0 && x.w > 0, "resize: input \(x.shape) to \(OH)x\(OW)")
     let (N, C, H, W) = (x.n, x.c, x.h, x.w)
-    let y = Tensor(shape: [N, C, OH, OW])
+    let y = Tensor(uninitializedShape: [N, C, OH, OW])
     let rows = LinearTaps(input: H, output: OH), cols = LinearTaps(input: W, output: OW)
     let xp = x.data, yp = y.data
     parallelFor(N * C) { planes in

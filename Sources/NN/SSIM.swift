@@ -46,7 +46,7 @@ private func validateSSIM(_ x: Tensor, _ y: Tensor) {
 public func ssimForward(_ x: Tensor, _ y: Tensor) -> Tensor {
     validateSSIM(x, y)
     let (H, W) = (x.h, x.w), HW = H * W
-    let out = Tensor(shape: x.shape)
+    let out = Tensor(uninitializedShape: x.shape)
     let xp = x.data, yp = y.data, op = out.data
     parallelFor(x.n * x.c) { planes in
         withScratch(7 * HW) { scratch in

@@ -8,10 +8,10 @@ public final class TensorStorage: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int
 
-    init(count: Int) {
+    init(count: Int, zeroed: Bool = true) {
         self.count = count
         pointer = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
-        pointer.initialize(repeating: 0, count: max(count, 1))
+        if zeroed { pointer.initialize(repeating: 0, count: max(count, 1)) }
     }
 
     deinit { pointer.deallocate() }
@@ -39,6 +39,15 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     public convenience init(shape: [Int], repeating value: Float) {
         self.init(shape: shape)
         data.update(repeating: value, count: count)
+    }
+
+    /// A tensor whose contents are undefined, for kernel outputs that write every element: zero-filling a
+    /// 15 MB activation costs about as much as the activation function itself.
+    init(uninitializedShape shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        self.shape = shape
+        count = shape.reduce(1, *)
+        storage = TensorStorage(count: count, zeroed: false)
     }
 
     private init(shape: [Int], storage: TensorStorage) {

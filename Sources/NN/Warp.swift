@@ -29,7 +29,7 @@ private func validateWarp(_ image: Tensor, _ flow: Tensor) {
 public func warpForward(image: Tensor, flow: Tensor) -> (output: Tensor, mask: Tensor) {
     validateWarp(image, flow)
     let (N, C, H, W) = (image.n, image.c, image.h, image.w)
-    let out = Tensor(shape: image.shape), mask = Tensor(shape: [N, 1, H, W])
+    let out = Tensor(uninitializedShape: image.shape), mask = Tensor(uninitializedShape: [N, 1, H, W])
     let ip = image.data, fp = flow.data, op = out.data, mp = mask.data
     let HW = H * W
     parallelFor(N * H) { rows in
