@@ -34,15 +34,15 @@ private func applyKernelRow(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePoi
 private func convolveRow(out: UnsafeMutablePointer<Float>, row: UnsafePointer<Float>, taps: UnsafePointer<Float>,
                          KW: Int, W: Int, OW: Int, s: Int, pad: Int, dil: Int) {
     // Interior: ox with every tap inside [0, W) (only used at stride 1).
-    let interior = s == 1 ? max(0, pad)..<max(max(0, pad), min(OW, W - (KW - 1) * dil + pad)) : 0..<0
+    let interior = s == 1 ? span(min(pad, OW), min(OW, W - (KW - 1) * dil + pad)) : 0..<0
     if !interior.isEmpty { applyKernelRow(out, row - pad, taps, count: KW, step: dil, range: interior) }
     for kx in 0..<KW {
         let xs = validOutputRange(outputCount: OW, stride: s, offset: kx * dil - pad, inputCount: W)
         let w = taps[kx]
         let src = row + kx * dil - pad
         if s == 1 {
-            for ox in xs.lowerBound..<min(xs.upperBound, interior.lowerBound) { out[ox] += w * src[ox] }
-            for ox in max(xs.lowerBound, interior.upperBound)..<xs.upperBound { out[ox] += w * src[ox] }
+            for ox in span(xs.lowerBound, min(xs.upperBound, interior.lowerBound)) { out[ox] += w * src[ox] }
+            for ox in span(max(xs.lowerBound, interior.upperBound), xs.upperBound) { out[ox] += w * src[ox] }
         } else {
             for ox in xs { out[ox] += w * src[ox &* s] }
         }

@@ -3,6 +3,10 @@
 // entry = x[c, oy*stride - pad + ky*dil, ox*stride - pad + kx*dil], zero in the padding.
 // Banding bounds the column buffer (KD x rows*OW) to a few MB so it stays cache-friendly and small.
 
+/// lo..<hi, or an empty range at lo when hi < lo (border arithmetic on tiny images can cross over).
+@inline(__always)
+func span(_ lo: Int, _ hi: Int) -> Range<Int> { lo..<max(lo, hi) }
+
 /// Range of output indices o with 0 <= o * stride + offset < inputCount, clamped to 0..<outputCount.
 @inline(__always)
 func validOutputRange(outputCount: Int, stride: Int, offset: Int, inputCount: Int) -> Range<Int> {

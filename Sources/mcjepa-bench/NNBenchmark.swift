@@ -1,7 +1,7 @@
 import Foundation
 import NN
 
-// `mcjepa-bench nn [--threads N] [--reps R]`: the NN kernels at tiny-model shapes.
+// `mcjepa-bench nn [--threads N] [--reps R] [--only LABEL]` (--only: just the convolutions whose label contains it): the NN kernels at tiny-model shapes.
 // Prints sgemm's peak GFLOP/s measured in this run, each convolution's GFLOP/s as a share of that peak, and the
 // forward+backward time of a small conv stack against PyTorch CPU on the same shapes and thread count
 // (Reference/ops_reference.py --bench, run as a child process), with the ratio Swift / PyTorch.
@@ -111,13 +111,15 @@ private func swiftStackSeconds(reps: Int) -> Double {
 
 func nnBenchmark(_ args: [String]) throws {
     var threads = 2, reps = 10
+    var only: String? = nil
     var index = 0
     while index < args.count {
         let value = index + 1 < args.count ? Int(args[index + 1]) : nil
         switch args[index] {
         case "--threads": threads = value ?? threads
         case "--reps": reps = value ?? reps
-        default: print("usage: mcjepa-bench nn [--threads N] [--reps R]"); exit(2)
+        case "--only": only = index + 1 < args.count ? args[index + 1] : nil
+        default: print("usage: mcjepa-bench nn [--threads N] [--reps R] [--only CONV-LABEL-SUBSTRING]"); exit(2)
         }
         index += 2
     }
@@ -143,7 +145,7 @@ func nnBenchmark(_ args: [String]) throws {
                  config: Conv2dConfig(padding: 3, groups: 64)),
     ]
     print("conv                              fwd GFLOP/s (% peak)   bwd GFLOP/s (% peak)")
-    for item in cases {
+    for item in cases where only.map({ item.label.contains($0) }) ?? true {
         let x = randomTensor(item.input)
         let w = randomTensor([item.outChannels, item.input[1] / item.config.groups, item.kernel, item.kernel], scale: 0.1)
         let b = Tensor(shape: [item.outChannels])
@@ -159,6 +161,7 @@ func nnBenchmark(_ args: [String]) throws {
                      fwd, 100 * fwd / peak, forward * 1000, bwd, 100 * bwd / peak, backward * 1000))
     }
 
+    if only != nil { return }
     let f1 = randomTensor([1, 32, 96, 160]), f2 = randomTensor([1, 32, 96, 160])
     let corr = bestSeconds(reps: reps) { _ = correlationForward(f1, f2) }
     let gCorr = randomTensor([1, 81, 96, 160])

@@ -39,6 +39,22 @@ final class GradientCheckTests: XCTestCase {
         checkConv([1, 4, 8, 9], outChannels: 4, kernel: 3, config: Conv2dConfig(stride: 2, padding: 2, dilation: 2, groups: 4), seed: 6)
     }
 
+    func test_depthwise_7x7_on_maps_smaller_than_the_kernel() {
+        // The coarsest pyramid levels of small training crops are a few pixels wide.
+        checkConv([1, 2, 2, 3], outChannels: 2, kernel: 7, config: Conv2dConfig(padding: 3, groups: 2), seed: 18)
+        checkConv([1, 2, 1, 1], outChannels: 2, kernel: 7, config: Conv2dConfig(padding: 3, groups: 2), seed: 19)
+    }
+
+    func test_correlation_on_maps_narrower_than_the_search_window() {
+        var random = SeededRandom(seed: 20)
+        let f1 = random.tensor([1, 2, 3, 2]), f2 = random.tensor([1, 2, 3, 2])
+        let g = random.tensor([1, 81, 3, 2])
+        let d1 = Tensor(shape: f1.shape), d2 = Tensor(shape: f2.shape)
+        correlationBackward(f1, f2, gradOutput: g, gradF1: d1, gradF2: d2)
+        assertGradient("correlation df1", input: f1, analytic: d1, upstream: g) { correlationForward(f1, f2) }
+        assertGradient("correlation df2", input: f2, analytic: d2, upstream: g) { correlationForward(f1, f2) }
+    }
+
     func test_banded_im2col_gives_the_same_convolution_and_gradients() {
         var random = SeededRandom(seed: 7)
         let x = random.tensor([1, 3, 11, 9]), w = random.tensor([5, 3, 3, 3]), g = random.tensor([1, 5, 6, 5])
