@@ -1,6 +1,5 @@
 // Element-wise operations and reductions the losses need, over tensors of any shape (same-shape operands).
 // Forward functions return new tensors; backward helpers accumulate (+=) like every backward in this module.
-// Channel concat/split work on NCHW: N batch, C channels (summed over the parts), H x W size.
 
 private func sameShape(_ a: Tensor, _ b: Tensor, _ what: String) {
     precondition(a.shape == b.shape, "\(what): shapes \(a.shape) and \(b.shape) differ")
@@ -91,42 +90,4 @@ public func sumBackward(gradOutput g: Float, gradInput dx: Tensor) {
 
 public func meanBackward(gradOutput g: Float, gradInput dx: Tensor) {
     sumBackward(gradOutput: g / Float(max(dx.count, 1)), gradInput: dx)
-}
-
-/// Concatenation along the channel dimension of NCHW tensors with equal N, H, W.
-public func concatChannels(_ parts: [Tensor]) -> Tensor {
-    precondition(!parts.isEmpty, "concatChannels: no inputs")
-    let (N, H, W) = (parts[0].n, parts[0].h, parts[0].w)
-    for part in parts {
-        precondition(part.rank == 4 && part.n == N && part.h == H && part.w == W,
-                     "concatChannels: \(part.shape) does not match \(parts[0].shape) outside the channel dim")
-    }
-    let C = parts.reduce(0) { $0 + $1.c }
-    let y = Tensor(shape: [N, C, H, W])
-    for n in 0..<N {
-        var offset = 0
-        for part in parts {
-            let size = part.c * H * W
-            (y.data + (n * C * H * W) + offset * H * W).update(from: part.data + n * size, count: size)
-            offset += part.c
-        }
-    }
-    return y
-}
-
-/// Backward of concatChannels (a split): grads[i] += the slice of g that came from parts[i] (nil = skip).
-public func concatChannelsBackward(gradOutput g: Tensor, gradParts: [Tensor?], channels: [Int]) {
-    precondition(gradParts.count == channels.count && channels.reduce(0, +) == g.c,
-                 "concatChannels backward: channel counts \(channels) for \(g.shape)")
-    let (N, C, H, W) = (g.n, g.c, g.h, g.w)
-    for n in 0..<N {
-        var offset = 0
-        for (part, partC) in zip(gradParts, channels) {
-            defer { offset += partC }
-            guard let part else { continue }
-            checkShape(part, [N, partC, H, W], "concatChannels backward part")
-            let src = g.data + n * C * H * W + offset * H * W, dst = part.data + n * partC * H * W
-            for i in 0..<(partC * H * W) { dst[i] += src[i] }
-        }
-    }
 }

@@ -218,4 +218,28 @@ final class GradientCheckTests: XCTestCase {
         assertGradient("sum", input: a, analytic: dSum, upstream: Tensor(shape: [1], values: [2])) { Tensor(shape: [1], values: [sum(a)]) }
         assertGradient("mean", input: a, analytic: dMean, upstream: Tensor(shape: [1], values: [2])) { Tensor(shape: [1], values: [mean(a)]) }
     }
+
+    func test_matmul_gradients_match_finite_differences_for_every_transpose() {
+        var random = SeededRandom(seed: 22)
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let a = random.tensor(ta ? [4, 3] : [3, 4]), b = random.tensor(tb ? [5, 4] : [4, 5])
+            let g = random.tensor([3, 5])
+            let da = Tensor(shape: a.shape), db = Tensor(shape: b.shape)
+            matmulBackward(a, b, transposeA: ta, transposeB: tb, gradOutput: g, gradA: da, gradB: db)
+            assertGradient("matmul da \(ta) \(tb)", input: a, analytic: da, upstream: g) { matmulForward(a, b, transposeA: ta, transposeB: tb) }
+            assertGradient("matmul db \(ta) \(tb)", input: b, analytic: db, upstream: g) { matmulForward(a, b, transposeA: ta, transposeB: tb) }
+        }
+    }
+
+    func test_batch_concat_and_slice_round_trip_with_gradients() {
+        var random = SeededRandom(seed: 23)
+        let a = random.tensor([2, 3, 2, 2]), b = random.tensor([1, 3, 2, 2])
+        let joined = concatBatch([a, b])
+        XCTAssertEqual(sliceBatch(joined, 0..<2).array, a.array)
+        XCTAssertEqual(sliceBatch(joined, 2..<3).array, b.array)
+        let g = random.tensor([1, 3, 2, 2])
+        let dJoined = Tensor(shape: joined.shape)
+        accumulateBatchSlice(gradOutput: g, into: dJoined, at: 1)
+        assertGradient("slice", input: joined, analytic: dJoined, upstream: g) { sliceBatch(joined, 1..<2) }
+    }
 }
