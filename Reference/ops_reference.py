@@ -5,6 +5,7 @@ Default mode: runs every operation on fixed, seeded inputs and writes inputs, ou
 random upstream gradient to Tests/NNTests/Fixtures/ops.safetensors. Tensor names are "<case>.<role>"; the
 metadata holds each case's settings as JSON under the case name. The Swift tests (ParityTests) compare tensor
 by tensor. Regenerate with:  python3 Reference/ops_reference.py      (torch==2.13.0+cpu, safetensors)
+The tensors are reproducible bit for bit; the file bytes are not (safetensors orders metadata keys by hash).
 
 Benchmark mode (used by `mcjepa-bench nn`):  python3 Reference/ops_reference.py --bench --threads 2
 times forward+backward of the conv stack defined in STACK below (the Swift benchmark runs the same stack) and
