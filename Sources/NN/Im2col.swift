@@ -17,8 +17,9 @@ func validOutputRange(outputCount: Int, stride: Int, offset: Int, inputCount: In
     return clampedLo..<clampedHi
 }
 
-/// Column-buffer budget per band (4M floats = 16 MB); tests lower it to exercise the banding.
-nonisolated(unsafe) var im2colBandFloats = 1 << 22
+/// Column-buffer budget per band (1M floats = 4 MB: written by im2col and read back by the GEMM while it is
+/// still in L2/L3); tests lower it to exercise the banding.
+nonisolated(unsafe) var im2colBandFloats = 1 << 20
 
 struct Im2colGeometry {
     let channels: Int, height: Int, width: Int
