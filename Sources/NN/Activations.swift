@@ -8,7 +8,7 @@ private let invSqrt2 = Float(0.5.squareRoot())
 public func geluForward(_ x: Tensor) -> Tensor {
     let y = Tensor(uninitializedShape: x.shape)
     let xp = x.data, yp = y.data
-    parallelFor(x.count, minChunk: 4096) { range in
+    parallelFor(x.count, itemCost: 4) { range in
         for i in range { let v = xp[i]; yp[i] = 0.5 * v * (1 + fastErf(v * invSqrt2)) }
     }
     return y
@@ -20,7 +20,7 @@ public func geluBackward(input x: Tensor, gradOutput dy: Tensor, gradInput dx: T
     checkShape(dx, x.shape, "gelu gradInput")
     let xp = x.data, dyp = dy.data, dxp = dx.data
     let invSqrt2Pi = Float(1 / (2 * Double.pi).squareRoot())
-    parallelFor(x.count, minChunk: 4096) { range in
+    parallelFor(x.count, itemCost: 4) { range in
         for i in range {
             let v = xp[i]
             let cdf = 0.5 * (1 + fastErf(v * invSqrt2))
@@ -33,7 +33,7 @@ public func geluBackward(input x: Tensor, gradOutput dy: Tensor, gradInput dx: T
 public func leakyReLUForward(_ x: Tensor, slope: Float = 0.01) -> Tensor {
     let y = Tensor(uninitializedShape: x.shape)
     let xp = x.data, yp = y.data
-    parallelFor(x.count, minChunk: 8192) { range in
+    parallelFor(x.count, itemCost: 2) { range in
         for i in range { let v = xp[i]; yp[i] = v > 0 ? v : v * slope }
     }
     return y
@@ -44,7 +44,7 @@ public func leakyReLUBackward(input x: Tensor, slope: Float = 0.01, gradOutput d
     checkShape(dy, x.shape, "leakyReLU gradOutput")
     checkShape(dx, x.shape, "leakyReLU gradInput")
     let xp = x.data, dyp = dy.data, dxp = dx.data
-    parallelFor(x.count, minChunk: 8192) { range in
+    parallelFor(x.count, itemCost: 2) { range in
         for i in range { dxp[i] += xp[i] > 0 ? dyp[i] : dyp[i] * slope }
     }
 }

@@ -45,7 +45,7 @@ public final class AdamW {
             precondition(p.shape == g.shape && p.shape == m.shape, "AdamW: parameter \(index) shape \(p.shape), gradient \(g.shape)")
             let shrink = 1 - lr * ((decay?[index] ?? true) ? weightDecay : 0)
             let pp = p.data, gp = g.data, mp = m.data, vp = v.data
-            parallelFor(p.count, minChunk: 16384) { range in
+            parallelFor(p.count, itemCost: 2) { range in
                 for i in range {
                     let grad = gp[i]
                     mp[i] = b1 * mp[i] + (1 - b1) * grad

@@ -154,7 +154,7 @@ public func conv2dBackward(input x: Tensor, weight: Tensor, config: Conv2dConfig
 func addChannelBias(_ y: Tensor, _ bias: Tensor) {
     let planes = y.shape[0] * y.shape[1], C = y.shape[1], plane = y.count / max(planes, 1)
     let yp = y.data, bp = bias.data
-    parallelFor(planes) { range in
+    parallelFor(planes, itemCost: plane) { range in
         for index in range {
             let b = bp[index % C]
             let row = yp + index * plane
@@ -167,7 +167,7 @@ func addChannelBias(_ y: Tensor, _ bias: Tensor) {
 func accumulateChannelBiasGradient(_ dy: Tensor, _ db: Tensor) {
     let N = dy.shape[0], C = dy.shape[1], plane = dy.count / max(N * C, 1)
     let dyp = dy.data, dbp = db.data
-    parallelFor(C) { range in
+    parallelFor(C, itemCost: N * plane) { range in
         for c in range {
             var sum: Float = 0
             for n in 0..<N { sum += sumOf(dyp + (n * C + c) * plane, plane) }

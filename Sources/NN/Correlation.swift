@@ -13,7 +13,7 @@ public func correlationForward(_ f1: Tensor, _ f2: Tensor, radius R: Int = 4) ->
     let out = Tensor(shape: [N, D, H, W])
     let ap = f1.data, bp = f2.data, op = out.data
     let scale = 1 / Float(C)
-    parallelFor(N * H) { rows in
+    parallelFor(N * H, itemCost: D * C * W) { rows in
         for item in rows {
             let n = item / H, y = item % H
             for d in 0..<D {
@@ -57,7 +57,7 @@ public func correlationBackward(_ f1: Tensor, _ f2: Tensor, radius R: Int = 4, g
     let scale = 1 / Float(C)
     let interior = span(R, W - R)
     // Rows of df1 (row y) and of df2 (row y' = y + dy) are both indexed by the task's own row.
-    parallelFor(N * H) { rows in
+    parallelFor(N * H, itemCost: 2 * D * C * W) { rows in
         withScratch(side * W) { taps in
             for item in rows {
                 let n = item / H, y = item % H

@@ -56,7 +56,7 @@ func depthwiseConv2dForward(input x: Tensor, weight: Tensor, bias: Tensor?, conf
     let (OH, OW, KH, KW) = (y.h, y.w, weight.shape[2], weight.shape[3])
     let (s, pad, dil) = (config.stride, config.padding, config.dilation)
     let xp = x.data, yp = y.data, wp = weight.data, bp = bias?.data
-    parallelFor(N * C) { planes in
+    parallelFor(N * C, itemCost: OH * OW * KH * KW) { planes in
         for index in planes {
             let c = index % C
             let src = xp + index * H * W, dst = yp + index * OH * OW, filter = wp + c * KH * KW
@@ -83,7 +83,7 @@ func depthwiseConv2dBackward(input x: Tensor, weight: Tensor, config: Conv2dConf
     let xp = x.data, dyp = dy.data, wp = weight.data
     let dxp = dx?.data, dwp = dw?.data
     // One task per channel: it owns dW[c] and the dX planes of channel c in every image, so no races.
-    parallelFor(C) { channels in
+    parallelFor(C, itemCost: 2 * N * OH * OW * KH * KW) { channels in
         // The kernel mirrored in x, for the stride-1 input gradient (a correlation with the flipped kernel).
         var flipped = [Float](repeating: 0, count: KH * KW)
         for c in channels {

@@ -44,7 +44,7 @@ struct Im2colGeometry {
         let (H, W, KH, KW, OW) = (height, width, kernelH, kernelW, outW)
         let (s, pad, dil) = (stride, padding, dilation)
         let bandWidth = (oy1 - oy0) * OW
-        parallelFor(columnHeight, minChunk: 4) { rows in
+        parallelFor(columnHeight, itemCost: bandWidth) { rows in
             for r in rows {
                 let c = r / (KH * KW), ky = (r / KW) % KH, kx = r % KW
                 let plane = x + c * H * W
@@ -75,7 +75,7 @@ struct Im2colGeometry {
         let (s, pad, dil) = (stride, padding, dilation)
         let bandWidth = (oy1 - oy0) * OW
         // One task per input channel: every column row of channel c writes only plane c, so no races.
-        parallelFor(channels) { channelRange in
+        parallelFor(channels, itemCost: KH * KW * bandWidth) { channelRange in
             for c in channelRange {
                 let plane = dx + c * H * W
                 for ky in 0..<KH {

@@ -21,7 +21,7 @@ public func layerNormChannelsForward(input x: Tensor, weight: Tensor, bias: Tens
     let mean = Tensor(shape: [N, HW]), rstd = Tensor(shape: [N, HW])
     let xp = x.data, yp = y.data, wp = weight.data, bp = bias.data, mp = mean.data, rp = rstd.data
     let blocksPerImage = (HW + pixelBlock - 1) / pixelBlock
-    parallelFor(N * blocksPerImage) { items in
+    parallelFor(N * blocksPerImage, itemCost: 4 * C * pixelBlock) { items in
         for item in items {
             let n = item / blocksPerImage
             let p0 = (item % blocksPerImage) * pixelBlock, count = min(pixelBlock, HW - p0)
@@ -64,7 +64,7 @@ public func layerNormChannelsBackward(input x: Tensor, weight: Tensor, cache: La
     // Per-item partial sums of the parameter gradients, reduced afterwards in a fixed order (deterministic).
     let partial = Tensor(shape: [items, 2, C])
     let pp = partial.data
-    parallelFor(items) { range in
+    parallelFor(items, itemCost: 4 * C * pixelBlock) { range in
         var meanG = [Float](repeating: 0, count: pixelBlock)
         var meanGX = [Float](repeating: 0, count: pixelBlock)
         meanG.withUnsafeMutableBufferPointer { mg in

@@ -8,7 +8,7 @@ public func avgPool2dForward(_ x: Tensor, kernel k: Int) -> Tensor {
     let y = Tensor(uninitializedShape: [N, C, OH, OW])
     let xp = x.data, yp = y.data
     let scale = 1 / Float(k * k)
-    parallelFor(N * C) { planes in
+    parallelFor(N * C, itemCost: H * W) { planes in
         for plane in planes {
             let src = xp + plane * H * W, dst = yp + plane * OH * OW
             for oy in 0..<OH {
@@ -29,7 +29,7 @@ public func avgPool2dBackward(kernel k: Int, gradOutput dy: Tensor, gradInput dx
     let (N, C, H, W, OH, OW) = (dx.n, dx.c, dx.h, dx.w, dy.h, dy.w)
     let dxp = dx.data, dyp = dy.data
     let scale = 1 / Float(k * k)
-    parallelFor(N * C) { planes in
+    parallelFor(N * C, itemCost: H * W) { planes in
         for plane in planes {
             let dst = dxp + plane * H * W, src = dyp + plane * OH * OW
             for oy in 0..<OH {

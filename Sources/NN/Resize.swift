@@ -25,7 +25,7 @@ public func resizeBilinearForward(_ x: Tensor, height OH: Int, width OW: Int) ->
     let y = Tensor(uninitializedShape: [N, C, OH, OW])
     let rows = LinearTaps(input: H, output: OH), cols = LinearTaps(input: W, output: OW)
     let xp = x.data, yp = y.data
-    parallelFor(N * C) { planes in
+    parallelFor(N * C, itemCost: 4 * OH * OW) { planes in
         for plane in planes {
             let src = xp + plane * H * W, dst = yp + plane * OH * OW
             for oy in 0..<OH {
@@ -49,7 +49,7 @@ public func resizeBilinearBackward(gradOutput dy: Tensor, gradInput dx: Tensor) 
     let (N, C, H, W, OH, OW) = (dx.n, dx.c, dx.h, dx.w, dy.h, dy.w)
     let rows = LinearTaps(input: H, output: OH), cols = LinearTaps(input: W, output: OW)
     let dxp = dx.data, dyp = dy.data
-    parallelFor(N * C) { planes in
+    parallelFor(N * C, itemCost: 4 * OH * OW) { planes in
         for plane in planes {
             let dst = dxp + plane * H * W, src = dyp + plane * OH * OW
             for oy in 0..<OH {

@@ -48,7 +48,7 @@ public func ssimForward(_ x: Tensor, _ y: Tensor) -> Tensor {
     let (H, W) = (x.h, x.w), HW = H * W
     let out = Tensor(uninitializedShape: x.shape)
     let xp = x.data, yp = y.data, op = out.data
-    parallelFor(x.n * x.c) { planes in
+    parallelFor(x.n * x.c, itemCost: 60 * HW) { planes in
         withScratch(7 * HW) { scratch in
             let products = scratch, stats = scratch + 2 * HW
             for plane in planes {
@@ -82,7 +82,7 @@ public func ssimBackward(_ x: Tensor, _ y: Tensor, gradOutput g: Tensor, gradX: 
     checkShape(gradY, y.shape, "ssim gradY")
     let (H, W) = (x.h, x.w), HW = H * W
     let xp = x.data, yp = y.data, gp = g.data, dxp = gradX?.data, dyp = gradY?.data
-    parallelFor(x.n * x.c) { planes in
+    parallelFor(x.n * x.c, itemCost: 60 * HW) { planes in
         withScratch(12 * HW) { scratch in
             let products = scratch, stats = scratch + 2 * HW, grads = scratch + 7 * HW
             for plane in planes {

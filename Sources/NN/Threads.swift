@@ -21,13 +21,19 @@ public func setThreads(_ n: Int) {
     openblas_set_num_threads(Int32(count))
 }
 
+/// Work (roughly, inner-loop iterations) below which a chunk is not worth a thread hand-off (~10 us).
+private let minimumWorkPerChunk = 16_384
+
 /// Runs `body(range)` over disjoint sub-ranges covering 0..<count, in parallel when it is worth it.
-/// `body` must only write memory that belongs to its own range.
+/// `itemCost` is the work of one index (inner-loop iterations), so the tiny maps of the coarse pyramid levels
+/// run on the calling thread instead of paying a thread hand-off. `body` must only write memory that belongs
+/// to its own range.
 @inline(__always)
-func parallelFor(_ count: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+func parallelFor(_ count: Int, itemCost: Int = 1, _ body: (Range<Int>) -> Void) {
     let threads = threadCount
     if count <= 0 { return }
-    let chunks = min(threads, max(1, count / max(1, minChunk)))
+    let minChunk = max(1, minimumWorkPerChunk / max(1, itemCost))
+    let chunks = min(threads, max(1, count / minChunk))
     if chunks <= 1 { body(0..<count); return }
     withoutActuallyEscaping(body) { body in
         DispatchQueue.concurrentPerform(iterations: chunks) { chunk in

@@ -32,7 +32,7 @@ public func warpForward(image: Tensor, flow: Tensor) -> (output: Tensor, mask: T
     let out = Tensor(uninitializedShape: image.shape), mask = Tensor(uninitializedShape: [N, 1, H, W])
     let ip = image.data, fp = flow.data, op = out.data, mp = mask.data
     let HW = H * W
-    parallelFor(N * H) { rows in
+    parallelFor(N * H, itemCost: W * (C + 8)) { rows in
         for row in rows {
             let n = row / H, y = row % H
             let u = fp + n * 2 * HW + y * W, v = u + HW
@@ -70,7 +70,7 @@ public func warpBackward(image: Tensor, flow: Tensor, gradOutput g: Tensor, grad
     if let gradImage {
         let dip = gradImage.data
         // One task per image plane: scatters from different pixels can hit the same corner, but only in-plane.
-        parallelFor(N * C) { planes in
+        parallelFor(N * C, itemCost: 8 * HW) { planes in
             for plane in planes {
                 let n = plane / C
                 let u = fp + n * 2 * HW, v = u + HW
@@ -91,7 +91,7 @@ public func warpBackward(image: Tensor, flow: Tensor, gradOutput g: Tensor, grad
     }
     if let gradFlow {
         let dfp = gradFlow.data
-        parallelFor(N * H) { rows in
+        parallelFor(N * H, itemCost: W * (4 * C + 8)) { rows in
             for row in rows {
                 let n = row / H, y = row % H
                 let u = fp + n * 2 * HW + y * W, v = u + HW

@@ -25,20 +25,26 @@ final class OptimizerTests: XCTestCase {
     }
 
     func test_kernels_give_the_same_result_with_one_and_two_threads() {
+        // Big enough that parallelFor really splits the work (tiny maps run on the calling thread).
         var random = SeededRandom(seed: 21)
-        let f1 = random.tensor([1, 8, 12, 13]), f2 = random.tensor([1, 8, 12, 13])
-        let w = random.tensor([8, 1, 7, 7])
+        let f1 = random.tensor([1, 8, 40, 48]), f2 = random.tensor([1, 8, 40, 48])
+        let w = random.tensor([8, 1, 7, 7]), g = random.tensor([1, 81, 40, 48])
+        let depthwise = Conv2dConfig(padding: 3, groups: 8)
         func run() -> [Tensor] {
             let corr = correlationForward(f1, f2)
-            let dw = conv2dForward(input: f1, weight: w, bias: nil, config: Conv2dConfig(padding: 3, groups: 8))
+            let d1 = Tensor(shape: f1.shape), d2 = Tensor(shape: f2.shape)
+            correlationBackward(f1, f2, gradOutput: g, gradF1: d1, gradF2: d2)
+            let dw = conv2dForward(input: f1, weight: w, bias: nil, config: depthwise)
+            let dx = Tensor(shape: f1.shape), dW = Tensor(shape: w.shape)
+            conv2dBackward(input: f1, weight: w, config: depthwise, gradOutput: f2, gradInput: dx, gradWeight: dW, gradBias: nil)
             let (ln, _) = layerNormChannelsForward(input: f1, weight: Tensor(shape: [8], repeating: 1), bias: Tensor(shape: [8]))
-            return [corr, dw, ln]
+            return [corr, d1, d2, dw, dx, dW, ln]
         }
         NN.setThreads(1)
         let single = run()
         NN.setThreads(2)
         let double = run()
-        for (a, b) in zip(single, double) { XCTAssertEqual(a.array, b.array) }
+        for (index, (a, b)) in zip(single, double).enumerated() { XCTAssertEqual(a.array, b.array, "output \(index)") }
     }
 }
 
