@@ -1,5 +1,6 @@
 // Element-wise operations and reductions the losses need, over tensors of any shape (same-shape operands).
 // Forward functions return new tensors; backward helpers accumulate (+=) like every backward in this module.
+// add, subtract and scale need no helper of their own: their backward is `accumulate(grad, g, scale: +-1 or s)`.
 
 private func sameShape(_ a: Tensor, _ b: Tensor, _ what: String) {
     precondition(a.shape == b.shape, "\(what): shapes \(a.shape) and \(b.shape) differ")
