@@ -5,6 +5,7 @@ import Foundation
 let benchmarks: [String: ([String]) throws -> Void] = [
     "decode": decodeBenchmark,
     "flowio": benchFlowIO,
+    "nn": nnBenchmark,
 ]
 
 let args = Array(CommandLine.arguments.dropFirst())

@@ -1,0 +1,60 @@
+// Average pooling over NCHW tensors: k x k windows at stride k without padding (floor of the size, like
+// F.avg_pool2d(x, k)), and global average pooling to (N, C, 1, 1).
+// Dimension letters: N batch, C channels, H x W input, OH x OW output.
+
+public func avgPool2dForward(_ x: Tensor, kernel k: Int) -> Tensor {
+    precondition(x.rank == 4 && k >= 1 && x.h >= k && x.w >= k, "avgPool2d: input \(x.shape) kernel \(k)")
+    let (N, C, H, W, OH, OW) = (x.n, x.c, x.h, x.w, x.h / k, x.w / k)
+    let y = Tensor(uninitializedShape: [N, C, OH, OW])
+    let xp = x.data, yp = y.data
+    let scale = 1 / Float(k * k)
+    parallelFor(N * C, itemCost: H * W) { planes in
+        for plane in planes {
+            let src = xp + plane * H * W, dst = yp + plane * OH * OW
+            for oy in 0..<OH {
+                for ox in 0..<OW {
+                    var sum: Float = 0
+                    for ky in 0..<k { for kx in 0..<k { sum += src[(oy * k + ky) * W + ox * k + kx] } }
+                    dst[oy * OW + ox] = sum * scale
+                }
+            }
+        }
+    }
+    return y
+}
+
+public func avgPool2dBackward(kernel k: Int, gradOutput dy: Tensor, gradInput dx: Tensor) {
+    precondition(dy.n == dx.n && dy.c == dx.c && dy.h == dx.h / k && dy.w == dx.w / k,
+                 "avgPool2d backward: \(dy.shape) into \(dx.shape) with kernel \(k)")
+    let (N, C, H, W, OH, OW) = (dx.n, dx.c, dx.h, dx.w, dy.h, dy.w)
+    let dxp = dx.data, dyp = dy.data
+    let scale = 1 / Float(k * k)
+    parallelFor(N * C, itemCost: H * W) { planes in
+        for plane in planes {
+            let dst = dxp + plane * H * W, src = dyp + plane * OH * OW
+            for oy in 0..<OH {
+                for ox in 0..<OW {
+                    let g = src[oy * OW + ox] * scale
+                    for ky in 0..<k { for kx in 0..<k { dst[(oy * k + ky) * W + ox * k + kx] += g } }
+                }
+            }
+        }
+    }
+}
+
+public func globalAvgPoolForward(_ x: Tensor) -> Tensor {
+    precondition(x.rank == 4 && x.h * x.w > 0, "globalAvgPool: input \(x.shape)")
+    let (N, C, HW) = (x.n, x.c, x.h * x.w)
+    let y = Tensor(shape: [N, C, 1, 1])
+    for plane in 0..<(N * C) { y.data[plane] = sumOf(x.data + plane * HW, HW) / Float(HW) }
+    return y
+}
+
+public func globalAvgPoolBackward(gradOutput dy: Tensor, gradInput dx: Tensor) {
+    precondition(dy.count == dx.n * dx.c, "globalAvgPool backward: \(dy.shape) into \(dx.shape)")
+    let HW = dx.h * dx.w
+    for plane in 0..<(dx.n * dx.c) {
+        let g = dy.data[plane] / Float(HW), dst = dx.data + plane * HW
+        for i in 0..<HW { dst[i] += g }
+    }
+}

@@ -1,0 +1,202 @@
+import Foundation
+import NN
+
+// `mcjepa-bench nn [--threads N] [--reps R] [--only LABEL]` (--only: just the convolutions whose label contains it): the NN kernels at tiny-model shapes.
+// Prints sgemm's peak GFLOP/s measured in this run, each convolution's GFLOP/s as a share of that peak, and the
+// forward+backward time of a small conv stack against PyTorch CPU on the same shapes and thread count
+// (Reference/ops_reference.py --bench, run as a child process), with the ratio Swift / PyTorch.
+
+/// Fastest wall time in seconds of `body` over `reps` runs after one warm-up run. The minimum, not the median:
+/// on a shared machine it is the run least disturbed by other processes, for Swift and PyTorch alike.
+private func bestSeconds(reps: Int, _ body: () -> Void) -> Double {
+    body()
+    var times: [Double] = []
+    for _ in 0..<reps {
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+    return times.min()!
+}
+
+private func randomTensor(_ shape: [Int], scale: Float = 1) -> Tensor {
+    let t = Tensor(shape: shape)
+    var state: UInt32 = 12345
+    for i in 0..<t.count {
+        state = state &* 1_664_525 &+ 1_013_904_223
+        t.data[i] = (Float(state >> 8) / Float(1 << 24) - 0.5) * 2 * scale
+    }
+    return t
+}
+
+/// sgemm's best GFLOP/s over a few square sizes, through conv2dForward's own GEMM path (a 1x1 convolution is
+/// exactly one sgemm: M = out channels, K = in channels, N = pixels).
+private func sgemmPeak(reps: Int) -> Double {
+    var best = 0.0
+    for size in [512, 1024, 1536] {
+        let x = randomTensor([1, size, size, 1]), w = randomTensor([size, size, 1, 1])
+        let seconds = bestSeconds(reps: reps) { _ = conv2dForward(input: x, weight: w, bias: nil) }
+        best = max(best, 2 * Double(size * size * size) / seconds / 1e9)
+    }
+    return best
+}
+
+private struct ConvCase {
+    let label: String
+    let input: [Int]
+    let outChannels: Int, kernel: Int
+    let config: Conv2dConfig
+}
+
+private func runPyTorchStack(threads: Int, reps: Int) -> Double? {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", "Reference/ops_reference.py", "--bench", "--threads", "\(threads)", "--reps", "\(reps)"]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    do { try process.run() } catch { return nil }
+    let output = String(data: pipe.fileHandleForReading.readDataToEndOfFile(), encoding: .utf8) ?? ""
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { return nil }
+    for line in output.split(separator: "\n") where line.hasPrefix("pytorch_ms ") {
+        return Double(line.dropFirst("pytorch_ms ".count)).map { $0 / 1000 }
+    }
+    return nil
+}
+
+/// The conv stack of Reference/ops_reference.py's STACK at 96x160 (quarter resolution of 384x640).
+private func swiftStackSeconds(reps: Int) -> Double {
+    enum Activation { case none, leaky, gelu }
+    let layers: [(cin: Int, cout: Int, k: Int, stride: Int, pad: Int, groups: Int, act: Activation)] = [
+        (32, 64, 3, 1, 1, 1, .leaky), (64, 64, 7, 1, 3, 64, .none), (64, 256, 1, 1, 0, 1, .gelu),
+        (256, 64, 1, 1, 0, 1, .none), (64, 96, 3, 2, 1, 1, .leaky),
+    ]
+    let x = randomTensor([1, 32, 96, 160])
+    let weights = layers.map { randomTensor([$0.cout, $0.cin / $0.groups, $0.k, $0.k], scale: 0.1) }
+    let biases = layers.map { Tensor(shape: [$0.cout]) }
+    let weightGrads = weights.map { Tensor(shape: $0.shape) }
+    let biasGrads = biases.map { Tensor(shape: $0.shape) }
+    return bestSeconds(reps: reps) {
+        var inputs: [Tensor] = [], preActivations: [Tensor] = []
+        var h = x
+        for (i, layer) in layers.enumerated() {
+            let config = Conv2dConfig(stride: layer.stride, padding: layer.pad, groups: layer.groups)
+            inputs.append(h)
+            let z = conv2dForward(input: h, weight: weights[i], bias: biases[i], config: config)
+            preActivations.append(z)
+            switch layer.act {
+            case .none: h = z
+            case .leaky: h = leakyReLUForward(z, slope: 0.1)
+            case .gelu: h = geluForward(z)
+            }
+        }
+        var grad = Tensor(shape: h.shape, repeating: 1)
+        for i in layers.indices.reversed() {
+            let layer = layers[i]
+            let z = preActivations[i]
+            var gz = grad
+            switch layer.act {
+            case .none: break
+            case .leaky: gz = Tensor(shape: z.shape); leakyReLUBackward(input: z, slope: 0.1, gradOutput: grad, gradInput: gz)
+            case .gelu: gz = Tensor(shape: z.shape); geluBackward(input: z, gradOutput: grad, gradInput: gz)
+            }
+            let gx: Tensor? = i > 0 ? Tensor(shape: inputs[i].shape) : nil
+            conv2dBackward(input: inputs[i], weight: weights[i],
+                           config: Conv2dConfig(stride: layer.stride, padding: layer.pad, groups: layer.groups),
+                           gradOutput: gz, gradInput: gx, gradWeight: weightGrads[i], gradBias: biasGrads[i])
+            if let gx { grad = gx }
+        }
+    }
+}
+
+func nnBenchmark(_ args: [String]) throws {
+    var threads = 2, reps = 10
+    var only: String? = nil
+    var index = 0
+    while index < args.count {
+        let value = index + 1 < args.count ? Int(args[index + 1]) : nil
+        switch args[index] {
+        case "--threads": threads = value ?? threads
+        case "--reps": reps = value ?? reps
+        case "--only": only = index + 1 < args.count ? args[index + 1] : nil
+        default: print("usage: mcjepa-bench nn [--threads N] [--reps R] [--only CONV-LABEL-SUBSTRING]"); exit(2)
+        }
+        index += 2
+    }
+    NN.setThreads(threads)
+    print("nn benchmark: \(threads) threads, best of \(reps) runs")
+    // Measured before and after the convolutions; the better of the two is the peak (a burst of load from
+    // other processes during one measurement would otherwise inflate every percentage).
+    let peakBefore = sgemmPeak(reps: reps)
+    var convRows: [(label: String, forwardFlops: Double, forward: Double, backward: Double)] = []
+
+    let cases = [
+        ConvCase(label: "stem 4x4 s2 3->48 @384x640", input: [1, 3, 384, 640], outChannels: 48, kernel: 4,
+                 config: Conv2dConfig(stride: 2, padding: 1)),
+        ConvCase(label: "3x3 s2 48->48 @192x320", input: [1, 48, 192, 320], outChannels: 48, kernel: 3,
+                 config: Conv2dConfig(stride: 2, padding: 1)),
+        ConvCase(label: "3x3 96->96 @96x160", input: [1, 96, 96, 160], outChannels: 96, kernel: 3,
+                 config: Conv2dConfig(padding: 1)),
+        ConvCase(label: "3x3 d4 96->96 @96x160", input: [1, 96, 96, 160], outChannels: 96, kernel: 3,
+                 config: Conv2dConfig(padding: 4, dilation: 4)),
+        ConvCase(label: "1x1 64->256 @96x160", input: [1, 64, 96, 160], outChannels: 256, kernel: 1, config: Conv2dConfig()),
+        ConvCase(label: "1x1 256->64 @96x160", input: [1, 256, 96, 160], outChannels: 64, kernel: 1, config: Conv2dConfig()),
+        ConvCase(label: "2x2 s2 64->128 @96x160", input: [1, 64, 96, 160], outChannels: 128, kernel: 2,
+                 config: Conv2dConfig(stride: 2)),
+        ConvCase(label: "dw 7x7 64 @96x160", input: [1, 64, 96, 160], outChannels: 64, kernel: 7,
+                 config: Conv2dConfig(padding: 3, groups: 64)),
+    ]
+    for item in cases where only.map({ item.label.contains($0) }) ?? true {
+        let x = randomTensor(item.input)
+        let w = randomTensor([item.outChannels, item.input[1] / item.config.groups, item.kernel, item.kernel], scale: 0.1)
+        let b = Tensor(shape: [item.outChannels])
+        let y = conv2dForward(input: x, weight: w, bias: b, config: item.config)
+        let flops = 2 * Double(y.count) * Double(w.count / item.outChannels)
+        let forward = bestSeconds(reps: reps) { _ = conv2dForward(input: x, weight: w, bias: b, config: item.config) }
+        let dx = Tensor(shape: x.shape), dw = Tensor(shape: w.shape), db = Tensor(shape: b.shape)
+        let backward = bestSeconds(reps: reps) {
+            conv2dBackward(input: x, weight: w, config: item.config, gradOutput: y, gradInput: dx, gradWeight: dw, gradBias: db)
+        }
+        convRows.append((item.label, flops, forward, backward))
+    }
+    let peak = max(peakBefore, sgemmPeak(reps: reps))
+    print(String(format: "sgemm peak                  %7.1f GFLOP/s (best of before and after the convolutions)", peak))
+    print("conv                              fwd GFLOP/s (% peak)             bwd GFLOP/s (% peak)")
+    for row in convRows {
+        let fwd = row.forwardFlops / row.forward / 1e9, bwd = 2 * row.forwardFlops / row.backward / 1e9
+        print(row.label.padding(toLength: 32, withPad: " ", startingAt: 0)
+              + String(format: " %7.1f (%5.1f%%) %7.2f ms   %7.1f (%5.1f%%) %7.2f ms",
+                       fwd, 100 * fwd / peak, row.forward * 1000, bwd, 100 * bwd / peak, row.backward * 1000))
+    }
+
+    if only != nil { return }
+    let f1 = randomTensor([1, 32, 96, 160]), f2 = randomTensor([1, 32, 96, 160])
+    let corr = bestSeconds(reps: reps) { _ = correlationForward(f1, f2) }
+    let gCorr = randomTensor([1, 81, 96, 160])
+    let d1 = Tensor(shape: f1.shape), d2 = Tensor(shape: f2.shape)
+    let corrBack = bestSeconds(reps: reps) { correlationBackward(f1, f2, gradOutput: gCorr, gradF1: d1, gradF2: d2) }
+    let flow = randomTensor([1, 2, 96, 160], scale: 3)
+    let warp = bestSeconds(reps: reps) { _ = warpForward(image: f2, flow: flow) }
+    let warpBack = bestSeconds(reps: reps) { warpBackward(image: f2, flow: flow, gradOutput: f1, gradImage: d2, gradFlow: Tensor(shape: flow.shape)) }
+    let lnW = Tensor(shape: [32], repeating: 1), lnB = Tensor(shape: [32])
+    let ln = bestSeconds(reps: reps) { _ = layerNormChannelsForward(input: f1, weight: lnW, bias: lnB) }
+    print(String(format: "correlation r4 32ch @96x160  fwd %6.2f ms  bwd %6.2f ms", corr * 1000, corrBack * 1000))
+    print(String(format: "warp 32ch @96x160            fwd %6.2f ms  bwd %6.2f ms", warp * 1000, warpBack * 1000))
+    print(String(format: "layernorm 32ch @96x160       fwd %6.2f ms", ln * 1000))
+    let wide = randomTensor([1, 256, 96, 160], scale: 3), wideGrad = Tensor(shape: wide.shape)
+    let gelu = bestSeconds(reps: reps) { _ = geluForward(wide) }
+    let geluBack = bestSeconds(reps: reps) { geluBackward(input: wide, gradOutput: wide, gradInput: wideGrad) }
+    print(String(format: "gelu 256ch @96x160           fwd %6.2f ms  bwd %6.2f ms", gelu * 1000, geluBack * 1000))
+
+    // Swift, PyTorch, Swift again: a burst of load from other processes then hits both sides alike.
+    var swiftStack = swiftStackSeconds(reps: reps)
+    let torch = runPyTorchStack(threads: threads, reps: reps)
+    swiftStack = min(swiftStack, swiftStackSeconds(reps: reps))
+    print(String(format: "conv stack fwd+bwd @96x160: Swift %.2f ms", swiftStack * 1000))
+    if let torchStack = torch {
+        print(String(format: "conv stack fwd+bwd @96x160: PyTorch %.2f ms, ratio Swift/PyTorch %.2f",
+                     torchStack * 1000, swiftStack / torchStack))
+    } else {
+        print("PyTorch reference unavailable (python3 Reference/ops_reference.py --bench failed); no ratio")
+    }
+}

@@ -1,5 +1,0 @@
-import XCTest
-@testable import NN
-final class NNSmokeTests: XCTestCase {
-    func test_module_links() { XCTAssertTrue(true) }
-}
