@@ -229,10 +229,15 @@ class MCJEPA(nn.Module):
                 nn.init.trunc_normal_(m.weight, std=0.02)
                 nn.init.zeros_(m.bias)
         # The estimator and context net follow PWC-Net instead: Kaiming for leaky ReLU, so the flow head is alive.
+        # Their 2-channel output convs get std 1e-3 (residuals add up over levels and are scaled x2 per level), so the initial flow is a fraction of a pixel and the
+        # forward-backward occlusion test starts with (almost) every pixel visible.
+        heads = (self.decoder.estimator.out, self.decoder.context.out)
         for m in list(self.decoder.estimator.modules()) + list(self.decoder.context.modules()):
-            if isinstance(m, nn.Conv2d):
+            if isinstance(m, nn.Conv2d) and m not in heads:
                 nn.init.kaiming_normal_(m.weight, a=0.1, nonlinearity="leaky_relu")
                 nn.init.zeros_(m.bias)
+        for head in heads:
+            nn.init.trunc_normal_(head.weight, std=1e-3)
 
     @staticmethod
     def prepare(rgb01: torch.Tensor) -> torch.Tensor:
