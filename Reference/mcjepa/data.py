@@ -1,0 +1,252 @@
+"""Training data: frame pairs from videos, WebDataset shards or synthetic layered motion, plus augmentations.
+
+Every source yields frames as float32 numpy arrays [H,W,3] RGB in [0,1]. Sources are infinite samplers driven by
+a numpy Generator, so a run is reproducible from its seed.
+"""
+from __future__ import annotations
+
+import glob
+import io
+import json
+import os
+import tarfile
+from typing import Dict, List, Optional
+
+import cv2
+import numpy as np
+import torch
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".mpg", ".mpeg", ".webm", ".m4v")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def _to_rgb01(bgr: np.ndarray) -> np.ndarray:
+    if bgr.ndim == 2:
+        bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
+    if bgr.shape[2] == 4:
+        bgr = bgr[:, :, :3]
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+
+
+def _files(paths: List[str], extensions) -> List[str]:
+    found = []
+    for p in paths:
+        if os.path.isdir(p):
+            for root, _, names in os.walk(p):
+                found += [os.path.join(root, n) for n in names if n.lower().endswith(extensions)]
+        elif p.lower().endswith(extensions):
+            found.append(p)
+    return sorted(found)
+
+
+class VideoPairs:
+    """Consecutive (or up to `max_stride` apart) frames from random positions of random videos, via cv2."""
+
+    def __init__(self, paths: List[str], max_stride: int = 2):
+        self.videos = []
+        for path in _files(paths, VIDEO_EXTENSIONS):
+            cap = cv2.VideoCapture(path)
+            count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+            cap.release()
+            if count > max_stride + 1:
+                self.videos.append((path, count))
+        if not self.videos:
+            raise ValueError(f"no readable videos in {paths}")
+        self.max_stride = max_stride
+
+    def sample(self, rng: np.random.Generator) -> Dict[str, np.ndarray]:
+        for _ in range(10):  # a bad seek or a short read: try another position
+            path, count = self.videos[rng.integers(len(self.videos))]
+            stride = int(rng.integers(1, self.max_stride + 1))
+            start = int(rng.integers(0, count - stride))
+            cap = cv2.VideoCapture(path)
+            cap.set(cv2.CAP_PROP_POS_FRAMES, start)
+            frames = []
+            for i in range(stride + 1):
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                if i in (0, stride):
+                    frames.append(frame)
+            cap.release()
+            if len(frames) == 2:
+                return {"f0": _to_rgb01(frames[0]), "f1": _to_rgb01(frames[1])}
+        raise RuntimeError(f"could not read a frame pair from {path}")
+
+
+class ShardPairs:
+    """WebDataset tar shards with samples `<key>.f0.png`, `<key>.f1.png`, `<key>.json` (keys have no dots).
+
+    Samples are read into memory once (shards for CPU-sized training are small); for large corpora use many
+    shards and let each DDP rank take every world_size-th shard.
+    """
+
+    def __init__(self, paths: List[str], rank: int = 0, world_size: int = 1):
+        shards = sorted(p for p in _files(paths, (".tar",)))
+        if not shards:
+            raise ValueError(f"no .tar shards in {paths}")
+        mine = shards[rank::world_size] or shards
+        self.samples = []
+        for shard in mine:
+            grouped: Dict[str, Dict[str, bytes]] = {}
+            with tarfile.open(shard) as tar:
+                for member in tar:
+                    if not member.isfile():
+                        continue
+                    name = os.path.basename(member.name)
+                    key, _, field = name.partition(".")
+                    grouped.setdefault(key, {})[field] = tar.extractfile(member).read()
+            for key, fields in grouped.items():
+                if "f0.png" in fields and "f1.png" in fields:
+                    self.samples.append(fields)
+        if not self.samples:
+            raise ValueError(f"no <key>.f0.png/<key>.f1.png samples in {mine}")
+
+    def sample(self, rng: np.random.Generator) -> Dict[str, np.ndarray]:
+        fields = self.samples[rng.integers(len(self.samples))]
+        decode = lambda b: _to_rgb01(cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_UNCHANGED))
+        return {"f0": decode(fields["f0.png"]), "f1": decode(fields["f1.png"])}
+
+
+class SyntheticPairs:
+    """Still photos moved as 2-3 layers (background + 1-2 elliptical foreground cut-outs), each by its own random
+    affine motion; the flow of frame 0 to frame 1 is exact: p -> A1 A0^-1 p for the top layer covering p."""
+
+    def __init__(self, paths: List[str], size=(320, 448), max_shift: float = 12.0):
+        self.images = _files(paths, IMAGE_EXTENSIONS)
+        if not self.images:
+            raise ValueError(f"no images in {paths}")
+        self.height, self.width = size
+        self.max_shift = max_shift
+        self._cache: Dict[str, np.ndarray] = {}
+
+    def _image(self, path: str) -> np.ndarray:
+        if path not in self._cache:
+            img = cv2.imread(path, cv2.IMREAD_COLOR)
+            if img is None:
+                raise ValueError(f"{path}: cannot decode image")
+            self._cache[path] = _to_rgb01(img)
+        return self._cache[path]
+
+    def _motion(self, rng, cx, cy) -> np.ndarray:
+        """A small similarity transform about (cx, cy) plus a translation, as a 3x3 matrix."""
+        angle = np.deg2rad(rng.uniform(-5, 5))
+        scale = np.exp(rng.uniform(-0.05, 0.05))
+        tx, ty = rng.uniform(-self.max_shift, self.max_shift, size=2)
+        c, s = scale * np.cos(angle), scale * np.sin(angle)
+        return np.array([[c, -s, cx - c * cx + s * cy + tx], [s, c, cy - s * cx - c * cy + ty], [0, 0, 1]])
+
+    def sample(self, rng: np.random.Generator) -> Dict[str, np.ndarray]:
+        h, w = self.height, self.width
+        frames = [np.zeros((h, w, 3), np.float32), np.zeros((h, w, 3), np.float32)]
+        flow = np.zeros((h, w, 2), np.float32)
+        ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+        for layer in range(int(rng.integers(2, 4))):
+            tex = self._image(self.images[rng.integers(len(self.images))])
+            tex = cv2.resize(tex, (w + 64, h + 64), interpolation=cv2.INTER_AREA)
+            # Frame-0 placement: the texture shifted so that a random part of it shows.
+            a0 = np.array([[1, 0, -rng.uniform(0, 64)], [0, 1, -rng.uniform(0, 64)], [0, 0, 1]])
+            a1 = self._motion(rng, w / 2, h / 2) @ a0
+            if layer == 0:
+                mask = np.ones((h + 64, w + 64), np.float32)
+            else:
+                mask = np.zeros((h + 64, w + 64), np.float32)
+                center = (int(rng.uniform(32, w + 32)), int(rng.uniform(32, h + 32)))
+                axes = (int(rng.uniform(w * 0.1, w * 0.3)), int(rng.uniform(h * 0.1, h * 0.3)))
+                cv2.ellipse(mask, center, axes, float(rng.uniform(0, 180)), 0, 360, 1.0, -1)
+            for t, a in enumerate((a0, a1)):
+                img = cv2.warpAffine(tex, a[:2], (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+                m = cv2.warpAffine(mask, a[:2], (w, h), flags=cv2.INTER_NEAREST)[..., None]
+                frames[t] = m * img + (1 - m) * frames[t]
+                if t == 0:
+                    moved = a1 @ np.linalg.inv(a0)
+                    fx = moved[0, 0] * xs + moved[0, 1] * ys + moved[0, 2] - xs
+                    fy = moved[1, 0] * xs + moved[1, 1] * ys + moved[1, 2] - ys
+                    flow = m * np.stack([fx, fy], axis=2).astype(np.float32) + (1 - m) * flow
+        return {"f0": frames[0], "f1": frames[1], "flow": flow}
+
+
+def random_crop_pair(sample: Dict[str, np.ndarray], height: int, width: int, rng: np.random.Generator,
+                     flip: bool = True) -> Dict[str, np.ndarray]:
+    """The same random crop of both frames (upscaling first if a frame is too small), and a random horizontal
+    flip of both (ground-truth flow, when present, has its u negated)."""
+    h, w = sample["f0"].shape[:2]
+    if h < height or w < width:
+        scale = max(height / h, width / w)
+        size = (int(np.ceil(w * scale)), int(np.ceil(h * scale)))
+        out = {k: cv2.resize(sample[k], size, interpolation=cv2.INTER_LINEAR) for k in ("f0", "f1")}
+        if "flow" in sample:
+            out["flow"] = cv2.resize(sample["flow"], size, interpolation=cv2.INTER_LINEAR) * scale
+        sample, (h, w) = out, out["f0"].shape[:2]
+    y, x = int(rng.integers(0, h - height + 1)), int(rng.integers(0, w - width + 1))
+    out = {k: v[y:y + height, x:x + width] for k, v in sample.items()}
+    if flip and rng.random() < 0.5:
+        out = {k: v[:, ::-1] for k, v in out.items()}
+        if "flow" in out:
+            out["flow"] = out["flow"] * np.array([-1, 1], np.float32)
+    return {k: np.ascontiguousarray(v) for k, v in out.items()}
+
+
+def content_view(image: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """VICReg-style view: random resized crop (scale 0.2-1, aspect 3/4-4/3), flip, colour jitter, grayscale."""
+    h, w = image.shape[:2]
+    for _ in range(10):
+        area = h * w * rng.uniform(0.2, 1.0)
+        aspect = np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))
+        cw, ch = int(round(np.sqrt(area * aspect))), int(round(np.sqrt(area / aspect)))
+        if 0 < cw <= w and 0 < ch <= h:
+            break
+    else:
+        cw, ch = min(h, w), min(h, w)
+    y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    view = cv2.resize(image[y:y + ch, x:x + cw], (size, size), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < 0.5:
+        view = view[:, ::-1]
+    if rng.random() < 0.8:
+        view = view * rng.uniform(0.6, 1.4)                                   # brightness
+        mean = view.mean()
+        view = (view - mean) * rng.uniform(0.6, 1.4) + mean                   # contrast
+        gray = view @ np.array([0.299, 0.587, 0.114], np.float32)
+        view = (view - gray[..., None]) * rng.uniform(0.6, 1.4) + gray[..., None]  # saturation
+    if rng.random() < 0.2:
+        gray = view @ np.array([0.299, 0.587, 0.114], np.float32)
+        view = np.repeat(gray[..., None], 3, axis=2)
+    return np.ascontiguousarray(np.clip(view, 0, 1), dtype=np.float32)
+
+
+def to_tensor(images: List[np.ndarray]) -> torch.Tensor:
+    """List of [H,W,3] arrays -> [N,3,H,W] float tensor."""
+    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
+
+
+class MixedSampler:
+    """Picks a source per sample (uniformly) and builds flow batches and content batches."""
+
+    def __init__(self, sources: List, crop=(256, 320), content_size: int = 128, seed: int = 0):
+        if not sources:
+            raise ValueError("no data sources")
+        self.sources = sources
+        self.crop = crop
+        self.content_size = content_size
+        self.rng = np.random.default_rng(seed)
+
+    def _sample(self) -> Dict[str, np.ndarray]:
+        return self.sources[self.rng.integers(len(self.sources))].sample(self.rng)
+
+    def flow_batch(self, batch: int) -> Dict[str, torch.Tensor]:
+        samples = [random_crop_pair(self._sample(), *self.crop, self.rng) for _ in range(batch)]
+        out = {"f0": to_tensor([s["f0"] for s in samples]), "f1": to_tensor([s["f1"] for s in samples])}
+        if all("flow" in s for s in samples):
+            out["flow"] = to_tensor([s["flow"] for s in samples])
+        return out
+
+    def content_batch(self, batch: int) -> Dict[str, torch.Tensor]:
+        frames = [self._sample()["f0"] for _ in range(batch)]
+        return {"a": to_tensor([content_view(f, self.content_size, self.rng) for f in frames]),
+                "b": to_tensor([content_view(f, self.content_size, self.rng) for f in frames])}
+
+    def state(self) -> dict:
+        return self.rng.bit_generator.state
+
+    def set_state(self, state: dict) -> None:
+        self.rng.bit_generator.state = state

@@ -1,0 +1,208 @@
+"""MC-JEPA losses, each a plain function of tensors; `flow_losses` and `content_losses` combine them.
+
+Conventions: images are RGB in [0, 1] (not normalised), flows are [N,2,H,W] in pixels of their own grid with
+channel 0 = u (x) and channel 1 = v (y), masks are [N,1,H,W] with 1 = visible (not occluded). A masked mean is
+sum(loss * mask) / (sum(mask) + 1e-6) over the whole batch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, asdict
+from typing import Dict, List, Tuple
+
+import torch
+import torch.nn.functional as F
+
+from .ops import backward_warp, resize_bilinear
+
+MASK_EPS = 1e-6
+STD_EPS = 1e-4
+SSIM_C1 = 0.01 ** 2
+SSIM_C2 = 0.03 ** 2
+
+
+@dataclass
+class LossConfig:
+    photo_weight: float = 1.0
+    photo_l1: float = 0.15          # share of the per-pixel L1 term in the photometric loss
+    photo_ssim: float = 0.85        # share of the per-pixel SSIM term
+    feature_weights: Tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0, 1.0)  # levels 1..6; only decoded levels count
+    smooth_weight: float = 75.0
+    smooth_edge: float = 10.0       # edge-awareness constant: weight exp(-edge * mean_c |image gradient|)
+    cycle_weight: float = 0.2
+    var_weights: Tuple[float, ...] = (0.01, 0.01, 0.01, 0.01, 0.001, 0.0001)  # levels 1..6
+    cov_weights: Tuple[float, ...] = (0.04, 0.04, 0.001, 0.0, 0.0, 0.0)       # levels 1..6
+    vicreg_inv: float = 25.0
+    vicreg_var: float = 25.0
+    vicreg_cov: float = 1.0
+    occ_alpha1: float = 0.01        # UnFlow occlusion test: |f + b'|^2 < a1 (|f|^2 + |b'|^2) + a2
+    occ_alpha2: float = 0.5
+    # At initialisation forward and backward flows are not yet opposite, so the test marks almost every pixel
+    # occluded; the trainer switches masking on after a number of flow steps (--occlusion-start).
+    use_occlusion: bool = True
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+def masked_mean(loss: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """loss and mask are [N,1,H,W]."""
+    return (loss * mask).sum() / (mask.sum() + MASK_EPS)
+
+
+@torch.no_grad()
+def occlusion_mask(flow_fw: torch.Tensor, flow_bw: torch.Tensor, alpha1: float = 0.01,
+                   alpha2: float = 0.5) -> torch.Tensor:
+    """Forward-backward consistency (Meister et al., UnFlow): 1 where frame-1 pixels are visible in frame 2.
+
+    b' = backward_warp(flow_bw, flow_fw); visible iff |f + b'|^2 < alpha1 (|f|^2 + |b'|^2) + alpha2, with |.|^2
+    the sum over the two flow channels. No gradient flows through the mask.
+    """
+    bw_warped = backward_warp(flow_bw, flow_fw)
+    diff = (flow_fw + bw_warped).pow(2).sum(1, keepdim=True)
+    bound = alpha1 * (flow_fw.pow(2).sum(1, keepdim=True) + bw_warped.pow(2).sum(1, keepdim=True)) + alpha2
+    return (diff < bound).to(flow_fw.dtype)
+
+
+def ssim_loss_map(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-pixel (1 - SSIM) / 2 clamped to [0, 1], statistics from 3x3 averages without padding.
+
+    [N,C,H,W] -> [N,C,H-2,W-2]; sigma terms are E[x^2] - E[x]^2 (biased), C1 = 0.01^2, C2 = 0.03^2.
+    """
+    mu_x = F.avg_pool2d(x, 3, 1)
+    mu_y = F.avg_pool2d(y, 3, 1)
+    sigma_x = F.avg_pool2d(x * x, 3, 1) - mu_x * mu_x
+    sigma_y = F.avg_pool2d(y * y, 3, 1) - mu_y * mu_y
+    sigma_xy = F.avg_pool2d(x * y, 3, 1) - mu_x * mu_y
+    num = (2 * mu_x * mu_y + SSIM_C1) * (2 * sigma_xy + SSIM_C2)
+    den = (mu_x * mu_x + mu_y * mu_y + SSIM_C1) * (sigma_x + sigma_y + SSIM_C2)
+    return torch.clamp((1 - num / den) / 2, 0, 1)
+
+
+def photometric_loss(target: torch.Tensor, reconstruction: torch.Tensor, mask: torch.Tensor,
+                     l1_weight: float = 0.15, ssim_weight: float = 0.85) -> torch.Tensor:
+    """ARFlow's photometric loss on the interior pixels [1:-1, 1:-1] (where the 3x3 SSIM window fits).
+
+    per pixel: l1_weight * mean_c |target - reconstruction| + ssim_weight * mean_c ssim_loss_map, then a masked
+    mean with the mask's interior.
+    """
+    l1 = (target - reconstruction).abs().mean(1, keepdim=True)[:, :, 1:-1, 1:-1]
+    ssim = ssim_loss_map(target, reconstruction).mean(1, keepdim=True)
+    return masked_mean(l1_weight * l1 + ssim_weight * ssim, mask[:, :, 1:-1, 1:-1])
+
+
+def feature_regression_loss(target: torch.Tensor, warped: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Masked mean over pixels of the mean over channels of (target - warped)^2. Both sides get gradients."""
+    return masked_mean((target - warped).pow(2).mean(1, keepdim=True), mask)
+
+
+def smoothness_loss(flow: torch.Tensor, image: torch.Tensor, edge: float = 10.0) -> torch.Tensor:
+    """Edge-aware second-order smoothness (ARFlow's smooth_grad_2nd); image at the flow's resolution.
+
+    wx = exp(-edge * mean_c |I[x+1] - I[x]|) on [N,1,H,W-1]; d2x = F[x+2] - 2 F[x+1] + F[x] on [N,2,H,W-2];
+    loss = mean(wx[..., 1:] * |d2x|) / 2 + mean(wy[..., 1:, :] * |d2y|) / 2 (means over all elements).
+    """
+    wx = torch.exp(-edge * (image[:, :, :, 1:] - image[:, :, :, :-1]).abs().mean(1, keepdim=True))
+    wy = torch.exp(-edge * (image[:, :, 1:, :] - image[:, :, :-1, :]).abs().mean(1, keepdim=True))
+    d2x = flow[:, :, :, 2:] - 2 * flow[:, :, :, 1:-1] + flow[:, :, :, :-2]
+    d2y = flow[:, :, 2:, :] - 2 * flow[:, :, 1:-1, :] + flow[:, :, :-2, :]
+    return (wx[:, :, :, 1:] * d2x.abs()).mean() / 2 + (wy[:, :, 1:, :] * d2y.abs()).mean() / 2
+
+
+def cycle_loss(flow_fw: torch.Tensor, flow_bw: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Forward-backward cycle consistency: masked mean of mean_uv |f + backward_warp(b, f)|."""
+    residual = (flow_fw + backward_warp(flow_bw, flow_fw)).abs().mean(1, keepdim=True)
+    return masked_mean(residual, mask)
+
+
+def variance_loss(x: torch.Tensor) -> torch.Tensor:
+    """x: [M, D] samples. mean_d relu(1 - sqrt(var_d + 1e-4)), var unbiased (divide by M - 1)."""
+    std = torch.sqrt(x.var(dim=0) + STD_EPS)
+    return F.relu(1 - std).mean()
+
+
+def covariance_loss(x: torch.Tensor) -> torch.Tensor:
+    """x: [M, D]. Sum of squared off-diagonal entries of the (unbiased) covariance matrix, divided by D."""
+    m, d = x.shape
+    xc = x - x.mean(dim=0)
+    cov = xc.t() @ xc / (m - 1)
+    off = cov - torch.diag(torch.diagonal(cov))
+    return off.pow(2).sum() / d
+
+
+def pixels_as_samples(feats: torch.Tensor) -> torch.Tensor:
+    """[N,C,H,W] -> [N*H*W, C] (every pixel of every image is one sample)."""
+    return feats.permute(0, 2, 3, 1).reshape(-1, feats.shape[1])
+
+
+def vicreg_terms(za: torch.Tensor, zb: torch.Tensor) -> Dict[str, torch.Tensor]:
+    """VICReg on two views' embeddings [B, D]: invariance (MSE), variance and covariance (both views summed;
+    variance averaged over the two views)."""
+    return {"vicreg_inv": F.mse_loss(za, zb),
+            "vicreg_var": (variance_loss(za) + variance_loss(zb)) / 2,
+            "vicreg_cov": covariance_loss(za) + covariance_loss(zb)}
+
+
+def content_losses(model, view_a: torch.Tensor, view_b: torch.Tensor, cfg: LossConfig):
+    """Two augmented views [B,3,H,W] (B >= 2) -> (weighted VICReg total, terms)."""
+    _, za = model.content(model.encode(view_a))
+    _, zb = model.content(model.encode(view_b))
+    terms = vicreg_terms(za, zb)
+    total = cfg.vicreg_inv * terms["vicreg_inv"] + cfg.vicreg_var * terms["vicreg_var"] \
+        + cfg.vicreg_cov * terms["vicreg_cov"]
+    return total, terms
+
+
+def _direction_terms(model, img_a, img_b, feats_a, feats_b, out_ab, out_ba, cfg: LossConfig):
+    """Losses of the flow from frame a to frame b (out_ab), using the reverse flow (out_ba) for occlusions."""
+    levels_ab, full_ab = out_ab
+    levels_ba, full_ba = out_ba
+    mask_of = lambda f, b: occlusion_mask(f, b, cfg.occ_alpha1, cfg.occ_alpha2) if cfg.use_occlusion \
+        else torch.ones_like(f[:, :1])
+    mask_full = mask_of(full_ab, full_ba)
+    photo = photometric_loss(img_a, backward_warp(img_b, full_ab), mask_full, cfg.photo_l1, cfg.photo_ssim)
+    feature = img_a.new_zeros(())
+    for lv, flow_ab, flow_ba in zip(model.decoder.decoded_levels, levels_ab, levels_ba):
+        mask = mask_of(flow_ab, flow_ba)
+        warped = backward_warp(feats_b[lv - 1], flow_ab)
+        feature = feature + cfg.feature_weights[lv - 1] * feature_regression_loss(feats_a[lv - 1], warped, mask)
+    finest = levels_ab[-1]
+    image_small = resize_bilinear(img_a, finest.shape[-2], finest.shape[-1])
+    smooth = smoothness_loss(finest, image_small, cfg.smooth_edge)
+    cycle = cycle_loss(full_ab, full_ba, mask_full)
+    return {"photo": photo, "feature": feature, "smooth": smooth, "cycle": cycle,
+            "visible": mask_full.mean()}
+
+
+def variance_covariance_terms(feats1: List[torch.Tensor], feats2: List[torch.Tensor],
+                              cfg: LossConfig) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+    """Per level: samples = every pixel of both frames; weighted sum over the six levels."""
+    total = feats1[0].new_zeros(())
+    terms = {}
+    for i, (a, b) in enumerate(zip(feats1, feats2)):
+        x = torch.cat([pixels_as_samples(a), pixels_as_samples(b)], dim=0)
+        v, c = variance_loss(x), covariance_loss(x)
+        terms[f"var_l{i + 1}"], terms[f"cov_l{i + 1}"] = v, c
+        total = total + cfg.var_weights[i] * v + cfg.cov_weights[i] * c
+    return total, terms
+
+
+def flow_losses(model, img1: torch.Tensor, img2: torch.Tensor, cfg: LossConfig, return_outputs: bool = False):
+    """Frame pair [N,3,H,W] in [0,1], H and W multiples of 64 -> (weighted total, terms[, outputs]).
+
+    Flow is estimated in both directions from features computed once per frame; photo/feature/smooth/cycle are
+    the mean of the two directions. total = photo_weight * photo + feature + smooth_weight * smooth
+    + cycle_weight * cycle + varcov (feature and varcov carry their per-level weights already).
+    """
+    feats1, feats2 = model.encode(img1), model.encode(img2)
+    out_fw, out_bw = model.flow(feats1, feats2), model.flow(feats2, feats1)
+    fw = _direction_terms(model, img1, img2, feats1, feats2, out_fw, out_bw, cfg)
+    bw = _direction_terms(model, img2, img1, feats2, feats1, out_bw, out_fw, cfg)
+    terms = {k: (fw[k] + bw[k]) / 2 for k in fw}
+    varcov, vc_terms = variance_covariance_terms(feats1, feats2, cfg)
+    terms["varcov"] = varcov
+    terms.update(vc_terms)
+    total = cfg.photo_weight * terms["photo"] + terms["feature"] + cfg.smooth_weight * terms["smooth"] \
+        + cfg.cycle_weight * terms["cycle"] + varcov
+    if return_outputs:
+        return total, terms, {"feats1": feats1, "feats2": feats2, "fw": out_fw, "bw": out_bw}
+    return total, terms

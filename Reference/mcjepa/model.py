@@ -1,0 +1,276 @@
+"""MC-JEPA: one ConvNeXt encoder shared by a PWC-style flow decoder (motion) and a VICReg expander (content).
+
+Levels are numbered 1..6 with stride 2**level. `encode` runs once per frame; `flow` takes two frames' feature
+pyramids, so a video frame's features serve both pairs it belongs to. Parameter names (state_dict keys) are the
+contract with the Swift port: see Reference/MODEL.md.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, asdict
+from typing import Dict, List, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .ops import (LayerNorm2d, gelu, leaky_relu, correlation, backward_warp, upsample_flow, normalize_image,
+                  InputPadder, CORRELATION_RADIUS)
+
+NUM_LEVELS = 6
+PAD_MULTIPLE = 2 ** NUM_LEVELS
+
+
+@dataclass
+class ModelConfig:
+    # Channels of levels 1..6 (strides 2, 4, 8, 16, 32, 64).
+    widths: Tuple[int, ...] = (16, 16, 32, 64, 128, 256)
+    # ConvNeXt blocks at levels 3..6 (levels 1 and 2 are the split stem: conv + LayerNorm only).
+    blocks: Tuple[int, ...] = (1, 1, 2, 1)
+    # The decoder runs from level 6 down to this level, then the flow is upsampled bilinearly to full size.
+    decoder_stop_level: int = 2
+    # Each decoded level's features are reduced by a 1x1 conv to this many channels for the shared estimator.
+    reduced_channels: int = 32
+    # Hidden widths of the shared flow estimator (3x3 convs, leaky ReLU 0.1), followed by a 3x3 conv to 2.
+    estimator_widths: Tuple[int, ...] = (96, 96, 64, 48, 32)
+    # LayerNorm2d after every hidden estimator conv (before the activation).
+    estimator_norm: bool = True
+    # Hidden widths of the dilated context network, and their dilations; followed by a 3x3 conv to 2.
+    context_widths: Tuple[int, ...] = (64, 64, 64, 48, 32, 32)
+    context_dilations: Tuple[int, ...] = (1, 2, 4, 8, 16, 1)
+    # VICReg expander on the global-average-pooled level-6 features: Linear+LayerNorm+ReLU per hidden layer,
+    # then a final Linear.
+    expander_widths: Tuple[int, ...] = (512, 512, 512)
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @staticmethod
+    def from_dict(d: dict) -> "ModelConfig":
+        return ModelConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+def paper_config() -> ModelConfig:
+    """ConvNeXt-T sized MC-JEPA (the paper's encoder; decoder widths as in PWC-Net)."""
+    return ModelConfig(widths=(48, 48, 96, 192, 384, 768), blocks=(3, 3, 9, 3), decoder_stop_level=2,
+                       reduced_channels=64, estimator_widths=(128, 128, 96, 64, 32), estimator_norm=True,
+                       context_widths=(128, 128, 128, 96, 64, 32), expander_widths=(8192, 8192, 8192))
+
+
+def tiny_config() -> ModelConfig:
+    """The CPU default (see MODEL.md for the timing measurements that chose it)."""
+    return ModelConfig(widths=(16, 16, 32, 64, 128, 256), blocks=(1, 1, 2, 1), decoder_stop_level=3,
+                       reduced_channels=32, estimator_widths=(48, 48, 32, 32, 32), estimator_norm=True,
+                       context_widths=(32, 32, 32, 32, 32, 32), expander_widths=(512, 512, 512))
+
+
+def test_config() -> ModelConfig:
+    """A very small configuration with every structural feature of `tiny`, for the committed parity fixtures."""
+    return ModelConfig(widths=(8, 8, 16, 16, 24, 32), blocks=(1, 1, 2, 1), decoder_stop_level=3,
+                       reduced_channels=8, estimator_widths=(16, 16, 12, 8, 8), estimator_norm=True,
+                       context_widths=(12, 12, 12, 8, 8, 8), expander_widths=(32, 32, 32))
+
+
+PRESETS = {"paper": paper_config, "tiny": tiny_config, "test": test_config}
+
+
+class ConvNeXtBlock(nn.Module):
+    """depthwise 7x7 conv -> LayerNorm2d -> 1x1 conv to 4C -> GELU -> 1x1 conv to C -> residual add."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.dwconv = nn.Conv2d(channels, channels, 7, padding=3, groups=channels)
+        self.norm = LayerNorm2d(channels)
+        self.pwconv1 = nn.Conv2d(channels, 4 * channels, 1)
+        self.pwconv2 = nn.Conv2d(4 * channels, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.pwconv2(gelu(self.pwconv1(self.norm(self.dwconv(x)))))
+
+
+class EncoderLevel(nn.Module):
+    """One pyramid level: a stride-2 conv + LayerNorm2d, then ConvNeXt blocks."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, padding: int, num_blocks: int):
+        super().__init__()
+        self.conv = nn.Conv2d(in_ch, out_ch, kernel, stride=2, padding=padding)
+        self.norm = LayerNorm2d(out_ch)
+        self.blocks = nn.ModuleList([ConvNeXtBlock(out_ch) for _ in range(num_blocks)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.norm(self.conv(x))
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+
+class Encoder(nn.Module):
+    """Split-stem ConvNeXt: level 1 = conv 4x4 s2 p1, level 2 = conv 3x3 s2 p1, levels 3..6 = conv 2x2 s2 p0."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        w = cfg.widths
+        levels = [EncoderLevel(3, w[0], 4, 1, 0), EncoderLevel(w[0], w[1], 3, 1, 0)]
+        for i in range(2, NUM_LEVELS):
+            levels.append(EncoderLevel(w[i - 1], w[i], 2, 0, cfg.blocks[i - 2]))
+        self.levels = nn.ModuleList(levels)
+
+    def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
+        feats = []
+        for level in self.levels:
+            x = level(x)
+            feats.append(x)
+        return feats
+
+
+class FlowEstimator(nn.Module):
+    """Shared across levels: input concat(correlation (81), reduced f1 features, upsampled flow (2))."""
+
+    def __init__(self, in_ch: int, widths: Tuple[int, ...], norm: bool):
+        super().__init__()
+        chans = [in_ch] + list(widths)
+        self.convs = nn.ModuleList([nn.Conv2d(chans[i], chans[i + 1], 3, padding=1) for i in range(len(widths))])
+        self.norms = nn.ModuleList([LayerNorm2d(c) for c in widths]) if norm else None
+        self.out = nn.Conv2d(widths[-1], 2, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Returns (residual flow, last hidden features)."""
+        for i, conv in enumerate(self.convs):
+            x = conv(x)
+            if self.norms is not None:
+                x = self.norms[i](x)
+            x = leaky_relu(x)
+        return self.out(x), x
+
+
+class ContextNetwork(nn.Module):
+    """Dilated 3x3 convs (leaky ReLU 0.1) on concat(estimator hidden features, flow) -> residual flow."""
+
+    def __init__(self, in_ch: int, widths: Tuple[int, ...], dilations: Tuple[int, ...]):
+        super().__init__()
+        chans = [in_ch] + list(widths)
+        self.convs = nn.ModuleList([nn.Conv2d(chans[i], chans[i + 1], 3, padding=d, dilation=d)
+                                    for i, d in enumerate(dilations)])
+        self.out = nn.Conv2d(widths[-1], 2, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for conv in self.convs:
+            x = leaky_relu(conv(x))
+        return self.out(x)
+
+
+class FlowDecoder(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.stop_level = cfg.decoder_stop_level
+        self.decoded_levels = list(range(NUM_LEVELS, cfg.decoder_stop_level - 1, -1))  # coarse -> fine
+        self.reduce = nn.ModuleDict({f"l{lv}": nn.Conv2d(cfg.widths[lv - 1], cfg.reduced_channels, 1)
+                                     for lv in self.decoded_levels})
+        corr_ch = (2 * CORRELATION_RADIUS + 1) ** 2
+        self.estimator = FlowEstimator(corr_ch + cfg.reduced_channels + 2, cfg.estimator_widths, cfg.estimator_norm)
+        self.context = ContextNetwork(cfg.estimator_widths[-1] + 2, cfg.context_widths, cfg.context_dilations)
+
+    def forward(self, feats1: List[torch.Tensor], feats2: List[torch.Tensor]) -> List[torch.Tensor]:
+        """Flow from frame 1 to frame 2 at every decoded level, coarse (level 6) to fine (stop level).
+
+        Each flow is in pixels of its own level's grid. The last entry already includes the context refinement.
+        """
+        flows = []
+        flow = None
+        for lv in self.decoded_levels:
+            f1, f2 = feats1[lv - 1], feats2[lv - 1]
+            n, _, h, w = f1.shape
+            if flow is None:
+                # Coarsest level: no prior motion, so frame 2's features are used unwarped.
+                up = f1.new_zeros(n, 2, h, w)
+                f2w = f2
+            else:
+                up = upsample_flow(flow, h, w)
+                f2w = backward_warp(f2, up)
+            corr = correlation(f1, f2w)
+            est_in = torch.cat([corr, self.reduce[f"l{lv}"](f1), up], dim=1)
+            residual, hidden = self.estimator(est_in)
+            flow = up + residual
+            if lv == self.stop_level:
+                flow = flow + self.context(torch.cat([hidden, flow], dim=1))
+            flows.append(flow)
+        return flows
+
+
+class Expander(nn.Module):
+    """VICReg expander: [Linear -> LayerNorm -> ReLU] per hidden width, then a final Linear."""
+
+    def __init__(self, in_dim: int, widths: Tuple[int, ...]):
+        super().__init__()
+        dims = [in_dim] + list(widths)
+        self.linears = nn.ModuleList([nn.Linear(dims[i], dims[i + 1]) for i in range(len(widths))])
+        self.norms = nn.ModuleList([nn.LayerNorm(d, eps=1e-6) for d in widths[:-1]])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for i, linear in enumerate(self.linears):
+            x = linear(x)
+            if i < len(self.norms):
+                x = F.relu(self.norms[i](x))
+        return x
+
+
+class MCJEPA(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = Encoder(cfg)
+        self.decoder = FlowDecoder(cfg)
+        self.expander = Expander(cfg.widths[-1], cfg.expander_widths)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # ConvNeXt initialisation: truncated normal (std 0.02) weights, zero biases, for every conv and linear.
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                nn.init.zeros_(m.bias)
+        # The estimator and context net follow PWC-Net instead: Kaiming for leaky ReLU, so the flow head is alive.
+        # Their 2-channel output convs get std 1e-3 (residuals add up over levels and are scaled x2 per level), so the initial flow is a fraction of a pixel and the
+        # forward-backward occlusion test starts with (almost) every pixel visible.
+        heads = (self.decoder.estimator.out, self.decoder.context.out)
+        for m in list(self.decoder.estimator.modules()) + list(self.decoder.context.modules()):
+            if isinstance(m, nn.Conv2d) and m not in heads:
+                nn.init.kaiming_normal_(m.weight, a=0.1, nonlinearity="leaky_relu")
+                nn.init.zeros_(m.bias)
+        for head in heads:
+            nn.init.trunc_normal_(head.weight, std=1e-3)
+
+    @staticmethod
+    def prepare(rgb01: torch.Tensor) -> torch.Tensor:
+        """RGB in [0, 1], H and W multiples of 64 -> normalised network input."""
+        return normalize_image(rgb01)
+
+    def encode(self, rgb01: torch.Tensor) -> List[torch.Tensor]:
+        """[N,3,H,W] RGB in [0,1] with H, W multiples of 64 -> features of levels 1..6."""
+        return self.encoder(self.prepare(rgb01))
+
+    def flow(self, feats1: List[torch.Tensor], feats2: List[torch.Tensor]) -> Tuple[List[torch.Tensor], torch.Tensor]:
+        """-> (flows per decoded level coarse..fine, full-resolution flow in input pixels)."""
+        flows = self.decoder(feats1, feats2)
+        full_h, full_w = feats1[0].shape[-2] * 2, feats1[0].shape[-1] * 2
+        return flows, upsample_flow(flows[-1], full_h, full_w)
+
+    def content(self, feats: List[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """-> (representation = global average pool of level 6, expander embedding)."""
+        rep = feats[-1].mean(dim=(2, 3))
+        return rep, self.expander(rep)
+
+    @torch.no_grad()
+    def estimate_flow(self, img1: torch.Tensor, img2: torch.Tensor) -> torch.Tensor:
+        """Any-size RGB [0,1] frames -> full-resolution flow from img1 to img2 (padding handled here)."""
+        padder = InputPadder(img1.shape[-2], img1.shape[-1], PAD_MULTIPLE)
+        f1 = self.encode(padder.pad_tensor(img1))
+        f2 = self.encode(padder.pad_tensor(img2))
+        return padder.unpad(self.flow(f1, f2)[1])
+
+
+def build_model(preset: str = "tiny") -> MCJEPA:
+    return MCJEPA(PRESETS[preset]())
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

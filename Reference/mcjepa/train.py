@@ -1,0 +1,247 @@
+"""Self-supervised MC-JEPA training (flow + content with one shared encoder), single process or torchrun DDP.
+
+Each step: one content batch (two augmented views -> VICReg) and, after `--content-warmup` steps, one flow batch
+(both directions -> photometric, feature regression, smoothness, cycle, variance-covariance); both gradients go
+into the shared encoder. AdamW with linear warm-up then cosine decay. Checkpoints every `--ckpt-every` steps:
+`step-XXXXXXX.safetensors` (weights, state_dict names, config in the metadata) and `step-XXXXXXX.state.pt`
+(optimizer, step, RNG), plus `latest.json`; `--resume` continues from `latest.json`.
+
+  python3 -m mcjepa.train --data videos/ --synthetic textures/ --out runs/tiny --steps 100000
+  torchrun --nproc_per_node 8 -m mcjepa.train --preset paper --data shards/ --out runs/paper --device cuda
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import time
+from typing import Dict, Optional
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+
+from .data import MixedSampler, ShardPairs, SyntheticPairs, VideoPairs, _files, VIDEO_EXTENSIONS
+from .losses import LossConfig, content_losses, flow_losses
+from .model import MCJEPA, ModelConfig, PRESETS, count_parameters
+from .weights import load_file, save_file
+
+
+class TrainStep(nn.Module):
+    """The loss of one step as a module `forward`, so DistributedDataParallel can wrap it."""
+
+    def __init__(self, model: MCJEPA, loss_cfg: LossConfig):
+        super().__init__()
+        self.model = model
+        self.loss_cfg = loss_cfg
+
+    def forward(self, content: Dict[str, torch.Tensor], flow: Optional[Dict[str, torch.Tensor]],
+                flow_on: bool, supervised_weight: float = 0.0):
+        total, terms = content_losses(self.model, content["a"], content["b"], self.loss_cfg)
+        terms = {k: v.detach() for k, v in terms.items()}
+        terms["content"] = total.detach()
+        if flow_on and flow is not None:
+            flow_total, flow_terms, outputs = flow_losses(self.model, flow["f0"], flow["f1"], self.loss_cfg, True)
+            total = total + flow_total
+            terms.update({k: v.detach() for k, v in flow_terms.items()})
+            terms["flow"] = flow_total.detach()
+            if "flow" in flow:  # synthetic pairs carry exact flow: monitor EPE, optionally supervise with it
+                epe = (outputs["fw"][1] - flow["flow"]).norm(dim=1).mean()
+                terms["synthetic_epe"] = epe.detach()
+                if supervised_weight > 0:
+                    total = total + supervised_weight * epe
+        terms["total"] = total.detach()
+        return total, terms
+
+
+def lr_at(step: int, base_lr: float, warmup: int, total: int, min_ratio: float = 0.01) -> float:
+    """Linear warm-up over `warmup` steps, then cosine decay to min_ratio * base_lr at `total`."""
+    if step < warmup:
+        return base_lr * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return base_lr * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python3 -m mcjepa.train", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--preset", default="tiny", choices=sorted(PRESETS), help="model size (default tiny)")
+    ap.add_argument("--data", nargs="*", default=[], help="video files/folders and WebDataset .tar shards/folders")
+    ap.add_argument("--synthetic", nargs="*", default=[], help="folders of still photos for synthetic pairs")
+    ap.add_argument("--out", required=True, help="run folder: checkpoints, latest.json, log.jsonl")
+    ap.add_argument("--steps", type=int, default=100000)
+    ap.add_argument("--batch", type=int, default=4, help="flow pairs per step (per process)")
+    ap.add_argument("--content-batch", type=int, default=16, help="content images per step (per process), >= 2")
+    ap.add_argument("--crop", default="256x320", help="flow crop HxW, multiples of 64")
+    ap.add_argument("--content-size", type=int, default=128, help="content view side, a multiple of 64")
+    ap.add_argument("--content-warmup", type=int, default=1000, help="content-only steps before flow losses")
+    ap.add_argument("--occlusion-start", type=int, default=3000,
+                    help="step from which forward-backward occlusion masks are applied (before: all visible)")
+    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--weight-decay", type=float, default=0.05)
+    ap.add_argument("--warmup", type=int, default=500, help="learning-rate warm-up steps")
+    ap.add_argument("--clip", type=float, default=1.0, help="gradient norm clip (0 = off)")
+    ap.add_argument("--supervised-weight", type=float, default=0.0, help="EPE weight on synthetic pairs")
+    ap.add_argument("--max-stride", type=int, default=2, help="largest frame distance of video pairs")
+    ap.add_argument("--ckpt-every", type=int, default=1000)
+    ap.add_argument("--log-every", type=int, default=10)
+    ap.add_argument("--resume", action="store_true", help="continue from OUT/latest.json")
+    ap.add_argument("--init", default="", help="start from these weights (safetensors)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--loss", action="append", default=[], help="override a LossConfig field, e.g. smooth_weight=50")
+    args = ap.parse_args(argv)
+    args.crop = tuple(int(v) for v in args.crop.lower().split("x"))
+    if len(args.crop) != 2 or any(v <= 0 or v % 64 for v in args.crop):
+        ap.error(f"--crop {args.crop}: H and W must be positive multiples of 64")
+    if args.content_size <= 0 or args.content_size % 64:
+        ap.error("--content-size must be a positive multiple of 64")
+    if args.content_batch < 2:
+        ap.error("--content-batch must be >= 2 (VICReg variance needs a batch)")
+    if not args.data and not args.synthetic:
+        ap.error("give --data and/or --synthetic")
+    return args
+
+
+def loss_config(overrides) -> LossConfig:
+    cfg = LossConfig()
+    for item in overrides:
+        key, value = item.split("=", 1)
+        if not hasattr(cfg, key):
+            raise SystemExit(f"--loss {item}: LossConfig has no field {key}")
+        current = getattr(cfg, key)
+        setattr(cfg, key, tuple(float(v) for v in value.split(",")) if isinstance(current, tuple) else float(value))
+    return cfg
+
+
+def build_sources(args, rank: int, world: int):
+    sources = []
+    shards = _files(args.data, (".tar",))
+    videos = _files(args.data, VIDEO_EXTENSIONS)
+    if shards:
+        sources.append(ShardPairs(shards, rank, world))
+    if videos:
+        sources.append(VideoPairs(videos, args.max_stride))
+    if args.synthetic:
+        h, w = args.crop
+        sources.append(SyntheticPairs(args.synthetic, size=(h + 64, w + 64)))
+    if not sources:
+        raise SystemExit(f"no videos, shards or images found in {args.data + args.synthetic}")
+    return sources
+
+
+def save_checkpoint(out: str, step: int, model: MCJEPA, optimizer, sampler: MixedSampler, args) -> None:
+    """Weights, then optimizer/RNG state, then latest.json: each written to a temporary name and renamed, so a
+    crash leaves the previous checkpoint intact."""
+    name = f"step-{step:07d}"
+    meta = {"config": json.dumps(model.cfg.to_dict()), "step": str(step), "format": "mcjepa-v1"}
+    save_file(model.state_dict(), os.path.join(out, name + ".safetensors"), meta)
+    state = {"step": step, "optimizer": optimizer.state_dict(), "sampler": sampler.state(),
+             "torch_rng": torch.get_rng_state(), "python_rng": random.getstate(), "args": vars(args)}
+    tmp = os.path.join(out, f".{name}.state.pt.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, os.path.join(out, name + ".state.pt"))
+    tmp = os.path.join(out, ".latest.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump({"step": step, "weights": name + ".safetensors", "state": name + ".state.pt"}, f)
+    os.replace(tmp, os.path.join(out, "latest.json"))
+
+
+def load_weights(model: MCJEPA, path: str) -> None:
+    tensors, _ = load_file(path)
+    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    if missing or unexpected:
+        raise SystemExit(f"{path}: missing {missing}, unexpected {unexpected}")
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    distributed = world > 1
+    if distributed:
+        dist.init_process_group("nccl" if args.device == "cuda" else "gloo")
+    device = torch.device(f"cuda:{local_rank}" if args.device == "cuda" else "cpu")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed + rank)
+    random.seed(args.seed + rank)
+    os.makedirs(args.out, exist_ok=True)
+
+    model = MCJEPA(PRESETS[args.preset]()).to(device)
+    loss_cfg = loss_config(args.loss)
+    sampler = MixedSampler(build_sources(args, rank, world), crop=args.crop, content_size=args.content_size,
+                           seed=args.seed * 1000 + rank)
+    decay = [p for n, p in model.named_parameters() if p.ndim > 1]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]  # biases and norm gains
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
+    start = 0
+    latest = os.path.join(args.out, "latest.json")
+    if args.resume and os.path.exists(latest):
+        with open(latest) as f:
+            info = json.load(f)
+        load_weights(model, os.path.join(args.out, info["weights"]))
+        state = torch.load(os.path.join(args.out, info["state"]), map_location=device, weights_only=False)
+        optimizer.load_state_dict(state["optimizer"])
+        sampler.set_state(state["sampler"])
+        torch.set_rng_state(state["torch_rng"])
+        random.setstate(state["python_rng"])
+        start = state["step"]
+        if rank == 0:
+            print(f"resumed from {info['weights']} at step {start}", flush=True)
+    elif args.init:
+        load_weights(model, args.init)
+
+    step_module = TrainStep(model, loss_cfg)
+    if distributed:
+        # The decoder is idle during the content warm-up, hence find_unused_parameters.
+        step_module = nn.parallel.DistributedDataParallel(
+            step_module, device_ids=[local_rank] if args.device == "cuda" else None, find_unused_parameters=True)
+    if rank == 0:
+        print(f"preset {args.preset}: {count_parameters(model)} parameters, {len(sampler.sources)} sources, "
+              f"world size {world}", flush=True)
+
+    log = open(os.path.join(args.out, "log.jsonl"), "a") if rank == 0 else None
+    t_last, steps_since = time.perf_counter(), 0
+    for step in range(start, args.steps):
+        lr = lr_at(step, args.lr, args.warmup, args.steps)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        flow_on = step >= args.content_warmup
+        loss_cfg.use_occlusion = step >= args.occlusion_start
+        content = {k: v.to(device) for k, v in sampler.content_batch(args.content_batch).items()}
+        flow = {k: v.to(device) for k, v in sampler.flow_batch(args.batch).items()} if flow_on else None
+        optimizer.zero_grad(set_to_none=True)
+        total, terms = step_module(content, flow, flow_on, args.supervised_weight)
+        if not torch.isfinite(total):
+            raise SystemExit(f"step {step}: loss is {total.item()}; lower --lr or check the data")
+        total.backward()
+        if args.clip > 0:
+            terms["grad_norm"] = torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip).detach()
+        optimizer.step()
+        steps_since += 1
+        done = step + 1
+        if rank == 0 and (done % args.log_every == 0 or done == args.steps):
+            now = time.perf_counter()
+            record = {"step": done, "lr": lr, "steps_per_s": steps_since / (now - t_last)}
+            record.update({k: round(float(v), 6) for k, v in terms.items()})
+            print(json.dumps(record), flush=True)
+            log.write(json.dumps(record) + "\n")
+            log.flush()
+            t_last, steps_since = now, 0
+        if rank == 0 and (done % args.ckpt_every == 0 or done == args.steps):
+            save_checkpoint(args.out, done, model, optimizer, sampler, args)
+    if log:
+        log.close()
+    if distributed:
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+import torch
+
+from mcjepa.model import MCJEPA, PRESETS, build_model, count_parameters, paper_config, tiny_config
+
+
+def test_encoder_levels_have_strides_2_to_64_and_configured_widths():
+    model = build_model("tiny").eval()
+    with torch.no_grad():
+        feats = model.encode(torch.rand(1, 3, 128, 192))
+    assert [f.shape[1] for f in feats] == list(tiny_config().widths)
+    assert [tuple(f.shape[-2:]) for f in feats] == [(128 // 2 ** k, 192 // 2 ** k) for k in range(1, 7)]
+
+
+def test_flow_returns_decoded_levels_coarse_to_fine_and_full_resolution():
+    model = build_model("tiny").eval()
+    with torch.no_grad():
+        f1, f2 = model.encode(torch.rand(2, 3, 128, 192)), model.encode(torch.rand(2, 3, 128, 192))
+        flows, full = model.flow(f1, f2)
+    stop = tiny_config().decoder_stop_level
+    assert model.decoder.decoded_levels == list(range(6, stop - 1, -1))
+    assert [tuple(f.shape) for f in flows] == [(2, 2, 128 // 2 ** lv, 192 // 2 ** lv) for lv in range(6, stop - 1, -1)]
+    assert full.shape == (2, 2, 128, 192)
+    scale = 2 ** stop
+    expected = torch.nn.functional.interpolate(flows[-1], size=(128, 192), mode="bilinear", align_corners=True)
+    assert torch.allclose(full, expected * scale, atol=1e-5)
+
+
+def test_estimate_flow_handles_sizes_that_are_not_multiples_of_64():
+    model = build_model("test").eval()
+    flow = model.estimate_flow(torch.rand(1, 3, 50, 90), torch.rand(1, 3, 50, 90))
+    assert flow.shape == (1, 2, 50, 90)
+
+
+def test_parameter_names_follow_the_documented_scheme():
+    names = set(build_model("tiny").state_dict())
+    for name in ["encoder.levels.0.conv.weight", "encoder.levels.0.norm.weight", "encoder.levels.1.conv.bias",
+                 "encoder.levels.4.blocks.1.dwconv.weight", "encoder.levels.5.blocks.0.pwconv2.weight",
+                 "decoder.reduce.l6.weight", "decoder.reduce.l3.bias", "decoder.estimator.convs.0.weight",
+                 "decoder.estimator.norms.4.bias", "decoder.estimator.out.weight", "decoder.context.convs.5.weight",
+                 "decoder.context.out.bias", "expander.linears.2.weight", "expander.norms.1.weight"]:
+        assert name in names, name
+    assert "decoder.reduce.l2.weight" not in names  # tiny stops at level 3
+    assert not any("running" in n or "num_batches" in n for n in names)  # no BatchNorm buffers
+
+
+def test_presets_sizes():
+    assert 1_500_000 < count_parameters(build_model("tiny")) < 2_500_000
+    assert count_parameters(build_model("test")) < 200_000
+    paper = MCJEPA(paper_config())
+    assert paper.encoder.levels[4].blocks.__len__() == 9
+    assert sorted(PRESETS) == ["paper", "test", "tiny"]
+
+
+def test_content_pools_level_6_and_expands():
+    model = build_model("tiny").eval()
+    with torch.no_grad():
+        feats = model.encode(torch.rand(3, 3, 128, 128))
+        rep, emb = model.content(feats)
+    assert torch.allclose(rep, feats[-1].mean(dim=(2, 3)))
+    assert emb.shape == (3, tiny_config().expander_widths[-1])
