@@ -1,0 +1,5 @@
+import XCTest
+@testable import MCJEPA
+final class MCJEPASmokeTests: XCTestCase {
+    func test_module_links() { XCTAssertTrue(true) }
+}
