@@ -1,0 +1,23 @@
+import Foundation
+
+/// Errors of the preprocessing pipeline. Each says which file and what went wrong in one line, and carries the
+/// class a scheduler acts on (bad input: don't retry; I/O: retry later).
+public enum DatasetError: Error, CustomStringConvertible, Equatable {
+    /// An input path, folder or manifest that cannot be used; retrying will not help.
+    case badInput(path: String, reason: String)
+    /// Writing the output failed (permissions, full disk, ...); the same command may succeed later.
+    case output(path: String, reason: String)
+    /// A video could not be decoded; recorded in the shard stats, never fatal for the run.
+    case video(path: String, reason: String)
+    /// An option combination that makes no sense.
+    case usage(String)
+
+    public var description: String {
+        switch self {
+        case let .badInput(path, reason): return "\(path): \(reason)"
+        case let .output(path, reason): return "\(path): \(reason)"
+        case let .video(path, reason): return "\(path): \(reason)"
+        case let .usage(message): return message
+        }
+    }
+}

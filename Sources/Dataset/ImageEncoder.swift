@@ -1,0 +1,6 @@
+/// Encodes a frame for a shard member (`.f0.<ext>`); PNG and JPEG go through VideoIO's FFmpeg encoders.
+public protocol ImageEncoder {
+    /// Member extension without the dot, e.g. "png".
+    var fileExtension: String { get }
+    func encode(_ image: RGBImage) throws -> [UInt8]
+}
