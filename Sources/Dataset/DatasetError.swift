@@ -9,6 +9,8 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
     case output(path: String, reason: String)
     /// A video could not be decoded; recorded in the shard stats, never fatal for the run.
     case video(path: String, reason: String)
+    /// An image encoder failed (FFmpeg's message); recorded against the video being written.
+    case encoder(String)
     /// An option combination that makes no sense.
     case usage(String)
 
@@ -17,6 +19,7 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
         case let .badInput(path, reason): return "\(path): \(reason)"
         case let .output(path, reason): return "\(path): \(reason)"
         case let .video(path, reason): return "\(path): \(reason)"
+        case let .encoder(message): return message
         case let .usage(message): return message
         }
     }

@@ -40,7 +40,7 @@ public enum FrameResizer {
            width == image.width, height == image.height { return image }
         var output = [UInt8](repeating: 0, count: width * height * 3)
         let shrinking = cropWidth >= width && cropHeight >= height
-        image.pixels.withUnsafeBufferPointer { source in
+        image.rgb.withUnsafeBufferPointer { source in
             output.withUnsafeMutableBufferPointer { target in
                 for y in 0..<height {
                     for x in 0..<width {
@@ -80,6 +80,6 @@ public enum FrameResizer {
                 }
             }
         }
-        return RGBImage(width: width, height: height, pixels: output)
+        return RGBImage(width: width, height: height, rgb: output)
     }
 }

@@ -18,7 +18,7 @@ public struct SamplingOptions: Equatable, Sendable {
 }
 
 /// A sampled pair, still at decoded size.
-public struct FramePair: Sendable {
+public struct SampledPair: Sendable {
     public var first: SourceFrame
     public var second: SourceFrame
     /// Mean absolute difference of the two frames' 32x32 luma thumbnails (0...1): a cheap stand-in for motion.
@@ -49,7 +49,7 @@ public struct PairSampler {
     /// True once `maxPairs` pairs were produced: the caller can stop decoding.
     public var isFull: Bool { pairsKept >= options.maxPairs }
 
-    public mutating func feed(_ frame: SourceFrame) -> FramePair? {
+    public mutating func feed(_ frame: SourceFrame) -> SampledPair? {
         let thumbnail = Thumbnail(frame.image)
         if detector.isCut(thumbnail) {
             sceneCuts += 1
@@ -69,6 +69,6 @@ public struct PairSampler {
             return nil
         }
         pairsKept += 1
-        return FramePair(first: current.frame, second: frame, motion: motion, scene: detector.sceneIndex)
+        return SampledPair(first: current.frame, second: frame, motion: motion, scene: detector.sceneIndex)
     }
 }

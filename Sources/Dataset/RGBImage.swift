@@ -2,13 +2,13 @@
 public struct RGBImage: Equatable, Sendable {
     public var width: Int
     public var height: Int
-    public var pixels: [UInt8]
+    public var rgb: [UInt8]
 
-    public init(width: Int, height: Int, pixels: [UInt8]) {
-        precondition(pixels.count == width * height * 3, "RGB24 buffer must hold width*height*3 bytes")
+    public init(width: Int, height: Int, rgb: [UInt8]) {
+        precondition(rgb.count == width * height * 3, "RGB24 buffer must hold width*height*3 bytes")
         self.width = width
         self.height = height
-        self.pixels = pixels
+        self.rgb = rgb
     }
 }
 

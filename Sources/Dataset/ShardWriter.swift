@@ -66,7 +66,7 @@ struct ShardWriter {
     }
 
     /// A sample's members in sorted name order (`f0`, `f1`, `json`), adjacent as WebDataset requires.
-    private func append(_ pair: FramePair, of video: VideoInput, to tar: TarWriter) throws {
+    private func append(_ pair: SampledPair, of video: VideoInput, to tar: TarWriter) throws {
         let key = VideoID.sampleKey(videoID: video.id, frameIndex: pair.first.index)
         let first = FrameResizer.apply(resize, to: pair.first.image)
         let second = FrameResizer.apply(resize, to: pair.second.image)

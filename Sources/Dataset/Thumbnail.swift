@@ -9,7 +9,7 @@ public struct Thumbnail: Equatable, Sendable {
     public init(_ image: RGBImage) {
         let side = Self.side
         var luma = [UInt8](repeating: 0, count: side * side)
-        image.pixels.withUnsafeBufferPointer { pixels in
+        image.rgb.withUnsafeBufferPointer { pixels in
             for cy in 0..<side {
                 // Each cell averages its source box; boxes get at least one pixel so tiny images still work.
                 let y0 = cy * image.height / side, y1 = max(y0 + 1, (cy + 1) * image.height / side)

@@ -2,9 +2,9 @@ import XCTest
 @testable import Dataset
 
 final class PairSamplerTests: XCTestCase {
-    private func pairs(_ clip: SyntheticClip, _ options: SamplingOptions) throws -> (pairs: [FramePair], sampler: PairSampler) {
+    private func pairs(_ clip: SyntheticClip, _ options: SamplingOptions) throws -> (pairs: [SampledPair], sampler: PairSampler) {
         var sampler = PairSampler(options: options)
-        var result: [FramePair] = []
+        var result: [SampledPair] = []
         while !sampler.isFull, let frame = try clip.nextFrame() {
             if let pair = sampler.feed(frame) { result.append(pair) }
         }
@@ -51,29 +51,29 @@ final class FrameResizerTests: XCTestCase {
         // 8x4 image whose left and right quarters are red and the middle half green: a 4x4 target keeps the middle.
         var pixels = [UInt8]()
         for _ in 0..<4 { for x in 0..<8 { pixels += (2..<6).contains(x) ? [0, 255, 0] : [255, 0, 0] } }
-        let out = FrameResizer.apply(.exact(width: 2, height: 2), to: RGBImage(width: 8, height: 4, pixels: pixels))
+        let out = FrameResizer.apply(.exact(width: 2, height: 2), to: RGBImage(width: 8, height: 4, rgb: pixels))
         XCTAssertEqual(out.width, 2)
         XCTAssertEqual(out.height, 2)
-        XCTAssertEqual(out.pixels, [UInt8]([0, 255, 0, 0, 255, 0, 0, 255, 0, 0, 255, 0]))
+        XCTAssertEqual(out.rgb, [UInt8]([0, 255, 0, 0, 255, 0, 0, 255, 0, 0, 255, 0]))
     }
 
     func test_max_side_shrinks_keeping_aspect_and_averages_boxes() {
         // 4x2 of alternating black/white columns shrinks to 2x1 mid grey.
         var pixels = [UInt8]()
         for _ in 0..<2 { for x in 0..<4 { pixels += x % 2 == 0 ? [0, 0, 0] : [255, 255, 255] } }
-        let out = FrameResizer.apply(.maxSide(2), to: RGBImage(width: 4, height: 2, pixels: pixels))
+        let out = FrameResizer.apply(.maxSide(2), to: RGBImage(width: 4, height: 2, rgb: pixels))
         XCTAssertEqual(out.width, 2)
         XCTAssertEqual(out.height, 2)
-        XCTAssertTrue(out.pixels.allSatisfy { $0 == 128 }, "\(out.pixels)")
-        let small = RGBImage(width: 4, height: 2, pixels: pixels)
+        XCTAssertTrue(out.rgb.allSatisfy { $0 == 128 }, "\(out.rgb)")
+        let small = RGBImage(width: 4, height: 2, rgb: pixels)
         XCTAssertEqual(FrameResizer.apply(.maxSide(10), to: small), small, "never enlarges")
     }
 
     func test_enlarging_interpolates_between_neighbours() {
-        let image = RGBImage(width: 2, height: 1, pixels: [0, 0, 0, 200, 200, 200])
+        let image = RGBImage(width: 2, height: 1, rgb: [0, 0, 0, 200, 200, 200])
         let out = FrameResizer.apply(.exact(width: 4, height: 2), to: image)
         XCTAssertEqual(out.width, 4)
         // 2x1 -> 4x2 after cropping to 2:1 (the whole image): columns at 0, 50, 150, 200.
-        XCTAssertEqual(Array(out.pixels[0..<12]), [0, 0, 0, 50, 50, 50, 150, 150, 150, 200, 200, 200])
+        XCTAssertEqual(Array(out.rgb[0..<12]), [0, 0, 0, 50, 50, 50, 150, 150, 150, 200, 200, 200])
     }
 }

@@ -57,7 +57,7 @@ final class SyntheticClip: FrameSource {
                 pixels[offset + 2] = UInt8(max(0, min(255, value.2)))
             }
         }
-        return RGBImage(width: width, height: height, pixels: pixels)
+        return RGBImage(width: width, height: height, rgb: pixels)
     }
 }
 
@@ -65,7 +65,7 @@ final class SyntheticClip: FrameSource {
 struct PPMEncoder: ImageEncoder {
     var fileExtension: String { "ppm" }
     func encode(_ image: RGBImage) throws -> [UInt8] {
-        Array("P6\n\(image.width) \(image.height)\n255\n".utf8) + image.pixels
+        Array("P6\n\(image.width) \(image.height)\n255\n".utf8) + image.rgb
     }
 }
 
