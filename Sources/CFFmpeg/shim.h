@@ -19,4 +19,14 @@ static inline int mcjepa_averror_invaliddata(void) { return AVERROR_INVALIDDATA;
 static inline int64_t mcjepa_nopts_value(void) { return AV_NOPTS_VALUE; }
 static inline AVRational mcjepa_time_base_q(void) { return AV_TIME_BASE_Q; }
 
+// Added for VideoIO.
+static inline int mcjepa_averror_enomem(void) { return AVERROR(ENOMEM); }
+static inline int mcjepa_averror_eisdir(void) { return AVERROR(EISDIR); }
+static inline int mcjepa_averror_decoder_not_found(void) { return AVERROR_DECODER_NOT_FOUND; }
+static inline int mcjepa_averror_stream_not_found(void) { return AVERROR_STREAM_NOT_FOUND; }
+static inline int mcjepa_averror_encoder_not_found(void) { return AVERROR_ENCODER_NOT_FOUND; }
+static inline int mcjepa_averror_muxer_not_found(void) { return AVERROR_MUXER_NOT_FOUND; }
+static inline int mcjepa_averror_patch_welcome(void) { return AVERROR_PATCHWELCOME; }
+static inline int mcjepa_averror_unknown(void) { return AVERROR_UNKNOWN; }
+
 #endif

@@ -1,13 +1,88 @@
 import ArgumentParser
+import Foundation
 import VideoIO
 
+/// `mcjepa-video info FILE...`: what each video holds. Bad files are reported one line each (exit 3) and do not
+/// stop the others.
 struct InfoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "info", abstract: "Print streams, codec, size, rotation, frame rate and duration of videos.")
+        commandName: "info",
+        abstract: "Print streams, codec, size, rotation, frame rate and duration of videos.",
+        discussion: """
+            Sizes: 'size' is the stored picture, 'display' the upright picture with square pixels (what frames \
+            are decoded to). The frame rate is marked variable when frames are unevenly spaced. With --count \
+            every frame is decoded, and the count and the variable-rate verdict come from the decoded timestamps.
+            With --json each file is one JSON object per line.
+            """)
 
     @Argument(help: "Video files.") var files: [String]
+    @Flag(help: "Decode every frame to count them (slower).") var count = false
+    @Flag(help: "One JSON object per file, one per line.") var json = false
+    @Option(help: "Decoder threads for --count.") var threads = 2
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    }
 
     func run() async throws {
-        print(FFmpegVersion.libavformat)
+        var failed = false
+        for file in files {
+            do {
+                var info = try probe(path: file)
+                var decoded: FrameCount?
+                if count {
+                    let counted = try countFrames(path: file, threads: threads)
+                    if counted.frames == 0 {
+                        throw VideoIOError(path: file, operation: "no video frames",
+                                           message: "the video stream holds no decodable frame")
+                    }
+                    info.isVariableFrameRate = counted.isVariableFrameRate
+                    decoded = counted
+                }
+                print(json ? try jsonLine(info, decoded) : text(info, decoded))
+            } catch let error as VideoIOError {
+                printError(error.description)
+                failed = true
+            }
+        }
+        if failed { throw Exit.badInput }
+    }
+
+    private func jsonLine(_ info: VideoInfo, _ decoded: FrameCount?) throws -> String {
+        struct Report: Encodable {
+            var info: VideoInfo
+            var decodedFrames: Int?
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = try encoder.encode(Report(info: info, decodedFrames: decoded?.frames))
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    private func text(_ info: VideoInfo, _ decoded: FrameCount?) -> String {
+        let fps = { (r: Rational) in r.isValid ? String(format: "%.3f", r.doubleValue) : "unknown" }
+        var lines = ["\(info.path)"]
+        lines.append("  container:  \(info.containerFormat)")
+        lines.append("  duration:   \(String(format: "%.3f", info.duration)) s")
+        let profile = info.codecProfile.map { " (\($0))" } ?? ""
+        lines.append("  video:      stream #\(info.videoStreamIndex), \(info.codecName)\(profile), \(info.pixelFormat)")
+        lines.append("  size:       \(info.width)x\(info.height), sample aspect \(info.sampleAspectRatio.num):"
+            + "\(info.sampleAspectRatio.den), rotation \(info.rotation)")
+        lines.append("  display:    \(info.displayWidth)x\(info.displayHeight)")
+        lines.append("  frame rate: \(fps(info.averageFrameRate)) fps average, \(fps(info.realFrameRate)) base, "
+            + (info.isVariableFrameRate ? "variable" : "constant"))
+        lines.append("  time base:  \(info.timeBase)")
+        if let frames = info.metadataFrameCount { lines.append("  frames:     \(frames) (container)") }
+        if let decoded { lines.append("  decoded:    \(decoded.frames) frames") }
+        lines.append("  streams:")
+        for stream in info.streams {
+            var details = "    #\(stream.index) \(stream.type) \(stream.codec)"
+            if let w = stream.width, let h = stream.height { details += " \(w)x\(h)" }
+            if let rate = stream.sampleRate { details += " \(rate) Hz" }
+            if let channels = stream.channels { details += " \(channels) ch" }
+            if stream.isAttachedPicture { details += " (attached picture)" }
+            lines.append(details)
+        }
+        return lines.joined(separator: "\n")
     }
 }

@@ -1,0 +1,130 @@
+import CFFmpeg
+import Foundation
+
+/// Encodes RGB frames into a video file (H.264 or FFV1) or a PNG image sequence.
+///
+/// Frames are pushed one at a time. Output goes to a temporary name next to `path`; `finish()` completes the file
+/// (encoder flush, trailer) and renames it, and a writer dropped without `finish()` deletes it, so an
+/// interrupted write never leaves a half file under the final name.
+///
+/// Timestamps: `write(_ frame:)` keeps each frame's pts (rescaled to the writer's time base and shifted so the
+/// first frame is at 0); `write(rgb:)` spaces frames evenly at `options.frameRate`. Each frame lasts until the
+/// next one; the last lasts as long as the one before it (or one frame period).
+public final class VideoWriter {
+    public let path: String
+    public let width: Int
+    public let height: Int
+    public let options: EncodeOptions
+    private let timeBase: Rational
+    private let ticksPerFrame: Int64
+    private let temporaryFile: String?
+    private var container: ContainerEncoder?
+    private var images: ImageSequenceEncoder?
+    /// Frames wait here until the next one arrives, because a frame's duration is the gap to its successor.
+    private var pending: (rgb: [UInt8], pts: Int64)?
+    private var lastDuration: Int64?
+    private var ptsOrigin: Int64?
+    private var lastPts: Int64?
+    private var finished = false
+
+    /// Number of frames written so far.
+    public private(set) var frameCount = 0
+
+    /// - Throws: `VideoIOError` "cannot create" (unknown extension, missing folder, encoder not available).
+    public init(path: String, width: Int, height: Int, options: EncodeOptions = .init()) throws {
+        guard width > 0, height > 0 else {
+            throw VideoIOError(path: path, operation: "cannot create", message: "size \(width)x\(height) is empty")
+        }
+        self.path = path
+        self.width = width
+        self.height = height
+        self.options = options
+        timeBase = options.effectiveTimeBase
+        ticksPerFrame = max(1, Int64((1 / options.frameRate.doubleValue / timeBase.doubleValue).rounded()))
+        if options.codec == .png {
+            temporaryFile = nil
+            images = try ImageSequenceEncoder(path: path, firstNumber: options.firstImageNumber)
+        } else {
+            let temporary = temporaryPath(for: path)
+            temporaryFile = temporary
+            do {
+                container = try ContainerEncoder(containerPath: path, outputPath: temporary, width: width,
+                                                 height: height, options: options)
+            } catch {
+                unlink(temporary)
+                throw error
+            }
+        }
+    }
+
+    deinit {
+        if !finished, let temporaryFile {
+            container = nil
+            unlink(temporaryFile)
+        }
+    }
+
+    /// Writes a frame at its own timestamp (`frame.pts` in `frame.timeBase`).
+    /// - Throws: `VideoIOError` if the size differs from the writer's or timestamps do not increase.
+    public func write(_ frame: VideoFrame) throws {
+        let pts = av_rescale_q(frame.pts, frame.timeBase.av, timeBase.av)
+        if ptsOrigin == nil { ptsOrigin = pts }
+        try write(rgb: frame.rgb, frameWidth: frame.width, frameHeight: frame.height, pts: pts - ptsOrigin!)
+    }
+
+    /// Writes a picture one frame period after the previous frame.
+    public func write(rgb: [UInt8]) throws {
+        try write(rgb: rgb, frameWidth: width, frameHeight: rgb.count / max(1, width * 3),
+                  pts: lastPts.map { $0 + ticksPerFrame } ?? 0)
+    }
+
+    public func write(_ image: RGBImage) throws {
+        try write(rgb: image.rgb, frameWidth: image.width, frameHeight: image.height,
+                  pts: lastPts.map { $0 + ticksPerFrame } ?? 0)
+    }
+
+    private func write(rgb: [UInt8], frameWidth: Int, frameHeight: Int, pts: Int64) throws {
+        guard !finished else {
+            throw VideoIOError(path: path, operation: "cannot write", message: "the writer is already finished")
+        }
+        guard frameWidth == width, frameHeight == height, rgb.count == width * height * 3 else {
+            throw VideoIOError(path: path, operation: "cannot write",
+                               message: "frame is \(frameWidth)x\(frameHeight), the video \(width)x\(height)")
+        }
+        if let lastPts, pts <= lastPts {
+            throw VideoIOError(path: path, operation: "cannot write",
+                               message: "timestamp \(pts) does not follow \(lastPts); timestamps must increase")
+        }
+        lastPts = pts
+        if let images {
+            try images.encode(rgb: rgb, width: width, height: height)
+        } else {
+            if let pending { try send(pending, duration: pts - pending.pts) }
+            pending = (rgb, pts)
+        }
+        frameCount += 1
+    }
+
+    private func send(_ frame: (rgb: [UInt8], pts: Int64), duration: Int64) throws {
+        guard let container else { return }
+        lastDuration = duration
+        try container.encode(rgb: frame.rgb, width: width, height: height, pts: frame.pts, duration: duration)
+    }
+
+    /// Completes the file (last frame, encoder flush, trailer) and renames it to `path`.
+    public func finish() throws {
+        guard !finished else { return }
+        if let images {
+            try images.finish()
+        } else if let container, let temporaryFile {
+            if let pending { try send(pending, duration: lastDuration ?? ticksPerFrame) }
+            pending = nil
+            try container.finish()
+            guard rename(temporaryFile, path) == 0 else {
+                throw VideoIOError(path: path, operation: "cannot write", code: mcjepa_averror(errno),
+                                   message: String(cString: strerror(errno)))
+            }
+        }
+        finished = true
+    }
+}

@@ -1,5 +1,0 @@
-import XCTest
-@testable import VideoIO
-final class VideoIOSmokeTests: XCTestCase {
-    func test_module_links() { XCTAssertTrue(true) }
-}
