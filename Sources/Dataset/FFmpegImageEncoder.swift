@@ -1,4 +1,5 @@
 import CFFmpeg
+import VideoIO
 
 /// Encodes frames to PNG or JPEG bytes in memory with FFmpeg's `png` / `mjpeg` encoders.
 ///

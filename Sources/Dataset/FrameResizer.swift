@@ -1,3 +1,5 @@
+import VideoIO
+
 /// Brings frames to the training size: `--size WxH` centre-crops to the target aspect ratio and resizes to
 /// exactly WxH; `--max-side S` shrinks (never enlarges) so the longer side is at most S, keeping the aspect.
 public enum ResizeMode: Equatable, Sendable {

@@ -1,3 +1,5 @@
+import VideoIO
+
 /// Encodes a frame for a shard member (`.f0.<ext>`); PNG and JPEG go through VideoIO's FFmpeg encoders.
 public protocol ImageEncoder {
     /// Member extension without the dot, e.g. "png".

@@ -1,3 +1,5 @@
+import VideoIO
+
 /// How frame pairs are chosen from a video.
 public struct SamplingOptions: Equatable, Sendable {
     /// Frames between the two frames of a pair; pairs are chained (the second frame starts the next pair).
@@ -19,8 +21,8 @@ public struct SamplingOptions: Equatable, Sendable {
 
 /// A sampled pair, still at decoded size.
 public struct SampledPair: Sendable {
-    public var first: SourceFrame
-    public var second: SourceFrame
+    public var first: VideoFrame
+    public var second: VideoFrame
     /// Mean absolute difference of the two frames' 32x32 luma thumbnails (0...1): a cheap stand-in for motion.
     public var motion: Double
     /// Shot index within the video (both frames are in it).
@@ -35,7 +37,7 @@ public struct SampledPair: Sendable {
 public struct PairSampler {
     public let options: SamplingOptions
     private var detector: SceneCutDetector
-    private var anchor: (frame: SourceFrame, thumbnail: Thumbnail)?
+    private var anchor: (frame: VideoFrame, thumbnail: Thumbnail)?
     private var framesSinceAnchor = 0
     public private(set) var pairsKept = 0
     public private(set) var pairsSkippedStatic = 0
@@ -49,7 +51,7 @@ public struct PairSampler {
     /// True once `maxPairs` pairs were produced: the caller can stop decoding.
     public var isFull: Bool { pairsKept >= options.maxPairs }
 
-    public mutating func feed(_ frame: SourceFrame) -> SampledPair? {
+    public mutating func feed(_ frame: VideoFrame) -> SampledPair? {
         let thumbnail = Thumbnail(frame.image)
         if detector.isCut(thumbnail) {
             sceneCuts += 1

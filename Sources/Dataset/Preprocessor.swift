@@ -1,3 +1,4 @@
+import VideoIO
 import Foundation
 
 public struct PreprocessOptions: Sendable {

@@ -1,3 +1,4 @@
+import VideoIO
 import Foundation
 
 /// Writes one shard: every pair of its videos into `shard-NNNNNN.tar`, then `shard-NNNNNN.stats.json`.

@@ -1,3 +1,5 @@
+import VideoIO
+
 /// A small grayscale copy of a frame, the cheap signal behind scene cuts and the motion score.
 ///
 /// 32x32 box-averaged luma keeps content changes (a cut swaps most thumbnail cells) while averaging away noise

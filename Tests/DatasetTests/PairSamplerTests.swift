@@ -1,4 +1,5 @@
 import XCTest
+import VideoIO
 @testable import Dataset
 
 final class PairSamplerTests: XCTestCase {

@@ -1,3 +1,4 @@
+import VideoIO
 import Foundation
 import XCTest
 @testable import Dataset

@@ -1,4 +1,5 @@
 import Foundation
+import VideoIO
 import XCTest
 @testable import Dataset
 
@@ -22,14 +23,15 @@ final class SyntheticClip: FrameSource {
 
     var frameCount: Int { framesPerScene.reduce(0, +) }
 
-    func nextFrame() throws -> SourceFrame? {
+    func nextFrame() throws -> VideoFrame? {
         if let failAfter, next >= failAfter { throw DatasetError.video(path: "synthetic", reason: "corrupt packet") }
         guard next < frameCount else { return nil }
         var scene = 0, start = 0
         while next >= start + framesPerScene[scene] { start += framesPerScene[scene]; scene += 1 }
         let image = Self.pattern(scene: scene, shift: (next - start) * speed, width: width, height: height)
         defer { next += 1 }
-        return SourceFrame(image: image, index: next, pts: Int64(next * 512), seconds: Double(next) / 25)
+        return VideoFrame(width: width, height: height, rgb: image.rgb, index: next, pts: Int64(next * 512),
+                          timeBase: Rational(1, 12800), seconds: Double(next) / 25)
     }
 
     /// Smooth patterns, so a 1-pixel drift changes a frame by a few percent while a change of shot changes most

@@ -1,3 +1,4 @@
+import VideoIO
 import XCTest
 @testable import Dataset
 
