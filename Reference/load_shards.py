@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Loads shards written by `mcjepa-video preprocess` with the `webdataset` package and checks them.
 
-Usage: python3 Reference/load_shards.py SHARDS_DIR      (pip install webdataset numpy pillow)
+Usage: python3 Reference/load_shards.py SHARDS_DIR      (pip install webdataset numpy opencv-python-headless)
 
 Reads manifest.json for the shard pattern, iterates every sample through webdataset (which groups a sample's
 adjacent members by key), decodes both frames, and checks them against each sample's JSON and against the
@@ -11,7 +11,19 @@ import json
 import os
 import sys
 
+import cv2
+import numpy as np
 import webdataset as wds
+
+
+def decode_image(key, data):
+    """PNG/JPEG members to HxWx3 uint8 RGB with OpenCV (webdataset's own "rgb8" decoder needs Pillow)."""
+    if not key.endswith((".png", ".jpg")):
+        return None
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"{key}: not a decodable image")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def main(folder):
@@ -33,7 +45,7 @@ def main(folder):
     ext = manifest["image_format"]
     url = os.path.join(folder, manifest["urls"])
     dataset = (wds.WebDataset(url, shardshuffle=False, empty_check=False)
-               .decode("rgb8")
+               .decode(decode_image)
                .to_tuple(f"f0.{ext}", f"f1.{ext}", "json", "__key__", "__url__"))
     samples, per_shard, per_video, problems = 0, {}, {}, []
     for first, second, meta, key, shard_url in dataset:

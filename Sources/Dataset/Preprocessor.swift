@@ -33,6 +33,8 @@ public struct PreprocessProgress: Sendable {
     public var pairs = 0
     public var framesDecoded = 0
     public var elapsedSeconds = 0.0
+
+    public init() {}
 }
 
 public struct PreprocessSummary: Sendable {

@@ -14,6 +14,7 @@ public struct SampleMetadata: Codable, Equatable, Sendable {
     public var time1: Double
     public var width: Int
     public var height: Int
+    /// Size the decoder delivered, before the crop/resize to `width` x `height`.
     public var sourceWidth: Int
     public var sourceHeight: Int
     public var motion: Double
@@ -22,7 +23,7 @@ public struct SampleMetadata: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case key, source, width, height, motion, scene
         case videoID = "video_id", frame0 = "frame0", frame1 = "frame1", pts0 = "pts0", pts1 = "pts1"
-        case time0 = "t0", time1 = "t1", sourceWidth = "source_width", sourceHeight = "source_height"
+        case time0 = "t0", time1 = "t1", sourceWidth = "decoded_width", sourceHeight = "decoded_height"
     }
 }
 

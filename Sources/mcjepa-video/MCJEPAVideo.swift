@@ -9,6 +9,7 @@ struct MCJEPAVideo: AsyncParsableCommand {
         abstract: "MC-JEPA optical flow and content segmentation on real videos.",
         subcommands: [
             InfoCommand.self,
+            PreprocessCommand.self,
         ]
     )
 }
