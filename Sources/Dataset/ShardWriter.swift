@@ -44,13 +44,14 @@ struct ShardWriter {
         var stats = VideoStats(id: video.id, source: video.relativePath, pairs: 0, framesDecoded: 0,
                                sceneCuts: 0, skippedStatic: 0, error: nil)
         var sampler = PairSampler(options: sampling)
+        var cache = EncodedFrameCache()
         do {
             let source = try openSource(video)
             while !sampler.isFull, let frame = try source.nextFrame() {
                 stats.framesDecoded += 1
                 let pair = sampler.feed(frame)
                 if let pair {
-                    try append(pair, of: video, to: tar)
+                    try append(pair, of: video, to: tar, cache: &cache)
                 }
                 onProgress(1, pair == nil ? 0 : 1)
             }
@@ -67,21 +68,39 @@ struct ShardWriter {
     }
 
     /// A sample's members in sorted name order (`f0`, `f1`, `json`), adjacent as WebDataset requires.
-    private func append(_ pair: SampledPair, of video: VideoInput, to tar: TarWriter) throws {
+    /// Chained pairs share frames (pair k's second frame is pair k+1's first), so the last encoded frame is kept
+    /// and reused instead of being resized and encoded twice.
+    struct EncodedFrameCache {
+        var index = -1
+        var bytes: [UInt8] = []
+        var size = (width: 0, height: 0)
+
+        mutating func encode(_ frame: VideoFrame, resize: ResizeMode, encoder: ImageEncoder) throws
+            -> (bytes: [UInt8], width: Int, height: Int) {
+            if frame.index != index {
+                let image = FrameResizer.apply(resize, to: frame.image)
+                bytes = try encoder.encode(image)
+                size = (image.width, image.height)
+                index = frame.index
+            }
+            return (bytes, size.width, size.height)
+        }
+    }
+
+    private func append(_ pair: SampledPair, of video: VideoInput, to tar: TarWriter,
+                        cache: inout EncodedFrameCache) throws {
         let key = VideoID.sampleKey(videoID: video.id, frameIndex: pair.first.index)
-        let first = FrameResizer.apply(resize, to: pair.first.image)
-        let second = FrameResizer.apply(resize, to: pair.second.image)
+        let first = try cache.encode(pair.first, resize: resize, encoder: encoder)
+        let second = try cache.encode(pair.second, resize: resize, encoder: encoder)
         let metadata = SampleMetadata(
             key: key, videoID: video.id, source: video.relativePath,
             frame0: pair.first.index, frame1: pair.second.index, pts0: pair.first.pts, pts1: pair.second.pts,
             time0: pair.first.seconds, time1: pair.second.seconds, width: first.width, height: first.height,
-            sourceWidth: pair.first.image.width, sourceHeight: pair.first.image.height,
+            sourceWidth: pair.first.width, sourceHeight: pair.first.height,
             motion: (pair.motion * 1e6).rounded() / 1e6, scene: pair.scene)
-        let firstBytes = try encoder.encode(first)
-        let secondBytes = try encoder.encode(second)
         let ext = encoder.fileExtension
-        try tar.append(name: "\(key).f0.\(ext)", contents: firstBytes)
-        try tar.append(name: "\(key).f1.\(ext)", contents: secondBytes)
+        try tar.append(name: "\(key).f0.\(ext)", contents: first.bytes)
+        try tar.append(name: "\(key).f1.\(ext)", contents: second.bytes)
         try tar.append(name: "\(key).json", contents: try DeterministicJSON.encode(metadata))
     }
 }

@@ -2,7 +2,9 @@ import Foundation
 
 // Benchmarks print a figure and the ratio against a peer measured in the same run.
 // Usage: swift run -c release mcjepa-bench <name> [options]
-let benchmarks: [String: ([String]) throws -> Void] = [:]
+let benchmarks: [String: ([String]) throws -> Void] = [
+    "preprocess": preprocessBenchmark,
+]
 
 let args = Array(CommandLine.arguments.dropFirst())
 guard let name = args.first, let bench = benchmarks[name] else {
