@@ -14,6 +14,12 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
     /// An option combination that makes no sense.
     case usage(String)
 
+    /// Output errors abort the run (exit 75); the others concern one video or the command line.
+    public var isOutput: Bool {
+        if case .output = self { return true }
+        return false
+    }
+
     public var description: String {
         switch self {
         case let .badInput(path, reason): return "\(path): \(reason)"

@@ -47,6 +47,10 @@ public final class FFmpegImageEncoder: ImageEncoder {
         Int32(2 + ((100 - quality) * 29 + 49) / 99)
     }
 
+    public func makeAnother() throws -> ImageEncoder {
+        try FFmpegImageEncoder(format: format)
+    }
+
     public func encode(_ image: RGBImage) throws -> [UInt8] {
         if image.width != openWidth || image.height != openHeight || context == nil {
             try open(width: image.width, height: image.height)

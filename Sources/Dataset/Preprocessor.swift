@@ -10,6 +10,8 @@ public struct PreprocessOptions: Sendable {
     public var resume = false
     /// Rewrite shards that exist; without this or `resume`, existing shards are an error.
     public var overwrite = false
+    /// Threads resizing and encoding frames; the output does not depend on it.
+    public var encodingThreads = 1
 
     public init(output: String) {
         self.output = output
@@ -102,6 +104,8 @@ public struct Preprocessor {
         state.shardsTotal = shards.count
         state.videosTotal = shards.reduce(0) { $0 + plan.videos(inShard: $1).count }
         let start = Date()
+        let frameEncoder = try ParallelFrameEncoder(encoder: encoder, threads: options.encodingThreads,
+                                                    resize: options.resize)
         for shard in shards {
             let name = ShardPlan.shardName(shard)
             let tarPath = (folder as NSString).appendingPathComponent(name + ".tar")
@@ -121,7 +125,7 @@ public struct Preprocessor {
             if statsExists { try? fileManager.removeItem(atPath: statsPath) }
             let writer = ShardWriter(
                 shard: shard, videos: plan.videos(inShard: shard), sampling: options.sampling,
-                resize: options.resize, encoder: encoder, openSource: openSource,
+                encoder: frameEncoder, encodingThreads: options.encodingThreads, openSource: openSource,
                 onProgress: { frames, pairs in
                     state.framesDecoded += frames
                     state.pairs += pairs

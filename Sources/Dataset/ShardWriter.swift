@@ -9,8 +9,8 @@ struct ShardWriter {
     let shard: Int
     let videos: ArraySlice<VideoInput>
     let sampling: SamplingOptions
-    let resize: ResizeMode
-    let encoder: ImageEncoder
+    let encoder: ParallelFrameEncoder
+    let encodingThreads: Int
     let openSource: (VideoInput) throws -> FrameSource
     /// Called after every decoded frame and kept pair with (frames decoded, pairs kept) deltas.
     let onProgress: (_ frames: Int, _ pairs: Int) -> Void
@@ -40,26 +40,41 @@ struct ShardWriter {
         return stats
     }
 
+    /// Pairs are encoded in batches of this many per encoding thread: enough to keep the threads busy, few enough
+    /// to bound memory (a batch holds its decoded frames).
+    static let pairsPerBatchPerThread = 4
+
     private func writePairs(of video: VideoInput, into tar: TarWriter) throws -> VideoStats {
         var stats = VideoStats(id: video.id, source: video.relativePath, pairs: 0, framesDecoded: 0,
                                sceneCuts: 0, skippedStatic: 0, error: nil)
         var sampler = PairSampler(options: sampling)
-        var cache = EncodedFrameCache()
+        var batch: [SampledPair] = []
+        let batchSize = Self.pairsPerBatchPerThread * encodingThreads
+        encoder.startVideo()
         do {
-            let source = try openSource(video)
-            while !sampler.isFull, let frame = try source.nextFrame() {
-                stats.framesDecoded += 1
-                let pair = sampler.feed(frame)
-                if let pair {
-                    try append(pair, of: video, to: tar, cache: &cache)
+            do {
+                let source = try openSource(video)
+                while !sampler.isFull, let frame = try source.nextFrame() {
+                    stats.framesDecoded += 1
+                    let pair = sampler.feed(frame)
+                    if let pair {
+                        batch.append(pair)
+                        if batch.count >= batchSize {
+                            try append(batch, of: video, to: tar)
+                            batch.removeAll(keepingCapacity: true)
+                        }
+                    }
+                    onProgress(1, pair == nil ? 0 : 1)
                 }
-                onProgress(1, pair == nil ? 0 : 1)
+            } catch let error as DatasetError where error.isOutput {
+                throw error
+            } catch {
+                // Keep what was decoded before the error: it is as reproducible as the file itself.
+                stats.error = (error as? DatasetError)?.description ?? String(describing: error)
             }
-        } catch let error as DatasetError {
-            if case .output = error { throw error }
+            try append(batch, of: video, to: tar)
+        } catch let error as DatasetError where !error.isOutput {
             stats.error = error.description
-        } catch {
-            stats.error = String(describing: error)
         }
         stats.pairs = sampler.pairsKept
         stats.sceneCuts = sampler.sceneCuts
@@ -67,40 +82,22 @@ struct ShardWriter {
         return stats
     }
 
-    /// A sample's members in sorted name order (`f0`, `f1`, `json`), adjacent as WebDataset requires.
-    /// Chained pairs share frames (pair k's second frame is pair k+1's first), so the last encoded frame is kept
-    /// and reused instead of being resized and encoded twice.
-    struct EncodedFrameCache {
-        var index = -1
-        var bytes: [UInt8] = []
-        var size = (width: 0, height: 0)
-
-        mutating func encode(_ frame: VideoFrame, resize: ResizeMode, encoder: ImageEncoder) throws
-            -> (bytes: [UInt8], width: Int, height: Int) {
-            if frame.index != index {
-                let image = FrameResizer.apply(resize, to: frame.image)
-                bytes = try encoder.encode(image)
-                size = (image.width, image.height)
-                index = frame.index
-            }
-            return (bytes, size.width, size.height)
-        }
-    }
-
-    private func append(_ pair: SampledPair, of video: VideoInput, to tar: TarWriter,
-                        cache: inout EncodedFrameCache) throws {
-        let key = VideoID.sampleKey(videoID: video.id, frameIndex: pair.first.index)
-        let first = try cache.encode(pair.first, resize: resize, encoder: encoder)
-        let second = try cache.encode(pair.second, resize: resize, encoder: encoder)
-        let metadata = SampleMetadata(
-            key: key, videoID: video.id, source: video.relativePath,
-            frame0: pair.first.index, frame1: pair.second.index, pts0: pair.first.pts, pts1: pair.second.pts,
-            time0: pair.first.seconds, time1: pair.second.seconds, width: first.width, height: first.height,
-            sourceWidth: pair.first.width, sourceHeight: pair.first.height,
-            motion: (pair.motion * 1e6).rounded() / 1e6, scene: pair.scene)
+    /// Each sample's members in sorted name order (`f0`, `f1`, `json`), adjacent as WebDataset requires.
+    private func append(_ pairs: [SampledPair], of video: VideoInput, to tar: TarWriter) throws {
+        guard !pairs.isEmpty else { return }
         let ext = encoder.fileExtension
-        try tar.append(name: "\(key).f0.\(ext)", contents: first.bytes)
-        try tar.append(name: "\(key).f1.\(ext)", contents: second.bytes)
-        try tar.append(name: "\(key).json", contents: try DeterministicJSON.encode(metadata))
+        for (pair, encoded) in zip(pairs, try encoder.encode(pairs)) {
+            let key = VideoID.sampleKey(videoID: video.id, frameIndex: pair.first.index)
+            let metadata = SampleMetadata(
+                key: key, videoID: video.id, source: video.relativePath,
+                frame0: pair.first.index, frame1: pair.second.index, pts0: pair.first.pts, pts1: pair.second.pts,
+                time0: pair.first.seconds, time1: pair.second.seconds,
+                width: encoded.first.width, height: encoded.first.height,
+                sourceWidth: pair.first.width, sourceHeight: pair.first.height,
+                motion: (pair.motion * 1e6).rounded() / 1e6, scene: pair.scene)
+            try tar.append(name: "\(key).f0.\(ext)", contents: encoded.first.bytes)
+            try tar.append(name: "\(key).f1.\(ext)", contents: encoded.second.bytes)
+            try tar.append(name: "\(key).json", contents: try DeterministicJSON.encode(metadata))
+        }
     }
 }

@@ -34,6 +34,7 @@ func preprocessBenchmark(_ arguments: [String]) throws {
     options.sampling = SamplingOptions(stride: stride, maxPairs: maxPairs)
     options.resize = .exact(width: width, height: height)
     options.pairsPerShard = maxPairs * 4
+    options.encodingThreads = threads
     let preprocessor = Preprocessor(
         plan: ShardPlan(videos: videos, pairsPerShard: options.pairsPerShard, maxPairsPerVideo: maxPairs),
         options: options, encoder: try FFmpegImageEncoder(format: .png),
@@ -70,7 +71,7 @@ func preprocessBenchmark(_ arguments: [String]) throws {
 
     let failed = stats.filter { $0.error != nil }
     print("preprocess \(folder): \(videos.count) videos (\(failed.count) failed), \(width)x\(height), stride \(stride), "
-          + "max-pairs \(maxPairs), \(threads) decoder threads")
+          + "max-pairs \(maxPairs), \(threads) decoder and encoder threads")
     print(String(format: "  mcjepa-video preprocess: %d pairs, %d frames decoded in %.2f s: %.1f pairs/s, %.1f frames/s, %.1f MB of shards",
                  summary.pairs, frames, ours, Double(summary.pairs) / ours, Double(frames) / ours,
                  Double(shardBytes) / 1e6))

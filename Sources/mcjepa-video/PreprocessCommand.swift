@@ -69,7 +69,7 @@ struct PreprocessCommand: AsyncParsableCommand {
     @Flag(name: [.customShort("y"), .long], help: "Rewrite shards that exist.")
     var overwrite = false
 
-    @Option(help: "Decoder threads.")
+    @Option(help: "Decoder threads, and threads encoding images.")
     var threads: Int = 2
 
     @Option(help: "Progress display: bar, json (lines on stderr) or none. Default: bar on a terminal, else none.")
@@ -123,6 +123,7 @@ struct PreprocessCommand: AsyncParsableCommand {
         options.pairsPerShard = pairsPerShard
         options.resume = resume
         options.overwrite = overwrite
+        options.encodingThreads = threads
         if let size {
             let parsed = try Self.parseSize(size)
             options.resize = .exact(width: parsed.width, height: parsed.height)

@@ -7,8 +7,10 @@ final class PreprocessorTests: XCTestCase {
     /// Five synthetic videos, one with two scenes and one broken from the start.
     let videos = ["a.mp4", "b.mp4", "broken.mp4", "c.mp4", "d.mp4"].map { VideoInput(path: "/synthetic/" + $0, relativePath: "corpus/" + $0) }
 
-    private func preprocessor(_ output: String, resume: Bool = false, opened: Counter? = nil) -> Preprocessor {
+    private func preprocessor(_ output: String, resume: Bool = false, opened: Counter? = nil,
+                              encodingThreads: Int = 1) -> Preprocessor {
         var options = PreprocessOptions(output: output)
+        options.encodingThreads = encodingThreads
         options.sampling = SamplingOptions(stride: 2, maxPairs: 3)
         options.pairsPerShard = 6
         options.resize = .exact(width: 32, height: 32)
@@ -19,6 +21,7 @@ final class PreprocessorTests: XCTestCase {
             switch video.relativePath {
             case "corpus/broken.mp4": throw DatasetError.video(path: video.path, reason: "invalid data found")
             case "corpus/b.mp4": return SyntheticClip(framesPerScene: [3, 8])
+            case "corpus/d.mp4": return SyntheticClip(framesPerScene: [9], failAfter: 5)
             default: return SyntheticClip(framesPerScene: [9], speed: video.relativePath.count % 3 + 1)
             }
         }
@@ -38,7 +41,7 @@ final class PreprocessorTests: XCTestCase {
         let output = try makeTemporaryFolder()
         let summary = try preprocessor(output).run(worker: .single)
         XCTAssertEqual(summary.shardsWritten.count, 3)
-        XCTAssertEqual(summary.pairs, 3 + 3 + 3 + 3)
+        XCTAssertEqual(summary.pairs, 3 + 3 + 3 + 2)
         let members = TarReader.members(try readBytes(output + "/shard-000000.tar"))
         let idA = VideoID.make(relativePath: "corpus/a.mp4")
         let idB = VideoID.make(relativePath: "corpus/b.mp4")
@@ -57,7 +60,7 @@ final class PreprocessorTests: XCTestCase {
     func test_a_broken_video_is_recorded_in_the_stats_and_the_run_goes_on() throws {
         let output = try makeTemporaryFolder()
         let summary = try preprocessor(output).run(worker: .single)
-        XCTAssertEqual(summary.videosFailed, 1)
+        XCTAssertEqual(summary.videosFailed, 2, "broken.mp4, and d.mp4 midway")
         let stats = try JSONDecoder().decode(ShardStats.self, from: Data(try readBytes(output + "/shard-000001.stats.json")))
         XCTAssertEqual(stats.videos.map(\.source), ["corpus/broken.mp4", "corpus/c.mp4"])
         XCTAssertEqual(stats.videos[0].error, "/synthetic/broken.mp4: invalid data found")
@@ -79,6 +82,26 @@ final class PreprocessorTests: XCTestCase {
         XCTAssertEqual(expected.keys.sorted(), ["manifest.json"] + (0..<3).flatMap {
             ["shard-00000\($0).stats.json", "shard-00000\($0).tar"] })
         XCTAssertEqual(try files(in: split), expected)
+    }
+
+    func test_encoding_threads_do_not_change_a_byte() throws {
+        let one = try makeTemporaryFolder()
+        _ = try preprocessor(one).run(worker: .single)
+        let three = try makeTemporaryFolder()
+        _ = try preprocessor(three, encodingThreads: 3).run(worker: .single)
+        XCTAssertEqual(try files(in: three), try files(in: one))
+    }
+
+    func test_a_video_failing_midway_keeps_the_pairs_decoded_before_the_error() throws {
+        let output = try makeTemporaryFolder()
+        _ = try preprocessor(output).run(worker: .single)
+        let stats = try JSONDecoder().decode(ShardStats.self, from: Data(try readBytes(output + "/shard-000002.stats.json")))
+        XCTAssertEqual(stats.videos.map(\.source), ["corpus/d.mp4"])
+        XCTAssertEqual(stats.videos[0].error, "synthetic: corrupt packet")
+        XCTAssertEqual(stats.videos[0].framesDecoded, 5)
+        XCTAssertEqual(stats.videos[0].pairs, 2)
+        let members = TarReader.members(try readBytes(output + "/shard-000002.tar"))
+        XCTAssertEqual(members.count, 6, "(0,2) and (2,4) written")
     }
 
     func test_resume_rewrites_only_shards_without_a_done_marker() throws {

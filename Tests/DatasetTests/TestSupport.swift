@@ -66,6 +66,7 @@ final class SyntheticClip: FrameSource {
 /// Binary PPM (P6): a real, trivially checkable image format for tests that don't need FFmpeg's PNG encoder.
 struct PPMEncoder: ImageEncoder {
     var fileExtension: String { "ppm" }
+    func makeAnother() throws -> ImageEncoder { self }
     func encode(_ image: RGBImage) throws -> [UInt8] {
         Array("P6\n\(image.width) \(image.height)\n255\n".utf8) + image.rgb
     }
