@@ -41,6 +41,18 @@ public enum FrameResizer {
         if cropX == 0, cropY == 0, cropWidth == image.width, cropHeight == image.height,
            width == image.width, height == image.height { return image }
         var output = [UInt8](repeating: 0, count: width * height * 3)
+        if cropWidth == width && cropHeight == height {
+            // A pure crop (the decoder already scaled): copy rows.
+            image.rgb.withUnsafeBufferPointer { source in
+                output.withUnsafeMutableBufferPointer { target in
+                    for y in 0..<height {
+                        let from = source.baseAddress! + ((cropY + y) * image.width + cropX) * 3
+                        (target.baseAddress! + y * width * 3).update(from: from, count: width * 3)
+                    }
+                }
+            }
+            return RGBImage(width: width, height: height, rgb: output)
+        }
         let shrinking = cropWidth >= width && cropHeight >= height
         image.rgb.withUnsafeBufferPointer { source in
             output.withUnsafeMutableBufferPointer { target in

@@ -1,3 +1,4 @@
+import Dispatch
 import VideoIO
 import Foundation
 
@@ -50,6 +51,16 @@ struct ShardWriter {
         var sampler = PairSampler(options: sampling)
         var batch: [SampledPair] = []
         let batchSize = Self.pairsPerBatchPerThread * encodingThreads
+        // Batch k is encoded in the background while batch k+1 is decoded; at most two batches are in memory.
+        var inFlight: BackgroundEncoding?
+        func submit(_ pairs: [SampledPair]) throws {
+            if let previous = inFlight {
+                inFlight = nil
+                try append(previous.pairs, try previous.wait(), of: video, to: tar)
+                stats.pairs += previous.pairs.count
+            }
+            if !pairs.isEmpty { inFlight = BackgroundEncoding(pairs: pairs, encoder: encoder) }
+        }
         encoder.startVideo()
         do {
             do {
@@ -60,7 +71,7 @@ struct ShardWriter {
                     if let pair {
                         batch.append(pair)
                         if batch.count >= batchSize {
-                            try append(batch, of: video, to: tar)
+                            try submit(batch)
                             batch.removeAll(keepingCapacity: true)
                         }
                     }
@@ -72,21 +83,43 @@ struct ShardWriter {
                 // Keep what was decoded before the error: it is as reproducible as the file itself.
                 stats.error = (error as? DatasetError)?.description ?? String(describing: error)
             }
-            try append(batch, of: video, to: tar)
+            try submit(batch)
+            try submit([])
         } catch let error as DatasetError where !error.isOutput {
             stats.error = error.description
         }
-        stats.pairs = sampler.pairsKept
+        _ = try? inFlight?.wait()  // an encoder error left a batch behind: let it finish before the next video
         stats.sceneCuts = sampler.sceneCuts
         stats.skippedStatic = sampler.pairsSkippedStatic
         return stats
     }
 
+    /// One batch being encoded on a background queue.
+    final class BackgroundEncoding {
+        let pairs: [SampledPair]
+        private let done = DispatchGroup()
+        private var result: Result<[(first: EncodedFrame, second: EncodedFrame)], Error>?
+
+        init(pairs: [SampledPair], encoder: ParallelFrameEncoder) {
+            self.pairs = pairs
+            done.enter()
+            DispatchQueue.global().async { [self] in
+                result = Result { try encoder.encode(pairs) }
+                done.leave()
+            }
+        }
+
+        func wait() throws -> [(first: EncodedFrame, second: EncodedFrame)] {
+            done.wait()
+            return try result!.get()
+        }
+    }
+
     /// Each sample's members in sorted name order (`f0`, `f1`, `json`), adjacent as WebDataset requires.
-    private func append(_ pairs: [SampledPair], of video: VideoInput, to tar: TarWriter) throws {
-        guard !pairs.isEmpty else { return }
+    private func append(_ pairs: [SampledPair], _ encodedPairs: [(first: EncodedFrame, second: EncodedFrame)],
+                        of video: VideoInput, to tar: TarWriter) throws {
         let ext = encoder.fileExtension
-        for (pair, encoded) in zip(pairs, try encoder.encode(pairs)) {
+        for (pair, encoded) in zip(pairs, encodedPairs) {
             let key = VideoID.sampleKey(videoID: video.id, frameIndex: pair.first.index)
             let metadata = SampleMetadata(
                 key: key, videoID: video.id, source: video.relativePath,

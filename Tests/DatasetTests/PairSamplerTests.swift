@@ -58,6 +58,14 @@ final class FrameResizerTests: XCTestCase {
         XCTAssertEqual(out.rgb, [UInt8]([0, 255, 0, 0, 255, 0, 0, 255, 0, 0, 255, 0]))
     }
 
+    func test_a_crop_at_the_target_size_copies_the_centre_pixels() {
+        // 4x2, pixel value = column: the 2x2 centre window holds columns 1 and 2.
+        var pixels = [UInt8]()
+        for _ in 0..<2 { for x in 0..<4 { pixels += [UInt8(x), UInt8(x), UInt8(x)] } }
+        let out = FrameResizer.apply(.exact(width: 2, height: 2), to: RGBImage(width: 4, height: 2, rgb: pixels))
+        XCTAssertEqual(out.rgb, [1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2])
+    }
+
     func test_max_side_shrinks_keeping_aspect_and_averages_boxes() {
         // 4x2 of alternating black/white columns shrinks to 2x1 mid grey.
         var pixels = [UInt8]()
