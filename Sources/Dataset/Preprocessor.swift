@@ -123,6 +123,11 @@ public struct Preprocessor {
             }
             // The done marker goes first, so a kill while rewriting never leaves an old marker on a new tar.
             if statsExists { try? fileManager.removeItem(atPath: statsPath) }
+            // A killed run leaves `<name>.tar.tmp-<pid>`; this worker owns the shard now, so clear them.
+            for leftover in (try? fileManager.contentsOfDirectory(atPath: folder)) ?? []
+            where leftover.hasPrefix(name + ".tar.tmp-") || leftover.hasPrefix(name + ".stats.json.tmp-") {
+                try? fileManager.removeItem(atPath: (folder as NSString).appendingPathComponent(leftover))
+            }
             let writer = ShardWriter(
                 shard: shard, videos: plan.videos(inShard: shard), sampling: options.sampling,
                 encoder: frameEncoder, encodingThreads: options.encodingThreads, openSource: openSource,
