@@ -123,6 +123,33 @@ final class PreprocessCommandTests: XCTestCase {
         XCTAssertEqual(run.stderr.split(separator: "\n").count, 1, "one line: \(run.stderr)")
     }
 
+    /// Reference/load_shards.py reads the shards through the `webdataset` package (skipped where it is missing).
+    func test_webdataset_loads_the_shards() throws {
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        check.arguments = ["python3", "-c", "import webdataset, cv2, numpy"]
+        check.standardError = Pipe()
+        try check.run()
+        check.waitUntilExit()
+        try XCTSkipUnless(check.terminationStatus == 0, "python3 with webdataset, opencv and numpy not installed")
+
+        let output = try makeTemporaryFolder() + "/shards"
+        XCTAssertEqual(try preprocess([Self.samples, "-o", output] + options).status, 0)
+        let script = URL(fileURLWithPath: Self.samples).deletingLastPathComponent()
+            .appendingPathComponent("Reference/load_shards.py").path
+        let loader = Process()
+        loader.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        loader.arguments = ["python3", script, output]
+        let pipe = Pipe()
+        loader.standardOutput = pipe
+        loader.standardError = pipe
+        try loader.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        loader.waitUntilExit()
+        XCTAssertEqual(loader.terminationStatus, 0, text)
+        XCTAssertTrue(text.contains("12 samples in 3 shards (stats say 12), 3 videos with pairs"), text)
+    }
+
     func test_jpeg_quality_stores_jpg_members() throws {
         let output = try makeTemporaryFolder() + "/shards"
         let run = try preprocess([Self.samples + "/realshort.mp4", "-o", output, "--jpeg-quality", "80",
