@@ -75,6 +75,7 @@ final class ContainerEncoder {
         codec.pointee.framerate = options.frameRate.av
         codec.pointee.sample_aspect_ratio = options.sampleAspectRatio.av
         codec.pointee.thread_count = Int32(max(1, options.threads))
+        if let interval = options.keyframeInterval { codec.pointee.gop_size = Int32(max(1, interval)) }
         if pixelFormat == AV_PIX_FMT_YUV420P {
             // swscale's RGB -> YUV default is BT.601 limited range; say so, so decoders invert the same matrix.
             codec.pointee.colorspace = AVCOL_SPC_SMPTE170M
@@ -94,9 +95,10 @@ final class ContainerEncoder {
             guard let matrix = av_stream_new_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, 36) else {
                 throw VideoIOError(path: path, operation: "cannot create", ffmpegCode: mcjepa_averror_enomem())
             }
-            // The display matrix angle is counter-clockwise; ours is clockwise (see VideoInfo.rotation).
+            // av_display_rotation_set takes a clockwise angle (unlike av_display_rotation_get, which returns a
+            // counter-clockwise one), so our clockwise rotation goes in as is.
             matrix.withMemoryRebound(to: Int32.self, capacity: 9) {
-                av_display_rotation_set($0, -Double(options.rotation))
+                av_display_rotation_set($0, Double(options.rotation))
             }
         }
         guard let frame = av_frame_alloc(), let packet = av_packet_alloc() else {

@@ -39,10 +39,11 @@ final class DecodingInput {
         let openCode = avformat_open_input(&format, path, nil, nil)
         guard openCode >= 0, let format else {
             Self.free(frame: frame, packet: packet)
-            throw VideoIOError(path: path, operation: "cannot open", ffmpegCode: openCode)
+            throw Self.openError(path: path, code: openCode)
         }
         do {
-            try check(avformat_find_stream_info(format, nil), path: path, "cannot read stream info")
+            let found = avformat_find_stream_info(format, nil)
+            if found < 0 { throw Self.openError(path: path, code: found) }
             let index = try Self.bestVideoStream(in: format, path: path)
             let stream = format.pointee.streams[Int(index)]!
             guard let decoder = avcodec_find_decoder(stream.pointee.codecpar.pointee.codec_id) else {
@@ -69,6 +70,15 @@ final class DecodingInput {
             Self.free(frame: frame, packet: packet)
             throw error
         }
+    }
+
+    /// FFmpeg's "End of file" alone does not tell the user much when a file cannot even be opened.
+    private static func openError(path: String, code: Int32) -> VideoIOError {
+        if code == mcjepa_averror_eof() {
+            return VideoIOError(path: path, operation: "cannot open", code: code,
+                                message: "the file ends before its streams are described (empty or truncated)")
+        }
+        return VideoIOError(path: path, operation: "cannot open", ffmpegCode: code)
     }
 
     deinit {

@@ -27,6 +27,9 @@ public struct EncodeOptions: Sendable {
     public var threads: Int
     /// Number of the first file of a PNG sequence (ffmpeg's image2 convention is 1).
     public var firstImageNumber: Int
+    /// Most frames between keyframes (H.264 GOP size); nil leaves the encoder's default (250 for libx264).
+    /// Shorter intervals make seeking cheaper.
+    public var keyframeInterval: Int?
 
     public init(codec: Codec = .h264(), frameRate: Rational = Rational(30, 1), timeBase: Rational? = nil,
                 rotation: Int = 0, sampleAspectRatio: Rational = Rational(1, 1), threads: Int = 2,

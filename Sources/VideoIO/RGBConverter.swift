@@ -2,12 +2,20 @@ import CFFmpeg
 
 /// Turns decoded AVFrames into upright packed RGB24 arrays with swscale.
 ///
-/// swscale writes straight into the new Swift array's storage; only rotated videos take a second pass (a
-/// rotation copy from a reused scratch buffer).
+/// swscale writes straight into the new Swift array's storage; only rotated videos (and widths that are not a
+/// multiple of 8) take a second pass from a reused scratch buffer. Rows are converted by `threads` slice
+/// threads, as the ffmpeg CLI's scale filter does, so conversion keeps up with a multi-threaded decoder.
 final class RGBConverter {
     private var context: OpaquePointer?
     private var contextKey: Key?
     private var scratch: [UInt8] = []
+    private let threads: Int
+    /// Describes the destination memory to `sws_scale_frame`; reused for every frame.
+    private var destination: UnsafeMutablePointer<AVFrame>? = av_frame_alloc()
+
+    init(threads: Int = 1) {
+        self.threads = max(1, threads)
+    }
 
     private struct Key: Equatable {
         var srcWidth: Int32, srcHeight: Int32, srcFormat: Int32
@@ -18,7 +26,10 @@ final class RGBConverter {
     /// Slack after the pixels, in case a converter writes a little past the last row.
     private static let slack = 64
 
-    deinit { sws_freeContext(context) }
+    deinit {
+        sws_freeContext(context)
+        av_frame_free(&destination)
+    }
 
     /// The frame as packed RGB24 of `geometry`'s output size.
     func convert(_ frame: UnsafeMutablePointer<AVFrame>, geometry: FrameGeometry, path: String) throws -> [UInt8] {
@@ -62,8 +73,20 @@ final class RGBConverter {
                       colorspace: f.colorspace.rawValue,
                       fullRange: f.color_range == AVCOL_RANGE_JPEG || yuvjFormats.contains(format))
         if key == contextKey, context != nil { return }
-        context = sws_getCachedContext(context, f.width, f.height, format, Int32(width), Int32(height),
-                                       AV_PIX_FMT_RGB24, SWS_BICUBIC, nil, nil, nil)
+        sws_freeContext(context)
+        context = sws_alloc_context()
+        if let context {
+            let settings: [(String, Int64)] = [
+                ("srcw", Int64(f.width)), ("srch", Int64(f.height)), ("src_format", Int64(f.format)),
+                ("dstw", Int64(width)), ("dsth", Int64(height)), ("dst_format", Int64(AV_PIX_FMT_RGB24.rawValue)),
+                ("sws_flags", Int64(SWS_BICUBIC)), ("threads", Int64(threads)),
+            ]
+            for (name, value) in settings { av_opt_set_int(UnsafeMutableRawPointer(context), name, value, 0) }
+            if sws_init_context(context, nil, nil) < 0 {
+                sws_freeContext(context)
+                self.context = nil
+            }
+        }
         guard context != nil else {
             contextKey = nil
             let name = av_get_pix_fmt_name(format).map { String(cString: $0) } ?? "unknown"
@@ -85,19 +108,19 @@ final class RGBConverter {
         contextKey = key
     }
 
-    private func scale(_ frame: UnsafeMutablePointer<AVFrame>, into destination: UnsafeMutablePointer<UInt8>,
+    /// Converts the whole frame into `stride`-byte rows at `target` (which holds `stride * height` bytes).
+    private func scale(_ frame: UnsafeMutablePointer<AVFrame>, into target: UnsafeMutablePointer<UInt8>,
                        stride: Int, height: Int) {
-        var dstData: [UnsafeMutablePointer<UInt8>?] = [destination, nil, nil, nil]
-        var dstStride: [Int32] = [Int32(stride), 0, 0, 0]
-        withUnsafePointer(to: &frame.pointee.data) { data in
-            withUnsafePointer(to: &frame.pointee.linesize) { linesize in
-                data.withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { src in
-                    linesize.withMemoryRebound(to: Int32.self, capacity: 8) { srcStride in
-                        _ = sws_scale(context, src, srcStride, 0, frame.pointee.height, &dstData, &dstStride)
-                    }
-                }
-            }
-        }
+        guard let destination, let context else { return }
+        destination.pointee.format = AV_PIX_FMT_RGB24.rawValue
+        destination.pointee.height = Int32(height)
+        destination.pointee.width = Int32(contextKey!.dstWidth)
+        destination.pointee.data.0 = target
+        destination.pointee.linesize.0 = Int32(stride)
+        // sws_scale_frame wants reference-counted memory; this reference borrows ours and frees nothing.
+        destination.pointee.buf.0 = av_buffer_create(target, stride * height, { _, _ in }, nil, 0)
+        _ = sws_scale_frame(context, destination, frame)
+        av_frame_unref(destination)
     }
 }
 

@@ -16,7 +16,7 @@ public final class VideoReader {
     /// The file's headers (as `probe(path:)` reports them, without its first-frame check).
     public let info: VideoInfo
     private let input: DecodingInput
-    private let converter = RGBConverter()
+    private let converter: RGBConverter
     /// First and end (exclusive) timestamps of the requested range, in the stream's time base.
     private let firstPts: Int64
     private let endPts: Int64?
@@ -31,6 +31,7 @@ public final class VideoReader {
         self.options = options
         let input = try DecodingInput(path: path, threads: options.threads)
         self.input = input
+        converter = RGBConverter(threads: options.threads)
         info = VideoInfo(input: input)
         let ticksPerSecond = 1 / input.timeBase.doubleValue
         // A frame shown exactly at `start` is kept despite floating-point error in the conversion to ticks.

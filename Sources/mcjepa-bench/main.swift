@@ -3,6 +3,7 @@ import Foundation
 // Benchmarks print a figure and the ratio against a peer measured in the same run.
 // Usage: swift run -c release mcjepa-bench <name> [options]
 let benchmarks: [String: ([String]) throws -> Void] = [
+    "decode": decodeBenchmark,
     "preprocess": preprocessBenchmark,
 ]
 
