@@ -29,14 +29,17 @@ public struct SampledPair: Sendable {
     public var scene: Int
 }
 
-/// Turns a stream of frames into training pairs, one frame at a time with one frame held (bounded memory).
+/// Turns a stream of frames into training pairs, one frame at a time with two frames held (bounded memory).
 ///
 /// Pairs are `(a, a+stride)` chained from the first frame of each shot. A scene cut restarts the chain at the
 /// first frame of the new shot, so no pair spans a cut; near-static pairs are dropped but still move the chain on,
-/// which keeps the chosen frame indices independent of `minMotion` decisions elsewhere in the video.
+/// which keeps the chosen frame indices independent of `minMotion` decisions elsewhere in the video. The cut
+/// detector decides a frame once it has seen the next one, so frames reach the pairing one frame late and
+/// `finish()` flushes the last one.
 public struct PairSampler {
     public let options: SamplingOptions
     private var detector: SceneCutDetector
+    private var pending: (frame: VideoFrame, thumbnail: Thumbnail)?
     private var anchor: (frame: VideoFrame, thumbnail: Thumbnail)?
     private var framesSinceAnchor = 0
     public private(set) var pairsKept = 0
@@ -51,9 +54,24 @@ public struct PairSampler {
     /// True once `maxPairs` pairs were produced: the caller can stop decoding.
     public var isFull: Bool { pairsKept >= options.maxPairs }
 
+    /// Feeds the next decoded frame; may return the pair that the previous frame completes.
     public mutating func feed(_ frame: VideoFrame) -> SampledPair? {
         let thumbnail = Thumbnail(frame.image)
-        if detector.isCut(thumbnail) {
+        let decision = detector.push(thumbnail)
+        defer { pending = (frame, thumbnail) }
+        guard let previous = pending, let decision else { return nil }
+        return place(previous.frame, previous.thumbnail, startsShot: decision)
+    }
+
+    /// Call after the last frame: places the frame still waiting for its cut decision.
+    public mutating func finish() -> SampledPair? {
+        guard let last = pending, let decision = detector.finish() else { return nil }
+        pending = nil
+        return place(last.frame, last.thumbnail, startsShot: decision)
+    }
+
+    private mutating func place(_ frame: VideoFrame, _ thumbnail: Thumbnail, startsShot: Bool) -> SampledPair? {
+        if startsShot {
             sceneCuts += 1
             anchor = nil
         }

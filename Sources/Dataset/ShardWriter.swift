@@ -83,6 +83,11 @@ struct ShardWriter {
                 // Keep what was decoded before the error: it is as reproducible as the file itself.
                 stats.error = (error as? DatasetError)?.description ?? String(describing: error)
             }
+            // The last frame waits for its cut decision until the end of the stream (or of what decoded).
+            if let last = sampler.finish() {
+                batch.append(last)
+                onProgress(0, 1)
+            }
             try submit(batch)
             try submit([])
         } catch let error as DatasetError where !error.isOutput {

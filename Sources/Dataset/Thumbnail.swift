@@ -40,4 +40,25 @@ public struct Thumbnail: Equatable, Sendable {
         for i in 0..<luma.count { total += abs(Int(luma[i]) - Int(other.luma[i])) }
         return Double(total) / Double(luma.count * 255)
     }
+
+    /// The smallest mean absolute difference over shifts of up to `maxShift` cells in x and y (compared on the
+    /// overlap). A pan or a subject moving a few cells between frames nearly cancels at the matching shift, while a
+    /// cut to another shot stays different at every shift, so this separates cuts from fast motion better than
+    /// the plain difference.
+    public func shiftTolerantDifference(_ other: Thumbnail, maxShift: Int = 2) -> Double {
+        let side = Self.side
+        var best = Double.infinity
+        for dy in -maxShift...maxShift {
+            for dx in -maxShift...maxShift {
+                var total = 0
+                let ys = max(0, -dy)..<min(side, side - dy), xs = max(0, -dx)..<min(side, side - dx)
+                for y in ys {
+                    let row = y * side, shiftedRow = (y + dy) * side + dx
+                    for x in xs { total += abs(Int(luma[row + x]) - Int(other.luma[shiftedRow + x])) }
+                }
+                best = min(best, Double(total) / Double(ys.count * xs.count * 255))
+            }
+        }
+        return best
+    }
 }

@@ -9,17 +9,38 @@ final class PairSamplerTests: XCTestCase {
         while !sampler.isFull, let frame = try clip.nextFrame() {
             if let pair = sampler.feed(frame) { result.append(pair) }
         }
+        if let pair = sampler.finish() { result.append(pair) }
         return (result, sampler)
     }
 
     func test_a_cut_between_two_scenes_is_detected_at_the_first_frame_of_the_second() throws {
         let clip = SyntheticClip(framesPerScene: [7, 6])
+        XCTAssertEqual(try cuts(in: (0..<clip.frameCount).map { _ in try clip.nextFrame()!.image }), [7])
+    }
+
+    /// Frame indices the detector marks as starting a new shot.
+    private func cuts(in images: [RGBImage]) throws -> [Int] {
         var detector = SceneCutDetector()
         var cuts: [Int] = []
-        while let frame = try clip.nextFrame() {
-            if detector.isCut(Thumbnail(frame.image)) { cuts.append(frame.index) }
+        for (index, image) in images.enumerated() where detector.push(Thumbnail(image)) == true {
+            cuts.append(index - 1)
         }
-        XCTAssertEqual(cuts, [7])
+        if detector.finish() == true { cuts.append(images.count - 1) }
+        return cuts
+    }
+
+    private func gray(_ value: UInt8) -> RGBImage {
+        RGBImage(width: 8, height: 8, rgb: [UInt8](repeating: value, count: 8 * 8 * 3))
+    }
+
+    func test_an_isolated_jump_is_a_cut_but_a_sustained_change_is_not() throws {
+        // A jump of 0.2 between steady frames is a cut, also as the very last frame.
+        XCTAssertEqual(try cuts(in: [100, 100, 100, 150, 150, 150].map(gray)), [3])
+        XCTAssertEqual(try cuts(in: [100, 100, 150].map(gray)), [2])
+        // Three successive changes of 0.16 (a fade, or a burst of fast motion): no single frame stands out.
+        XCTAssertEqual(try cuts(in: [100, 100, 100, 140, 180, 220, 220].map(gray)), [])
+        // Huge changes are cuts even back to back (a flash frame).
+        XCTAssertEqual(try cuts(in: [0, 0, 250, 0, 0].map(gray)), [2, 3])
     }
 
     func test_pairs_never_span_a_cut_and_restart_at_the_new_scene() throws {
