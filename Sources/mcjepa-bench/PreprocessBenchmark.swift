@@ -29,28 +29,36 @@ func preprocessBenchmark(_ arguments: [String]) throws {
     let scratch = NSTemporaryDirectory() + "mcjepa-bench-preprocess-\(getpid())"
     defer { try? FileManager.default.removeItem(atPath: scratch) }
 
-    // Ours: the whole run, one worker, as `mcjepa-video preprocess DIR --size WxH --stride S --max-pairs N`.
-    var options = PreprocessOptions(output: scratch + "/shards")
-    options.sampling = SamplingOptions(stride: stride, maxPairs: maxPairs)
-    options.resize = .exact(width: width, height: height)
-    options.pairsPerShard = maxPairs * 4
-    options.encodingThreads = threads
-    let preprocessor = Preprocessor(
-        plan: ShardPlan(videos: videos, pairsPerShard: options.pairsPerShard, maxPairsPerVideo: maxPairs),
-        options: options, encoder: try FFmpegImageEncoder(format: .png),
-        openSource: VideoFileOpener(resize: options.resize, threads: threads).open)
-    let start = Date()
-    let summary = try preprocessor.run(worker: .single)
-    let ours = Date().timeIntervalSince(start)
-    let stats = summary.shardsWritten.flatMap(\.videos)
-    let frames = stats.reduce(0) { $0 + $1.framesDecoded }
-    let shardBytes = summary.shardsWritten.reduce(0) { $0 + $1.tarBytes }
+    // Video by video, ours then ffmpeg on the same video, so that load from other processes on a shared machine
+    // falls on both alike. CPU time (user + system, children for ffmpeg) is reported next to wall time because
+    // it hardly depends on that load.
+    var ours = Timing(), peer = Timing()
+    var pairs = 0, frames = 0, shardBytes = 0, peerFrames = 0, peerImages = 0
+    var failed: [VideoStats] = []
+    for (number, video) in videos.enumerated() {
+        // Ours: as `mcjepa-video preprocess VIDEO --size WxH --stride S --max-pairs N --threads T`.
+        var options = PreprocessOptions(output: scratch + "/shards-\(number)")
+        options.sampling = SamplingOptions(stride: stride, maxPairs: maxPairs)
+        options.resize = .exact(width: width, height: height)
+        options.pairsPerShard = maxPairs
+        options.encodingThreads = threads
+        let preprocessor = Preprocessor(
+            plan: ShardPlan(videos: [video], pairsPerShard: maxPairs, maxPairsPerVideo: maxPairs),
+            options: options, encoder: try FFmpegImageEncoder(format: .png),
+            openSource: VideoFileOpener(resize: options.resize, threads: threads).open)
+        let summary = try ours.measure { try preprocessor.run(worker: .single) }
+        guard let stat = summary.shardsWritten.first?.videos.first else { continue }
+        pairs += stat.pairs
+        frames += stat.framesDecoded
+        shardBytes += summary.shardsWritten.reduce(0) { $0 + $1.tarBytes }
+        try? FileManager.default.removeItem(atPath: options.output)
+        guard stat.error == nil, stat.pairs > 0 else {
+            if stat.error != nil { failed.append(stat) }
+            continue
+        }
 
-    // Peer: ffmpeg per video, same frame count decoded, every stride-th frame written as PNG at WxH.
-    var peer = 0.0, peerImages = 0, peerFrames = 0
-    // One worker writes every shard in plan order, so the stats line up with `videos`.
-    for (video, stat) in zip(videos, stats) where stat.error == nil && stat.pairs > 0 {
-        let output = scratch + "/ffmpeg-" + video.id
+        // Peer: ffmpeg decoding the same number of frames, writing every stride-th one as a WxH PNG.
+        let output = scratch + "/ffmpeg-\(number)"
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let images = (stat.framesDecoded - 1) / stride + 1
         let filter = "select='not(mod(n\\,\(stride)))',scale=\(width):\(height):force_original_aspect_ratio=increase,"
@@ -59,26 +67,50 @@ func preprocessBenchmark(_ arguments: [String]) throws {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["ffmpeg", "-nostdin", "-loglevel", "error", "-threads", "\(threads)", "-i", video.path,
                              "-vf", filter, "-vsync", "0", "-frames:v", "\(images)", output + "/frame%06d.png"]
-        let begin = Date()
-        try process.run()
-        process.waitUntilExit()
-        peer += Date().timeIntervalSince(begin)
+        try peer.measure(children: true) {
+            try process.run()
+            process.waitUntilExit()
+        }
         guard process.terminationStatus == 0 else { throw BenchmarkUsage("ffmpeg failed on \(video.path)") }
         peerImages += try FileManager.default.contentsOfDirectory(atPath: output).count
         peerFrames += stat.framesDecoded
         try FileManager.default.removeItem(atPath: output)
     }
 
-    let failed = stats.filter { $0.error != nil }
     print("preprocess \(folder): \(videos.count) videos (\(failed.count) failed), \(width)x\(height), stride \(stride), "
           + "max-pairs \(maxPairs), \(threads) decoder and encoder threads")
-    print(String(format: "  mcjepa-video preprocess: %d pairs, %d frames decoded in %.2f s: %.1f pairs/s, %.1f frames/s, %.1f MB of shards",
-                 summary.pairs, frames, ours, Double(summary.pairs) / ours, Double(frames) / ours,
-                 Double(shardBytes) / 1e6))
-    print(String(format: "  ffmpeg -vf select,scale,crop frame%%06d.png: %d frames decoded, %d PNGs in %.2f s: %.1f frames/s",
-                 peerFrames, peerImages, peer, Double(peerFrames) / peer))
-    print(String(format: "  ratio (ffmpeg time / ours, same frames): %.2fx", peer / ours))
+    print(String(format: "  mcjepa-video preprocess: %d pairs, %d frames decoded, %.1f MB of shards; wall %.2f s "
+                 + "(%.1f pairs/s, %.1f frames/s), CPU %.2f s",
+                 pairs, frames, Double(shardBytes) / 1e6, ours.wall, Double(pairs) / ours.wall,
+                 Double(frames) / ours.wall, ours.cpu))
+    print(String(format: "  ffmpeg -vf select,scale,crop frame%%06d.png: %d frames decoded, %d PNGs; wall %.2f s "
+                 + "(%.1f frames/s), CPU %.2f s", peerFrames, peerImages, peer.wall, Double(peerFrames) / peer.wall,
+                 peer.cpu))
+    print(String(format: "  ratio ffmpeg / ours (same frames; >1 means ours is faster): wall %.2fx, CPU %.2fx",
+                 peer.wall / ours.wall, peer.cpu / ours.cpu))
     for stat in failed { print("  failed: \(stat.source): \(stat.error!)") }
+}
+
+/// Wall and CPU seconds summed over measured blocks.
+struct Timing {
+    var wall = 0.0
+    var cpu = 0.0
+
+    mutating func measure<T>(children: Bool = false, _ body: () throws -> T) rethrows -> T {
+        let who = children ? RUSAGE_CHILDREN.rawValue : RUSAGE_SELF.rawValue
+        let cpuBefore = Self.cpuSeconds(who), start = Date()
+        let result = try body()
+        wall += Date().timeIntervalSince(start)
+        cpu += Self.cpuSeconds(who) - cpuBefore
+        return result
+    }
+
+    static func cpuSeconds(_ who: Int32) -> Double {
+        var usage = rusage()
+        getrusage(who, &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
 }
 
 struct BenchmarkUsage: Error, CustomStringConvertible {
