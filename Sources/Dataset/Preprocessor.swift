@@ -106,6 +106,8 @@ public struct Preprocessor {
         let start = Date()
         let frameEncoder = try ParallelFrameEncoder(encoder: encoder, threads: options.encodingThreads,
                                                     resize: options.resize)
+        // What killed runs left behind (`<name>.tar.tmp-<pid>`), listed once rather than once per shard.
+        let temporaries = ((try? fileManager.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.contains(".tmp-") }
         for shard in shards {
             let name = ShardPlan.shardName(shard)
             let tarPath = (folder as NSString).appendingPathComponent(name + ".tar")
@@ -123,9 +125,8 @@ public struct Preprocessor {
             }
             // The done marker goes first, so a kill while rewriting never leaves an old marker on a new tar.
             if statsExists { try? fileManager.removeItem(atPath: statsPath) }
-            // A killed run leaves `<name>.tar.tmp-<pid>`; this worker owns the shard now, so clear them.
-            for leftover in (try? fileManager.contentsOfDirectory(atPath: folder)) ?? []
-            where leftover.hasPrefix(name + ".tar.tmp-") || leftover.hasPrefix(name + ".stats.json.tmp-") {
+            // This worker owns the shard now, so temporaries of earlier attempts at it are garbage.
+            for leftover in temporaries where leftover.hasPrefix(name + ".tar.tmp-") || leftover.hasPrefix(name + ".stats.json.tmp-") {
                 try? fileManager.removeItem(atPath: (folder as NSString).appendingPathComponent(leftover))
             }
             let writer = ShardWriter(
