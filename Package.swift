@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "FlowIO"),
         .target(name: "NN", dependencies: ["COpenBLAS"]),
         .target(name: "MCJEPA", dependencies: ["NN", "FlowIO"]),
-        .target(name: "Dataset", dependencies: ["VideoIO"]),
+        .target(name: "Dataset", dependencies: ["VideoIO", "CFFmpeg"]),
         .executableTarget(
             name: "mcjepa-video",
             dependencies: [
@@ -40,7 +40,7 @@ let package = Package(
             ]
         ),
         // Benchmarks print a figure and a ratio against a peer measured in the same run; not part of the tests.
-        .executableTarget(name: "mcjepa-bench", dependencies: ["VideoIO", "FlowIO", "NN", "MCJEPA"]),
+        .executableTarget(name: "mcjepa-bench", dependencies: ["VideoIO", "FlowIO", "NN", "MCJEPA", "Dataset"]),
         .testTarget(name: "VideoIOTests", dependencies: ["VideoIO"]),
         .testTarget(name: "FlowIOTests", dependencies: ["FlowIO"]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset"]),

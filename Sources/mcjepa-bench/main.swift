@@ -6,6 +6,7 @@ let benchmarks: [String: ([String]) throws -> Void] = [
     "decode": decodeBenchmark,
     "flowio": benchFlowIO,
     "nn": nnBenchmark,
+    "preprocess": preprocessBenchmark,
 ]
 
 let args = Array(CommandLine.arguments.dropFirst())

@@ -11,6 +11,7 @@ struct MCJEPAVideo: AsyncParsableCommand {
         subcommands: [
             InfoCommand.self,
             EvalCommand.self,
+            PreprocessCommand.self,
         ]
     )
 

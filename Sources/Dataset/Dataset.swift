@@ -1,1 +1,0 @@
-// Dataset: preprocessing unlabeled video into WebDataset shards for self-supervised training.

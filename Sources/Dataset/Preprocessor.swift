@@ -1,0 +1,152 @@
+import VideoIO
+import Foundation
+
+public struct PreprocessOptions: Sendable {
+    public var output: String
+    public var sampling = SamplingOptions()
+    public var resize: ResizeMode = .keep
+    public var pairsPerShard = 1000
+    /// Skip shards whose stats file (the done marker) and tar exist.
+    public var resume = false
+    /// Rewrite shards that exist; without this or `resume`, existing shards are an error.
+    public var overwrite = false
+    /// Threads resizing and encoding frames; the output does not depend on it.
+    public var encodingThreads = 1
+
+    public init(output: String) {
+        self.output = output
+    }
+
+    var sizeDescription: String {
+        switch resize {
+        case .keep: return "source"
+        case let .exact(width, height): return "\(width)x\(height)"
+        case let .maxSide(side): return "max-side \(side)"
+        }
+    }
+}
+
+/// Progress of one worker, reported after every frame (callers throttle).
+public struct PreprocessProgress: Sendable {
+    public var videosDone = 0
+    public var videosTotal = 0
+    public var shardsDone = 0
+    public var shardsTotal = 0
+    public var pairs = 0
+    public var framesDecoded = 0
+    public var elapsedSeconds = 0.0
+
+    public init() {}
+}
+
+public struct PreprocessSummary: Sendable {
+    public var shardsWritten: [ShardStats] = []
+    public var shardsResumed: [Int] = []
+    public var videosProcessed: Int { shardsWritten.reduce(0) { $0 + $1.videos.count } }
+    public var videosFailed: Int { shardsWritten.reduce(0) { $0 + $1.videosFailed } }
+    public var pairs: Int { shardsWritten.reduce(0) { $0 + $1.pairs } }
+}
+
+/// Runs this worker's part of the plan: writes the manifest, then each assigned shard (resuming if asked).
+public struct Preprocessor {
+    public let plan: ShardPlan
+    public let options: PreprocessOptions
+    public let encoder: ImageEncoder
+    public let openSource: (VideoInput) throws -> FrameSource
+
+    public init(plan: ShardPlan, options: PreprocessOptions, encoder: ImageEncoder,
+                openSource: @escaping (VideoInput) throws -> FrameSource) {
+        self.plan = plan
+        self.options = options
+        self.encoder = encoder
+        self.openSource = openSource
+    }
+
+    public var manifest: RunManifest {
+        let shardNames = (0..<plan.shardCount).map(ShardPlan.shardName)
+        let last = shardNames.last.map { String($0.dropFirst("shard-".count)) } ?? "000000"
+        return RunManifest(
+            shardCount: plan.shardCount,
+            urls: plan.shardCount == 1 ? "shard-000000.tar" : "shard-{000000..\(last)}.tar",
+            videosPerShard: plan.videosPerShard, pairsPerShard: options.pairsPerShard,
+            stride: options.sampling.stride, minMotion: options.sampling.minMotion,
+            maxPairs: options.sampling.maxPairs, cutThreshold: options.sampling.cutThreshold,
+            size: options.sizeDescription, imageFormat: encoder.fileExtension,
+            shards: shardNames.enumerated().map { shard, name in
+                RunManifest.Shard(name: name, tar: name + ".tar", stats: name + ".stats.json",
+                                  videos: plan.videos(inShard: shard).map(\.id))
+            },
+            videos: (0..<plan.shardCount).flatMap { shard in
+                plan.videos(inShard: shard).map {
+                    RunManifest.Video(id: $0.id, source: $0.relativePath, shard: shardNames[shard])
+                }
+            })
+    }
+
+    public func run(worker: WorkerAssignment,
+                    progress: @escaping (PreprocessProgress) -> Void = { _ in }) throws -> PreprocessSummary {
+        let folder = options.output
+        let fileManager = FileManager.default
+        do {
+            try fileManager.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw DatasetError.output(path: folder, reason: "cannot create folder: \(error.localizedDescription)")
+        }
+        guard fileManager.isWritableFile(atPath: folder) else {
+            throw DatasetError.output(path: folder, reason: "folder is not writable")
+        }
+        try AtomicFile.write(try DeterministicJSON.encode(manifest) + [UInt8(ascii: "\n")],
+                             to: (folder as NSString).appendingPathComponent("manifest.json"))
+
+        let shards = plan.shards(for: worker)
+        var summary = PreprocessSummary()
+        var state = PreprocessProgress()
+        state.shardsTotal = shards.count
+        state.videosTotal = shards.reduce(0) { $0 + plan.videos(inShard: $1).count }
+        let start = Date()
+        let frameEncoder = try ParallelFrameEncoder(encoder: encoder, threads: options.encodingThreads,
+                                                    resize: options.resize)
+        // What killed runs left behind (`<name>.tar.tmp-<pid>`), listed once rather than once per shard.
+        let temporaries = ((try? fileManager.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.contains(".tmp-") }
+        for shard in shards {
+            let name = ShardPlan.shardName(shard)
+            let tarPath = (folder as NSString).appendingPathComponent(name + ".tar")
+            let statsPath = (folder as NSString).appendingPathComponent(name + ".stats.json")
+            let tarExists = fileManager.fileExists(atPath: tarPath)
+            let statsExists = fileManager.fileExists(atPath: statsPath)
+            if options.resume && tarExists && statsExists {
+                summary.shardsResumed.append(shard)
+                state.videosTotal -= plan.videos(inShard: shard).count
+                state.shardsTotal -= 1
+                continue
+            }
+            if (tarExists || statsExists) && !options.resume && !options.overwrite {
+                throw DatasetError.usage("\(tarPath) exists; pass --resume to skip finished shards or --overwrite")
+            }
+            // The done marker goes first, so a kill while rewriting never leaves an old marker on a new tar.
+            if statsExists { try? fileManager.removeItem(atPath: statsPath) }
+            // This worker owns the shard now, so temporaries of earlier attempts at it are garbage.
+            for leftover in temporaries where leftover.hasPrefix(name + ".tar.tmp-") || leftover.hasPrefix(name + ".stats.json.tmp-") {
+                try? fileManager.removeItem(atPath: (folder as NSString).appendingPathComponent(leftover))
+            }
+            let writer = ShardWriter(
+                shard: shard, videos: plan.videos(inShard: shard), sampling: options.sampling,
+                encoder: frameEncoder, encodingThreads: options.encodingThreads, openSource: openSource,
+                onProgress: { frames, pairs in
+                    state.framesDecoded += frames
+                    state.pairs += pairs
+                    state.elapsedSeconds = Date().timeIntervalSince(start)
+                    progress(state)
+                },
+                onVideoDone: {
+                    state.videosDone += 1
+                    state.elapsedSeconds = Date().timeIntervalSince(start)
+                    progress(state)
+                })
+            summary.shardsWritten.append(try writer.write(into: folder))
+            state.shardsDone += 1
+            progress(state)
+        }
+        return summary
+    }
+}

@@ -1,0 +1,159 @@
+import ArgumentParser
+import Dataset
+import Foundation
+
+extension Exit {
+    /// EX_TEMPFAIL: the output could not be written (permissions, full disk, I/O); the same command may succeed
+    /// later, so schedulers should retry it (with --resume nothing finished is redone).
+    static let retry = ExitCode(75)
+}
+
+extension ProgressReporter.Style: ExpressibleByArgument {}
+
+struct PreprocessCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "preprocess",
+        abstract: "Turn unlabeled videos into WebDataset shards of frame pairs for self-supervised training.",
+        discussion: """
+            Writes shard-NNNNNN.tar (samples <videoid>_<frame6>.f0.png, .f1.png, .json), shard-NNNNNN.stats.json \
+            (written last: the shard is done) and manifest.json. The plan depends only on the inputs and options, \
+            so --shard-index I --shard-count N (or Slurm/Kubernetes indices) on N machines writes exactly the \
+            shards one machine would. Exit codes: 0 done, 3 no usable videos, 75 output error (retry with --resume).
+            """)
+
+    @Argument(help: "Video files and folders (searched recursively by extension).")
+    var inputs: [String] = []
+
+    @Option(name: .customLong("manifest"), help: "A text file listing one video path per line (repeatable).")
+    var manifests: [String] = []
+
+    @Option(name: [.customShort("o"), .customLong("output"), .customLong("out")], help: "Output folder for shards.")
+    var output: String
+
+    @Option(help: "Comma-separated extensions taken from folders.")
+    var extensions: String = VideoInputs.defaultExtensions.sorted().joined(separator: ",")
+
+    @Option(help: "Frames between the two frames of a pair.")
+    var stride: Int = 1
+
+    @Option(help: "Skip pairs whose motion score (mean abs difference of 32x32 thumbnails, 0...1) is below this.")
+    var minMotion: Double = 0
+
+    @Option(help: "Most pairs per video.")
+    var maxPairs: Int = 64
+
+    @Option(help: "Pair budget per shard; a shard holds pairs-per-shard / max-pairs videos.")
+    var pairsPerShard: Int = 1024
+
+    @Option(help: "Scene-cut threshold on the thumbnail difference of consecutive frames (0...1).")
+    var cutThreshold: Double = SceneCutDetector.defaultThreshold
+
+    @Option(help: "Centre-crop and resize frames to exactly WxH.")
+    var size: String?
+
+    @Option(help: "Shrink frames so the longer side is at most this (keeps the aspect ratio).")
+    var maxSide: Int?
+
+    @Option(help: "Store frames as JPEG of this quality (1...100) instead of PNG.")
+    var jpegQuality: Int?
+
+    @Option(help: "This worker's index among --shard-count workers (else SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX).")
+    var shardIndex: Int?
+
+    @Option(help: "Number of workers sharing the run (else SLURM_ARRAY_TASK_COUNT or MCJEPA_SHARD_COUNT).")
+    var shardCount: Int?
+
+    @Flag(help: "Skip shards that are already done (their stats file exists).")
+    var resume = false
+
+    @Flag(name: [.customShort("y"), .long], help: "Rewrite shards that exist.")
+    var overwrite = false
+
+    @Option(help: "Decoder threads, and threads encoding images.")
+    var threads: Int = 2
+
+    @Option(help: "Progress display: bar, json (lines on stderr) or none. Default: bar on a terminal, else none.")
+    var progress: ProgressReporter.Style?
+
+    func validate() throws {
+        if inputs.isEmpty && manifests.isEmpty { throw ValidationError("give video files, folders or --manifest") }
+        if stride < 1 { throw ValidationError("--stride must be at least 1") }
+        if maxPairs < 1 { throw ValidationError("--max-pairs must be at least 1") }
+        if pairsPerShard < 1 { throw ValidationError("--pairs-per-shard must be at least 1") }
+        if size != nil && maxSide != nil { throw ValidationError("use either --size or --max-side") }
+        if let maxSide, maxSide < 2 { throw ValidationError("--max-side must be at least 2") }
+        if let size { _ = try Self.parseSize(size) }
+        if let jpegQuality, !(1...100).contains(jpegQuality) { throw ValidationError("--jpeg-quality must be 1...100") }
+        if threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    static func parseSize(_ text: String) throws -> (width: Int, height: Int) {
+        let parts = text.lowercased().split(separator: "x")
+        guard parts.count == 2, let width = Int(parts[0]), let height = Int(parts[1]), width > 0, height > 0 else {
+            throw ValidationError("--size must look like 320x256, got '\(text)'")
+        }
+        return (width, height)
+    }
+
+    func run() async throws {
+        do {
+            try preprocess()
+        } catch let error as DatasetError {
+            printError(error.description)
+            switch error {
+            case .badInput, .video: throw Exit.badInput
+            case .output: throw Exit.retry
+            case .usage: throw Exit.usage
+            case .encoder: throw Exit.failure
+            }
+        }
+    }
+
+    private func preprocess() throws {
+        let allowed = Set(extensions.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
+        let videos = try VideoInputs.collect(paths: inputs, manifests: manifests, extensions: allowed)
+        guard !videos.isEmpty else {
+            throw DatasetError.badInput(path: (inputs + manifests).joined(separator: ", "), reason: "no videos found")
+        }
+        let worker = try WorkerAssignment.resolve(index: shardIndex, count: shardCount,
+                                                  environment: ProcessInfo.processInfo.environment)
+        var options = PreprocessOptions(output: output)
+        options.sampling = SamplingOptions(stride: stride, minMotion: minMotion, maxPairs: maxPairs,
+                                           cutThreshold: cutThreshold)
+        options.pairsPerShard = pairsPerShard
+        options.resume = resume
+        options.overwrite = overwrite
+        options.encodingThreads = threads
+        if let size {
+            let parsed = try Self.parseSize(size)
+            options.resize = .exact(width: parsed.width, height: parsed.height)
+        } else if let maxSide {
+            options.resize = .maxSide(maxSide)
+        }
+        let encoder = try FFmpegImageEncoder(format: jpegQuality.map { .jpeg(quality: $0) } ?? .png)
+        let opener = VideoFileOpener(resize: options.resize, threads: threads)
+        let plan = ShardPlan(videos: videos, pairsPerShard: pairsPerShard, maxPairsPerVideo: maxPairs)
+        let preprocessor = Preprocessor(plan: plan, options: options, encoder: encoder, openSource: opener.open)
+
+        let reporter = ProgressReporter(style: ProgressReporter.defaultStyle(requested: progress))
+        var last = PreprocessProgress()
+        let summary = try preprocessor.run(worker: worker) { state in
+            last = state
+            reporter.report(state)
+        }
+        reporter.finish(last)
+
+        let resumed = summary.shardsResumed.isEmpty ? "" : ", \(summary.shardsResumed.count) already done"
+        print("\(output): \(summary.shardsWritten.count) of \(plan.shardCount) shards written by worker "
+              + "\(worker.index)/\(worker.count)\(resumed); \(summary.pairs) pairs from \(summary.videosProcessed) "
+              + "videos, \(summary.videosFailed) failed")
+        for stats in summary.shardsWritten {
+            for video in stats.videos where video.error != nil {
+                printError("skipped \(video.source): \(video.error!)")
+            }
+        }
+        if summary.videosProcessed > 0 && summary.videosFailed == summary.videosProcessed {
+            throw DatasetError.badInput(path: output, reason: "no usable videos: all \(summary.videosFailed) failed")
+        }
+    }
+}

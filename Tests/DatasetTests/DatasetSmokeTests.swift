@@ -1,5 +1,0 @@
-import XCTest
-@testable import Dataset
-final class DatasetSmokeTests: XCTestCase {
-    func test_module_links() { XCTAssertTrue(true) }
-}
