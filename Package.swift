@@ -12,9 +12,11 @@ let package = Package(
         .library(name: "NN", targets: ["NN"]),
         .library(name: "MCJEPA", targets: ["MCJEPA"]),
         .library(name: "Dataset", targets: ["Dataset"]),
+        .library(name: "Pipeline", targets: ["Pipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -32,10 +34,11 @@ let package = Package(
         .target(name: "NN", dependencies: ["COpenBLAS"]),
         .target(name: "MCJEPA", dependencies: ["NN", "FlowIO"]),
         .target(name: "Dataset", dependencies: ["VideoIO", "CFFmpeg"]),
+        .target(name: "Pipeline", dependencies: [.product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "mcjepa-video",
             dependencies: [
-                "VideoIO", "FlowIO", "NN", "MCJEPA", "Dataset",
+                "VideoIO", "FlowIO", "NN", "MCJEPA", "Dataset", "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -45,6 +48,7 @@ let package = Package(
         .testTarget(name: "FlowIOTests", dependencies: ["FlowIO"]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset"]),
         .testTarget(name: "MCJEPATests", dependencies: ["MCJEPA"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
         .testTarget(name: "NNTests", dependencies: ["NN"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]

@@ -12,6 +12,7 @@ struct MCJEPAVideo: AsyncParsableCommand {
             InfoCommand.self,
             EvalCommand.self,
             PreprocessCommand.self,
+            RunCommand.self,
         ]
     )
 

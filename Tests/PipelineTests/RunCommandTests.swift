@@ -1,0 +1,70 @@
+import Foundation
+import XCTest
+
+/// End to end: `mcjepa-video run` on a shipped pipeline and a real clip, and on a broken pipeline file.
+final class RunCommandTests: XCTestCase {
+    private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../..").standardizedFileURL
+
+    private func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let binary = Bundle.main.bundleURL.appendingPathComponent("mcjepa-video").path
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary), "build mcjepa-video first (swift build)")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = repository
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+
+    private func temporaryFolder() throws -> String {
+        let path = NSTemporaryDirectory() + "run-test-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+        return path
+    }
+
+    func test_preprocess_pipeline_writes_shards_for_a_sample_clip() throws {
+        let out = try temporaryFolder() + "/shards"
+        let result = try run(["run", "Pipelines/preprocess-ssl.yaml", "Samples/realshort.mp4", "--set", "out=\(out)"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let files = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
+        XCTAssertEqual(files, ["manifest.json", "shard-000000.stats.json", "shard-000000.tar"])
+    }
+
+    func test_dry_run_prints_the_expanded_command_and_writes_nothing() throws {
+        let out = try temporaryFolder() + "/shards"
+        let result = try run(["run", "Pipelines/preprocess-ssl.yaml", "a.mp4", "--set", "out=\(out)", "--dry-run"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.hasPrefix("mcjepa-video preprocess a.mp4 --out \(out) --size 320x256"), result.stdout)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+    }
+
+    func test_a_misspelt_option_is_reported_at_its_line_and_nothing_runs() throws {
+        let folder = try temporaryFolder()
+        let pipeline = folder + "/bad.yaml"
+        try "steps:\n  - command: preprocess\n    options:\n      out: \(folder)/shards\n      sizee: 64x48\n"
+            .write(toFile: pipeline, atomically: true, encoding: .utf8)
+        let result = try run(["run", pipeline, "Samples/realshort.mp4"])
+        XCTAssertEqual(result.status, 3)
+        XCTAssertEqual(result.stderr, "mcjepa-video: \(pipeline):5:14: steps[0].options.sizee: preprocess: "
+            + "Unknown option '--sizee'. Did you mean '--size'?\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/shards"))
+    }
+
+    func test_an_unknown_command_is_reported() throws {
+        let folder = try temporaryFolder()
+        let pipeline = folder + "/bad.yaml"
+        try "steps:\n  - command: launch\n".write(toFile: pipeline, atomically: true, encoding: .utf8)
+        let result = try run(["run", pipeline])
+        XCTAssertEqual(result.status, 3)
+        XCTAssertTrue(result.stderr.hasPrefix("mcjepa-video: \(pipeline):2:5: steps[0].command: unknown command 'launch'"),
+                      result.stderr)
+    }
+}
