@@ -3,19 +3,18 @@ import CFFmpeg
 /// Turns decoded AVFrames into upright packed RGB24 arrays with swscale.
 ///
 /// swscale writes straight into the new Swift array's storage; only rotated videos (and widths that are not a
-/// multiple of 8) take a second pass from a reused scratch buffer. Rows are converted by `threads` slice
-/// threads, as the ffmpeg CLI's scale filter does, so conversion keeps up with a multi-threaded decoder.
+/// multiple of 8) take a second pass from a reused scratch buffer.
+///
+/// Conversion runs on the calling thread while the decoder's threads decode ahead. swscale's slice threads are
+/// not used: its SIMD converters store a few bytes past the end of a row, which is harmless when rows are
+/// written top to bottom (the next row overwrites them) but races with the thread writing the next slice.
 final class RGBConverter {
     private var context: OpaquePointer?
     private var contextKey: Key?
     private var scratch: [UInt8] = []
-    private let threads: Int
     /// Describes the destination memory to `sws_scale_frame`; reused for every frame.
     private var destination: UnsafeMutablePointer<AVFrame>? = av_frame_alloc()
 
-    init(threads: Int = 1) {
-        self.threads = max(1, threads)
-    }
 
     private struct Key: Equatable {
         var srcWidth: Int32, srcHeight: Int32, srcFormat: Int32
@@ -79,7 +78,7 @@ final class RGBConverter {
             let settings: [(String, Int64)] = [
                 ("srcw", Int64(f.width)), ("srch", Int64(f.height)), ("src_format", Int64(f.format)),
                 ("dstw", Int64(width)), ("dsth", Int64(height)), ("dst_format", Int64(AV_PIX_FMT_RGB24.rawValue)),
-                ("sws_flags", Int64(SWS_BICUBIC)), ("threads", Int64(threads)),
+                ("sws_flags", Int64(SWS_BICUBIC)), ("threads", 1),
             ]
             for (name, value) in settings { av_opt_set_int(UnsafeMutableRawPointer(context), name, value, 0) }
             if sws_init_context(context, nil, nil) < 0 {
