@@ -31,7 +31,7 @@ public final class VideoReader {
         self.options = options
         let input = try DecodingInput(path: path, threads: options.threads)
         self.input = input
-        converter = RGBConverter()
+        converter = RGBConverter(threads: options.threads)
         info = VideoInfo(input: input)
         let ticksPerSecond = 1 / input.timeBase.doubleValue
         // A frame shown exactly at `start` is kept despite floating-point error in the conversion to ticks.
