@@ -131,6 +131,11 @@ final class DecodingInput {
             let received = avcodec_receive_frame(codec, frame)
             if received >= 0 { return true }
             if received == mcjepa_averror_eof() { return false }
+            if received == mcjepa_averror_invaliddata() {
+                // With frame threads a corrupt packet is reported here rather than by send; skip it likewise.
+                corruptPacketCount += 1
+                continue
+            }
             if received != mcjepa_averror_eagain() {
                 throw VideoIOError(path: path, operation: "cannot decode", ffmpegCode: received)
             }
