@@ -34,7 +34,7 @@ final class DecodingInput {
         }
         self.frame = frame
         self.packet = packet
-        // From here on, a failed init still runs deinit-like cleanup through `closeAll` before throwing.
+        // deinit does not run for a failed init, so each failure below frees what was made so far.
         var format: UnsafeMutablePointer<AVFormatContext>? = nil
         let openCode = avformat_open_input(&format, path, nil, nil)
         guard openCode >= 0, let format else {
