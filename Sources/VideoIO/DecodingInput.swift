@@ -34,7 +34,7 @@ final class DecodingInput {
         }
         self.frame = frame
         self.packet = packet
-        // From here on, a failed init still runs deinit-like cleanup through `closeAll` before throwing.
+        // deinit does not run for a failed init, so each failure below frees what was made so far.
         var format: UnsafeMutablePointer<AVFormatContext>? = nil
         let openCode = avformat_open_input(&format, path, nil, nil)
         guard openCode >= 0, let format else {
@@ -131,6 +131,11 @@ final class DecodingInput {
             let received = avcodec_receive_frame(codec, frame)
             if received >= 0 { return true }
             if received == mcjepa_averror_eof() { return false }
+            if received == mcjepa_averror_invaliddata() {
+                // With frame threads a corrupt packet is reported here rather than by send; skip it likewise.
+                corruptPacketCount += 1
+                continue
+            }
             if received != mcjepa_averror_eagain() {
                 throw VideoIOError(path: path, operation: "cannot decode", ffmpegCode: received)
             }

@@ -2,20 +2,25 @@ import CFFmpeg
 
 /// Turns decoded AVFrames into upright packed RGB24 arrays with swscale.
 ///
-/// swscale writes straight into the new Swift array's storage; only rotated videos (and widths that are not a
-/// multiple of 8) take a second pass from a reused scratch buffer. Rows are converted by `threads` slice
-/// threads, as the ffmpeg CLI's scale filter does, so conversion keeps up with a multi-threaded decoder.
+/// With one thread, swscale writes straight into the new Swift array's storage; only rotated videos (and widths
+/// that are not a multiple of 8) take a second pass from a reused scratch buffer.
+///
+/// With more threads, swscale converts slices of rows in parallel (as the ffmpeg CLI's scale filter does) into
+/// the scratch buffer, whose rows have room to spare, and the rows are then copied out. Its SIMD converters store
+/// a few bytes past the end of a row: harmless when one thread writes rows top to bottom (the next row
+/// overwrites them), a race between slices when rows are packed tightly.
 final class RGBConverter {
     private var context: OpaquePointer?
     private var contextKey: Key?
     private var scratch: [UInt8] = []
-    private let threads: Int
     /// Describes the destination memory to `sws_scale_frame`; reused for every frame.
     private var destination: UnsafeMutablePointer<AVFrame>? = av_frame_alloc()
+    private let threads: Int
 
     init(threads: Int = 1) {
         self.threads = max(1, threads)
     }
+
 
     private struct Key: Equatable {
         var srcWidth: Int32, srcHeight: Int32, srcFormat: Int32
@@ -40,13 +45,14 @@ final class RGBConverter {
         // swscale's x86 YUV -> RGB converters work in blocks of 8 pixels and skip a row's last pixels when the
         // row stride has no room for a whole block, so only widths that are a multiple of 8 are converted
         // straight into the tightly packed result.
-        if geometry.rotation == 0, w % 8 == 0 {
+        if threads == 1, geometry.rotation == 0, w % 8 == 0 {
             return [UInt8](unsafeUninitializedCapacity: count + Self.slack) { buffer, initialized in
                 scale(frame, into: buffer.baseAddress!, stride: w * 3, height: h)
                 initialized = count
             }
         }
-        let stride = ((w + 31) & ~31) * 3
+        // At least 64 spare bytes per row, rows 64-byte aligned.
+        let stride = (w * 3 + 64 + 63) & ~63
         if scratch.count < stride * h + Self.slack { scratch = [UInt8](repeating: 0, count: stride * h + Self.slack) }
         scratch.withUnsafeMutableBufferPointer { scale(frame, into: $0.baseAddress!, stride: stride, height: h) }
         return scratch.withUnsafeBufferPointer { padded in

@@ -97,6 +97,25 @@ final class BadInputTests: TemporaryFolderTestCase {
         }
     }
 
+    func test_damage_in_the_middle_of_a_video_is_skipped_not_fatal() throws {
+        var options = EncodeOptions(codec: .h264(preset: "ultrafast"))
+        options.keyframeInterval = 10
+        let whole = try writeVideo(file("whole.mp4"), width: 64, height: 48, count: 30, options: options,
+                                   pattern: noisyPattern)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: whole)))
+        let mdat = (0..<bytes.count - 4).first { Array(bytes[$0..<$0 + 4]) == Array("mdat".utf8) }!
+        let moov = (mdat..<bytes.count - 4).first { Array(bytes[$0..<$0 + 4]) == Array("moov".utf8) }!
+        let middle = (mdat + moov) / 2
+        for i in middle..<middle + 300 { bytes[i] = 0xff }
+        let path = file("damaged.mp4")
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        for threads in [1, 2] {
+            let frames = try decodeAll(path, options: DecodeOptions(threads: threads))
+            XCTAssertGreaterThan(frames.count, 15, "frames around the damage still decode")
+            XCTAssertLessThanOrEqual(frames.count, 30)
+        }
+    }
+
     func test_video_whose_frames_are_all_corrupt_has_no_video_frames() throws {
         let whole = try writeVideo(file("whole.mp4"), width: 64, height: 48, count: 5,
                                    options: EncodeOptions(codec: .h264(preset: "ultrafast")))

@@ -36,6 +36,34 @@ final class SampleClipTests: XCTestCase {
         XCTAssertEqual(try probe(path: "\(samplesFolder)/motion.mov").metadataFrameCount, 243)
     }
 
+    func test_two_threads_decode_and_convert_the_same_pixels_as_one() throws {
+        let path = "\(samplesFolder)/motion.mov"
+        for size in [DecodeOptions.OutputSize.native, .maxSide(301)] {
+            let one = try decodeAll(path, options: DecodeOptions(threads: 1, size: size, duration: 0.4))
+            let two = try decodeAll(path, options: DecodeOptions(threads: 2, size: size, duration: 0.4))
+            XCTAssertEqual(one.count, 12)
+            XCTAssertTrue(one.map(\.rgb) == two.map(\.rgb), "\(size)")
+            XCTAssertEqual(two.first.map { [$0.width, $0.height] }, size == .native ? [568, 320] : [301, 170])
+        }
+    }
+
+    func test_decoded_pixels_are_byte_identical_to_the_ffmpeg_cli() throws {
+        guard let ffmpeg = which("ffmpeg") else { throw XCTSkip("ffmpeg not on PATH") }
+        let raw = NSTemporaryDirectory() + "videoio-ffmpeg-\(UUID().uuidString).rgb"
+        defer { try? FileManager.default.removeItem(atPath: raw) }
+        for name in ["realshort.mp4", "carphone.mp4", "motion.mov"] {
+            let path = "\(samplesFolder)/\(name)"
+            // Stored size: the ffmpeg CLI does not stretch non-square pixels.
+            let ours = try decodeAll(path, options: DecodeOptions(duration: 0.3, squarePixels: false)).flatMap(\.rgb)
+            let result = try runProcess(ffmpeg, ["-v", "error", "-i", path, "-t", "0.3", "-pix_fmt", "rgb24",
+                                                 "-f", "rawvideo", "-y", raw])
+            XCTAssertEqual(result.status, 0, result.err)
+            let theirs = [UInt8](try Data(contentsOf: URL(fileURLWithPath: raw)))
+            XCTAssertEqual(ours.count, theirs.count, name)
+            XCTAssertTrue(ours == theirs, "\(name) differs from ffmpeg's rgb24")
+        }
+    }
+
     func test_probe_reports_streams_codec_and_rates_of_a_sample() throws {
         let info = try probe(path: "\(samplesFolder)/motion.mov")
         XCTAssertEqual(info.codecName, "h264")
