@@ -14,4 +14,9 @@ guard let name = args.first, let bench = benchmarks[name] else {
     print("usage: mcjepa-bench <\(benchmarks.keys.sorted().joined(separator: "|"))> [options]")
     exit(2)
 }
-try bench(Array(args.dropFirst()))
+do {
+    try bench(Array(args.dropFirst()))
+} catch {
+    FileHandle.standardError.write(Data("mcjepa-bench \(name): \(error)\n".utf8))
+    exit(1)
+}
