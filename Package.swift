@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "MCJEPA", targets: ["MCJEPA"]),
         .library(name: "Dataset", targets: ["Dataset"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
+        .library(name: "Segmentation", targets: ["Segmentation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -34,11 +35,12 @@ let package = Package(
         .target(name: "NN", dependencies: ["COpenBLAS"]),
         .target(name: "MCJEPA", dependencies: ["NN", "FlowIO"]),
         .target(name: "Dataset", dependencies: ["VideoIO", "CFFmpeg"]),
+        .target(name: "Segmentation", dependencies: ["FlowIO"]),
         .target(name: "Pipeline", dependencies: [.product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "mcjepa-video",
             dependencies: [
-                "VideoIO", "FlowIO", "NN", "MCJEPA", "Dataset", "Pipeline",
+                "VideoIO", "FlowIO", "NN", "MCJEPA", "Dataset", "Pipeline", "Segmentation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -48,6 +50,7 @@ let package = Package(
         .testTarget(name: "FlowIOTests", dependencies: ["FlowIO"]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset"]),
         .testTarget(name: "MCJEPATests", dependencies: ["MCJEPA"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "VideoIO"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
         .testTarget(name: "NNTests", dependencies: ["NN"], resources: [.copy("Fixtures")]),
     ],

@@ -1,0 +1,1 @@
+// Segmentation: content segments, label propagation, J/F metrics.
