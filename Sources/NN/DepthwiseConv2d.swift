@@ -34,7 +34,8 @@ private func applyKernelRow(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePoi
 private func convolveRow(out: UnsafeMutablePointer<Float>, row: UnsafePointer<Float>, taps: UnsafePointer<Float>,
                          KW: Int, W: Int, OW: Int, s: Int, pad: Int, dil: Int) {
     // Interior: ox with every tap inside [0, W) (only used at stride 1).
-    let interior = s == 1 ? span(min(pad, OW), min(OW, W - (KW - 1) * dil + pad)) : 0..<0
+    // (pad can be negative here: the input-gradient pass calls this with pad = (KW-1)*dil - forward pad.)
+    let interior = s == 1 ? span(min(max(pad, 0), OW), min(OW, W - (KW - 1) * dil + pad)) : 0..<0
     if !interior.isEmpty { applyKernelRow(out, row - pad, taps, count: KW, step: dil, range: interior) }
     for kx in 0..<KW {
         let xs = validOutputRange(outputCount: OW, stride: s, offset: kx * dil - pad, inputCount: W)
