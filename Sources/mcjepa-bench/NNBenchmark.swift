@@ -1,7 +1,8 @@
 import Foundation
 import NN
 
-// `mcjepa-bench nn [--threads N] [--reps R] [--only LABEL]` (--only: just the convolutions whose label contains it): the NN kernels at tiny-model shapes.
+// `mcjepa-bench nn [--threads N] [--reps R] [--only LABEL]`: the NN kernels at tiny-model shapes
+// (--only: just the convolutions whose label contains LABEL).
 // Prints sgemm's peak GFLOP/s measured in this run, each convolution's GFLOP/s as a share of that peak, and the
 // forward+backward time of a small conv stack against PyTorch CPU on the same shapes and thread count
 // (Reference/ops_reference.py --bench, run as a child process), with the ratio Swift / PyTorch.
@@ -51,7 +52,10 @@ private struct ConvCase {
 private func runPyTorchStack(threads: Int, reps: Int) -> Double? {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "Reference/ops_reference.py", "--bench", "--threads", "\(threads)", "--reps", "\(reps)"]
+    // The script next to this source tree, so the benchmark works from any directory of the checkout.
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Reference/ops_reference.py").path
+    process.arguments = ["python3", script, "--bench", "--threads", "\(threads)", "--reps", "\(reps)"]
     let pipe = Pipe()
     process.standardOutput = pipe
     do { try process.run() } catch { return nil }
