@@ -2,7 +2,7 @@ import Foundation
 import NN
 
 // `mcjepa-bench nn [--threads N] [--reps R] [--only LABEL]`: the NN kernels at tiny-model shapes
-// (--only: just the convolutions whose label contains LABEL).
+// (--only: just the convolutions whose label contains LABEL; --only stack: just the conv stack).
 // Prints sgemm's peak GFLOP/s measured in this run, each convolution's GFLOP/s as a share of that peak, and the
 // forward+backward time of a small conv stack against PyTorch CPU on the same shapes and thread count
 // (Reference/ops_reference.py --bench, run as a child process), with the ratio Swift / PyTorch.
@@ -123,12 +123,53 @@ func nnBenchmark(_ args: [String]) throws {
         case "--threads": threads = value ?? threads
         case "--reps": reps = value ?? reps
         case "--only": only = index + 1 < args.count ? args[index + 1] : nil
-        default: print("usage: mcjepa-bench nn [--threads N] [--reps R] [--only CONV-LABEL-SUBSTRING]"); exit(2)
+        default: print("usage: mcjepa-bench nn [--threads N] [--reps R] [--only CONV-LABEL-SUBSTRING|stack]"); exit(2)
         }
         index += 2
     }
     NN.setThreads(threads)
     print("nn benchmark: \(threads) threads, best of \(reps) runs")
+    if only != "stack" { timeConvolutions(reps: reps, only: only) }
+    if only != nil && only != "stack" { return }
+    if only == nil {
+        timeFlowKernels(reps: reps)
+    }
+    // Swift, PyTorch, Swift again: a burst of load from other processes then hits both sides alike.
+    var swiftStack = swiftStackSeconds(reps: reps)
+    let torch = runPyTorchStack(threads: threads, reps: reps)
+    swiftStack = min(swiftStack, swiftStackSeconds(reps: reps))
+    print(String(format: "conv stack fwd+bwd @96x160: Swift %.2f ms", swiftStack * 1000))
+    if let torchStack = torch {
+        print(String(format: "conv stack fwd+bwd @96x160: PyTorch %.2f ms, ratio Swift/PyTorch %.2f",
+                     torchStack * 1000, swiftStack / torchStack))
+    } else {
+        print("PyTorch reference unavailable (python3 Reference/ops_reference.py --bench failed); no ratio")
+    }
+}
+
+/// Correlation, warp, layer norm and GELU at quarter-resolution shapes (times only: no GEMM to compare with).
+private func timeFlowKernels(reps: Int) {
+    let f1 = randomTensor([1, 32, 96, 160]), f2 = randomTensor([1, 32, 96, 160])
+    let corr = bestSeconds(reps: reps) { _ = correlationForward(f1, f2) }
+    let gCorr = randomTensor([1, 81, 96, 160])
+    let d1 = Tensor(shape: f1.shape), d2 = Tensor(shape: f2.shape)
+    let corrBack = bestSeconds(reps: reps) { correlationBackward(f1, f2, gradOutput: gCorr, gradF1: d1, gradF2: d2) }
+    let flow = randomTensor([1, 2, 96, 160], scale: 3)
+    let warp = bestSeconds(reps: reps) { _ = warpForward(image: f2, flow: flow) }
+    let warpBack = bestSeconds(reps: reps) { warpBackward(image: f2, flow: flow, gradOutput: f1, gradImage: d2, gradFlow: Tensor(shape: flow.shape)) }
+    let lnW = Tensor(shape: [32], repeating: 1), lnB = Tensor(shape: [32])
+    let ln = bestSeconds(reps: reps) { _ = layerNormChannelsForward(input: f1, weight: lnW, bias: lnB) }
+    print(String(format: "correlation r4 32ch @96x160  fwd %6.2f ms  bwd %6.2f ms", corr * 1000, corrBack * 1000))
+    print(String(format: "warp 32ch @96x160            fwd %6.2f ms  bwd %6.2f ms", warp * 1000, warpBack * 1000))
+    print(String(format: "layernorm 32ch @96x160       fwd %6.2f ms", ln * 1000))
+    let wide = randomTensor([1, 256, 96, 160], scale: 3), wideGrad = Tensor(shape: wide.shape)
+    let gelu = bestSeconds(reps: reps) { _ = geluForward(wide) }
+    let geluBack = bestSeconds(reps: reps) { geluBackward(input: wide, gradOutput: wide, gradInput: wideGrad) }
+    print(String(format: "gelu 256ch @96x160           fwd %6.2f ms  bwd %6.2f ms", gelu * 1000, geluBack * 1000))
+}
+
+/// Every convolution case: GFLOP/s forward and backward as a share of sgemm's peak measured in the same run.
+private func timeConvolutions(reps: Int, only: String?) {
     // Measured before and after the convolutions; the better of the two is the peak (a burst of load from
     // other processes during one measurement would otherwise inflate every percentage).
     let peakBefore = sgemmPeak(reps: reps)
@@ -171,36 +212,5 @@ func nnBenchmark(_ args: [String]) throws {
         print(row.label.padding(toLength: 32, withPad: " ", startingAt: 0)
               + String(format: " %7.1f (%5.1f%%) %7.2f ms   %7.1f (%5.1f%%) %7.2f ms",
                        fwd, 100 * fwd / peak, row.forward * 1000, bwd, 100 * bwd / peak, row.backward * 1000))
-    }
-
-    if only != nil { return }
-    let f1 = randomTensor([1, 32, 96, 160]), f2 = randomTensor([1, 32, 96, 160])
-    let corr = bestSeconds(reps: reps) { _ = correlationForward(f1, f2) }
-    let gCorr = randomTensor([1, 81, 96, 160])
-    let d1 = Tensor(shape: f1.shape), d2 = Tensor(shape: f2.shape)
-    let corrBack = bestSeconds(reps: reps) { correlationBackward(f1, f2, gradOutput: gCorr, gradF1: d1, gradF2: d2) }
-    let flow = randomTensor([1, 2, 96, 160], scale: 3)
-    let warp = bestSeconds(reps: reps) { _ = warpForward(image: f2, flow: flow) }
-    let warpBack = bestSeconds(reps: reps) { warpBackward(image: f2, flow: flow, gradOutput: f1, gradImage: d2, gradFlow: Tensor(shape: flow.shape)) }
-    let lnW = Tensor(shape: [32], repeating: 1), lnB = Tensor(shape: [32])
-    let ln = bestSeconds(reps: reps) { _ = layerNormChannelsForward(input: f1, weight: lnW, bias: lnB) }
-    print(String(format: "correlation r4 32ch @96x160  fwd %6.2f ms  bwd %6.2f ms", corr * 1000, corrBack * 1000))
-    print(String(format: "warp 32ch @96x160            fwd %6.2f ms  bwd %6.2f ms", warp * 1000, warpBack * 1000))
-    print(String(format: "layernorm 32ch @96x160       fwd %6.2f ms", ln * 1000))
-    let wide = randomTensor([1, 256, 96, 160], scale: 3), wideGrad = Tensor(shape: wide.shape)
-    let gelu = bestSeconds(reps: reps) { _ = geluForward(wide) }
-    let geluBack = bestSeconds(reps: reps) { geluBackward(input: wide, gradOutput: wide, gradInput: wideGrad) }
-    print(String(format: "gelu 256ch @96x160           fwd %6.2f ms  bwd %6.2f ms", gelu * 1000, geluBack * 1000))
-
-    // Swift, PyTorch, Swift again: a burst of load from other processes then hits both sides alike.
-    var swiftStack = swiftStackSeconds(reps: reps)
-    let torch = runPyTorchStack(threads: threads, reps: reps)
-    swiftStack = min(swiftStack, swiftStackSeconds(reps: reps))
-    print(String(format: "conv stack fwd+bwd @96x160: Swift %.2f ms", swiftStack * 1000))
-    if let torchStack = torch {
-        print(String(format: "conv stack fwd+bwd @96x160: PyTorch %.2f ms, ratio Swift/PyTorch %.2f",
-                     torchStack * 1000, swiftStack / torchStack))
-    } else {
-        print("PyTorch reference unavailable (python3 Reference/ops_reference.py --bench failed); no ratio")
     }
 }
