@@ -34,7 +34,8 @@ private func applyKernelRow(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePoi
 private func convolveRow(out: UnsafeMutablePointer<Float>, row: UnsafePointer<Float>, taps: UnsafePointer<Float>,
                          KW: Int, W: Int, OW: Int, s: Int, pad: Int, dil: Int) {
     // Interior: ox with every tap inside [0, W) (only used at stride 1).
-    let interior = s == 1 ? span(min(pad, OW), min(OW, W - (KW - 1) * dil + pad)) : 0..<0
+    // (pad can be negative here: the input-gradient pass calls this with pad = (KW-1)*dil - forward pad.)
+    let interior = s == 1 ? span(min(max(pad, 0), OW), min(OW, W - (KW - 1) * dil + pad)) : 0..<0
     if !interior.isEmpty { applyKernelRow(out, row - pad, taps, count: KW, step: dil, range: interior) }
     for kx in 0..<KW {
         let xs = validOutputRange(outputCount: OW, stride: s, offset: kx * dil - pad, inputCount: W)
@@ -81,9 +82,26 @@ func depthwiseConv2dBackward(input x: Tensor, weight: Tensor, config: Conv2dConf
     let (OH, OW, KH, KW) = (dy.h, dy.w, weight.shape[2], weight.shape[3])
     let (s, pad, dil) = (config.stride, config.padding, config.dilation)
     let xp = x.data, dyp = dy.data, wp = weight.data
-    let dxp = dx?.data, dwp = dw?.data
+    var dxp = dx?.data
+    let dwp = dw?.data
+    let transposedPad = (KH - 1) * dil - pad
+    if let dx, s == 1, KH == KW, transposedPad >= 0 {
+        // At stride 1 the input gradient is itself a depthwise convolution: dY convolved with the kernel
+        // rotated by 180 degrees, padded by (K-1)*dil - pad. Reusing the forward kernel keeps its speed.
+        let rotated = Tensor(uninitializedShape: weight.shape)
+        for i in 0..<C {
+            for k in 0..<(KH * KW) { rotated.data[i * KH * KW + k] = wp[i * KH * KW + KH * KW - 1 - k] }
+        }
+        let gradient = depthwiseConv2dForward(input: dy, weight: rotated, bias: nil,
+                                              config: Conv2dConfig(padding: transposedPad, dilation: dil, groups: C))
+        let source = gradient.data, target = dx.data
+        parallelFor(dx.count, itemCost: 1) { range in for i in range { target[i] += source[i] } }
+        dxp = nil
+    }
     // One task per channel: it owns dW[c] and the dX planes of channel c in every image, so no races.
+    let remainingInputGradient = dxp
     parallelFor(C, itemCost: 2 * N * OH * OW * KH * KW) { channels in
+        let dxp = remainingInputGradient
         // The kernel mirrored in x, for the stride-1 input gradient (a correlation with the flipped kernel).
         var flipped = [Float](repeating: 0, count: KH * KW)
         for c in channels {
@@ -91,7 +109,12 @@ func depthwiseConv2dBackward(input x: Tensor, weight: Tensor, config: Conv2dConf
             for ky in 0..<KH { for kx in 0..<KW { flipped[ky * KW + kx] = filter[ky * KW + KW - 1 - kx] } }
             for n in 0..<N {
                 let src = xp + (n * C + c) * H * W, grad = dyp + (n * C + c) * OH * OW
-                if let dwp {
+                if let dwp, s == 1, KW == 7 {
+                    for ky in 0..<KH {
+                        accumulateSevenTapWeightGradient(grad: grad, input: src, dw: dwp + c * KH * KW + ky * KW,
+                                                         ky: ky, H: H, W: W, OH: OH, OW: OW, pad: pad, dil: dil)
+                    }
+                } else if let dwp {
                     for ky in 0..<KH {
                         for kx in 0..<KW {
                             let xs = validOutputRange(outputCount: OW, stride: s, offset: kx * dil - pad, inputCount: W)
@@ -113,8 +136,9 @@ func depthwiseConv2dBackward(input x: Tensor, weight: Tensor, config: Conv2dConf
                     // dX[iy, ix] += sum_kx w[ky, kx] dY[iy + pad - ky*dil, ix + pad - kx*dil]: the same row
                     // kernel as the forward pass, on dY, with the flipped taps and offset (KW-1)*dil - pad.
                     flipped.withUnsafeBufferPointer { taps in
-                        for ky in 0..<KH {
-                            for iy in 0..<H {
+                        // Input row outside, kernel rows inside: the dX row stays in L1 across its KH updates.
+                        for iy in 0..<H {
+                            for ky in 0..<KH {
                                 let oy = iy + pad - ky * dil
                                 if oy < 0 || oy >= OH { continue }
                                 convolveRow(out: plane + iy * W, row: grad + oy * OW, taps: taps.baseAddress! + ky * KW,
@@ -140,4 +164,63 @@ func depthwiseConv2dBackward(input x: Tensor, weight: Tensor, config: Conv2dConf
         }
     }
     if let db { accumulateChannelBiasGradient(dy, db) }
+}
+
+/// dw[kx] += sum over output rows and columns of dY[oy, ox] * x[oy - pad + ky*dil, ox - pad + kx*dil] for a
+/// 7-wide kernel row at stride 1. In the interior one load of dY feeds all seven taps (seven SIMD4 accumulators);
+/// the border columns take the per-tap scalar loop.
+@inline(__always)
+private func accumulateSevenTapWeightGradient(grad: UnsafePointer<Float>, input: UnsafePointer<Float>,
+                                              dw: UnsafeMutablePointer<Float>, ky: Int, H: Int, W: Int,
+                                              OH: Int, OW: Int, pad: Int, dil: Int) {
+    let KW = 7
+    let interior = span(min(max(pad, 0), OW), min(OW, W - (KW - 1) * dil + pad))
+    var a0 = SIMD4<Float>(), a1 = SIMD4<Float>(), a2 = SIMD4<Float>(), a3 = SIMD4<Float>()
+    var a4 = SIMD4<Float>(), a5 = SIMD4<Float>(), a6 = SIMD4<Float>()
+    var scalar = (Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0))
+    let d = dil &* 4  // byte step between taps
+    for oy in 0..<OH {
+        let iy = oy - pad + ky * dil
+        if iy < 0 || iy >= H { continue }
+        let g = grad + oy * OW
+        let row = input + iy * W - pad  // row[ox + kx*dil] is x[iy, ox - pad + kx*dil]
+        var ox = interior.lowerBound
+        while ox &+ 4 <= interior.upperBound {
+            let gv = UnsafeRawPointer(g + ox).loadUnaligned(as: SIMD4<Float>.self)
+            let r = UnsafeRawPointer(row + ox)
+            a0 += gv * r.loadUnaligned(as: SIMD4<Float>.self)
+            a1 += gv * r.loadUnaligned(fromByteOffset: d, as: SIMD4<Float>.self)
+            a2 += gv * r.loadUnaligned(fromByteOffset: 2 &* d, as: SIMD4<Float>.self)
+            a3 += gv * r.loadUnaligned(fromByteOffset: 3 &* d, as: SIMD4<Float>.self)
+            a4 += gv * r.loadUnaligned(fromByteOffset: 4 &* d, as: SIMD4<Float>.self)
+            a5 += gv * r.loadUnaligned(fromByteOffset: 5 &* d, as: SIMD4<Float>.self)
+            a6 += gv * r.loadUnaligned(fromByteOffset: 6 &* d, as: SIMD4<Float>.self)
+            ox &+= 4
+        }
+        // Interior remainder and borders, one tap at a time.
+        for kx in 0..<KW {
+            let xs = validOutputRange(outputCount: OW, stride: 1, offset: kx * dil - pad, inputCount: W)
+            let r = row + kx * dil
+            var sum: Float = 0
+            for x in span(xs.lowerBound, min(xs.upperBound, interior.lowerBound)) { sum += g[x] * r[x] }
+            for x in ox..<interior.upperBound { sum += g[x] * r[x] }
+            for x in span(max(xs.lowerBound, interior.upperBound), xs.upperBound) { sum += g[x] * r[x] }
+            switch kx {
+            case 0: scalar.0 += sum
+            case 1: scalar.1 += sum
+            case 2: scalar.2 += sum
+            case 3: scalar.3 += sum
+            case 4: scalar.4 += sum
+            case 5: scalar.5 += sum
+            default: scalar.6 += sum
+            }
+        }
+    }
+    dw[0] += a0.sum() + scalar.0
+    dw[1] += a1.sum() + scalar.1
+    dw[2] += a2.sum() + scalar.2
+    dw[3] += a3.sum() + scalar.3
+    dw[4] += a4.sum() + scalar.4
+    dw[5] += a5.sum() + scalar.5
+    dw[6] += a6.sum() + scalar.6
 }

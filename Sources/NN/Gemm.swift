@@ -13,23 +13,24 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, a
                 beta, c, blasint(ldc))
 }
 
-/// Sum of a[i] * b[i * strideB] for i in 0..<count, with eight independent partial sums so the loop
-/// vectorises (a single float accumulator would be a serial dependency chain under strict FP rules).
+/// Sum of a[i] * b[i * strideB] for i in 0..<count. The contiguous case uses two SIMD4 accumulators: the
+/// compiler will not reorder a float reduction by itself (strict FP), so the lanes are written out.
 @inline(__always)
 func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int, strideB: Int = 1) -> Float {
-    var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
-    var s4: Float = 0, s5: Float = 0, s6: Float = 0, s7: Float = 0
     var i = 0
+    var tail: Float = 0
     if strideB == 1 {
+        var s0 = SIMD4<Float>(), s1 = SIMD4<Float>()
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
         while i &+ 8 <= count {
-            s0 += a[i] * b[i]; s1 += a[i &+ 1] * b[i &+ 1]
-            s2 += a[i &+ 2] * b[i &+ 2]; s3 += a[i &+ 3] * b[i &+ 3]
-            s4 += a[i &+ 4] * b[i &+ 4]; s5 += a[i &+ 5] * b[i &+ 5]
-            s6 += a[i &+ 6] * b[i &+ 6]; s7 += a[i &+ 7] * b[i &+ 7]
+            s0 += ra.loadUnaligned(fromByteOffset: i &* 4, as: SIMD4<Float>.self)
+                * rb.loadUnaligned(fromByteOffset: i &* 4, as: SIMD4<Float>.self)
+            s1 += ra.loadUnaligned(fromByteOffset: (i &+ 4) &* 4, as: SIMD4<Float>.self)
+                * rb.loadUnaligned(fromByteOffset: (i &+ 4) &* 4, as: SIMD4<Float>.self)
             i &+= 8
         }
+        tail = (s0 + s1).sum()
     }
-    var tail: Float = 0
     while i < count { tail += a[i] * b[i &* strideB]; i &+= 1 }
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)) + tail
+    return tail
 }

@@ -1,7 +1,8 @@
 import Foundation
 import NN
 
-// `mcjepa-bench nn [--threads N] [--reps R] [--only LABEL]` (--only: just the convolutions whose label contains it): the NN kernels at tiny-model shapes.
+// `mcjepa-bench nn [--threads N] [--reps R] [--only LABEL]`: the NN kernels at tiny-model shapes
+// (--only: just the convolutions whose label contains LABEL; --only stack: just the conv stack).
 // Prints sgemm's peak GFLOP/s measured in this run, each convolution's GFLOP/s as a share of that peak, and the
 // forward+backward time of a small conv stack against PyTorch CPU on the same shapes and thread count
 // (Reference/ops_reference.py --bench, run as a child process), with the ratio Swift / PyTorch.
@@ -31,9 +32,9 @@ private func randomTensor(_ shape: [Int], scale: Float = 1) -> Tensor {
 
 /// sgemm's best GFLOP/s over a few square sizes, through conv2dForward's own GEMM path (a 1x1 convolution is
 /// exactly one sgemm: M = out channels, K = in channels, N = pixels).
-private func sgemmPeak(reps: Int) -> Double {
+private func sgemmPeak(reps: Int, sizes: [Int] = [512, 1024, 1536]) -> Double {
     var best = 0.0
-    for size in [512, 1024, 1536] {
+    for size in sizes {
         let x = randomTensor([1, size, size, 1]), w = randomTensor([size, size, 1, 1])
         let seconds = bestSeconds(reps: reps) { _ = conv2dForward(input: x, weight: w, bias: nil) }
         best = max(best, 2 * Double(size * size * size) / seconds / 1e9)
@@ -48,10 +49,21 @@ private struct ConvCase {
     let config: Conv2dConfig
 }
 
-private func runPyTorchStack(threads: Int, reps: Int) -> Double? {
+/// PyTorch's time for the stack. `passiveWait` sets OMP_WAIT_POLICY=PASSIVE: with the default (spinning) policy
+/// PyTorch's OpenMP threads collapse when other processes share the cores (10x slower measured here), so the
+/// benchmark takes the better of both policies as the peer.
+private func runPyTorchStack(threads: Int, reps: Int, passiveWait: Bool) -> Double? {
     let process = Process()
+    if passiveWait {
+        var environment = ProcessInfo.processInfo.environment
+        environment["OMP_WAIT_POLICY"] = "PASSIVE"
+        process.environment = environment
+    }
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "Reference/ops_reference.py", "--bench", "--threads", "\(threads)", "--reps", "\(reps)"]
+    // The script next to this source tree, so the benchmark works from any directory of the checkout.
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Reference/ops_reference.py").path
+    process.arguments = ["python3", script, "--bench", "--threads", "\(threads)", "--reps", "\(reps)"]
     let pipe = Pipe()
     process.standardOutput = pipe
     do { try process.run() } catch { return nil }
@@ -119,15 +131,65 @@ func nnBenchmark(_ args: [String]) throws {
         case "--threads": threads = value ?? threads
         case "--reps": reps = value ?? reps
         case "--only": only = index + 1 < args.count ? args[index + 1] : nil
-        default: print("usage: mcjepa-bench nn [--threads N] [--reps R] [--only CONV-LABEL-SUBSTRING]"); exit(2)
+        default: print("usage: mcjepa-bench nn [--threads N] [--reps R] [--only CONV-LABEL-SUBSTRING|stack]"); exit(2)
         }
         index += 2
     }
     NN.setThreads(threads)
     print("nn benchmark: \(threads) threads, best of \(reps) runs")
-    // Measured before and after the convolutions; the better of the two is the peak (a burst of load from
-    // other processes during one measurement would otherwise inflate every percentage).
-    let peakBefore = sgemmPeak(reps: reps)
+    if only != "stack" { timeConvolutions(reps: reps, only: only) }
+    if only != nil && only != "stack" { return }
+    if only == nil {
+        timeFlowKernels(reps: reps)
+    }
+    // Alternating rounds of Swift then PyTorch (both OpenMP wait policies), best of each: on a shared machine a
+    // burst of load from other processes then hits both sides alike instead of deciding the ratio.
+    var swiftStack = Double.infinity
+    var torch: Double? = nil
+    for _ in 0..<2 {
+        swiftStack = min(swiftStack, swiftStackSeconds(reps: reps))
+        for passive in [false, true] {
+            if let seconds = runPyTorchStack(threads: threads, reps: reps, passiveWait: passive) {
+                print(String(format: "  PyTorch (OMP_WAIT_POLICY %@) %.2f ms", passive ? "PASSIVE" : "default", seconds * 1000))
+                torch = min(torch ?? seconds, seconds)
+            }
+        }
+    }
+    print(String(format: "conv stack fwd+bwd @96x160: Swift %.2f ms", swiftStack * 1000))
+    if let torchStack = torch {
+        print(String(format: "conv stack fwd+bwd @96x160: PyTorch %.2f ms, ratio Swift/PyTorch %.2f",
+                     torchStack * 1000, swiftStack / torchStack))
+    } else {
+        print("PyTorch reference unavailable (python3 Reference/ops_reference.py --bench failed); no ratio")
+    }
+}
+
+/// Correlation, warp, layer norm and GELU at quarter-resolution shapes (times only: no GEMM to compare with).
+private func timeFlowKernels(reps: Int) {
+    let f1 = randomTensor([1, 32, 96, 160]), f2 = randomTensor([1, 32, 96, 160])
+    let corr = bestSeconds(reps: reps) { _ = correlationForward(f1, f2) }
+    let gCorr = randomTensor([1, 81, 96, 160])
+    let d1 = Tensor(shape: f1.shape), d2 = Tensor(shape: f2.shape)
+    let corrBack = bestSeconds(reps: reps) { correlationBackward(f1, f2, gradOutput: gCorr, gradF1: d1, gradF2: d2) }
+    let flow = randomTensor([1, 2, 96, 160], scale: 3)
+    let warp = bestSeconds(reps: reps) { _ = warpForward(image: f2, flow: flow) }
+    let warpBack = bestSeconds(reps: reps) { warpBackward(image: f2, flow: flow, gradOutput: f1, gradImage: d2, gradFlow: Tensor(shape: flow.shape)) }
+    let lnW = Tensor(shape: [32], repeating: 1), lnB = Tensor(shape: [32])
+    let ln = bestSeconds(reps: reps) { _ = layerNormChannelsForward(input: f1, weight: lnW, bias: lnB) }
+    print(String(format: "correlation r4 32ch @96x160  fwd %6.2f ms  bwd %6.2f ms", corr * 1000, corrBack * 1000))
+    print(String(format: "warp 32ch @96x160            fwd %6.2f ms  bwd %6.2f ms", warp * 1000, warpBack * 1000))
+    print(String(format: "layernorm 32ch @96x160       fwd %6.2f ms", ln * 1000))
+    let wide = randomTensor([1, 256, 96, 160], scale: 3), wideGrad = Tensor(shape: wide.shape)
+    let gelu = bestSeconds(reps: reps) { _ = geluForward(wide) }
+    let geluBack = bestSeconds(reps: reps) { geluBackward(input: wide, gradOutput: wide, gradInput: wideGrad) }
+    print(String(format: "gelu 256ch @96x160           fwd %6.2f ms  bwd %6.2f ms", gelu * 1000, geluBack * 1000))
+}
+
+/// Every convolution case: GFLOP/s forward and backward as a share of sgemm's peak measured in the same run.
+private func timeConvolutions(reps: Int, only: String?) {
+    // Measured before, between and after the convolutions; the best is the peak (a burst of load from other
+    // processes during a single measurement would otherwise inflate every percentage).
+    var peak = sgemmPeak(reps: reps)
     var convRows: [(label: String, forwardFlops: Double, forward: Double, backward: Double)] = []
 
     let cases = [
@@ -158,45 +220,15 @@ func nnBenchmark(_ args: [String]) throws {
             conv2dBackward(input: x, weight: w, config: item.config, gradOutput: y, gradInput: dx, gradWeight: dw, gradBias: db)
         }
         convRows.append((item.label, flops, forward, backward))
+        peak = max(peak, sgemmPeak(reps: reps, sizes: [1024]))
     }
-    let peak = max(peakBefore, sgemmPeak(reps: reps))
-    print(String(format: "sgemm peak                  %7.1f GFLOP/s (best of before and after the convolutions)", peak))
+    peak = max(peak, sgemmPeak(reps: reps))
+    print(String(format: "sgemm peak                  %7.1f GFLOP/s (best measured before, between and after the convolutions)", peak))
     print("conv                              fwd GFLOP/s (% peak)             bwd GFLOP/s (% peak)")
     for row in convRows {
         let fwd = row.forwardFlops / row.forward / 1e9, bwd = 2 * row.forwardFlops / row.backward / 1e9
         print(row.label.padding(toLength: 32, withPad: " ", startingAt: 0)
               + String(format: " %7.1f (%5.1f%%) %7.2f ms   %7.1f (%5.1f%%) %7.2f ms",
                        fwd, 100 * fwd / peak, row.forward * 1000, bwd, 100 * bwd / peak, row.backward * 1000))
-    }
-
-    if only != nil { return }
-    let f1 = randomTensor([1, 32, 96, 160]), f2 = randomTensor([1, 32, 96, 160])
-    let corr = bestSeconds(reps: reps) { _ = correlationForward(f1, f2) }
-    let gCorr = randomTensor([1, 81, 96, 160])
-    let d1 = Tensor(shape: f1.shape), d2 = Tensor(shape: f2.shape)
-    let corrBack = bestSeconds(reps: reps) { correlationBackward(f1, f2, gradOutput: gCorr, gradF1: d1, gradF2: d2) }
-    let flow = randomTensor([1, 2, 96, 160], scale: 3)
-    let warp = bestSeconds(reps: reps) { _ = warpForward(image: f2, flow: flow) }
-    let warpBack = bestSeconds(reps: reps) { warpBackward(image: f2, flow: flow, gradOutput: f1, gradImage: d2, gradFlow: Tensor(shape: flow.shape)) }
-    let lnW = Tensor(shape: [32], repeating: 1), lnB = Tensor(shape: [32])
-    let ln = bestSeconds(reps: reps) { _ = layerNormChannelsForward(input: f1, weight: lnW, bias: lnB) }
-    print(String(format: "correlation r4 32ch @96x160  fwd %6.2f ms  bwd %6.2f ms", corr * 1000, corrBack * 1000))
-    print(String(format: "warp 32ch @96x160            fwd %6.2f ms  bwd %6.2f ms", warp * 1000, warpBack * 1000))
-    print(String(format: "layernorm 32ch @96x160       fwd %6.2f ms", ln * 1000))
-    let wide = randomTensor([1, 256, 96, 160], scale: 3), wideGrad = Tensor(shape: wide.shape)
-    let gelu = bestSeconds(reps: reps) { _ = geluForward(wide) }
-    let geluBack = bestSeconds(reps: reps) { geluBackward(input: wide, gradOutput: wide, gradInput: wideGrad) }
-    print(String(format: "gelu 256ch @96x160           fwd %6.2f ms  bwd %6.2f ms", gelu * 1000, geluBack * 1000))
-
-    // Swift, PyTorch, Swift again: a burst of load from other processes then hits both sides alike.
-    var swiftStack = swiftStackSeconds(reps: reps)
-    let torch = runPyTorchStack(threads: threads, reps: reps)
-    swiftStack = min(swiftStack, swiftStackSeconds(reps: reps))
-    print(String(format: "conv stack fwd+bwd @96x160: Swift %.2f ms", swiftStack * 1000))
-    if let torchStack = torch {
-        print(String(format: "conv stack fwd+bwd @96x160: PyTorch %.2f ms, ratio Swift/PyTorch %.2f",
-                     torchStack * 1000, swiftStack / torchStack))
-    } else {
-        print("PyTorch reference unavailable (python3 Reference/ops_reference.py --bench failed); no ratio")
     }
 }

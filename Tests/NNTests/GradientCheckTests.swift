@@ -45,6 +45,11 @@ final class GradientCheckTests: XCTestCase {
         checkConv([1, 2, 1, 1], outChannels: 2, kernel: 7, config: Conv2dConfig(padding: 3, groups: 2), seed: 19)
     }
 
+    func test_convolutions_with_padding_wider_than_the_kernel() {
+        checkConv([1, 3, 5, 6], outChannels: 3, kernel: 3, config: Conv2dConfig(padding: 3, groups: 3), seed: 24)
+        checkConv([1, 2, 5, 6], outChannels: 3, kernel: 3, config: Conv2dConfig(padding: 3), seed: 25)
+    }
+
     func test_correlation_on_maps_narrower_than_the_search_window() {
         var random = SeededRandom(seed: 20)
         let f1 = random.tensor([1, 2, 3, 2]), f2 = random.tensor([1, 2, 3, 2])
