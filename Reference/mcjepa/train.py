@@ -24,7 +24,7 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
-from .data import MixedSampler, ShardPairs, SyntheticPairs, VideoPairs, _files, VIDEO_EXTENSIONS
+from .data import MixedSampler, ShardPairs, SyntheticPairs, VideoPairs, find_files, VIDEO_EXTENSIONS
 from .losses import LossConfig, content_losses, flow_losses
 from .model import MCJEPA, ModelConfig, PRESETS, count_parameters
 from .weights import load_file, save_file
@@ -120,8 +120,8 @@ def loss_config(overrides) -> LossConfig:
 
 def build_sources(args, rank: int, world: int):
     sources = []
-    shards = _files(args.data, (".tar",))
-    videos = _files(args.data, VIDEO_EXTENSIONS)
+    shards = find_files(args.data, (".tar",))
+    videos = find_files(args.data, VIDEO_EXTENSIONS)
     if shards:
         sources.append(ShardPairs(shards, rank, world))
     if videos:
