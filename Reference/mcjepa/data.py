@@ -125,6 +125,13 @@ class SyntheticPairs:
             img = cv2.imread(path, cv2.IMREAD_COLOR)
             if img is None:
                 raise ValueError(f"{path}: cannot decode image")
+            # Photos are cached at most twice the pair size: resizing full-size photos per sample dominated the
+            # step time.
+            limit = 2 * max(self.height, self.width) + 128
+            scale = limit / max(img.shape[:2])
+            if scale < 1:
+                img = cv2.resize(img, (round(img.shape[1] * scale), round(img.shape[0] * scale)),
+                                 interpolation=cv2.INTER_AREA)
             self._cache[path] = _to_rgb01(img)
         return self._cache[path]
 
