@@ -28,7 +28,7 @@ def _to_rgb01(bgr: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
 
 
-def _files(paths: List[str], extensions) -> List[str]:
+def find_files(paths: List[str], extensions) -> List[str]:
     found = []
     for p in paths:
         if os.path.isdir(p):
@@ -44,7 +44,7 @@ class VideoPairs:
 
     def __init__(self, paths: List[str], max_stride: int = 2):
         self.videos = []
-        for path in _files(paths, VIDEO_EXTENSIONS):
+        for path in find_files(paths, VIDEO_EXTENSIONS):
             cap = cv2.VideoCapture(path)
             count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
             cap.release()
@@ -82,7 +82,7 @@ class ShardPairs:
     """
 
     def __init__(self, paths: List[str], rank: int = 0, world_size: int = 1):
-        shards = sorted(p for p in _files(paths, (".tar",)))
+        shards = sorted(p for p in find_files(paths, (".tar",)))
         if not shards:
             raise ValueError(f"no .tar shards in {paths}")
         mine = shards[rank::world_size] or shards
@@ -113,7 +113,7 @@ class SyntheticPairs:
     affine motion; the flow of frame 0 to frame 1 is exact: p -> A1 A0^-1 p for the top layer covering p."""
 
     def __init__(self, paths: List[str], size=(320, 448), max_shift: float = 12.0):
-        self.images = _files(paths, IMAGE_EXTENSIONS)
+        self.images = find_files(paths, IMAGE_EXTENSIONS)
         if not self.images:
             raise ValueError(f"no images in {paths}")
         self.height, self.width = size
@@ -125,6 +125,13 @@ class SyntheticPairs:
             img = cv2.imread(path, cv2.IMREAD_COLOR)
             if img is None:
                 raise ValueError(f"{path}: cannot decode image")
+            # Photos are cached at most twice the pair size: resizing full-size photos per sample dominated the
+            # step time.
+            limit = 2 * max(self.height, self.width) + 128
+            scale = limit / max(img.shape[:2])
+            if scale < 1:
+                img = cv2.resize(img, (round(img.shape[1] * scale), round(img.shape[0] * scale)),
+                                 interpolation=cv2.INTER_AREA)
             self._cache[path] = _to_rgb01(img)
         return self._cache[path]
 

@@ -109,9 +109,13 @@ def smoothness_loss(flow: torch.Tensor, image: torch.Tensor, edge: float = 10.0)
 
 
 def cycle_loss(flow_fw: torch.Tensor, flow_bw: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Forward-backward cycle consistency: masked mean of mean_uv |f + backward_warp(b, f)|."""
+    """Forward-backward cycle consistency: mean over all pixels of mask * mean_uv |f + backward_warp(b, f)|.
+
+    Divided by the pixel count, not by sum(mask): early in training few pixels pass the occlusion test, and a
+    masked mean would put the whole loss on those few pixels and blow their gradients up.
+    """
     residual = (flow_fw + backward_warp(flow_bw, flow_fw)).abs().mean(1, keepdim=True)
-    return masked_mean(residual, mask)
+    return (residual * mask).mean()
 
 
 def variance_loss(x: torch.Tensor) -> torch.Tensor:
@@ -156,10 +160,14 @@ def _direction_terms(model, img_a, img_b, feats_a, feats_b, out_ab, out_ba, cfg:
     """Losses of the flow from frame a to frame b (out_ab), using the reverse flow (out_ba) for occlusions."""
     levels_ab, full_ab = out_ab
     levels_ba, full_ba = out_ba
+    # The cycle term always uses the forward-backward mask: unmasked, it pulls the (initially equal, not opposite)
+    # forward and backward flows to zero faster than the photometric term can teach them. `use_occlusion` only
+    # decides whether the photometric and feature terms are masked too.
+    mask_full = occlusion_mask(full_ab, full_ba, cfg.occ_alpha1, cfg.occ_alpha2)
     mask_of = lambda f, b: occlusion_mask(f, b, cfg.occ_alpha1, cfg.occ_alpha2) if cfg.use_occlusion \
         else torch.ones_like(f[:, :1])
-    mask_full = mask_of(full_ab, full_ba)
-    photo = photometric_loss(img_a, backward_warp(img_b, full_ab), mask_full, cfg.photo_l1, cfg.photo_ssim)
+    photo_mask = mask_full if cfg.use_occlusion else torch.ones_like(mask_full)
+    photo = photometric_loss(img_a, backward_warp(img_b, full_ab), photo_mask, cfg.photo_l1, cfg.photo_ssim)
     feature = img_a.new_zeros(())
     for lv, flow_ab, flow_ba in zip(model.decoder.decoded_levels, levels_ab, levels_ba):
         mask = mask_of(flow_ab, flow_ba)

@@ -24,7 +24,7 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
-from .data import MixedSampler, ShardPairs, SyntheticPairs, VideoPairs, _files, VIDEO_EXTENSIONS
+from .data import MixedSampler, ShardPairs, SyntheticPairs, VideoPairs, find_files, VIDEO_EXTENSIONS
 from .losses import LossConfig, content_losses, flow_losses
 from .model import MCJEPA, ModelConfig, PRESETS, count_parameters
 from .weights import load_file, save_file
@@ -80,6 +80,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--content-warmup", type=int, default=1000, help="content-only steps before flow losses")
     ap.add_argument("--occlusion-start", type=int, default=3000,
                     help="step from which forward-backward occlusion masks are applied (before: all visible)")
+    ap.add_argument("--min-visible", type=float, default=0.5,
+                    help="occlusion masks apply only while at least this fraction of pixels is visible")
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--weight-decay", type=float, default=0.05)
     ap.add_argument("--warmup", type=int, default=500, help="learning-rate warm-up steps")
@@ -120,8 +122,8 @@ def loss_config(overrides) -> LossConfig:
 
 def build_sources(args, rank: int, world: int):
     sources = []
-    shards = _files(args.data, (".tar",))
-    videos = _files(args.data, VIDEO_EXTENSIONS)
+    shards = find_files(args.data, (".tar",))
+    videos = find_files(args.data, VIDEO_EXTENSIONS)
     if shards:
         sources.append(ShardPairs(shards, rank, world))
     if videos:
@@ -209,12 +211,15 @@ def main(argv=None) -> None:
 
     log = open(os.path.join(args.out, "log.jsonl"), "a") if rank == 0 else None
     t_last, steps_since = time.perf_counter(), 0
+    visible = 0.0  # fraction of pixels passing the occlusion test at the last flow step
     for step in range(start, args.steps):
         lr = lr_at(step, args.lr, args.warmup, args.steps)
         for group in optimizer.param_groups:
             group["lr"] = lr
         flow_on = step >= args.content_warmup
-        loss_cfg.use_occlusion = step >= args.occlusion_start
+        # Masks switch on at --occlusion-start, but only while most pixels pass the forward-backward test: with
+        # flows that are not yet opposite the mask is ~empty and would silence the photometric term.
+        loss_cfg.use_occlusion = step >= args.occlusion_start and visible >= args.min_visible
         content = {k: v.to(device) for k, v in sampler.content_batch(args.content_batch).items()}
         flow = {k: v.to(device) for k, v in sampler.flow_batch(args.batch).items()} if flow_on else None
         optimizer.zero_grad(set_to_none=True)
@@ -225,6 +230,9 @@ def main(argv=None) -> None:
         if args.clip > 0:
             terms["grad_norm"] = torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip).detach()
         optimizer.step()
+        if "visible" in terms:
+            visible = float(terms["visible"])
+        terms["occlusion_on"] = torch.tensor(float(loss_cfg.use_occlusion))
         steps_since += 1
         done = step + 1
         if rank == 0 and (done % args.log_every == 0 or done == args.steps):

@@ -46,6 +46,10 @@ def save_file(tensors: Dict[str, torch.Tensor], path: str, metadata: Optional[Di
             f.write(encoded)
             for data in blobs:
                 f.write(data)
+        # mkstemp creates 0600 files; give the result the permissions an ordinary open() would have.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
