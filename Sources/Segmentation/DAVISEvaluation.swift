@@ -11,7 +11,13 @@ public enum DAVISEvaluation {
     public enum PredictionSource: Sendable {
         case folder(URL)
         case firstMask
+        /// Label propagation from the first annotation through per-frame features of `JPEGImages/480p/<seq>/
+        /// <frame>.jpg` (a model's content features, or `ColourPatchFeatures`); `name` labels the report.
+        case propagation(name: String, configuration: LabelPropagation.Configuration, features: FeatureExtractor)
     }
+
+    /// The feature map of one frame, at the configuration's stride.
+    public typealias FeatureExtractor = @Sendable (RGBImage) throws -> FeatureMap
 
     public struct Sequence: Sendable {
         public var name: String
@@ -101,6 +107,9 @@ public enum DAVISEvaluation {
                     }
                     return try DAVISMasks.read(path: path)
                 }
+            case .propagation(_, let configuration, let features):
+                predicted = try propagate(sequence: sequence, firstMask: truth[0], configuration: configuration,
+                                          features: features)
             }
             results.append(try score(sequence: sequence.name, truth: truth, predictions: predicted,
                                      predictionFolder: {
@@ -115,9 +124,44 @@ public enum DAVISEvaluation {
         switch predictions {
         case .firstMask: label = "first-mask"
         case .folder(let url): label = url.path
+        case .propagation(let name, _, _): label = name
         }
         return Report(root: root.path, prediction: label, sequences: results, j: j, f: f, jAndF: (j + f) / 2,
                       jRecall: mean(objects.map(\.j.recall)), fRecall: mean(objects.map(\.f.recall)))
+    }
+
+    /// Masks for every frame of a sequence by label propagation; frame 0 is the given mask.
+    public static func propagate(sequence: Sequence, firstMask: LabelImage,
+                                 configuration: LabelPropagation.Configuration,
+                                 features: FeatureExtractor) throws -> [LabelImage] {
+        func image(_ frame: String) throws -> RGBImage {
+            let path = sequence.images.appendingPathComponent("\(frame).jpg").path
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw SegmentationError(file: path, reason: "missing frame")
+            }
+            do {
+                return try readImage(path: path)
+            } catch let error as VideoIOError {
+                throw SegmentationError(file: path, reason: "cannot read the frame (\(error.description))")
+            }
+        }
+        let first = try image(sequence.frames[0])
+        guard first.width == firstMask.width && first.height == firstMask.height else {
+            throw SegmentationError(file: sequence.images.path, reason: "frames are \(first.width)x\(first.height), annotations \(firstMask.width)x\(firstMask.height)")
+        }
+        let propagation = try LabelPropagation(firstFeatures: try features(first), firstMask: firstMask.labels,
+                                               frameWidth: first.width, frameHeight: first.height,
+                                               configuration: configuration)
+        var masks = [firstMask]
+        for frame in sequence.frames.dropFirst() {
+            let rgb = try image(frame)
+            guard rgb.width == first.width && rgb.height == first.height else {
+                throw SegmentationError(file: sequence.images.appendingPathComponent("\(frame).jpg").path,
+                                        reason: "frame size \(rgb.width)x\(rgb.height) differs from the first frame's")
+            }
+            masks.append(LabelImage(width: rgb.width, height: rgb.height, labels: try propagation.propagate(features(rgb))))
+        }
+        return masks
     }
 
     /// Scores one sequence from its object-id masks (all frames, the first included; it and the last are skipped).

@@ -14,13 +14,15 @@ struct EvalVOSCommand: AsyncParsableCommand {
             a boundary tolerance of ceil(0.008 x diagonal) pixels; the mean line averages objects.
 
             --pred DIR reads DIR/<seq>/<frame>.png (palette indices = object ids). --pred first-mask scores the \
-            baseline that copies the first annotation to every frame (write ./first-mask for a folder of that name).
+            baseline that copies the first annotation to every frame (write ./first-mask for a folder of that name). \
+            --pred colour-propagation runs label propagation through non-learned colour patch features (stride 8): \
+            a floor for learned features and a check of the propagation machinery.
             """)
 
     @Argument(help: "The DAVIS-layout folder.")
     var davisRoot: String
 
-    @Option(help: "Folder of predicted masks, or 'first-mask' for the copy-the-first-mask baseline.")
+    @Option(help: "Folder of predicted masks, or a baseline: 'first-mask', 'colour-propagation'.")
     var pred: String?
 
     @Flag(help: "Print the report as JSON (J and F in 0...1) instead of a table.")
@@ -32,8 +34,18 @@ struct EvalVOSCommand: AsyncParsableCommand {
                        + "pass --pred DIR or --pred first-mask")
             throw Exit.usage
         }
-        let source: DAVISEvaluation.PredictionSource =
-            pred == "first-mask" ? .firstMask : .folder(URL(fileURLWithPath: pred))
+        let source: DAVISEvaluation.PredictionSource
+        switch pred {
+        case "first-mask": source = .firstMask
+        case "colour-propagation":
+            let configuration = LabelPropagation.Configuration()
+            source = .propagation(name: "colour-propagation (non-learned colour patches, stride 8)",
+                                  configuration: configuration) { image in
+                ColourPatchFeatures.features(rgb: image.rgb, width: image.width, height: image.height,
+                                             stride: configuration.stride)
+            }
+        default: source = .folder(URL(fileURLWithPath: pred))
+        }
         do {
             let report = try DAVISEvaluation.evaluate(root: URL(fileURLWithPath: davisRoot), predictions: source)
             print(json ? DAVISEvaluation.json(report) : DAVISEvaluation.table(report))
