@@ -12,7 +12,8 @@ public enum DAVISEvaluation {
         case folder(URL)
         case firstMask
         /// Label propagation from the first annotation through per-frame features of `JPEGImages/480p/<seq>/
-        /// <frame>.jpg` (a model's content features, or `ColourPatchFeatures`); `name` labels the report.
+        /// <frame>.jpg` (or .png) (a model's content features, or `ColourPatchFeatures`); `name` labels the
+        /// report.
         case propagation(name: String, configuration: LabelPropagation.Configuration, features: FeatureExtractor)
     }
 
@@ -135,9 +136,10 @@ public enum DAVISEvaluation {
                                  configuration: LabelPropagation.Configuration,
                                  features: FeatureExtractor) throws -> [LabelImage] {
         func image(_ frame: String) throws -> RGBImage {
-            let path = sequence.images.appendingPathComponent("\(frame).jpg").path
-            guard FileManager.default.fileExists(atPath: path) else {
-                throw SegmentationError(file: path, reason: "missing frame")
+            // DAVIS frames are JPEGs; PNG frames (lossless, e.g. made by tests or re-encodings) are accepted too.
+            let candidates = ["jpg", "png"].map { sequence.images.appendingPathComponent("\(frame).\($0)").path }
+            guard let path = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+                throw SegmentationError(file: candidates[0], reason: "missing frame")
             }
             do {
                 return try readImage(path: path)
@@ -156,7 +158,7 @@ public enum DAVISEvaluation {
         for frame in sequence.frames.dropFirst() {
             let rgb = try image(frame)
             guard rgb.width == first.width && rgb.height == first.height else {
-                throw SegmentationError(file: sequence.images.appendingPathComponent("\(frame).jpg").path,
+                throw SegmentationError(file: sequence.images.appendingPathComponent(frame).path,
                                         reason: "frame size \(rgb.width)x\(rgb.height) differs from the first frame's")
             }
             masks.append(LabelImage(width: rgb.width, height: rgb.height, labels: try propagation.propagate(features(rgb))))

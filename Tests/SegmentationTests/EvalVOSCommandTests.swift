@@ -89,4 +89,38 @@ final class EvalVOSCommandTests: XCTestCase {
         XCTAssertEqual(incomplete.status, 3)
         XCTAssertTrue(incomplete.stderr.contains("00002.png: missing prediction"), incomplete.stderr)
     }
+
+    /// A red 32x32 square moving 4 px right per frame over a gray 96x64 picture, with frames as PNGs.
+    func test_eval_vos_colour_propagation_follows_a_moving_square() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("tiny-davis-\(UUID().uuidString)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: root) }
+        let annotations = root.appendingPathComponent("Annotations/480p/square")
+        let images = root.appendingPathComponent("JPEGImages/480p/square")
+        for folder in [annotations, images] {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        }
+        let (width, height) = (96, 64)
+        for t in 0..<6 {
+            var rgb = [UInt8](repeating: 128, count: width * height * 3), ids = [UInt8](repeating: 0, count: width * height)
+            for y in 16..<48 {
+                for x in (8 + 4 * t)..<(40 + 4 * t) {
+                    ids[y * width + x] = 1
+                    (rgb[(y * width + x) * 3], rgb[(y * width + x) * 3 + 1], rgb[(y * width + x) * 3 + 2]) = (220, 20, 20)
+                }
+            }
+            let name = String(format: "%05d", t)
+            try writePNG(RGBImage(width: width, height: height, rgb: rgb), path: images.appendingPathComponent("\(name).png").path)
+            try DAVISMasks.write(ids, width: width, height: height, path: annotations.appendingPathComponent("\(name).png").path)
+        }
+        let result = try run(["eval", "vos", root.path, "--pred", "colour-propagation", "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        // Copying the first mask scores J = (28/36 + 24/40 + 20/44 + 16/48) / 4 = 0.54 on frames 1-4; at stride 8
+        // edges are found within a few pixels, so propagation stays far above that.
+        XCTAssertGreaterThan(try XCTUnwrap(object["j"] as? Double), 0.85)
+        try FileManager.default.removeItem(at: images.appendingPathComponent("00003.png"))
+        let missing = try run(["eval", "vos", root.path, "--pred", "colour-propagation"])
+        XCTAssertEqual(missing.status, 3)
+        XCTAssertTrue(missing.stderr.contains("00003.jpg: missing frame"), missing.stderr)
+    }
 }
