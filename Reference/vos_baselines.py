@@ -10,6 +10,9 @@ written as palette PNGs with the DAVIS palette to OUTDIR/<seq>/<frame>.png (fram
     mcjepa-video eval vos DAVIS_ROOT --pred OUTDIR
 and compare with the copy-the-first-mask baseline (`--pred first-mask`).
 
+Measured on shared/data/davis-dev (five DAVIS-2016 sequences, 2 threads): J&F 0.456 (J 0.458, F 0.454), DIS 73 ms
+per 854x480 pair; copying the first mask gives 0.317. (Bilinear warping of the mask thresholded at 0.5 gives 0.461.)
+
 Masks are read as eval vos reads them: palette indices (DAVIS 2017), or grayscale 0/255 (DAVIS 2016) where 255
 is object 1. No PIL needed: the few PNG features involved (8-bit gray or palette, non-interlaced) are handled here.
 """
