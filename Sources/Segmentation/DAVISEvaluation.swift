@@ -112,11 +112,12 @@ public enum DAVISEvaluation {
                 predicted = try propagate(sequence: sequence, firstMask: truth[0], configuration: configuration,
                                           features: features)
             }
-            results.append(try score(sequence: sequence.name, truth: truth, predictions: predicted,
-                                     predictionFolder: {
-                                         if case .folder(let f) = predictions { return f.appendingPathComponent(sequence.name).path }
-                                         return ""
-                                     }()))
+            var predictionFolder = ""
+            if case .folder(let folder) = predictions {
+                predictionFolder = folder.appendingPathComponent(sequence.name).path
+            }
+            results.append(try score(sequence: sequence.annotations.path, truth: truth, predictions: predicted,
+                                     predictionFolder: predictionFolder, name: sequence.name))
         }
         let objects = results.flatMap(\.objects)
         let mean = { (values: [Double]) in values.reduce(0, +) / Double(max(values.count, 1)) }
@@ -169,20 +170,31 @@ public enum DAVISEvaluation {
     /// Scores one sequence from its object-id masks (all frames, the first included; it and the last are skipped).
     /// - Throws: when sizes differ or a prediction holds an id above the number of objects (the official code
     ///   refuses those too).
+    /// - Parameters:
+    ///   - sequence: where the annotations come from, for error messages.
+    ///   - predictionFolder: where the predictions come from, for error messages ("" for a baseline).
+    ///   - name: the sequence's name in the result (default: the last path component of `sequence`).
     public static func score(sequence: String, truth: [LabelImage], predictions: [LabelImage],
-                             predictionFolder: String = "") throws -> SequenceResult {
+                             predictionFolder: String = "", name: String? = nil) throws -> SequenceResult {
         precondition(truth.count == predictions.count, "one prediction per frame")
-        let objectCount = Int(truth.first?.labels.max() ?? 0)
+        // The first and last frames are not scored, so a sequence needs a third; objects come from frame 0.
+        guard truth.count >= 3 else {
+            throw SegmentationError(file: sequence, reason: "sequence has \(truth.count) annotated frames, at least 3 are needed")
+        }
+        let objectCount = Int(truth[0].labels.max() ?? 0)
+        guard objectCount > 0 else {
+            throw SegmentationError(file: sequence, reason: "the first annotation holds no object")
+        }
         for (index, (t, p)) in zip(truth, predictions).enumerated() {
-            let where_ = predictionFolder.isEmpty ? sequence : "\(predictionFolder) frame \(index)"
+            let source = predictionFolder.isEmpty ? sequence : "\(predictionFolder) frame \(index)"
             guard t.width == p.width && t.height == p.height else {
-                throw SegmentationError(file: where_, reason: "prediction is \(p.width)x\(p.height), annotation is \(t.width)x\(t.height)")
+                throw SegmentationError(file: source, reason: "prediction is \(p.width)x\(p.height), annotation is \(t.width)x\(t.height)")
             }
             if let top = p.labels.max(), Int(top) > objectCount {
-                throw SegmentationError(file: where_, reason: "prediction holds object \(top) but the sequence has \(objectCount) objects")
+                throw SegmentationError(file: source, reason: "prediction holds object \(top) but the sequence has \(objectCount) objects")
             }
         }
-        let scored = truth.count > 2 ? Array(1..<(truth.count - 1)) : []
+        let scored = Array(1..<(truth.count - 1))
         var jValues = [[Double]](repeating: [Double](repeating: 0, count: scored.count), count: objectCount)
         var fValues = jValues
         // Frames are independent: score them in parallel, each writing its own slots.
@@ -190,7 +202,7 @@ public enum DAVISEvaluation {
         DispatchQueue.concurrentPerform(iterations: scored.count) { slot in
             let t = truth[scored[slot]], p = predictions[scored[slot]]
             var js = [Double](), fs = [Double]()
-            for object in 1...max(objectCount, 1) where object <= objectCount {
+            for object in 1...objectCount {
                 let a = t.labels.map { Int($0) == object }, b = p.labels.map { Int($0) == object }
                 js.append(MaskMetrics.jaccard(a, b))
                 fs.append(MaskMetrics.fMeasure(a, b, width: t.width, height: t.height))
@@ -208,7 +220,7 @@ public enum DAVISEvaluation {
         }
         let mean = { (values: [Double]) in values.reduce(0, +) / Double(max(values.count, 1)) }
         let j = mean(objects.map(\.j.mean)), f = mean(objects.map(\.f.mean))
-        return SequenceResult(sequence: sequence, frames: truth.count, objects: objects, j: j, f: f,
+        return SequenceResult(sequence: name ?? URL(fileURLWithPath: sequence).lastPathComponent, frames: truth.count, objects: objects, j: j, f: f,
                               jAndF: (j + f) / 2)
     }
 

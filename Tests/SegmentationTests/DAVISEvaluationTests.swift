@@ -62,3 +62,15 @@ final class DAVISEvaluationTests: XCTestCase {
                                                        predictions: [truth, label(["100", "000"]), truth]))
     }
 }
+
+extension DAVISEvaluationTests {
+    func test_sequences_need_three_frames_and_an_object_in_the_first() {
+        let object = label(["10", "00"]), empty = label(["00", "00"])
+        XCTAssertThrowsError(try DAVISEvaluation.score(sequence: "s", truth: [object, object],
+                                                       predictions: [object, object]))
+        XCTAssertThrowsError(try DAVISEvaluation.score(sequence: "s", truth: [empty, object, object],
+                                                       predictions: [empty, object, object])) { error in
+            XCTAssertEqual((error as? SegmentationError)?.reason, "the first annotation holds no object")
+        }
+    }
+}
