@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "NN", dependencies: ["COpenBLAS"]),
         .target(name: "MCJEPA", dependencies: ["NN", "FlowIO"]),
         .target(name: "Dataset", dependencies: ["VideoIO", "CFFmpeg"]),
-        .target(name: "Segmentation", dependencies: ["FlowIO"]),
+        .target(name: "Segmentation", dependencies: ["FlowIO", "VideoIO"]),
         .target(name: "Pipeline", dependencies: [.product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "mcjepa-video",

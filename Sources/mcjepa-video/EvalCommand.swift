@@ -6,7 +6,7 @@ import Foundation
 struct EvalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval", abstract: "Score the model (or saved predictions) on evaluation sets.",
-        subcommands: [EvalFlowCommand.self])
+        subcommands: [EvalFlowCommand.self, EvalVOSCommand.self])
 }
 
 struct EvalFlowCommand: AsyncParsableCommand {

@@ -1,0 +1,218 @@
+import Foundation
+
+/// Semi-supervised video object segmentation by label propagation through features, the protocol of DINO's
+/// `eval_video_segmentation.py` used by MC-JEPA and most self-supervised papers:
+/// - features are L2-normalised per cell (default: the stride-8 level);
+/// - the context of frame t is the first frame with its given mask plus the previous `contextFrames` (7)
+///   frames with their predicted soft label maps;
+/// - a target cell's affinity to a context cell is exp(cos / temperature) (temperature 0.1), only for context
+///   cells within `radius` (12) cells in x and y, and only the top `topK` (5) over the whole context count;
+/// - its label map is the affinity-weighted average of those cells' label maps;
+/// - label maps are upsampled bilinearly to the frame size, each label's map is min-max normalised (DINO's
+///   `norm_mask`), and each pixel takes the label with the highest value.
+///
+/// Geometry: cell (x, y) of a feature map covers pixels [x * stride, (x + 1) * stride) of the frame; a map may
+/// extend past the frame (a model that pads its input) but must cover it.
+/// Labels: one per object id present in the first mask (its palette indices), background (0) always first; the
+/// output masks use the same ids.
+public final class LabelPropagation {
+    public struct Configuration: Sendable {
+        public var stride: Int = 8
+        public var contextFrames: Int = 7
+        public var temperature: Float = 0.1
+        public var radius: Int = 12
+        public var topK: Int = 5
+        /// DINO's `norm_mask` before the argmax; without it small objects tend to fade.
+        public var normaliseLabelMaps: Bool = true
+
+        public init(stride: Int = 8, contextFrames: Int = 7, temperature: Float = 0.1, radius: Int = 12,
+                    topK: Int = 5, normaliseLabelMaps: Bool = true) {
+            self.stride = stride
+            self.contextFrames = contextFrames
+            self.temperature = temperature
+            self.radius = radius
+            self.topK = topK
+            self.normaliseLabelMaps = normaliseLabelMaps
+        }
+    }
+
+    /// A frame of the context: unit feature vectors (h, w, C) and soft label maps (L, h, w).
+    struct ContextFrame {
+        var features: [Float]
+        var labels: [Float]
+    }
+
+    public let configuration: Configuration
+    /// The object ids, background (0) first; label index k stands for objectIDs[k].
+    public let objectIDs: [UInt8]
+    public let frameWidth: Int
+    public let frameHeight: Int
+    let channels: Int, gridHeight: Int, gridWidth: Int
+    let first: ContextFrame
+    var recent: [ContextFrame] = []
+
+    /// Starts a video from its first frame's features and mask (object ids per pixel, frameWidth x frameHeight).
+    public init(firstFeatures: FeatureMap, firstMask: [UInt8], frameWidth: Int, frameHeight: Int,
+                configuration: Configuration = Configuration()) throws {
+        guard firstMask.count == frameWidth * frameHeight else {
+            throw SegmentationError(file: "", reason: "first mask holds \(firstMask.count) pixels, expected \(frameWidth)x\(frameHeight)")
+        }
+        let stride = configuration.stride
+        guard stride > 0, firstFeatures.width * stride >= frameWidth, firstFeatures.height * stride >= frameHeight else {
+            throw SegmentationError(file: "", reason: "a \(firstFeatures.width)x\(firstFeatures.height) feature map at stride \(stride) does not cover a \(frameWidth)x\(frameHeight) frame")
+        }
+        self.configuration = configuration
+        self.frameWidth = frameWidth
+        self.frameHeight = frameHeight
+        channels = firstFeatures.channels
+        gridHeight = firstFeatures.height
+        gridWidth = firstFeatures.width
+        var present = Set(firstMask)
+        present.insert(0)
+        objectIDs = present.sorted()
+        first = ContextFrame(features: firstFeatures.unitVectorsPerCell(),
+                             labels: Self.cellLabelFractions(firstMask, ids: objectIDs, frameWidth: frameWidth,
+                                                             frameHeight: frameHeight, gridWidth: gridWidth,
+                                                             gridHeight: gridHeight, stride: stride))
+    }
+
+    /// The first mask at feature resolution: per label, the fraction of each cell's pixels (inside the frame)
+    /// that carry it. (DINO takes the nearest pixel instead; fractions keep objects thinner than a cell.)
+    static func cellLabelFractions(_ mask: [UInt8], ids: [UInt8], frameWidth: Int, frameHeight: Int,
+                                   gridWidth: Int, gridHeight: Int, stride: Int) -> [Float] {
+        var indexOf = [Int](repeating: 0, count: 256)
+        for (k, id) in ids.enumerated() { indexOf[Int(id)] = k }
+        let cells = gridWidth * gridHeight
+        var labels = [Float](repeating: 0, count: ids.count * cells)
+        for gy in 0..<gridHeight {
+            for gx in 0..<gridWidth {
+                let y0 = gy * stride, x0 = gx * stride
+                let y1 = min(y0 + stride, frameHeight), x1 = min(x0 + stride, frameWidth)
+                guard y1 > y0, x1 > x0 else { labels[gy * gridWidth + gx] = 1; continue }  // padding: background
+                let share = 1 / Float((y1 - y0) * (x1 - x0))
+                for y in y0..<y1 {
+                    for x in x0..<x1 { labels[indexOf[Int(mask[y * frameWidth + x])] * cells + gy * gridWidth + gx] += share }
+                }
+            }
+        }
+        return labels
+    }
+
+    /// Segments the next frame from its features and returns its mask (object ids, frameWidth x frameHeight).
+    public func propagate(_ features: FeatureMap) throws -> [UInt8] {
+        guard features.channels == channels, features.width == gridWidth, features.height == gridHeight else {
+            throw SegmentationError(file: "", reason: "feature map is \(features.channels)x\(features.height)x\(features.width), the first frame's was \(channels)x\(gridHeight)x\(gridWidth)")
+        }
+        let target = features.unitVectorsPerCell()
+        let labels = propagateLabels(target)
+        recent.append(ContextFrame(features: target, labels: labels))
+        if recent.count > configuration.contextFrames { recent.removeFirst() }
+        return upsampledArgmax(labels)
+    }
+
+    /// Soft label maps (L, h, w) of a target frame from the context.
+    func propagateLabels(_ target: [Float]) -> [Float] {
+        let context = [first] + recent
+        let labelCount = objectIDs.count, cells = gridWidth * gridHeight
+        let (w, h, c, radius, k) = (gridWidth, gridHeight, channels, configuration.radius, configuration.topK)
+        let inverseTemperature = 1 / configuration.temperature
+        var output = [Float](repeating: 0, count: labelCount * cells)
+        let outputPointer = output.withUnsafeMutableBufferPointer { $0.baseAddress! }
+        // Rows of target cells are independent; each writes only its own cells.
+        target.withUnsafeBufferPointer { query in
+            DispatchQueue.concurrentPerform(iterations: h) { y in
+                var bestSimilarity = [Float](repeating: -.infinity, count: k)
+                var bestFrame = [Int](repeating: 0, count: k), bestCell = [Int](repeating: 0, count: k)
+                for x in 0..<w {
+                    for i in 0..<k { bestSimilarity[i] = -.infinity }
+                    let q = query.baseAddress! + (y * w + x) * c
+                    for (f, frame) in context.enumerated() {
+                        frame.features.withUnsafeBufferPointer { keys in
+                            for ky in max(0, y - radius)...min(h - 1, y + radius) {
+                                for kx in max(0, x - radius)...min(w - 1, x + radius) {
+                                    let cell = ky * w + kx
+                                    let key = keys.baseAddress! + cell * c
+                                    var similarity: Float = 0
+                                    for ch in 0..<c { similarity += q[ch] * key[ch] }
+                                    guard similarity > bestSimilarity[k - 1] else { continue }
+                                    // Insert into the sorted top-k list.
+                                    var i = k - 1
+                                    while i > 0 && bestSimilarity[i - 1] < similarity {
+                                        bestSimilarity[i] = bestSimilarity[i - 1]
+                                        bestFrame[i] = bestFrame[i - 1]
+                                        bestCell[i] = bestCell[i - 1]
+                                        i -= 1
+                                    }
+                                    bestSimilarity[i] = similarity
+                                    bestFrame[i] = f
+                                    bestCell[i] = cell
+                                }
+                            }
+                        }
+                    }
+                    // exp(cos / T) normalised over the top k; subtracting the best keeps exp in range.
+                    var weights = [Float](repeating: 0, count: k), total: Float = 0
+                    for i in 0..<k where bestSimilarity[i] > -.infinity {
+                        weights[i] = expf((bestSimilarity[i] - bestSimilarity[0]) * inverseTemperature)
+                        total += weights[i]
+                    }
+                    for i in 0..<k where weights[i] > 0 {
+                        let source = context[bestFrame[i]].labels
+                        let weight = weights[i] / total
+                        for l in 0..<labelCount {
+                            outputPointer[l * cells + y * w + x] += weight * source[l * cells + bestCell[i]]
+                        }
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    /// Bilinear upsampling to the frame (pixel centres, align_corners = false), optional min-max normalisation
+    /// per label, and the argmax as object ids.
+    func upsampledArgmax(_ labels: [Float]) -> [UInt8] {
+        let labelCount = objectIDs.count, cells = gridWidth * gridHeight, pixels = frameWidth * frameHeight
+        let stride = Float(configuration.stride)
+        var maps = [Float](repeating: 0, count: labelCount * pixels)
+        // Interpolation taps per column and per row, shared by every label.
+        func taps(_ n: Int, _ size: Int) -> [(Int, Int, Float)] {
+            (0..<n).map { p in
+                let f = min(max((Float(p) + 0.5) / stride - 0.5, 0), Float(size - 1))
+                let i0 = Int(f)
+                return (i0, min(i0 + 1, size - 1), f - Float(i0))
+            }
+        }
+        let columns = taps(frameWidth, gridWidth), rows = taps(frameHeight, gridHeight)
+        for l in 0..<labelCount {
+            let base = l * cells
+            for y in 0..<frameHeight {
+                let (y0, y1, wy) = rows[y]
+                for x in 0..<frameWidth {
+                    let (x0, x1, wx) = columns[x]
+                    let top = labels[base + y0 * gridWidth + x0] * (1 - wx) + labels[base + y0 * gridWidth + x1] * wx
+                    let bottom = labels[base + y1 * gridWidth + x0] * (1 - wx) + labels[base + y1 * gridWidth + x1] * wx
+                    maps[l * pixels + y * frameWidth + x] = top * (1 - wy) + bottom * wy
+                }
+            }
+            if configuration.normaliseLabelMaps {
+                let slice = maps[(l * pixels)..<((l + 1) * pixels)]
+                let low = slice.min() ?? 0, high = slice.max() ?? 0
+                if high > 0 && high > low {
+                    let scale = 1 / (high - low)
+                    for i in (l * pixels)..<((l + 1) * pixels) { maps[i] = (maps[i] - low) * scale }
+                }
+            }
+        }
+        var mask = [UInt8](repeating: 0, count: pixels)
+        for i in 0..<pixels {
+            var best = 0, bestValue = maps[i]
+            for l in 1..<max(labelCount, 1) where maps[l * pixels + i] > bestValue {
+                best = l
+                bestValue = maps[l * pixels + i]
+            }
+            mask[i] = objectIDs[best]
+        }
+        return mask
+    }
+}

@@ -1,1 +1,0 @@
-// Segmentation: content segments, label propagation, J/F metrics.

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import Segmentation
+
+/// `eval vos`: J, F and J&F of video object segmentation masks on a DAVIS-layout folder.
+struct EvalVOSCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vos",
+        abstract: "J (IoU), F (boundary F-measure) and J&F of VOS masks on a DAVIS-layout folder.",
+        discussion: """
+            DAVIS_ROOT holds JPEGImages/480p/<seq>/*.jpg and Annotations/480p/<seq>/*.png (palette PNGs, index k = \
+            object k, 255 = void; grayscale 0/255 masks are one object). Scores follow the official \
+            davis2017-evaluation code: per object, J and F over every frame except the first and the last, F with \
+            a boundary tolerance of ceil(0.008 x diagonal) pixels; the mean line averages objects.
+
+            --pred DIR reads DIR/<seq>/<frame>.png (palette indices = object ids). --pred first-mask scores the \
+            baseline that copies the first annotation to every frame (write ./first-mask for a folder of that name). \
+            --pred colour-propagation runs label propagation through non-learned colour patch features (stride 8): \
+            a floor for learned features and a check of the propagation machinery.
+            """)
+
+    @Argument(help: "The DAVIS-layout folder.")
+    var davisRoot: String
+
+    @Option(help: "Folder of predicted masks, or a baseline: 'first-mask', 'colour-propagation'.")
+    var pred: String?
+
+    @Flag(help: "Print the report as JSON (J and F in 0...1) instead of a table.")
+    var json = false
+
+    func run() async throws {
+        guard let pred else {
+            printError("model-based propagation is not available yet (it lands with the model); "
+                       + "pass --pred DIR or --pred first-mask")
+            throw Exit.usage
+        }
+        let source: DAVISEvaluation.PredictionSource
+        switch pred {
+        case "first-mask": source = .firstMask
+        case "colour-propagation":
+            let configuration = LabelPropagation.Configuration()
+            source = .propagation(name: "colour-propagation (non-learned colour patches, stride 8)",
+                                  configuration: configuration) { image in
+                ColourPatchFeatures.features(rgb: image.rgb, width: image.width, height: image.height,
+                                             stride: configuration.stride)
+            }
+        default: source = .folder(URL(fileURLWithPath: pred))
+        }
+        do {
+            let report = try DAVISEvaluation.evaluate(root: URL(fileURLWithPath: davisRoot), predictions: source)
+            print(json ? DAVISEvaluation.json(report) : DAVISEvaluation.table(report))
+        } catch let error as SegmentationError {
+            printError(error.description)
+            throw Exit.badInput
+        }
+    }
+}
