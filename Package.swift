@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "VideoIO", dependencies: ["CFFmpeg"]),
         .target(name: "FlowIO"),
         .target(name: "NN", dependencies: ["COpenBLAS"]),
-        .target(name: "MCJEPA", dependencies: ["NN", "FlowIO"]),
+        .target(name: "MCJEPA", dependencies: ["NN", "FlowIO"], resources: [.copy("Weights")]),
         .target(name: "Dataset", dependencies: ["VideoIO"]),
         .executableTarget(
             name: "mcjepa-video",
@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "VideoIOTests", dependencies: ["VideoIO"]),
         .testTarget(name: "FlowIOTests", dependencies: ["FlowIO"]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset"]),
-        .testTarget(name: "MCJEPATests", dependencies: ["MCJEPA"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MCJEPATests", dependencies: ["MCJEPA", "VideoIO", "FlowIO", "NN"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NNTests", dependencies: ["NN"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]

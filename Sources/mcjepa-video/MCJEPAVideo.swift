@@ -11,6 +11,8 @@ struct MCJEPAVideo: AsyncParsableCommand {
         subcommands: [
             InfoCommand.self,
             EvalCommand.self,
+            FlowCommand.self,
+            RenderCommand.self,
         ]
     )
 
