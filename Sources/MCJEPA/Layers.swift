@@ -2,9 +2,8 @@ import NN
 
 // The network's building blocks. Each holds references to its parameter tensors in the ParameterStore (so
 // loading weights needs no rewiring) and the names they have there (so a trainer can find their gradients).
-// Forward passes are inference-only for now; a backward pass needs the inputs each layer saw, which a trainer
-// keeps by calling the same forward functions on a tape of its own (every layer here is a pure function of its
-// input and parameters).
+// `callAsFunction` is the inference forward; LayerBackward.swift adds traced forwards (keeping what the
+// backward needs) and backward passes, used by ModelTraining.swift.
 
 /// Conv2d with bias, PyTorch semantics.
 struct ConvLayer {
