@@ -78,7 +78,11 @@ struct FlowCommand: AsyncParsableCommand {
             throw Exit.failure
         }
         var completed = false
-        defer { if !completed { try? FileManager.default.removeItem(atPath: temporaryDir) } }
+        let interruptCleanup = InterruptCleanup(removing: temporaryDir)
+        defer {
+            interruptCleanup.cancel()
+            if !completed { try? FileManager.default.removeItem(atPath: temporaryDir) }
+        }
 
         let estimator = FlowEstimator(model: weights.model, maxSide: maxSide)
         let reporter = ProgressReporter(mode: progress, total: expectedFrames(reader.info))
