@@ -1,12 +1,14 @@
 import Foundation
 import MCJEPA
 import NN
+import VideoIO
 
-// `mcjepa-bench model [--reps R] [--threads 1,2] [--sizes 640x360,1024x436] [--config tiny]`: ms per pair of the
+// `mcjepa-bench model [--reps R] [--threads 1,2] [--sizes 640x360,1024x436] [--config tiny] [--no-end-to-end]`: ms per pair of the
 // MC-JEPA model in a video stream (features cached per frame: one encoder + one decoder per pair, one direction),
 // against the same weights in PyTorch CPU in the same run (Reference/mcjepa/bench.py --weights, a child process;
 // the weights go through a Swift-saved safetensors file, so this also checks that PyTorch loads Swift files), with
 // the ratio Swift / PyTorch and the GFLOP/s achieved against sgemm's peak measured in this run.
+// Then, per thread count, the end-to-end speed of the built `mcjepa-video flow` (decode, model, write) at 640x360.
 // Frames are padded to multiples of 64 (640x360 -> 640x384, 1024x436 -> 1024x448); both sides time the padded size.
 
 private func bestMilliseconds(reps: Int, _ body: () -> Void) -> Double {
@@ -111,5 +113,43 @@ func modelBenchmark(_ args: [String]) throws {
             }
             print(line)
         }
+        if !args.contains("--no-end-to-end") { endToEndFlowBenchmark(weights: weights, threads: threads) }
     }
+}
+
+/// End to end (decode, model, flow files): the built `mcjepa-video flow` on Samples/motion.mov scaled to 640x360
+/// (written once to a temporary H.264 file), with the given threads; prints pairs per second of wall time.
+func endToEndFlowBenchmark(weights: String, threads: Int) {
+    let tool = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("mcjepa-video").path
+    guard FileManager.default.isExecutableFile(atPath: tool) else {
+        print("  end to end: \(tool) not built (swift build -c release first)")
+        return
+    }
+    let folder = NSTemporaryDirectory() + "mcjepa-bench-e2e-\(getpid())"
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let clip = folder + "/motion-640x360.mp4"
+    do {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let reader = try VideoReader(path: "Samples/motion.mov", options: DecodeOptions(size: .exact(width: 640, height: 360)))
+        let writer = try VideoWriter(path: clip, width: 640, height: 360, options: .matching(reader.info))
+        while let frame = try reader.nextFrame() { try writer.write(frame) }
+        try writer.finish()
+    } catch {
+        print("  end to end: cannot prepare the 640x360 clip (\(error))")
+        return
+    }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: tool)
+    process.arguments = ["flow", clip, "-o", folder + "/flow", "--model", weights, "--threads", "\(threads)", "--progress", "none"]
+    let errors = Pipe()
+    process.standardError = errors
+    let start = DispatchTime.now().uptimeNanoseconds
+    do { try process.run() } catch { print("  end to end: cannot run \(tool)"); return }
+    let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    let pairs = (try? FileManager.default.contentsOfDirectory(atPath: folder + "/flow").count) ?? 0
+    guard process.terminationStatus == 0 else { print("  end to end: flow failed: \(text)"); return }
+    print(String(format: "  end to end 640x360 (mcjepa-video flow, motion.mov rescaled): %d pairs in %.1f s = %.1f pairs/s (goal 30 with 2 threads)",
+                 pairs, seconds, Double(pairs) / seconds))
 }

@@ -89,42 +89,60 @@ struct FlowCommand: AsyncParsableCommand {
         var window: [(frame: VideoFrame, features: FrameFeatures)] = []
         var renderer: FlowVideoRenderer?
         var pairs = 0, frames = 0
+        let prefetcher = Prefetcher<(VideoFrame, FrameImage)?>()
+        let nextFrame = { () throws -> (VideoFrame, FrameImage)? in
+            guard let frame = try reader.nextFrame() else { return nil }
+            return (frame, FrameImage(width: frame.width, height: frame.height, rgb8: frame.rgb))
+        }
+        let writer = BackgroundWriter()
         do {
-            while let frame = try reader.nextFrame() {
+            prefetcher.start(nextFrame)
+            while let (frame, image) = try prefetcher.take() {
+                prefetcher.start(nextFrame) // decode the next frame while this one goes through the network
                 if let first = window.first?.frame, first.width != frame.width || first.height != frame.height {
                     throw VideoIOError(path: input, operation: "size change", message:
                         "frame \(frame.index) is \(frame.width)x\(frame.height), earlier frames \(first.width)x\(first.height)")
                 }
-                let features = estimator.features(FrameImage(width: frame.width, height: frame.height, rgb8: frame.rgb))
+                let features = estimator.features(image)
                 window.append((frame, features))
                 frames += 1
                 if window.count > stride {
                     let (earlier, earlierFeatures) = window.removeFirst()
                     let forward = estimator.flow(from: earlierFeatures, to: features)
-                    try writeFlow(forward, to: temporaryDir, name: String(format: "%06d", earlier.index))
-                    if backward {
-                        let back = estimator.flow(from: features, to: earlierFeatures)
-                        try writeFlow(back, to: temporaryDir, name: String(format: "%06d.bw", earlier.index))
+                    let back = backward ? estimator.flow(from: features, to: earlierFeatures) : nil
+                    if let video, renderer == nil {
+                        renderer = try FlowVideoRenderer(path: video, style: style, maxFlow: maxFlow, frameWidth: frame.width,
+                                                         frameHeight: frame.height, info: reader.info)
                     }
-                    if let video {
-                        if renderer == nil {
-                            renderer = try FlowVideoRenderer(path: video, style: style, maxFlow: maxFlow, frameWidth: frame.width,
-                                                             frameHeight: frame.height, info: reader.info)
+                    let name = String(format: "%06d", earlier.index), activeRenderer = renderer
+                    try writer.submit { [format] in
+                        let folder = URL(fileURLWithPath: temporaryDir)
+                        try FlowFile.write(forward, to: folder.appendingPathComponent("\(name).\(format.rawValue)"), format: format)
+                        if let back {
+                            try FlowFile.write(back, to: folder.appendingPathComponent("\(name).bw.\(format.rawValue)"), format: format)
                         }
-                        try renderer!.write(frame: earlier, flow: forward)
+                        try activeRenderer?.write(frame: earlier, flow: forward)
                     }
                     pairs += 1
                 }
                 reporter.update(frames: frames, pairs: pairs)
             }
+            try writer.drain()
         } catch let error as VideoIOError {
+            try? writer.drain()
             reporter.finish()
             // Errors of the video writer name the output; everything else here is the input's fault.
             printError(error.description)
             throw error.path == video ? Exit.failure : Exit.badInput
         } catch let error as FlowIOError {
+            try? writer.drain()
             reporter.finish()
             printError("\(outputDir): \(error)")
+            throw Exit.failure
+        } catch {
+            try? writer.drain()
+            reporter.finish()
+            printError("\(outputDir): \(error.localizedDescription)")
             throw Exit.failure
         }
         reporter.finish()
@@ -144,10 +162,6 @@ struct FlowCommand: AsyncParsableCommand {
         var summary = "wrote \(pairs) flow file(s)\(backward ? " (+ backward)" : "") to \(outputDir)"
         if let video { summary += " and \(renderer?.frameCount ?? 0) frame(s) to \(video)" }
         FileHandle.standardError.write(Data("\(summary)\n".utf8))
-    }
-
-    private func writeFlow(_ flow: FlowField, to folder: String, name: String) throws {
-        try FlowFile.write(flow, to: URL(fileURLWithPath: folder).appendingPathComponent("\(name).\(format.rawValue)"), format: format)
     }
 
     /// Frames the range should hold, for the ETA (nil when the file does not say).
