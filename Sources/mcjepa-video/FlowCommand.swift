@@ -45,7 +45,7 @@ struct FlowCommand: AsyncParsableCommand {
     @Option(help: "Threads for decoding and the network.") var threads = 2
     @Flag(name: [.customShort("y"), .long], help: "Replace existing outputs.") var overwrite = false
     @Option(help: "Progress on stderr: auto (a bar on a terminal), json (one JSON line per frame), none.")
-    var progress: ProgressMode = .auto
+    var progress: FlowProgressMode = .auto
 
     func validate() throws {
         guard stride >= 1 else { throw ValidationError("--stride must be at least 1") }
@@ -85,7 +85,7 @@ struct FlowCommand: AsyncParsableCommand {
         }
 
         let estimator = FlowEstimator(model: weights.model, maxSide: maxSide)
-        let reporter = ProgressReporter(mode: progress, total: expectedFrames(reader.info))
+        let reporter = FlowProgressReporter(mode: progress, total: expectedFrames(reader.info))
         var window: [(frame: VideoFrame, features: FrameFeatures)] = []
         var renderer: FlowVideoRenderer?
         var pairs = 0, frames = 0
