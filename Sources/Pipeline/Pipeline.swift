@@ -12,6 +12,7 @@
 //       options:                # option name -> value; true = a flag, false = omitted, a list = repeated
 //         video: "{dir}/{stem}.{style}.mp4"
 //         style: "{style}"
+//         model: "{model}"    # an option whose value comes out empty is left out
 
 /// One step of a pipeline as written in the file.
 public struct PipelineStep: Equatable, Sendable {
@@ -79,7 +80,10 @@ public struct Pipeline: Equatable, Sendable {
                         arguments.append("--\(option.name)")
                     }
                     for value in option.values {
-                        arguments += ["--\(option.name)", try substitute(value, names, option.location, field)]
+                        // An option whose value comes out empty is left out, so `model: "{model}"` with
+                        // `vars: {model: ""}` means "the command's default unless --set model=PATH".
+                        let text = try substitute(value, names, option.location, field)
+                        if !text.isEmpty { arguments += ["--\(option.name)", text] }
                     }
                 }
                 result.append(Invocation(arguments: arguments, stepIndex: index, location: step.location))

@@ -49,6 +49,13 @@ final class PipelineParserTests: XCTestCase {
         ])
     }
 
+    func test_an_option_whose_value_comes_out_empty_is_left_out() throws {
+        let pipeline = try parse("vars:\n  model: \"\"\nsteps:\n  - command: flow\n    options:\n      model: \"{model}\"\n")
+        XCTAssertEqual(try pipeline.invocations(inputs: ["a.mp4"]).map(\.arguments), [["flow", "a.mp4"]])
+        XCTAssertEqual(try pipeline.invocations(inputs: ["a.mp4"], overrides: ["model": "w.safetensors"]).map(\.arguments),
+                       [["flow", "a.mp4", "--model", "w.safetensors"]])
+    }
+
     func test_a_quoted_true_is_a_value_not_a_flag() throws {
         let pipeline = try parse("steps:\n  - command: x\n    inputs: []\n    options:\n      label: \"true\"\n")
         XCTAssertEqual(try pipeline.invocations(inputs: []).map(\.arguments), [["x", "--label", "true"]])
