@@ -33,10 +33,10 @@ let package = Package(
         .target(name: "VideoIO", dependencies: ["CFFmpeg"]),
         .target(name: "FlowIO"),
         .target(name: "NN", dependencies: ["COpenBLAS"]),
-        .target(name: "MCJEPA", dependencies: ["NN", "FlowIO"]),
         .target(name: "Dataset", dependencies: ["VideoIO", "CFFmpeg"]),
         .target(name: "Segmentation", dependencies: ["FlowIO", "VideoIO"]),
         .target(name: "Pipeline", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "MCJEPA", dependencies: ["NN", "FlowIO"], resources: [.copy("Weights")]),
         .executableTarget(
             name: "mcjepa-video",
             dependencies: [
@@ -49,9 +49,9 @@ let package = Package(
         .testTarget(name: "VideoIOTests", dependencies: ["VideoIO"]),
         .testTarget(name: "FlowIOTests", dependencies: ["FlowIO"]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset"]),
-        .testTarget(name: "MCJEPATests", dependencies: ["MCJEPA"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "VideoIO"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
+        .testTarget(name: "MCJEPATests", dependencies: ["MCJEPA", "VideoIO", "FlowIO", "NN"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NNTests", dependencies: ["NN"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]

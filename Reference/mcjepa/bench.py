@@ -1,6 +1,7 @@
 """CPU timings of the reference model: ms per pair (one direction) and training step time.
 
 python3 -m mcjepa.bench --preset tiny --threads 2
+python3 -m mcjepa.bench --weights w.safetensors --threads 2 --train-size ""   # a weights file (e.g. Swift-saved)
 """
 from __future__ import annotations
 
@@ -57,6 +58,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--sizes", default="384x640,448x1024", help="HxW list for inference timings")
     ap.add_argument("--train-size", default="256x320", help="HxW of the training step (batch 1, both directions)")
+    ap.add_argument("--weights", default=None, help="load this safetensors file (config from its metadata, "
+                    "strict names/shapes) instead of a random --preset model")
     ap.add_argument("--set", action="append", default=[], help="override a config field, e.g. decoder_stop_level=2")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -65,8 +68,18 @@ def main() -> None:
     for item in args.set:
         key, value = item.split("=", 1)
         setattr(cfg, key, eval(value))  # developer tool: values are Python literals like (16,16) or 3
-    model = MCJEPA(cfg).eval()
-    print(f"preset={args.preset} params={count_parameters(model)} threads={args.threads} cfg={cfg}")
+    if args.weights:
+        import json
+        from .model import ModelConfig
+        from .weights import load_file
+        tensors, metadata = load_file(args.weights)
+        cfg = ModelConfig.from_dict(json.loads(metadata["config"]))
+        model = MCJEPA(cfg)
+        model.load_state_dict(tensors, strict=True)
+        model.eval()
+    else:
+        model = MCJEPA(cfg).eval()
+    print(f"weights={args.weights or 'random ' + args.preset} params={count_parameters(model)} threads={args.threads} cfg={cfg}")
     for size in filter(None, args.sizes.split(",")):
         h, w = map(int, size.split("x"))
         r = bench_inference(model, h, w, args.repeats)

@@ -5,6 +5,7 @@ import Foundation
 let benchmarks: [String: ([String]) throws -> Void] = [
     "decode": decodeBenchmark,
     "flowio": benchFlowIO,
+    "model": modelBenchmark,
     "nn": nnBenchmark,
     "preprocess": preprocessBenchmark,
 ]

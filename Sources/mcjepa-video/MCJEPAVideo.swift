@@ -13,6 +13,8 @@ struct MCJEPAVideo: AsyncParsableCommand {
             EvalCommand.self,
             PreprocessCommand.self,
             RunCommand.self,
+            FlowCommand.self,
+            RenderCommand.self,
         ]
     )
 

@@ -1,0 +1,14 @@
+import Foundation
+
+/// The weights shipped inside the MCJEPA module's resources (Weights/mcjepa-tiny.safetensors), if this build
+/// has them. No trained weights ship yet, so this is nil and callers must ask for `--model PATH`.
+public enum BuiltInWeights {
+    public static let fileName = "mcjepa-tiny"
+
+    public static var path: String? {
+        Bundle.module.url(forResource: fileName, withExtension: "safetensors", subdirectory: "Weights")?.path
+            ?? Bundle.module.url(forResource: fileName, withExtension: "safetensors")?.path
+    }
+
+    public static let missingMessage = "no trained built-in weights are in this build; pass --model PATH (a safetensors file with MC-JEPA weights)"
+}

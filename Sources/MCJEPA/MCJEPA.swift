@@ -1,3 +1,0 @@
-import NN
-import FlowIO
-// MCJEPA: the model, its losses, trainer and weights.

@@ -1,0 +1,140 @@
+import Foundation
+
+/// The network's shape, field for field the reference's `ModelConfig` (Reference/mcjepa/model.py), so a
+/// weights file's `config` metadata (the reference's `to_dict()` as JSON) decodes into it.
+public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
+    /// Channels of levels 1..6 (strides 2, 4, ..., 64).
+    public var widths: [Int]
+    /// ConvNeXt blocks at levels 3..6 (levels 1 and 2 are the split stem: conv + LayerNorm only).
+    public var blocks: [Int]
+    /// The decoder runs from level 6 down to this level; the flow is then upsampled bilinearly to full size.
+    public var decoderStopLevel: Int
+    /// Channels of each decoded level's 1x1 reduction feeding the shared estimator.
+    public var reducedChannels: Int
+    public var estimatorWidths: [Int]
+    /// LayerNorm2d after every hidden estimator conv (before the activation).
+    public var estimatorNorm: Bool
+    public var contextWidths: [Int]
+    public var contextDilations: [Int]
+    public var expanderWidths: [Int]
+
+    public static let levelCount = 6
+    /// Inputs are padded to a multiple of the coarsest stride.
+    public static let padMultiple = 64
+    public static let correlationRadius = 4
+    public static var correlationChannels: Int { (2 * correlationRadius + 1) * (2 * correlationRadius + 1) }
+
+    public init(widths: [Int], blocks: [Int], decoderStopLevel: Int, reducedChannels: Int, estimatorWidths: [Int],
+                estimatorNorm: Bool, contextWidths: [Int], contextDilations: [Int] = [1, 2, 4, 8, 16, 1],
+                expanderWidths: [Int]) {
+        self.widths = widths
+        self.blocks = blocks
+        self.decoderStopLevel = decoderStopLevel
+        self.reducedChannels = reducedChannels
+        self.estimatorWidths = estimatorWidths
+        self.estimatorNorm = estimatorNorm
+        self.contextWidths = contextWidths
+        self.contextDilations = contextDilations
+        self.expanderWidths = expanderWidths
+    }
+
+    /// ConvNeXt-T sized (the paper's encoder; decoder widths as in PWC-Net).
+    public static let paper = ModelConfig(
+        widths: [48, 48, 96, 192, 384, 768], blocks: [3, 3, 9, 3], decoderStopLevel: 2, reducedChannels: 64,
+        estimatorWidths: [128, 128, 96, 64, 32], estimatorNorm: true, contextWidths: [128, 128, 128, 96, 64, 32],
+        expanderWidths: [8192, 8192, 8192])
+
+    /// The CPU default.
+    public static let tiny = ModelConfig(
+        widths: [16, 16, 32, 64, 128, 256], blocks: [1, 1, 2, 1], decoderStopLevel: 3, reducedChannels: 32,
+        estimatorWidths: [48, 48, 32, 32, 32], estimatorNorm: true, contextWidths: [32, 32, 32, 32, 32, 32],
+        expanderWidths: [512, 512, 512])
+
+    /// Every structural feature of `tiny` at very small widths (the committed parity fixture uses it).
+    public static let test = ModelConfig(
+        widths: [8, 8, 16, 16, 24, 32], blocks: [1, 1, 2, 1], decoderStopLevel: 3, reducedChannels: 8,
+        estimatorWidths: [16, 16, 12, 8, 8], estimatorNorm: true, contextWidths: [12, 12, 12, 8, 8, 8],
+        expanderWidths: [32, 32, 32])
+
+    public static let presets: [String: ModelConfig] = ["paper": paper, "tiny": tiny, "test": test]
+
+    /// Name of the preset equal to this configuration, if any.
+    public var presetName: String? { Self.presets.first { $0.value == self }?.key }
+
+    /// Decoded levels, coarse to fine: 6, 5, ..., decoderStopLevel.
+    public var decodedLevels: [Int] { Array((decoderStopLevel...Self.levelCount).reversed()) }
+
+    /// Checks the invariants the network relies on; returns the first problem.
+    public func validationError() -> String? {
+        if widths.count != Self.levelCount { return "widths needs \(Self.levelCount) entries, has \(widths.count)" }
+        if blocks.count != Self.levelCount - 2 { return "blocks needs \(Self.levelCount - 2) entries, has \(blocks.count)" }
+        if !(1...Self.levelCount).contains(decoderStopLevel) { return "decoder_stop_level \(decoderStopLevel) is not in 1...6" }
+        if estimatorWidths.isEmpty || contextWidths.isEmpty || expanderWidths.isEmpty { return "empty layer widths" }
+        if contextWidths.count != contextDilations.count { return "context_widths and context_dilations differ in length" }
+        let all = widths + blocks + [reducedChannels] + estimatorWidths + contextWidths + contextDilations + expanderWidths
+        if all.contains(where: { $0 < 0 || $0 > 1 << 16 }) { return "a width is negative or absurdly large" }
+        if (widths + estimatorWidths + contextWidths + contextDilations + expanderWidths + [reducedChannels]).contains(0) {
+            return "a width is zero"
+        }
+        return nil
+    }
+
+    public var description: String {
+        let name = presetName.map { "\($0) " } ?? ""
+        return "\(name)(widths \(widths), blocks \(blocks), decoder 6->\(decoderStopLevel))"
+    }
+
+    // MARK: JSON, with the reference's snake_case keys
+
+    public var jsonObject: [String: Any] {
+        ["widths": widths, "blocks": blocks, "decoder_stop_level": decoderStopLevel,
+         "reduced_channels": reducedChannels, "estimator_widths": estimatorWidths, "estimator_norm": estimatorNorm,
+         "context_widths": contextWidths, "context_dilations": contextDilations, "expander_widths": expanderWidths]
+    }
+
+    public var json: String {
+        let data = try! JSONSerialization.data(withJSONObject: jsonObject, options: [.sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Parses the reference's `json.dumps(cfg.to_dict())`; nil with a reason when a field is missing or wrong.
+    public static func fromJSON(_ text: String) -> Result<ModelConfig, ConfigError> {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+            return .failure(ConfigError(reason: "config metadata is not a JSON object"))
+        }
+        func ints(_ key: String) throws -> [Int] {
+            guard let values = object[key] as? [Any] else { throw ConfigError(reason: "config field \(key) is missing or not a list") }
+            let result = values.compactMap { ($0 as? NSNumber)?.intValue }
+            guard result.count == values.count else { throw ConfigError(reason: "config field \(key) holds non-integers") }
+            return result
+        }
+        func int(_ key: String) throws -> Int {
+            guard let value = (object[key] as? NSNumber)?.intValue else { throw ConfigError(reason: "config field \(key) is missing or not an integer") }
+            return value
+        }
+        do {
+            let known: Set<String> = ["widths", "blocks", "decoder_stop_level", "reduced_channels", "estimator_widths",
+                                      "estimator_norm", "context_widths", "context_dilations", "expander_widths"]
+            if let unknown = object.keys.first(where: { !known.contains($0) }) {
+                throw ConfigError(reason: "config field \(unknown) is not known to this build")
+            }
+            guard let norm = object["estimator_norm"] as? Bool else { throw ConfigError(reason: "config field estimator_norm is missing or not a boolean") }
+            let config = ModelConfig(
+                widths: try ints("widths"), blocks: try ints("blocks"), decoderStopLevel: try int("decoder_stop_level"),
+                reducedChannels: try int("reduced_channels"), estimatorWidths: try ints("estimator_widths"),
+                estimatorNorm: norm, contextWidths: try ints("context_widths"),
+                contextDilations: try ints("context_dilations"), expanderWidths: try ints("expander_widths"))
+            if let problem = config.validationError() { throw ConfigError(reason: "config: \(problem)") }
+            return .success(config)
+        } catch let error as ConfigError {
+            return .failure(error)
+        } catch {
+            return .failure(ConfigError(reason: "\(error)"))
+        }
+    }
+}
+
+public struct ConfigError: Error, CustomStringConvertible {
+    public let reason: String
+    public var description: String { reason }
+}

@@ -1,0 +1,155 @@
+import Foundation
+import MCJEPA
+import NN
+import VideoIO
+
+// `mcjepa-bench model [--reps R] [--threads 1,2] [--sizes 640x360,1024x436] [--config tiny] [--no-end-to-end]`: ms per pair of the
+// MC-JEPA model in a video stream (features cached per frame: one encoder + one decoder per pair, one direction),
+// against the same weights in PyTorch CPU in the same run (Reference/mcjepa/bench.py --weights, a child process;
+// the weights go through a Swift-saved safetensors file, so this also checks that PyTorch loads Swift files), with
+// the ratio Swift / PyTorch and the GFLOP/s achieved against sgemm's peak measured in this run.
+// Then, per thread count, the end-to-end speed of the built `mcjepa-video flow` (decode, model, write) at 640x360.
+// Frames are padded to multiples of 64 (640x360 -> 640x384, 1024x436 -> 1024x448); both sides time the padded size.
+
+private func bestMilliseconds(reps: Int, _ body: () -> Void) -> Double {
+    body()
+    var best = Double.infinity
+    for _ in 0..<reps {
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+    }
+    return best
+}
+
+private func randomFrame(_ height: Int, _ width: Int, seed: UInt32) -> Tensor {
+    let t = Tensor(shape: [1, 3, height, width])
+    var state = seed
+    for i in 0..<t.count {
+        state = state &* 1_664_525 &+ 1_013_904_223
+        t.data[i] = Float(state >> 8) / Float(1 << 24)
+    }
+    return t
+}
+
+private func sgemmPeakGFLOPs(reps: Int) -> Double {
+    var best = 0.0
+    for size in [512, 1024] {
+        // Square size x size matrices (the frame helper fills 3 planes; view them as a 3*size x size matrix and use
+        // its first size rows).
+        let a = randomFrame(size, size, seed: 1).reshaped([3 * size, size])
+        let b = randomFrame(size, size, seed: 2).reshaped([3 * size, size])
+        let ms = bestMilliseconds(reps: reps) { _ = matmulForward(a, b, transposeB: true) }
+        // (3 size x size) times (size x 3 size): 2 * 3size * size * 3size flops.
+        best = max(best, 2 * Double(3 * size) * Double(size) * Double(3 * size) / (ms / 1e3) / 1e9)
+    }
+    return best
+}
+
+/// PyTorch's "pair (stream, 1 encode)" ms per padded size (HxW), or nil with the reason printed.
+private func pytorchPairMilliseconds(weights: String, threads: Int, sizes: [(Int, Int)], reps: Int) -> [String: Double]? {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.currentDirectoryURL = URL(fileURLWithPath: "Reference")
+    process.arguments = ["python3", "-m", "mcjepa.bench", "--weights", weights, "--threads", "\(threads)",
+                         "--repeats", "\(reps)", "--train-size", "", "--sizes", sizes.map { "\($0.0)x\($0.1)" }.joined(separator: ",")]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    do { try process.run() } catch { print("  PyTorch: cannot run python3 (\(error))"); return nil }
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { print("  PyTorch: bench.py failed (run from the repository root)"); return nil }
+    var result: [String: Double] = [:]
+    for line in output.split(separator: "\n") where line.hasPrefix("inference ") {
+        // "inference 384x640: encode 20.5 ms, decode 44.9 ms, pair (stream, 1 encode) 65.5 ms, ..."
+        let size = line.dropFirst("inference ".count).prefix { $0 != ":" }
+        guard let range = line.range(of: "pair (stream, 1 encode) ") else { continue }
+        result[String(size)] = Double(line[range.upperBound...].prefix { $0 != " " })
+    }
+    return result
+}
+
+func modelBenchmark(_ args: [String]) throws {
+    func option(_ name: String, _ fallback: String) -> String {
+        args.firstIndex(of: name).flatMap { args.indices.contains($0 + 1) ? args[$0 + 1] : nil } ?? fallback
+    }
+    let reps = Int(option("--reps", "10")) ?? 10
+    let threadCounts = option("--threads", "1,2").split(separator: ",").compactMap { Int($0) }
+    let sizes = option("--sizes", "640x360,1024x436").split(separator: ",").compactMap { item -> (Int, Int)? in
+        let parts = item.split(separator: "x").compactMap { Int($0) }
+        return parts.count == 2 ? (parts[0], parts[1]) : nil
+    }
+    guard let config = ModelConfig.presets[option("--config", "tiny")] else { print("unknown --config"); exit(2) }
+
+    let model = MCJEPAModel(config: config)
+    model.initializeRandomly(seed: 0)
+    let weights = NSTemporaryDirectory() + "mcjepa-bench-\(getpid()).safetensors"
+    try WeightsFile.save(model, to: weights, metadata: ["note": "random weights for mcjepa-bench"])
+    defer { try? FileManager.default.removeItem(atPath: weights) }
+    print("model \(config), \(model.parameters.parameterCount) parameters, best of \(reps) runs; "
+          + "the machine is shared, so figures vary between runs")
+
+    for threads in threadCounts {
+        setThreads(threads)
+        let peak = sgemmPeakGFLOPs(reps: 3)
+        print(String(format: "threads %d: sgemm peak %.1f GFLOP/s", threads, peak))
+        let padded = sizes.map { (InputPadder(height: $0.1, width: $0.0).paddedHeight, InputPadder(height: $0.1, width: $0.0).paddedWidth) }
+        let reference = pytorchPairMilliseconds(weights: weights, threads: threads, sizes: padded, reps: reps)
+        for ((width, height), (ph, pw)) in zip(sizes, padded) {
+            let f1 = model.encode(randomFrame(ph, pw, seed: 7)), frame2 = randomFrame(ph, pw, seed: 8)
+            let f2 = model.encode(frame2)
+            let encodeMs = bestMilliseconds(reps: reps) { _ = model.encode(frame2) }
+            let decodeMs = bestMilliseconds(reps: reps) { _ = model.flow(f1, f2) }
+            let pairMs = encodeMs + decodeMs
+            let flops = ModelFLOPs.encoder(config, height: ph, width: pw) + ModelFLOPs.decoder(config, height: ph, width: pw)
+            let gflops = flops / (pairMs / 1e3) / 1e9
+            var line = String(format: "  %dx%d (padded %dx%d): encode %.1f ms + decode %.1f ms = %.1f ms/pair (%.1f pairs/s), "
+                              + "%.2f GFLOP/pair, %.1f GFLOP/s (%.0f%% of sgemm peak)",
+                              width, height, pw, ph, encodeMs, decodeMs, pairMs, 1000 / pairMs, flops / 1e9, gflops, 100 * gflops / peak)
+            if let torchMs = reference?["\(ph)x\(pw)"] {
+                line += String(format: "; PyTorch %.1f ms/pair, Swift/PyTorch %.2f", torchMs, pairMs / torchMs)
+            } else {
+                line += "; PyTorch: no figure"
+            }
+            print(line)
+        }
+        if !args.contains("--no-end-to-end") { endToEndFlowBenchmark(weights: weights, threads: threads) }
+    }
+}
+
+/// End to end (decode, model, flow files): the built `mcjepa-video flow` on Samples/motion.mov scaled to 640x360
+/// (written once to a temporary H.264 file), with the given threads; prints pairs per second of wall time.
+func endToEndFlowBenchmark(weights: String, threads: Int) {
+    let tool = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("mcjepa-video").path
+    guard FileManager.default.isExecutableFile(atPath: tool) else {
+        print("  end to end: \(tool) not built (swift build -c release first)")
+        return
+    }
+    let folder = NSTemporaryDirectory() + "mcjepa-bench-e2e-\(getpid())"
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let clip = folder + "/motion-640x360.mp4"
+    do {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let reader = try VideoReader(path: "Samples/motion.mov", options: DecodeOptions(size: .exact(width: 640, height: 360)))
+        let writer = try VideoWriter(path: clip, width: 640, height: 360, options: .matching(reader.info))
+        while let frame = try reader.nextFrame() { try writer.write(frame) }
+        try writer.finish()
+    } catch {
+        print("  end to end: cannot prepare the 640x360 clip (\(error))")
+        return
+    }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: tool)
+    process.arguments = ["flow", clip, "-o", folder + "/flow", "--model", weights, "--threads", "\(threads)", "--progress", "none"]
+    let errors = Pipe()
+    process.standardError = errors
+    let start = DispatchTime.now().uptimeNanoseconds
+    do { try process.run() } catch { print("  end to end: cannot run \(tool)"); return }
+    let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    let pairs = (try? FileManager.default.contentsOfDirectory(atPath: folder + "/flow").count) ?? 0
+    guard process.terminationStatus == 0 else { print("  end to end: flow failed: \(text)"); return }
+    print(String(format: "  end to end 640x360 (mcjepa-video flow, motion.mov rescaled): %d pairs in %.1f s = %.1f pairs/s (goal 30 with 2 threads)",
+                 pairs, seconds, Double(pairs) / seconds))
+}

@@ -1,0 +1,109 @@
+import FlowIO
+import Foundation
+import VideoIO
+import XCTest
+@testable import MCJEPA
+
+/// End to end: the built `mcjepa-video flow` and `render` on Samples/realshort.mp4 (320x240, 36 frames) with a
+/// small random-initialised model (--model; random weights only ever appear in tests).
+final class FlowCommandTests: TemporaryFolderTestCase {
+    let sample = "\(samplesFolder)/realshort.mp4"
+
+    func decodedFrameCount(_ path: String) throws -> (count: Int, width: Int, height: Int) {
+        let reader = try VideoReader(path: path)
+        var count = 0, width = 0, height = 0
+        while let frame = try reader.nextFrame() { count += 1; width = frame.width; height = frame.height }
+        return (count, width, height)
+    }
+
+    func testFlowWritesOneFilePerPairAndAVideoAndRefusesToOverwrite() throws {
+        let tool = try cliTool()
+        let (model, _) = try savedTestModel()
+        let out = file("flows"), video = file("flow.mp4")
+        let result = try runProcess(tool, ["flow", sample, "-o", out, "--model", model, "--max-side", "64", "--stride", "2",
+                                           "--backward", "--video", video, "--style", "side-by-side", "--progress", "json"])
+        XCTAssertEqual(result.status, 0, result.err)
+        XCTAssertTrue(result.err.contains("weights \(model): config test"), "says which weights run: \(result.err)")
+        XCTAssertTrue(result.err.contains("64132 parameters"), result.err)
+        let progress = result.err.split(separator: "\n").filter { $0.hasPrefix("{") }
+        XCTAssertEqual(progress.count, 36, "one JSON progress line per frame")
+        let names = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
+        // Stride 2 over 36 frames: pairs (0,2) ... (33,35), 34 forward + 34 backward files.
+        XCTAssertEqual(names.filter { !$0.contains(".bw.") }, (0..<34).map { String(format: "%06d.flo", $0) })
+        XCTAssertEqual(names.filter { $0.contains(".bw.") }.count, 34)
+        let flow = try FlowFile.read(URL(fileURLWithPath: "\(out)/000000.flo"))
+        XCTAssertEqual([flow.width, flow.height], [320, 240], "full resolution despite --max-side")
+        XCTAssertGreaterThan(flow.maxMagnitude, 0)
+        let rendered = try decodedFrameCount(video)
+        XCTAssertEqual(rendered.count, 34)
+        XCTAssertEqual([rendered.width, rendered.height], [640, 240])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix(".") }, [],
+                       "no temporary folder left behind")
+
+        // Existing outputs are refused (exit 1) and left untouched.
+        let before = try FileManager.default.attributesOfItem(atPath: "\(out)/000000.flo")[.modificationDate] as? Date
+        let again = try runProcess(tool, ["flow", sample, "-o", out, "--model", model, "--max-side", "64"])
+        XCTAssertEqual(again.status, 1)
+        XCTAssertTrue(again.err.contains("\(out): already exists; pass -y/--overwrite"), again.err)
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: "\(out)/000000.flo")[.modificationDate] as? Date, before)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out).count, 68)
+
+        // With -y the folder is replaced as a whole (no stale backward files from the previous run).
+        let replaced = try runProcess(tool, ["flow", sample, "-o", out, "--model", model, "--max-side", "64", "-y",
+                                             "--format", "npy", "--duration", "0.5", "--progress", "none"])
+        XCTAssertEqual(replaced.status, 0, replaced.err)
+        let newNames = try FileManager.default.contentsOfDirectory(atPath: out)
+        XCTAssertTrue(!newNames.isEmpty && newNames.allSatisfy { $0.hasSuffix(".npy") }, "\(newNames)")
+        XCTAssertLessThan(newNames.count, 36)
+
+        // render: the same pictures from the files on disk.
+        let renderedAgain = file("render.mp4")
+        let render = try runProcess(tool, ["render", sample, "--flow", out, "--style", "overlay", "-o", renderedAgain])
+        XCTAssertEqual(render.status, 0, render.err)
+        let fromFiles = try decodedFrameCount(renderedAgain)
+        XCTAssertEqual(fromFiles.count, newNames.count)
+        XCTAssertEqual([fromFiles.width, fromFiles.height], [320, 240])
+    }
+
+    func testDefaultOutputFolderIsNextToTheInput() throws {
+        let tool = try cliTool()
+        let (model, _) = try savedTestModel()
+        let input = file("clip.mp4")
+        try FileManager.default.copyItem(atPath: sample, toPath: input)
+        let result = try runProcess(tool, ["flow", input, "--model", model, "--max-side", "48", "--duration", "0.3",
+                                           "--format", "png"])
+        XCTAssertEqual(result.status, 0, result.err)
+        let names = try FileManager.default.contentsOfDirectory(atPath: file("clip.flow"))
+        XCTAssertTrue(names.contains("000000.png"), "\(names)")
+    }
+
+    func testBadInputsExitWithOneLineNamingTheFile() throws {
+        let tool = try cliTool()
+        let (model, _) = try savedTestModel()
+        let noise = file("noise.mp4")
+        try Data((0..<5000).map { UInt8(truncatingIfNeeded: $0 &* 7919) }).write(to: URL(fileURLWithPath: noise))
+        let bad = try runProcess(tool, ["flow", noise, "--model", model, "-o", file("o")])
+        XCTAssertEqual(bad.status, 3)
+        XCTAssertTrue(bad.err.hasSuffix("mcjepa-video: \(noise): cannot open: Invalid data found when processing input\n"), bad.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: file("o")))
+
+        let brokenModel = file("broken.safetensors")
+        try Data(try Data(contentsOf: URL(fileURLWithPath: model)).prefix(1000)).write(to: URL(fileURLWithPath: brokenModel))
+        let badWeights = try runProcess(tool, ["flow", sample, "--model", brokenModel, "-o", file("o")])
+        XCTAssertEqual(badWeights.status, 3)
+        XCTAssertTrue(badWeights.err.hasPrefix("mcjepa-video: \(brokenModel): "), badWeights.err)
+        XCTAssertEqual(badWeights.err.split(separator: "\n").count, 1)
+
+        let tooShort = try runProcess(tool, ["flow", sample, "--model", model, "-o", file("o"), "--stride", "100", "--max-side", "32"])
+        XCTAssertEqual(tooShort.status, 3)
+        XCTAssertTrue(tooShort.err.contains("36 frame(s) decoded, a pair needs 101"), tooShort.err)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix(".") || $0 == "o" }, [])
+    }
+
+    func testWithoutBuiltInWeightsFlowAsksForAModel() throws {
+        guard BuiltInWeights.path == nil else { throw XCTSkip("this build ships built-in weights") }
+        let result = try runProcess(try cliTool(), ["flow", sample, "-o", file("o")])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertEqual(result.err, "mcjepa-video: \(BuiltInWeights.missingMessage)\n")
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import XCTest
+@testable import MCJEPA
+
+/// The repository's Samples/ folder, found from this source file's location.
+let samplesFolder: String = {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Samples").path
+}()
+
+/// A test case with a fresh temporary folder per test.
+class TemporaryFolderTestCase: XCTestCase {
+    var folder: String!
+
+    override func setUpWithError() throws {
+        folder = NSTemporaryDirectory() + "mcjepa-tests-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        if let folder { try? FileManager.default.removeItem(atPath: folder) }
+    }
+
+    func file(_ name: String) -> String { "\(folder!)/\(name)" }
+
+    /// A randomly initialised `test` model saved by WeightsFile (random weights are fine in tests only).
+    func savedTestModel(seed: UInt64 = 1) throws -> (path: String, model: MCJEPAModel) {
+        let model = MCJEPAModel(config: .test)
+        model.initializeRandomly(seed: seed)
+        let path = file("model-\(seed).safetensors")
+        try WeightsFile.save(model, to: path, metadata: ["step": "0"])
+        return (path, model)
+    }
+}
+
+func runProcess(_ executable: String, _ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Read before waiting so a full pipe cannot block the child.
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+}
+
+/// The CLI built next to this test bundle (`swift test` builds every product into the same folder).
+func cliTool() throws -> String {
+    let candidates = [
+        Bundle.main.bundleURL.appendingPathComponent("mcjepa-video").path,
+        Bundle(for: TemporaryFolderTestCase.self).bundleURL.deletingLastPathComponent().appendingPathComponent("mcjepa-video").path,
+    ]
+    guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        throw XCTSkip("mcjepa-video is not built next to the tests (looked at \(candidates))")
+    }
+    return found
+}
