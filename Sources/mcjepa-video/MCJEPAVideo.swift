@@ -15,6 +15,8 @@ struct MCJEPAVideo: AsyncParsableCommand {
             RunCommand.self,
             FlowCommand.self,
             RenderCommand.self,
+            PropagateCommand.self,
+            SegmentCommand.self,
         ]
     )
 
