@@ -3,12 +3,12 @@ import MCJEPA
 import Segmentation
 import VideoIO
 
-/// The frame loop `propagate` and `segment` share: decode the video, run the network's encoder on each frame,
-/// ask the command for the frame's mask (object ids per pixel), and write it as a DAVIS palette PNG
-/// DIR/%06d.png (named by the frame's index from the first decoded frame) plus, with `video`, the frame with
-/// the mask drawn over it (MaskOverlay) at the frame's own timestamp, so the video keeps the input's timing.
-/// DIR is written under a temporary name and renamed when complete; existing outputs are refused unless
-/// `overwrite`. Errors are printed on one line and thrown as the command's exit code.
+/// The frame loop `propagate` and `segment` share: read the frames (a video or a folder of images), run the
+/// network's encoder on each, ask the command for the frame's mask (object ids per pixel), and write it as a
+/// DAVIS palette PNG DIR/<name>.png (see `MaskFrameSource.next`) plus, with `video`, the frame with the mask
+/// drawn over it (MaskOverlay) at the frame's own timestamp, so the video keeps the input's timing. DIR is
+/// written under a temporary name and renamed when complete; existing outputs are refused unless `overwrite`.
+/// Errors are printed on one line and thrown as the command's exit code.
 struct MaskVideoJob {
     let input: String
     let outputDir: String
@@ -22,19 +22,12 @@ struct MaskVideoJob {
         return url.deletingLastPathComponent().appendingPathComponent(url.deletingPathExtension().lastPathComponent + "." + suffix).path
     }
 
-    /// Opens the input (exit 3 when it is not a readable video).
-    func openReader() throws -> VideoReader {
-        do {
-            return try VideoReader(path: input, options: DecodeOptions(threads: threads))
-        } catch let error as VideoIOError {
-            printError(error.description)
-            throw Exit.badInput
-        }
-    }
+    /// Opens the input (exit 3 when it is neither a readable video nor a folder of frames).
+    func openInput() throws -> MaskFrameSource { try MaskFrameSource.open(input, threads: threads) }
 
     /// Runs the loop; `mask` gets each frame and its features and returns its object ids (width x height).
     /// Returns the number of frames written.
-    func run(reader: VideoReader, encoder: ContentEncoder,
+    func run(source: MaskFrameSource, encoder: ContentEncoder,
              mask: (VideoFrame, FrameFeatures) throws -> [UInt8]) throws -> Int {
         try checkOutputFree(outputDir, overwrite: overwrite)
         if let video { try checkOutputFree(video, overwrite: overwrite) }
@@ -52,28 +45,33 @@ struct MaskVideoJob {
             if !completed { try? FileManager.default.removeItem(atPath: temporaryDir) }
         }
 
-        let reporter = FlowProgressReporter(mode: .auto, total: reader.info.metadataFrameCount)
+        let reporter = FlowProgressReporter(mode: .auto, total: source.expectedFrames)
         var writer: VideoWriter?
         var frames = 0
+        var size: (width: Int, height: Int)?
         do {
-            while let frame = try reader.nextFrame() {
-                if frames > 0, let writer, writer.width != frame.width || writer.height != frame.height {
+            while let (name, frame) = try source.next(after: frames) {
+                if let size, size != (frame.width, frame.height) {
                     throw VideoIOError(path: input, operation: "size change", message:
-                        "frame \(frame.index) is \(frame.width)x\(frame.height), earlier frames \(writer.width)x\(writer.height)")
+                        "frame \(name) is \(frame.width)x\(frame.height), earlier frames \(size.width)x\(size.height)")
                 }
+                size = (frame.width, frame.height)
                 let features = encoder.features(FrameImage(width: frame.width, height: frame.height, rgb8: frame.rgb))
                 let ids = try mask(frame, features)
-                let path = URL(fileURLWithPath: temporaryDir).appendingPathComponent(String(format: "%06d.png", frame.index)).path
+                let path = URL(fileURLWithPath: temporaryDir).appendingPathComponent("\(name).png").path
                 try DAVISMasks.write(ids, width: frame.width, height: frame.height, path: path)
                 if let video {
                     if writer == nil {
-                        var options = EncodeOptions.matching(reader.info)
-                        options.codec = .h264(crf: 20, preset: "veryfast")
-                        writer = try VideoWriter(path: video, width: frame.width, height: frame.height, options: options)
+                        writer = try VideoWriter(path: video, width: frame.width, height: frame.height,
+                                                 options: source.encodeOptions)
                     }
                     let drawn = MaskOverlay.draw(rgb: frame.rgb, width: frame.width, height: frame.height, labels: ids)
-                    try writer?.write(VideoFrame(width: frame.width, height: frame.height, rgb: drawn, index: frame.index,
-                                                 pts: frame.pts, timeBase: frame.timeBase, seconds: frame.seconds))
+                    if case .video = source {
+                        try writer?.write(VideoFrame(width: frame.width, height: frame.height, rgb: drawn, index: frame.index,
+                                                     pts: frame.pts, timeBase: frame.timeBase, seconds: frame.seconds))
+                    } else {
+                        try writer?.write(rgb: drawn)  // still frames: one frame period apart
+                    }
                 }
                 frames += 1
                 reporter.update(frames: frames, pairs: 0)

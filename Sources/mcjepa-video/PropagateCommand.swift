@@ -18,11 +18,14 @@ struct PropagateCommand: AsyncParsableCommand {
             2^level; the default 3 is stride 8). Masks are written as DAVIS palette PNGs DIR/%06d.png, one per \
             frame (frame 0 is the given mask), with the object ids of --mask; DIR defaults to INPUT_BASENAME.masks \
             next to the input and is written under a temporary name, renamed when complete. --video draws the \
-            masks over the frames at the input's timestamps. Existing outputs are refused unless -y. Exit codes: \
+            masks over the frames at the input's timestamps. INPUT may be a folder of frames (.jpg/.png in name \
+            order, e.g. DAVIS JPEGImages/480p/<seq> with --mask Annotations/480p/<seq>/00000.png): masks are then \
+            named as the frames (DIR/00000.png ..., the layout `eval vos --pred` reads) and the video runs at 30 fps. Existing outputs are refused unless -y. Exit codes: \
             0 ok, 1 failure (e.g. no weights, output exists), 2 usage, 3 bad input (video, mask or weights file).
             """)
 
-    @Argument(help: "Input video.") var input: String
+    @Argument(help: "Input video, or a folder of frames (.jpg/.png in name order, e.g. DAVIS JPEGImages/480p/<seq>).")
+    var input: String
     @Option(help: "The first frame's object mask (PNG, the video's size).") var mask: String
     @Option(name: .shortAndLong, help: "Output folder for the masks (default: INPUT_BASENAME.masks next to the input).")
     var output: String?
@@ -48,9 +51,9 @@ struct PropagateCommand: AsyncParsableCommand {
         let estimator = try modelOptions.estimator()
         let job = MaskVideoJob(input: input, outputDir: output ?? MaskVideoJob.defaultOutputFolder(for: input, suffix: "masks"),
                                video: video, overwrite: overwrite, threads: modelOptions.threads)
-        let reader = try job.openReader()
+        let source = try job.openInput()
         var propagation: LabelPropagation?
-        _ = try job.run(reader: reader, encoder: estimator.encoder) { frame, features in
+        _ = try job.run(source: source, encoder: estimator.encoder) { frame, features in
             let (map, stride) = frameAlignedFeatures(features, level: level)
             if let propagation { return try propagation.propagate(map) }
             guard frame.width == firstMask.width, frame.height == firstMask.height else {

@@ -19,11 +19,13 @@ struct SegmentCommand: AsyncParsableCommand {
             only, which skips the flow decoder and is faster). Masks are DAVIS palette PNGs DIR/%06d.png, one per \
             frame, with segment ids 1...K (each cell of the grid takes one id); DIR defaults to \
             INPUT_BASENAME.segments next to the input and is written under a temporary name, renamed when \
-            complete. --video draws the segments over the frames at the input's timestamps. Existing outputs are \
+            complete. --video draws the segments over the frames at the input's timestamps. INPUT may be a folder \
+            of frames (.jpg/.png in name order): masks are then named as the frames and the video runs at 30 fps. Existing outputs are \
             refused unless -y. Exit codes: 0 ok, 1 failure (e.g. no weights, output exists), 2 usage, 3 bad input.
             """)
 
-    @Argument(help: "Input video.") var input: String
+    @Argument(help: "Input video, or a folder of frames (.jpg/.png in name order, e.g. DAVIS JPEGImages/480p/<seq>).")
+    var input: String
     @Option(help: "K, the number of segments (1...255).") var segments: Int
     @Option(name: .shortAndLong, help: "Output folder for the masks (default: INPUT_BASENAME.segments next to the input).")
     var output: String?
@@ -44,10 +46,10 @@ struct SegmentCommand: AsyncParsableCommand {
         let estimator = try modelOptions.estimator()
         let job = MaskVideoJob(input: input, outputDir: output ?? MaskVideoJob.defaultOutputFolder(for: input, suffix: "segments"),
                                video: video, overwrite: overwrite, threads: modelOptions.threads)
-        let reader = try job.openReader()
+        let source = try job.openInput()
         let segmenter = ContentSegmenter(configuration: ContentSegmenter.Configuration(segments: segments))
         var previous: FrameFeatures?
-        _ = try job.run(reader: reader, encoder: estimator.encoder) { frame, features in
+        _ = try job.run(source: source, encoder: estimator.encoder) { frame, features in
             let (map, stride) = frameAlignedFeatures(features, level: level)
             // Flow from this frame back to the previous one: where each cell was, to carry the old segments over.
             let backward = noFlow ? nil : previous.map { estimator.flow(from: features, to: $0) }

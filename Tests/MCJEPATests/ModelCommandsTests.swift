@@ -90,10 +90,9 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: file("segments.mp4")))
     }
 
-    func testEvalVOSWithAModelScoresASyntheticDAVISFolder() throws {
-        let tool = try cliTool()
-        let (model, _) = try savedTestModel()
-        // A bright 24x24 square moving 4 px right per frame over a textured 96x64 picture.
+    /// A DAVIS-layout folder with one sequence "square": a bright 24x24 square moving 4 px right per frame over
+    /// a textured 96x64 picture, frames as PNGs.
+    func makeSyntheticDAVIS() throws -> String {
         let root = file("davis")
         let images = "\(root)/JPEGImages/480p/square", annotations = "\(root)/Annotations/480p/square"
         for path in [images, annotations] { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
@@ -114,13 +113,38 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
             try writeLabelPNG(LabelImage(width: 96, height: 64, labels: ids, palette: [UInt8](repeating: 0, count: 768)),
                               path: "\(annotations)/\(name)")
         }
+        return root
+    }
+
+    func jsonReport(_ output: String) throws -> [String: Any] {
+        try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], output)
+    }
+
+    func testEvalVOSWithAModelScoresASyntheticDAVISFolder() throws {
+        let tool = try cliTool()
+        let (model, _) = try savedTestModel()
+        let root = try makeSyntheticDAVIS()
         let result = try runProcess(tool, ["eval", "vos", root, "--model", model, "--json"])
         XCTAssertEqual(result.status, 0, result.err)
-        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
+        let report = try jsonReport(result.out)
         XCTAssertEqual(report["prediction"] as? String, "model \(model) (level 3)")
         let j = try XCTUnwrap(report["j"] as? Double)
         XCTAssertTrue((0...1).contains(j), "\(j)")
         XCTAssertGreaterThan(j, 0, "the square is found at least in part")
+
+        // propagate on the sequence's frame folder writes the layout --pred reads, and the same masks: scores match.
+        let pred = file("pred")
+        let propagated = try runProcess(tool, ["propagate", "\(root)/JPEGImages/480p/square", "--mask",
+                                               "\(root)/Annotations/480p/square/00000.png", "-o", "\(pred)/square",
+                                               "--model", model, "--video", file("square.mp4")])
+        XCTAssertEqual(propagated.status, 0, propagated.err)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: "\(pred)/square").sorted(),
+                       ["00000.png", "00001.png", "00002.png", "00003.png"])
+        let fromFiles = try runProcess(tool, ["eval", "vos", root, "--pred", pred, "--json"])
+        XCTAssertEqual(fromFiles.status, 0, fromFiles.err)
+        XCTAssertEqual(try XCTUnwrap(try jsonReport(fromFiles.out)["j"] as? Double), j, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(try jsonReport(fromFiles.out)["f"] as? Double),
+                       try XCTUnwrap(report["f"] as? Double), accuracy: 1e-12)
 
         let missing = try runProcess(tool, ["eval", "vos", root])
         if BuiltInWeights.path == nil {
