@@ -63,6 +63,14 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
         let wrongSize = try runProcess(tool, ["propagate", sample, "--mask", small, "-o", file("o"), "--model", model, "--max-side", "64"])
         XCTAssertEqual(wrongSize.status, 3)
         XCTAssertTrue(wrongSize.err.contains("\(small): the mask is 32x24, the video 320x240"), wrongSize.err)
+        let noMask = try runProcess(tool, ["propagate", sample, "--mask", file("none.png"), "-o", file("o"), "--model", model])
+        XCTAssertEqual(noMask.status, 3)
+        XCTAssertTrue(noMask.err.hasPrefix("mcjepa-video: \(file("none.png")): cannot read the mask"), noMask.err)
+        XCTAssertEqual(noMask.err.split(separator: "\n").count, 1, noMask.err)
+        try FileManager.default.createDirectory(atPath: file("empty"), withIntermediateDirectories: true)
+        let noFrames = try runProcess(tool, ["propagate", file("empty"), "--mask", mask, "-o", file("o"), "--model", model])
+        XCTAssertEqual(noFrames.status, 3)
+        XCTAssertTrue(noFrames.err.hasSuffix("\(file("empty")): no frames in the folder (expected .jpg or .png images)\n"), noFrames.err)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix(".") || $0 == "o" }, [],
                        "no temporary folder left behind")
     }
