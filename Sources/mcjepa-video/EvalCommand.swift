@@ -40,6 +40,8 @@ struct EvalFlowCommand: AsyncParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
 
+    func validate() throws { try modelOptions.checkUnused(withPrediction: pred) }
+
     func run() async throws {
         let source: FlowSetEvaluation.PredictionSource
         let timer = PairTimer()

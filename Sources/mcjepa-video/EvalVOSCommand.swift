@@ -39,6 +39,7 @@ struct EvalVOSCommand: AsyncParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
 
     func validate() throws {
+        try modelOptions.checkUnused(withPrediction: pred)
         guard (1...ModelConfig.levelCount).contains(level) else {
             throw ValidationError("--level must be in 1...\(ModelConfig.levelCount)")
         }

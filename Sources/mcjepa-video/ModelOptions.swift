@@ -17,6 +17,13 @@ struct ModelOptions: ParsableArguments {
         if let maxSide, maxSide < 8 { throw ValidationError("--max-side must be at least 8") }
     }
 
+    /// For commands that run the model only without --pred: naming weights or a size there is a mistake.
+    func checkUnused(withPrediction pred: String?) throws {
+        if pred != nil && (model != nil || maxSide != nil) {
+            throw ValidationError("--model and --max-side apply only without --pred")
+        }
+    }
+
     /// Loads the weights (printing which ones run, or the missing-weights error: see `loadWeights`) and sets the
     /// network's thread count.
     func estimator() throws -> FlowEstimator {

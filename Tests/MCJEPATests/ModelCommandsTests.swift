@@ -154,6 +154,10 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
         XCTAssertEqual(try XCTUnwrap(try jsonReport(fromFiles.out)["f"] as? Double),
                        try XCTUnwrap(report["f"] as? Double), accuracy: 1e-12)
 
+        let mixed = try runProcess(tool, ["eval", "vos", root, "--pred", pred, "--model", model])
+        XCTAssertEqual(mixed.status, 2)
+        XCTAssertTrue(mixed.err.contains("--model and --max-side apply only without --pred"), mixed.err)
+
         let missing = try runProcess(tool, ["eval", "vos", root])
         if BuiltInWeights.path == nil {
             XCTAssertEqual(missing.status, 1)
