@@ -6,10 +6,13 @@ import Foundation
 /// Predictions for pair PAIR are looked up in the prediction folder as `PAIR.flo|png|npy|pfm`, then as
 /// `PAIR/flow.flo|png|npy|pfm` (the first that exists wins); they must have the ground truth's size.
 public enum FlowSetEvaluation {
-    /// Where predictions come from: the zero-motion baseline, or files in a folder.
+    /// Where predictions come from: the zero-motion baseline, files in a folder, or an estimator run on each
+    /// pair's folder (it reads PAIR/img1.png and img2.png itself; FlowIO reads no images); `name` labels the
+    /// report.
     public enum PredictionSource: Sendable {
         case zero
         case folder(URL)
+        case estimator(name: String, estimate: @Sendable (_ pairFolder: URL) throws -> FlowField)
     }
 
     public struct PairResult: Codable, Equatable, Sendable {
@@ -93,6 +96,12 @@ public enum FlowSetEvaluation {
                 guard prediction.width == truth.width, prediction.height == truth.height else {
                     throw FlowIOError(url: url, reason: "prediction is \(prediction.width)x\(prediction.height) but the ground truth \(truthURL.path) is \(truth.width)x\(truth.height)")
                 }
+            case .estimator(_, let estimate):
+                let pairFolder = truthURL.deletingLastPathComponent()
+                prediction = try estimate(pairFolder)
+                guard prediction.width == truth.width, prediction.height == truth.height else {
+                    throw FlowIOError(url: pairFolder, reason: "estimated flow is \(prediction.width)x\(prediction.height) but the ground truth \(truthURL.path) is \(truth.width)x\(truth.height)")
+                }
             }
             guard let scores = try FlowMetrics.scores(prediction: prediction, groundTruth: truth) else {
                 throw FlowIOError(url: truthURL, reason: "ground truth has no known pixel")
@@ -103,6 +112,7 @@ public enum FlowSetEvaluation {
         switch predictions {
         case .zero: predictionName = "zero"
         case .folder(let folder): predictionName = folder.path
+        case .estimator(let name, _): predictionName = name
         }
         return Report(set: set.path, prediction: predictionName, pairs: results, mean: FlowMetrics.mean(results.map(\.scores))!)
     }

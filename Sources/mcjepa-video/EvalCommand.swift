@@ -1,6 +1,8 @@
 import ArgumentParser
 import FlowIO
 import Foundation
+import MCJEPA
+import VideoIO
 
 /// `eval`: benchmark commands, one subcommand per task (add `eval vos` and others to `subcommands`).
 struct EvalCommand: AsyncParsableCommand {
@@ -21,6 +23,10 @@ struct EvalFlowCommand: AsyncParsableCommand {
             --pred DIR reads the prediction for PAIR from DIR/PAIR.flo, or else DIR/PAIR.png (KITTI), \
             DIR/PAIR.npy, DIR/PAIR.pfm, or else DIR/PAIR/flow.<ext>; it must have the ground truth's size. \
             --pred zero scores the zero-motion baseline (write ./zero for a folder of that name).
+
+            Without --pred the model (--model PATH, else the built-in weights) estimates the flow from \
+            PAIR/img1.png to PAIR/img2.png at full resolution (--max-side only shrinks what the network sees); \
+            the time per pair (reading both images, both encoder passes and the flow decoder) goes to stderr.
             """)
 
     @Argument(help: "The evaluation set folder (SET/PAIR/{img1.png,img2.png,flow.flo}).")
@@ -32,19 +38,65 @@ struct EvalFlowCommand: AsyncParsableCommand {
     @Flag(help: "Print the report as JSON (fractions in 0...1, EPE in px) instead of a table.")
     var json = false
 
+    @OptionGroup var modelOptions: ModelOptions
+
+    func validate() throws { try modelOptions.checkUnused(withPrediction: pred) }
+
     func run() async throws {
-        guard let pred else {
-            printError("model-based evaluation not available yet; pass --pred DIR or --pred zero")
-            throw Exit.usage
+        let source: FlowSetEvaluation.PredictionSource
+        let timer = PairTimer()
+        switch pred {
+        case "zero": source = .zero
+        case let folder?: source = .folder(URL(fileURLWithPath: folder))
+        case nil:
+            let estimator = try modelOptions.estimator()
+            let name = "model \(modelOptions.model ?? "built-in")" + (modelOptions.maxSide.map { " (max side \($0))" } ?? "")
+            source = .estimator(name: name) { pairFolder in
+                try timer.measure {
+                    func frame(_ file: String) throws -> FrameImage {
+                        let image = try readImage(path: pairFolder.appendingPathComponent(file).path)
+                        return FrameImage(width: image.width, height: image.height, rgb8: image.rgb)
+                    }
+                    let first = try frame("img1.png"), second = try frame("img2.png")
+                    guard first.width == second.width, first.height == second.height else {
+                        throw FlowIOError(url: pairFolder.appendingPathComponent("img2.png"), reason:
+                            "image is \(second.width)x\(second.height), img1.png \(first.width)x\(first.height)")
+                    }
+                    return estimator.flow(first, second)
+                }
+            }
         }
-        let source: FlowSetEvaluation.PredictionSource =
-            pred == "zero" ? .zero : .folder(URL(fileURLWithPath: pred))
         do {
             let report = try FlowSetEvaluation.evaluate(set: URL(fileURLWithPath: set), predictions: source)
             print(json ? FlowSetEvaluation.json(report) : FlowSetEvaluation.table(report))
+            if timer.count > 0 {
+                FileHandle.standardError.write(Data(String(format: "%.1f ms per pair (%d pairs, images read and flow estimated)\n",
+                                                           1000 * timer.seconds / Double(timer.count), timer.count).utf8))
+            }
         } catch let error as FlowIOError {
+            printError(error.description)
+            throw Exit.badInput
+        } catch let error as VideoIOError {
             printError(error.description)
             throw Exit.badInput
         }
     }
+}
+
+/// Wall-clock time over the pairs the model estimated (the estimate closure is @Sendable, so the totals live in
+/// a locked box rather than captured variables).
+final class PairTimer: @unchecked Sendable {
+    private let lock = NSLock()
+    private var total: Double = 0, pairs = 0
+
+    func measure<T>(_ work: () throws -> T) throws -> T {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let result = try work()
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        lock.lock(); total += elapsed; pairs += 1; lock.unlock()
+        return result
+    }
+
+    var seconds: Double { lock.lock(); defer { lock.unlock() }; return total }
+    var count: Int { lock.lock(); defer { lock.unlock() }; return pairs }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MCJEPA
 import Segmentation
 
 /// `eval vos`: J, F and J&F of video object segmentation masks on a DAVIS-layout folder.
@@ -17,6 +18,10 @@ struct EvalVOSCommand: AsyncParsableCommand {
             baseline that copies the first annotation to every frame (write ./first-mask for a folder of that name). \
             --pred colour-propagation runs label propagation through non-learned colour patch features (stride 8): \
             a floor for learned features and a check of the propagation machinery.
+
+            Without --pred the model (--model PATH, else the built-in weights) supplies the features: level \
+            --level of its encoder pyramid (default 3, stride 8), resampled onto a grid aligned with the frame \
+            (the network sees a padded, with --max-side also shrunk, frame).
             """)
 
     @Argument(help: "The DAVIS-layout folder.")
@@ -28,14 +33,30 @@ struct EvalVOSCommand: AsyncParsableCommand {
     @Flag(help: "Print the report as JSON (J and F in 0...1) instead of a table.")
     var json = false
 
-    func run() async throws {
-        guard let pred else {
-            printError("model-based propagation is not available yet (it lands with the model); "
-                       + "pass --pred DIR or --pred first-mask")
-            throw Exit.usage
+    @Option(help: "Without --pred: the encoder pyramid level whose features are propagated (1...6, stride 2^level).")
+    var level = 3
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    func validate() throws {
+        try modelOptions.checkUnused(withPrediction: pred)
+        guard (1...ModelConfig.levelCount).contains(level) else {
+            throw ValidationError("--level must be in 1...\(ModelConfig.levelCount)")
         }
+    }
+
+    func run() async throws {
         let source: DAVISEvaluation.PredictionSource
         switch pred {
+        case nil:
+            let encoder = try modelOptions.estimator().encoder
+            let configuration = LabelPropagation.Configuration(stride: 1 << level)
+            let name = "model \(modelOptions.model ?? "built-in") (level \(level)"
+                + (modelOptions.maxSide.map { ", max side \($0))" } ?? ")")
+            source = .propagation(name: name, configuration: configuration) { [level] image in
+                let features = encoder.features(FrameImage(width: image.width, height: image.height, rgb8: image.rgb))
+                return frameAlignedFeatures(features, level: level, stride: configuration.stride).map
+            }
         case "first-mask": source = .firstMask
         case "colour-propagation":
             let configuration = LabelPropagation.Configuration()
@@ -44,7 +65,7 @@ struct EvalVOSCommand: AsyncParsableCommand {
                 ColourPatchFeatures.features(rgb: image.rgb, width: image.width, height: image.height,
                                              stride: configuration.stride)
             }
-        default: source = .folder(URL(fileURLWithPath: pred))
+        case let folder?: source = .folder(URL(fileURLWithPath: folder))
         }
         do {
             let report = try DAVISEvaluation.evaluate(root: URL(fileURLWithPath: davisRoot), predictions: source)

@@ -9,12 +9,14 @@ struct MCJEPAVideo: AsyncParsableCommand {
         commandName: "mcjepa-video",
         abstract: "MC-JEPA optical flow and content segmentation on real videos.",
         subcommands: [
-            InfoCommand.self,
+            FlowCommand.self,
+            RenderCommand.self,
+            PropagateCommand.self,
+            SegmentCommand.self,
             EvalCommand.self,
             PreprocessCommand.self,
             RunCommand.self,
-            FlowCommand.self,
-            RenderCommand.self,
+            InfoCommand.self,
         ]
     )
 

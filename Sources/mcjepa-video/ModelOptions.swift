@@ -1,0 +1,34 @@
+import ArgumentParser
+import Foundation
+import MCJEPA
+import NN
+
+/// The options every command that runs the network shares (`propagate`, `segment`, `eval vos`, `eval flow`):
+/// which weights, how many threads, and the largest side the network sees.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Weights file (safetensors). Default: the built-in weights, if this build has them.")
+    var model: String?
+    @Option(help: "Shrink frames so their longer side is at most N pixels for the network (outputs stay full size).")
+    var maxSide: Int?
+    @Option(help: "Threads for decoding and the network.") var threads = 2
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        if let maxSide, maxSide < 8 { throw ValidationError("--max-side must be at least 8") }
+    }
+
+    /// For commands that run the model only without --pred: naming weights or a size there is a mistake.
+    func checkUnused(withPrediction pred: String?) throws {
+        if pred != nil && (model != nil || maxSide != nil) {
+            throw ValidationError("--model and --max-side apply only without --pred")
+        }
+    }
+
+    /// Loads the weights (printing which ones run, or the missing-weights error: see `loadWeights`) and sets the
+    /// network's thread count.
+    func estimator() throws -> FlowEstimator {
+        let weights = try loadWeights(modelPath: model)
+        setThreads(threads)
+        return FlowEstimator(model: weights.model, maxSide: maxSide)
+    }
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import MCJEPA
+import Segmentation
+import VideoIO
+
+/// `mcjepa-video propagate INPUT --mask first.png`: semi-supervised video object segmentation, the first
+/// frame's mask carried through the video by label propagation over the model's content features.
+struct PropagateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "propagate",
+        abstract: "Carry a first-frame object mask through a video by label propagation over MC-JEPA features.",
+        discussion: """
+            --mask is the first frame's mask at the video's size: a palette PNG (index k = object k, 0 background, \
+            255 void = background) or a grayscale 0/255 PNG (one object). Every later frame is segmented from the \
+            first frame and the 7 previous predictions with the protocol of DINO's VOS evaluation (top-5 cosine \
+            neighbours within 12 cells, temperature 0.1) over level --level of the encoder's pyramid (stride \
+            2^level; the default 3 is stride 8). Masks are written as DAVIS palette PNGs DIR/%06d.png, one per \
+            frame (frame 0 is the given mask), with the object ids of --mask; DIR defaults to INPUT_BASENAME.masks \
+            next to the input and is written under a temporary name, renamed when complete. --video draws the \
+            masks over the frames at the input's timestamps. INPUT may be a folder of frames (.jpg/.png in name \
+            order, e.g. DAVIS JPEGImages/480p/<seq> with --mask Annotations/480p/<seq>/00000.png): masks are then \
+            named as the frames (DIR/00000.png ..., the layout `eval vos --pred` reads) and the video runs at 30 fps. Existing outputs are refused unless -y. Exit codes: \
+            0 ok, 1 failure (e.g. no weights, output exists), 2 usage, 3 bad input (video, mask or weights file).
+            """)
+
+    @Argument(help: "Input video, or a folder of frames (.jpg/.png in name order, e.g. DAVIS JPEGImages/480p/<seq>).")
+    var input: String
+    @Option(help: "The first frame's object mask (PNG, the video's size).") var mask: String
+    @Option(name: .shortAndLong, help: "Output folder for the masks (default: INPUT_BASENAME.masks next to the input).")
+    var output: String?
+    @Option(help: "Also write the masks drawn over the video to this path (e.g. out.mp4).") var video: String?
+    @Option(help: "Encoder pyramid level whose features are propagated (1...6, stride 2^level).") var level = 3
+    @OptionGroup var modelOptions: ModelOptions
+    @Flag(name: [.customShort("y"), .long], help: "Replace existing outputs.") var overwrite = false
+
+    func validate() throws {
+        guard (1...ModelConfig.levelCount).contains(level) else {
+            throw ValidationError("--level must be in 1...\(ModelConfig.levelCount)")
+        }
+    }
+
+    func run() async throws {
+        let firstMask: LabelImage
+        do {
+            firstMask = try DAVISMasks.read(path: mask)
+        } catch let error as SegmentationError {
+            printError(error.description)
+            throw Exit.badInput
+        }
+        let estimator = try modelOptions.estimator()
+        let job = MaskVideoJob(input: input, outputDir: output ?? MaskVideoJob.defaultOutputFolder(for: input, suffix: "masks"),
+                               video: video, overwrite: overwrite, threads: modelOptions.threads)
+        let source = try job.openInput()
+        var propagation: LabelPropagation?
+        _ = try job.run(source: source, encoder: estimator.encoder) { frame, features in
+            let (map, stride) = frameAlignedFeatures(features, level: level)
+            if let propagation { return try propagation.propagate(map) }
+            guard frame.width == firstMask.width, frame.height == firstMask.height else {
+                printError("\(mask): the mask is \(firstMask.width)x\(firstMask.height), the video \(frame.width)x\(frame.height)")
+                throw Exit.badInput
+            }
+            propagation = try LabelPropagation(firstFeatures: map, firstMask: firstMask.labels, frameWidth: frame.width,
+                                               frameHeight: frame.height,
+                                               configuration: LabelPropagation.Configuration(stride: stride))
+            return firstMask.labels
+        }
+    }
+}

@@ -1,0 +1,225 @@
+import FlowIO
+import Foundation
+import VideoIO
+import XCTest
+@testable import MCJEPA
+
+/// End to end: the built `propagate`, `segment`, `eval vos` and `eval flow` with a small random-initialised model
+/// (--model; random weights only ever appear in tests), at --max-side 64 to stay fast in debug builds.
+final class ModelCommandsTests: TemporaryFolderTestCase {
+    let sample = "\(samplesFolder)/realshort.mp4"  // 320x240, 36 frames
+
+    func labels(_ path: String) throws -> LabelImage { try readLabelImage(path: path) }
+
+    func testPropagateWritesOneMaskPerFrameWithTheFirstMasksIDsAndAVideo() throws {
+        let tool = try cliTool()
+        let (model, _) = try savedTestModel()
+        // Object 1: a box on the left, object 3: a box on the right (ids need not be consecutive).
+        var first = [UInt8](repeating: 0, count: 320 * 240)
+        for y in 60..<180 {
+            for x in 40..<120 { first[y * 320 + x] = 1 }
+            for x in 200..<280 { first[y * 320 + x] = 3 }
+        }
+        let mask = file("first.png")
+        try writeLabelPNG(LabelImage(width: 320, height: 240, labels: first, palette: [UInt8](repeating: 0, count: 768)), path: mask)
+        let out = file("masks"), video = file("masks.mp4")
+        let result = try runProcess(tool, ["propagate", sample, "--mask", mask, "-o", out, "--video", video,
+                                           "--model", model, "--max-side", "64"])
+        XCTAssertEqual(result.status, 0, result.err)
+        XCTAssertTrue(result.err.contains("weights \(model): config test"), result.err)
+        let names = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
+        XCTAssertEqual(names, (0..<36).map { String(format: "%06d.png", $0) })
+        XCTAssertEqual(try labels("\(out)/000000.png").labels, first, "frame 0 is the given mask")
+        var seen = Set<UInt8>()
+        for name in names {
+            let predicted = try labels("\(out)/\(name)")
+            XCTAssertEqual([predicted.width, predicted.height], [320, 240], name)
+            seen.formUnion(predicted.labels)
+        }
+        XCTAssertTrue(seen.isSubset(of: [0, 1, 3]), "ids only from the first mask: \(seen.sorted())")
+        XCTAssertTrue(seen.contains(1) && seen.contains(3))
+        let later = try labels("\(out)/000010.png").labels
+        XCTAssertGreaterThan(later.filter { $0 != 0 }.count, 0, "objects survive propagation")
+
+        let reader = try VideoReader(path: video)
+        var frames = 0, seconds: [Double] = []
+        while let frame = try reader.nextFrame() {
+            frames += 1
+            seconds.append(frame.seconds)
+            XCTAssertEqual([frame.width, frame.height], [320, 240])
+        }
+        XCTAssertEqual(frames, 36)
+        let input = try VideoReader(path: sample)
+        var inputSeconds: [Double] = []
+        while let frame = try input.nextFrame() { inputSeconds.append(frame.seconds) }
+        XCTAssertEqual(seconds.last ?? 0, inputSeconds.last ?? -1, accuracy: 0.01, "the input's timing")
+
+        let again = try runProcess(tool, ["propagate", sample, "--mask", mask, "-o", out, "--model", model, "--max-side", "64"])
+        XCTAssertEqual(again.status, 1)
+        XCTAssertTrue(again.err.contains("\(out): already exists; pass -y/--overwrite"), again.err)
+
+        let small = file("small.png")
+        try writeLabelPNG(LabelImage(width: 32, height: 24, labels: [UInt8](repeating: 1, count: 32 * 24)), path: small)
+        let wrongSize = try runProcess(tool, ["propagate", sample, "--mask", small, "-o", file("o"), "--model", model, "--max-side", "64"])
+        XCTAssertEqual(wrongSize.status, 3)
+        XCTAssertTrue(wrongSize.err.contains("\(small): the mask is 32x24, the video 320x240"), wrongSize.err)
+        let noMask = try runProcess(tool, ["propagate", sample, "--mask", file("none.png"), "-o", file("o"), "--model", model])
+        XCTAssertEqual(noMask.status, 3)
+        XCTAssertTrue(noMask.err.hasPrefix("mcjepa-video: \(file("none.png")): cannot read the mask"), noMask.err)
+        XCTAssertEqual(noMask.err.split(separator: "\n").count, 1, noMask.err)
+        try FileManager.default.createDirectory(atPath: file("empty"), withIntermediateDirectories: true)
+        let noFrames = try runProcess(tool, ["propagate", file("empty"), "--mask", mask, "-o", file("o"), "--model", model])
+        XCTAssertEqual(noFrames.status, 3)
+        XCTAssertTrue(noFrames.err.hasSuffix("\(file("empty")): no frames in the folder (expected .jpg or .png images)\n"), noFrames.err)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix(".") || $0 == "o" }, [],
+                       "no temporary folder left behind")
+    }
+
+    func testSegmentWritesMasksWithAtMostKSegments() throws {
+        let tool = try cliTool()
+        let (model, _) = try savedTestModel()
+        let input = file("clip.mp4")
+        try FileManager.default.copyItem(atPath: sample, toPath: input)
+        let result = try runProcess(tool, ["segment", input, "--segments", "3", "--model", model, "--max-side", "64",
+                                           "--video", file("segments.mp4")])
+        XCTAssertEqual(result.status, 0, result.err)
+        let out = file("clip.segments")
+        let names = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
+        XCTAssertEqual(names.count, 36)
+        var seen = Set<UInt8>()
+        for name in names {
+            let mask = try labels("\(out)/\(name)")
+            XCTAssertEqual([mask.width, mask.height], [320, 240])
+            let ids = Set(mask.labels)
+            XCTAssertTrue(ids.isSubset(of: [1, 2, 3]), "\(name): \(ids.sorted())")
+            seen.formUnion(ids)
+        }
+        XCTAssertGreaterThan(seen.count, 1, "more than one segment")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: file("segments.mp4")))
+    }
+
+    /// A DAVIS-layout folder with one sequence "square": a bright 24x24 square moving 4 px right per frame over
+    /// a textured 96x64 picture, frames as PNGs.
+    func makeSyntheticDAVIS() throws -> String {
+        let root = file("davis")
+        let images = "\(root)/JPEGImages/480p/square", annotations = "\(root)/Annotations/480p/square"
+        for path in [images, annotations] { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
+        for t in 0..<4 {
+            var rgb = [UInt8](repeating: 0, count: 96 * 64 * 3), ids = [UInt8](repeating: 0, count: 96 * 64)
+            for y in 0..<64 {
+                for x in 0..<96 {
+                    let inside = (20..<44).contains(y) && (16 + 4 * t..<40 + 4 * t).contains(x)
+                    let base = 3 * (y * 96 + x)
+                    rgb[base] = inside ? 230 : UInt8(60 + (x * 7 + y * 3) % 40)
+                    rgb[base + 1] = inside ? 40 : 90
+                    rgb[base + 2] = inside ? 40 : UInt8(80 + (x + y) % 30)
+                    ids[y * 96 + x] = inside ? 1 : 0
+                }
+            }
+            let name = String(format: "%05d.png", t)
+            try writePNG(RGBImage(width: 96, height: 64, rgb: rgb), path: "\(images)/\(name)")
+            try writeLabelPNG(LabelImage(width: 96, height: 64, labels: ids, palette: [UInt8](repeating: 0, count: 768)),
+                              path: "\(annotations)/\(name)")
+        }
+        return root
+    }
+
+    func jsonReport(_ output: String) throws -> [String: Any] {
+        try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], output)
+    }
+
+    func testEvalVOSWithAModelScoresASyntheticDAVISFolder() throws {
+        let tool = try cliTool()
+        let (model, _) = try savedTestModel()
+        let root = try makeSyntheticDAVIS()
+        let result = try runProcess(tool, ["eval", "vos", root, "--model", model, "--json"])
+        XCTAssertEqual(result.status, 0, result.err)
+        let report = try jsonReport(result.out)
+        XCTAssertEqual(report["prediction"] as? String, "model \(model) (level 3)")
+        let j = try XCTUnwrap(report["j"] as? Double)
+        XCTAssertTrue((0...1).contains(j), "\(j)")
+        XCTAssertGreaterThan(j, 0, "the square is found at least in part")
+
+        // propagate on the sequence's frame folder writes the layout --pred reads, and the same masks: scores match.
+        let pred = file("pred")
+        let propagated = try runProcess(tool, ["propagate", "\(root)/JPEGImages/480p/square", "--mask",
+                                               "\(root)/Annotations/480p/square/00000.png", "-o", "\(pred)/square",
+                                               "--model", model, "--video", file("square.mp4")])
+        XCTAssertEqual(propagated.status, 0, propagated.err)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: "\(pred)/square").sorted(),
+                       ["00000.png", "00001.png", "00002.png", "00003.png"])
+        let fromFiles = try runProcess(tool, ["eval", "vos", root, "--pred", pred, "--json"])
+        XCTAssertEqual(fromFiles.status, 0, fromFiles.err)
+        XCTAssertEqual(try XCTUnwrap(try jsonReport(fromFiles.out)["j"] as? Double), j, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(try jsonReport(fromFiles.out)["f"] as? Double),
+                       try XCTUnwrap(report["f"] as? Double), accuracy: 1e-12)
+
+        let mixed = try runProcess(tool, ["eval", "vos", root, "--pred", pred, "--model", model])
+        XCTAssertEqual(mixed.status, 2)
+        XCTAssertTrue(mixed.err.contains("--model and --max-side apply only without --pred"), mixed.err)
+
+        let missing = try runProcess(tool, ["eval", "vos", root])
+        if BuiltInWeights.path == nil {
+            XCTAssertEqual(missing.status, 1)
+            XCTAssertEqual(missing.err, "mcjepa-video: \(BuiltInWeights.missingMessage)\n")
+        }
+    }
+
+    func testEvalFlowWithAModelScoresASyntheticSetAndReportsTheTime() throws {
+        let tool = try cliTool()
+        let (model, _) = try savedTestModel()
+        let set = file("set")
+        for (pair, shift) in [("a", 2), ("b", 3)] {
+            let folder = "\(set)/\(pair)"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            func picture(_ offset: Int) -> RGBImage {
+                var rgb = [UInt8](repeating: 0, count: 80 * 48 * 3)
+                for y in 0..<48 {
+                    for x in 0..<80 {
+                        let value = UInt8(truncatingIfNeeded: ((x - offset) * 13) ^ (y * 29))
+                        for c in 0..<3 { rgb[3 * (y * 80 + x) + c] = value &+ UInt8(40 * c) }
+                    }
+                }
+                return RGBImage(width: 80, height: 48, rgb: rgb)
+            }
+            try writePNG(picture(0), path: "\(folder)/img1.png")
+            try writePNG(picture(shift), path: "\(folder)/img2.png")
+            let truth = FlowField(width: 80, height: 48, u: [Float](repeating: Float(shift), count: 80 * 48),
+                                  v: [Float](repeating: 0, count: 80 * 48))
+            try FlowFile.write(truth, to: URL(fileURLWithPath: "\(folder)/flow.flo"), format: .flo)
+        }
+        let result = try runProcess(tool, ["eval", "flow", set, "--model", model, "--max-side", "64"])
+        XCTAssertEqual(result.status, 0, result.err)
+        let lines = result.out.split(separator: "\n")
+        XCTAssertEqual(lines.count, 4, result.out)  // header, a, b, mean
+        XCTAssertTrue(lines[1].hasPrefix("a ") && lines[2].hasPrefix("b ") && lines[3].hasPrefix("mean"), result.out)
+        XCTAssertTrue(result.err.contains("ms per pair (2 pairs"), result.err)
+
+        let json = try runProcess(tool, ["eval", "flow", set, "--model", model, "--max-side", "64", "--json"])
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [String: Any])
+        XCTAssertEqual(report["prediction"] as? String, "model \(model) (max side 64)")
+        let mean = try XCTUnwrap(report["mean"] as? [String: Any])
+        let epe = try XCTUnwrap(mean["epe"] as? Double)
+        XCTAssertTrue(epe.isFinite && epe > 0, "\(epe)")
+
+        try Data("not a png".utf8).write(to: URL(fileURLWithPath: "\(set)/b/img2.png"))
+        let bad = try runProcess(tool, ["eval", "flow", set, "--model", model, "--max-side", "64"])
+        XCTAssertEqual(bad.status, 3)
+        XCTAssertTrue(bad.err.contains("\(set)/b/img2.png"), bad.err)
+        XCTAssertEqual(bad.err.split(separator: "\n").filter { $0.hasPrefix("mcjepa-video:") }.count, 1, bad.err)
+    }
+
+    func testWithoutBuiltInWeightsTheModelCommandsAskForAModel() throws {
+        guard BuiltInWeights.path == nil else { throw XCTSkip("this build ships built-in weights") }
+        let tool = try cliTool()
+        let mask = file("m.png")
+        try writeLabelPNG(LabelImage(width: 320, height: 240, labels: [UInt8](repeating: 0, count: 320 * 240)), path: mask)
+        for arguments in [["propagate", sample, "--mask", mask, "-o", file("o")],
+                          ["segment", sample, "--segments", "2", "-o", file("o")],
+                          ["eval", "flow", folder!]] {
+            let result = try runProcess(tool, arguments)
+            XCTAssertEqual(result.status, 1, "\(arguments)")
+            XCTAssertEqual(result.err, "mcjepa-video: \(BuiltInWeights.missingMessage)\n", "\(arguments)")
+        }
+    }
+}
