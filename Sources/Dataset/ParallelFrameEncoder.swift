@@ -29,6 +29,9 @@ final class ParallelFrameEncoder {
 
     var fileExtension: String { encoders[0].fileExtension }
 
+    /// A frame resized as the encoder resizes it before encoding.
+    func resized(_ frame: VideoFrame) -> RGBImage { FrameResizer.apply(resize, to: frame.image) }
+
     /// Forgets the frame kept from the previous batch (call between videos).
     func startVideo() { last = nil }
 

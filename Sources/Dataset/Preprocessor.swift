@@ -12,6 +12,9 @@ public struct PreprocessOptions: Sendable {
     public var overwrite = false
     /// Threads resizing and encoding frames; the output does not depend on it.
     public var encodingThreads = 1
+    /// When set, each sample also gets a `<key>.flow.npy` member: the bytes this returns for the pair's two frames
+    /// as stored (after resizing), e.g. a model's flow as an H x W x 2 float32 `.npy`.
+    public var pairFlow: (@Sendable (_ first: RGBImage, _ second: RGBImage) throws -> [UInt8])?
 
     public init(output: String) {
         self.output = output
@@ -131,7 +134,8 @@ public struct Preprocessor {
             }
             let writer = ShardWriter(
                 shard: shard, videos: plan.videos(inShard: shard), sampling: options.sampling,
-                encoder: frameEncoder, encodingThreads: options.encodingThreads, openSource: openSource,
+                encoder: frameEncoder, encodingThreads: options.encodingThreads, pairFlow: options.pairFlow,
+                openSource: openSource,
                 onProgress: { frames, pairs in
                     state.framesDecoded += frames
                     state.pairs += pairs

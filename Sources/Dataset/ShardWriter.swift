@@ -12,6 +12,7 @@ struct ShardWriter {
     let sampling: SamplingOptions
     let encoder: ParallelFrameEncoder
     let encodingThreads: Int
+    let pairFlow: (@Sendable (RGBImage, RGBImage) throws -> [UInt8])?
     let openSource: (VideoInput) throws -> FrameSource
     /// Called after every decoded frame and kept pair with (frames decoded, pairs kept) deltas.
     let onProgress: (_ frames: Int, _ pairs: Int) -> Void
@@ -120,7 +121,7 @@ struct ShardWriter {
         }
     }
 
-    /// Each sample's members in sorted name order (`f0`, `f1`, `json`), adjacent as WebDataset requires.
+    /// Each sample's members in sorted name order (`f0`, `f1`, `flow.npy`, `json`), adjacent as WebDataset requires.
     private func append(_ pairs: [SampledPair], _ encodedPairs: [(first: EncodedFrame, second: EncodedFrame)],
                         of video: VideoInput, to tar: TarWriter) throws {
         let ext = encoder.fileExtension
@@ -135,6 +136,11 @@ struct ShardWriter {
                 motion: (pair.motion * 1e6).rounded() / 1e6, scene: pair.scene)
             try tar.append(name: "\(key).f0.\(ext)", contents: encoded.first.bytes)
             try tar.append(name: "\(key).f1.\(ext)", contents: encoded.second.bytes)
+            if let pairFlow {
+                // Flow of the frames as stored: resized the same way the encoder resized them.
+                let flow = try pairFlow(encoder.resized(pair.first), encoder.resized(pair.second))
+                try tar.append(name: "\(key).flow.npy", contents: flow)
+            }
             try tar.append(name: "\(key).json", contents: try DeterministicJSON.encode(metadata))
         }
     }

@@ -1,5 +1,8 @@
 import ArgumentParser
 import Dataset
+import FlowIO
+import MCJEPA
+import NN
 import Foundation
 
 extension Exit {
@@ -69,6 +72,12 @@ struct PreprocessCommand: AsyncParsableCommand {
     @Flag(name: [.customShort("y"), .long], help: "Rewrite shards that exist.")
     var overwrite = false
 
+    @Flag(help: "Also store the model's flow of each pair as <key>.flow.npy (H x W x 2 float32, in pixels of the stored frames).")
+    var flow = false
+
+    @Option(help: "Weights for --flow (safetensors). Default: the built-in weights, if this build has them.")
+    var model: String?
+
     @Option(help: "Decoder threads, and threads encoding images.")
     var threads: Int = 2
 
@@ -85,6 +94,7 @@ struct PreprocessCommand: AsyncParsableCommand {
         if let size { _ = try Self.parseSize(size) }
         if let jpegQuality, !(1...100).contains(jpegQuality) { throw ValidationError("--jpeg-quality must be 1...100") }
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if model != nil && !flow { throw ValidationError("--model applies only with --flow") }
     }
 
     static func parseSize(_ text: String) throws -> (width: Int, height: Int) {
@@ -129,6 +139,15 @@ struct PreprocessCommand: AsyncParsableCommand {
             options.resize = .exact(width: parsed.width, height: parsed.height)
         } else if let maxSide {
             options.resize = .maxSide(maxSide)
+        }
+        if flow {
+            let estimator = FlowEstimator(model: try loadWeights(modelPath: model).model)
+            setThreads(threads)
+            options.pairFlow = { first, second in
+                let flow = estimator.flow(FrameImage(width: first.width, height: first.height, rgb8: first.rgb),
+                                          FrameImage(width: second.width, height: second.height, rgb8: second.rgb))
+                return FlowFile.encode(flow, format: .npy)
+            }
         }
         let encoder = try FFmpegImageEncoder(format: jpegQuality.map { .jpeg(quality: $0) } ?? .png)
         let opener = VideoFileOpener(resize: options.resize, threads: threads)

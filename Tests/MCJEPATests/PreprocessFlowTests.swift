@@ -1,0 +1,47 @@
+import FlowIO
+import Foundation
+import XCTest
+@testable import MCJEPA
+
+/// End to end: `preprocess --flow` stores the model's flow of every pair next to its frames, in each sample's
+/// place in the tar, at the size the frames are stored at.
+final class PreprocessFlowTests: TemporaryFolderTestCase {
+    /// (name, contents) of each member of an uncompressed ustar file.
+    func tarMembers(_ path: String) throws -> [(name: String, bytes: [UInt8])] {
+        let data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        var members: [(String, [UInt8])] = []
+        var offset = 0
+        while offset + 512 <= data.count, data[offset] != 0 {
+            let name = String(decoding: data[offset..<offset + 100].prefix { $0 != 0 }, as: UTF8.self)
+            let sizeField = String(decoding: data[offset + 124..<offset + 136].prefix { $0 != 0 && $0 != 32 }, as: UTF8.self)
+            let size = try XCTUnwrap(Int(sizeField, radix: 8), "size of \(name)")
+            members.append((name, Array(data[offset + 512..<offset + 512 + size])))
+            offset += 512 + (size + 511) / 512 * 512
+        }
+        return members
+    }
+
+    func testFlowMembersSitBetweenFramesAndMetadataAtTheStoredSize() throws {
+        let tool = try cliTool()
+        let (model, _) = try savedTestModel()
+        let out = file("shards")
+        let result = try runProcess(tool, ["preprocess", "\(samplesFolder)/realshort.mp4", "-o", out, "--size", "64x48",
+                                           "--stride", "2", "--max-pairs", "3", "--flow", "--model", model])
+        XCTAssertEqual(result.status, 0, result.err)
+        let members = try tarMembers("\(out)/shard-000000.tar")
+        let suffixes = members.map { String($0.name.split(separator: ".", maxSplits: 1)[1]) }
+        XCTAssertEqual(suffixes, Array(repeating: ["f0.png", "f1.png", "flow.npy", "json"], count: 3).flatMap { $0 })
+        for member in members where member.name.hasSuffix(".flow.npy") {
+            let flow = try FlowFile.decode(member.bytes, format: .npy, name: member.name)
+            XCTAssertEqual([flow.width, flow.height], [64, 48], member.name)
+            XCTAssertTrue(flow.u.allSatisfy(\.isFinite) && flow.v.allSatisfy(\.isFinite), member.name)
+            XCTAssertGreaterThan(flow.u.map(abs).max()! + flow.v.map(abs).max()!, 0, "a random model's flow is not all zero")
+        }
+    }
+
+    func testModelWithoutFlowIsAUsageError() throws {
+        let tool = try cliTool()
+        let result = try runProcess(tool, ["preprocess", "\(samplesFolder)/realshort.mp4", "-o", file("s"), "--model", "m.safetensors"])
+        XCTAssertEqual(result.status, 2, result.err)
+    }
+}
