@@ -15,6 +15,7 @@ struct MCJEPAVideo: AsyncParsableCommand {
             RunCommand.self,
             FlowCommand.self,
             RenderCommand.self,
+            TrainCommand.self,
         ]
     )
 

@@ -1,0 +1,83 @@
+import Foundation
+import NN
+import XCTest
+@testable import MCJEPA
+
+/// End to end: `mcjepa-video train` on Samples/realshort.mp4 with the `test` preset and 64x64 crops: checkpoints,
+/// the JSON-lines log, resume equal to an uninterrupted run, and the final weights loaded by `flow --model`.
+final class TrainCommandTests: TemporaryFolderTestCase {
+    let sample = "\(samplesFolder)/realshort.mp4"
+
+    func trainArguments(_ out: String) -> [String] {
+        ["train", sample, "--out", out, "--preset", "test", "--steps", "4", "--crop", "64x64", "--content-size", "64",
+         "--content-batch", "2", "--batch", "1", "--content-warmup", "1", "--occlusion-start", "2", "--ckpt-every", "2",
+         "--log-every", "1", "--seed", "7", "--warmup", "2", "--lr", "1e-3", "--threads", "1"]
+    }
+
+    /// Log records without the wall-clock figure.
+    func records(_ path: String) throws -> [[String: Double]] {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        return try text.split(separator: "\n").map { line in
+            var record = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Double], String(line))
+            XCTAssertNotNil(record.removeValue(forKey: "steps_per_s"), "log line lacks steps_per_s: \(line)")
+            return record
+        }
+    }
+
+    func testTrainCheckpointsResumesDeterministicallyAndItsWeightsLoad() throws {
+        let tool = try cliTool()
+        let full = file("full"), split = file("split")
+        let run = try runProcess(tool, trainArguments(full))
+        XCTAssertEqual(run.status, 0, run.err)
+        for name in ["log.jsonl", "latest.json", "model.safetensors", "step-0000002.safetensors", "step-0000002.state.safetensors",
+                     "step-0000004.safetensors", "step-0000004.state.safetensors"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: "\(full)/\(name)"), "missing \(name)")
+        }
+        let log = try records("\(full)/log.jsonl")
+        XCTAssertEqual(log.map { $0["step"] }, [1, 2, 3, 4])
+        // Step 1 is content only; flow terms appear once the content warm-up (1 step) is over.
+        XCTAssertNil(log[0]["photo"])
+        for key in ["photo", "feature", "smooth", "cycle", "varcov", "var_l1", "cov_l1", "vicreg_inv", "vicreg_var", "vicreg_cov",
+                    "content", "flow", "total", "grad_norm", "lr", "visible"] {
+            XCTAssertNotNil(log[3][key], "log lacks \(key)")
+        }
+        for record in log { XCTAssertTrue(record["total"]!.isFinite) }
+
+        // Interrupted after step 2, then resumed: the same log and bit-identical weights.
+        let first = try runProcess(tool, trainArguments(split) + ["--stop-at", "2"])
+        XCTAssertEqual(first.status, 0, first.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(split)/model.safetensors"), "a stopped run has no final model")
+        let resumed = try runProcess(tool, trainArguments(split) + ["--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.err)
+        XCTAssertTrue(resumed.err.contains("from step 2"), resumed.err)
+        XCTAssertEqual(try records("\(split)/log.jsonl"), log, "resumed run's log differs from the uninterrupted run's")
+        let a = try Safetensors.read(path: "\(full)/model.safetensors").tensors
+        let b = try Safetensors.read(path: "\(split)/model.safetensors").tensors
+        XCTAssertEqual(Set(a.keys), Set(b.keys))
+        for (name, tensor) in a { XCTAssertEqual(tensor.array, b[name]?.array, "\(name) differs after resume") }
+        // Training changed the weights.
+        let initial = try Safetensors.read(path: "\(full)/step-0000002.safetensors").tensors
+        XCTAssertNotEqual(initial["encoder.levels.0.conv.weight"]?.array, a["encoder.levels.0.conv.weight"]?.array)
+
+        let flows = file("flows")
+        let flow = try runProcess(tool, ["flow", sample, "-o", flows, "--model", "\(full)/model.safetensors", "--max-side", "64",
+                                         "--duration", "0.2"])
+        XCTAssertEqual(flow.status, 0, flow.err)
+        XCTAssertFalse((try FileManager.default.contentsOfDirectory(atPath: flows)).isEmpty)
+    }
+
+    func testBadInputsGiveOneLineErrors() throws {
+        let tool = try cliTool()
+        let missing = try runProcess(tool, ["train", file("nope.mp4"), "--out", file("run"), "--preset", "test", "--crop", "64x64"])
+        XCTAssertEqual(missing.status, 3, missing.err)
+        XCTAssertTrue(missing.err.contains("nope.mp4"), missing.err)
+        let crop = try runProcess(tool, ["train", sample, "--out", file("run"), "--crop", "60x64"])
+        XCTAssertEqual(crop.status, 2, crop.err)
+        XCTAssertTrue(crop.err.contains("--crop"), crop.err)
+        let broken = file("broken.tar")
+        FileManager.default.createFile(atPath: broken, contents: Data(repeating: 65, count: 1024))
+        let tar = try runProcess(tool, ["train", broken, "--out", file("run"), "--preset", "test", "--crop", "64x64"])
+        XCTAssertEqual(tar.status, 3, tar.err)
+        XCTAssertTrue(tar.err.contains("broken.tar"), tar.err)
+    }
+}
