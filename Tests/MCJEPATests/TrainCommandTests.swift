@@ -1,5 +1,6 @@
 import Foundation
 import NN
+import VideoIO
 import XCTest
 @testable import MCJEPA
 
@@ -64,6 +65,47 @@ final class TrainCommandTests: TemporaryFolderTestCase {
                                          "--duration", "0.2"])
         XCTAssertEqual(flow.status, 0, flow.err)
         XCTAssertFalse((try FileManager.default.contentsOfDirectory(atPath: flows)).isEmpty)
+    }
+
+    func testTrainsOnPreprocessedShards() throws {
+        let tool = try cliTool()
+        let shards = file("shards"), out = file("run")
+        let prep = try runProcess(tool, ["preprocess", sample, "-o", shards, "--max-side", "96", "--max-pairs", "4"])
+        XCTAssertEqual(prep.status, 0, prep.err)
+        let run = try runProcess(tool, ["train", shards, "--out", out, "--preset", "test", "--steps", "2", "--crop", "64x64",
+                                        "--content-size", "64", "--content-batch", "2", "--batch", "1", "--content-warmup", "0",
+                                        "--threads", "1", "--log-every", "1"])
+        XCTAssertEqual(run.status, 0, run.err)
+        XCTAssertTrue(run.err.contains("sources shards"), run.err)
+        let log = try records("\(out)/log.jsonl")
+        XCTAssertEqual(log.count, 2)
+        XCTAssertNotNil(log[0]["photo"], "flow terms from the first step with --content-warmup 0")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(out)/model.safetensors"))
+    }
+
+    func testSyntheticPairsReportAndSuperviseEndPointError() throws {
+        let tool = try cliTool()
+        let photos = file("photos"), out = file("run")
+        try FileManager.default.createDirectory(atPath: photos, withIntermediateDirectories: true)
+        for k in 0..<2 {
+            var rgb = [UInt8](repeating: 0, count: 80 * 60 * 3)
+            for i in 0..<(80 * 60) {
+                let x = i % 80, y = i / 80
+                rgb[3 * i] = UInt8((x * 3 + y * k * 5) % 256); rgb[3 * i + 1] = UInt8((y * 4 + x * x / 9) % 256); rgb[3 * i + 2] = UInt8(k * 90)
+            }
+            try writePNG(RGBImage(width: 80, height: 60, rgb: rgb), path: "\(photos)/p\(k).png")
+        }
+        let run = try runProcess(tool, ["train", "--synthetic", photos, "--supervised-weight", "1", "--out", out, "--preset", "test",
+                                        "--steps", "2", "--crop", "64x64", "--content-size", "64", "--content-batch", "2",
+                                        "--batch", "1", "--content-warmup", "0", "--threads", "1", "--log-every", "1"])
+        XCTAssertEqual(run.status, 0, run.err)
+        let log = try records("\(out)/log.jsonl")
+        let epe = try XCTUnwrap(log[0]["synthetic_epe"], "no synthetic_epe in \(log[0])")
+        XCTAssertGreaterThan(epe, 0)
+        // The supervised term is part of the flow total: flow = unsupervised terms + 1 x EPE.
+        let r = log[0]
+        let unsupervised = r["photo"]! + r["feature"]! + 75 * r["smooth"]! + 0.2 * r["cycle"]! + r["varcov"]!
+        XCTAssertEqual(r["flow"]!, unsupervised + epe, accuracy: 1e-4 * max(1, r["flow"]!))
     }
 
     func testBadInputsGiveOneLineErrors() throws {
