@@ -38,8 +38,8 @@ public func occlusionMask(forward fw: Tensor, backward bw: Tensor, alpha1: Float
 public func photometricLoss(target: Tensor, reconstruction: Tensor, mask: Tensor, l1Weight: Float, ssimWeight: Float)
     -> (value: Float, gradReconstruction: Tensor) {
     let (N, C, H, W) = (target.n, target.c, target.h, target.w), plane = H * W
-    // The NN kernel pads by reflection; its interior pixels equal the reference's unpadded ("valid") map.
-    let ssim = ssimForward(target, reconstruction)
+    let ssim = validSSIMLossMap(target, reconstruction)  // [N,C,H-2,W-2]: pixel (y, x) at (y-1, x-1)
+    let (vh, vw) = (H - 2, W - 2)
     var weighted = 0.0, maskSum = 0.0
     for n in 0..<N {
         for y in 1..<(H - 1) {
@@ -51,14 +51,14 @@ public func photometricLoss(target: Tensor, reconstruction: Tensor, mask: Tensor
                 for c in 0..<C {
                     let i = (n * C + c) * plane + y * W + x
                     l1 += abs(target.data[i] - reconstruction.data[i])
-                    s += ssim.data[i]
+                    s += ssim.data[((n * C + c) * vh + y - 1) * vw + x - 1]
                 }
                 weighted += Double(m * (l1Weight * (l1 / Float(C)) + ssimWeight * (s / Float(C))))
             }
         }
     }
     let denominator = maskSum + maskEpsilon
-    let grad = Tensor(shape: reconstruction.shape), gradSSIM = Tensor(shape: reconstruction.shape)
+    let grad = Tensor(shape: reconstruction.shape), gradSSIM = Tensor(shape: ssim.shape)
     for n in 0..<N {
         for y in 1..<(H - 1) {
             for x in 1..<(W - 1) {
@@ -68,12 +68,12 @@ public func photometricLoss(target: Tensor, reconstruction: Tensor, mask: Tensor
                 for c in 0..<C {
                     let i = (n * C + c) * plane + y * W + x
                     grad.data[i] = l1Weight * d * signOf(reconstruction.data[i] - target.data[i])
-                    gradSSIM.data[i] = ssimWeight * d
+                    gradSSIM.data[((n * C + c) * vh + y - 1) * vw + x - 1] = ssimWeight * d
                 }
             }
         }
     }
-    ssimBackward(target, reconstruction, gradOutput: gradSSIM, gradX: nil, gradY: grad)
+    validSSIMLossMapBackward(target, reconstruction, gradOutput: gradSSIM, gradY: grad)
     return (Float(weighted / denominator), grad)
 }
 
