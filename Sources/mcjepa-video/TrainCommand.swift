@@ -26,6 +26,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Content view side, a multiple of 64.") var contentSize = 128
     @Option(help: "Folders of still photos for synthetic pairs with exact flow.") var synthetic: [String] = []
     @Option(help: "Weight of the end-point error on synthetic pairs (0 = monitor only).") var supervisedWeight: Float = 0
+    @Option(help: "Synthetic pairs (fixed, own seed) whose mean EPE is logged as eval_epe at each checkpoint.") var evalSynthetic = 0
     @Option(help: "Content-only steps before the flow losses switch on.") var contentWarmup = 1000
     @Option(help: "Step from which occlusion masks may apply.") var occlusionStart = 3000
     @Option(help: "Occlusion masks apply only while at least this fraction of pixels is visible.") var minVisible: Float = 0.5
@@ -106,6 +107,12 @@ struct TrainCommand: AsyncParsableCommand {
             }
             let sampler = MixedSampler(sources: sources, crop: options.crop, contentSize: contentSize)
             let trainer = try Trainer(model: model, sampler: sampler, options: options, folder: out, resume: resume)
+            if evalSynthetic > 0, let synthetic = sources.first(where: { $0 is SyntheticPairSource }) {
+                // Independent of the training stream: the same pairs for every run with this crop.
+                let evaluation = MixedSampler(sources: [synthetic], crop: options.crop, contentSize: contentSize)
+                var rng = TrainingRNG(seed: 0x5EED)
+                trainer.evaluationBatches = try (0..<evalSynthetic).map { _ in try evaluation.flowBatch(1, rng: &rng) }
+            }
             let names = sources.map(\.name).joined(separator: ", ")
             FileHandle.standardError.write(Data("train: preset \(preset), \(model.parameters.parameterCount) parameters, sources \(names), from step \(trainer.state.step)\n".utf8))
             try trainer.run(stopAt: stopAt) { print($0) }

@@ -20,7 +20,8 @@ final class TrainCommandTests: TemporaryFolderTestCase {
         let text = try String(contentsOfFile: path, encoding: .utf8)
         return try text.split(separator: "\n").map { line in
             var record = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Double], String(line))
-            XCTAssertNotNil(record.removeValue(forKey: "steps_per_s"), "log line lacks steps_per_s: \(line)")
+            // Step records carry the wall-clock speed; evaluation records (eval_epe) do not.
+            XCTAssertTrue(record.removeValue(forKey: "steps_per_s") != nil || record["eval_epe"] != nil, "log line lacks steps_per_s: \(line)")
             return record
         }
     }
@@ -97,9 +98,14 @@ final class TrainCommandTests: TemporaryFolderTestCase {
         }
         let run = try runProcess(tool, ["train", "--synthetic", photos, "--supervised-weight", "1", "--out", out, "--preset", "test",
                                         "--steps", "2", "--crop", "64x64", "--content-size", "64", "--content-batch", "2",
-                                        "--batch", "1", "--content-warmup", "0", "--threads", "1", "--log-every", "1"])
+                                        "--batch", "1", "--content-warmup", "0", "--threads", "1", "--log-every", "1",
+                                        "--eval-synthetic", "2"])
         XCTAssertEqual(run.status, 0, run.err)
-        let log = try records("\(out)/log.jsonl")
+        var log = try records("\(out)/log.jsonl")
+        // eval_epe records at the start and at the final checkpoint, around the two step records.
+        XCTAssertEqual(log.map { $0["step"] }, [0, 1, 2, 2])
+        XCTAssertNotNil(log.first?["eval_epe"]); XCTAssertNotNil(log.last?["eval_epe"])
+        log = Array(log.dropFirst())
         let epe = try XCTUnwrap(log[0]["synthetic_epe"], "no synthetic_epe in \(log[0])")
         XCTAssertGreaterThan(epe, 0)
         // The supervised term is part of the flow total: flow = unsupervised terms + 1 x EPE.

@@ -58,6 +58,22 @@ public final class Trainer {
         }
     }
 
+    /// Fixed pairs with exact flow (e.g. synthetic, from their own seed) whose mean end-point error is logged as
+    /// `eval_epe` at the start of a fresh run and at every checkpoint: a steadier progress figure than the
+    /// per-batch `synthetic_epe`.
+    public var evaluationBatches: [FlowBatch] = []
+
+    /// Mean end-point error of the forward flow over `evaluationBatches` (nil when there are none).
+    public func evaluationEPE() -> Float? {
+        guard !evaluationBatches.isEmpty else { return nil }
+        var total: Float = 0
+        for batch in evaluationBatches {
+            guard let target = batch.flow else { continue }
+            total += endPointError(model.flow(model.encode(batch.first), model.encode(batch.second)).full, target).value
+        }
+        return total / Float(evaluationBatches.count)
+    }
+
     /// Learning rate at `step` (train.py `lr_at`).
     public func learningRate(at step: Int) -> Float {
         cosineLearningRate(step: step, baseLR: options.learningRate, warmupSteps: options.warmup,
@@ -124,6 +140,12 @@ public final class Trainer {
         guard let log = FileHandle(forWritingAtPath: logPath) else { throw TrainingError(description: "\(logPath): cannot write") }
         defer { try? log.close() }
         log.seekToEndOfFile()
+        func writeRecord(_ record: [String: Any]) throws {
+            let data = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
+            log.write(data + Data("\n".utf8))
+            progress(String(decoding: data, as: UTF8.self))
+        }
+        if state.step == 0, let epe = evaluationEPE() { try writeRecord(["step": 0, "eval_epe": Double(epe)]) }
         var lastTime = Date(), stepsSince = 0
         while state.step < end {
             let lr = learningRate(at: state.step)
@@ -135,13 +157,12 @@ public final class Trainer {
                 var record: [String: Any] = ["step": done, "lr": Double(lr),
                                              "steps_per_s": Double(stepsSince) / max(1e-9, now.timeIntervalSince(lastTime))]
                 for (key, value) in terms { record[key] = Double(value) }
-                let data = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
-                log.write(data + Data("\n".utf8))
-                progress(String(decoding: data, as: UTF8.self))
+                try writeRecord(record)
                 lastTime = now; stepsSince = 0
             }
             if done % options.checkpointEvery == 0 || done == end {
                 try TrainingCheckpoint.save(folder: folder, model: model, optimizer: optimizer, state: state)
+                if let epe = evaluationEPE() { try writeRecord(["step": done, "eval_epe": Double(epe)]) }
             }
         }
         guard state.step == options.steps else { return }
