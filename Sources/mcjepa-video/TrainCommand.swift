@@ -36,7 +36,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Global gradient-norm clip (0 = off).") var clip: Float = 1.0
     @Option(help: "Largest frame distance of video pairs.") var maxStride = 2
     @Option(help: "Decode videos with the long side at most this.") var maxSide = 640
-    @Option(help: "Frames kept in memory per video.") var maxFrames = 600
+    @Option(help: "Frames kept in memory per video (the first N).") var maxFrames = 300
     @Option(help: "Checkpoint every N steps.") var ckptEvery = 1000
     @Option(help: "Log every N steps.") var logEvery = 10
     @Option(help: "Stop after this step (checkpointed; continue later with --resume).") var stopAt: Int?

@@ -5,21 +5,20 @@ import VideoIO
 // Training pair sources for `train`: whole videos (decoded once into memory) and WebDataset shards written by
 // `preprocess`. Both implement MCJEPA's TrainingPairSource; every random choice comes from the trainer's RNG.
 
-/// Frames of videos kept in memory (at most `maxSide` on the long side, at most `maxFrames` per video); a pair is
-/// two frames 1...maxStride apart at a random position of a random video (data.py `VideoPairs`).
+/// Frames of videos kept in memory as 8-bit RGB (at most `maxSide` on the long side, the first `maxFrames` of each
+/// video: about 0.7 MB a frame at 640x360); a pair is two frames 1...maxStride apart at a random position of a
+/// random video (data.py `VideoPairs`, which seeks instead and so sees every frame of long videos).
 final class VideoPairSource: TrainingPairSource {
     let name = "videos"
-    private var videos: [(path: String, frames: [FrameImage])] = []
+    private var videos: [(path: String, frames: [VideoFrame])] = []
     let maxStride: Int
 
     init(paths: [String], maxStride: Int, maxSide: Int, maxFrames: Int, threads: Int) throws {
         self.maxStride = maxStride
         for path in paths {
             let reader = try VideoReader(path: path, options: DecodeOptions(threads: threads, maxSide: maxSide))
-            var frames: [FrameImage] = []
-            while frames.count < maxFrames, let frame = try reader.nextFrame() {
-                frames.append(FrameImage(width: frame.width, height: frame.height, rgb8: frame.rgb))
-            }
+            var frames: [VideoFrame] = []
+            while frames.count < maxFrames, let frame = try reader.nextFrame() { frames.append(frame) }
             guard frames.count > maxStride else {
                 throw TrainingError(description: "\(path): \(frames.count) frames, need more than --max-stride \(maxStride)")
             }
@@ -31,7 +30,9 @@ final class VideoPairSource: TrainingPairSource {
         let video = videos[rng.below(videos.count)]
         let stride = 1 + rng.below(maxStride)
         let start = rng.below(video.frames.count - stride)
-        return TrainingSample(first: video.frames[start], second: video.frames[start + stride])
+        let a = video.frames[start], b = video.frames[start + stride]
+        return TrainingSample(first: FrameImage(width: a.width, height: a.height, rgb8: a.rgb),
+                              second: FrameImage(width: b.width, height: b.height, rgb8: b.rgb))
     }
 }
 
