@@ -57,6 +57,7 @@ struct TrainCommand: AsyncParsableCommand {
             throw ValidationError("--steps, --batch, --ckpt-every, --log-every, --threads and --max-stride must be at least 1")
         }
         guard !inputs.isEmpty || !synthetic.isEmpty else { throw ValidationError("give INPUTS and/or --synthetic") }
+        _ = try lossConfig()
     }
 
     var parsedCrop: (height: Int, width: Int)? {
@@ -70,7 +71,11 @@ struct TrainCommand: AsyncParsableCommand {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, let current = json[parts[0]] else { throw ValidationError("--loss \(item): expected NAME=VALUE with a LossConfig field") }
             if current is [Float] {
-                json[parts[0]] = parts[1].split(separator: ",").map { Double($0) ?? .nan }
+                let values = parts[1].split(separator: ",").compactMap { Double($0) }
+                guard values.count == ModelConfig.levelCount, !parts[1].hasSuffix(",") else {
+                    throw ValidationError("--loss \(item): expected \(ModelConfig.levelCount) comma-separated numbers")
+                }
+                json[parts[0]] = values
             } else if current is Bool {
                 json[parts[0]] = parts[1] == "true" || parts[1] == "1"
             } else {
