@@ -38,6 +38,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Decode videos with the long side at most this.") var maxSide = 640
     @Option(help: "Frames kept in memory per video (the first N).") var maxFrames = 300
     @Option(help: "Checkpoint every N steps.") var ckptEvery = 1000
+    @Option(help: "Checkpoints kept on disk, newest first (0 = all).") var keepCheckpoints = 3
     @Option(help: "Log every N steps.") var logEvery = 10
     @Option(help: "Stop after this step (checkpointed; continue later with --resume).") var stopAt: Int?
     @Flag(help: "Continue from RUN_DIR/latest.json.") var resume = false
@@ -53,6 +54,7 @@ struct TrainCommand: AsyncParsableCommand {
         }
         guard contentSize > 0 && contentSize % 64 == 0 else { throw ValidationError("--content-size must be a positive multiple of 64") }
         guard contentBatch >= 2 else { throw ValidationError("--content-batch must be at least 2 (VICReg variance needs a batch)") }
+        guard keepCheckpoints >= 0 else { throw ValidationError("--keep-checkpoints must be 0 (all) or more") }
         guard steps >= 1, batch >= 1, ckptEvery >= 1, logEvery >= 1, threads >= 1, maxStride >= 1 else {
             throw ValidationError("--steps, --batch, --ckpt-every, --log-every, --threads and --max-stride must be at least 1")
         }
@@ -98,7 +100,7 @@ struct TrainCommand: AsyncParsableCommand {
         options.crop = parsedCrop!; options.contentSize = contentSize; options.contentWarmup = contentWarmup
         options.occlusionStart = occlusionStart; options.minVisible = minVisible; options.learningRate = lr
         options.weightDecay = weightDecay; options.warmup = warmup; options.clip = clip
-        options.supervisedWeight = supervisedWeight; options.checkpointEvery = ckptEvery; options.logEvery = logEvery
+        options.supervisedWeight = supervisedWeight; options.checkpointEvery = ckptEvery; options.keepCheckpoints = keepCheckpoints; options.logEvery = logEvery
         options.seed = seed
         options.loss = try lossConfig()
         do {

@@ -75,9 +75,11 @@ final class TrainCommandTests: TemporaryFolderTestCase {
         XCTAssertEqual(prep.status, 0, prep.err)
         let run = try runProcess(tool, ["train", shards, "--out", out, "--preset", "test", "--steps", "2", "--crop", "64x64",
                                         "--content-size", "64", "--content-batch", "2", "--batch", "1", "--content-warmup", "0",
-                                        "--threads", "1", "--log-every", "1"])
+                                        "--threads", "1", "--log-every", "1", "--ckpt-every", "1", "--keep-checkpoints", "1"])
         XCTAssertEqual(run.status, 0, run.err)
         XCTAssertTrue(run.err.contains("sources shards"), run.err)
+        let kept = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasPrefix("step-") }.sorted()
+        XCTAssertEqual(kept, ["step-0000002.safetensors", "step-0000002.state.safetensors"], "--keep-checkpoints 1")
         let log = try records("\(out)/log.jsonl")
         XCTAssertEqual(log.count, 2)
         XCTAssertNotNil(log[0]["photo"], "flow terms from the first step with --content-warmup 0")

@@ -17,6 +17,7 @@ public struct TrainerOptions {
     public var clip: Float = 1.0         // global gradient-norm clip (0 = off)
     public var supervisedWeight: Float = 0
     public var checkpointEvery = 1000
+    public var keepCheckpoints = 3         // newest checkpoints kept on disk (0 = all)
     public var logEvery = 10
     public var seed: UInt64 = 0
     public var loss = LossConfig()
@@ -161,7 +162,8 @@ public final class Trainer {
                 lastTime = now; stepsSince = 0
             }
             if done % options.checkpointEvery == 0 || done == end {
-                try TrainingCheckpoint.save(folder: folder, model: model, optimizer: optimizer, state: state)
+                try TrainingCheckpoint.save(folder: folder, model: model, optimizer: optimizer, state: state,
+                                            keep: options.keepCheckpoints)
                 if let epe = evaluationEPE() { try writeRecord(["step": done, "eval_epe": Double(epe)]) }
             }
         }

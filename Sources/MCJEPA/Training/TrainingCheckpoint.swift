@@ -31,7 +31,8 @@ public enum TrainingCheckpoint {
         try atomicRename(temporary, path)
     }
 
-    public static func save(folder: String, model: MCJEPAModel, optimizer: AdamW, state: TrainingState) throws {
+    /// Writes the checkpoint of `state.step`, then deletes all but the newest `keep` checkpoints (0 keeps all).
+    public static func save(folder: String, model: MCJEPAModel, optimizer: AdamW, state: TrainingState, keep: Int = 0) throws {
         let base = name(step: state.step)
         try saveWeights(model, to: "\(folder)/\(base).safetensors", metadata: ["step": String(state.step)])
         var tensors: [String: Tensor] = [:]
@@ -51,6 +52,21 @@ public enum TrainingCheckpoint {
             throw WeightsError(path: latestPath, reason: "cannot write")
         }
         try atomicRename(latestTemporary, latestPath)
+        if keep > 0 { prune(folder: folder, keep: keep) }
+    }
+
+    /// Removes the weights and state files of all checkpoints but the newest `keep` (by step number).
+    static func prune(folder: String, keep: Int) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        let steps = Set(names.compactMap { name -> Int? in
+            guard name.hasPrefix("step-"), name.hasSuffix(".state.safetensors") else { return nil }
+            return Int(name.dropFirst("step-".count).prefix { $0.isNumber })
+        }).sorted()
+        for step in steps.dropLast(keep) {
+            for suffix in [".safetensors", ".state.safetensors"] {
+                try? FileManager.default.removeItem(atPath: "\(folder)/\(name(step: step))\(suffix)")
+            }
+        }
     }
 
     /// Loads `latest.json`'s checkpoint into `model` and `optimizer`; nil when the folder has none.
