@@ -15,6 +15,7 @@ struct MCJEPAVideo: AsyncParsableCommand {
             SegmentCommand.self,
             EvalCommand.self,
             PreprocessCommand.self,
+            TrainCommand.self,
             RunCommand.self,
             InfoCommand.self,
         ]

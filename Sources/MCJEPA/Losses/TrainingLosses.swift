@@ -1,0 +1,210 @@
+import NN
+
+// `flow_losses` and `content_losses` of Reference/mcjepa/losses.py with their complete backward pass: the
+// gradient of the weighted total is accumulated into `model.parameters` (through the decoder in both directions,
+// the content branch and the shared encoder), so that a training step is forward + these + an optimizer update.
+
+/// Loss terms by the reference's names (photo, feature, smooth, cycle, visible, varcov, var_l1.., cov_l1..,
+/// vicreg_inv, vicreg_var, vicreg_cov, supervised_epe) and the weighted total.
+public struct LossReport {
+    public var terms: [String: Float] = [:]
+    public var total: Float = 0
+}
+
+/// Outputs of the flow pass worth inspecting (the parity test compares them with the reference's).
+public struct FlowPassOutputs {
+    public let features1: [Tensor], features2: [Tensor]
+    public let forward: DecoderTrace, backward: DecoderTrace
+    /// Occlusion masks of the forward direction: full resolution, and per decoded level (coarse to fine).
+    public let forwardMaskFull: Tensor, forwardMaskLevels: [Tensor]
+    /// Smallest distance of a full-resolution pixel to the occlusion threshold (forward direction).
+    public let maskMargin: Float
+}
+
+/// Gradients of one direction's terms with respect to its flows and the features.
+private struct DirectionGradients {
+    var levelsAB: [Tensor], fullAB: Tensor, fullBA: Tensor
+    var featsA: [Tensor?], featsB: [Tensor?]
+}
+
+extension MCJEPAModel {
+    /// Flow losses on a pair [N,3,H,W] in [0,1] (H, W multiples of 64), both directions; accumulates
+    /// `gradientScale` x d total / d parameters. `targetFlow` (frame 1 -> 2, [N,2,H,W]) adds
+    /// `supervisedWeight` x mean end-point error of the forward flow (synthetic pairs with exact flow).
+    @discardableResult
+    public func flowLossesWithBackward(_ img1: Tensor, _ img2: Tensor, config: LossConfig, gradientScale: Float = 1,
+                                       targetFlow: Tensor? = nil, supervisedWeight: Float = 0)
+        -> (report: LossReport, outputs: FlowPassOutputs) {
+        let t1 = encodeForTraining(img1), t2 = encodeForTraining(img2)
+        let f1 = t1.features, f2 = t2.features
+        let fw = flowForTraining(f1, f2), bw = flowForTraining(f2, f1)
+        var report = LossReport()
+
+        let (termsFw, gradFw, maskFull, maskLevels, margin) = directionTerms(img1, img2, f1, f2, fw, bw, config)
+        let (termsBw, gradBw, _, _, _) = directionTerms(img2, img1, f2, f1, bw, fw, config)
+        for key in termsFw.keys { report.terms[key] = (termsFw[key]! + termsBw[key]!) / 2 }
+
+        // Variance-covariance per level: every pixel of both frames is one sample.
+        var featureGrad1 = [Tensor?](repeating: nil, count: ModelConfig.levelCount), featureGrad2 = featureGrad1
+        var varcov: Float = 0
+        for l in 0..<ModelConfig.levelCount {
+            let samples = pixelsAsSamples([f1[l], f2[l]])
+            let (v, gv) = varianceLoss(samples: samples)
+            let (c, gc) = covarianceLoss(samples: samples)
+            report.terms["var_l\(l + 1)"] = v
+            report.terms["cov_l\(l + 1)"] = c
+            varcov += config.varWeights[l] * v + config.covWeights[l] * c
+            guard config.varWeights[l] != 0 || config.covWeights[l] != 0 else { continue }
+            let g = Tensor(shape: samples.shape)
+            accumulate(g, gv, scale: config.varWeights[l] * gradientScale)
+            accumulate(g, gc, scale: config.covWeights[l] * gradientScale)
+            let parts = samplesAsPixels(g, like: [f1[l], f2[l]])
+            featureGrad1[l] = parts[0]
+            featureGrad2[l] = parts[1]
+        }
+        report.terms["varcov"] = varcov
+        let terms = report.terms
+        report.total = config.photoWeight * terms["photo"]! + terms["feature"]! + config.smoothWeight * terms["smooth"]!
+            + config.cycleWeight * terms["cycle"]! + varcov
+
+        // Each direction's terms enter the total with weight 1/2 (they are averaged).
+        let half = gradientScale / 2
+        let dFullFw = gradFw.fullAB.copy(), dFullBw = gradBw.fullAB.copy()
+        accumulate(dFullFw, gradBw.fullBA)
+        accumulate(dFullBw, gradFw.fullBA)
+        if let targetFlow, supervisedWeight > 0 {
+            let (epe, gradEPE) = endPointError(fw.full, targetFlow)
+            report.terms["supervised_epe"] = epe
+            report.total += supervisedWeight * epe
+            accumulate(dFullFw, gradEPE, scale: supervisedWeight * gradientScale / half)
+        }
+        scaleInPlace(dFullFw, half); scaleInPlace(dFullBw, half)
+        for g in gradFw.levelsAB + gradBw.levelsAB { scaleInPlace(g, half) }
+        let fromFw = backwardFlow(fw, gradLevels: gradFw.levelsAB, gradFull: dFullFw)
+        let fromBw = backwardFlow(bw, gradLevels: gradBw.levelsAB, gradFull: dFullBw)
+        for l in 0..<ModelConfig.levelCount {
+            featureGrad1[l] = sumGradients([featureGrad1[l], fromFw.feats1[l], fromBw.feats2[l],
+                                            scaled(gradFw.featsA[l], half), scaled(gradBw.featsB[l], half)])
+            featureGrad2[l] = sumGradients([featureGrad2[l], fromFw.feats2[l], fromBw.feats1[l],
+                                            scaled(gradFw.featsB[l], half), scaled(gradBw.featsA[l], half)])
+        }
+        backwardEncoder(t1, gradFeatures: featureGrad1)
+        backwardEncoder(t2, gradFeatures: featureGrad2)
+        let outputs = FlowPassOutputs(features1: f1, features2: f2, forward: fw, backward: bw,
+                                      forwardMaskFull: maskFull, forwardMaskLevels: maskLevels, maskMargin: margin)
+        return (report, outputs)
+    }
+
+    /// VICReg through the expander on two augmented views [B,3,H,W] (B >= 2); accumulates
+    /// `gradientScale` x d total / d parameters.
+    @discardableResult
+    public func contentLossesWithBackward(_ viewA: Tensor, _ viewB: Tensor, config: LossConfig, gradientScale: Float = 1) -> LossReport {
+        let ta = encodeForTraining(viewA), tb = encodeForTraining(viewB)
+        let ca = contentForTraining(ta.features), cb = contentForTraining(tb.features)
+        let (terms, total) = vicregTerms(ca.embedding, cb.embedding, config: config)
+        scaleInPlace(terms.gradA, gradientScale); scaleInPlace(terms.gradB, gradientScale)
+        let top = ModelConfig.levelCount - 1
+        for (trace, content, grad) in [(ta, ca, terms.gradA), (tb, cb, terms.gradB)] {
+            let dTop = backwardContent(content, gradRepresentation: nil, gradEmbedding: grad)
+            var grads = [Tensor?](repeating: nil, count: ModelConfig.levelCount)
+            grads[top] = dTop
+            backwardEncoder(trace, gradFeatures: grads)
+        }
+        return LossReport(terms: ["vicreg_inv": terms.invariance, "vicreg_var": terms.variance,
+                                  "vicreg_cov": terms.covariance], total: total)
+    }
+
+    /// One direction a -> b (`_direction_terms`): values, and gradients of the unweighted-by-1/2 direction total
+    /// photo_weight * photo + feature + smooth_weight * smooth + cycle_weight * cycle.
+    private func directionTerms(_ imgA: Tensor, _ imgB: Tensor, _ featsA: [Tensor], _ featsB: [Tensor],
+                                _ ab: DecoderTrace, _ ba: DecoderTrace, _ config: LossConfig)
+        -> ([String: Float], DirectionGradients, Tensor, [Tensor], Float) {
+        let (maskFull, margin) = occlusionMask(forward: ab.full, backward: ba.full, alpha1: config.occAlpha1, alpha2: config.occAlpha2)
+        var grads = DirectionGradients(levelsAB: ab.levels.map { Tensor(shape: $0.shape) }, fullAB: Tensor(shape: ab.full.shape),
+                                       fullBA: Tensor(shape: ba.full.shape),
+                                       featsA: Array(repeating: nil, count: ModelConfig.levelCount), featsB: Array(repeating: nil, count: ModelConfig.levelCount))
+        // Photometric on the full-resolution flow.
+        let photoMask = config.useOcclusion ? maskFull : Tensor(shape: maskFull.shape, repeating: 1)
+        let reconstruction = backwardWarp(imgB, ab.full)
+        let (photo, dRecon) = photometricLoss(target: imgA, reconstruction: reconstruction, mask: photoMask,
+                                              l1Weight: config.photoL1, ssimWeight: config.photoSSIM)
+        scaleInPlace(dRecon, config.photoWeight)
+        backwardWarpBackward(image: imgB, flow: ab.full, gradOutput: dRecon, gradImage: nil, gradFlow: grads.fullAB)
+
+        // Feature regression per decoded level.
+        var feature: Float = 0, maskLevels: [Tensor] = []
+        for (index, level) in self.config.decodedLevels.enumerated() {
+            let flowAB = ab.levels[index], flowBA = ba.levels[index]
+            let mask = occlusionMask(forward: flowAB, backward: flowBA, alpha1: config.occAlpha1, alpha2: config.occAlpha2).mask
+            maskLevels.append(mask)
+            let used = config.useOcclusion ? mask : Tensor(shape: mask.shape, repeating: 1)
+            let l = level - 1, weight = config.featureWeights[l]
+            let warped = backwardWarp(featsB[l], flowAB)
+            let (value, gTarget, gWarped) = featureRegressionLoss(target: featsA[l], warped: warped, mask: used)
+            feature += weight * value
+            guard weight != 0 else { continue }
+            scaleInPlace(gTarget, weight); scaleInPlace(gWarped, weight)
+            let gB = Tensor(shape: featsB[l].shape)
+            backwardWarpBackward(image: featsB[l], flow: flowAB, gradOutput: gWarped, gradImage: gB, gradFlow: grads.levelsAB[index])
+            grads.featsA[l] = sumGradients([grads.featsA[l], gTarget])
+            grads.featsB[l] = sumGradients([grads.featsB[l], gB])
+        }
+
+        // Smoothness of the finest decoded flow against the image at its resolution.
+        let finestIndex = ab.levels.count - 1, finest = ab.levels[finestIndex]
+        let small = resizeBilinearForward(imgA, height: finest.h, width: finest.w)
+        let (smooth, dSmooth) = smoothnessLoss(flow: finest, image: small, edge: config.smoothEdge)
+        accumulate(grads.levelsAB[finestIndex], dSmooth, scale: config.smoothWeight)
+
+        // Cycle consistency, always masked.
+        let (cycle, dCycleAB, dCycleBA) = cycleLoss(forward: ab.full, backward: ba.full, mask: maskFull)
+        accumulate(grads.fullAB, dCycleAB, scale: config.cycleWeight)
+        accumulate(grads.fullBA, dCycleBA, scale: config.cycleWeight)
+
+        let terms: [String: Float] = ["photo": photo, "feature": feature, "smooth": smooth, "cycle": cycle,
+                                      "visible": Float(Double(sum(maskFull)) / Double(maskFull.count))]
+        return (terms, grads, maskFull, maskLevels, margin)
+    }
+
+}
+
+/// Mean over pixels of |flow - target| (end-point error) and its gradient with respect to `flow`.
+public func endPointError(_ flow: Tensor, _ target: Tensor) -> (value: Float, grad: Tensor) {
+    precondition(flow.shape == target.shape, "end-point error: flow \(flow.shape) vs target \(target.shape)")
+    let (N, plane) = (flow.n, flow.h * flow.w), count = Float(N * plane)
+    let grad = Tensor(shape: flow.shape)
+    var total = 0.0
+    for n in 0..<N {
+        for p in 0..<plane {
+            let iu = n * 2 * plane + p, iv = iu + plane
+            let du = flow.data[iu] - target.data[iu], dv = flow.data[iv] - target.data[iv]
+            let e = (du * du + dv * dv).squareRoot()
+            total += Double(e)
+            guard e > 0 else { continue }
+            grad.data[iu] = du / e / count
+            grad.data[iv] = dv / e / count
+        }
+    }
+    return (Float(total / Double(count)), grad)
+}
+
+func scaleInPlace(_ t: Tensor, _ s: Float) {
+    guard s != 1 else { return }
+    for i in 0..<t.count { t.data[i] *= s }
+}
+
+private func scaled(_ t: Tensor?, _ s: Float) -> Tensor? {
+    guard let t else { return nil }
+    let c = t.copy()
+    scaleInPlace(c, s)
+    return c
+}
+
+/// Sum of the present gradients (nil when none is).
+func sumGradients(_ parts: [Tensor?]) -> Tensor? {
+    let present = parts.compactMap { $0 }
+    guard let first = present.first else { return nil }
+    let total = first.copy()
+    for part in present.dropFirst() { accumulate(total, part) }
+    return total
+}

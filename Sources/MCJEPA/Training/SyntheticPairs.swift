@@ -1,0 +1,92 @@
+import Foundation
+import NN
+
+/// Synthetic pairs with exact flow from still photos (data.py `SyntheticPairs`): 2-3 layers (a background and
+/// 1-2 elliptical cut-outs), each a photo moved by its own random similarity transform plus translation. Frame t
+/// shows texture point A_t^-1 p at pixel p, so the flow of frame 0 is A1 A0^-1 p - p for the top layer at p.
+/// Differences from the reference: samples outside the texture clamp to its edge (cv2 reflects), and textures are
+/// resized bilinearly.
+public final class SyntheticPairSource: TrainingPairSource {
+    public let name = "synthetic"
+    public let height: Int, width: Int
+    public let maxShift: Float
+    private let textures: [Tensor]  // [1,3,height+64,width+64]
+
+    public init(photos: [FrameImage], height: Int, width: Int, maxShift: Float = 12) {
+        precondition(!photos.isEmpty, "synthetic pairs need at least one photo")
+        self.height = height; self.width = width; self.maxShift = maxShift
+        textures = photos.map {
+            resizeBilinearForward(Tensor(shape: [1, 3, $0.height, $0.width], values: $0.planar), height: height + 64, width: width + 64)
+        }
+    }
+
+    /// 2x3 affine [a b c; d e f] as a tuple of rows.
+    typealias Affine = (Double, Double, Double, Double, Double, Double)
+
+    static func compose(_ m: Affine, _ n: Affine) -> Affine {  // m * n
+        (m.0 * n.0 + m.1 * n.3, m.0 * n.1 + m.1 * n.4, m.0 * n.2 + m.1 * n.5 + m.2,
+         m.3 * n.0 + m.4 * n.3, m.3 * n.1 + m.4 * n.4, m.3 * n.2 + m.4 * n.5 + m.5)
+    }
+
+    static func inverse(_ m: Affine) -> Affine {
+        let det = m.0 * m.4 - m.1 * m.3
+        let a = m.4 / det, b = -m.1 / det, d = -m.3 / det, e = m.0 / det
+        return (a, b, -(a * m.2 + b * m.5), d, e, -(d * m.2 + e * m.5))
+    }
+
+    private func motion(_ rng: inout TrainingRNG, cx: Double, cy: Double) -> Affine {
+        let angle = Double(rng.uniform(-5, 5)) * .pi / 180, scale = exp(Double(rng.uniform(-0.05, 0.05)))
+        let tx = Double(rng.uniform(-maxShift, maxShift)), ty = Double(rng.uniform(-maxShift, maxShift))
+        let c = scale * cos(angle), s = scale * sin(angle)
+        return (c, -s, cx - c * cx + s * cy + tx, s, c, cy - s * cx - c * cy + ty)
+    }
+
+    public func sample(_ rng: inout TrainingRNG) throws -> TrainingSample {
+        let (h, w) = (height, width), plane = h * w
+        let th = h + 64, tw = w + 64
+        var frames = [[Float](repeating: 0, count: 3 * plane), [Float](repeating: 0, count: 3 * plane)]
+        var flow = [Float](repeating: 0, count: 2 * plane)
+        let layers = 2 + rng.below(2)
+        for layer in 0..<layers {
+            let texture = textures[rng.below(textures.count)]
+            let a0: Affine = (1, 0, -Double(rng.uniform(0, 64)), 0, 1, -Double(rng.uniform(0, 64)))
+            let a1 = Self.compose(motion(&rng, cx: Double(w) / 2, cy: Double(h) / 2), a0)
+            // Ellipse in texture coordinates (the background layer covers everything).
+            let ecx = Double(rng.uniform(32, Float(w + 32))), ecy = Double(rng.uniform(32, Float(h + 32)))
+            let ax = Double(rng.uniform(Float(w) * 0.1, Float(w) * 0.3)), ay = Double(rng.uniform(Float(h) * 0.1, Float(h) * 0.3))
+            let theta = Double(rng.uniform(0, 180)) * .pi / 180
+            func inside(_ x: Double, _ y: Double) -> Bool {
+                if layer == 0 { return true }
+                let dx = x - ecx, dy = y - ecy
+                let u = dx * cos(theta) + dy * sin(theta), v = -dx * sin(theta) + dy * cos(theta)
+                return (u * u) / (ax * ax) + (v * v) / (ay * ay) <= 1
+            }
+            let moved = Self.compose(a1, Self.inverse(a0))
+            for (t, a) in [a0, a1].enumerated() {
+                let inv = Self.inverse(a)
+                for y in 0..<h {
+                    for x in 0..<w {
+                        let px = Double(x), py = Double(y)
+                        let sx = inv.0 * px + inv.1 * py + inv.2, sy = inv.3 * px + inv.4 * py + inv.5
+                        guard inside(sx.rounded(), sy.rounded()) else { continue }
+                        // Bilinear sample, clamped to the texture.
+                        let cx = min(max(sx, 0), Double(tw - 1)), cy = min(max(sy, 0), Double(th - 1))
+                        let x0 = min(Int(cx), tw - 2), y0 = min(Int(cy), th - 2)
+                        let fx = Float(cx - Double(x0)), fy = Float(cy - Double(y0))
+                        for c in 0..<3 {
+                            let base = texture.data + c * th * tw + y0 * tw + x0
+                            let top = (1 - fx) * base[0] + fx * base[1], bottom = (1 - fx) * base[tw] + fx * base[tw + 1]
+                            frames[t][c * plane + y * w + x] = (1 - fy) * top + fy * bottom
+                        }
+                        if t == 0 {
+                            flow[y * w + x] = Float(moved.0 * px + moved.1 * py + moved.2 - px)
+                            flow[plane + y * w + x] = Float(moved.3 * px + moved.4 * py + moved.5 - py)
+                        }
+                    }
+                }
+            }
+        }
+        return TrainingSample(first: FrameImage(width: w, height: h, planar: frames[0]),
+                              second: FrameImage(width: w, height: h, planar: frames[1]), flow: flow)
+    }
+}

@@ -1,0 +1,181 @@
+import Foundation
+import NN
+
+/// Training settings, with Reference/mcjepa/train.py's names and defaults.
+public struct TrainerOptions {
+    public var steps = 100_000
+    public var batch = 4                 // flow pairs per step
+    public var contentBatch = 16         // content images per step (two views each), >= 2
+    public var crop = (height: 256, width: 320)
+    public var contentSize = 128
+    public var contentWarmup = 1000      // content-only steps before the flow losses switch on
+    public var occlusionStart = 3000     // step from which occlusion masks may apply
+    public var minVisible: Float = 0.5   // ... and only while at least this fraction of pixels is visible
+    public var learningRate: Float = 5e-4
+    public var weightDecay: Float = 0.05
+    public var warmup = 500
+    public var clip: Float = 1.0         // global gradient-norm clip (0 = off)
+    public var supervisedWeight: Float = 0
+    public var checkpointEvery = 1000
+    public var keepCheckpoints = 3         // newest checkpoints kept on disk (0 = all)
+    public var logEvery = 10
+    public var seed: UInt64 = 0
+    public var loss = LossConfig()
+
+    public init() {}
+}
+
+/// Why training stopped early.
+public struct TrainingError: Error, CustomStringConvertible {
+    public let description: String
+    public init(description: String) { self.description = description }
+}
+
+/// The self-supervised MC-JEPA training loop (train.py `main`): each step one content batch (VICReg on two
+/// views) and, after the content warm-up, one flow batch (both directions), both gradients into the shared
+/// encoder; global-norm clipping; AdamW with linear warm-up then cosine decay to 1% of the rate; checkpoints.
+public final class Trainer {
+    public let model: MCJEPAModel
+    public let options: TrainerOptions
+    public let sampler: MixedSampler
+    public let folder: String
+    public private(set) var state: TrainingState
+    let optimizer: AdamW
+    let decay: [Bool]
+    private var rng: TrainingRNG
+
+    public init(model: MCJEPAModel, sampler: MixedSampler, options: TrainerOptions, folder: String, resume: Bool) throws {
+        self.model = model; self.sampler = sampler; self.options = options; self.folder = folder
+        let specs = model.parameters.specs
+        // Biases and norm gains (1-D) get no weight decay, as in the reference's parameter groups.
+        decay = specs.map { $0.shape.count > 1 }
+        optimizer = AdamW(parameterShapes: specs.map(\.shape), learningRate: options.learningRate, weightDecay: options.weightDecay)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        rng = TrainingRNG(seed: options.seed)
+        state = TrainingState(step: 0, optimizerStep: 0, rngState: rng.state, visible: 0)
+        if resume, let restored = try TrainingCheckpoint.resume(folder: folder, model: model, optimizer: optimizer) {
+            state = restored
+            rng = TrainingRNG(state: restored.rngState)
+        }
+    }
+
+    /// Fixed pairs with exact flow (e.g. synthetic, from their own seed) whose mean end-point error is logged as
+    /// `eval_epe` at the start of a fresh run and at every checkpoint: a steadier progress figure than the
+    /// per-batch `synthetic_epe`.
+    public var evaluationBatches: [FlowBatch] = []
+
+    /// Mean end-point error of the forward flow over `evaluationBatches` (nil when there are none).
+    public func evaluationEPE() -> Float? {
+        guard !evaluationBatches.isEmpty else { return nil }
+        var total: Float = 0
+        for batch in evaluationBatches {
+            guard let target = batch.flow else { continue }
+            total += endPointError(model.flow(model.encode(batch.first), model.encode(batch.second)).full, target).value
+        }
+        return total / Float(evaluationBatches.count)
+    }
+
+    /// Learning rate at `step` (train.py `lr_at`).
+    public func learningRate(at step: Int) -> Float {
+        cosineLearningRate(step: step, baseLR: options.learningRate, warmupSteps: options.warmup,
+                           totalSteps: options.steps, minLR: 0.01 * options.learningRate)
+    }
+
+    /// One optimisation step; returns the log record's loss terms.
+    public func step() throws -> [String: Float] {
+        let step = state.step
+        var loss = options.loss
+        loss.useOcclusion = step >= options.occlusionStart && state.visible >= options.minVisible
+        let flowOn = step >= options.contentWarmup
+        let (viewA, viewB) = try sampler.contentBatch(options.contentBatch, rng: &rng)
+        let flowBatch = flowOn ? try sampler.flowBatch(options.batch, rng: &rng) : nil
+        model.parameters.zeroGradients()
+        let content = model.contentLossesWithBackward(viewA, viewB, config: loss)
+        var terms = content.terms
+        terms["content"] = content.total
+        var total = content.total
+        if let batch = flowBatch {
+            let (flow, _) = model.flowLossesWithBackward(batch.first, batch.second, config: loss, targetFlow: batch.flow,
+                                                         supervisedWeight: options.supervisedWeight)
+            terms.merge(flow.terms) { _, new in new }
+            terms["flow"] = flow.total
+            total += flow.total
+            if let target = batch.flow, terms["supervised_epe"] == nil {
+                // Monitoring only: EPE of the forward flow on synthetic pairs without supervision.
+                terms["synthetic_epe"] = endPointError(model.flow(model.encode(batch.first), model.encode(batch.second)).full, target).value
+            } else if let epe = terms.removeValue(forKey: "supervised_epe") {
+                terms["synthetic_epe"] = epe
+            }
+            state.visible = flow.terms["visible"] ?? state.visible
+        }
+        guard total.isFinite else {
+            throw TrainingError(description: "step \(step): loss is \(total); lower --lr or check the data")
+        }
+        terms["total"] = total
+        let gradients = model.parameters.specs.map { model.parameters.gradient($0.name) }
+        if options.clip > 0 {
+            var squares = 0.0
+            for g in gradients { for i in 0..<g.count { squares += Double(g.data[i]) * Double(g.data[i]) } }
+            let norm = Float(squares.squareRoot())
+            terms["grad_norm"] = norm
+            // torch's clip_grad_norm_: scale by clip / (norm + 1e-6) when that is below 1.
+            let factor = options.clip / (norm + 1e-6)
+            if factor < 1 { for g in gradients { scaleInPlace(g, factor) } }
+        }
+        optimizer.learningRate = learningRate(at: step)
+        optimizer.update(parameters: model.parameters.specs.map { model.parameters[$0.name] }, gradients: gradients, decay: decay)
+        terms["occlusion_on"] = loss.useOcclusion ? 1 : 0
+        state.step = step + 1
+        state.optimizerStep = optimizer.step
+        state.rngState = rng.state
+        return terms
+    }
+
+    /// Runs to `options.steps`, logging JSON lines to `log.jsonl` (and `progress`), checkpointing every
+    /// `checkpointEvery` steps and at the end, then writes `model.safetensors`.
+    /// `stopAt` ends the session early (after a checkpoint) so that a long run can span several sessions.
+    public func run(stopAt: Int? = nil, progress: (String) -> Void = { _ in }) throws {
+        let end = min(options.steps, stopAt ?? options.steps)
+        let logPath = "\(folder)/log.jsonl"
+        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
+        guard let log = FileHandle(forWritingAtPath: logPath) else { throw TrainingError(description: "\(logPath): cannot write") }
+        defer { try? log.close() }
+        log.seekToEndOfFile()
+        func writeRecord(_ record: [String: Any]) throws {
+            let data = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
+            log.write(data + Data("\n".utf8))
+            progress(String(decoding: data, as: UTF8.self))
+        }
+        if state.step == 0, let epe = evaluationEPE() { try writeRecord(["step": 0, "eval_epe": Double(epe)]) }
+        var lastTime = Date(), stepsSince = 0
+        while state.step < end {
+            let lr = learningRate(at: state.step)
+            let terms = try step()
+            stepsSince += 1
+            let done = state.step
+            if done % options.logEvery == 0 || done == options.steps {
+                let now = Date()
+                var record: [String: Any] = ["step": done, "lr": Double(lr),
+                                             "steps_per_s": Double(stepsSince) / max(1e-9, now.timeIntervalSince(lastTime))]
+                for (key, value) in terms { record[key] = Double(value) }
+                try writeRecord(record)
+                lastTime = now; stepsSince = 0
+            }
+            if done % options.checkpointEvery == 0 || done == end {
+                try TrainingCheckpoint.save(folder: folder, model: model, optimizer: optimizer, state: state,
+                                            keep: options.keepCheckpoints)
+                if let epe = evaluationEPE() { try writeRecord(["step": done, "eval_epe": Double(epe)]) }
+            }
+        }
+        guard state.step == options.steps else { return }
+        try TrainingCheckpoint.saveWeights(model, to: "\(folder)/model.safetensors", metadata: ["step": String(state.step)])
+    }
+}
+
+extension MCJEPAModel {
+    /// Copies every parameter of `other` (same configuration) into this model.
+    public func copyParameters(from other: MCJEPAModel) {
+        precondition(other.config == config, "copyParameters: configurations differ")
+        parameters.assign(other.parameters.tensors)
+    }
+}

@@ -1,0 +1,160 @@
+import Foundation
+import NN
+
+/// One frame pair from a data source, full size, RGB in [0, 1]; `flow` (frame 1 -> 2, planar u then v, pixels)
+/// only for synthetic pairs, whose motion is known exactly.
+public struct TrainingSample {
+    public var first: FrameImage
+    public var second: FrameImage
+    public var flow: [Float]?
+
+    public init(first: FrameImage, second: FrameImage, flow: [Float]? = nil) {
+        precondition(first.width == second.width && first.height == second.height, "pair frames differ in size")
+        self.first = first; self.second = second; self.flow = flow
+    }
+}
+
+/// Where training pairs come from (videos, preprocessed shards, synthetic pairs). Sources draw every random
+/// choice from the RNG they are given, so a run is reproducible from its seed and resumable from a checkpoint.
+public protocol TrainingPairSource: AnyObject {
+    var name: String { get }
+    func sample(_ rng: inout TrainingRNG) throws -> TrainingSample
+}
+
+/// A batch ready for the model: frames [B,3,H,W] and, when every sample had one, exact flow [B,2,H,W].
+public struct FlowBatch {
+    public let first: Tensor, second: Tensor
+    public let flow: Tensor?
+}
+
+enum Augment {
+    /// [1,C,H,W] tensor of a planar image.
+    static func tensor(_ planar: [Float], channels: Int, height: Int, width: Int) -> Tensor {
+        Tensor(shape: [1, channels, height, width], values: planar)
+    }
+
+    /// The same random crop of both frames (upscaling first if the frames are too small) and a random
+    /// horizontal flip of both (exact flow, when present, has its u negated), as data.py `random_crop_pair`.
+    static func cropPair(_ sample: TrainingSample, height: Int, width: Int, rng: inout TrainingRNG)
+        -> (Tensor, Tensor, Tensor?) {
+        let (h0, w0) = (sample.first.height, sample.first.width)
+        var a = tensor(sample.first.planar, channels: 3, height: h0, width: w0)
+        var b = tensor(sample.second.planar, channels: 3, height: h0, width: w0)
+        var f = sample.flow.map { tensor($0, channels: 2, height: h0, width: w0) }
+        if h0 < height || w0 < width {
+            let s = max(Float(height) / Float(h0), Float(width) / Float(w0))
+            let nh = Int((Float(h0) * s).rounded(.up)), nw = Int((Float(w0) * s).rounded(.up))
+            a = resizeBilinearForward(a, height: nh, width: nw)
+            b = resizeBilinearForward(b, height: nh, width: nw)
+            if let flow = f {
+                let r = resizeBilinearForward(flow, height: nh, width: nw)
+                let plane = nh * nw
+                for i in 0..<plane { r.data[i] *= Float(nw) / Float(w0); r.data[plane + i] *= Float(nh) / Float(h0) }
+                f = r
+            }
+        }
+        let y = rng.below(a.h - height + 1), x = rng.below(a.w - width + 1)
+        let flip = rng.uniform() < 0.5
+        func crop(_ t: Tensor, negateFirstChannel: Bool) -> Tensor {
+            let out = Tensor(shape: [1, t.c, height, width])
+            for c in 0..<t.c {
+                let sign: Float = (flip && negateFirstChannel && c == 0) ? -1 : 1
+                for row in 0..<height {
+                    let src = t.data + (c * t.h + y + row) * t.w + x, dst = out.data + (c * height + row) * width
+                    for col in 0..<width { dst[col] = sign * src[flip ? width - 1 - col : col] }
+                }
+            }
+            return out
+        }
+        return (crop(a, negateFirstChannel: false), crop(b, negateFirstChannel: false), f.map { crop($0, negateFirstChannel: true) })
+    }
+
+    /// VICReg-style view as data.py `content_view`: random resized crop (area 0.2-1, aspect 3/4-4/3) to
+    /// size x size, flip, colour jitter (brightness, contrast, saturation, p = 0.8), grayscale (p = 0.2).
+    static func contentView(_ image: FrameImage, size: Int, rng: inout TrainingRNG) -> Tensor {
+        let (h, w) = (image.height, image.width)
+        var cw = min(h, w), ch = min(h, w)
+        for _ in 0..<10 {
+            let area = Float(h * w) * rng.uniform(0.2, 1.0)
+            let aspect = Float(exp(Double(rng.uniform(Float(log(3.0 / 4.0)), Float(log(4.0 / 3.0))))))
+            let tw = Int((area * aspect).squareRoot().rounded()), th = Int((area / aspect).squareRoot().rounded())
+            if tw > 0 && tw <= w && th > 0 && th <= h { cw = tw; ch = th; break }
+        }
+        let y = rng.below(h - ch + 1), x = rng.below(w - cw + 1)
+        let region = Tensor(shape: [1, 3, ch, cw])
+        for c in 0..<3 {
+            for row in 0..<ch {
+                for col in 0..<cw { region.data[(c * ch + row) * cw + col] = image.planar[(c * h + y + row) * w + x + col] }
+            }
+        }
+        let view = resizeBilinearForward(region, height: size, width: size)
+        let plane = size * size
+        let p = view.data
+        if rng.uniform() < 0.5 {
+            for c in 0..<3 {
+                for row in 0..<size {
+                    var line = UnsafeMutableBufferPointer(start: p + (c * size + row) * size, count: size)
+                    line.reverse()
+                }
+            }
+        }
+        func gray(_ i: Int) -> Float { 0.299 * p[i] + 0.587 * p[plane + i] + 0.114 * p[2 * plane + i] }
+        if rng.uniform() < 0.8 {
+            let brightness = rng.uniform(0.6, 1.4)
+            for i in 0..<view.count { p[i] *= brightness }
+            let mean = NN.mean(view), contrast = rng.uniform(0.6, 1.4)
+            for i in 0..<view.count { p[i] = (p[i] - mean) * contrast + mean }
+            let saturation = rng.uniform(0.6, 1.4)
+            for i in 0..<plane {
+                let g = gray(i)
+                for c in 0..<3 { p[c * plane + i] = (p[c * plane + i] - g) * saturation + g }
+            }
+        }
+        if rng.uniform() < 0.2 {
+            for i in 0..<plane { let g = gray(i); for c in 0..<3 { p[c * plane + i] = g } }
+        }
+        for i in 0..<view.count { p[i] = min(max(p[i], 0), 1) }
+        return view
+    }
+
+    /// Stacks [1,C,H,W] tensors into [B,C,H,W].
+    static func stack(_ items: [Tensor]) -> Tensor {
+        let first = items[0]
+        let out = Tensor(shape: [items.count, first.c, first.h, first.w])
+        for (i, t) in items.enumerated() { (out.data + i * t.count).update(from: t.data, count: t.count) }
+        return out
+    }
+}
+
+/// Picks a source uniformly per sample and builds the flow and content batches (data.py `MixedSampler`).
+public final class MixedSampler {
+    public let sources: [TrainingPairSource]
+    public let crop: (height: Int, width: Int)
+    public let contentSize: Int
+
+    public init(sources: [TrainingPairSource], crop: (height: Int, width: Int), contentSize: Int) {
+        precondition(!sources.isEmpty, "no training sources")
+        self.sources = sources; self.crop = crop; self.contentSize = contentSize
+    }
+
+    private func sample(_ rng: inout TrainingRNG) throws -> TrainingSample {
+        try sources[rng.below(sources.count)].sample(&rng)
+    }
+
+    public func flowBatch(_ batch: Int, rng: inout TrainingRNG) throws -> FlowBatch {
+        var a: [Tensor] = [], b: [Tensor] = [], f: [Tensor?] = []
+        for _ in 0..<batch {
+            let (x, y, flow) = Augment.cropPair(try sample(&rng), height: crop.height, width: crop.width, rng: &rng)
+            a.append(x); b.append(y); f.append(flow)
+        }
+        let flows = f.compactMap { $0 }
+        return FlowBatch(first: Augment.stack(a), second: Augment.stack(b), flow: flows.count == batch ? Augment.stack(flows) : nil)
+    }
+
+    public func contentBatch(_ batch: Int, rng: inout TrainingRNG) throws -> (Tensor, Tensor) {
+        let frames = try (0..<batch).map { _ in try sample(&rng).first }
+        let a = frames.map { Augment.contentView($0, size: contentSize, rng: &rng) }
+        let b = frames.map { Augment.contentView($0, size: contentSize, rng: &rng) }
+        return (Augment.stack(a), Augment.stack(b))
+    }
+}

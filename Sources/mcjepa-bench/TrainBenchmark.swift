@@ -1,0 +1,77 @@
+import Foundation
+import MCJEPA
+import NN
+
+// `mcjepa-bench train [--reps R] [--threads 2] [--crop 256x320] [--config tiny]`: ms per training step of the
+// flow batch (batch 1, both directions: encoder x2, decoder x2, every flow loss, full backward, AdamW update)
+// against the same step in PyTorch CPU in the same run (Reference/mcjepa/bench.py --train-size, a child
+// process, its own random weights of the same preset), and the ratio Swift / PyTorch (target <= 1).
+// The content batch is not part of either figure (bench.py times flow_losses only).
+
+private func trainPairFrame(_ height: Int, _ width: Int, seed: UInt32) -> Tensor {
+    let t = Tensor(shape: [1, 3, height, width])
+    var state = seed
+    for i in 0..<t.count {
+        state = state &* 1_664_525 &+ 1_013_904_223
+        t.data[i] = Float(state >> 8) / Float(1 << 24)
+    }
+    return t
+}
+
+private func pytorchTrainStepMilliseconds(preset: String, threads: Int, crop: (Int, Int), reps: Int) -> Double? {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.currentDirectoryURL = URL(fileURLWithPath: "Reference")
+    process.arguments = ["python3", "-m", "mcjepa.bench", "--preset", preset, "--threads", "\(threads)", "--repeats", "\(reps)",
+                         "--sizes", "", "--train-size", "\(crop.0)x\(crop.1)"]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    do { try process.run() } catch { print("  PyTorch: cannot run python3 (\(error))"); return nil }
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { print("  PyTorch: bench.py failed (run from the repository root)"); return nil }
+    // "train step 256x320 batch 1 both directions: 812.3 ms"
+    for line in output.split(separator: "\n") where line.hasPrefix("train step ") {
+        guard let colon = line.lastIndex(of: ":") else { continue }
+        return Double(line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces).prefix { $0 != " " })
+    }
+    return nil
+}
+
+func trainBenchmark(_ args: [String]) throws {
+    func option(_ name: String, _ fallback: String) -> String {
+        args.firstIndex(of: name).flatMap { args.indices.contains($0 + 1) ? args[$0 + 1] : nil } ?? fallback
+    }
+    let reps = Int(option("--reps", "5")) ?? 5
+    let threads = Int(option("--threads", "2")) ?? 2
+    let presetName = option("--config", "tiny")
+    let cropParts = option("--crop", "256x320").split(separator: "x").compactMap { Int($0) }
+    guard let config = ModelConfig.presets[presetName], cropParts.count == 2 else { print("bad --config or --crop"); exit(2) }
+    let crop = (cropParts[0], cropParts[1])
+    setThreads(threads)
+    let model = MCJEPAModel(config: config)
+    model.initializeRandomly(seed: 0)
+    let specs = model.parameters.specs
+    let optimizer = AdamW(parameterShapes: specs.map(\.shape), learningRate: 1e-4)
+    let img1 = trainPairFrame(crop.0, crop.1, seed: 1), img2 = trainPairFrame(crop.0, crop.1, seed: 2)
+    let loss = LossConfig()
+    func step() {
+        model.parameters.zeroGradients()
+        model.flowLossesWithBackward(img1, img2, config: loss)
+        optimizer.update(parameters: specs.map { model.parameters[$0.name] }, gradients: specs.map { model.parameters.gradient($0.name) })
+    }
+    step()  // warm-up (allocator pools)
+    var best = Double.infinity
+    for _ in 0..<reps {
+        let start = DispatchTime.now().uptimeNanoseconds
+        step()
+        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+    }
+    let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
+    print("train step \(presetName) \(crop.0)x\(crop.1), batch 1, both directions, \(threads) threads, best of \(reps); load average \(load)")
+    print(String(format: "  Swift:   %.1f ms/step (%.2f steps/s)", best, 1000 / best))
+    if let reference = pytorchTrainStepMilliseconds(preset: presetName, threads: threads, crop: crop, reps: reps) {
+        print(String(format: "  PyTorch: %.1f ms/step (%.2f steps/s)", reference, 1000 / reference))
+        print(String(format: "  ratio Swift / PyTorch time: %.2f", best / reference))
+    }
+}

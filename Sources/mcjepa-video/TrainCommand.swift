@@ -1,0 +1,166 @@
+import ArgumentParser
+import Foundation
+import MCJEPA
+import NN
+import VideoIO
+
+struct TrainCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Self-supervised MC-JEPA training (flow + content, one shared encoder) on the CPU.",
+        discussion: """
+            INPUTS are video files, folders of videos, and WebDataset shards (.tar) or folders of them written by \
+            `preprocess`. Each step: one content batch (VICReg on two views) and, after --content-warmup, one flow \
+            batch (both directions). RUN_DIR receives log.jsonl, step-XXXXXXX.safetensors + .state.safetensors \
+            checkpoints, latest.json, and model.safetensors (loadable by `flow --model`). --resume continues from \
+            latest.json; with the same seed and options the result equals an uninterrupted run.
+            """)
+
+    @Argument(help: "Videos, shards (.tar) and folders of them.") var inputs: [String] = []
+    @Option(name: .customLong("out"), help: "Run folder (RUN_DIR).") var out: String
+    @Option(help: "Model size: tiny, test or paper.") var preset = "tiny"
+    @Option(help: "Total optimisation steps.") var steps = 100_000
+    @Option(help: "Flow pairs per step.") var batch = 4
+    @Option(help: "Content images per step (two views each), at least 2.") var contentBatch = 16
+    @Option(help: "Flow crop HxW, multiples of 64.") var crop = "256x320"
+    @Option(help: "Content view side, a multiple of 64.") var contentSize = 128
+    @Option(help: "Folders of still photos for synthetic pairs with exact flow.") var synthetic: [String] = []
+    @Option(help: "Weight of the end-point error on synthetic pairs (0 = monitor only).") var supervisedWeight: Float = 0
+    @Option(help: "Synthetic pairs (fixed, own seed) whose mean EPE is logged as eval_epe at each checkpoint.") var evalSynthetic = 0
+    @Option(help: "Content-only steps before the flow losses switch on.") var contentWarmup = 1000
+    @Option(help: "Step from which occlusion masks may apply.") var occlusionStart = 3000
+    @Option(help: "Occlusion masks apply only while at least this fraction of pixels is visible.") var minVisible: Float = 0.5
+    @Option(help: "Peak learning rate.") var lr: Float = 5e-4
+    @Option(help: "AdamW weight decay (not on biases and norm gains).") var weightDecay: Float = 0.05
+    @Option(help: "Learning-rate warm-up steps.") var warmup = 500
+    @Option(help: "Global gradient-norm clip (0 = off).") var clip: Float = 1.0
+    @Option(help: "Largest frame distance of video pairs.") var maxStride = 2
+    @Option(help: "Decode videos with the long side at most this.") var maxSide = 640
+    @Option(help: "Frames kept in memory per video (the first N).") var maxFrames = 300
+    @Option(help: "Checkpoint every N steps.") var ckptEvery = 1000
+    @Option(help: "Checkpoints kept on disk, newest first (0 = all).") var keepCheckpoints = 3
+    @Option(help: "Log every N steps.") var logEvery = 10
+    @Option(help: "Stop after this step (checkpointed; continue later with --resume).") var stopAt: Int?
+    @Flag(help: "Continue from RUN_DIR/latest.json.") var resume = false
+    @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Option(help: "Threads for decoding and the network.") var threads = 2
+    @Option(name: .customLong("init"), help: "Start from these weights (safetensors).") var initWeights: String?
+    @Option(help: "Override a loss setting, e.g. smooth_weight=50 (repeatable).") var loss: [String] = []
+
+    func validate() throws {
+        guard ModelConfig.presets[preset] != nil else { throw ValidationError("--preset \(preset): expected tiny, test or paper") }
+        guard let c = parsedCrop, c.height > 0, c.width > 0, c.height % 64 == 0, c.width % 64 == 0 else {
+            throw ValidationError("--crop \(crop): expected HxW, positive multiples of 64")
+        }
+        guard contentSize > 0 && contentSize % 64 == 0 else { throw ValidationError("--content-size must be a positive multiple of 64") }
+        guard contentBatch >= 2 else { throw ValidationError("--content-batch must be at least 2 (VICReg variance needs a batch)") }
+        guard keepCheckpoints >= 0 else { throw ValidationError("--keep-checkpoints must be 0 (all) or more") }
+        guard steps >= 1, batch >= 1, ckptEvery >= 1, logEvery >= 1, threads >= 1, maxStride >= 1 else {
+            throw ValidationError("--steps, --batch, --ckpt-every, --log-every, --threads and --max-stride must be at least 1")
+        }
+        guard !inputs.isEmpty || !synthetic.isEmpty else { throw ValidationError("give INPUTS and/or --synthetic") }
+        _ = try lossConfig()
+    }
+
+    var parsedCrop: (height: Int, width: Int)? {
+        let parts = crop.lowercased().split(separator: "x").compactMap { Int($0) }
+        return parts.count == 2 ? (parts[0], parts[1]) : nil
+    }
+
+    func lossConfig() throws -> LossConfig {
+        var json = LossConfig().jsonObject
+        for item in loss {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let current = json[parts[0]] else { throw ValidationError("--loss \(item): expected NAME=VALUE with a LossConfig field") }
+            if current is [Float] {
+                let values = parts[1].split(separator: ",").compactMap { Double($0) }
+                guard values.count == ModelConfig.levelCount, !parts[1].hasSuffix(",") else {
+                    throw ValidationError("--loss \(item): expected \(ModelConfig.levelCount) comma-separated numbers")
+                }
+                json[parts[0]] = values
+            } else if current is Bool {
+                json[parts[0]] = parts[1] == "true" || parts[1] == "1"
+            } else {
+                guard let v = Double(parts[1]) else { throw ValidationError("--loss \(item): \(parts[1]) is not a number") }
+                json[parts[0]] = v
+            }
+        }
+        let text = String(decoding: try JSONSerialization.data(withJSONObject: json), as: UTF8.self)
+        switch LossConfig.fromJSON(text) {
+        case .success(let cfg): return cfg
+        case .failure(let error): throw ValidationError("--loss: \(error.reason)")
+        }
+    }
+
+    func run() async throws {
+        setThreads(threads)
+        let config = ModelConfig.presets[preset]!
+        var options = TrainerOptions()
+        options.steps = steps; options.batch = batch; options.contentBatch = contentBatch
+        options.crop = parsedCrop!; options.contentSize = contentSize; options.contentWarmup = contentWarmup
+        options.occlusionStart = occlusionStart; options.minVisible = minVisible; options.learningRate = lr
+        options.weightDecay = weightDecay; options.warmup = warmup; options.clip = clip
+        options.supervisedWeight = supervisedWeight; options.checkpointEvery = ckptEvery; options.keepCheckpoints = keepCheckpoints; options.logEvery = logEvery
+        options.seed = seed
+        options.loss = try lossConfig()
+        do {
+            let sources = try buildSources()
+            let model = MCJEPAModel(config: config)
+            if let initWeights {
+                let loaded = try WeightsFile.load(path: initWeights, config: config)
+                model.copyParameters(from: loaded.model)
+            } else {
+                model.initializeRandomly(seed: seed)
+            }
+            let sampler = MixedSampler(sources: sources, crop: options.crop, contentSize: contentSize)
+            let trainer = try Trainer(model: model, sampler: sampler, options: options, folder: out, resume: resume)
+            if evalSynthetic > 0, let synthetic = sources.first(where: { $0 is SyntheticPairSource }) {
+                // Independent of the training stream: the same pairs for every run with this crop.
+                let evaluation = MixedSampler(sources: [synthetic], crop: options.crop, contentSize: contentSize)
+                var rng = TrainingRNG(seed: 0x5EED)
+                trainer.evaluationBatches = try (0..<evalSynthetic).map { _ in try evaluation.flowBatch(1, rng: &rng) }
+            }
+            let names = sources.map(\.name).joined(separator: ", ")
+            FileHandle.standardError.write(Data("train: preset \(preset), \(model.parameters.parameterCount) parameters, sources \(names), from step \(trainer.state.step)\n".utf8))
+            try trainer.run(stopAt: stopAt) { print($0) }
+            if trainer.state.step == steps {
+                print("wrote \(out)/model.safetensors (step \(trainer.state.step))")
+            } else {
+                print("stopped at step \(trainer.state.step) of \(steps); continue with --resume")
+            }
+        } catch let error as WeightsError {
+            printError(error.description); throw Exit.badInput
+        } catch let error as SafetensorsError {
+            printError(error.description); throw Exit.badInput
+        } catch let error as TrainingError {
+            printError(error.description); throw Exit.badInput
+        } catch let error as VideoIOError {
+            printError(error.description); throw Exit.badInput
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            printError("\(error)"); throw Exit.failure
+        }
+    }
+
+    private func buildSources() throws -> [TrainingPairSource] {
+        var sources: [TrainingPairSource] = []
+        for input in inputs + synthetic where !FileManager.default.fileExists(atPath: input) {
+            throw TrainingError(description: "\(input): no such file or folder")
+        }
+        let shards = trainingFiles(inputs, extensions: ["tar"])
+        let videos = trainingFiles(inputs, extensions: ["mp4", "mov", "mkv", "avi", "webm", "m4v", "mpg", "mpeg", "y4m"])
+        if !shards.isEmpty {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            sources.append(try ShardPairSource(shards: shards, scratchFolder: out))
+        }
+        if !videos.isEmpty {
+            sources.append(try VideoPairSource(paths: videos, maxStride: maxStride, maxSide: maxSide, maxFrames: maxFrames, threads: threads))
+        }
+        if !synthetic.isEmpty {
+            sources.append(try syntheticSource())
+        }
+        guard !sources.isEmpty else { throw TrainingError(description: "\((inputs + synthetic).joined(separator: ", ")): no videos, shards or images found") }
+        return sources
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import MCJEPA
+import VideoIO
+
+// Training pair sources for `train`: whole videos (decoded once into memory) and WebDataset shards written by
+// `preprocess`. Both implement MCJEPA's TrainingPairSource; every random choice comes from the trainer's RNG.
+
+/// Frames of videos kept in memory as 8-bit RGB (at most `maxSide` on the long side, the first `maxFrames` of each
+/// video: about 0.7 MB a frame at 640x360); a pair is two frames 1...maxStride apart at a random position of a
+/// random video (data.py `VideoPairs`, which seeks instead and so sees every frame of long videos).
+final class VideoPairSource: TrainingPairSource {
+    let name = "videos"
+    private var videos: [(path: String, frames: [VideoFrame])] = []
+    let maxStride: Int
+
+    init(paths: [String], maxStride: Int, maxSide: Int, maxFrames: Int, threads: Int) throws {
+        self.maxStride = maxStride
+        for path in paths {
+            let reader = try VideoReader(path: path, options: DecodeOptions(threads: threads, maxSide: maxSide))
+            var frames: [VideoFrame] = []
+            while frames.count < maxFrames, let frame = try reader.nextFrame() { frames.append(frame) }
+            guard frames.count > maxStride else {
+                throw TrainingError(description: "\(path): \(frames.count) frames, need more than --max-stride \(maxStride)")
+            }
+            videos.append((path, frames))
+        }
+    }
+
+    func sample(_ rng: inout TrainingRNG) throws -> TrainingSample {
+        let video = videos[rng.below(videos.count)]
+        let stride = 1 + rng.below(maxStride)
+        let start = rng.below(video.frames.count - stride)
+        let a = video.frames[start], b = video.frames[start + stride]
+        return TrainingSample(first: FrameImage(width: a.width, height: a.height, rgb8: a.rgb),
+                              second: FrameImage(width: b.width, height: b.height, rgb8: b.rgb))
+    }
+}
+
+/// Pairs from `preprocess` shards: tar members `<key>.f0.png` / `<key>.f1.png` (or .jpg), indexed at start and
+/// decoded on demand (through a temporary file, as VideoIO decodes images from paths).
+final class ShardPairSource: TrainingPairSource {
+    let name = "shards"
+    private struct Member { let shard: String; let offset: UInt64; let size: Int; let ext: String }
+    private var pairs: [(Member, Member)] = []
+    private let scratch: String
+
+    init(shards: [String], scratchFolder: String) throws {
+        scratch = scratchFolder
+        for shard in shards {
+            var members: [String: Member] = [:]
+            guard let handle = FileHandle(forReadingAtPath: shard) else { throw TrainingError(description: "\(shard): cannot open") }
+            defer { try? handle.close() }
+            var offset: UInt64 = 0
+            while true {
+                handle.seek(toFileOffset: offset)
+                let header = handle.readData(ofLength: 512)
+                guard header.count == 512, header.contains(where: { $0 != 0 }) else { break }
+                let bytes = [UInt8](header)
+                let name = String(decoding: bytes[0..<100].prefix { $0 != 0 }, as: UTF8.self)
+                let sizeText = String(decoding: bytes[124..<136].prefix { $0 != 0 && $0 != 32 }, as: UTF8.self)
+                guard let size = Int(sizeText, radix: 8) else { throw TrainingError(description: "\(shard): not a tar file (bad header at byte \(offset))") }
+                let ext = (name as NSString).pathExtension
+                members[name] = Member(shard: shard, offset: offset + 512, size: size, ext: ext)
+                offset += 512 + UInt64((size + 511) / 512 * 512)
+            }
+            for (name, first) in members.sorted(by: { $0.key < $1.key }) {
+                guard let range = name.range(of: ".f0.", options: .backwards) else { continue }
+                let key = String(name[..<range.lowerBound])
+                if let second = members["\(key).f1.\(first.ext)"] { pairs.append((first, second)) }
+            }
+        }
+        guard !pairs.isEmpty else { throw TrainingError(description: "\(shards.joined(separator: ", ")): no <key>.f0/<key>.f1 image pairs in the shards") }
+    }
+
+    private func decode(_ member: Member) throws -> FrameImage {
+        guard let handle = FileHandle(forReadingAtPath: member.shard) else { throw TrainingError(description: "\(member.shard): cannot open") }
+        defer { try? handle.close() }
+        handle.seek(toFileOffset: member.offset)
+        let data = handle.readData(ofLength: member.size)
+        let path = "\(scratch)/member-\(getpid()).\(member.ext)"
+        guard FileManager.default.createFile(atPath: path, contents: data) else { throw TrainingError(description: "\(path): cannot write") }
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let image = try readImage(path: path)
+        return FrameImage(width: image.width, height: image.height, rgb8: image.rgb)
+    }
+
+    func sample(_ rng: inout TrainingRNG) throws -> TrainingSample {
+        let (a, b) = pairs[rng.below(pairs.count)]
+        return TrainingSample(first: try decode(a), second: try decode(b))
+    }
+}
+
+/// Files under `paths` (files as given, folders searched recursively) whose extension is in `extensions`.
+func trainingFiles(_ paths: [String], extensions: Set<String>) -> [String] {
+    var found: [String] = []
+    for path in paths {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { continue }
+        if isFolder.boolValue {
+            let names = (FileManager.default.subpaths(atPath: path) ?? []).sorted()
+            found += names.filter { extensions.contains(($0 as NSString).pathExtension.lowercased()) }.map { "\(path)/\($0)" }
+        } else if extensions.contains((path as NSString).pathExtension.lowercased()) {
+            found.append(path)
+        }
+    }
+    return found
+}
+
+extension TrainCommand {
+    /// Photos under --synthetic, decoded once, moved as layers into pairs 64 px larger than the crop.
+    func syntheticSource() throws -> TrainingPairSource {
+        let files = trainingFiles(synthetic, extensions: ["png", "jpg", "jpeg", "bmp", "webp", "tif", "tiff"])
+        guard !files.isEmpty else { throw TrainingError(description: "\(synthetic.joined(separator: ", ")): no images for --synthetic") }
+        let photos = try files.map { path -> FrameImage in
+            let image = try readImage(path: path)
+            return FrameImage(width: image.width, height: image.height, rgb8: image.rgb)
+        }
+        let crop = parsedCrop!
+        return SyntheticPairSource(photos: photos, height: crop.height + 64, width: crop.width + 64)
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import NN
+import VideoIO
+import XCTest
+@testable import MCJEPA
+
+/// End to end: `mcjepa-video train` on Samples/realshort.mp4 with the `test` preset and 64x64 crops: checkpoints,
+/// the JSON-lines log, resume equal to an uninterrupted run, and the final weights loaded by `flow --model`.
+final class TrainCommandTests: TemporaryFolderTestCase {
+    let sample = "\(samplesFolder)/realshort.mp4"
+
+    func trainArguments(_ out: String) -> [String] {
+        ["train", sample, "--out", out, "--preset", "test", "--steps", "4", "--crop", "64x64", "--content-size", "64",
+         "--content-batch", "2", "--batch", "1", "--content-warmup", "1", "--occlusion-start", "2", "--ckpt-every", "2",
+         "--log-every", "1", "--seed", "7", "--warmup", "2", "--lr", "1e-3", "--threads", "1"]
+    }
+
+    /// Log records without the wall-clock figure.
+    func records(_ path: String) throws -> [[String: Double]] {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        return try text.split(separator: "\n").map { line in
+            var record = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Double], String(line))
+            // Step records carry the wall-clock speed; evaluation records (eval_epe) do not.
+            XCTAssertTrue(record.removeValue(forKey: "steps_per_s") != nil || record["eval_epe"] != nil, "log line lacks steps_per_s: \(line)")
+            return record
+        }
+    }
+
+    func testTrainCheckpointsResumesDeterministicallyAndItsWeightsLoad() throws {
+        let tool = try cliTool()
+        let full = file("full"), split = file("split")
+        let run = try runProcess(tool, trainArguments(full))
+        XCTAssertEqual(run.status, 0, run.err)
+        for name in ["log.jsonl", "latest.json", "model.safetensors", "step-0000002.safetensors", "step-0000002.state.safetensors",
+                     "step-0000004.safetensors", "step-0000004.state.safetensors"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: "\(full)/\(name)"), "missing \(name)")
+        }
+        let log = try records("\(full)/log.jsonl")
+        XCTAssertEqual(log.map { $0["step"] }, [1, 2, 3, 4])
+        // Step 1 is content only; flow terms appear once the content warm-up (1 step) is over.
+        XCTAssertNil(log[0]["photo"])
+        for key in ["photo", "feature", "smooth", "cycle", "varcov", "var_l1", "cov_l1", "vicreg_inv", "vicreg_var", "vicreg_cov",
+                    "content", "flow", "total", "grad_norm", "lr", "visible"] {
+            XCTAssertNotNil(log[3][key], "log lacks \(key)")
+        }
+        for record in log { XCTAssertTrue(record["total"]!.isFinite) }
+
+        // Interrupted after step 2, then resumed: the same log and bit-identical weights.
+        let first = try runProcess(tool, trainArguments(split) + ["--stop-at", "2"])
+        XCTAssertEqual(first.status, 0, first.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(split)/model.safetensors"), "a stopped run has no final model")
+        let resumed = try runProcess(tool, trainArguments(split) + ["--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.err)
+        XCTAssertTrue(resumed.err.contains("from step 2"), resumed.err)
+        XCTAssertEqual(try records("\(split)/log.jsonl"), log, "resumed run's log differs from the uninterrupted run's")
+        let a = try Safetensors.read(path: "\(full)/model.safetensors").tensors
+        let b = try Safetensors.read(path: "\(split)/model.safetensors").tensors
+        XCTAssertEqual(Set(a.keys), Set(b.keys))
+        for (name, tensor) in a { XCTAssertEqual(tensor.array, b[name]?.array, "\(name) differs after resume") }
+        // Training changed the weights.
+        let initial = try Safetensors.read(path: "\(full)/step-0000002.safetensors").tensors
+        XCTAssertNotEqual(initial["encoder.levels.0.conv.weight"]?.array, a["encoder.levels.0.conv.weight"]?.array)
+
+        let flows = file("flows")
+        let flow = try runProcess(tool, ["flow", sample, "-o", flows, "--model", "\(full)/model.safetensors", "--max-side", "64",
+                                         "--duration", "0.2"])
+        XCTAssertEqual(flow.status, 0, flow.err)
+        XCTAssertFalse((try FileManager.default.contentsOfDirectory(atPath: flows)).isEmpty)
+    }
+
+    func testTrainsOnPreprocessedShards() throws {
+        let tool = try cliTool()
+        let shards = file("shards"), out = file("run")
+        let prep = try runProcess(tool, ["preprocess", sample, "-o", shards, "--max-side", "96", "--max-pairs", "4"])
+        XCTAssertEqual(prep.status, 0, prep.err)
+        let run = try runProcess(tool, ["train", shards, "--out", out, "--preset", "test", "--steps", "2", "--crop", "64x64",
+                                        "--content-size", "64", "--content-batch", "2", "--batch", "1", "--content-warmup", "0",
+                                        "--threads", "1", "--log-every", "1", "--ckpt-every", "1", "--keep-checkpoints", "1"])
+        XCTAssertEqual(run.status, 0, run.err)
+        XCTAssertTrue(run.err.contains("sources shards"), run.err)
+        let kept = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasPrefix("step-") }.sorted()
+        XCTAssertEqual(kept, ["step-0000002.safetensors", "step-0000002.state.safetensors"], "--keep-checkpoints 1")
+        let log = try records("\(out)/log.jsonl")
+        XCTAssertEqual(log.count, 2)
+        XCTAssertNotNil(log[0]["photo"], "flow terms from the first step with --content-warmup 0")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(out)/model.safetensors"))
+    }
+
+    func testSyntheticPairsReportAndSuperviseEndPointError() throws {
+        let tool = try cliTool()
+        let photos = file("photos"), out = file("run")
+        try FileManager.default.createDirectory(atPath: photos, withIntermediateDirectories: true)
+        for k in 0..<2 {
+            var rgb = [UInt8](repeating: 0, count: 80 * 60 * 3)
+            for i in 0..<(80 * 60) {
+                let x = i % 80, y = i / 80
+                rgb[3 * i] = UInt8((x * 3 + y * k * 5) % 256); rgb[3 * i + 1] = UInt8((y * 4 + x * x / 9) % 256); rgb[3 * i + 2] = UInt8(k * 90)
+            }
+            try writePNG(RGBImage(width: 80, height: 60, rgb: rgb), path: "\(photos)/p\(k).png")
+        }
+        let run = try runProcess(tool, ["train", "--synthetic", photos, "--supervised-weight", "1", "--out", out, "--preset", "test",
+                                        "--steps", "2", "--crop", "64x64", "--content-size", "64", "--content-batch", "2",
+                                        "--batch", "1", "--content-warmup", "0", "--threads", "1", "--log-every", "1",
+                                        "--eval-synthetic", "2"])
+        XCTAssertEqual(run.status, 0, run.err)
+        var log = try records("\(out)/log.jsonl")
+        // eval_epe records at the start and at the final checkpoint, around the two step records.
+        XCTAssertEqual(log.map { $0["step"] }, [0, 1, 2, 2])
+        XCTAssertNotNil(log.first?["eval_epe"]); XCTAssertNotNil(log.last?["eval_epe"])
+        log = Array(log.dropFirst())
+        let epe = try XCTUnwrap(log[0]["synthetic_epe"], "no synthetic_epe in \(log[0])")
+        XCTAssertGreaterThan(epe, 0)
+        // The supervised term is part of the flow total: flow = unsupervised terms + 1 x EPE.
+        let r = log[0]
+        let unsupervised = r["photo"]! + r["feature"]! + 75 * r["smooth"]! + 0.2 * r["cycle"]! + r["varcov"]!
+        XCTAssertEqual(r["flow"]!, unsupervised + epe, accuracy: 1e-4 * max(1, r["flow"]!))
+    }
+
+    func testBadInputsGiveOneLineErrors() throws {
+        let tool = try cliTool()
+        let missing = try runProcess(tool, ["train", file("nope.mp4"), "--out", file("run"), "--preset", "test", "--crop", "64x64"])
+        XCTAssertEqual(missing.status, 3, missing.err)
+        XCTAssertTrue(missing.err.contains("nope.mp4"), missing.err)
+        let crop = try runProcess(tool, ["train", sample, "--out", file("run"), "--crop", "60x64"])
+        XCTAssertEqual(crop.status, 2, crop.err)
+        XCTAssertTrue(crop.err.contains("--crop"), crop.err)
+        let broken = file("broken.tar")
+        FileManager.default.createFile(atPath: broken, contents: Data(repeating: 65, count: 1024))
+        let tar = try runProcess(tool, ["train", broken, "--out", file("run"), "--preset", "test", "--crop", "64x64"])
+        XCTAssertEqual(tar.status, 3, tar.err)
+        XCTAssertTrue(tar.err.contains("broken.tar"), tar.err)
+    }
+}
