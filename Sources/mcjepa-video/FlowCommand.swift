@@ -67,22 +67,11 @@ struct FlowCommand: AsyncParsableCommand {
             printError(error.description)
             throw Exit.badInput
         }
-        let outputDir = output ?? defaultOutputFolder(for: input)
+        let outputDir = output ?? defaultOutputFolder(for: input, suffix: "flow")
         try checkOutputFree(outputDir, overwrite: overwrite)
         if let video { try checkOutputFree(video, overwrite: overwrite) }
-        let temporaryDir = temporarySibling(of: outputDir)
-        do {
-            try FileManager.default.createDirectory(atPath: temporaryDir, withIntermediateDirectories: true)
-        } catch {
-            printError("\(outputDir): cannot create the output folder (\(error.localizedDescription))")
-            throw Exit.failure
-        }
-        var completed = false
-        let interruptCleanup = InterruptCleanup(removing: temporaryDir)
-        defer {
-            interruptCleanup.cancel()
-            if !completed { try? FileManager.default.removeItem(atPath: temporaryDir) }
-        }
+        let staged = try StagedOutputFolder(outputDir)
+        defer { staged.discardUnlessCommitted() }
 
         let estimator = FlowEstimator(model: weights.model, maxSide: maxSide)
         let reporter = FlowProgressReporter(mode: progress, total: expectedFrames(reader.info))
@@ -116,7 +105,7 @@ struct FlowCommand: AsyncParsableCommand {
                     }
                     let name = String(format: "%06d", earlier.index), activeRenderer = renderer
                     try writer.submit { [format] in
-                        let folder = URL(fileURLWithPath: temporaryDir)
+                        let folder = URL(fileURLWithPath: staged.path)
                         try FlowFile.write(forward, to: folder.appendingPathComponent("\(name).\(format.rawValue)"), format: format)
                         if let back {
                             try FlowFile.write(back, to: folder.appendingPathComponent("\(name).bw.\(format.rawValue)"), format: format)
@@ -152,13 +141,11 @@ struct FlowCommand: AsyncParsableCommand {
         }
         do {
             try renderer?.finish()
-            if FileManager.default.fileExists(atPath: outputDir) { try FileManager.default.removeItem(atPath: outputDir) }
-            try FileManager.default.moveItem(atPath: temporaryDir, toPath: outputDir)
+            try staged.commit()
         } catch {
             printError("\(outputDir): cannot complete the output (\(error))")
             throw Exit.failure
         }
-        completed = true
         var summary = "wrote \(pairs) flow file(s)\(backward ? " (+ backward)" : "") to \(outputDir)"
         if let video { summary += " and \(renderer?.frameCount ?? 0) frame(s) to \(video)" }
         FileHandle.standardError.write(Data("\(summary)\n".utf8))
@@ -171,12 +158,6 @@ struct FlowCommand: AsyncParsableCommand {
         let seconds = min(duration ?? .infinity, max(0, info.duration - start))
         return max(1, Int((seconds * rate).rounded()))
     }
-}
-
-/// `INPUT_BASENAME.flow` in the input's folder.
-func defaultOutputFolder(for input: String) -> String {
-    let url = URL(fileURLWithPath: input)
-    return url.deletingLastPathComponent().appendingPathComponent(url.deletingPathExtension().lastPathComponent + ".flow").path
 }
 
 /// A hidden name beside `path` for writing before the final rename (same folder, so the rename is atomic).

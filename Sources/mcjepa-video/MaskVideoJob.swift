@@ -16,12 +16,6 @@ struct MaskVideoJob {
     let overwrite: Bool
     let threads: Int
 
-    /// `INPUT_BASENAME.<suffix>` in the input's folder.
-    static func defaultOutputFolder(for input: String, suffix: String) -> String {
-        let url = URL(fileURLWithPath: input)
-        return url.deletingLastPathComponent().appendingPathComponent(url.deletingPathExtension().lastPathComponent + "." + suffix).path
-    }
-
     /// Opens the input (exit 3 when it is neither a readable video nor a folder of frames).
     func openInput() throws -> MaskFrameSource { try MaskFrameSource.open(input, threads: threads) }
 
@@ -31,19 +25,8 @@ struct MaskVideoJob {
              mask: (VideoFrame, FrameFeatures) throws -> [UInt8]) throws -> Int {
         try checkOutputFree(outputDir, overwrite: overwrite)
         if let video { try checkOutputFree(video, overwrite: overwrite) }
-        let temporaryDir = temporarySibling(of: outputDir)
-        do {
-            try FileManager.default.createDirectory(atPath: temporaryDir, withIntermediateDirectories: true)
-        } catch {
-            printError("\(outputDir): cannot create the output folder (\(error.localizedDescription))")
-            throw Exit.failure
-        }
-        var completed = false
-        let interruptCleanup = InterruptCleanup(removing: temporaryDir)
-        defer {
-            interruptCleanup.cancel()
-            if !completed { try? FileManager.default.removeItem(atPath: temporaryDir) }
-        }
+        let staged = try StagedOutputFolder(outputDir)
+        defer { staged.discardUnlessCommitted() }
 
         let reporter = FlowProgressReporter(mode: .auto, total: source.expectedFrames)
         var writer: VideoWriter?
@@ -58,7 +41,7 @@ struct MaskVideoJob {
                 size = (frame.width, frame.height)
                 let features = encoder.features(FrameImage(width: frame.width, height: frame.height, rgb8: frame.rgb))
                 let ids = try mask(frame, features)
-                let path = URL(fileURLWithPath: temporaryDir).appendingPathComponent("\(name).png").path
+                let path = URL(fileURLWithPath: staged.path).appendingPathComponent("\(name).png").path
                 try DAVISMasks.write(ids, width: frame.width, height: frame.height, path: path)
                 if let video {
                     if writer == nil {
@@ -93,13 +76,11 @@ struct MaskVideoJob {
         }
         do {
             try writer?.finish()
-            if FileManager.default.fileExists(atPath: outputDir) { try FileManager.default.removeItem(atPath: outputDir) }
-            try FileManager.default.moveItem(atPath: temporaryDir, toPath: outputDir)
+            try staged.commit()
         } catch {
             printError("\(outputDir): cannot complete the output (\(error))")
             throw Exit.failure
         }
-        completed = true
         var summary = "wrote \(frames) mask(s) to \(outputDir)"
         if let video { summary += " and \(writer?.frameCount ?? 0) frame(s) to \(video)" }
         FileHandle.standardError.write(Data("\(summary)\n".utf8))

@@ -49,7 +49,7 @@ struct PropagateCommand: AsyncParsableCommand {
             throw Exit.badInput
         }
         let estimator = try modelOptions.estimator()
-        let job = MaskVideoJob(input: input, outputDir: output ?? MaskVideoJob.defaultOutputFolder(for: input, suffix: "masks"),
+        let job = MaskVideoJob(input: input, outputDir: output ?? defaultOutputFolder(for: input, suffix: "masks"),
                                video: video, overwrite: overwrite, threads: modelOptions.threads)
         let source = try job.openInput()
         var propagation: LabelPropagation?

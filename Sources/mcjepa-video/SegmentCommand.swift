@@ -44,7 +44,7 @@ struct SegmentCommand: AsyncParsableCommand {
 
     func run() async throws {
         let estimator = try modelOptions.estimator()
-        let job = MaskVideoJob(input: input, outputDir: output ?? MaskVideoJob.defaultOutputFolder(for: input, suffix: "segments"),
+        let job = MaskVideoJob(input: input, outputDir: output ?? defaultOutputFolder(for: input, suffix: "segments"),
                                video: video, overwrite: overwrite, threads: modelOptions.threads)
         let source = try job.openInput()
         let segmenter = ContentSegmenter(configuration: ContentSegmenter.Configuration(segments: segments))
