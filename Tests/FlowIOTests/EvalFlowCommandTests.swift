@@ -47,13 +47,19 @@ final class EvalFlowCommandTests: XCTestCase {
         XCTAssertTrue(result.stdout.contains("10.333"), "mean of 3 and 17.667: \(result.stdout)")
     }
 
-    /// Without --pred the model runs; this build ships no built-in weights, so it asks for --model (exit 1).
-    /// MCJEPATests runs it with a model.
-    func test_eval_flow_without_pred_or_weights_asks_for_a_model() throws {
+    /// Without --pred the built-in model runs; a build without built-in weights asks for --model (exit 1).
+    /// MCJEPATests runs it with a given model.
+    func test_eval_flow_without_pred_runs_the_built_in_model_or_asks_for_one() throws {
         let tiny = try TinyFlowSet(self)
         let result = try run(["eval", "flow", tiny.set.path])
-        XCTAssertEqual(result.status, 1)
-        XCTAssertTrue(result.stderr.contains("pass --model PATH"), result.stderr)
+        if builtInWeightsShipped {
+            XCTAssertEqual(result.status, 0, result.stderr)
+            XCTAssertTrue(result.stderr.contains("built-in weights"), result.stderr)
+            XCTAssertTrue(result.stdout.contains("mean"), result.stdout)
+        } else {
+            XCTAssertEqual(result.status, 1)
+            XCTAssertTrue(result.stderr.contains("pass --model PATH"), result.stderr)
+        }
     }
 
     func test_eval_flow_with_a_bad_file_exits_3_with_one_line() throws {

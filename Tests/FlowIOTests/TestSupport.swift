@@ -40,3 +40,8 @@ func assertFlowError<T>(_ expression: @autoclosure () throws -> T, file fileName
         XCTFail("unexpected error type \(error)", file: file, line: line)
     }
 }
+
+/// Whether this checkout ships built-in MC-JEPA weights (the `eval` commands then run them without --pred).
+let builtInWeightsShipped = FileManager.default.fileExists(atPath: URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().appendingPathComponent("../../Sources/MCJEPA/Weights/mcjepa-tiny.safetensors")
+    .standardizedFileURL.path)

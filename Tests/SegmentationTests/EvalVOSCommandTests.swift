@@ -75,13 +75,19 @@ final class EvalVOSCommandTests: XCTestCase {
         XCTAssertTrue(table.stdout.contains("box") && table.stdout.contains("0.333"), table.stdout)
     }
 
-    /// Without --pred the model runs; this build ships no built-in weights, so it asks for --model (exit 1).
-    /// MCJEPATests runs it with a model.
-    func test_eval_vos_without_pred_or_weights_asks_for_a_model_and_bad_folders_are_bad_input() throws {
+    /// Without --pred the built-in model runs; a build without built-in weights asks for --model (exit 1).
+    /// MCJEPATests runs it with a given model.
+    func test_eval_vos_without_pred_runs_the_built_in_model_or_asks_for_one_and_bad_folders_are_bad_input() throws {
         let tiny = try makeTinyDAVIS()
-        let noWeights = try run(["eval", "vos", tiny.root.path])
-        XCTAssertEqual(noWeights.status, 1)
-        XCTAssertTrue(noWeights.stderr.contains("pass --model PATH"), noWeights.stderr)
+        let model = try run(["eval", "vos", tiny.root.path])
+        if builtInWeightsShipped {
+            XCTAssertEqual(model.status, 0, model.stderr)
+            XCTAssertTrue(model.stderr.contains("built-in weights"), model.stderr)
+            XCTAssertTrue(model.stdout.contains("box"), model.stdout)
+        } else {
+            XCTAssertEqual(model.status, 1)
+            XCTAssertTrue(model.stderr.contains("pass --model PATH"), model.stderr)
+        }
         let missing = try run(["eval", "vos", tiny.root.appendingPathComponent("nope").path, "--pred", "first-mask"])
         XCTAssertEqual(missing.status, 3)
         XCTAssertTrue(missing.stderr.contains("not a DAVIS folder"), missing.stderr)
