@@ -1,7 +1,7 @@
 import Foundation
 
 /// The weights shipped inside the MCJEPA module's resources (Weights/mcjepa-tiny.safetensors), if this build
-/// has them. No trained weights ship yet, so this is nil and callers must ask for `--model PATH`.
+/// has them (see Weights/README.md, the model card); nil otherwise, and callers then ask for `--model PATH`.
 public enum BuiltInWeights {
     public static let fileName = "mcjepa-tiny"
 
