@@ -26,6 +26,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Content view side, a multiple of 64.") var contentSize = 128
     @Option(help: "Folders of still photos for synthetic pairs with exact flow.") var synthetic: [String] = []
     @Option(help: "Weight of the end-point error on synthetic pairs (0 = monitor only).") var supervisedWeight: Float = 0
+    @Option(help: "Largest translation (px) of a synthetic layer between the two frames of a pair.") var syntheticMaxShift: Float = 12
     @Option(help: "Synthetic pairs (fixed, own seed) whose mean EPE is logged as eval_epe at each checkpoint.") var evalSynthetic = 0
     @Option(help: "Content-only steps before the flow losses switch on.") var contentWarmup = 1000
     @Option(help: "Step from which occlusion masks may apply.") var occlusionStart = 3000
@@ -49,6 +50,7 @@ struct TrainCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard ModelConfig.presets[preset] != nil else { throw ValidationError("--preset \(preset): expected tiny, test or paper") }
+        guard syntheticMaxShift >= 0 else { throw ValidationError("--synthetic-max-shift must be >= 0") }
         guard let c = parsedCrop, c.height > 0, c.width > 0, c.height % 64 == 0, c.width % 64 == 0 else {
             throw ValidationError("--crop \(crop): expected HxW, positive multiples of 64")
         }

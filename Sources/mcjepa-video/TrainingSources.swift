@@ -116,6 +116,7 @@ extension TrainCommand {
             return FrameImage(width: image.width, height: image.height, rgb8: image.rgb)
         }
         let crop = parsedCrop!
-        return SyntheticPairSource(photos: photos, height: crop.height + 64, width: crop.width + 64)
+        return SyntheticPairSource(photos: photos, height: crop.height + 64, width: crop.width + 64,
+                                   maxShift: syntheticMaxShift)
     }
 }
