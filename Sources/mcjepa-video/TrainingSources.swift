@@ -1,3 +1,4 @@
+import Dataset
 import Foundation
 import MCJEPA
 import VideoIO
@@ -48,20 +49,13 @@ final class ShardPairSource: TrainingPairSource {
         scratch = scratchFolder
         for shard in shards {
             var members: [String: Member] = [:]
-            guard let handle = FileHandle(forReadingAtPath: shard) else { throw TrainingError(description: "\(shard): cannot open") }
-            defer { try? handle.close() }
-            var offset: UInt64 = 0
-            while true {
-                handle.seek(toFileOffset: offset)
-                let header = handle.readData(ofLength: 512)
-                guard header.count == 512, header.contains(where: { $0 != 0 }) else { break }
-                let bytes = [UInt8](header)
-                let name = String(decoding: bytes[0..<100].prefix { $0 != 0 }, as: UTF8.self)
-                let sizeText = String(decoding: bytes[124..<136].prefix { $0 != 0 && $0 != 32 }, as: UTF8.self)
-                guard let size = Int(sizeText, radix: 8) else { throw TrainingError(description: "\(shard): not a tar file (bad header at byte \(offset))") }
-                let ext = (name as NSString).pathExtension
-                members[name] = Member(shard: shard, offset: offset + 512, size: size, ext: ext)
-                offset += 512 + UInt64((size + 511) / 512 * 512)
+            do {
+                for member in try TarIndex.members(ofFile: shard) {
+                    members[member.name] = Member(shard: shard, offset: member.offset, size: member.size,
+                                                  ext: (member.name as NSString).pathExtension)
+                }
+            } catch let error as DatasetError {
+                throw TrainingError(description: error.description)
             }
             for (name, first) in members.sorted(by: { $0.key < $1.key }) {
                 guard let range = name.range(of: ".f0.", options: .backwards) else { continue }
