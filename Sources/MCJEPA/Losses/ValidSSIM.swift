@@ -57,14 +57,7 @@ public func validSSIMLossMap(_ x: Tensor, _ y: Tensor) -> Tensor {
         let product = scratch, rows = scratch + plane, stats = rows + H * (W - 2)
         let a = xp + p * plane, b = yp + p * plane
         let mx = stats, my = stats + valid, sxx = stats + 2 * valid, syy = stats + 3 * valid, sxy = stats + 4 * valid
-        validBoxMean(a, mx, rows, H, W)
-        validBoxMean(b, my, rows, H, W)
-        for i in 0..<plane { product[i] = a[i] * a[i] }
-        validBoxMean(product, sxx, rows, H, W)
-        for i in 0..<plane { product[i] = b[i] * b[i] }
-        validBoxMean(product, syy, rows, H, W)
-        for i in 0..<plane { product[i] = a[i] * b[i] }
-        validBoxMean(product, sxy, rows, H, W)
+        validLocalStatistics(a, b, into: stats, product: product, rows: rows, H, W)
         let dst = op + p * valid
         for i in 0..<valid {
             let varX = sxx[i] - mx[i] * mx[i], varY = syy[i] - my[i] * my[i], cov = sxy[i] - mx[i] * my[i]
@@ -74,6 +67,21 @@ public func validSSIMLossMap(_ x: Tensor, _ y: Tensor) -> Tensor {
         }
     }
     return out
+}
+
+/// The five local statistics SSIM needs over each valid 3x3 window — mu_x, mu_y, E[x^2], E[y^2], E[xy] — written
+/// one after another into `stats` (5 x (H-2)(W-2)); `product` (H*W) and `rows` (H*(W-2)) are scratch.
+private func validLocalStatistics(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into stats: UnsafeMutablePointer<Float>,
+                                  product: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>, _ H: Int, _ W: Int) {
+    let plane = H * W, valid = (H - 2) * (W - 2)
+    validBoxMean(a, stats, rows, H, W)
+    validBoxMean(b, stats + valid, rows, H, W)
+    for i in 0..<plane { product[i] = a[i] * a[i] }
+    validBoxMean(product, stats + 2 * valid, rows, H, W)
+    for i in 0..<plane { product[i] = b[i] * b[i] }
+    validBoxMean(product, stats + 3 * valid, rows, H, W)
+    for i in 0..<plane { product[i] = a[i] * b[i] }
+    validBoxMean(product, stats + 4 * valid, rows, H, W)
 }
 
 /// Accumulates dL/dy of `validSSIMLossMap(x, y)` from dL/dmap (x is a fixed target image). The clamp passes
@@ -88,14 +96,7 @@ public func validSSIMLossMapBackward(_ x: Tensor, _ y: Tensor, gradOutput g: Ten
         let product = scratch, back = scratch + plane, rows = back + plane, stats = rows + H * (W - 2), grads = stats + 5 * valid
         let a = xp + p * plane, b = yp + p * plane, gout = gp + p * valid
         let mx = stats, my = stats + valid, sxx = stats + 2 * valid, syy = stats + 3 * valid, sxy = stats + 4 * valid
-        validBoxMean(a, mx, rows, H, W)
-        validBoxMean(b, my, rows, H, W)
-        for i in 0..<plane { product[i] = a[i] * a[i] }
-        validBoxMean(product, sxx, rows, H, W)
-        for i in 0..<plane { product[i] = b[i] * b[i] }
-        validBoxMean(product, syy, rows, H, W)
-        for i in 0..<plane { product[i] = a[i] * b[i] }
-        validBoxMean(product, sxy, rows, H, W)
+        validLocalStatistics(a, b, into: stats, product: product, rows: rows, H, W)
         // Gradients with respect to mu_y, E[y^2], E[xy] (x carries none).
         let gmy = grads, gyy = grads + valid, gxy = grads + 2 * valid
         for i in 0..<valid {
