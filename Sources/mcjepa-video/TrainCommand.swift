@@ -27,6 +27,10 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Folders of still photos for synthetic pairs with exact flow.") var synthetic: [String] = []
     @Option(help: "Weight of the end-point error on synthetic pairs (0 = monitor only).") var supervisedWeight: Float = 0
     @Option(help: "Largest translation (px) of a synthetic layer between the two frames of a pair.") var syntheticMaxShift: Float = 12
+    @Option(help: "Skew of synthetic translations: max-shift x u^P (u uniform), 1 = uniform, 2 = mostly small.") var syntheticShiftPower: Float = 1
+    @Option(help: "Most layers in a synthetic pair (a background and 1 to N-1 moving cut-outs).") var syntheticLayers = 3
+    @Flag(help: "Photometric jitter on synthetic pairs (colour shared by both frames, small per-frame changes, noise).") var syntheticJitter = false
+    @Option(help: "Weight of the multi-scale term (per-level EPE) when training supervised only.") var supervisedLevelWeight: Float = 0
     @Option(help: "Synthetic pairs (fixed, own seed) whose mean EPE is logged as eval_epe at each checkpoint.") var evalSynthetic = 0
     @Option(help: "Content-only steps before the flow losses switch on.") var contentWarmup = 1000
     @Option(help: "Step from which occlusion masks may apply.") var occlusionStart = 3000
@@ -51,6 +55,9 @@ struct TrainCommand: AsyncParsableCommand {
     func validate() throws {
         guard ModelConfig.presets[preset] != nil else { throw ValidationError("--preset \(preset): expected tiny, test or paper") }
         guard syntheticMaxShift >= 0 else { throw ValidationError("--synthetic-max-shift must be >= 0") }
+        guard syntheticShiftPower >= 1 else { throw ValidationError("--synthetic-shift-power must be >= 1") }
+        guard syntheticLayers >= 2 else { throw ValidationError("--synthetic-layers must be at least 2") }
+        guard supervisedLevelWeight >= 0 else { throw ValidationError("--supervised-level-weight must be >= 0") }
         guard let c = parsedCrop, c.height > 0, c.width > 0, c.height % 64 == 0, c.width % 64 == 0 else {
             throw ValidationError("--crop \(crop): expected HxW, positive multiples of 64")
         }
@@ -103,6 +110,7 @@ struct TrainCommand: AsyncParsableCommand {
         options.occlusionStart = occlusionStart; options.minVisible = minVisible; options.learningRate = lr
         options.weightDecay = weightDecay; options.warmup = warmup; options.clip = clip
         options.supervisedWeight = supervisedWeight; options.checkpointEvery = ckptEvery; options.keepCheckpoints = keepCheckpoints; options.logEvery = logEvery
+        options.supervisedLevelWeight = supervisedLevelWeight
         options.seed = seed
         options.loss = try lossConfig()
         do {

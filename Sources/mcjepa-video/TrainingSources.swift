@@ -111,6 +111,6 @@ extension TrainCommand {
         }
         let crop = parsedCrop!
         return SyntheticPairSource(photos: photos, height: crop.height + 64, width: crop.width + 64,
-                                   maxShift: syntheticMaxShift)
+                                   maxShift: syntheticMaxShift, shiftPower: syntheticShiftPower, maxLayers: syntheticLayers, jitter: syntheticJitter)
     }
 }

@@ -46,6 +46,19 @@ final class RunCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
     }
 
+    func test_training_recipe_chains_its_stages_and_every_step_parses() throws {
+        let out = try temporaryFolder() + "/tiny"
+        let result = try run(["run", "Pipelines/train-tiny.yaml", "--set", "photos=Samples", "--set", "out=\(out)", "--dry-run"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 3, result.stdout)
+        // Each stage starts from the previous stage's weights.
+        for (stage, line) in lines.enumerated().dropFirst() {
+            XCTAssertTrue(line.contains("--out \(out)/stage\(stage + 1) --init \(out)/stage\(stage)/model.safetensors"), line)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+    }
+
     func test_a_misspelt_option_is_reported_at_its_line_and_nothing_runs() throws {
         let folder = try temporaryFolder()
         let pipeline = folder + "/bad.yaml"

@@ -22,6 +22,13 @@ public struct LossConfig: Equatable, Sendable {
 
     public init() {}
 
+    /// Whether any self-supervised flow term (photometric, feature, smoothness, cycle, per-level
+    /// variance-covariance) has a non-zero weight.
+    public var hasSelfSupervisedFlowTerms: Bool {
+        photoWeight != 0 || smoothWeight != 0 || cycleWeight != 0
+            || (featureWeights + varWeights + covWeights).contains { $0 != 0 }
+    }
+
     /// The reference's `to_dict()` keys.
     public var jsonObject: [String: Any] {
         ["photo_weight": photoWeight, "photo_l1": photoL1, "photo_ssim": photoSSIM, "feature_weights": featureWeights,

@@ -5,18 +5,30 @@ import NN
 /// 1-2 elliptical cut-outs), each a photo moved by its own random similarity transform plus translation. Frame t
 /// shows texture point A_t^-1 p at pixel p, so the flow of frame 0 is A1 A0^-1 p - p for the top layer at p.
 /// Differences from the reference: samples outside the texture clamp to its edge (cv2 reflects), and textures are
-/// resized bilinearly.
+/// resized bilinearly. Extensions (defaults = the reference): translations skewed towards small ones
+/// (`shiftPower`), up to `maxLayers` layers, a texture margin that grows
+/// with `maxShift` beyond 32 px (so that large moves do not sample past the photo's edge), and optional
+/// photometric `jitter` (contrast, brightness, saturation shared by both frames, plus a small per-frame brightness
+/// change and noise) so that a supervised warm-up does not assume exact brightness constancy.
 public final class SyntheticPairSource: TrainingPairSource {
     public let name = "synthetic"
     public let height: Int, width: Int
     public let maxShift: Float
-    private let textures: [Tensor]  // [1,3,height+64,width+64]
+    public let shiftPower: Float
+    public let maxLayers: Int
+    public let jitter: Bool
+    private let margin: Int
+    private let textures: [Tensor]  // [1,3,height+margin,width+margin]
 
-    public init(photos: [FrameImage], height: Int, width: Int, maxShift: Float = 12) {
+    public init(photos: [FrameImage], height: Int, width: Int, maxShift: Float = 12, shiftPower: Float = 1, maxLayers: Int = 3,
+                jitter: Bool = false) {
         precondition(!photos.isEmpty, "synthetic pairs need at least one photo")
-        self.height = height; self.width = width; self.maxShift = maxShift
+        precondition(maxLayers >= 2, "synthetic pairs need a background and at least one layer")
+        self.height = height; self.width = width; self.maxShift = maxShift; self.shiftPower = shiftPower; self.maxLayers = maxLayers; self.jitter = jitter
+        let margin = max(64, Int((2 * maxShift).rounded(.up)))
+        self.margin = margin
         textures = photos.map {
-            resizeBilinearForward(Tensor(shape: [1, 3, $0.height, $0.width], values: $0.planar), height: height + 64, width: width + 64)
+            resizeBilinearForward(Tensor(shape: [1, 3, $0.height, $0.width], values: $0.planar), height: height + margin, width: width + margin)
         }
     }
 
@@ -36,23 +48,31 @@ public final class SyntheticPairSource: TrainingPairSource {
 
     private func motion(_ rng: inout TrainingRNG, cx: Double, cy: Double) -> Affine {
         let angle = Double(rng.uniform(-5, 5)) * .pi / 180, scale = exp(Double(rng.uniform(-0.05, 0.05)))
-        let tx = Double(rng.uniform(-maxShift, maxShift)), ty = Double(rng.uniform(-maxShift, maxShift))
+        let tx = translation(&rng), ty = translation(&rng)
         let c = scale * cos(angle), s = scale * sin(angle)
         return (c, -s, cx - c * cx + s * cy + tx, s, c, cy - s * cx - c * cy + ty)
     }
 
+    /// One translation component: uniform in +-maxShift, or with `shiftPower` p > 1, maxShift x u^p with a random
+    /// sign (u uniform in [0, 1)): mostly small motions with a long tail of large ones, as in real video.
+    private func translation(_ rng: inout TrainingRNG) -> Double {
+        guard shiftPower != 1 else { return Double(rng.uniform(-maxShift, maxShift)) }
+        let signed = rng.uniform(-1, 1)
+        return Double(maxShift * (signed < 0 ? -1 : 1) * pow(abs(signed), shiftPower))
+    }
+
     public func sample(_ rng: inout TrainingRNG) throws -> TrainingSample {
         let (h, w) = (height, width), plane = h * w
-        let th = h + 64, tw = w + 64
+        let th = h + margin, tw = w + margin, half = Float(margin / 2)
         var frames = [[Float](repeating: 0, count: 3 * plane), [Float](repeating: 0, count: 3 * plane)]
         var flow = [Float](repeating: 0, count: 2 * plane)
-        let layers = 2 + rng.below(2)
+        let layers = 2 + rng.below(maxLayers - 1)
         for layer in 0..<layers {
             let texture = textures[rng.below(textures.count)]
-            let a0: Affine = (1, 0, -Double(rng.uniform(0, 64)), 0, 1, -Double(rng.uniform(0, 64)))
+            let a0: Affine = (1, 0, -Double(rng.uniform(0, Float(margin))), 0, 1, -Double(rng.uniform(0, Float(margin))))
             let a1 = Self.compose(motion(&rng, cx: Double(w) / 2, cy: Double(h) / 2), a0)
             // Ellipse in texture coordinates (the background layer covers everything).
-            let ecx = Double(rng.uniform(32, Float(w + 32))), ecy = Double(rng.uniform(32, Float(h + 32)))
+            let ecx = Double(rng.uniform(half, Float(w) + half)), ecy = Double(rng.uniform(half, Float(h) + half))
             let ax = Double(rng.uniform(Float(w) * 0.1, Float(w) * 0.3)), ay = Double(rng.uniform(Float(h) * 0.1, Float(h) * 0.3))
             let theta = Double(rng.uniform(0, 180)) * .pi / 180
             func inside(_ x: Double, _ y: Double) -> Bool {
@@ -86,7 +106,28 @@ public final class SyntheticPairSource: TrainingPairSource {
                 }
             }
         }
+        if jitter { Self.photometricJitter(&frames, plane: plane, rng: &rng) }
         return TrainingSample(first: FrameImage(width: w, height: h, planar: frames[0]),
                               second: FrameImage(width: w, height: h, planar: frames[1]), flow: flow)
+    }
+
+    /// Contrast and brightness x[0.7, 1.3] / +-0.08 and saturation x[0.6, 1.4] for both frames, then per frame a
+    /// brightness change of +-0.02 and uniform noise of up to +-0.02; clamped to [0, 1].
+    static func photometricJitter(_ frames: inout [[Float]], plane: Int, rng: inout TrainingRNG) {
+        let contrast = rng.uniform(0.7, 1.3), brightness = rng.uniform(-0.08, 0.08), saturation = rng.uniform(0.6, 1.4)
+        for t in frames.indices {
+            let shift = brightness + rng.uniform(-0.02, 0.02), noise = rng.uniform(0, 0.02)
+            frames[t].withUnsafeMutableBufferPointer { rgb in
+                for p in 0..<plane {
+                    let r = rgb[p], g = rgb[plane + p], b = rgb[2 * plane + p]
+                    let gray = 0.299 * r + 0.587 * g + 0.114 * b
+                    for c in 0..<3 {
+                        let value = gray + saturation * (rgb[c * plane + p] - gray)
+                        let jittered = (value - 0.5) * contrast + 0.5 + shift + noise * (2 * rng.uniform() - 1)
+                        rgb[c * plane + p] = min(max(jittered, 0), 1)
+                    }
+                }
+            }
+        }
     }
 }

@@ -16,6 +16,9 @@ public struct TrainerOptions {
     public var warmup = 500
     public var clip: Float = 1.0         // global gradient-norm clip (0 = off)
     public var supervisedWeight: Float = 0
+    /// Weight of the multi-scale term (per-level end-point errors) in the supervised loss; used on the
+    /// supervised-only path (see `Trainer.step`).
+    public var supervisedLevelWeight: Float = 0
     public var checkpointEvery = 1000
     public var keepCheckpoints = 3         // newest checkpoints kept on disk (0 = all)
     public var logEvery = 10
@@ -34,6 +37,8 @@ public struct TrainingError: Error, CustomStringConvertible {
 /// The self-supervised MC-JEPA training loop (train.py `main`): each step one content batch (VICReg on two
 /// views) and, after the content warm-up, one flow batch (both directions), both gradients into the shared
 /// encoder; global-norm clipping; AdamW with linear warm-up then cosine decay to 1% of the rate; checkpoints.
+/// Terms whose weights are all zero are not computed: no content pass without VICReg, and a supervised-only
+/// flow pass (forward direction, optional multi-scale term) when no self-supervised flow term is on.
 public final class Trainer {
     public let model: MCJEPAModel
     public let options: TrainerOptions
@@ -87,14 +92,29 @@ public final class Trainer {
         var loss = options.loss
         loss.useOcclusion = step >= options.occlusionStart && state.visible >= options.minVisible
         let flowOn = step >= options.contentWarmup
-        let (viewA, viewB) = try sampler.contentBatch(options.contentBatch, rng: &rng)
+        // With every VICReg weight at zero the content pass contributes nothing: skip it (and its batch).
+        let contentOn = loss.vicregInv != 0 || loss.vicregVar != 0 || loss.vicregCov != 0
+        let views = contentOn ? try sampler.contentBatch(options.contentBatch, rng: &rng) : nil
         let flowBatch = flowOn ? try sampler.flowBatch(options.batch, rng: &rng) : nil
         model.parameters.zeroGradients()
-        let content = model.contentLossesWithBackward(viewA, viewB, config: loss)
-        var terms = content.terms
-        terms["content"] = content.total
-        var total = content.total
-        if let batch = flowBatch {
+        var terms: [String: Float] = [:]
+        var total: Float = 0
+        if let (viewA, viewB) = views {
+            let content = model.contentLossesWithBackward(viewA, viewB, config: loss)
+            terms = content.terms
+            terms["content"] = content.total
+            total = content.total
+        }
+        if let batch = flowBatch, let target = batch.flow, options.supervisedWeight > 0, !loss.hasSelfSupervisedFlowTerms {
+            // Supervised only: the forward flow against the exact one, half the cost of the full flow pass.
+            let report = model.supervisedFlowLossWithBackward(batch.first, batch.second, target: target,
+                                                              levelWeight: options.supervisedLevelWeight,
+                                                              gradientScale: options.supervisedWeight)
+            terms.merge(report.terms) { _, new in new }
+            terms["synthetic_epe"] = terms.removeValue(forKey: "supervised_epe")
+            terms["flow"] = options.supervisedWeight * report.total
+            total += options.supervisedWeight * report.total
+        } else if let batch = flowBatch {
             let (flow, _) = model.flowLossesWithBackward(batch.first, batch.second, config: loss, targetFlow: batch.flow,
                                                          supervisedWeight: options.supervisedWeight)
             terms.merge(flow.terms) { _, new in new }

@@ -1,0 +1,130 @@
+import Foundation
+import NN
+import XCTest
+@testable import MCJEPA
+
+/// The supervised-only training pass: the same gradient as the full flow pass when only the supervised term is
+/// on, and a multi-scale term whose gradient matches finite differences.
+final class SupervisedFlowLossTests: XCTestCase {
+    private func pair(seed: UInt64) throws -> (Tensor, Tensor, Tensor) {
+        var planar = [Float](repeating: 0, count: 3 * 160 * 160)
+        for i in 0..<(160 * 160) {
+            let x = Float(i % 160), y = Float(i / 160)
+            planar[i] = 0.5 + 0.4 * sin(x / 5) * cos(y / 7)
+            planar[160 * 160 + i] = 0.5 + 0.4 * sin((x + y) / 6)
+            planar[2 * 160 * 160 + i] = 0.5 + 0.4 * cos(x / 9 - y / 4)
+        }
+        let source = SyntheticPairSource(photos: [FrameImage(width: 160, height: 160, planar: planar)], height: 64, width: 128, maxShift: 6)
+        var rng = TrainingRNG(seed: seed)
+        let sample = try source.sample(&rng)
+        let flow = try XCTUnwrap(sample.flow)
+        return (Tensor(shape: [1, 3, 64, 128], values: sample.first.planar), Tensor(shape: [1, 3, 64, 128], values: sample.second.planar),
+                Tensor(shape: [1, 2, 64, 128], values: flow))
+    }
+
+    private func gradients(_ model: MCJEPAModel) -> [String: [Float]] {
+        Dictionary(uniqueKeysWithValues: model.parameters.specs.map { spec in
+            let g = model.parameters.gradient(spec.name)
+            return (spec.name, Array(UnsafeBufferPointer(start: g.data, count: g.count)))
+        })
+    }
+
+    func testWithoutLevelsItMatchesTheFullFlowPassWithOnlyTheSupervisedTerm() throws {
+        let (a, b, target) = try pair(seed: 4)
+        let model = MCJEPAModel(config: .test)
+        model.initializeRandomly(seed: 2)
+        var loss = LossConfig()
+        loss.photoWeight = 0; loss.featureWeights = [0, 0, 0, 0, 0, 0]; loss.smoothWeight = 0; loss.cycleWeight = 0
+        loss.varWeights = [0, 0, 0, 0, 0, 0]; loss.covWeights = [0, 0, 0, 0, 0, 0]
+        XCTAssertFalse(loss.hasSelfSupervisedFlowTerms)
+        model.parameters.zeroGradients()
+        let full = model.flowLossesWithBackward(a, b, config: loss, gradientScale: 1.5, targetFlow: target, supervisedWeight: 1).report
+        let expected = gradients(model)
+        model.parameters.zeroGradients()
+        let fast = model.supervisedFlowLossWithBackward(a, b, target: target, levelWeight: 0, gradientScale: 1.5)
+        let actual = gradients(model)
+        XCTAssertEqual(fast.terms["supervised_epe"]!, full.terms["supervised_epe"]!, accuracy: 1e-5)
+        XCTAssertEqual(fast.total, full.total, accuracy: 1e-5)
+        var largest: Float = 0
+        for (name, values) in expected {
+            let scale = max(1e-3, values.map(abs).max()!)
+            for (x, y) in zip(values, actual[name]!) { largest = max(largest, abs(x - y) / scale) }
+        }
+        XCTAssertLessThan(largest, 1e-4, "largest relative gradient difference")
+        XCTAssertGreaterThan(expected.values.map { $0.map(abs).max()! }.max()!, 0, "the supervised term has a gradient")
+    }
+
+    func testMultiScaleTermGradientMatchesFiniteDifferences() throws {
+        let (a, b, target) = try pair(seed: 7)
+        let model = MCJEPAModel(config: .test)
+        model.initializeRandomly(seed: 5)
+        func total() -> Float {
+            model.parameters.zeroGradients()
+            return model.supervisedFlowLossWithBackward(a, b, target: target, levelWeight: 2).total
+        }
+        model.parameters.zeroGradients()
+        let report = model.supervisedFlowLossWithBackward(a, b, target: target, levelWeight: 2)
+        for level in model.config.decodedLevels { XCTAssertNotNil(report.terms["level_epe_l\(level)"]) }
+        let levels = model.config.decodedLevels.map { report.terms["level_epe_l\($0)"]! }
+        XCTAssertEqual(report.total, report.terms["supervised_epe"]! + 2 * levels.reduce(0, +) / Float(levels.count), accuracy: 1e-4)
+        let analytic = gradients(model)
+        // Parameters of the coarsest level's path and of the estimator, where the level terms act directly.
+        var checked = 0
+        for name in ["decoder.estimator.out.weight", "decoder.estimator.out.bias", "decoder.reduce.l\(model.config.decodedLevels[0]).weight"] {
+            let parameter = model.parameters[name]
+            let grad = analytic[name]!
+            let index = grad.indices.max { abs(grad[$0]) < abs(grad[$1]) }!
+            let original = parameter.data[index], eps: Float = 1e-2
+            parameter.data[index] = original + eps
+            let plus = total()
+            parameter.data[index] = original - eps
+            let minus = total()
+            parameter.data[index] = original
+            let numeric = (plus - minus) / (2 * eps)
+            XCTAssertEqual(numeric, grad[index], accuracy: 0.05 * abs(grad[index]) + 1e-3, "\(name)[\(index)]")
+            checked += 1
+        }
+        XCTAssertEqual(checked, 3)
+    }
+
+    func testLevelEndPointErrorIsInFullResolutionPixels() {
+        // A level-2 flow of (1, 0) level pixels against a constant full-resolution (4, 3) target: error |(4,0)-(4,3)| = 3.
+        let flow = Tensor(shape: [1, 2, 2, 3], repeating: 0)
+        for i in 0..<6 { flow.data[i] = 1 }
+        let target = Tensor(shape: [1, 2, 8, 12], repeating: 0)
+        for i in 0..<96 { target.data[i] = 4; target.data[96 + i] = 3 }
+        let (value, grad) = levelEndPointError(flow, target: target, level: 2)
+        XCTAssertEqual(value, 3, accuracy: 1e-5)
+        // d/dv of 4 * |v_level * 4 - 3| per pixel, averaged over 6 pixels: -4 / 6 on v, 0 on u.
+        XCTAssertEqual(grad.data[0], 0, accuracy: 1e-6)
+        XCTAssertEqual(grad.data[6], -4.0 / 6, accuracy: 1e-5)
+    }
+
+    func testJitterKeepsTheGeometryAndStaysInRange() throws {
+        let photo = FrameImage(width: 90, height: 80, planar: (0..<(3 * 90 * 80)).map { Float(($0 * 7919) % 256) / 255 })
+        let plain = SyntheticPairSource(photos: [photo], height: 64, width: 64, maxShift: 20, maxLayers: 5)
+        let jittered = SyntheticPairSource(photos: [photo], height: 64, width: 64, maxShift: 20, maxLayers: 5, jitter: true)
+        var rng1 = TrainingRNG(seed: 11), rng2 = TrainingRNG(seed: 11)
+        let p = try plain.sample(&rng1), j = try jittered.sample(&rng2)
+        XCTAssertEqual(p.flow, j.flow, "jitter must not change the motion")
+        XCTAssertNotEqual(p.first.planar, j.first.planar)
+        XCTAssertTrue((j.first.planar + j.second.planar).allSatisfy { $0 >= 0 && $0 <= 1 })
+    }
+
+    func testShiftPowerMakesSmallMotionsCommonAndKeepsTheLargest() throws {
+        let photo = FrameImage(width: 90, height: 80, planar: (0..<(3 * 90 * 80)).map { Float(($0 * 7919) % 256) / 255 })
+        func backgroundMotions(power: Float) throws -> [Float] {
+            let source = SyntheticPairSource(photos: [photo], height: 64, width: 64, maxShift: 40, shiftPower: power, maxLayers: 2)
+            var rng = TrainingRNG(seed: 3)
+            // With one background layer only, the flow at the centre is its translation.
+            return try (0..<200).map { _ in
+                let flow = try XCTUnwrap(try source.sample(&rng).flow)
+                return max(abs(flow[32 * 64 + 32]), abs(flow[64 * 64 + 32 * 64 + 32]))
+            }
+        }
+        let uniform = try backgroundMotions(power: 1).sorted(), skewed = try backgroundMotions(power: 3).sorted()
+        XCTAssertLessThan(skewed[100], 0.5 * uniform[100], "median motion")
+        XCTAssertGreaterThan(skewed.last!, 20, "large motions remain")
+        XCTAssertLessThanOrEqual(skewed.last!, 40 * 1.06 + 2, "bounded by max shift (plus rotation and scale)")
+    }
+}
