@@ -8,6 +8,7 @@ from __future__ import annotations
 import glob
 import io
 import json
+import math
 import os
 import tarfile
 from typing import Dict, List, Optional
@@ -109,15 +110,29 @@ class ShardPairs:
 
 
 class SyntheticPairs:
-    """Still photos moved as 2-3 layers (background + 1-2 elliptical foreground cut-outs), each by its own random
-    affine motion; the flow of frame 0 to frame 1 is exact: p -> A1 A0^-1 p for the top layer covering p."""
+    """Still photos moved as 2 to `max_layers` layers (background + elliptical foreground cut-outs), each by its own
+    random affine motion; the flow of frame 0 to frame 1 is exact: p -> A1 A0^-1 p for the top layer covering p.
 
-    def __init__(self, paths: List[str], size=(320, 448), max_shift: float = 12.0):
+    Extensions (the defaults reproduce the plain recipe exactly): `shift_power` p > 1 skews translations towards
+    small ones (max_shift * sign * |u|^p, u uniform in [-1, 1)), as in real video with its long tail of large
+    motions; up to `max_layers` layers; a texture margin of max(64, ceil(2 max_shift)) so that large moves do not
+    sample past the photo's edge; optional photometric `jitter` so that supervised training does not assume exact
+    brightness constancy. Same semantics as the Swift `SyntheticPairSource` (different random streams).
+    """
+
+    def __init__(self, paths: List[str], size=(320, 448), max_shift: float = 12.0, shift_power: float = 1.0,
+                 max_layers: int = 3, jitter: bool = False):
         self.images = find_files(paths, IMAGE_EXTENSIONS)
         if not self.images:
             raise ValueError(f"no images in {paths}")
+        if max_layers < 2:
+            raise ValueError("synthetic pairs need a background and at least one layer (max_layers >= 2)")
         self.height, self.width = size
         self.max_shift = max_shift
+        self.shift_power = shift_power
+        self.max_layers = max_layers
+        self.jitter = jitter
+        self.margin = max(64, math.ceil(2 * max_shift))
         self._cache: Dict[str, np.ndarray] = {}
 
     def _image(self, path: str) -> np.ndarray:
@@ -135,30 +150,38 @@ class SyntheticPairs:
             self._cache[path] = _to_rgb01(img)
         return self._cache[path]
 
+    def _translation(self, rng) -> np.ndarray:
+        """(tx, ty): uniform in +-max_shift, or with shift_power p != 1, max_shift * sign(u) * |u|^p."""
+        if self.shift_power == 1:
+            return rng.uniform(-self.max_shift, self.max_shift, size=2)  # the plain recipe's draw, unchanged
+        u = rng.uniform(-1, 1, size=2)
+        return self.max_shift * np.where(u < 0, -1.0, 1.0) * np.abs(u) ** self.shift_power
+
     def _motion(self, rng, cx, cy) -> np.ndarray:
         """A small similarity transform about (cx, cy) plus a translation, as a 3x3 matrix."""
         angle = np.deg2rad(rng.uniform(-5, 5))
         scale = np.exp(rng.uniform(-0.05, 0.05))
-        tx, ty = rng.uniform(-self.max_shift, self.max_shift, size=2)
+        tx, ty = self._translation(rng)
         c, s = scale * np.cos(angle), scale * np.sin(angle)
         return np.array([[c, -s, cx - c * cx + s * cy + tx], [s, c, cy - s * cx - c * cy + ty], [0, 0, 1]])
 
     def sample(self, rng: np.random.Generator) -> Dict[str, np.ndarray]:
         h, w = self.height, self.width
+        margin, half = self.margin, self.margin // 2
         frames = [np.zeros((h, w, 3), np.float32), np.zeros((h, w, 3), np.float32)]
         flow = np.zeros((h, w, 2), np.float32)
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
-        for layer in range(int(rng.integers(2, 4))):
+        for layer in range(int(rng.integers(2, self.max_layers + 1))):
             tex = self._image(self.images[rng.integers(len(self.images))])
-            tex = cv2.resize(tex, (w + 64, h + 64), interpolation=cv2.INTER_AREA)
+            tex = cv2.resize(tex, (w + margin, h + margin), interpolation=cv2.INTER_AREA)
             # Frame-0 placement: the texture shifted so that a random part of it shows.
-            a0 = np.array([[1, 0, -rng.uniform(0, 64)], [0, 1, -rng.uniform(0, 64)], [0, 0, 1]])
+            a0 = np.array([[1, 0, -rng.uniform(0, margin)], [0, 1, -rng.uniform(0, margin)], [0, 0, 1]])
             a1 = self._motion(rng, w / 2, h / 2) @ a0
             if layer == 0:
-                mask = np.ones((h + 64, w + 64), np.float32)
+                mask = np.ones((h + margin, w + margin), np.float32)
             else:
-                mask = np.zeros((h + 64, w + 64), np.float32)
-                center = (int(rng.uniform(32, w + 32)), int(rng.uniform(32, h + 32)))
+                mask = np.zeros((h + margin, w + margin), np.float32)
+                center = (int(rng.uniform(half, w + half)), int(rng.uniform(half, h + half)))
                 axes = (int(rng.uniform(w * 0.1, w * 0.3)), int(rng.uniform(h * 0.1, h * 0.3)))
                 cv2.ellipse(mask, center, axes, float(rng.uniform(0, 180)), 0, 360, 1.0, -1)
             for t, a in enumerate((a0, a1)):
@@ -170,7 +193,28 @@ class SyntheticPairs:
                     fx = moved[0, 0] * xs + moved[0, 1] * ys + moved[0, 2] - xs
                     fy = moved[1, 0] * xs + moved[1, 1] * ys + moved[1, 2] - ys
                     flow = m * np.stack([fx, fy], axis=2).astype(np.float32) + (1 - m) * flow
+        if self.jitter:
+            # Drawn after the geometry, so a seed gives the same flow with or without jitter.
+            frames = photometric_jitter(frames, rng)
         return {"f0": frames[0], "f1": frames[1], "flow": flow}
+
+
+GRAY = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def photometric_jitter(frames: List[np.ndarray], rng: np.random.Generator) -> List[np.ndarray]:
+    """Saturation x[0.6, 1.4] (around the gray value), contrast x[0.7, 1.3] (around 0.5) and brightness +-0.08
+    shared by both frames, then per frame a further brightness change of +-0.02 and uniform noise of amplitude
+    [0, 0.02); clamped to [0, 1]. The per-frame part breaks exact brightness constancy, as real video does."""
+    contrast, brightness, saturation = rng.uniform(0.7, 1.3), rng.uniform(-0.08, 0.08), rng.uniform(0.6, 1.4)
+    out = []
+    for frame in frames:
+        shift, noise = brightness + rng.uniform(-0.02, 0.02), rng.uniform(0, 0.02)
+        gray = (frame @ GRAY)[..., None]
+        value = gray + saturation * (frame - gray)
+        value = (value - 0.5) * contrast + 0.5 + shift + noise * rng.uniform(-1, 1, size=frame.shape)
+        out.append(np.clip(value, 0, 1).astype(np.float32))
+    return out
 
 
 def random_crop_pair(sample: Dict[str, np.ndarray], height: int, width: int, rng: np.random.Generator,
