@@ -43,6 +43,16 @@ class LossConfig:
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
+    def has_self_supervised_flow_terms(self) -> bool:
+        """Whether any flow term besides the supervised one has a non-zero weight (else the trainer can take the
+        cheaper supervised-only path)."""
+        return self.photo_weight != 0 or self.smooth_weight != 0 or self.cycle_weight != 0 \
+            or any(w != 0 for w in self.feature_weights + self.var_weights + self.cov_weights)
+
+    def has_content_terms(self) -> bool:
+        """Whether any VICReg weight is non-zero (else the content pass contributes nothing)."""
+        return self.vicreg_inv != 0 or self.vicreg_var != 0 or self.vicreg_cov != 0
+
 
 def masked_mean(loss: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """loss and mask are [N,1,H,W]."""
@@ -213,4 +223,34 @@ def flow_losses(model, img1: torch.Tensor, img2: torch.Tensor, cfg: LossConfig, 
         + cfg.cycle_weight * terms["cycle"] + varcov
     if return_outputs:
         return total, terms, {"feats1": feats1, "feats2": feats2, "fw": out_fw, "bw": out_bw}
+    return total, terms
+
+
+def end_point_error(flow: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean over pixels of |flow - target| (Euclidean over the two channels); [N,2,H,W] each."""
+    return (flow - target).norm(dim=1).mean()
+
+
+def level_end_point_error(flow: torch.Tensor, target: torch.Tensor, level: int) -> torch.Tensor:
+    """End-point error of a level-`level` flow (level pixels) against a full-resolution target, in full-resolution
+    pixels: the target average-pooled over 2^level x 2^level blocks, the flow times 2^level."""
+    factor = 2 ** level
+    return end_point_error(flow * factor, F.avg_pool2d(target, factor))
+
+
+def supervised_flow_losses(model, img1: torch.Tensor, img2: torch.Tensor, target: torch.Tensor,
+                           level_weight: float = 0.0) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+    """Supervised training on pairs with exact flow: the forward flow only (one decoder pass, not the two of
+    `flow_losses`). total = supervised_epe + level_weight * level_epe, where level_epe is the mean over decoded
+    levels of `level_end_point_error` (PWC-Net's multi-scale supervision: the coarse levels, which find the large
+    motions, get a direct signal instead of only what reaches them through the finer levels' warps)."""
+    levels, full = model.flow(model.encode(img1), model.encode(img2))
+    epe = end_point_error(full, target)
+    terms = {"supervised_epe": epe}
+    total = epe
+    if level_weight != 0:
+        per_level = [level_end_point_error(f, target, lv) for lv, f in zip(model.decoder.decoded_levels, levels)]
+        terms.update({f"level_epe_l{lv}": v for lv, v in zip(model.decoder.decoded_levels, per_level)})
+        terms["level_epe"] = torch.stack(per_level).mean()
+        total = total + level_weight * terms["level_epe"]
     return total, terms

@@ -6,6 +6,10 @@ into the shared encoder. AdamW with linear warm-up then cosine decay. Checkpoint
 `step-XXXXXXX.safetensors` (weights, state_dict names, config in the metadata) and `step-XXXXXXX.state.pt`
 (optimizer, step, RNG), plus `latest.json`; `--resume` continues from `latest.json`.
 
+Supervised warm-up on synthetic pairs (Pipelines/train-tiny.yaml): with `--supervised-weight` > 0 and every
+self-supervised flow weight zero (`--loss photo_weight=0 ...`), a step computes only the forward flow and its EPE
+(+ `--supervised-level-weight` x the mean per-level EPE); with every VICReg weight zero it skips the content pass.
+
   python3 -m mcjepa.train --data videos/ --synthetic textures/ --out runs/tiny --steps 100000
   torchrun --nproc_per_node 8 -m mcjepa.train --preset paper --data shards/ --out runs/paper --device cuda
 """
@@ -25,36 +29,61 @@ import torch.distributed as dist
 import torch.nn as nn
 
 from .data import MixedSampler, ShardPairs, SyntheticPairs, VideoPairs, find_files, VIDEO_EXTENSIONS
-from .losses import LossConfig, content_losses, flow_losses
+from .losses import LossConfig, content_losses, end_point_error, flow_losses, supervised_flow_losses
 from .model import MCJEPA, ModelConfig, PRESETS, count_parameters
 from .weights import load_file, save_file
 
 
 class TrainStep(nn.Module):
-    """The loss of one step as a module `forward`, so DistributedDataParallel can wrap it."""
+    """The loss of one step as a module `forward`, so DistributedDataParallel can wrap it.
+
+    Terms whose weights are all zero are not computed (as the Swift `Trainer.step`): no content pass when every
+    VICReg weight is zero (`content` is then None), and the supervised-only flow pass (forward flow, optional
+    multi-scale term) when no self-supervised flow term is on and the batch has exact flow.
+    """
 
     def __init__(self, model: MCJEPA, loss_cfg: LossConfig):
         super().__init__()
         self.model = model
         self.loss_cfg = loss_cfg
 
-    def forward(self, content: Dict[str, torch.Tensor], flow: Optional[Dict[str, torch.Tensor]],
-                flow_on: bool, supervised_weight: float = 0.0):
-        total, terms = content_losses(self.model, content["a"], content["b"], self.loss_cfg)
-        terms = {k: v.detach() for k, v in terms.items()}
-        terms["content"] = total.detach()
+    def forward(self, content: Optional[Dict[str, torch.Tensor]], flow: Optional[Dict[str, torch.Tensor]],
+                flow_on: bool, supervised_weight: float = 0.0, level_weight: float = 0.0):
+        total = next(self.model.parameters()).new_zeros(())
+        terms = {}
+        if content is not None:
+            total, terms = content_losses(self.model, content["a"], content["b"], self.loss_cfg)
+            terms = {k: v.detach() for k, v in terms.items()}
+            terms["content"] = total.detach()
         if flow_on and flow is not None:
-            flow_total, flow_terms, outputs = flow_losses(self.model, flow["f0"], flow["f1"], self.loss_cfg, True)
-            total = total + flow_total
-            terms.update({k: v.detach() for k, v in flow_terms.items()})
-            terms["flow"] = flow_total.detach()
-            if "flow" in flow:  # synthetic pairs carry exact flow: monitor EPE, optionally supervise with it
-                epe = (outputs["fw"][1] - flow["flow"]).norm(dim=1).mean()
-                terms["synthetic_epe"] = epe.detach()
-                if supervised_weight > 0:
-                    total = total + supervised_weight * epe
+            if "flow" in flow and supervised_weight > 0 and not self.loss_cfg.has_self_supervised_flow_terms():
+                total = total + self._supervised_only(flow, supervised_weight, level_weight, terms)
+            else:
+                total = total + self._full_flow(flow, supervised_weight, terms)
         terms["total"] = total.detach()
         return total, terms
+
+    def _supervised_only(self, flow, supervised_weight: float, level_weight: float, terms) -> torch.Tensor:
+        """Forward flow against the exact one: half the cost of the full flow pass."""
+        loss, flow_terms = supervised_flow_losses(self.model, flow["f0"], flow["f1"], flow["flow"], level_weight)
+        terms.update({k: v.detach() for k, v in flow_terms.items()})
+        terms["synthetic_epe"] = terms.pop("supervised_epe")
+        weighted = supervised_weight * loss
+        terms["flow"] = weighted.detach()
+        return weighted
+
+    def _full_flow(self, flow, supervised_weight: float, terms) -> torch.Tensor:
+        """Both directions with every flow loss; on pairs with exact flow also the EPE (monitored, and supervised
+        when `supervised_weight` > 0)."""
+        flow_total, flow_terms, outputs = flow_losses(self.model, flow["f0"], flow["f1"], self.loss_cfg, True)
+        terms.update({k: v.detach() for k, v in flow_terms.items()})
+        terms["flow"] = flow_total.detach()
+        if "flow" in flow:
+            epe = end_point_error(outputs["fw"][1], flow["flow"])
+            terms["synthetic_epe"] = epe.detach()
+            if supervised_weight > 0:
+                flow_total = flow_total + supervised_weight * epe
+        return flow_total
 
 
 def lr_at(step: int, base_lr: float, warmup: int, total: int, min_ratio: float = 0.01) -> float:
@@ -87,6 +116,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--warmup", type=int, default=500, help="learning-rate warm-up steps")
     ap.add_argument("--clip", type=float, default=1.0, help="gradient norm clip (0 = off)")
     ap.add_argument("--supervised-weight", type=float, default=0.0, help="EPE weight on synthetic pairs")
+    ap.add_argument("--supervised-level-weight", type=float, default=0.0,
+                    help="weight of the multi-scale term (mean per-level EPE) when training supervised only")
+    ap.add_argument("--synthetic-max-shift", type=float, default=12.0,
+                    help="largest translation (px) of a synthetic layer between the two frames of a pair")
+    ap.add_argument("--synthetic-shift-power", type=float, default=1.0,
+                    help="skew of synthetic translations: max-shift * |u|^P (u uniform), 1 = uniform, 2 = mostly small")
+    ap.add_argument("--synthetic-layers", type=int, default=3,
+                    help="most layers in a synthetic pair (a background and 1 to N-1 moving cut-outs)")
+    ap.add_argument("--synthetic-jitter", action="store_true",
+                    help="photometric jitter on synthetic pairs (colour shared by both frames, small per-frame "
+                         "changes, noise)")
     ap.add_argument("--max-stride", type=int, default=2, help="largest frame distance of video pairs")
     ap.add_argument("--ckpt-every", type=int, default=1000)
     ap.add_argument("--log-every", type=int, default=10)
@@ -104,6 +144,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         ap.error("--content-size must be a positive multiple of 64")
     if args.content_batch < 2:
         ap.error("--content-batch must be >= 2 (VICReg variance needs a batch)")
+    if args.synthetic_max_shift < 0:
+        ap.error("--synthetic-max-shift must be >= 0")
+    if args.synthetic_shift_power < 1:
+        ap.error("--synthetic-shift-power must be >= 1")
+    if args.synthetic_layers < 2:
+        ap.error("--synthetic-layers must be at least 2")
+    if args.supervised_level_weight < 0:
+        ap.error("--supervised-level-weight must be >= 0")
     if not args.data and not args.synthetic:
         ap.error("give --data and/or --synthetic")
     return args
@@ -130,7 +178,9 @@ def build_sources(args, rank: int, world: int):
         sources.append(VideoPairs(videos, args.max_stride))
     if args.synthetic:
         h, w = args.crop
-        sources.append(SyntheticPairs(args.synthetic, size=(h + 64, w + 64)))
+        sources.append(SyntheticPairs(args.synthetic, size=(h + 64, w + 64), max_shift=args.synthetic_max_shift,
+                                      shift_power=args.synthetic_shift_power, max_layers=args.synthetic_layers,
+                                      jitter=args.synthetic_jitter))
     if not sources:
         raise SystemExit(f"no videos, shards or images found in {args.data + args.synthetic}")
     return sources
@@ -220,13 +270,16 @@ def main(argv=None) -> None:
         # Masks switch on at --occlusion-start, but only while most pixels pass the forward-backward test: with
         # flows that are not yet opposite the mask is ~empty and would silence the photometric term.
         loss_cfg.use_occlusion = step >= args.occlusion_start and visible >= args.min_visible
-        content = {k: v.to(device) for k, v in sampler.content_batch(args.content_batch).items()}
+        # With every VICReg weight at zero the content pass contributes nothing: skip it (and its batch).
+        content = {k: v.to(device) for k, v in sampler.content_batch(args.content_batch).items()} \
+            if loss_cfg.has_content_terms() else None
         flow = {k: v.to(device) for k, v in sampler.flow_batch(args.batch).items()} if flow_on else None
         optimizer.zero_grad(set_to_none=True)
-        total, terms = step_module(content, flow, flow_on, args.supervised_weight)
+        total, terms = step_module(content, flow, flow_on, args.supervised_weight, args.supervised_level_weight)
         if not torch.isfinite(total):
             raise SystemExit(f"step {step}: loss is {total.item()}; lower --lr or check the data")
-        total.backward()
+        if total.requires_grad:  # False only on a step with neither a content nor a flow term
+            total.backward()
         if args.clip > 0:
             terms["grad_norm"] = torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip).detach()
         optimizer.step()
