@@ -7,14 +7,7 @@ import XCTest
 /// on, and a multi-scale term whose gradient matches finite differences.
 final class SupervisedFlowLossTests: XCTestCase {
     private func pair(seed: UInt64) throws -> (Tensor, Tensor, Tensor) {
-        var planar = [Float](repeating: 0, count: 3 * 160 * 160)
-        for i in 0..<(160 * 160) {
-            let x = Float(i % 160), y = Float(i / 160)
-            planar[i] = 0.5 + 0.4 * sin(x / 5) * cos(y / 7)
-            planar[160 * 160 + i] = 0.5 + 0.4 * sin((x + y) / 6)
-            planar[2 * 160 * 160 + i] = 0.5 + 0.4 * cos(x / 9 - y / 4)
-        }
-        let source = SyntheticPairSource(photos: [FrameImage(width: 160, height: 160, planar: planar)], height: 64, width: 128, maxShift: 6)
+        let source = SyntheticPairSource(photos: [sineTexture(side: 160)], height: 64, width: 128, maxShift: 6)
         var rng = TrainingRNG(seed: seed)
         let sample = try source.sample(&rng)
         let flow = try XCTUnwrap(sample.flow)
@@ -33,9 +26,7 @@ final class SupervisedFlowLossTests: XCTestCase {
         let (a, b, target) = try pair(seed: 4)
         let model = MCJEPAModel(config: .test)
         model.initializeRandomly(seed: 2)
-        var loss = LossConfig()
-        loss.photoWeight = 0; loss.featureWeights = [0, 0, 0, 0, 0, 0]; loss.smoothWeight = 0; loss.cycleWeight = 0
-        loss.varWeights = [0, 0, 0, 0, 0, 0]; loss.covWeights = [0, 0, 0, 0, 0, 0]
+        let loss = LossConfig.selfSupervisedFlowTermsOff
         XCTAssertFalse(loss.hasSelfSupervisedFlowTerms)
         model.parameters.zeroGradients()
         let full = model.flowLossesWithBackward(a, b, config: loss, gradientScale: 1.5, targetFlow: target, supervisedWeight: 1).report

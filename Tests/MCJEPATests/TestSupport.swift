@@ -59,3 +59,26 @@ func cliTool() throws -> String {
     }
     return found
 }
+
+/// A smooth, non-repeating side x side RGB picture (sums of sines, values in [0.1, 0.9]) for synthetic pairs.
+func sineTexture(side: Int) -> FrameImage {
+    let plane = side * side
+    var planar = [Float](repeating: 0, count: 3 * plane)
+    for i in 0..<plane {
+        let x = Float(i % side), y = Float(i / side)
+        planar[i] = 0.5 + 0.4 * sin(x / 5) * cos(y / 7)
+        planar[plane + i] = 0.5 + 0.4 * sin((x + y) / 6)
+        planar[2 * plane + i] = 0.5 + 0.4 * cos(x / 9 - y / 4)
+    }
+    return FrameImage(width: side, height: side, planar: planar)
+}
+
+extension LossConfig {
+    /// The default configuration with every self-supervised flow term at weight 0 (supervised flow training).
+    static var selfSupervisedFlowTermsOff: LossConfig {
+        var loss = LossConfig()
+        loss.photoWeight = 0; loss.featureWeights = [0, 0, 0, 0, 0, 0]; loss.smoothWeight = 0; loss.cycleWeight = 0
+        loss.varWeights = [0, 0, 0, 0, 0, 0]; loss.covWeights = [0, 0, 0, 0, 0, 0]
+        return loss
+    }
+}
