@@ -23,12 +23,13 @@ import random
 import time
 from typing import Dict, Optional
 
+import cv2
 import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn as nn
 
-from .data import MixedSampler, ShardPairs, SyntheticPairs, VideoPairs, find_files, VIDEO_EXTENSIONS
+from .data import BatchedSyntheticPairs, MixedSampler, ShardPairs, SyntheticPairs, VideoPairs, find_files, VIDEO_EXTENSIONS
 from .losses import LossConfig, content_losses, end_point_error, flow_losses, supervised_flow_losses
 from .model import MCJEPA, ModelConfig, PRESETS, count_parameters
 from .weights import load_file, save_file
@@ -86,6 +87,43 @@ class TrainStep(nn.Module):
         return flow_total
 
 
+class StepBatches(torch.utils.data.IterableDataset):
+    """The (content, flow) batches of steps start..steps-1, made by `DataLoader` worker processes.
+
+    On a GPU the synthetic pairs (about 50 ms each on one core) and not the model bound the step rate, hence
+    workers. The loader takes one item from each worker in turn, so worker k makes the batches of steps
+    start + k, start + k + N, ...; each has its own sampler seeded by (seed, rank, start, k). A resumed run is
+    thus reproducible for the same worker count, but its data differ from those of the uninterrupted run.
+    """
+
+    def __init__(self, args, loss_cfg: LossConfig, rank: int, world: int, start: int, make_flow: bool = True):
+        self.args, self.loss_cfg, self.rank, self.world, self.start = args, loss_cfg, rank, world, start
+        self.make_flow = make_flow
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        if info is not None:
+            cv2.setNumThreads(1)  # one core per worker: OpenCV's own threads would oversubscribe them
+        worker, count = (info.id, info.num_workers) if info else (0, 1)
+        args = self.args
+        sampler = MixedSampler(build_sources(args, self.rank, self.world), crop=args.crop,
+                               content_size=args.content_size,
+                               seed=[args.seed, self.rank, self.start, worker, 7919])
+        want_content = self.loss_cfg.has_content_terms()
+        for step in range(self.start + worker, args.steps, count):
+            content = sampler.content_batch(args.content_batch) if want_content else None
+            flow = sampler.flow_batch(args.batch) if self.make_flow and step >= args.content_warmup else None
+            yield step, content, flow
+
+
+def in_process_batches(args, loss_cfg: LossConfig, sampler: MixedSampler, start: int, make_flow: bool = True):
+    """The same stream shape as `StepBatches`, made in this process from the checkpointed sampler."""
+    for step in range(start, args.steps):
+        content = sampler.content_batch(args.content_batch) if loss_cfg.has_content_terms() else None
+        flow = sampler.flow_batch(args.batch) if make_flow and step >= args.content_warmup else None
+        yield step, content, flow
+
+
 def lr_at(step: int, base_lr: float, warmup: int, total: int, min_ratio: float = 0.01) -> float:
     """Linear warm-up over `warmup` steps, then cosine decay to min_ratio * base_lr at `total`."""
     if step < warmup:
@@ -127,6 +165,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--synthetic-jitter", action="store_true",
                     help="photometric jitter on synthetic pairs (colour shared by both frames, small per-frame "
                          "changes, noise)")
+    ap.add_argument("--synthetic-on-device", action="store_true",
+                    help="make the synthetic flow pairs batch-wise with torch on --device (BatchedSyntheticPairs: "
+                         "the numpy source cannot keep a GPU busy); only with --synthetic and no --data")
     ap.add_argument("--max-stride", type=int, default=2, help="largest frame distance of video pairs")
     ap.add_argument("--ckpt-every", type=int, default=1000)
     ap.add_argument("--log-every", type=int, default=10)
@@ -135,6 +176,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="data worker processes (0 = batches made in the training process); with N > 0 the "
+                         "batches of step s come from worker s mod N, seeded by (seed, rank, start step, worker)")
     ap.add_argument("--loss", action="append", default=[], help="override a LossConfig field, e.g. smooth_weight=50")
     args = ap.parse_args(argv)
     args.crop = tuple(int(v) for v in args.crop.lower().split("x"))
@@ -154,6 +198,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         ap.error("--supervised-level-weight must be >= 0")
     if not args.data and not args.synthetic:
         ap.error("give --data and/or --synthetic")
+    if args.synthetic_on_device and (args.data or not args.synthetic):
+        ap.error("--synthetic-on-device needs --synthetic and no --data (flow batches come from it alone)")
+    if args.workers < 0:
+        ap.error("--workers must be >= 0")
     return args
 
 
@@ -221,6 +269,8 @@ def main(argv=None) -> None:
     device = torch.device(f"cuda:{local_rank}" if args.device == "cuda" else "cpu")
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.device == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed crop sizes: let cuDNN pick its fastest convolutions
     torch.manual_seed(args.seed + rank)
     random.seed(args.seed + rank)
     os.makedirs(args.out, exist_ok=True)
@@ -262,7 +312,23 @@ def main(argv=None) -> None:
     log = open(os.path.join(args.out, "log.jsonl"), "a") if rank == 0 else None
     t_last, steps_since = time.perf_counter(), 0
     visible = 0.0  # fraction of pixels passing the occlusion test at the last flow step
-    for step in range(start, args.steps):
+    make_flow = not args.synthetic_on_device
+    # Workers only when they have batches to make: with on-device pairs and no content terms they would have none.
+    if args.workers > 0 and (make_flow or loss_cfg.has_content_terms()):
+        # iter() forks the workers now, before the on-device source below resizes and copies its photos: a child
+        # forked after OpenCV's or torch's thread pools have started hangs in its first parallel op.
+        batches = iter(torch.utils.data.DataLoader(
+            StepBatches(args, loss_cfg, rank, world, start, make_flow), batch_size=None, num_workers=args.workers,
+            pin_memory=args.device == "cuda", prefetch_factor=4, persistent_workers=False))
+    else:
+        batches = in_process_batches(args, loss_cfg, sampler, start, make_flow)
+    device_synthetic = None
+    if args.synthetic_on_device:
+        device_synthetic = BatchedSyntheticPairs(
+            args.synthetic, crop=args.crop, max_shift=args.synthetic_max_shift, shift_power=args.synthetic_shift_power,
+            max_layers=args.synthetic_layers, jitter=args.synthetic_jitter, device=device,
+            seed=(args.seed * 1000 + rank) * 1000003 + start)  # a resumed run draws new pairs
+    for step, content_cpu, flow_cpu in batches:
         lr = lr_at(step, args.lr, args.warmup, args.steps)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -270,10 +336,11 @@ def main(argv=None) -> None:
         # Masks switch on at --occlusion-start, but only while most pixels pass the forward-backward test: with
         # flows that are not yet opposite the mask is ~empty and would silence the photometric term.
         loss_cfg.use_occlusion = step >= args.occlusion_start and visible >= args.min_visible
-        # With every VICReg weight at zero the content pass contributes nothing: skip it (and its batch).
-        content = {k: v.to(device) for k, v in sampler.content_batch(args.content_batch).items()} \
-            if loss_cfg.has_content_terms() else None
-        flow = {k: v.to(device) for k, v in sampler.flow_batch(args.batch).items()} if flow_on else None
+        # With every VICReg weight at zero the content pass contributes nothing: no content batch is made.
+        content = {k: v.to(device, non_blocking=True) for k, v in content_cpu.items()} if content_cpu else None
+        flow = {k: v.to(device, non_blocking=True) for k, v in flow_cpu.items()} if flow_on and flow_cpu else None
+        if flow_on and device_synthetic is not None:
+            flow = device_synthetic.batch(args.batch)
         optimizer.zero_grad(set_to_none=True)
         total, terms = step_module(content, flow, flow_on, args.supervised_weight, args.supervised_level_weight)
         if not torch.isfinite(total):

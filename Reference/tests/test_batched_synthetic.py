@@ -1,0 +1,110 @@
+"""BatchedSyntheticPairs (synthetic pairs made batch-wise with torch, for GPU training) and the trainer's
+--workers / --synthetic-on-device paths."""
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import torch
+
+from mcjepa.data import BatchedSyntheticPairs, MixedSampler, SyntheticPairs
+from mcjepa.ops import backward_warp
+
+REFERENCE = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+
+
+def _photos(folder, count=3, seed=0, size=(240, 320)):
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        img = cv2.GaussianBlur((rng.random((*size, 3)) * 255).astype(np.uint8), (9, 9), 3)
+        cv2.imwrite(os.path.join(folder, f"photo{i}.png"), img)
+    return [str(folder)]
+
+
+def _in_bounds(flow):
+    n, _, h, w = flow.shape
+    x = torch.arange(w).view(1, 1, w) + flow[:, 0]
+    y = torch.arange(h).view(1, h, 1) + flow[:, 1]
+    return (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
+
+
+def test_shapes_ranges_and_device(tmp_path):
+    source = BatchedSyntheticPairs(_photos(tmp_path), crop=(64, 128), max_shift=12, jitter=True, seed=1)
+    batch = source.batch(3)
+    assert batch["f0"].shape == (3, 3, 64, 128) and batch["f1"].shape == (3, 3, 64, 128)
+    assert batch["flow"].shape == (3, 2, 64, 128)
+    assert all(v.dtype == torch.float32 and v.device.type == "cpu" for v in batch.values())
+    assert 0 <= float(batch["f0"].min()) and float(batch["f0"].max()) <= 1
+    assert float(batch["flow"].abs().max()) > 0
+
+
+def test_flow_is_exact_where_visible(tmp_path):
+    """Frame 1 sampled along the flow gives frame 0 back, except where a layer occludes: the median residual is
+    at the interpolation level, far below that of zero flow."""
+    source = BatchedSyntheticPairs(_photos(tmp_path), crop=(128, 192), max_shift=12, max_layers=2, seed=2)
+    batch = source.batch(8)
+    residual = (backward_warp(batch["f1"], batch["flow"]) - batch["f0"]).abs().mean(1)
+    still = (batch["f1"] - batch["f0"]).abs().mean(1)
+    valid = _in_bounds(batch["flow"])
+    assert float(residual[valid].median()) < 0.004
+    assert float(still[valid].median()) > 5 * float(residual[valid].median())
+
+
+def test_same_flow_with_and_without_jitter(tmp_path):
+    paths = _photos(tmp_path)
+    plain = BatchedSyntheticPairs(paths, crop=(64, 128), max_shift=12, seed=3).batch(4)
+    jittered = BatchedSyntheticPairs(paths, crop=(64, 128), max_shift=12, jitter=True, seed=3).batch(4)
+    assert torch.equal(plain["flow"], jittered["flow"])
+    assert not torch.equal(plain["f0"], jittered["f0"])
+
+
+def test_motion_statistics_match_the_numpy_source(tmp_path):
+    """Same recipe as SyntheticPairs + random_crop_pair: mean |flow| agrees within sampling noise."""
+    paths = _photos(tmp_path)
+    batched = BatchedSyntheticPairs(paths, crop=(128, 192), max_shift=12, seed=4)
+    numpy_source = MixedSampler([SyntheticPairs(paths, size=(192, 256), max_shift=12)], crop=(128, 192), seed=4)
+    mean_batched = np.mean([float(batched.batch(16)["flow"].abs().mean()) for _ in range(4)])
+    mean_numpy = np.mean([float(numpy_source.flow_batch(16)["flow"].abs().mean()) for _ in range(4)])
+    assert abs(mean_batched - mean_numpy) < 0.15 * mean_numpy, (mean_batched, mean_numpy)
+
+
+def _run_train(*args):
+    # Two OpenMP threads whatever the caller's OMP_NUM_THREADS: the fork hang below needs a thread pool.
+    env = dict(os.environ, OMP_NUM_THREADS="2")
+    return subprocess.run([sys.executable, "-m", "mcjepa.train", *args], cwd=REFERENCE, capture_output=True,
+                          text=True, timeout=120, env=env)
+
+
+SMALL = ["--batch", "1", "--content-batch", "2", "--crop", "64x128", "--content-size", "64", "--content-warmup", "1",
+         "--log-every", "1", "--preset", "test", "--supervised-weight", "1"]
+
+
+def test_workers_with_on_device_pairs_and_content(tmp_path):
+    """Worker processes make the content batches, the on-device source the flow batches (this once hung: the
+    workers were forked after the source had started OpenCV's and torch's thread pools; it takes photos large
+    enough for those to be used)."""
+    paths = _photos(tmp_path, count=4, size=(960, 1280))
+    run = tmp_path / "run"
+    result = _run_train("--synthetic", *paths, "--out", str(run), "--steps", "4", "--workers", "2",
+                        "--synthetic-on-device", *SMALL)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3, 4]
+    assert "synthetic_epe" not in records[0] and "synthetic_epe" in records[1] and "vicreg_var" in records[0]
+
+
+def test_workers_with_numpy_pairs(tmp_path):
+    paths = _photos(tmp_path)
+    run = tmp_path / "run"
+    result = _run_train("--synthetic", *paths, "--out", str(run), "--steps", "3", "--workers", "2", *SMALL)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3] and all(np.isfinite(r["total"]) for r in records)
+
+
+def test_on_device_pairs_need_synthetic_only(tmp_path):
+    result = _run_train("--synthetic", str(tmp_path), "--data", str(tmp_path), "--out", str(tmp_path / "run"),
+                        "--synthetic-on-device")
+    assert result.returncode == 2 and "--synthetic-on-device" in result.stderr
