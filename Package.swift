@@ -46,12 +46,15 @@ let package = Package(
         ),
         // Benchmarks print a figure and a ratio against a peer measured in the same run; not part of the tests.
         .executableTarget(name: "mcjepa-bench", dependencies: ["VideoIO", "FlowIO", "NN", "MCJEPA", "Dataset"]),
-        .testTarget(name: "VideoIOTests", dependencies: ["VideoIO"]),
-        .testTarget(name: "FlowIOTests", dependencies: ["FlowIO"]),
-        .testTarget(name: "DatasetTests", dependencies: ["Dataset"]),
-        .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "VideoIO"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
-        .testTarget(name: "MCJEPATests", dependencies: ["MCJEPA", "VideoIO", "FlowIO", "NN"], resources: [.copy("Fixtures")]),
+        // Finding and running the built CLI, shared by the end-to-end tests of every target.
+        .target(name: "CommandLineTestSupport", path: "Tests/CommandLineTestSupport"),
+        .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "CommandLineTestSupport"]),
+        .testTarget(name: "FlowIOTests", dependencies: ["FlowIO", "CommandLineTestSupport"]),
+        .testTarget(name: "DatasetTests", dependencies: ["Dataset", "CommandLineTestSupport"]),
+        .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "VideoIO", "CommandLineTestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "CommandLineTestSupport"]),
+        .testTarget(name: "MCJEPATests", dependencies: ["MCJEPA", "VideoIO", "FlowIO", "NN", "CommandLineTestSupport"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "NNTests", dependencies: ["NN"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,3 +1,4 @@
+import CommandLineTestSupport
 import Foundation
 import XCTest
 @testable import Dataset
@@ -13,26 +14,14 @@ final class PreprocessCommandTests: XCTestCase {
     }
 
     private func preprocess(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
-        let binary = Bundle.main.bundleURL.appendingPathComponent("mcjepa-video").path
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary), "build mcjepa-video first (swift build)")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["preprocess"] + arguments
-        var merged = ProcessInfo.processInfo.environment
+        // The scheduler variables of the machine running the tests must not pick the shard for these runs.
+        var overrides: [String: String?] = [:]
         for name in ["SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "JOB_COMPLETION_INDEX", "MCJEPA_SHARD_COUNT"] {
-            merged[name] = nil
+            overrides[name] = .some(nil)
         }
-        merged.merge(environment) { $1 }
-        process.environment = merged
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                   stderr: String(decoding: stderr, as: UTF8.self))
+        for (name, value) in environment { overrides[name] = value }
+        let result = try runProcess(try commandLineTool(), ["preprocess"] + arguments, environment: overrides)
+        return Run(status: result.status, stdout: result.out, stderr: result.err)
     }
 
     /// Small and quick in debug builds: 4 pairs per video at 64x48, one video per shard.
@@ -125,28 +114,16 @@ final class PreprocessCommandTests: XCTestCase {
 
     /// Reference/load_shards.py reads the shards through the `webdataset` package (skipped where it is missing).
     func test_webdataset_loads_the_shards() throws {
-        let check = Process()
-        check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        check.arguments = ["python3", "-c", "import webdataset, cv2, numpy"]
-        check.standardError = Pipe()
-        try check.run()
-        check.waitUntilExit()
-        try XCTSkipUnless(check.terminationStatus == 0, "python3 with webdataset, opencv and numpy not installed")
+        let check = try runProcess("/usr/bin/env", ["python3", "-c", "import webdataset, cv2, numpy"])
+        try XCTSkipUnless(check.status == 0, "python3 with webdataset, opencv and numpy not installed")
 
         let output = try makeTemporaryFolder() + "/shards"
         XCTAssertEqual(try preprocess([Self.samples, "-o", output] + options).status, 0)
         let script = URL(fileURLWithPath: Self.samples).deletingLastPathComponent()
             .appendingPathComponent("Reference/load_shards.py").path
-        let loader = Process()
-        loader.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        loader.arguments = ["python3", script, output]
-        let pipe = Pipe()
-        loader.standardOutput = pipe
-        loader.standardError = pipe
-        try loader.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        loader.waitUntilExit()
-        XCTAssertEqual(loader.terminationStatus, 0, text)
+        let loader = try runProcess("/usr/bin/env", ["python3", script, output])
+        let text = loader.out + loader.err
+        XCTAssertEqual(loader.status, 0, text)
         XCTAssertTrue(text.contains("12 samples in 3 shards (stats say 12), 3 videos with pairs"), text)
     }
 

@@ -1,4 +1,5 @@
 import VideoIO
+import CommandLineTestSupport
 import Foundation
 import XCTest
 @testable import Dataset
@@ -40,16 +41,9 @@ final class TarWriterTests: XCTestCase {
         try tar.append(name: "k_000001.json", contents: Array("{}".utf8))
         try tar.finish()
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["tar", "-tvf", path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0)
-        let lines = output.split(separator: "\n")
+        let listing = try runProcess("/usr/bin/env", ["tar", "-tvf", path])
+        XCTAssertEqual(listing.status, 0, listing.err)
+        let lines = listing.out.split(separator: "\n")
         XCTAssertEqual(lines.count, 2)
         XCTAssertTrue(lines[0].hasPrefix("-rw-r--r--"), String(lines[0]))
         XCTAssertTrue(lines[0].contains("1970-01-01"), String(lines[0]))

@@ -1,33 +1,13 @@
+import CommandLineTestSupport
 import Foundation
 import XCTest
 
 /// Runs the built `mcjepa-video eval flow` once per exit path: the command only wires FlowSetEvaluation
 /// (tested directly) to arguments, output and exit codes, which is what these check.
 final class EvalFlowCommandTests: XCTestCase {
-    /// `swift test` builds every product next to the test bundle; fall back to the package's .build/debug.
-    func binary() throws -> URL {
-        let candidates = [
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
-            Bundle(for: Self.self).bundleURL.deletingLastPathComponent(),
-            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent(".build/debug"),
-        ].map { $0.appendingPathComponent("mcjepa-video") }
-        return try XCTUnwrap(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) },
-                             "mcjepa-video is not built next to the tests (looked in \(candidates.map(\.path)))")
-    }
-
     func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = try binary()
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+        let result = try runProcess(try commandLineTool(), arguments)
+        return (result.status, result.out, result.err)
     }
 
     func test_eval_flow_scores_a_prediction_folder_as_json() throws {

@@ -17,7 +17,7 @@ final class FlowCommandTests: TemporaryFolderTestCase {
     }
 
     func testFlowWritesOneFilePerPairAndAVideoAndRefusesToOverwrite() throws {
-        let tool = try cliTool()
+        let tool = try commandLineTool()
         let (model, _) = try savedTestModel()
         let out = file("flows"), video = file("flow.mp4")
         let result = try runProcess(tool, ["flow", sample, "-o", out, "--model", model, "--max-side", "64", "--stride", "2",
@@ -66,7 +66,7 @@ final class FlowCommandTests: TemporaryFolderTestCase {
     }
 
     func testDefaultOutputFolderIsNextToTheInput() throws {
-        let tool = try cliTool()
+        let tool = try commandLineTool()
         let (model, _) = try savedTestModel()
         let input = file("clip.mp4")
         try FileManager.default.copyItem(atPath: sample, toPath: input)
@@ -78,7 +78,7 @@ final class FlowCommandTests: TemporaryFolderTestCase {
     }
 
     func testBadInputsExitWithOneLineNamingTheFile() throws {
-        let tool = try cliTool()
+        let tool = try commandLineTool()
         let (model, _) = try savedTestModel()
         let noise = file("noise.mp4")
         try Data((0..<5000).map { UInt8(truncatingIfNeeded: $0 &* 7919) }).write(to: URL(fileURLWithPath: noise))
@@ -102,7 +102,7 @@ final class FlowCommandTests: TemporaryFolderTestCase {
 
     func testWithoutBuiltInWeightsFlowAsksForAModel() throws {
         guard BuiltInWeights.path == nil else { throw XCTSkip("this build ships built-in weights") }
-        let result = try runProcess(try cliTool(), ["flow", sample, "-o", file("o")])
+        let result = try runProcess(try commandLineTool(), ["flow", sample, "-o", file("o")])
         XCTAssertEqual(result.status, 1)
         XCTAssertEqual(result.err, "mcjepa-video: \(BuiltInWeights.missingMessage)\n")
     }

@@ -12,7 +12,7 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
     func labels(_ path: String) throws -> LabelImage { try readLabelImage(path: path) }
 
     func testPropagateWritesOneMaskPerFrameWithTheFirstMasksIDsAndAVideo() throws {
-        let tool = try cliTool()
+        let tool = try commandLineTool()
         let (model, _) = try savedTestModel()
         // Object 1: a box on the left, object 3: a box on the right (ids need not be consecutive).
         var first = [UInt8](repeating: 0, count: 320 * 240)
@@ -76,7 +76,7 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
     }
 
     func testSegmentWritesMasksWithAtMostKSegments() throws {
-        let tool = try cliTool()
+        let tool = try commandLineTool()
         let (model, _) = try savedTestModel()
         let input = file("clip.mp4")
         try FileManager.default.copyItem(atPath: sample, toPath: input)
@@ -129,7 +129,7 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
     }
 
     func testEvalVOSWithAModelScoresASyntheticDAVISFolder() throws {
-        let tool = try cliTool()
+        let tool = try commandLineTool()
         let (model, _) = try savedTestModel()
         let root = try makeSyntheticDAVIS()
         let result = try runProcess(tool, ["eval", "vos", root, "--model", model, "--json"])
@@ -166,7 +166,7 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
     }
 
     func testEvalFlowWithAModelScoresASyntheticSetAndReportsTheTime() throws {
-        let tool = try cliTool()
+        let tool = try commandLineTool()
         let (model, _) = try savedTestModel()
         let set = file("set")
         for (pair, shift) in [("a", 2), ("b", 3)] {
@@ -211,7 +211,7 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
 
     func testWithoutBuiltInWeightsTheModelCommandsAskForAModel() throws {
         guard BuiltInWeights.path == nil else { throw XCTSkip("this build ships built-in weights") }
-        let tool = try cliTool()
+        let tool = try commandLineTool()
         let mask = file("m.png")
         try writeLabelPNG(LabelImage(width: 320, height: 240, labels: [UInt8](repeating: 0, count: 320 * 240)), path: mask)
         for arguments in [["propagate", sample, "--mask", mask, "-o", file("o")],

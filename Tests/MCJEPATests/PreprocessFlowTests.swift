@@ -22,7 +22,7 @@ final class PreprocessFlowTests: TemporaryFolderTestCase {
     }
 
     func testFlowMembersSitBetweenFramesAndMetadataAtTheStoredSize() throws {
-        let tool = try cliTool()
+        let tool = try commandLineTool()
         let (model, _) = try savedTestModel()
         let out = file("shards")
         let result = try runProcess(tool, ["preprocess", "\(samplesFolder)/realshort.mp4", "-o", out, "--size", "64x48",
@@ -40,7 +40,7 @@ final class PreprocessFlowTests: TemporaryFolderTestCase {
     }
 
     func testModelWithoutFlowIsAUsageError() throws {
-        let tool = try cliTool()
+        let tool = try commandLineTool()
         let result = try runProcess(tool, ["preprocess", "\(samplesFolder)/realshort.mp4", "-o", file("s"), "--model", "m.safetensors"])
         XCTAssertEqual(result.status, 2, result.err)
     }

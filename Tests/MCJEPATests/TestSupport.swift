@@ -1,3 +1,4 @@
+@_exported import CommandLineTestSupport
 import Foundation
 import XCTest
 @testable import MCJEPA
@@ -31,33 +32,6 @@ class TemporaryFolderTestCase: XCTestCase {
         try WeightsFile.save(model, to: path, metadata: ["step": "0"])
         return (path, model)
     }
-}
-
-func runProcess(_ executable: String, _ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    // Read before waiting so a full pipe cannot block the child.
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
-}
-
-/// The CLI built next to this test bundle (`swift test` builds every product into the same folder).
-func cliTool() throws -> String {
-    let candidates = [
-        Bundle.main.bundleURL.appendingPathComponent("mcjepa-video").path,
-        Bundle(for: TemporaryFolderTestCase.self).bundleURL.deletingLastPathComponent().appendingPathComponent("mcjepa-video").path,
-    ]
-    guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-        throw XCTSkip("mcjepa-video is not built next to the tests (looked at \(candidates))")
-    }
-    return found
 }
 
 /// A smooth, non-repeating side x side RGB picture (sums of sines, values in [0.1, 0.9]) for synthetic pairs.

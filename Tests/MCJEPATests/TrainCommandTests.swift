@@ -27,7 +27,7 @@ final class TrainCommandTests: TemporaryFolderTestCase {
     }
 
     func testTrainCheckpointsResumesDeterministicallyAndItsWeightsLoad() throws {
-        let tool = try cliTool()
+        let tool = try commandLineTool()
         let full = file("full"), split = file("split")
         let run = try runProcess(tool, trainArguments(full))
         XCTAssertEqual(run.status, 0, run.err)
@@ -69,7 +69,7 @@ final class TrainCommandTests: TemporaryFolderTestCase {
     }
 
     func testTrainsOnPreprocessedShards() throws {
-        let tool = try cliTool()
+        let tool = try commandLineTool()
         let shards = file("shards"), out = file("run")
         let prep = try runProcess(tool, ["preprocess", sample, "-o", shards, "--max-side", "96", "--max-pairs", "4"])
         XCTAssertEqual(prep.status, 0, prep.err)
@@ -87,7 +87,7 @@ final class TrainCommandTests: TemporaryFolderTestCase {
     }
 
     func testSyntheticPairsReportAndSuperviseEndPointError() throws {
-        let tool = try cliTool()
+        let tool = try commandLineTool()
         let photos = file("photos"), out = file("run")
         try FileManager.default.createDirectory(atPath: photos, withIntermediateDirectories: true)
         for k in 0..<2 {
@@ -117,7 +117,7 @@ final class TrainCommandTests: TemporaryFolderTestCase {
     }
 
     func testBadInputsGiveOneLineErrors() throws {
-        let tool = try cliTool()
+        let tool = try commandLineTool()
         let missing = try runProcess(tool, ["train", file("nope.mp4"), "--out", file("run"), "--preset", "test", "--crop", "64x64"])
         XCTAssertEqual(missing.status, 3, missing.err)
         XCTAssertTrue(missing.err.contains("nope.mp4"), missing.err)

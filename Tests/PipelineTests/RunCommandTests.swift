@@ -1,3 +1,4 @@
+import CommandLineTestSupport
 import Foundation
 import XCTest
 
@@ -7,20 +8,8 @@ final class RunCommandTests: XCTestCase {
         .appendingPathComponent("../..").standardizedFileURL
 
     private func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let binary = Bundle.main.bundleURL.appendingPathComponent("mcjepa-video").path
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary), "build mcjepa-video first (swift build)")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        process.currentDirectoryURL = repository
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+        let result = try runProcess(try commandLineTool(), arguments, in: repository)
+        return (result.status, result.out, result.err)
     }
 
     private func temporaryFolder() throws -> String {

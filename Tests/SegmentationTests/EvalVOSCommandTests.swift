@@ -1,3 +1,4 @@
+import CommandLineTestSupport
 import Foundation
 import VideoIO
 import XCTest
@@ -6,29 +7,9 @@ import XCTest
 /// Runs the built `mcjepa-video eval vos` on a tiny DAVIS folder made here: the command only wires
 /// DAVISEvaluation (tested directly) to arguments, output and exit codes, which is what these check.
 final class EvalVOSCommandTests: XCTestCase {
-    func binary() throws -> URL {
-        let candidates = [
-            Bundle.main.bundleURL,
-            Bundle(for: Self.self).bundleURL.deletingLastPathComponent(),
-            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent(".build/debug"),
-        ].map { $0.appendingPathComponent("mcjepa-video") }
-        return try XCTUnwrap(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) },
-                             "mcjepa-video is not built next to the tests (looked in \(candidates.map(\.path)))")
-    }
-
     func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = try binary()
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+        let result = try runProcess(try commandLineTool(), arguments)
+        return (result.status, result.out, result.err)
     }
 
     /// One sequence "box" of four 8x8 frames: a 4x4 object at columns 0-3 in frame 0, then at columns 2-5.

@@ -4,18 +4,7 @@ import XCTest
 
 /// End to end: the built `mcjepa-video info` binary on a sample and on bad files.
 final class InfoCommandTests: TemporaryFolderTestCase {
-    /// The CLI built next to this test bundle (`swift test` builds every product into the same folder).
-    func tool() throws -> String {
-        let candidates = [
-            Bundle.main.bundleURL.appendingPathComponent("mcjepa-video").path,
-            Bundle(for: InfoCommandTests.self).bundleURL.deletingLastPathComponent()
-                .appendingPathComponent("mcjepa-video").path,
-        ]
-        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw XCTSkip("mcjepa-video is not built next to the tests (looked at \(candidates))")
-        }
-        return found
-    }
+    func tool() throws -> String { try commandLineTool() }
 
     func test_info_prints_the_sample_clip_facts() throws {
         let sample = "\(samplesFolder)/realshort.mp4"

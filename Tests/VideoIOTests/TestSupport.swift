@@ -1,3 +1,4 @@
+@_exported import CommandLineTestSupport
 import Foundation
 import XCTest
 @testable import VideoIO
@@ -85,24 +86,6 @@ func decodeAll(_ path: String, options: DecodeOptions = .init()) throws -> [Vide
 func which(_ tool: String) -> String? {
     let folders = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
     return folders.map { "\($0)/\(tool)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
-}
-
-/// Runs a program; returns its exit status, standard output and standard error.
-func runProcess(_ executable: String, _ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    // Read before waiting so a full pipe cannot block the child.
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self),
-            String(decoding: errData, as: UTF8.self))
 }
 
 /// Packed RGB24 grown to `toWidth` x `toHeight` by repeating the last column and row.
