@@ -4,8 +4,38 @@
 // Dimension letters: N batch, C channels, H x W size (H, W >= 2 for reflect padding).
 // The backward pass recomputes the local statistics instead of caching five full-size tensors.
 
-private let c1: Float = 0.01 * 0.01
-private let c2: Float = 0.03 * 0.03
+/// clamp((1 - SSIM) / 2, 0, 1) of one window from its five local statistics (means of x, y, x^2, y^2, xy), with
+/// C1 = 0.01^2 and C2 = 0.03^2. Shared by this file's reflect-padded map and the photometric loss's valid-window map.
+@inlinable
+public func ssimDissimilarity(meanX: Float, meanY: Float, meanXX: Float, meanYY: Float, meanXY: Float) -> Float {
+    let (c1, c2): (Float, Float) = (0.01 * 0.01, 0.03 * 0.03)
+    let varX = meanXX - meanX * meanX, varY = meanYY - meanY * meanY, cov = meanXY - meanX * meanY
+    let numerator = (2 * meanX * meanY + c1) * (2 * cov + c2)
+    let denominator = (meanX * meanX + meanY * meanY + c1) * (varX + varY + c2)
+    return min(max((1 - numerator / denominator) / 2, 0), 1)
+}
+
+/// `upstream` x the gradient of `ssimDissimilarity` with respect to each statistic. The clamp passes the gradient
+/// where the unclamped value lies in [0, 1], as torch.clamp does.
+@inlinable
+public func ssimDissimilarityGradient(meanX mux: Float, meanY muy: Float, meanXX: Float, meanYY: Float, meanXY: Float,
+                                      upstream: Float) -> (meanX: Float, meanY: Float, meanXX: Float, meanYY: Float, meanXY: Float) {
+    let (c1, c2): (Float, Float) = (0.01 * 0.01, 0.03 * 0.03)
+    let varX = meanXX - mux * mux, varY = meanYY - muy * muy, cov = meanXY - mux * muy
+    let l = 2 * mux * muy + c1, cs = 2 * cov + c2
+    let lDen = mux * mux + muy * muy + c1, csDen = varX + varY + c2
+    let numerator = l * cs, denominator = lDen * csDen
+    let value = (1 - numerator / denominator) / 2
+    let pass: Float = (value >= 0 && value <= 1) ? 1 : 0
+    // value = (1 - S) / 2 with S = numerator / denominator; cs = 2 (E[xy] - mux muy) + c2;
+    // csDen = E[x^2] - mux^2 + E[y^2] - muy^2 + c2.
+    let gS = -0.5 * upstream * pass
+    let gNum = gS / denominator, gDen = -gS * numerator / (denominator * denominator)
+    let gl = gNum * cs, gcs = gNum * l, glDen = gDen * csDen, gcsDen = gDen * lDen
+    return (meanX: gl * 2 * muy + gcs * (-2 * muy) + glDen * 2 * mux + gcsDen * (-2 * mux),
+            meanY: gl * 2 * mux + gcs * (-2 * mux) + glDen * 2 * muy + gcsDen * (-2 * muy),
+            meanXX: gcsDen, meanYY: gcsDen, meanXY: 2 * gcs)
+}
 
 /// Reflect index for a one-pixel pad: -1 -> 1, n -> n - 2.
 @inline(__always) private func reflect(_ i: Int, _ n: Int) -> Int { i < 0 ? -i : (i >= n ? 2 * n - 2 - i : i) }
@@ -37,6 +67,20 @@ private func boxMean3Adjoint(_ g: UnsafePointer<Float>, _ dst: UnsafeMutablePoin
     }
 }
 
+/// The five local statistics of every window — mu_x, mu_y, E[x^2], E[y^2], E[xy] — one plane after another in
+/// `stats` (5 x H*W); `products` (2 x H*W) is scratch.
+private func localStatistics(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into stats: UnsafeMutablePointer<Float>,
+                             products: UnsafeMutablePointer<Float>, _ H: Int, _ W: Int) {
+    let HW = H * W
+    boxMean3(a, stats, H, W)
+    boxMean3(b, stats + HW, H, W)
+    for i in 0..<HW { products[i] = a[i] * a[i]; products[HW + i] = b[i] * b[i] }
+    boxMean3(products, stats + 2 * HW, H, W)
+    boxMean3(products + HW, stats + 3 * HW, H, W)
+    for i in 0..<HW { products[i] = a[i] * b[i] }
+    boxMean3(products, stats + 4 * HW, H, W)
+}
+
 private func validateSSIM(_ x: Tensor, _ y: Tensor) {
     precondition(x.rank == 4 && x.shape == y.shape && x.h >= 2 && x.w >= 2,
                  "ssim: inputs \(x.shape) and \(y.shape) must match and be at least 2x2")
@@ -54,19 +98,10 @@ public func ssimForward(_ x: Tensor, _ y: Tensor) -> Tensor {
             for plane in planes {
                 let a = xp + plane * HW, b = yp + plane * HW
                 let mx = stats, my = stats + HW, sxx = stats + 2 * HW, syy = stats + 3 * HW, sxy = stats + 4 * HW
-                boxMean3(a, mx, H, W)
-                boxMean3(b, my, H, W)
-                for i in 0..<HW { products[i] = a[i] * a[i]; products[HW + i] = b[i] * b[i] }
-                boxMean3(products, sxx, H, W)
-                boxMean3(products + HW, syy, H, W)
-                for i in 0..<HW { products[i] = a[i] * b[i] }
-                boxMean3(products, sxy, H, W)
+                localStatistics(a, b, into: stats, products: products, H, W)
                 let dst = op + plane * HW
                 for i in 0..<HW {
-                    let varX = sxx[i] - mx[i] * mx[i], varY = syy[i] - my[i] * my[i], cov = sxy[i] - mx[i] * my[i]
-                    let numerator = (2 * mx[i] * my[i] + c1) * (2 * cov + c2)
-                    let denominator = (mx[i] * mx[i] + my[i] * my[i] + c1) * (varX + varY + c2)
-                    dst[i] = min(max((1 - numerator / denominator) / 2, 0), 1)
+                    dst[i] = ssimDissimilarity(meanX: mx[i], meanY: my[i], meanXX: sxx[i], meanYY: syy[i], meanXY: sxy[i])
                 }
             }
         }
@@ -88,33 +123,13 @@ public func ssimBackward(_ x: Tensor, _ y: Tensor, gradOutput g: Tensor, gradX: 
             for plane in planes {
                 let a = xp + plane * HW, b = yp + plane * HW, gout = gp + plane * HW
                 let mx = stats, my = stats + HW, sxx = stats + 2 * HW, syy = stats + 3 * HW, sxy = stats + 4 * HW
-                boxMean3(a, mx, H, W)
-                boxMean3(b, my, H, W)
-                for i in 0..<HW { products[i] = a[i] * a[i]; products[HW + i] = b[i] * b[i] }
-                boxMean3(products, sxx, H, W)
-                boxMean3(products + HW, syy, H, W)
-                for i in 0..<HW { products[i] = a[i] * b[i] }
-                boxMean3(products, sxy, H, W)
+                localStatistics(a, b, into: stats, products: products, H, W)
                 // Gradients with respect to the five local statistics (mu_x, mu_y, E[x^2], E[y^2], E[xy]).
                 let gmx = grads, gmy = grads + HW, gxx = grads + 2 * HW, gyy = grads + 3 * HW, gxy = grads + 4 * HW
                 for i in 0..<HW {
-                    let mux = mx[i], muy = my[i]
-                    let varX = sxx[i] - mux * mux, varY = syy[i] - muy * muy, cov = sxy[i] - mux * muy
-                    let l = 2 * mux * muy + c1, cs = 2 * cov + c2
-                    let lDen = mux * mux + muy * muy + c1, csDen = varX + varY + c2
-                    let numerator = l * cs, denominator = lDen * csDen
-                    let value = (1 - numerator / denominator) / 2
-                    let pass: Float = (value >= 0 && value <= 1) ? 1 : 0
-                    // value = (1 - S) / 2, S = numerator / denominator
-                    let gS = -0.5 * gout[i] * pass
-                    let gNum = gS / denominator, gDen = -gS * numerator / (denominator * denominator)
-                    let gl = gNum * cs, gcs = gNum * l, glDen = gDen * csDen, gcsDen = gDen * lDen
-                    // cs = 2 (E[xy] - mux muy) + c2 ; csDen = E[x^2] - mux^2 + E[y^2] - muy^2 + c2
-                    gxy[i] = 2 * gcs
-                    gxx[i] = gcsDen
-                    gyy[i] = gcsDen
-                    gmx[i] = gl * 2 * muy + gcs * (-2 * muy) + glDen * 2 * mux + gcsDen * (-2 * mux)
-                    gmy[i] = gl * 2 * mux + gcs * (-2 * mux) + glDen * 2 * muy + gcsDen * (-2 * muy)
+                    let g = ssimDissimilarityGradient(meanX: mx[i], meanY: my[i], meanXX: sxx[i], meanYY: syy[i],
+                                                      meanXY: sxy[i], upstream: gout[i])
+                    (gmx[i], gmy[i], gxx[i], gyy[i], gxy[i]) = (g.meanX, g.meanY, g.meanXX, g.meanYY, g.meanXY)
                 }
                 // Back through the box means: q = boxMean3Adjoint(g_stat); then through x^2, y^2, xy.
                 let backX = products, backY = products + HW

@@ -4,10 +4,8 @@ import NN
 // The photometric loss's SSIM term exactly as losses.py `ssim_loss_map`: 3x3 means over windows that fit
 // ("valid", no padding), so the map is [N,C,H-2,W-2]. Box sums are separable (three row taps, then three column
 // taps), which makes this several times cheaper than a per-tap padded window; NN's `ssimForward` (reflect
-// padded, full size) agrees on these interior pixels. Planes run in parallel (each writes only its own plane).
-
-private let ssimC1: Float = 0.01 * 0.01
-private let ssimC2: Float = 0.03 * 0.03
+// padded, full size) agrees on these interior pixels, and both take the per-window formula from NN
+// (`ssimDissimilarity` and its gradient). Planes run in parallel (each writes only its own plane).
 
 /// dst[i][j] = mean of src[i..i+2][j..j+2] for the (H-2) x (W-2) valid windows; `rows` is (H) x (W-2) scratch.
 private func validBoxMean(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ rows: UnsafeMutablePointer<Float>, _ H: Int, _ W: Int) {
@@ -60,10 +58,7 @@ public func validSSIMLossMap(_ x: Tensor, _ y: Tensor) -> Tensor {
         validLocalStatistics(a, b, into: stats, product: product, rows: rows, H, W)
         let dst = op + p * valid
         for i in 0..<valid {
-            let varX = sxx[i] - mx[i] * mx[i], varY = syy[i] - my[i] * my[i], cov = sxy[i] - mx[i] * my[i]
-            let numerator = (2 * mx[i] * my[i] + ssimC1) * (2 * cov + ssimC2)
-            let denominator = (mx[i] * mx[i] + my[i] * my[i] + ssimC1) * (varX + varY + ssimC2)
-            dst[i] = min(max((1 - numerator / denominator) / 2, 0), 1)
+            dst[i] = ssimDissimilarity(meanX: mx[i], meanY: my[i], meanXX: sxx[i], meanYY: syy[i], meanXY: sxy[i])
         }
     }
     return out
@@ -100,19 +95,9 @@ public func validSSIMLossMapBackward(_ x: Tensor, _ y: Tensor, gradOutput g: Ten
         // Gradients with respect to mu_y, E[y^2], E[xy] (x carries none).
         let gmy = grads, gyy = grads + valid, gxy = grads + 2 * valid
         for i in 0..<valid {
-            let mux = mx[i], muy = my[i]
-            let varX = sxx[i] - mux * mux, varY = syy[i] - muy * muy, cov = sxy[i] - mux * muy
-            let l = 2 * mux * muy + ssimC1, cs = 2 * cov + ssimC2
-            let lDen = mux * mux + muy * muy + ssimC1, csDen = varX + varY + ssimC2
-            let numerator = l * cs, denominator = lDen * csDen
-            let value = (1 - numerator / denominator) / 2
-            let pass: Float = (value >= 0 && value <= 1) ? 1 : 0
-            let gS = -0.5 * gout[i] * pass
-            let gNum = gS / denominator, gDen = -gS * numerator / (denominator * denominator)
-            let gl = gNum * cs, gcs = gNum * l, glDen = gDen * csDen, gcsDen = gDen * lDen
-            gxy[i] = 2 * gcs
-            gyy[i] = gcsDen
-            gmy[i] = gl * 2 * mux + gcs * (-2 * mux) + glDen * 2 * muy + gcsDen * (-2 * muy)
+            let g = ssimDissimilarityGradient(meanX: mx[i], meanY: my[i], meanXX: sxx[i], meanYY: syy[i], meanXY: sxy[i],
+                                              upstream: gout[i])
+            (gmy[i], gyy[i], gxy[i]) = (g.meanY, g.meanYY, g.meanXY)
         }
         // d/dy = A*(gmy) + 2 y A*(gyy) + x A*(gxy), A* the box adjoint.
         back.update(repeating: 0, count: plane)
