@@ -209,7 +209,9 @@ class BatchedSyntheticPairs:
     cv2.warpAffine) and the flow at p is a1 a0^-1 p - p; foreground layers are ellipses tested analytically at
     a_t^-1 p (cv2 rasterises them with INTER_NEAREST warping); jitter follows `photometric_jitter`. Because
     every quantity is a function of the pixel position, the random crop is drawn first and only the crop is
-    computed. Random streams differ from the numpy source (a torch Generator on `device`).
+    computed. Random streams differ from the numpy source (a torch Generator on `device`). One deliberate difference:
+    where frame 1 looks past the background photo's edge, the numpy source leaves black pixels (its layer mask is
+    warped with a zero border); here the photo continues reflected, as inside the frame.
     """
 
     def __init__(self, paths: List[str], crop=(256, 320), max_shift: float = 12.0, shift_power: float = 1.0,
