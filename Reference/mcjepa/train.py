@@ -109,17 +109,17 @@ class StepBatches(torch.utils.data.IterableDataset):
         sampler = MixedSampler(build_sources(args, self.rank, self.world), crop=args.crop,
                                content_size=args.content_size,
                                seed=[args.seed, self.rank, self.start, worker, 7919])
-        want_content = self.loss_cfg.has_content_terms()
-        for step in range(self.start + worker, args.steps, count):
-            content = sampler.content_batch(args.content_batch) if want_content else None
-            flow = sampler.flow_batch(args.batch) if self.make_flow and step >= args.content_warmup else None
-            yield step, content, flow
+        yield from step_batches(args, self.loss_cfg, sampler, range(self.start + worker, args.steps, count),
+                                self.make_flow)
 
 
-def in_process_batches(args, loss_cfg: LossConfig, sampler: MixedSampler, start: int, make_flow: bool = True):
-    """The same stream shape as `StepBatches`, made in this process from the checkpointed sampler."""
-    for step in range(start, args.steps):
-        content = sampler.content_batch(args.content_batch) if loss_cfg.has_content_terms() else None
+def step_batches(args, loss_cfg: LossConfig, sampler: MixedSampler, steps, make_flow: bool = True):
+    """(step, content batch or None, flow batch or None) for each step: no content batch when every VICReg weight
+    is zero, no flow batch during the content warm-up or when the flow pairs are made elsewhere. Used in this
+    process (with the checkpointed sampler) and by `StepBatches`' workers."""
+    want_content = loss_cfg.has_content_terms()
+    for step in steps:
+        content = sampler.content_batch(args.content_batch) if want_content else None
         flow = sampler.flow_batch(args.batch) if make_flow and step >= args.content_warmup else None
         yield step, content, flow
 
@@ -321,7 +321,7 @@ def main(argv=None) -> None:
             StepBatches(args, loss_cfg, rank, world, start, make_flow), batch_size=None, num_workers=args.workers,
             pin_memory=args.device == "cuda", prefetch_factor=4, persistent_workers=False))
     else:
-        batches = in_process_batches(args, loss_cfg, sampler, start, make_flow)
+        batches = step_batches(args, loss_cfg, sampler, range(start, args.steps), make_flow)
     device_synthetic = None
     if args.synthetic_on_device:
         device_synthetic = BatchedSyntheticPairs(
