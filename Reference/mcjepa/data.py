@@ -202,16 +202,17 @@ class SyntheticPairs:
 class BatchedSyntheticPairs:
     """`SyntheticPairs` made a whole batch at a time with torch ops, on any device, already cropped and flipped.
 
-    On a GPU the numpy source (about 40 ms a pair on one core) starves the tiny model; this one makes a batch of
-    32 pairs in a few milliseconds. Same recipe and distributions as SyntheticPairs + `random_crop_pair`: each
-    photo is resized once to the layer texture size; frame t shows texture point q at a_t q (a0 a random placement,
-    a1 = motion a0), so frame t at pixel p samples the texture at a_t^-1 p (bilinear, reflected border, as
-    cv2.warpAffine) and the flow at p is a1 a0^-1 p - p; foreground layers are ellipses tested analytically at
-    a_t^-1 p (cv2 rasterises them with INTER_NEAREST warping); jitter follows `photometric_jitter`. Because
-    every quantity is a function of the pixel position, the random crop is drawn first and only the crop is
-    computed. Random streams differ from the numpy source (a torch Generator on `device`). One deliberate difference:
-    where frame 1 looks past the background photo's edge, the numpy source leaves black pixels (its layer mask is
-    warped with a zero border); here the photo continues reflected, as inside the frame.
+    On a GPU the numpy source (about 40 ms a pair on one core) starves the tiny model; this one runs on the GPU
+    itself (written for that, but not yet timed there; on 2 CPU cores it takes about 100 ms a pair). Same recipe
+    and distributions as SyntheticPairs + `random_crop_pair`: each photo is resized once to the layer texture
+    size; frame t shows texture point q at a_t q (a0 a random placement, a1 = motion a0), so frame t at pixel p
+    samples the texture at a_t^-1 p (bilinear with a reflected border, like the numpy source's cv2.warpAffine)
+    and the flow at p is a1 a0^-1 p - p; foreground layers are ellipses tested analytically at a_t^-1 p (cv2
+    rasterises them with INTER_NEAREST warping); jitter follows `photometric_jitter`. Because every quantity is a
+    function of the pixel position, the random crop is drawn first and only the crop is computed. Random streams
+    differ from the numpy source (a torch Generator on `device`). One deliberate difference: where frame 1 looks
+    past the background photo's edge, the numpy source leaves black pixels (its layer mask is warped with a zero
+    border); here the photo continues reflected, as inside the frame.
     """
 
     def __init__(self, paths: List[str], crop=(256, 320), max_shift: float = 12.0, shift_power: float = 1.0,
