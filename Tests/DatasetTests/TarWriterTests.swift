@@ -1,6 +1,6 @@
-import VideoIO
 import CommandLineTestSupport
 import Foundation
+import VideoIO
 import XCTest
 @testable import Dataset
 
