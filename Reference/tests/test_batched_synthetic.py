@@ -2,24 +2,19 @@
 --workers / --synthetic-on-device paths."""
 import json
 import os
-import subprocess
-import sys
 
-import cv2
 import numpy as np
 import torch
 
 from mcjepa.data import BatchedSyntheticPairs, MixedSampler, SyntheticPairs
 from mcjepa.ops import backward_warp
 
-REFERENCE = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+from test_train import _photos as write_photos, _run_train
 
 
-def _photos(folder, count=3, seed=0, size=(240, 320)):
-    rng = np.random.default_rng(seed)
-    for i in range(count):
-        img = cv2.GaussianBlur((rng.random((*size, 3)) * 255).astype(np.uint8), (9, 9), 3)
-        cv2.imwrite(os.path.join(folder, f"photo{i}.png"), img)
+def _photos(folder, count=3, size=(240, 320)):
+    """test_train's blurred-noise photos; returns the --synthetic folder list."""
+    write_photos(folder, count, size=size)
     return [str(folder)]
 
 
@@ -70,15 +65,8 @@ def test_motion_statistics_match_the_numpy_source(tmp_path):
     assert abs(mean_batched - mean_numpy) < 0.15 * mean_numpy, (mean_batched, mean_numpy)
 
 
-def _run_train(*args):
-    # Two OpenMP threads whatever the caller's OMP_NUM_THREADS: the fork hang below needs a thread pool.
-    env = dict(os.environ, OMP_NUM_THREADS="2")
-    return subprocess.run([sys.executable, "-m", "mcjepa.train", *args], cwd=REFERENCE, capture_output=True,
-                          text=True, timeout=120, env=env)
-
-
-SMALL = ["--batch", "1", "--content-batch", "2", "--crop", "64x128", "--content-size", "64", "--content-warmup", "1",
-         "--log-every", "1", "--preset", "test", "--supervised-weight", "1"]
+WORKER_RUN = ["--batch", "1", "--content-batch", "2", "--crop", "64x128", "--content-size", "64", "--content-warmup", "1",
+              "--log-every", "1", "--preset", "test", "--supervised-weight", "1"]
 
 
 def test_workers_with_on_device_pairs_and_content(tmp_path):
@@ -87,8 +75,9 @@ def test_workers_with_on_device_pairs_and_content(tmp_path):
     enough for those to be used)."""
     paths = _photos(tmp_path, count=4, size=(960, 1280))
     run = tmp_path / "run"
+    # Two OpenMP threads whatever the caller's OMP_NUM_THREADS: the hang needs a thread pool.
     result = _run_train("--synthetic", *paths, "--out", str(run), "--steps", "4", "--workers", "2",
-                        "--synthetic-on-device", *SMALL)
+                        "--synthetic-on-device", *WORKER_RUN, env=dict(os.environ, OMP_NUM_THREADS="2"), timeout=120)
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2, 3, 4]
@@ -98,7 +87,7 @@ def test_workers_with_on_device_pairs_and_content(tmp_path):
 def test_workers_with_numpy_pairs(tmp_path):
     paths = _photos(tmp_path)
     run = tmp_path / "run"
-    result = _run_train("--synthetic", *paths, "--out", str(run), "--steps", "3", "--workers", "2", *SMALL)
+    result = _run_train("--synthetic", *paths, "--out", str(run), "--steps", "3", "--workers", "2", *WORKER_RUN)
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2, 3] and all(np.isfinite(r["total"]) for r in records)

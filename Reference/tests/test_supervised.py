@@ -7,7 +7,7 @@ import torch
 from mcjepa.data import SyntheticPairs
 from mcjepa.losses import LossConfig, level_end_point_error
 from mcjepa.model import build_model
-from mcjepa.train import TrainStep
+from mcjepa.train import TrainStep, loss_config
 
 from test_train import SMALL, _photos, _run_train
 
@@ -18,11 +18,7 @@ SUPERVISED_ONLY = ["photo_weight=0", "smooth_weight=0", "cycle_weight=0", "featu
 
 
 def _supervised_only_config() -> LossConfig:
-    cfg = LossConfig()
-    for item in SUPERVISED_ONLY:
-        key, value = item.split("=")
-        setattr(cfg, key, tuple(float(v) for v in value.split(",")) if "," in value else float(value))
-    return cfg
+    return loss_config(SUPERVISED_ONLY)  # the trainer's own parsing of --loss overrides
 
 
 def test_level_epe_compares_the_scaled_flow_with_the_pooled_target():

@@ -18,16 +18,16 @@ from mcjepa.weights import load_file
 REFERENCE = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 
 
-def _photos(folder, count=2, seed=0):
+def _photos(folder, count=2, seed=0, size=(180, 240)):
     rng = np.random.default_rng(seed)
     for i in range(count):
-        img = cv2.GaussianBlur((rng.random((180, 240, 3)) * 255).astype(np.uint8), (7, 7), 2)
+        img = cv2.GaussianBlur((rng.random((*size, 3)) * 255).astype(np.uint8), (7, 7), 2)
         cv2.imwrite(os.path.join(folder, f"photo{i}.png"), img)
 
 
-def _run_train(*args):
+def _run_train(*args, env=None, timeout=300):
     return subprocess.run([sys.executable, "-m", "mcjepa.train", *args], cwd=REFERENCE, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=timeout, env=env)
 
 
 SMALL = ["--batch", "1", "--content-batch", "2", "--crop", "64x128", "--content-size", "64",
