@@ -4,11 +4,9 @@ import XCTest
 
 /// End to end: the built `mcjepa-video info` binary on a sample and on bad files.
 final class InfoCommandTests: TemporaryFolderTestCase {
-    func tool() throws -> String { try commandLineTool() }
-
     func test_info_prints_the_sample_clip_facts() throws {
         let sample = "\(samplesFolder)/realshort.mp4"
-        let result = try runProcess(try tool(), ["info", "--count", sample])
+        let result = try runProcess(try commandLineTool(), ["info", "--count", sample])
         XCTAssertEqual(result.status, 0, result.err)
         XCTAssertEqual(result.err, "")
         for fact in ["h264 (High), yuv420p", "size:       320x240", "display:    320x240", "constant",
@@ -19,7 +17,7 @@ final class InfoCommandTests: TemporaryFolderTestCase {
 
     func test_info_json_is_one_object_per_file() throws {
         let samples = ["carphone.mp4", "motion.mov"].map { "\(samplesFolder)/\($0)" }
-        let result = try runProcess(try tool(), ["info", "--json", "--count"] + samples)
+        let result = try runProcess(try commandLineTool(), ["info", "--json", "--count"] + samples)
         XCTAssertEqual(result.status, 0, result.err)
         let lines = result.out.split(separator: "\n")
         XCTAssertEqual(lines.count, 2)
@@ -35,7 +33,7 @@ final class InfoCommandTests: TemporaryFolderTestCase {
         try Data((0..<5000).map { UInt8(truncatingIfNeeded: $0 &* 7919) }).write(to: URL(fileURLWithPath: noise))
         let missing = file("missing.mp4")
         let sample = "\(samplesFolder)/carphone.mp4"
-        let result = try runProcess(try tool(), ["info", noise, sample, missing, folder])
+        let result = try runProcess(try commandLineTool(), ["info", noise, sample, missing, folder])
         XCTAssertEqual(result.status, 3)
         XCTAssertTrue(result.out.contains("carphone.mp4"), "good files are still reported")
         let errors = result.err.split(separator: "\n").map(String.init)
@@ -47,7 +45,7 @@ final class InfoCommandTests: TemporaryFolderTestCase {
     }
 
     func test_info_without_files_is_a_usage_error() throws {
-        let result = try runProcess(try tool(), ["info"])
+        let result = try runProcess(try commandLineTool(), ["info"])
         XCTAssertNotEqual(result.status, 0)
         XCTAssertNotEqual(result.status, 3, "a usage error, not bad input")
     }
