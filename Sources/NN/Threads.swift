@@ -2,23 +2,26 @@ import COpenBLAS
 import Dispatch
 import Foundation
 
-// Threads: OpenBLAS runs the GEMMs with its own threads; every other kernel (im2col, depthwise conv,
-// correlation, warp, norms) splits its outer loop over `parallelFor`, which hands contiguous chunks to
-// DispatchQueue.concurrentPerform. One chunk per thread keeps the per-call overhead to a few microseconds.
+// Threads: every kernel (GEMM, im2col, depthwise conv, correlation, warp, norms) splits its outer loop over
+// `parallelFor`, which hands contiguous chunks to DispatchQueue.concurrentPerform. One chunk per thread keeps
+// the per-call overhead to a few microseconds.
+//
+// OpenBLAS itself runs single-threaded: `sgemm` splits C into column (or row) blocks and runs one
+// single-threaded GEMM per block on our threads. OpenBLAS's own pool busy-waits (sched_yield) between calls,
+// and between the many small GEMMs of a forward pass that spinning took ~20% of the samples of `flow` on two
+// cores shared with the decoder and the writer.
 
-/// Number of threads used by the non-GEMM kernels (OpenBLAS is set to the same count).
+/// Number of threads used by the kernels, GEMM included.
 public private(set) nonisolated(unsafe) var threadCount: Int = {
-    let cores = ProcessInfo.processInfo.activeProcessorCount
-    openblas_set_num_threads(Int32(cores))
-    return cores
+    openblas_set_num_threads(1)
+    return ProcessInfo.processInfo.activeProcessorCount
 }()
 
-/// Sets the thread count for OpenBLAS and for the engine's own kernels (`NN.setThreads(2)`).
+/// Sets the thread count for the engine's kernels (`NN.setThreads(2)`); OpenBLAS stays single-threaded.
 /// Call it before running kernels, not concurrently with them.
 public func setThreads(_ n: Int) {
-    let count = max(1, n)
-    threadCount = count
-    openblas_set_num_threads(Int32(count))
+    openblas_set_num_threads(1)
+    threadCount = max(1, n)
 }
 
 /// Work (roughly, inner-loop iterations) below which a chunk is not worth a thread hand-off (~10 us).
