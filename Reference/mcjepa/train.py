@@ -234,13 +234,14 @@ def build_sources(args, rank: int, world: int):
     return sources
 
 
-def save_checkpoint(out: str, step: int, model: MCJEPA, optimizer, sampler: MixedSampler, args) -> None:
+def save_checkpoint(out: str, step: int, model: MCJEPA, optimizer, sampler: Optional[MixedSampler], args) -> None:
     """Weights, then optimizer/RNG state, then latest.json: each written to a temporary name and renamed, so a
-    crash leaves the previous checkpoint intact."""
+    crash leaves the previous checkpoint intact. `sampler` is None when worker processes make the batches (their
+    samplers are seeded from the step a run starts at instead)."""
     name = f"step-{step:07d}"
     meta = {"config": json.dumps(model.cfg.to_dict()), "step": str(step), "format": "mcjepa-v1"}
     save_file(model.state_dict(), os.path.join(out, name + ".safetensors"), meta)
-    state = {"step": step, "optimizer": optimizer.state_dict(), "sampler": sampler.state(),
+    state = {"step": step, "optimizer": optimizer.state_dict(), "sampler": sampler.state() if sampler else None,
              "torch_rng": torch.get_rng_state(), "python_rng": random.getstate(), "args": vars(args)}
     tmp = os.path.join(out, f".{name}.state.pt.tmp")
     torch.save(state, tmp)
@@ -277,8 +278,12 @@ def main(argv=None) -> None:
 
     model = MCJEPA(PRESETS[args.preset]()).to(device)
     loss_cfg = loss_config(args.loss)
-    sampler = MixedSampler(build_sources(args, rank, world), crop=args.crop, content_size=args.content_size,
-                           seed=args.seed * 1000 + rank)
+    make_flow = not args.synthetic_on_device
+    # Workers only when they have batches to make: with on-device pairs and no content terms they would have none.
+    # With workers this process makes no batches, so it opens no sources and keeps no sampler.
+    use_workers = args.workers > 0 and (make_flow or loss_cfg.has_content_terms())
+    sampler = None if use_workers else MixedSampler(build_sources(args, rank, world), crop=args.crop,
+                                                    content_size=args.content_size, seed=args.seed * 1000 + rank)
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]
     no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]  # biases and norm gains
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
@@ -291,7 +296,8 @@ def main(argv=None) -> None:
         load_weights(model, os.path.join(args.out, info["weights"]))
         state = torch.load(os.path.join(args.out, info["state"]), map_location=device, weights_only=False)
         optimizer.load_state_dict(state["optimizer"])
-        sampler.set_state(state["sampler"])
+        if sampler and state["sampler"] is not None:
+            sampler.set_state(state["sampler"])
         torch.set_rng_state(state["torch_rng"])
         random.setstate(state["python_rng"])
         start = state["step"]
@@ -306,15 +312,14 @@ def main(argv=None) -> None:
         step_module = nn.parallel.DistributedDataParallel(
             step_module, device_ids=[local_rank] if args.device == "cuda" else None, find_unused_parameters=True)
     if rank == 0:
-        print(f"preset {args.preset}: {count_parameters(model)} parameters, {len(sampler.sources)} sources, "
+        made_by = f"{args.workers} worker processes" if use_workers else f"{len(sampler.sources)} sources"
+        print(f"preset {args.preset}: {count_parameters(model)} parameters, batches from {made_by}, "
               f"world size {world}", flush=True)
 
     log = open(os.path.join(args.out, "log.jsonl"), "a") if rank == 0 else None
     t_last, steps_since = time.perf_counter(), 0
     visible = 0.0  # fraction of pixels passing the occlusion test at the last flow step
-    make_flow = not args.synthetic_on_device
-    # Workers only when they have batches to make: with on-device pairs and no content terms they would have none.
-    if args.workers > 0 and (make_flow or loss_cfg.has_content_terms()):
+    if use_workers:
         # iter() forks the workers now, before the on-device source below resizes and copies its photos: a child
         # forked after OpenCV's or torch's thread pools have started hangs in its first parallel op.
         batches = iter(torch.utils.data.DataLoader(

@@ -89,8 +89,17 @@ def test_workers_with_numpy_pairs(tmp_path):
     run = tmp_path / "run"
     result = _run_train("--synthetic", *paths, "--out", str(run), "--steps", "3", "--workers", "2", *WORKER_RUN)
     assert result.returncode == 0, result.stderr
+    assert "batches from 2 worker processes" in result.stdout
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2, 3] and all(np.isfinite(r["total"]) for r in records)
+    # The workers' samplers are not checkpointed (this process keeps none); a resumed run picks up at step 3.
+    state = torch.load(run / "step-0000003.state.pt", weights_only=False)
+    assert state["step"] == 3 and state["sampler"] is None
+    result = _run_train("--synthetic", *paths, "--out", str(run), "--steps", "5", "--workers", "2", "--resume",
+                        *WORKER_RUN)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3, 4, 5]
 
 
 def test_on_device_pairs_need_synthetic_only(tmp_path):
