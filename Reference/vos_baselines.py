@@ -26,11 +26,7 @@ import zlib
 import cv2
 import numpy as np
 
-PRESETS = {
-    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
-    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
-}
+from dis_common import add_dis_arguments, make_dis, read_gray
 
 
 def davis_palette():
@@ -117,23 +113,14 @@ def object_ids(labels):
     return np.where(labels == 255, 1 if values == {255} else 0, labels).astype(np.uint8)
 
 
-def gray(path):
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
-    if image is None:
-        sys.exit(f"{path}: cannot be read")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("davis")
     parser.add_argument("out")
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="medium")
-    parser.add_argument("--threads", type=int, default=2)
+    add_dis_arguments(parser)
     args = parser.parse_args()
 
-    cv2.setNumThreads(args.threads)
-    dis = cv2.DISOpticalFlow_create(PRESETS[args.preset])
+    dis = make_dis(args)
     annotations = os.path.join(args.davis, "Annotations", "480p")
     images = os.path.join(args.davis, "JPEGImages", "480p")
     if not os.path.isdir(annotations):
@@ -145,11 +132,11 @@ def main():
         os.makedirs(os.path.join(args.out, sequence), exist_ok=True)
         mask = object_ids(read_label_png(os.path.join(annotations, sequence, frames[0] + ".png")))
         write_palette_png(os.path.join(args.out, sequence, frames[0] + ".png"), mask)
-        previous = gray(os.path.join(images, sequence, frames[0] + ".jpg"))
+        previous = read_gray(os.path.join(images, sequence, frames[0] + ".jpg"))
         height, width = previous.shape
         grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
         for frame in frames[1:]:
-            current = gray(os.path.join(images, sequence, frame + ".jpg"))
+            current = read_gray(os.path.join(images, sequence, frame + ".jpg"))
             start = time.perf_counter()
             # Backward flow: for each pixel of frame t, where it was in frame t-1.
             flow = dis.calc(current, previous, None)
