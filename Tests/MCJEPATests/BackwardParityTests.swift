@@ -6,14 +6,10 @@ import XCTest
 /// The training backward pass against PyTorch autograd: dL/dparameter for a fixed linear function L of every
 /// model output (Reference/mcjepa/export_backward_fixture.py), on the parity fixture's weights and first pair.
 final class BackwardParityTests: XCTestCase {
-    static let regenerate = "regenerate with: cd Reference && python3 -m mcjepa.export_backward_fixture"
-
     func testParameterGradientsMatchPyTorch() throws {
-        let weightsPath = Bundle.module.url(forResource: "tiny_parity", withExtension: "safetensors", subdirectory: "Fixtures")!.path
-        let fixturePath = Bundle.module.url(forResource: "backward_parity", withExtension: "safetensors", subdirectory: "Fixtures")!.path
-        let model = try WeightsFile.load(path: weightsPath, ignoringPrefixes: ["io.", "loss.", "grad."]).model
-        let (fixture, _) = try Safetensors.read(path: fixturePath)
-        func get(_ name: String) throws -> Tensor { try XCTUnwrap(fixture[name], "fixture lacks \(name); \(Self.regenerate)") }
+        let model = try ParityFixture.parityModel()
+        let fixture = try ParityFixture.backward()
+        let get = fixture.tensor
 
         let t1 = model.encodeForTraining(try get("io.img1")), t2 = model.encodeForTraining(try get("io.img2"))
         let fw = model.flowForTraining(t1.features, t2.features)
@@ -43,16 +39,6 @@ final class BackwardParityTests: XCTestCase {
         model.backwardEncoder(t1, gradFeatures: grad1)
         model.backwardEncoder(t2, gradFeatures: grad2)
 
-        for spec in model.parameters.specs {
-            let expected = try get("grad.\(spec.name)"), actual = model.parameters.gradient(spec.name)
-            XCTAssertEqual(actual.shape, expected.shape, spec.name)
-            var maxDiff: Float = 0, maxAbs: Float = 0
-            for i in 0..<expected.count {
-                maxDiff = max(maxDiff, abs(actual.data[i] - expected.data[i]))
-                maxAbs = max(maxAbs, abs(expected.data[i]))
-            }
-            XCTAssertLessThanOrEqual(maxDiff, 1e-3 * maxAbs + 1e-6,
-                                     "grad.\(spec.name): max difference \(maxDiff), max |grad| \(maxAbs); \(Self.regenerate)")
-        }
+        try fixture.assertParameterGradientsMatch(model)
     }
 }

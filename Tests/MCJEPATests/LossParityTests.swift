@@ -6,12 +6,8 @@ import XCTest
 /// Every loss term and d loss.total / d every parameter against Reference/mcjepa/export_fixtures.py
 /// (total = content(img1, img2 as the two views) + flow(img1, img2)), on the `test` preset's fixture weights.
 final class LossParityTests: XCTestCase {
-    static let regenerate = "regenerate with: cd Reference && python3 -m mcjepa.export_fixtures"
-
     func testLossConfigParsesTheReferenceDefaults() throws {
-        let path = Bundle.module.url(forResource: "tiny_parity", withExtension: "safetensors", subdirectory: "Fixtures")!.path
-        let (_, metadata) = try Safetensors.read(path: path)
-        let parsed = try LossConfig.fromJSON(try XCTUnwrap(metadata["loss_config"])).get()
+        let parsed = try LossConfig.fromJSON(try XCTUnwrap(try ParityFixture.parity().metadata["loss_config"])).get()
         XCTAssertEqual(parsed, LossConfig(), "the Swift defaults must equal the reference's")
         XCTAssertEqual(try LossConfig.fromJSON(LossConfig().json).get(), LossConfig())
         guard case .failure(let error) = LossConfig.fromJSON(#"{"photo_wieght": 1}"#) else { return XCTFail("typo accepted") }
@@ -19,10 +15,9 @@ final class LossParityTests: XCTestCase {
     }
 
     func testEveryLossTermAndParameterGradientMatchPyTorch() throws {
-        let path = Bundle.module.url(forResource: "tiny_parity", withExtension: "safetensors", subdirectory: "Fixtures")!.path
-        let model = try WeightsFile.load(path: path, ignoringPrefixes: ["io.", "loss.", "grad."]).model
-        let (fixture, metadata) = try Safetensors.read(path: path)
-        func get(_ name: String) throws -> Tensor { try XCTUnwrap(fixture[name], "fixture lacks \(name); \(Self.regenerate)") }
+        let model = try ParityFixture.parityModel()
+        let fixture = try ParityFixture.parity(), metadata = fixture.metadata
+        let get = fixture.tensor
         let config = try LossConfig.fromJSON(try XCTUnwrap(metadata["loss_config"])).get()
         let img1 = try get("io.img1"), img2 = try get("io.img2")
 
@@ -45,24 +40,14 @@ final class LossParityTests: XCTestCase {
         terms["content"] = content.total
         terms["flow"] = flow.total
         terms["total"] = content.total + flow.total
-        for name in fixture.keys.filter({ $0.hasPrefix("loss.") }).sorted() {
+        for name in fixture.tensors.keys.filter({ $0.hasPrefix("loss.") }).sorted() {
             let key = String(name.dropFirst("loss.".count))
             let expected = try get(name).data[0]
             let actual = try XCTUnwrap(terms[key], "Swift computes no term \(key)")
             XCTAssertEqual(actual, expected, accuracy: 2e-4 * max(1, abs(expected)),
-                           "\(name): Swift \(actual), PyTorch \(expected); \(Self.regenerate)")
+                           "\(name): Swift \(actual), PyTorch \(expected); \(fixture.regenerate)")
         }
 
-        for spec in model.parameters.specs {
-            let expected = try get("grad.\(spec.name)"), actual = model.parameters.gradient(spec.name)
-            XCTAssertEqual(actual.shape, expected.shape, spec.name)
-            var maxDiff: Float = 0, maxAbs: Float = 0
-            for i in 0..<expected.count {
-                maxDiff = max(maxDiff, abs(actual.data[i] - expected.data[i]))
-                maxAbs = max(maxAbs, abs(expected.data[i]))
-            }
-            XCTAssertLessThanOrEqual(maxDiff, 1e-3 * maxAbs + 1e-6,
-                                     "grad.\(spec.name): max difference \(maxDiff), max |grad| \(maxAbs); \(Self.regenerate)")
-        }
+        try fixture.assertParameterGradientsMatch(model)
     }
 }

@@ -1,0 +1,80 @@
+import Foundation
+import NN
+import XCTest
+@testable import MCJEPA
+
+/// A safetensors fixture written by the PyTorch reference and shipped in Fixtures/: the parity tests read their
+/// inputs and PyTorch's outputs, losses and gradients from it, and name the exporter to rerun when it is stale.
+struct ParityFixture {
+    let tensors: [String: Tensor]
+    let metadata: [String: String]
+    /// What to run when a tensor is missing or a comparison fails because the reference changed.
+    let regenerate: String
+
+    /// tiny_parity.safetensors: the `test` preset's weights, two input pairs, every output, loss term and gradient.
+    static let parityPath = fixturePath("tiny_parity")
+
+    static func parity() throws -> ParityFixture {
+        try ParityFixture(path: parityPath, regenerate: "regenerate with: cd Reference && python3 -m mcjepa.export_fixtures")
+    }
+
+    /// backward_parity.safetensors: cotangents for every model output and PyTorch's parameter gradients.
+    static func backward() throws -> ParityFixture {
+        try ParityFixture(path: fixturePath("backward_parity"),
+                          regenerate: "regenerate with: cd Reference && python3 -m mcjepa.export_backward_fixture")
+    }
+
+    /// The `test` model whose weights tiny_parity carries (beside them, the io./loss./grad. tensors are the fixture).
+    static func parityModel() throws -> MCJEPAModel {
+        try WeightsFile.load(path: parityPath, ignoringPrefixes: ["io.", "loss.", "grad."]).model
+    }
+
+    private static func fixturePath(_ name: String) -> String {
+        Bundle.module.url(forResource: name, withExtension: "safetensors", subdirectory: "Fixtures")!.path
+    }
+
+    private init(path: String, regenerate: String) throws {
+        (tensors, metadata) = try Safetensors.read(path: path)
+        self.regenerate = regenerate
+    }
+
+    /// The named tensor, or a thrown failure that says which one is missing and how to regenerate the fixture.
+    func tensor(_ name: String) throws -> Tensor {
+        try XCTUnwrap(tensors[name], "fixture lacks \(name); \(regenerate)")
+    }
+
+    /// `actual` against the fixture's tensor `name`: same shape, max |difference| <= 1e-4 max |expected| (plus a
+    /// tiny absolute floor for all-zero tensors).
+    func assertMatches(_ actual: Tensor, _ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let expected = try tensor(name)
+        XCTAssertEqual(actual.shape, expected.shape, "\(name): shape differs from the fixture (\(regenerate))",
+                       file: file, line: line)
+        guard actual.shape == expected.shape else { return }
+        var maxDiff: Float = 0, maxAbs: Float = 0
+        for i in 0..<expected.count {
+            maxDiff = max(maxDiff, abs(actual.data[i] - expected.data[i]))
+            maxAbs = max(maxAbs, abs(expected.data[i]))
+        }
+        let tolerance = 1e-4 * maxAbs + 1e-7
+        XCTAssertLessThanOrEqual(maxDiff, tolerance, "\(name): max difference \(maxDiff) exceeds \(tolerance) "
+                                 + "(max |value| \(maxAbs)); if the reference changed, \(regenerate)", file: file, line: line)
+    }
+
+    /// Every parameter gradient of `model` against the fixture's grad.<name>: max |difference| <= 1e-3 max |grad|
+    /// (+ 1e-6 for all-zero gradients).
+    func assertParameterGradientsMatch(_ model: MCJEPAModel, file: StaticString = #filePath, line: UInt = #line) throws {
+        for spec in model.parameters.specs {
+            let expected = try tensor("grad.\(spec.name)"), actual = model.parameters.gradient(spec.name)
+            XCTAssertEqual(actual.shape, expected.shape, spec.name, file: file, line: line)
+            guard actual.shape == expected.shape else { continue }
+            var maxDiff: Float = 0, maxAbs: Float = 0
+            for i in 0..<expected.count {
+                maxDiff = max(maxDiff, abs(actual.data[i] - expected.data[i]))
+                maxAbs = max(maxAbs, abs(expected.data[i]))
+            }
+            XCTAssertLessThanOrEqual(maxDiff, 1e-3 * maxAbs + 1e-6,
+                                     "grad.\(spec.name): max difference \(maxDiff), max |grad| \(maxAbs); \(regenerate)",
+                                     file: file, line: line)
+        }
+    }
+}
