@@ -115,14 +115,6 @@ private func findOnPath(_ tool: String) -> String? {
     return folders.map { "\($0)/\(tool)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
 }
 
-/// User + system CPU seconds of this process (all threads) or of its waited-for children.
-private func cpuSeconds(_ who: Int32) -> Double {
-    var usage = rusage()
-    getrusage(__rusage_who_t(who), &usage)
-    let seconds = { (t: timeval) in Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
-    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
-}
-
 /// Resident set size now, from /proc/self/statm (Linux); 0 where that file does not exist.
 private func currentResidentMiB() -> Double {
     guard let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }

@@ -11,41 +11,6 @@ import VideoIO
 // Then, per thread count, the end-to-end speed of the built `mcjepa-video flow` (decode, model, write) at 640x360.
 // Frames are padded to multiples of 64 (640x360 -> 640x384, 1024x436 -> 1024x448); both sides time the padded size.
 
-private func bestMilliseconds(reps: Int, _ body: () -> Void) -> Double {
-    body()
-    var best = Double.infinity
-    for _ in 0..<reps {
-        let start = DispatchTime.now().uptimeNanoseconds
-        body()
-        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
-    }
-    return best
-}
-
-private func randomFrame(_ height: Int, _ width: Int, seed: UInt32) -> Tensor {
-    let t = Tensor(shape: [1, 3, height, width])
-    var state = seed
-    for i in 0..<t.count {
-        state = state &* 1_664_525 &+ 1_013_904_223
-        t.data[i] = Float(state >> 8) / Float(1 << 24)
-    }
-    return t
-}
-
-private func sgemmPeakGFLOPs(reps: Int) -> Double {
-    var best = 0.0
-    for size in [512, 1024] {
-        // Square size x size matrices (the frame helper fills 3 planes; view them as a 3*size x size matrix and use
-        // its first size rows).
-        let a = randomFrame(size, size, seed: 1).reshaped([3 * size, size])
-        let b = randomFrame(size, size, seed: 2).reshaped([3 * size, size])
-        let ms = bestMilliseconds(reps: reps) { _ = matmulForward(a, b, transposeB: true) }
-        // (3 size x size) times (size x 3 size): 2 * 3size * size * 3size flops.
-        best = max(best, 2 * Double(3 * size) * Double(size) * Double(3 * size) / (ms / 1e3) / 1e9)
-    }
-    return best
-}
-
 /// PyTorch's "pair (stream, 1 encode)" ms per padded size (HxW), or nil with the reason printed.
 private func pytorchPairMilliseconds(weights: String, threads: Int, sizes: [(Int, Int)], reps: Int) -> [String: Double]? {
     let process = Process()
@@ -70,9 +35,7 @@ private func pytorchPairMilliseconds(weights: String, threads: Int, sizes: [(Int
 }
 
 func modelBenchmark(_ args: [String]) throws {
-    func option(_ name: String, _ fallback: String) -> String {
-        args.firstIndex(of: name).flatMap { args.indices.contains($0 + 1) ? args[$0 + 1] : nil } ?? fallback
-    }
+    func option(_ name: String, _ fallback: String) -> String { mcjepa_bench.option(args, name, fallback) }
     let reps = Int(option("--reps", "10")) ?? 10
     let threadCounts = option("--threads", "1,2").split(separator: ",").compactMap { Int($0) }
     let sizes = option("--sizes", "640x360,1024x436").split(separator: ",").compactMap { item -> (Int, Int)? in
@@ -96,10 +59,10 @@ func modelBenchmark(_ args: [String]) throws {
         let padded = sizes.map { (InputPadder(height: $0.1, width: $0.0).paddedHeight, InputPadder(height: $0.1, width: $0.0).paddedWidth) }
         let reference = pytorchPairMilliseconds(weights: weights, threads: threads, sizes: padded, reps: reps)
         for ((width, height), (ph, pw)) in zip(sizes, padded) {
-            let f1 = model.encode(randomFrame(ph, pw, seed: 7)), frame2 = randomFrame(ph, pw, seed: 8)
+            let f1 = model.encode(pseudoRandomTensor([1, 3, ph, pw], seed: 7)), frame2 = pseudoRandomTensor([1, 3, ph, pw], seed: 8)
             let f2 = model.encode(frame2)
-            let encodeMs = bestMilliseconds(reps: reps) { _ = model.encode(frame2) }
-            let decodeMs = bestMilliseconds(reps: reps) { _ = model.flow(f1, f2) }
+            let encodeMs = 1000 * bestSeconds(reps: reps) { _ = model.encode(frame2) }
+            let decodeMs = 1000 * bestSeconds(reps: reps) { _ = model.flow(f1, f2) }
             let pairMs = encodeMs + decodeMs
             let flops = ModelFLOPs.encoder(config, height: ph, width: pw) + ModelFLOPs.decoder(config, height: ph, width: pw)
             let gflops = flops / (pairMs / 1e3) / 1e9

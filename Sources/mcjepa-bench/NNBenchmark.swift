@@ -7,41 +7,6 @@ import NN
 // forward+backward time of a small conv stack against PyTorch CPU on the same shapes and thread count
 // (Reference/ops_reference.py --bench, run as a child process), with the ratio Swift / PyTorch.
 
-/// Fastest wall time in seconds of `body` over `reps` runs after one warm-up run. The minimum, not the median:
-/// on a shared machine it is the run least disturbed by other processes, for Swift and PyTorch alike.
-private func bestSeconds(reps: Int, _ body: () -> Void) -> Double {
-    body()
-    var times: [Double] = []
-    for _ in 0..<reps {
-        let start = DispatchTime.now().uptimeNanoseconds
-        body()
-        times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-    }
-    return times.min()!
-}
-
-private func randomTensor(_ shape: [Int], scale: Float = 1) -> Tensor {
-    let t = Tensor(shape: shape)
-    var state: UInt32 = 12345
-    for i in 0..<t.count {
-        state = state &* 1_664_525 &+ 1_013_904_223
-        t.data[i] = (Float(state >> 8) / Float(1 << 24) - 0.5) * 2 * scale
-    }
-    return t
-}
-
-/// sgemm's best GFLOP/s over a few square sizes, through conv2dForward's own GEMM path (a 1x1 convolution is
-/// exactly one sgemm: M = out channels, K = in channels, N = pixels).
-private func sgemmPeak(reps: Int, sizes: [Int] = [512, 1024, 1536]) -> Double {
-    var best = 0.0
-    for size in sizes {
-        let x = randomTensor([1, size, size, 1]), w = randomTensor([size, size, 1, 1])
-        let seconds = bestSeconds(reps: reps) { _ = conv2dForward(input: x, weight: w, bias: nil) }
-        best = max(best, 2 * Double(size * size * size) / seconds / 1e9)
-    }
-    return best
-}
-
 private struct ConvCase {
     let label: String
     let input: [Int]
@@ -83,8 +48,8 @@ private func swiftStackSeconds(reps: Int) -> Double {
         (32, 64, 3, 1, 1, 1, .leaky), (64, 64, 7, 1, 3, 64, .none), (64, 256, 1, 1, 0, 1, .gelu),
         (256, 64, 1, 1, 0, 1, .none), (64, 96, 3, 2, 1, 1, .leaky),
     ]
-    let x = randomTensor([1, 32, 96, 160])
-    let weights = layers.map { randomTensor([$0.cout, $0.cin / $0.groups, $0.k, $0.k], scale: 0.1) }
+    let x = pseudoRandomTensor([1, 32, 96, 160], seed: 12345, signed: true)
+    let weights = layers.map { pseudoRandomTensor([$0.cout, $0.cin / $0.groups, $0.k, $0.k], seed: 12345, signed: true, scale: 0.1) }
     let biases = layers.map { Tensor(shape: [$0.cout]) }
     let weightGrads = weights.map { Tensor(shape: $0.shape) }
     let biasGrads = biases.map { Tensor(shape: $0.shape) }
@@ -166,12 +131,12 @@ func nnBenchmark(_ args: [String]) throws {
 
 /// Correlation, warp, layer norm and GELU at quarter-resolution shapes (times only: no GEMM to compare with).
 private func timeFlowKernels(reps: Int) {
-    let f1 = randomTensor([1, 32, 96, 160]), f2 = randomTensor([1, 32, 96, 160])
+    let f1 = pseudoRandomTensor([1, 32, 96, 160], seed: 12345, signed: true), f2 = pseudoRandomTensor([1, 32, 96, 160], seed: 12345, signed: true)
     let corr = bestSeconds(reps: reps) { _ = correlationForward(f1, f2) }
-    let gCorr = randomTensor([1, 81, 96, 160])
+    let gCorr = pseudoRandomTensor([1, 81, 96, 160], seed: 12345, signed: true)
     let d1 = Tensor(shape: f1.shape), d2 = Tensor(shape: f2.shape)
     let corrBack = bestSeconds(reps: reps) { correlationBackward(f1, f2, gradOutput: gCorr, gradF1: d1, gradF2: d2) }
-    let flow = randomTensor([1, 2, 96, 160], scale: 3)
+    let flow = pseudoRandomTensor([1, 2, 96, 160], seed: 12345, signed: true, scale: 3)
     let warp = bestSeconds(reps: reps) { _ = warpForward(image: f2, flow: flow) }
     let warpBack = bestSeconds(reps: reps) { warpBackward(image: f2, flow: flow, gradOutput: f1, gradImage: d2, gradFlow: Tensor(shape: flow.shape)) }
     let lnW = Tensor(shape: [32], repeating: 1), lnB = Tensor(shape: [32])
@@ -179,7 +144,7 @@ private func timeFlowKernels(reps: Int) {
     print(String(format: "correlation r4 32ch @96x160  fwd %6.2f ms  bwd %6.2f ms", corr * 1000, corrBack * 1000))
     print(String(format: "warp 32ch @96x160            fwd %6.2f ms  bwd %6.2f ms", warp * 1000, warpBack * 1000))
     print(String(format: "layernorm 32ch @96x160       fwd %6.2f ms", ln * 1000))
-    let wide = randomTensor([1, 256, 96, 160], scale: 3), wideGrad = Tensor(shape: wide.shape)
+    let wide = pseudoRandomTensor([1, 256, 96, 160], seed: 12345, signed: true, scale: 3), wideGrad = Tensor(shape: wide.shape)
     let gelu = bestSeconds(reps: reps) { _ = geluForward(wide) }
     let geluBack = bestSeconds(reps: reps) { geluBackward(input: wide, gradOutput: wide, gradInput: wideGrad) }
     print(String(format: "gelu 256ch @96x160           fwd %6.2f ms  bwd %6.2f ms", gelu * 1000, geluBack * 1000))
@@ -189,7 +154,7 @@ private func timeFlowKernels(reps: Int) {
 private func timeConvolutions(reps: Int, only: String?) {
     // Measured before, between and after the convolutions; the best is the peak (a burst of load from other
     // processes during a single measurement would otherwise inflate every percentage).
-    var peak = sgemmPeak(reps: reps)
+    var peak = sgemmPeakGFLOPs(reps: reps)
     var convRows: [(label: String, forwardFlops: Double, forward: Double, backward: Double)] = []
 
     let cases = [
@@ -209,8 +174,8 @@ private func timeConvolutions(reps: Int, only: String?) {
                  config: Conv2dConfig(padding: 3, groups: 64)),
     ]
     for item in cases where only.map({ item.label.contains($0) }) ?? true {
-        let x = randomTensor(item.input)
-        let w = randomTensor([item.outChannels, item.input[1] / item.config.groups, item.kernel, item.kernel], scale: 0.1)
+        let x = pseudoRandomTensor(item.input, seed: 12345, signed: true)
+        let w = pseudoRandomTensor([item.outChannels, item.input[1] / item.config.groups, item.kernel, item.kernel], seed: 12345, signed: true, scale: 0.1)
         let b = Tensor(shape: [item.outChannels])
         let y = conv2dForward(input: x, weight: w, bias: b, config: item.config)
         let flops = 2 * Double(y.count) * Double(w.count / item.outChannels)
@@ -220,9 +185,9 @@ private func timeConvolutions(reps: Int, only: String?) {
             conv2dBackward(input: x, weight: w, config: item.config, gradOutput: y, gradInput: dx, gradWeight: dw, gradBias: db)
         }
         convRows.append((item.label, flops, forward, backward))
-        peak = max(peak, sgemmPeak(reps: reps, sizes: [1024]))
+        peak = max(peak, sgemmPeakGFLOPs(reps: reps, sizes: [1024]))
     }
-    peak = max(peak, sgemmPeak(reps: reps))
+    peak = max(peak, sgemmPeakGFLOPs(reps: reps))
     print(String(format: "sgemm peak                  %7.1f GFLOP/s (best measured before, between and after the convolutions)", peak))
     print("conv                              fwd GFLOP/s (% peak)             bwd GFLOP/s (% peak)")
     for row in convRows {

@@ -98,18 +98,11 @@ struct Timing {
 
     mutating func measure<T>(children: Bool = false, _ body: () throws -> T) rethrows -> T {
         let who = children ? RUSAGE_CHILDREN.rawValue : RUSAGE_SELF.rawValue
-        let cpuBefore = Self.cpuSeconds(who), start = Date()
+        let cpuBefore = cpuSeconds(who), start = Date()
         let result = try body()
         wall += Date().timeIntervalSince(start)
-        cpu += Self.cpuSeconds(who) - cpuBefore
+        cpu += cpuSeconds(who) - cpuBefore
         return result
-    }
-
-    static func cpuSeconds(_ who: Int32) -> Double {
-        var usage = rusage()
-        getrusage(who, &usage)
-        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
-        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 }
 

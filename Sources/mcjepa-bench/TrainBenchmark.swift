@@ -8,16 +8,6 @@ import NN
 // process, its own random weights of the same preset), and the ratio Swift / PyTorch (target <= 1).
 // The content batch is not part of either figure (bench.py times flow_losses only).
 
-private func trainPairFrame(_ height: Int, _ width: Int, seed: UInt32) -> Tensor {
-    let t = Tensor(shape: [1, 3, height, width])
-    var state = seed
-    for i in 0..<t.count {
-        state = state &* 1_664_525 &+ 1_013_904_223
-        t.data[i] = Float(state >> 8) / Float(1 << 24)
-    }
-    return t
-}
-
 private func pytorchTrainStepMilliseconds(preset: String, threads: Int, crop: (Int, Int), reps: Int) -> Double? {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -39,9 +29,7 @@ private func pytorchTrainStepMilliseconds(preset: String, threads: Int, crop: (I
 }
 
 func trainBenchmark(_ args: [String]) throws {
-    func option(_ name: String, _ fallback: String) -> String {
-        args.firstIndex(of: name).flatMap { args.indices.contains($0 + 1) ? args[$0 + 1] : nil } ?? fallback
-    }
+    func option(_ name: String, _ fallback: String) -> String { mcjepa_bench.option(args, name, fallback) }
     let reps = Int(option("--reps", "5")) ?? 5
     let threads = Int(option("--threads", "2")) ?? 2
     let presetName = option("--config", "tiny")
@@ -53,20 +41,14 @@ func trainBenchmark(_ args: [String]) throws {
     model.initializeRandomly(seed: 0)
     let specs = model.parameters.specs
     let optimizer = AdamW(parameterShapes: specs.map(\.shape), learningRate: 1e-4)
-    let img1 = trainPairFrame(crop.0, crop.1, seed: 1), img2 = trainPairFrame(crop.0, crop.1, seed: 2)
+    let img1 = pseudoRandomTensor([1, 3, crop.0, crop.1], seed: 1), img2 = pseudoRandomTensor([1, 3, crop.0, crop.1], seed: 2)
     let loss = LossConfig()
     func step() {
         model.parameters.zeroGradients()
         model.flowLossesWithBackward(img1, img2, config: loss)
         optimizer.update(parameters: specs.map { model.parameters[$0.name] }, gradients: specs.map { model.parameters.gradient($0.name) })
     }
-    step()  // warm-up (allocator pools)
-    var best = Double.infinity
-    for _ in 0..<reps {
-        let start = DispatchTime.now().uptimeNanoseconds
-        step()
-        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
-    }
+    let best = 1000 * bestSeconds(reps: reps, step)  // its warm-up run fills the allocator pools
     let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
     print("train step \(presetName) \(crop.0)x\(crop.1), batch 1, both directions, \(threads) threads, best of \(reps); load average \(load)")
     print(String(format: "  Swift:   %.1f ms/step (%.2f steps/s)", best, 1000 / best))
