@@ -117,7 +117,8 @@ public enum FlowSetEvaluation {
         return Report(set: set.path, prediction: predictionName, pairs: results, mean: FlowMetrics.mean(results.map(\.scores))!)
     }
 
-    /// A fixed-width table for people: one line per pair, then the mean; accuracies and Fl-all in percent.
+    /// A fixed-width table for people: one line per pair, then the mean; accuracies and Fl-all in percent, then
+    /// the EPE per ground-truth speed band ("-" where a pair has no pixel in the band).
     public static func table(_ report: Report) -> String {
         let nameWidth = max(4, report.pairs.map(\.pair.count).max() ?? 0)
         func pad(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
@@ -128,8 +129,10 @@ public enum FlowSetEvaluation {
         func line(_ name: String, _ s: FlowScores) -> String {
             pad(name, nameWidth) + number(s.epe, 3, 10) + number(100 * s.px1, 2, 9) + number(100 * s.px3, 2, 9)
                 + number(100 * s.px5, 2, 9) + number(100 * s.flAll, 2, 9) + String(format: "%11d", s.validPixels)
+                + s.epeBySpeed.map { $0.map { number($0, 2, 9) } ?? String(repeating: " ", count: 8) + "-" }.joined()
         }
-        var lines = [pad("pair", nameWidth) + "       EPE    1px %    3px %    5px %  Fl-all %      valid"]
+        var lines = [pad("pair", nameWidth) + "       EPE    1px %    3px %    5px %  Fl-all %      valid"
+                     + FlowScores.speedBandNames.map { String(repeating: " ", count: 9 - $0.count) + $0 }.joined()]
         lines += report.pairs.map { line($0.pair, $0.scores) }
         lines.append(line("mean", report.mean) + "   (mean over \(report.pairs.count) pairs)")
         return lines.joined(separator: "\n")

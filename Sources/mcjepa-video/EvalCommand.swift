@@ -18,7 +18,9 @@ struct EvalFlowCommand: AsyncParsableCommand {
         discussion: """
             Each sub-folder PAIR of SETDIR is one pair; its ground truth is PAIR/flow.flo (or flow.png in KITTI \
             16-bit format, flow.npy, flow.pfm). Measures are over pixels with known ground truth; the mean line \
-            averages the pairs (each pair weighs the same). Fl-all counts pixels with EPE > 3 px and > 5% of |gt|.
+            averages the pairs (each pair weighs the same). Fl-all counts pixels with EPE > 3 px and > 5% of |gt|. \
+            s0-10, s10-40 and s40+ are the EPE over pixels whose ground-truth motion is under 10 px, 10-40 px and \
+            over 40 px (Sintel's bands; "-" where a pair has none, and the mean is over the pairs that have some).
 
             --pred DIR reads the prediction for PAIR from DIR/PAIR.flo, or else DIR/PAIR.png (KITTI), \
             DIR/PAIR.npy, DIR/PAIR.pfm, or else DIR/PAIR/flow.<ext>; it must have the ground truth's size. \

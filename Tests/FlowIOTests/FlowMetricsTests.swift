@@ -23,6 +23,20 @@ final class FlowMetricsTests: XCTestCase {
         XCTAssertEqual(s.px5, 0.75)
         // Error 4 is > 3 px but only 4% of |gt| = 100: not an outlier. Error 10 at |gt| = 5 is.
         XCTAssertEqual(s.flAll, 0.25)
+        // Speeds 0, 0 and 5 are under 10 px, 100 is over 40; nothing moves 10-40 px.
+        XCTAssertEqual(try XCTUnwrap(s.epeSlow), (0.5 + 2 + 10) / 3, accuracy: 1e-6)
+        XCTAssertNil(s.epeMedium)
+        XCTAssertEqual(try XCTUnwrap(s.epeFast), 4, accuracy: 1e-6)
+    }
+
+    func test_speed_bands_follow_sintel_boundaries() throws {
+        // Speeds 9.99 | 10 and 40 | 40.01, each predicted with a different error (1, 2, 3, 4) along v.
+        let gt = FlowField(width: 4, height: 1, u: [9.99, 10, 40, 40.01], v: [0, 0, 0, 0])
+        let pred = FlowField(width: 4, height: 1, u: [9.99, 10, 40, 40.01], v: [1, 2, 3, 4])
+        let s = try XCTUnwrap(FlowMetrics.scores(prediction: pred, groundTruth: gt))
+        for (band, expected) in zip(s.epeBySpeed, [1, 2.5, 4]) {
+            XCTAssertEqual(try XCTUnwrap(band), expected, accuracy: 1e-5)
+        }
     }
 
     func test_outlier_needs_both_3px_and_5_percent() throws {
@@ -58,5 +72,14 @@ final class FlowMetricsTests: XCTestCase {
         XCTAssertEqual(mean.px3, 0.75)
         XCTAssertEqual(mean.flAll, 0.5)
         XCTAssertEqual(mean.validPixels, 1010)
+    }
+
+    func test_speed_band_mean_is_over_the_pairs_that_have_the_band() throws {
+        let a = FlowScores(epe: 1, px1: 1, px3: 1, px5: 1, flAll: 0, validPixels: 10, epeSlow: 1, epeMedium: nil, epeFast: 6)
+        let b = FlowScores(epe: 3, px1: 0, px3: 0.5, px5: 1, flAll: 1, validPixels: 1000, epeSlow: 3, epeMedium: nil, epeFast: nil)
+        let mean = try XCTUnwrap(FlowMetrics.mean([a, b]))
+        XCTAssertEqual(mean.epeSlow, 2)
+        XCTAssertNil(mean.epeMedium)
+        XCTAssertEqual(mean.epeFast, 6)
     }
 }

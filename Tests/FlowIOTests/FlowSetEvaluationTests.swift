@@ -82,6 +82,7 @@ final class FlowSetEvaluationTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(mean["epe"] as? Double), report.mean.epe, accuracy: 1e-12)
         XCTAssertNotNil(mean["fl_all"])
         XCTAssertNotNil(mean["valid_pixels"])
+        XCTAssertEqual(try XCTUnwrap(mean["epe_slow"] as? Double), try XCTUnwrap(report.mean.epeSlow), accuracy: 1e-12)
         XCTAssertEqual((object?["pairs"] as? [Any])?.count, 2)
     }
 
@@ -93,6 +94,9 @@ final class FlowSetEvaluationTests: XCTestCase {
         XCTAssertTrue(lines[2].hasPrefix("b "))
         XCTAssertTrue(lines[2].contains("1.333"))
         XCTAssertTrue(lines[2].contains("33.33"), "Fl-all in percent: \(lines[2])")
+        // EPE per speed band: b's speeds 1 and 2 (errors 0 and 4) and 50 (error 0); nothing at 10-40 px.
+        XCTAssertTrue(lines[0].hasSuffix("s0-10   s10-40     s40+"), String(lines[0]))
+        XCTAssertTrue(lines[2].hasSuffix("2.00        -     0.00"), String(lines[2]))
         XCTAssertTrue(lines[3].hasPrefix("mean"))
     }
 }
