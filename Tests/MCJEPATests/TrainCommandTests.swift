@@ -125,7 +125,7 @@ final class TrainCommandTests: TemporaryFolderTestCase {
         XCTAssertEqual(crop.status, 2, crop.err)
         XCTAssertTrue(crop.err.contains("--crop"), crop.err)
         let broken = file("broken.tar")
-        FileManager.default.createFile(atPath: broken, contents: Data(repeating: 65, count: 1024))
+        XCTAssertTrue(FileManager.default.createFile(atPath: broken, contents: Data(repeating: 65, count: 1024)))
         let tar = try runProcess(tool, ["train", broken, "--out", file("run"), "--preset", "test", "--crop", "64x64"])
         XCTAssertEqual(tar.status, 3, tar.err)
         XCTAssertTrue(tar.err.contains("broken.tar"), tar.err)

@@ -55,6 +55,35 @@ final class TrainingDataTests: XCTestCase {
         XCTAssertGreaterThan(flips, 0, "the check cannot tell a wrong flow from the right one")
     }
 
+    func testSyntheticBatchesDependOnTheSeedNotOnTheThreadCount() throws {
+        defer { NN.setThreads(2) }
+        let source = SyntheticPairSource(photos: [photo(width: 160, height: 120, phase: 0), photo(width: 100, height: 90, phase: 2)],
+                                         height: 80, width: 96, maxShift: 20, maxLayers: 4, jitter: true)
+        let sampler = MixedSampler(sources: [source], crop: (64, 64), contentSize: 32)
+        func batch(threads: Int, seed: UInt64) throws -> (FlowBatch, UInt64) {
+            NN.setThreads(threads)
+            var rng = TrainingRNG(seed: seed)
+            return (try sampler.flowBatch(5, rng: &rng), rng.state)
+        }
+        let (one, stateOne) = try batch(threads: 1, seed: 3), (two, stateTwo) = try batch(threads: 2, seed: 3)
+        let (three, _) = try batch(threads: 3, seed: 3), (other, _) = try batch(threads: 2, seed: 4)
+        XCTAssertEqual(one.first.array, two.first.array)
+        XCTAssertEqual(one.second.array, three.second.array)
+        XCTAssertEqual(try XCTUnwrap(one.flow).array, try XCTUnwrap(two.flow).array)
+        XCTAssertEqual(stateOne, stateTwo, "the step's generator advances by the same draws")
+        XCTAssertNotEqual(one.first.array, other.first.array)
+        // The pairs of a batch differ from each other (each has its own generator).
+        let plane = 3 * 64 * 64
+        XCTAssertNotEqual(Array(one.first.array[0..<plane]), Array(one.first.array[plane..<(2 * plane)]))
+        // And their flow is exact, as for pairs made one at a time.
+        for i in 0..<5 {
+            func item(_ t: Tensor, _ channels: Int) -> Tensor {
+                Tensor(shape: [1, channels, 64, 64], values: Array(t.array[(i * channels * 4096)..<((i + 1) * channels * 4096)]))
+            }
+            XCTAssertLessThan(medianReconstructionError(item(one.first, 3), item(one.second, 3), item(try XCTUnwrap(one.flow), 2)), 0.05)
+        }
+    }
+
     func testRNGStateRestoresTheSameSequence() {
         var rng = TrainingRNG(seed: 9)
         _ = rng.next()

@@ -10,7 +10,7 @@ import NN
 /// with `maxShift` beyond 32 px (so that large moves do not sample past the photo's edge), and optional
 /// photometric `jitter` (contrast, brightness, saturation shared by both frames, plus a small per-frame brightness
 /// change and noise) so that a supervised warm-up does not assume exact brightness constancy.
-public final class SyntheticPairSource: TrainingPairSource {
+public final class SyntheticPairSource: ConcurrentTrainingPairSource {
     public let name = "synthetic"
     public let height: Int, width: Int
     public let maxShift: Float

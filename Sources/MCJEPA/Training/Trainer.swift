@@ -157,7 +157,7 @@ public final class Trainer {
     public func run(stopAt: Int? = nil, progress: (String) -> Void = { _ in }) throws {
         let end = min(options.steps, stopAt ?? options.steps)
         let logPath = "\(folder)/log.jsonl"
-        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         guard let log = FileHandle(forWritingAtPath: logPath) else { throw TrainingError(description: "\(logPath): cannot write") }
         defer { try? log.close() }
         log.seekToEndOfFile()
