@@ -42,6 +42,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Largest frame distance of video pairs.") var maxStride = 2
     @Option(help: "Decode videos with the long side at most this.") var maxSide = 640
     @Option(help: "Frames kept in memory per video (the first N).") var maxFrames = 300
+    @Option(help: "Decay of a moving average of the weights (0 = off, e.g. 0.999): checkpoints also write step-N.ema.safetensors, eval_epe is the average's, and model.safetensors holds the average.") var emaDecay: Float = 0
     @Option(help: "Checkpoint every N steps.") var ckptEvery = 1000
     @Option(help: "Checkpoints kept on disk, newest first (0 = all).") var keepCheckpoints = 3
     @Option(help: "Log every N steps.") var logEvery = 10
@@ -63,6 +64,7 @@ struct TrainCommand: AsyncParsableCommand {
         }
         guard contentSize > 0 && contentSize % 64 == 0 else { throw ValidationError("--content-size must be a positive multiple of 64") }
         guard contentBatch >= 2 else { throw ValidationError("--content-batch must be at least 2 (VICReg variance needs a batch)") }
+        guard emaDecay >= 0 && emaDecay < 1 else { throw ValidationError("--ema-decay must be in [0, 1)") }
         guard keepCheckpoints >= 0 else { throw ValidationError("--keep-checkpoints must be 0 (all) or more") }
         guard steps >= 1, batch >= 1, ckptEvery >= 1, logEvery >= 1, threads >= 1, maxStride >= 1 else {
             throw ValidationError("--steps, --batch, --ckpt-every, --log-every, --threads and --max-stride must be at least 1")
@@ -111,6 +113,7 @@ struct TrainCommand: AsyncParsableCommand {
         options.weightDecay = weightDecay; options.warmup = warmup; options.clip = clip
         options.supervisedWeight = supervisedWeight; options.checkpointEvery = ckptEvery; options.keepCheckpoints = keepCheckpoints; options.logEvery = logEvery
         options.supervisedLevelWeight = supervisedLevelWeight
+        options.emaDecay = emaDecay
         options.seed = seed
         options.loss = try lossConfig()
         do {

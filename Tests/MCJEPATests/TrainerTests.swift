@@ -36,4 +36,56 @@ final class TrainerTests: TemporaryFolderTestCase {
         let before = try XCTUnwrap(first["synthetic_epe"]), after = try XCTUnwrap(last["synthetic_epe"])
         XCTAssertLessThan(after, 0.6 * before, "EPE \(before) -> \(after) after \(options.steps) supervised steps on one pair")
     }
+
+    /// Supervised options on `pair` with the moving average of the weights on (decay 0.5, so that every step
+    /// moves it visibly).
+    func averagingTrainer(_ pair: TrainingSample, steps: Int, folder: String, resume: Bool,
+                          checkpointEvery: Int = 1000) throws -> Trainer {
+        var options = TrainerOptions()
+        options.steps = steps; options.batch = 1; options.contentBatch = 2; options.crop = (64, 64); options.contentSize = 64
+        options.contentWarmup = 0; options.warmup = 2; options.learningRate = 2e-3; options.supervisedWeight = 1
+        options.checkpointEvery = checkpointEvery; options.logEvery = 1000; options.emaDecay = 0.5
+        var loss = LossConfig.selfSupervisedFlowTermsOff
+        loss.vicregInv = 0; loss.vicregVar = 0; loss.vicregCov = 0
+        options.loss = loss
+        let model = MCJEPAModel(config: .test)
+        model.initializeRandomly(seed: 1)
+        let sampler = MixedSampler(sources: [FixedPair(pair)], crop: (64, 64), contentSize: 64)
+        return try Trainer(model: model, sampler: sampler, options: options, folder: folder, resume: resume)
+    }
+
+    func testMovingAverageFollowsTheRecurrenceAndSurvivesAResume() throws {
+        let synthetic = SyntheticPairSource(photos: [sineTexture(side: 96)], height: 64, width: 64, maxShift: 3)
+        var rng = TrainingRNG(seed: 3)
+        let pair = try synthetic.sample(&rng)
+        let trainer = try averagingTrainer(pair, steps: 3, folder: file("straight"), resume: false)
+        let average = try XCTUnwrap(trainer.average)
+        let name = "decoder.estimator.out.weight"
+        // average_0 = w_0; average_t = 0.5 average_{t-1} + 0.5 w_t.
+        var expected = trainer.model.parameters[name].array
+        XCTAssertEqual(average.parameters[name].array, expected)
+        for _ in 0..<3 {
+            _ = try trainer.step()
+            let weights = trainer.model.parameters[name].array
+            expected = zip(expected, weights).map { 0.5 * $0 + 0.5 * $1 }
+            XCTAssertEqual(average.parameters[name].array, expected)
+        }
+        XCTAssertNotEqual(expected, trainer.model.parameters[name].array, "the average should lag the weights")
+
+        // A run interrupted after step 2 and resumed ends with the same average, and model.safetensors holds it.
+        let uninterrupted = try averagingTrainer(pair, steps: 4, folder: file("whole"), resume: false, checkpointEvery: 2)
+        try uninterrupted.run()
+        let first = try averagingTrainer(pair, steps: 4, folder: file("split"), resume: false, checkpointEvery: 2)
+        try first.run(stopAt: 2)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: file("split/step-0000002.ema.safetensors")))
+        let resumed = try averagingTrainer(pair, steps: 4, folder: file("split"), resume: true, checkpointEvery: 2)
+        XCTAssertEqual(resumed.state.step, 2)
+        try resumed.run()
+        let whole = try XCTUnwrap(uninterrupted.average).parameters.tensors, split = try XCTUnwrap(resumed.average).parameters.tensors
+        // (XCTAssertTrue, not XCTAssertEqual: a failure would print every weight.)
+        for (key, tensor) in whole { XCTAssertTrue(tensor.array == split[key]!.array, "\(key): averages differ after the resume") }
+        let saved = try WeightsFile.load(path: file("whole/model.safetensors"), config: .test)
+        XCTAssertTrue(saved.model.parameters[name].array == whole[name]!.array, "model.safetensors is not the average")
+        XCTAssertEqual(saved.metadata["ema_decay"], "0.5")
+    }
 }

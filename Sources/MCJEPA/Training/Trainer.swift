@@ -19,6 +19,10 @@ public struct TrainerOptions {
     /// Weight of the multi-scale term (per-level end-point errors) in the supervised loss; used on the
     /// supervised-only path (see `Trainer.step`).
     public var supervisedLevelWeight: Float = 0
+    /// Decay of the exponential moving average of the weights (0 = off). With it, every checkpoint also writes
+    /// `step-N.ema.safetensors`, `eval_epe` is the average's, and `model.safetensors` holds the average: a
+    /// small-batch run's weights swing from checkpoint to checkpoint, and the average smooths them.
+    public var emaDecay: Float = 0
     public var checkpointEvery = 1000
     public var keepCheckpoints = 3         // newest checkpoints kept on disk (0 = all)
     public var logEvery = 10
@@ -48,6 +52,8 @@ public final class Trainer {
     let optimizer: AdamW
     let decay: [Bool]
     private var rng: TrainingRNG
+    /// The moving average of the weights, when `options.emaDecay` > 0.
+    public let average: MCJEPAModel?
 
     public init(model: MCJEPAModel, sampler: MixedSampler, options: TrainerOptions, folder: String, resume: Bool) throws {
         self.model = model; self.sampler = sampler; self.options = options; self.folder = folder
@@ -58,7 +64,11 @@ public final class Trainer {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         rng = TrainingRNG(seed: options.seed)
         state = TrainingState(step: 0, optimizerStep: 0, rngState: rng.state, visible: 0)
-        if resume, let restored = try TrainingCheckpoint.resume(folder: folder, model: model, optimizer: optimizer) {
+        // The average starts at the initial (or --init) weights; a resumed run restores its own.
+        average = options.emaDecay > 0 ? MCJEPAModel(config: model.config) : nil
+        average?.copyParameters(from: model)
+        if resume, let restored = try TrainingCheckpoint.resume(folder: folder, model: model, optimizer: optimizer,
+                                                                average: average) {
             state = restored
             rng = TrainingRNG(state: restored.rngState)
         }
@@ -69,8 +79,10 @@ public final class Trainer {
     /// per-batch `synthetic_epe`.
     public var evaluationBatches: [FlowBatch] = []
 
-    /// Mean end-point error of the forward flow over `evaluationBatches` (nil when there are none).
-    public func evaluationEPE() -> Float? {
+    /// Mean end-point error of the forward flow of `evaluated` (default: the trained weights) over
+    /// `evaluationBatches` (nil when there are none).
+    public func evaluationEPE(of evaluated: MCJEPAModel? = nil) -> Float? {
+        let model = evaluated ?? self.model
         guard !evaluationBatches.isEmpty else { return nil }
         var total: Float = 0
         for batch in evaluationBatches {
@@ -144,11 +156,30 @@ public final class Trainer {
         }
         optimizer.learningRate = learningRate(at: step)
         optimizer.update(parameters: model.parameters.specs.map { model.parameters[$0.name] }, gradients: gradients, decay: decay)
+        if let average { updateAverage(average) }
         terms["occlusion_on"] = loss.useOcclusion ? 1 : 0
         state.step = step + 1
         state.optimizerStep = optimizer.step
         state.rngState = rng.state
         return terms
+    }
+
+    /// average = decay * average + (1 - decay) * weights, parameter by parameter.
+    private func updateAverage(_ average: MCJEPAModel) {
+        let keep = options.emaDecay, take = 1 - options.emaDecay
+        for spec in model.parameters.specs {
+            let mean = average.parameters[spec.name].data, current = model.parameters[spec.name].data
+            for i in 0..<spec.shape.reduce(1, *) { mean[i] = keep * mean[i] + take * current[i] }
+        }
+    }
+
+    /// The `eval_epe` record(s) of `step`: the average's EPE, and the trained weights' as `eval_epe_raw`, when
+    /// there is an average; the trained weights' otherwise.
+    private func evaluationRecord(step: Int) -> [String: Any]? {
+        guard let epe = evaluationEPE(of: average) else { return nil }
+        var record: [String: Any] = ["step": step, "eval_epe": Double(epe)]
+        if average != nil, let raw = evaluationEPE() { record["eval_epe_raw"] = Double(raw) }
+        return record
     }
 
     /// Runs to `options.steps`, logging JSON lines to `log.jsonl` (and `progress`), checkpointing every
@@ -166,7 +197,7 @@ public final class Trainer {
             log.write(data + Data("\n".utf8))
             progress(String(decoding: data, as: UTF8.self))
         }
-        if state.step == 0, let epe = evaluationEPE() { try writeRecord(["step": 0, "eval_epe": Double(epe)]) }
+        if state.step == 0, let record = evaluationRecord(step: 0) { try writeRecord(record) }
         var lastTime = Date(), stepsSince = 0
         while state.step < end {
             let lr = learningRate(at: state.step)
@@ -183,12 +214,14 @@ public final class Trainer {
             }
             if done % options.checkpointEvery == 0 || done == end {
                 try TrainingCheckpoint.save(folder: folder, model: model, optimizer: optimizer, state: state,
-                                            keep: options.keepCheckpoints)
-                if let epe = evaluationEPE() { try writeRecord(["step": done, "eval_epe": Double(epe)]) }
+                                            keep: options.keepCheckpoints, average: average)
+                if let record = evaluationRecord(step: done) { try writeRecord(record) }
             }
         }
         guard state.step == options.steps else { return }
-        try TrainingCheckpoint.saveWeights(model, to: "\(folder)/model.safetensors", metadata: ["step": String(state.step)])
+        var metadata = ["step": String(state.step)]
+        if average != nil { metadata["ema_decay"] = String(options.emaDecay) }
+        try TrainingCheckpoint.saveWeights(average ?? model, to: "\(folder)/model.safetensors", metadata: metadata)
     }
 }
 

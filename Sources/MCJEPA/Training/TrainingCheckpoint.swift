@@ -2,8 +2,9 @@ import Foundation
 import NN
 
 /// Checkpoints of a run folder: `step-XXXXXXX.safetensors` (weights, a normal model file), `step-XXXXXXX.state.safetensors`
-/// (AdamW moments `m.<name>`, `v.<name>`; step, optimizer step, RNG state and the occlusion gate in the metadata)
-/// and `latest.json` naming both. Every file is written under a temporary name and renamed, in that order, so a
+/// (AdamW moments `m.<name>`, `v.<name>`, the weights' moving average `ema.<name>` when the run keeps one; step,
+/// optimizer step, RNG state and the occlusion gate in the metadata), `step-XXXXXXX.ema.safetensors` (the
+/// average as a normal model file, when kept) and `latest.json` naming the first two. Every file is written under a temporary name and renamed, in that order, so a
 /// crash at any moment leaves the previous checkpoint complete and `latest.json` pointing at it.
 public struct TrainingState {
     public var step: Int
@@ -32,13 +33,18 @@ public enum TrainingCheckpoint {
     }
 
     /// Writes the checkpoint of `state.step`, then deletes all but the newest `keep` checkpoints (0 keeps all).
-    public static func save(folder: String, model: MCJEPAModel, optimizer: AdamW, state: TrainingState, keep: Int = 0) throws {
+    public static func save(folder: String, model: MCJEPAModel, optimizer: AdamW, state: TrainingState, keep: Int = 0,
+                            average: MCJEPAModel? = nil) throws {
         let base = name(step: state.step)
         try saveWeights(model, to: "\(folder)/\(base).safetensors", metadata: ["step": String(state.step)])
+        if let average {
+            try saveWeights(average, to: "\(folder)/\(base).ema.safetensors", metadata: ["step": String(state.step)])
+        }
         var tensors: [String: Tensor] = [:]
         for (spec, (m, v)) in zip(model.parameters.specs, zip(optimizer.firstMoments, optimizer.secondMoments)) {
             tensors["m.\(spec.name)"] = m
             tensors["v.\(spec.name)"] = v
+            if let average { tensors["ema.\(spec.name)"] = average.parameters[spec.name] }
         }
         let metadata = ["step": String(state.step), "optimizer_step": String(optimizer.step),
                         "rng_state": String(state.rngState), "visible": String(state.visible)]
@@ -63,14 +69,16 @@ public enum TrainingCheckpoint {
             return Int(name.dropFirst("step-".count).prefix { $0.isNumber })
         }).sorted()
         for step in steps.dropLast(keep) {
-            for suffix in [".safetensors", ".state.safetensors"] {
+            for suffix in [".safetensors", ".ema.safetensors", ".state.safetensors"] {
                 try? FileManager.default.removeItem(atPath: "\(folder)/\(name(step: step))\(suffix)")
             }
         }
     }
 
-    /// Loads `latest.json`'s checkpoint into `model` and `optimizer`; nil when the folder has none.
-    public static func resume(folder: String, model: MCJEPAModel, optimizer: AdamW) throws -> TrainingState? {
+    /// Loads `latest.json`'s checkpoint into `model`, `optimizer` and `average` (the weights' moving average: from
+    /// the checkpoint when it has one, else a copy of the restored weights); nil when the folder has none.
+    public static func resume(folder: String, model: MCJEPAModel, optimizer: AdamW,
+                              average: MCJEPAModel? = nil) throws -> TrainingState? {
         let latestPath = "\(folder)/latest.json"
         guard let data = FileManager.default.contents(atPath: latestPath) else { return nil }
         guard let latest = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
@@ -93,6 +101,13 @@ public enum TrainingCheckpoint {
             throw WeightsError(path: statePath, reason: "metadata lacks step, optimizer_step, rng_state or visible")
         }
         optimizer.restore(step: optimizerStep, firstMoments: first, secondMoments: second)
+        if let average {
+            average.copyParameters(from: model)
+            let specs = model.parameters.specs
+            if specs.allSatisfy({ tensors["ema.\($0.name)"]?.shape == $0.shape }) {
+                average.parameters.assign(Dictionary(uniqueKeysWithValues: specs.map { ($0.name, tensors["ema.\($0.name)"]!) }))
+            }
+        }
         return TrainingState(step: step, optimizerStep: optimizerStep, rngState: rng, visible: visible)
     }
 }
