@@ -169,6 +169,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="make the synthetic flow pairs batch-wise with torch on --device (BatchedSyntheticPairs: "
                          "the numpy source cannot keep a GPU busy); only with --synthetic and no --data")
     ap.add_argument("--max-stride", type=int, default=2, help="largest frame distance of video pairs")
+    ap.add_argument("--ema-decay", type=float, default=0.0,
+                    help="decay of a moving average of the weights (0 = off, e.g. 0.999): each checkpoint also "
+                         "writes step-N.ema.safetensors, and the average is kept in its state for --resume")
     ap.add_argument("--ckpt-every", type=int, default=1000)
     ap.add_argument("--log-every", type=int, default=10)
     ap.add_argument("--resume", action="store_true", help="continue from OUT/latest.json")
@@ -202,6 +205,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         ap.error("--synthetic-on-device needs --synthetic and no --data (flow batches come from it alone)")
     if args.workers < 0:
         ap.error("--workers must be >= 0")
+    if not 0 <= args.ema_decay < 1:
+        ap.error("--ema-decay must be in [0, 1)")
     return args
 
 
@@ -234,15 +239,18 @@ def build_sources(args, rank: int, world: int):
     return sources
 
 
-def save_checkpoint(out: str, step: int, model: MCJEPA, optimizer, sampler: Optional[MixedSampler], args) -> None:
-    """Weights, then optimizer/RNG state, then latest.json: each written to a temporary name and renamed, so a
-    crash leaves the previous checkpoint intact. `sampler` is None when worker processes make the batches (their
-    samplers are seeded from the step a run starts at instead)."""
+def save_checkpoint(out: str, step: int, model: MCJEPA, optimizer, sampler: Optional[MixedSampler], args,
+                    average: Optional[Dict[str, torch.Tensor]] = None) -> None:
+    """Weights (and their moving average, when kept), then optimizer/RNG state, then latest.json: each written to
+    a temporary name and renamed, so a crash leaves the previous checkpoint intact. `sampler` is None when worker
+    processes make the batches (their samplers are seeded from the step a run starts at instead)."""
     name = f"step-{step:07d}"
     meta = {"config": json.dumps(model.cfg.to_dict()), "step": str(step), "format": "mcjepa-v1"}
     save_file(model.state_dict(), os.path.join(out, name + ".safetensors"), meta)
+    if average is not None:
+        save_file(average, os.path.join(out, name + ".ema.safetensors"), dict(meta, ema_decay=str(args.ema_decay)))
     state = {"step": step, "optimizer": optimizer.state_dict(), "sampler": sampler.state() if sampler else None,
-             "torch_rng": torch.get_rng_state(), "python_rng": random.getstate(), "args": vars(args)}
+             "ema": average, "torch_rng": torch.get_rng_state(), "python_rng": random.getstate(), "args": vars(args)}
     tmp = os.path.join(out, f".{name}.state.pt.tmp")
     torch.save(state, tmp)
     os.replace(tmp, os.path.join(out, name + ".state.pt"))
@@ -288,7 +296,7 @@ def main(argv=None) -> None:
     no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]  # biases and norm gains
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
-    start = 0
+    start, state = 0, {}
     latest = os.path.join(args.out, "latest.json")
     if args.resume and os.path.exists(latest):
         with open(latest) as f:
@@ -306,6 +314,11 @@ def main(argv=None) -> None:
     elif args.init:
         load_weights(model, args.init)
 
+    # The moving average starts at the initial (or --init) weights; a resumed run restores its own.
+    average = None
+    if args.ema_decay > 0:
+        saved = state.get("ema")
+        average = saved if saved is not None else {n: p.detach().clone() for n, p in model.named_parameters()}
     step_module = TrainStep(model, loss_cfg)
     if distributed:
         # The decoder is idle during the content warm-up, hence find_unused_parameters.
@@ -355,6 +368,10 @@ def main(argv=None) -> None:
         if args.clip > 0:
             terms["grad_norm"] = torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip).detach()
         optimizer.step()
+        if average is not None:
+            with torch.no_grad():  # average = decay * average + (1 - decay) * weights
+                for n, p in model.named_parameters():
+                    average[n].mul_(args.ema_decay).add_(p.detach(), alpha=1 - args.ema_decay)
         if "visible" in terms:
             visible = float(terms["visible"])
         terms["occlusion_on"] = torch.tensor(float(loss_cfg.use_occlusion))
@@ -369,7 +386,7 @@ def main(argv=None) -> None:
             log.flush()
             t_last, steps_since = now, 0
         if rank == 0 and (done % args.ckpt_every == 0 or done == args.steps):
-            save_checkpoint(args.out, done, model, optimizer, sampler, args)
+            save_checkpoint(args.out, done, model, optimizer, sampler, args, average)
     if log:
         log.close()
     if distributed:

@@ -13,7 +13,7 @@ import torch
 from mcjepa.data import ShardPairs, SyntheticPairs, VideoPairs, random_crop_pair
 from mcjepa.model import build_model
 from mcjepa.ops import backward_warp
-from mcjepa.weights import load_file
+from mcjepa.weights import load_file, save_file
 
 REFERENCE = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 
@@ -102,3 +102,29 @@ def test_video_and_shard_sources_read_pairs(tmp_path):
             tar.addfile(info, io.BytesIO(blob))
     sample = ShardPairs([str(tmp_path)]).sample(np.random.default_rng(0))
     assert sample["f0"].max() == 0 and sample["f1"].min() == 1
+
+
+def test_moving_average_of_the_weights_is_checkpointed_and_resumed(tmp_path):
+    """--ema-decay 0.5: average_t = 0.5 average_{t-1} + 0.5 w_t from average_0 = the --init weights; each checkpoint
+    writes it as step-N.ema.safetensors, and a resumed run continues it from the checkpoint's state."""
+    _photos(tmp_path)
+    init = tmp_path / "init.safetensors"
+    model = build_model("test")
+    save_file(model.state_dict(), str(init), {"step": "0"})
+    run = tmp_path / "run"
+    common = ["--synthetic", str(tmp_path), "--out", str(run), "--ckpt-every", "1", "--ema-decay", "0.5", *SMALL]
+    first = _run_train(*common, "--steps", "2", "--init", str(init))
+    assert first.returncode == 0, first.stderr
+    second = _run_train(*common, "--steps", "3", "--resume")
+    assert second.returncode == 0, second.stderr
+    weights = [load_file(str(init))[0]] + [load_file(str(run / f"step-{s:07d}.safetensors"))[0] for s in (1, 2, 3)]
+    averages = [load_file(str(run / f"step-{s:07d}.ema.safetensors"))[0] for s in (1, 2, 3)]
+    expected = weights[0]
+    for step in (1, 2, 3):
+        expected = {n: 0.5 * expected[n] + 0.5 * weights[step][n] for n in expected}
+        for n, value in averages[step - 1].items():
+            torch.testing.assert_close(value, expected[n], rtol=1e-6, atol=1e-7, msg=f"step {step} {n}")
+    moved = [n for n in expected if not torch.equal(averages[2][n], weights[3][n])]
+    assert moved, "the average should lag the weights"
+    bad = _run_train(*common[:4], "--steps", "1", "--ema-decay", "1")
+    assert bad.returncode == 2 and "--ema-decay" in bad.stderr
