@@ -37,11 +37,11 @@ def bench_inference(model: MCJEPA, height: int, width: int, repeats: int) -> dic
             "isolated_pair_ms": 2 * encode_ms + decode_ms}
 
 
-def bench_train_step(model: MCJEPA, height: int, width: int, repeats: int) -> float:
+def bench_train_step(model: MCJEPA, height: int, width: int, repeats: int, batch: int = 1) -> float:
     from .losses import LossConfig, flow_losses
     cfg = LossConfig()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    img1, img2 = torch.rand(1, 3, height, width), torch.rand(1, 3, height, width)
+    img1, img2 = torch.rand(batch, 3, height, width), torch.rand(batch, 3, height, width)
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -57,7 +57,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--sizes", default="384x640,448x1024", help="HxW list for inference timings")
-    ap.add_argument("--train-size", default="256x320", help="HxW of the training step (batch 1, both directions)")
+    ap.add_argument("--train-size", default="256x320", help="HxW of the training step (both directions)")
+    ap.add_argument("--train-batch", type=int, default=1, help="pairs per training step")
     ap.add_argument("--weights", default=None, help="load this safetensors file (config from its metadata, "
                     "strict names/shapes) instead of a random --preset model")
     ap.add_argument("--set", action="append", default=[], help="override a config field, e.g. decoder_stop_level=2")
@@ -88,7 +89,8 @@ def main() -> None:
     if args.train_size:
         h, w = map(int, args.train_size.split("x"))
         model.train()
-        print(f"train step {h}x{w} batch 1 both directions: {bench_train_step(model, h, w, args.repeats):.1f} ms")
+        ms = bench_train_step(model, h, w, args.repeats, args.train_batch)
+        print(f"train step {h}x{w} batch {args.train_batch} both directions: {ms:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -2,25 +2,25 @@ import Foundation
 import MCJEPA
 import NN
 
-// `mcjepa-bench train [--reps R] [--threads 2] [--crop 256x320] [--config tiny]`: ms per training step of the
-// flow batch (batch 1, both directions: encoder x2, decoder x2, every flow loss, full backward, AdamW update)
+// `mcjepa-bench train [--reps R] [--threads 2] [--crop 256x320] [--batch 1] [--config tiny]`: ms per training step
+// of the flow batch (both directions: encoder x2, decoder x2, every flow loss, full backward, AdamW update)
 // against the same step in PyTorch CPU in the same run (Reference/mcjepa/bench.py --train-size, a child
 // process, its own random weights of the same preset), and the ratio Swift / PyTorch (target <= 1).
 // The content batch is not part of either figure (bench.py times flow_losses only).
 
-private func pytorchTrainStepMilliseconds(preset: String, threads: Int, crop: (Int, Int), reps: Int) -> Double? {
+private func pytorchTrainStepMilliseconds(preset: String, threads: Int, crop: (Int, Int), batch: Int, reps: Int) -> Double? {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.currentDirectoryURL = URL(fileURLWithPath: "Reference")
     process.arguments = ["python3", "-m", "mcjepa.bench", "--preset", preset, "--threads", "\(threads)", "--repeats", "\(reps)",
-                         "--sizes", "", "--train-size", "\(crop.0)x\(crop.1)"]
+                         "--sizes", "", "--train-size", "\(crop.0)x\(crop.1)", "--train-batch", "\(batch)"]
     let pipe = Pipe()
     process.standardOutput = pipe
     do { try process.run() } catch { print("  PyTorch: cannot run python3 (\(error))"); return nil }
     let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
     guard process.terminationStatus == 0 else { print("  PyTorch: bench.py failed (run from the repository root)"); return nil }
-    // "train step 256x320 batch 1 both directions: 812.3 ms"
+    // "train step 256x320 batch 4 both directions: 812.3 ms"
     for line in output.split(separator: "\n") where line.hasPrefix("train step ") {
         guard let colon = line.lastIndex(of: ":") else { continue }
         return Double(line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces).prefix { $0 != " " })
@@ -36,12 +36,14 @@ func trainBenchmark(_ args: [String]) throws {
     let cropParts = option("--crop", "256x320").split(separator: "x").compactMap { Int($0) }
     guard let config = ModelConfig.presets[presetName], cropParts.count == 2 else { print("bad --config or --crop"); exit(2) }
     let crop = (cropParts[0], cropParts[1])
+    guard let batch = Int(option("--batch", "1")), batch >= 1 else { print("bad --batch"); exit(2) }
     setThreads(threads)
     let model = MCJEPAModel(config: config)
     model.initializeRandomly(seed: 0)
     let specs = model.parameters.specs
     let optimizer = AdamW(parameterShapes: specs.map(\.shape), learningRate: 1e-4)
-    let img1 = pseudoRandomTensor([1, 3, crop.0, crop.1], seed: 1), img2 = pseudoRandomTensor([1, 3, crop.0, crop.1], seed: 2)
+    let img1 = pseudoRandomTensor([batch, 3, crop.0, crop.1], seed: 1)
+    let img2 = pseudoRandomTensor([batch, 3, crop.0, crop.1], seed: 2)
     let loss = LossConfig()
     func step() {
         model.parameters.zeroGradients()
@@ -50,9 +52,9 @@ func trainBenchmark(_ args: [String]) throws {
     }
     let best = 1000 * bestSeconds(reps: reps, step)  // its warm-up run fills the allocator pools
     let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
-    print("train step \(presetName) \(crop.0)x\(crop.1), batch 1, both directions, \(threads) threads, best of \(reps); load average \(load)")
+    print("train step \(presetName) \(crop.0)x\(crop.1), batch \(batch), both directions, \(threads) threads, best of \(reps); load average \(load)")
     print(String(format: "  Swift:   %.1f ms/step (%.2f steps/s)", best, 1000 / best))
-    if let reference = pytorchTrainStepMilliseconds(preset: presetName, threads: threads, crop: crop, reps: reps) {
+    if let reference = pytorchTrainStepMilliseconds(preset: presetName, threads: threads, crop: crop, batch: batch, reps: reps) {
         print(String(format: "  PyTorch: %.1f ms/step (%.2f steps/s)", reference, 1000 / reference))
         print(String(format: "  ratio Swift / PyTorch time: %.2f", best / reference))
     }
