@@ -15,36 +15,13 @@ final class TrainerTests: TemporaryFolderTestCase {
         func sample(_ rng: inout TrainingRNG) throws -> TrainingSample { pair }
     }
 
-    func testSupervisedTrainingOnOnePairReducesItsEndPointError() throws {
-        let synthetic = SyntheticPairSource(photos: [sineTexture(side: 96)], height: 64, width: 64, maxShift: 3)
-        var rng = TrainingRNG(seed: 3)
-        let pair = try synthetic.sample(&rng)
-        var options = TrainerOptions()
-        options.steps = 40; options.batch = 1; options.contentBatch = 2; options.crop = (64, 64); options.contentSize = 64
-        options.contentWarmup = 0; options.warmup = 5; options.learningRate = 2e-3; options.supervisedWeight = 1
-        options.checkpointEvery = 1000; options.logEvery = 1000
-        var loss = LossConfig.selfSupervisedFlowTermsOff
-        loss.vicregInv = 0; loss.vicregVar = 0; loss.vicregCov = 0
-        options.loss = loss
-        let model = MCJEPAModel(config: .test)
-        model.initializeRandomly(seed: 1)
-        let sampler = MixedSampler(sources: [FixedPair(pair)], crop: (64, 64), contentSize: 64)
-        let trainer = try Trainer(model: model, sampler: sampler, options: options, folder: folder, resume: false)
-        let first = try trainer.step()
-        var last = first
-        for _ in 1..<options.steps { last = try trainer.step() }
-        let before = try XCTUnwrap(first["synthetic_epe"]), after = try XCTUnwrap(last["synthetic_epe"])
-        XCTAssertLessThan(after, 0.6 * before, "EPE \(before) -> \(after) after \(options.steps) supervised steps on one pair")
-    }
-
-    /// Supervised options on `pair` with the moving average of the weights on (decay 0.5, so that every step
-    /// moves it visibly).
-    func averagingTrainer(_ pair: TrainingSample, steps: Int, folder: String, resume: Bool,
-                          checkpointEvery: Int = 1000) throws -> Trainer {
+    /// The `test` model (seed 1) trained supervised only on `pair`, every other term off.
+    func supervisedTrainer(_ pair: TrainingSample, steps: Int, warmup: Int, emaDecay: Float = 0, folder: String,
+                           resume: Bool = false, checkpointEvery: Int = 1000) throws -> Trainer {
         var options = TrainerOptions()
         options.steps = steps; options.batch = 1; options.contentBatch = 2; options.crop = (64, 64); options.contentSize = 64
-        options.contentWarmup = 0; options.warmup = 2; options.learningRate = 2e-3; options.supervisedWeight = 1
-        options.checkpointEvery = checkpointEvery; options.logEvery = 1000; options.emaDecay = 0.5
+        options.contentWarmup = 0; options.warmup = warmup; options.learningRate = 2e-3; options.supervisedWeight = 1
+        options.checkpointEvery = checkpointEvery; options.logEvery = 1000; options.emaDecay = emaDecay
         var loss = LossConfig.selfSupervisedFlowTermsOff
         loss.vicregInv = 0; loss.vicregVar = 0; loss.vicregCov = 0
         options.loss = loss
@@ -54,11 +31,29 @@ final class TrainerTests: TemporaryFolderTestCase {
         return try Trainer(model: model, sampler: sampler, options: options, folder: folder, resume: resume)
     }
 
+    func testSupervisedTrainingOnOnePairReducesItsEndPointError() throws {
+        let synthetic = SyntheticPairSource(photos: [sineTexture(side: 96)], height: 64, width: 64, maxShift: 3)
+        var rng = TrainingRNG(seed: 3)
+        let pair = try synthetic.sample(&rng)
+        let trainer = try supervisedTrainer(pair, steps: 40, warmup: 5, folder: folder)
+        let options = trainer.options
+        let first = try trainer.step()
+        var last = first
+        for _ in 1..<options.steps { last = try trainer.step() }
+        let before = try XCTUnwrap(first["synthetic_epe"]), after = try XCTUnwrap(last["synthetic_epe"])
+        XCTAssertLessThan(after, 0.6 * before, "EPE \(before) -> \(after) after \(options.steps) supervised steps on one pair")
+    }
+
     func testMovingAverageFollowsTheRecurrenceAndSurvivesAResume() throws {
         let synthetic = SyntheticPairSource(photos: [sineTexture(side: 96)], height: 64, width: 64, maxShift: 3)
         var rng = TrainingRNG(seed: 3)
         let pair = try synthetic.sample(&rng)
-        let trainer = try averagingTrainer(pair, steps: 3, folder: file("straight"), resume: false)
+        // Decay 0.5, so that every step moves the average visibly.
+        func averagingTrainer(steps: Int, folder: String, resume: Bool = false, checkpointEvery: Int = 1000) throws -> Trainer {
+            try supervisedTrainer(pair, steps: steps, warmup: 2, emaDecay: 0.5, folder: folder, resume: resume,
+                                  checkpointEvery: checkpointEvery)
+        }
+        let trainer = try averagingTrainer(steps: 3, folder: file("straight"))
         let average = try XCTUnwrap(trainer.average)
         let name = "decoder.estimator.out.weight"
         // average_0 = w_0; average_t = 0.5 average_{t-1} + 0.5 w_t.
@@ -73,12 +68,12 @@ final class TrainerTests: TemporaryFolderTestCase {
         XCTAssertNotEqual(expected, trainer.model.parameters[name].array, "the average should lag the weights")
 
         // A run interrupted after step 2 and resumed ends with the same average, and model.safetensors holds it.
-        let uninterrupted = try averagingTrainer(pair, steps: 4, folder: file("whole"), resume: false, checkpointEvery: 2)
+        let uninterrupted = try averagingTrainer(steps: 4, folder: file("whole"), checkpointEvery: 2)
         try uninterrupted.run()
-        let first = try averagingTrainer(pair, steps: 4, folder: file("split"), resume: false, checkpointEvery: 2)
+        let first = try averagingTrainer(steps: 4, folder: file("split"), checkpointEvery: 2)
         try first.run(stopAt: 2)
         XCTAssertTrue(FileManager.default.fileExists(atPath: file("split/step-0000002.ema.safetensors")))
-        let resumed = try averagingTrainer(pair, steps: 4, folder: file("split"), resume: true, checkpointEvery: 2)
+        let resumed = try averagingTrainer(steps: 4, folder: file("split"), resume: true, checkpointEvery: 2)
         XCTAssertEqual(resumed.state.step, 2)
         try resumed.run()
         let whole = try XCTUnwrap(uninterrupted.average).parameters.tensors, split = try XCTUnwrap(resumed.average).parameters.tensors

@@ -4,8 +4,9 @@ import NN
 /// Checkpoints of a run folder: `step-XXXXXXX.safetensors` (weights, a normal model file), `step-XXXXXXX.state.safetensors`
 /// (AdamW moments `m.<name>`, `v.<name>`, the weights' moving average `ema.<name>` when the run keeps one; step,
 /// optimizer step, RNG state and the occlusion gate in the metadata), `step-XXXXXXX.ema.safetensors` (the
-/// average as a normal model file, when kept) and `latest.json` naming the first two. Every file is written under a temporary name and renamed, in that order, so a
-/// crash at any moment leaves the previous checkpoint complete and `latest.json` pointing at it.
+/// average as a normal model file, when kept) and `latest.json` naming the first two. Every file is written under
+/// a temporary name and renamed, in that order, so a crash at any moment leaves the previous checkpoint complete
+/// and `latest.json` pointing at it.
 public struct TrainingState {
     public var step: Int
     public var optimizerStep: Int
