@@ -169,7 +169,7 @@ public final class Trainer {
         let keep = options.emaDecay, take = 1 - options.emaDecay
         for spec in model.parameters.specs {
             let mean = average.parameters[spec.name].data, current = model.parameters[spec.name].data
-            for i in 0..<spec.shape.reduce(1, *) { mean[i] = keep * mean[i] + take * current[i] }
+            for i in 0..<average.parameters[spec.name].count { mean[i] = keep * mean[i] + take * current[i] }
         }
     }
 

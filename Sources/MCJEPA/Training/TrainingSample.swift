@@ -153,7 +153,10 @@ public final class MixedSampler {
     /// not on the thread count. A batch of one, and any batch with a video or shard source, draws everything from
     /// `rng` in turn.
     public func flowBatch(_ batch: Int, rng: inout TrainingRNG) throws -> FlowBatch {
-        var a: [Tensor] = [], b: [Tensor] = [], f: [Tensor?] = []
+        func cropped(_ rng: inout TrainingRNG) throws -> (Tensor, Tensor, Tensor?) {
+            Augment.cropPair(try sample(&rng), height: crop.height, width: crop.width, rng: &rng)
+        }
+        let pairs: [(Tensor, Tensor, Tensor?)]
         if batch > 1 && sources.allSatisfy({ $0 is ConcurrentTrainingPairSource }) {
             let seeds = (0..<batch).map { _ in rng.next() }
             var made = [Result<(Tensor, Tensor, Tensor?), Error>?](repeating: nil, count: batch)
@@ -162,24 +165,17 @@ public final class MixedSampler {
                 DispatchQueue.concurrentPerform(iterations: workers) { worker in
                     for index in stride(from: worker, to: batch, by: workers) {
                         var local = TrainingRNG(seed: seeds[index])
-                        made[index] = Result {
-                            Augment.cropPair(try sample(&local), height: crop.height, width: crop.width, rng: &local)
-                        }
+                        made[index] = Result { try cropped(&local) }
                     }
                 }
             }
-            for result in made {
-                let (x, y, flow) = try result!.get()
-                a.append(x); b.append(y); f.append(flow)
-            }
+            pairs = try made.map { try $0!.get() }
         } else {
-            for _ in 0..<batch {
-                let (x, y, flow) = Augment.cropPair(try sample(&rng), height: crop.height, width: crop.width, rng: &rng)
-                a.append(x); b.append(y); f.append(flow)
-            }
+            pairs = try (0..<batch).map { _ in try cropped(&rng) }
         }
-        let flows = f.compactMap { $0 }
-        return FlowBatch(first: Augment.stack(a), second: Augment.stack(b), flow: flows.count == batch ? Augment.stack(flows) : nil)
+        let flows = pairs.compactMap(\.2)
+        return FlowBatch(first: Augment.stack(pairs.map(\.0)), second: Augment.stack(pairs.map(\.1)),
+                         flow: flows.count == batch ? Augment.stack(flows) : nil)
     }
 
     public func contentBatch(_ batch: Int, rng: inout TrainingRNG) throws -> (Tensor, Tensor) {
