@@ -171,7 +171,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--max-stride", type=int, default=2, help="largest frame distance of video pairs")
     ap.add_argument("--ema-decay", type=float, default=0.0,
                     help="decay of a moving average of the weights (0 = off, e.g. 0.999): each checkpoint also "
-                         "writes step-N.ema.safetensors, and the average is kept in its state for --resume")
+                         "writes step-N.ema.safetensors, from which --resume restores the average")
     ap.add_argument("--ckpt-every", type=int, default=1000)
     ap.add_argument("--log-every", type=int, default=10)
     ap.add_argument("--resume", action="store_true", help="continue from OUT/latest.json")
@@ -250,7 +250,7 @@ def save_checkpoint(out: str, step: int, model: MCJEPA, optimizer, sampler: Opti
     if average is not None:
         save_file(average, os.path.join(out, name + ".ema.safetensors"), dict(meta, ema_decay=str(args.ema_decay)))
     state = {"step": step, "optimizer": optimizer.state_dict(), "sampler": sampler.state() if sampler else None,
-             "ema": average, "torch_rng": torch.get_rng_state(), "python_rng": random.getstate(), "args": vars(args)}
+             "torch_rng": torch.get_rng_state(), "python_rng": random.getstate(), "args": vars(args)}
     tmp = os.path.join(out, f".{name}.state.pt.tmp")
     torch.save(state, tmp)
     os.replace(tmp, os.path.join(out, name + ".state.pt"))
@@ -296,7 +296,7 @@ def main(argv=None) -> None:
     no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]  # biases and norm gains
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
-    start, state = 0, {}
+    start = 0
     latest = os.path.join(args.out, "latest.json")
     if args.resume and os.path.exists(latest):
         with open(latest) as f:
@@ -314,11 +314,15 @@ def main(argv=None) -> None:
     elif args.init:
         load_weights(model, args.init)
 
-    # The moving average starts at the initial (or --init) weights; a resumed run restores its own.
+    # The moving average starts at the initial (or --init) weights; a resumed run restores its own from the
+    # checkpoint's .ema.safetensors.
     average = None
     if args.ema_decay > 0:
-        saved = state.get("ema")
-        average = saved if saved is not None else {n: p.detach().clone() for n, p in model.named_parameters()}
+        saved = os.path.join(args.out, f"step-{start:07d}.ema.safetensors")
+        if start > 0 and os.path.exists(saved):
+            average = {n: t.to(device) for n, t in load_file(saved)[0].items()}
+        else:
+            average = {n: p.detach().clone() for n, p in model.named_parameters()}
     step_module = TrainStep(model, loss_cfg)
     if distributed:
         # The decoder is idle during the content warm-up, hence find_unused_parameters.

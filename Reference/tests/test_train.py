@@ -106,7 +106,7 @@ def test_video_and_shard_sources_read_pairs(tmp_path):
 
 def test_moving_average_of_the_weights_is_checkpointed_and_resumed(tmp_path):
     """--ema-decay 0.5: average_t = 0.5 average_{t-1} + 0.5 w_t from average_0 = the --init weights; each checkpoint
-    writes it as step-N.ema.safetensors, and a resumed run continues it from the checkpoint's state."""
+    writes it as step-N.ema.safetensors, and a resumed run continues it from that file."""
     _photos(tmp_path)
     init = tmp_path / "init.safetensors"
     model = build_model("test")

@@ -1,10 +1,10 @@
 import Foundation
 import NN
 
-/// Checkpoints of a run folder: `step-XXXXXXX.safetensors` (weights, a normal model file), `step-XXXXXXX.state.safetensors`
-/// (AdamW moments `m.<name>`, `v.<name>`, the weights' moving average `ema.<name>` when the run keeps one; step,
-/// optimizer step, RNG state and the occlusion gate in the metadata), `step-XXXXXXX.ema.safetensors` (the
-/// average as a normal model file, when kept) and `latest.json` naming the first two. Every file is written under
+/// Checkpoints of a run folder: `step-XXXXXXX.safetensors` (weights, a normal model file),
+/// `step-XXXXXXX.ema.safetensors` (the weights' moving average, a normal model file, when the run keeps one),
+/// `step-XXXXXXX.state.safetensors` (AdamW moments `m.<name>`, `v.<name>`; step, optimizer step, RNG state and the
+/// occlusion gate in the metadata) and `latest.json` naming the weights and the state. Every file is written under
 /// a temporary name and renamed, in that order, so a crash at any moment leaves the previous checkpoint complete
 /// and `latest.json` pointing at it.
 public struct TrainingState {
@@ -45,7 +45,6 @@ public enum TrainingCheckpoint {
         for (spec, (m, v)) in zip(model.parameters.specs, zip(optimizer.firstMoments, optimizer.secondMoments)) {
             tensors["m.\(spec.name)"] = m
             tensors["v.\(spec.name)"] = v
-            if let average { tensors["ema.\(spec.name)"] = average.parameters[spec.name] }
         }
         let metadata = ["step": String(state.step), "optimizer_step": String(optimizer.step),
                         "rng_state": String(state.rngState), "visible": String(state.visible)]
@@ -77,7 +76,8 @@ public enum TrainingCheckpoint {
     }
 
     /// Loads `latest.json`'s checkpoint into `model`, `optimizer` and `average` (the weights' moving average: from
-    /// the checkpoint when it has one, else a copy of the restored weights); nil when the folder has none.
+    /// the checkpoint's `.ema.safetensors` when it has one, else a copy of the restored weights); nil when the
+    /// folder has none.
     public static func resume(folder: String, model: MCJEPAModel, optimizer: AdamW,
                               average: MCJEPAModel? = nil) throws -> TrainingState? {
         let latestPath = "\(folder)/latest.json"
@@ -103,10 +103,11 @@ public enum TrainingCheckpoint {
         }
         optimizer.restore(step: optimizerStep, firstMoments: first, secondMoments: second)
         if let average {
-            average.copyParameters(from: model)
-            let specs = model.parameters.specs
-            if specs.allSatisfy({ tensors["ema.\($0.name)"]?.shape == $0.shape }) {
-                average.parameters.assign(Dictionary(uniqueKeysWithValues: specs.map { ($0.name, tensors["ema.\($0.name)"]!) }))
+            let averagePath = "\(folder)/\(name(step: step)).ema.safetensors"
+            if FileManager.default.fileExists(atPath: averagePath) {
+                average.copyParameters(from: try WeightsFile.load(path: averagePath, config: model.config).model)
+            } else {
+                average.copyParameters(from: model)
             }
         }
         return TrainingState(step: step, optimizerStep: optimizerStep, rngState: rng, visible: visible)
