@@ -305,7 +305,7 @@ class BatchedSyntheticPairs:
                 mask = mask * active
                 frames[t] = mask * img + (1 - mask) * frames[t]
                 if t == 0:
-                    moved = a1 @ torch.linalg.inv(a0)
+                    moved = a1 @ inv  # inv is a0^-1 here
                     fx = moved[:, 0, 0, None, None] * px + moved[:, 0, 1, None, None] * py + moved[:, 0, 2, None, None] - px
                     fy = moved[:, 1, 0, None, None] * px + moved[:, 1, 1, None, None] * py + moved[:, 1, 2, None, None] - py
                     flow = mask * torch.stack([fx, fy], 1).to(f32) + (1 - mask) * flow
