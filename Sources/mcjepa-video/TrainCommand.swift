@@ -30,6 +30,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Skew of synthetic translations: max-shift x u^P (u uniform), 1 = uniform, 2 = mostly small.") var syntheticShiftPower: Float = 1
     @Option(help: "Most layers in a synthetic pair (a background and 1 to N-1 moving cut-outs).") var syntheticLayers = 3
     @Flag(help: "Photometric jitter on synthetic pairs (colour shared by both frames, small per-frame changes, noise).") var syntheticJitter = false
+    @Option(help: "Motion blur on synthetic pairs: longest exposure as a fraction of the frame interval (0 = sharp, up to 1); each pair draws its own in [0, F].") var syntheticMotionBlur: Float = 0
     @Option(help: "Weight of the multi-scale term (per-level EPE) when training supervised only.") var supervisedLevelWeight: Float = 0
     @Option(help: "Synthetic pairs (fixed, own seed) whose mean EPE is logged as eval_epe at each checkpoint.") var evalSynthetic = 0
     @Option(help: "Content-only steps before the flow losses switch on.") var contentWarmup = 1000
@@ -57,6 +58,7 @@ struct TrainCommand: AsyncParsableCommand {
         guard ModelConfig.presets[preset] != nil else { throw ValidationError("--preset \(preset): expected tiny, test or paper") }
         guard syntheticMaxShift >= 0 else { throw ValidationError("--synthetic-max-shift must be >= 0") }
         guard syntheticShiftPower >= 1 else { throw ValidationError("--synthetic-shift-power must be >= 1") }
+        guard (0...1).contains(syntheticMotionBlur) else { throw ValidationError("--synthetic-motion-blur must be in [0, 1]") }
         guard syntheticLayers >= 2 else { throw ValidationError("--synthetic-layers must be at least 2") }
         guard supervisedLevelWeight >= 0 else { throw ValidationError("--supervised-level-weight must be >= 0") }
         guard let c = parsedCrop, c.height > 0, c.width > 0, c.height % 64 == 0, c.width % 64 == 0 else {

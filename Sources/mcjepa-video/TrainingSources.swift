@@ -111,6 +111,7 @@ extension TrainCommand {
         }
         let crop = parsedCrop!
         return SyntheticPairSource(photos: photos, height: crop.height + 64, width: crop.width + 64,
-                                   maxShift: syntheticMaxShift, shiftPower: syntheticShiftPower, maxLayers: syntheticLayers, jitter: syntheticJitter)
+                                   maxShift: syntheticMaxShift, shiftPower: syntheticShiftPower, maxLayers: syntheticLayers, jitter: syntheticJitter,
+                                   motionBlur: syntheticMotionBlur)
     }
 }

@@ -102,6 +102,37 @@ final class SupervisedFlowLossTests: XCTestCase {
         XCTAssertTrue((j.first.planar + j.second.planar).allSatisfy { $0 >= 0 && $0 <= 1 })
     }
 
+    func testMotionBlurKeepsTheGeometryAndOnlySmearsMovingPixels() throws {
+        let photo = FrameImage(width: 90, height: 80, planar: (0..<(3 * 90 * 80)).map { Float(($0 * 7919) % 256) / 255 })
+        let sharp = SyntheticPairSource(photos: [photo], height: 64, width: 64, maxShift: 20, maxLayers: 5)
+        let blurred = SyntheticPairSource(photos: [photo], height: 64, width: 64, maxShift: 20, maxLayers: 5, motionBlur: 1)
+        var rng1 = TrainingRNG(seed: 5), rng2 = TrainingRNG(seed: 5)
+        let s = try sharp.sample(&rng1), b = try blurred.sample(&rng2)
+        XCTAssertEqual(s.flow, b.flow, "blur must not change the motion")
+        XCTAssertNotEqual(s.first.planar, b.first.planar)
+        XCTAssertNotEqual(s.second.planar, b.second.planar)
+        XCTAssertTrue((b.first.planar + b.second.planar).allSatisfy { $0 >= 0 && $0 <= 1 })
+    }
+
+    func testBlurAlongMotionStreaksAPointOverItsPath() {
+        // A white dot at (10, 4) on black, everything moving 8 px to the right, a full-interval exposure: every pixel
+        // samples 9 points 1 px apart centred on itself, so the 9 pixels within 4 px of the dot on its row see it once.
+        let (h, w) = (9, 32), plane = h * w
+        var frame = [Float](repeating: 0, count: 3 * plane)
+        for c in 0..<3 { frame[c * plane + 4 * w + 10] = 1 }
+        var motion = [Float](repeating: 0, count: 2 * plane)
+        for p in 0..<plane { motion[p] = 8 }
+        let streak = SyntheticPairSource.blurAlongMotion(frame, motion: motion, exposure: 1, height: h, width: w)
+        for y in 0..<h {
+            for x in 0..<w {
+                let expected: Float = (y == 4 && abs(x - 10) <= 4) ? 1.0 / 9 : 0
+                XCTAssertEqual(streak[plane + y * w + x], expected, accuracy: 1e-6, "(\(x), \(y))")
+            }
+        }
+        XCTAssertEqual(SyntheticPairSource.blurAlongMotion(frame, motion: motion, exposure: 0, height: h, width: w), frame,
+                       "a zero exposure leaves the frame sharp")
+    }
+
     func testShiftPowerMakesSmallMotionsCommonAndKeepsTheLargest() throws {
         let photo = FrameImage(width: 90, height: 80, planar: (0..<(3 * 90 * 80)).map { Float(($0 * 7919) % 256) / 255 })
         func backgroundMotions(power: Float) throws -> [Float] {

@@ -9,7 +9,9 @@ import NN
 /// (`shiftPower`), up to `maxLayers` layers, a texture margin that grows
 /// with `maxShift` beyond 32 px (so that large moves do not sample past the photo's edge), and optional
 /// photometric `jitter` (contrast, brightness, saturation shared by both frames, plus a small per-frame brightness
-/// change and noise) so that a supervised warm-up does not assume exact brightness constancy.
+/// change and noise) so that a supervised warm-up does not assume exact brightness constancy, and optional
+/// `motionBlur`: each frame averaged along its own motion over a random exposure, as a camera's shutter does
+/// (Sintel's "final" pass and most real video), which affine layers of sharp photos never show.
 public final class SyntheticPairSource: ConcurrentTrainingPairSource {
     public let name = "synthetic"
     public let height: Int, width: Int
@@ -17,14 +19,19 @@ public final class SyntheticPairSource: ConcurrentTrainingPairSource {
     public let shiftPower: Float
     public let maxLayers: Int
     public let jitter: Bool
+    /// Longest exposure as a fraction of the frame interval (0: sharp frames). Each pair draws its exposure
+    /// uniformly in [0, motionBlur], so a blurred pair's streaks are up to this fraction of its motion.
+    public let motionBlur: Float
     private let margin: Int
     private let textures: [Tensor]  // [1,3,height+margin,width+margin]
 
     public init(photos: [FrameImage], height: Int, width: Int, maxShift: Float = 12, shiftPower: Float = 1, maxLayers: Int = 3,
-                jitter: Bool = false) {
+                jitter: Bool = false, motionBlur: Float = 0) {
         precondition(!photos.isEmpty, "synthetic pairs need at least one photo")
+        precondition(motionBlur >= 0 && motionBlur <= 1, "motion blur is an exposure fraction in [0, 1]")
         precondition(maxLayers >= 2, "synthetic pairs need a background and at least one layer")
         self.height = height; self.width = width; self.maxShift = maxShift; self.shiftPower = shiftPower; self.maxLayers = maxLayers; self.jitter = jitter
+        self.motionBlur = motionBlur
         let margin = max(64, Int((2 * maxShift).rounded(.up)))
         self.margin = margin
         textures = photos.map {
@@ -66,6 +73,8 @@ public final class SyntheticPairSource: ConcurrentTrainingPairSource {
         let th = h + margin, tw = w + margin, half = Float(margin / 2)
         var frames = [[Float](repeating: 0, count: 3 * plane), [Float](repeating: 0, count: 3 * plane)]
         var flow = [Float](repeating: 0, count: 2 * plane)
+        // Frame 1's own motion (the displacement that brought each of its pixels there), for its motion blur.
+        var arrival = [Float](repeating: 0, count: motionBlur > 0 ? 2 * plane : 0)
         let layers = 2 + rng.below(maxLayers - 1)
         for layer in 0..<layers {
             let texture = textures[rng.below(textures.count)]
@@ -83,11 +92,11 @@ public final class SyntheticPairSource: ConcurrentTrainingPairSource {
                 let u = dx * cosTheta + dy * sinTheta, v = -dx * sinTheta + dy * cosTheta
                 return (u * u) / (ax * ax) + (v * v) / (ay * ay) <= 1
             }
-            let moved = Self.compose(a1, Self.inverse(a0))
+            let moved = Self.compose(a1, Self.inverse(a0)), cameFrom = Self.compose(a0, Self.inverse(a1))
             for (t, a) in [a0, a1].enumerated() {
                 let inv = Self.inverse(a)
                 frames[t].withUnsafeMutableBufferPointer { frame in
-                    flow.withUnsafeMutableBufferPointer { flow in
+                    flow.withUnsafeMutableBufferPointer { flow in arrival.withUnsafeMutableBufferPointer { arrival in
                         for y in 0..<h {
                             for x in 0..<w {
                                 let px = Double(x), py = Double(y)
@@ -105,16 +114,63 @@ public final class SyntheticPairSource: ConcurrentTrainingPairSource {
                                 if t == 0 {
                                     flow[y * w + x] = Float(moved.0 * px + moved.1 * py + moved.2 - px)
                                     flow[plane + y * w + x] = Float(moved.3 * px + moved.4 * py + moved.5 - py)
+                                } else if !arrival.isEmpty {
+                                    arrival[y * w + x] = Float(px - (cameFrom.0 * px + cameFrom.1 * py + cameFrom.2))
+                                    arrival[plane + y * w + x] = Float(py - (cameFrom.3 * px + cameFrom.4 * py + cameFrom.5))
                                 }
                             }
                         }
-                    }
+                    } }
                 }
             }
+        }
+        if motionBlur > 0 {
+            // Drawn after the geometry, so a seed gives the same flow with or without blur.
+            let exposure = rng.uniform(0, motionBlur)
+            frames[0] = Self.blurAlongMotion(frames[0], motion: flow, exposure: exposure, height: h, width: w)
+            frames[1] = Self.blurAlongMotion(frames[1], motion: arrival, exposure: exposure, height: h, width: w)
         }
         if jitter { Self.photometricJitter(&frames, plane: plane, rng: &rng) }
         return TrainingSample(first: FrameImage(width: w, height: h, planar: frames[0]),
                               second: FrameImage(width: w, height: h, planar: frames[1]), flow: flow)
+    }
+
+    /// Each pixel averaged over the points it passes during the exposure, centred on the frame's time: samples
+    /// of the sharp frame at p + s m(p) for s in [-exposure/2, exposure/2], one per pixel of streak length (at most
+    /// 16), bilinear and clamped to the frame. Sampling along the pixel's own motion ignores what moves across it,
+    /// so a layer's edge is smeared on its own side only: close enough to a shutter for training.
+    static func blurAlongMotion(_ frame: [Float], motion: [Float], exposure: Float, height h: Int, width w: Int) -> [Float] {
+        let plane = h * w
+        var blurred = frame
+        frame.withUnsafeBufferPointer { sharp in
+            blurred.withUnsafeMutableBufferPointer { out in
+                for y in 0..<h {
+                    for x in 0..<w {
+                        let p = y * w + x
+                        let mx = motion[p] * exposure, my = motion[plane + p] * exposure
+                        let samples = min(16, Int((mx * mx + my * my).squareRoot().rounded(.up)) + 1)
+                        guard samples > 1 else { continue }
+                        var sum: (Float, Float, Float) = (0, 0, 0)
+                        for k in 0..<samples {
+                            let s = Float(k) / Float(samples - 1) - 0.5
+                            let sx = min(max(Float(x) + s * mx, 0), Float(w - 1)), sy = min(max(Float(y) + s * my, 0), Float(h - 1))
+                            let x0 = min(Int(sx), w - 2), y0 = min(Int(sy), h - 2)
+                            let fx = sx - Float(x0), fy = sy - Float(y0)
+                            func tap(_ c: Int) -> Float {
+                                let base = c * plane + y0 * w + x0
+                                let top = (1 - fx) * sharp[base] + fx * sharp[base + 1]
+                                let bottom = (1 - fx) * sharp[base + w] + fx * sharp[base + w + 1]
+                                return (1 - fy) * top + fy * bottom
+                            }
+                            sum.0 += tap(0); sum.1 += tap(1); sum.2 += tap(2)
+                        }
+                        let n = Float(samples)
+                        out[p] = sum.0 / n; out[plane + p] = sum.1 / n; out[2 * plane + p] = sum.2 / n
+                    }
+                }
+            }
+        }
+        return blurred
     }
 
     /// Contrast and brightness x[0.7, 1.3] / +-0.08 and saturation x[0.6, 1.4] for both frames, then per frame a
