@@ -117,16 +117,20 @@ class SyntheticPairs:
     small ones (max_shift * sign * |u|^p, u uniform in [-1, 1)), as in real video with its long tail of large
     motions; up to `max_layers` layers; a texture margin of max(64, ceil(2 max_shift)) so that large moves do not
     sample past the photo's edge; optional photometric `jitter` so that supervised training does not assume exact
-    brightness constancy. Same semantics as the Swift `SyntheticPairSource` (different random streams).
+    brightness constancy; optional `motion_blur` F: each frame averaged along its own motion over an exposure drawn
+    in [0, F] (`blur_along_motion`). Same semantics as the Swift `SyntheticPairSource` (different random streams).
     """
 
     def __init__(self, paths: List[str], size=(320, 448), max_shift: float = 12.0, shift_power: float = 1.0,
-                 max_layers: int = 3, jitter: bool = False):
+                 max_layers: int = 3, jitter: bool = False, motion_blur: float = 0.0):
         self.images = find_files(paths, IMAGE_EXTENSIONS)
         if not self.images:
             raise ValueError(f"no images in {paths}")
         if max_layers < 2:
             raise ValueError("synthetic pairs need a background and at least one layer (max_layers >= 2)")
+        if not 0 <= motion_blur <= 1:
+            raise ValueError("motion blur is an exposure fraction in [0, 1]")
+        self.motion_blur = motion_blur
         self.height, self.width = size
         self.max_shift = max_shift
         self.shift_power = shift_power
@@ -170,6 +174,7 @@ class SyntheticPairs:
         margin, half = self.margin, self.margin // 2
         frames = [np.zeros((h, w, 3), np.float32), np.zeros((h, w, 3), np.float32)]
         flow = np.zeros((h, w, 2), np.float32)
+        arrival = np.zeros((h, w, 2), np.float32)  # frame 1's own motion, for its blur
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
         for layer in range(int(rng.integers(2, self.max_layers + 1))):
             tex = self._image(self.images[rng.integers(len(self.images))])
@@ -193,6 +198,17 @@ class SyntheticPairs:
                     fx = moved[0, 0] * xs + moved[0, 1] * ys + moved[0, 2] - xs
                     fy = moved[1, 0] * xs + moved[1, 1] * ys + moved[1, 2] - ys
                     flow = m * np.stack([fx, fy], axis=2).astype(np.float32) + (1 - m) * flow
+                else:
+                    came_from = a0 @ np.linalg.inv(a1)
+                    ax = xs - (came_from[0, 0] * xs + came_from[0, 1] * ys + came_from[0, 2])
+                    ay = ys - (came_from[1, 0] * xs + came_from[1, 1] * ys + came_from[1, 2])
+                    arrival = m * np.stack([ax, ay], axis=2).astype(np.float32) + (1 - m) * arrival
+        if self.motion_blur > 0:
+            # Drawn after the geometry, so a seed gives the same flow with or without blur.
+            exposure = torch.tensor([rng.uniform(0, self.motion_blur)], dtype=torch.float32)
+            frames = [blur_along_motion(torch.from_numpy(f).permute(2, 0, 1)[None],
+                                        torch.from_numpy(v).permute(2, 0, 1)[None], exposure)[0].permute(1, 2, 0).numpy()
+                      for f, v in ((frames[0], flow), (frames[1], arrival))]
         if self.jitter:
             # Drawn after the geometry, so a seed gives the same flow with or without jitter.
             frames = photometric_jitter(frames, rng)
@@ -216,12 +232,12 @@ class BatchedSyntheticPairs:
     """
 
     def __init__(self, paths: List[str], crop=(256, 320), max_shift: float = 12.0, shift_power: float = 1.0,
-                 max_layers: int = 3, jitter: bool = False, device="cpu", seed: int = 0):
+                 max_layers: int = 3, jitter: bool = False, motion_blur: float = 0.0, device="cpu", seed: int = 0):
         self.crop = crop
         h, w = crop
         # The numpy source's geometry: pairs of (crop + 64) cropped at random, textures (pair + margin).
         self.source = SyntheticPairs(paths, size=(h + 64, w + 64), max_shift=max_shift, shift_power=shift_power,
-                                     max_layers=max_layers, jitter=jitter)
+                                     max_layers=max_layers, jitter=jitter, motion_blur=motion_blur)
         sh, sw, m = self.source.height, self.source.width, self.source.margin
         textures = [cv2.resize(self.source._image(p), (sw + m, sh + m), interpolation=cv2.INTER_AREA)
                     for p in self.source.images]
@@ -280,6 +296,7 @@ class BatchedSyntheticPairs:
         th, tw = self.textures.shape[2:]
         frames = [torch.zeros(n, 3, h, w, device=dev, dtype=f32) for _ in range(2)]
         flow = torch.zeros(n, 2, h, w, device=dev, dtype=f32)
+        arrival = torch.zeros(n, 2, h, w, device=dev, dtype=f32)  # frame 1's own motion, for its blur
         layers = torch.randint(2, src.max_layers + 1, (n,), generator=self.generator, device=dev)
         for layer in range(src.max_layers):
             index = torch.randint(len(self.textures), (n,), generator=self.generator, device=dev)
@@ -309,7 +326,15 @@ class BatchedSyntheticPairs:
                     fx = moved[:, 0, 0, None, None] * px + moved[:, 0, 1, None, None] * py + moved[:, 0, 2, None, None] - px
                     fy = moved[:, 1, 0, None, None] * px + moved[:, 1, 1, None, None] * py + moved[:, 1, 2, None, None] - py
                     flow = mask * torch.stack([fx, fy], 1).to(f32) + (1 - mask) * flow
+                elif src.motion_blur > 0:
+                    came_from = a0 @ inv  # inv is a1^-1 here
+                    ax = px - (came_from[:, 0, 0, None, None] * px + came_from[:, 0, 1, None, None] * py + came_from[:, 0, 2, None, None])
+                    ay = py - (came_from[:, 1, 0, None, None] * px + came_from[:, 1, 1, None, None] * py + came_from[:, 1, 2, None, None])
+                    arrival = mask * torch.stack([ax, ay], 1).to(f32) + (1 - mask) * arrival
         flip = torch.rand(n, generator=self.generator, device=dev) < 0.5
+        if src.motion_blur > 0:  # drawn after the geometry, so a seed gives the same flow with or without blur
+            exposure = self._uniform(n, 0, src.motion_blur).to(f32)
+            frames = [blur_along_motion(frames[0], flow, exposure), blur_along_motion(frames[1], arrival, exposure)]
         if src.jitter:  # drawn after the geometry, so a seed gives the same flow with or without jitter
             frames = self._jitter(frames)
         if flip.any():
@@ -339,6 +364,30 @@ class BatchedSyntheticPairs:
 
 
 GRAY = np.array([0.299, 0.587, 0.114], np.float32)
+
+MAX_BLUR_SAMPLES = 16
+
+
+def blur_along_motion(frames: torch.Tensor, motion: torch.Tensor, exposure: torch.Tensor) -> torch.Tensor:
+    """Motion blur as a shutter makes it (Swift `SyntheticPairSource.blurAlongMotion`): [n,3,H,W] frames, each pixel
+    p averaged over samples of the sharp frame at p + s m(p), m = exposure x the pixel's [n,2,H,W] motion, s evenly
+    spaced in [-1/2, 1/2], one sample per pixel of streak length plus one (at most 16), bilinear, clamped to the
+    frame. A pixel with a streak under 1 px keeps its value. `exposure`: [n], fractions of the frame interval.
+    """
+    n, _, h, w = frames.shape
+    m = motion * exposure.view(n, 1, 1, 1).to(motion.dtype)
+    samples = torch.clamp(torch.ceil(m.norm(dim=1, keepdim=True)) + 1, max=MAX_BLUR_SAMPLES)
+    ys, xs = torch.meshgrid(torch.arange(h, device=frames.device, dtype=frames.dtype),
+                            torch.arange(w, device=frames.device, dtype=frames.dtype), indexing="ij")
+    total = torch.zeros_like(frames)
+    for k in range(MAX_BLUR_SAMPLES):
+        s = k / torch.clamp(samples - 1, min=1) - 0.5
+        sx = (xs + s[:, 0] * m[:, 0]).clamp(0, w - 1)
+        sy = (ys + s[:, 0] * m[:, 1]).clamp(0, h - 1)
+        grid = torch.stack([2 * sx / max(w - 1, 1) - 1, 2 * sy / max(h - 1, 1) - 1], 3)
+        tap = torch.nn.functional.grid_sample(frames, grid, mode="bilinear", padding_mode="border", align_corners=True)
+        total = total + torch.where(k < samples, tap, torch.zeros_like(tap))
+    return torch.where(samples > 1, total / samples, frames)
 
 
 def photometric_jitter(frames: List[np.ndarray], rng: np.random.Generator) -> List[np.ndarray]:

@@ -165,6 +165,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--synthetic-jitter", action="store_true",
                     help="photometric jitter on synthetic pairs (colour shared by both frames, small per-frame "
                          "changes, noise)")
+    ap.add_argument("--synthetic-motion-blur", type=float, default=0.0,
+                    help="motion blur on synthetic pairs: longest exposure as a fraction of the frame interval "
+                         "(0 = sharp, up to 1); each pair draws its own in [0, F]")
     ap.add_argument("--synthetic-on-device", action="store_true",
                     help="make the synthetic flow pairs batch-wise with torch on --device (BatchedSyntheticPairs: "
                          "the numpy source cannot keep a GPU busy); only with --synthetic and no --data")
@@ -195,6 +198,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         ap.error("--synthetic-max-shift must be >= 0")
     if args.synthetic_shift_power < 1:
         ap.error("--synthetic-shift-power must be >= 1")
+    if not 0 <= args.synthetic_motion_blur <= 1:
+        ap.error("--synthetic-motion-blur must be in [0, 1]")
     if args.synthetic_layers < 2:
         ap.error("--synthetic-layers must be at least 2")
     if args.supervised_level_weight < 0:
@@ -233,7 +238,7 @@ def build_sources(args, rank: int, world: int):
         h, w = args.crop
         sources.append(SyntheticPairs(args.synthetic, size=(h + 64, w + 64), max_shift=args.synthetic_max_shift,
                                       shift_power=args.synthetic_shift_power, max_layers=args.synthetic_layers,
-                                      jitter=args.synthetic_jitter))
+                                      jitter=args.synthetic_jitter, motion_blur=args.synthetic_motion_blur))
     if not sources:
         raise SystemExit(f"no videos, shards or images found in {args.data + args.synthetic}")
     return sources
@@ -348,7 +353,8 @@ def main(argv=None) -> None:
     if args.synthetic_on_device:
         device_synthetic = BatchedSyntheticPairs(
             args.synthetic, crop=args.crop, max_shift=args.synthetic_max_shift, shift_power=args.synthetic_shift_power,
-            max_layers=args.synthetic_layers, jitter=args.synthetic_jitter, device=device,
+            max_layers=args.synthetic_layers, jitter=args.synthetic_jitter, motion_blur=args.synthetic_motion_blur,
+            device=device,
             seed=(args.seed * 1000 + rank) * 1000003 + start)  # a resumed run draws new pairs
     for step, content_cpu, flow_cpu in batches:
         lr = lr_at(step, args.lr, args.warmup, args.steps)

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import torch
 
-from mcjepa.data import BatchedSyntheticPairs, MixedSampler, SyntheticPairs
+from mcjepa.data import BatchedSyntheticPairs, MixedSampler, SyntheticPairs, blur_along_motion
 from mcjepa.ops import backward_warp
 
 from test_train import _photos as write_photos, _run_train
@@ -53,6 +53,34 @@ def test_same_flow_with_and_without_jitter(tmp_path):
     jittered = BatchedSyntheticPairs(paths, crop=(64, 128), max_shift=12, jitter=True, seed=3).batch(4)
     assert torch.equal(plain["flow"], jittered["flow"])
     assert not torch.equal(plain["f0"], jittered["f0"])
+
+
+def test_blur_along_motion_streaks_a_point_over_its_path():
+    """The Swift test's case: a white dot at (10, 4), everything moving 8 px right, a full-interval exposure: each
+    pixel samples 9 points 1 px apart centred on itself, so the 9 pixels within 4 px of the dot see it once."""
+    frame = torch.zeros(1, 3, 9, 32)
+    frame[:, :, 4, 10] = 1
+    motion = torch.zeros(1, 2, 9, 32)
+    motion[:, 0] = 8
+    streak = blur_along_motion(frame, motion, torch.tensor([1.0]))
+    expected = torch.zeros(9, 32)
+    expected[4, 6:15] = 1 / 9
+    assert torch.allclose(streak[0, 1], expected, atol=1e-6)
+    assert torch.equal(blur_along_motion(frame, motion, torch.tensor([0.0])), frame)
+
+
+def test_same_flow_with_and_without_motion_blur(tmp_path):
+    paths = _photos(tmp_path)
+    sharp = BatchedSyntheticPairs(paths, crop=(64, 128), max_shift=12, seed=4).batch(4)
+    blurred = BatchedSyntheticPairs(paths, crop=(64, 128), max_shift=12, motion_blur=1, seed=4).batch(4)
+    assert torch.equal(sharp["flow"], blurred["flow"])
+    for key in ("f0", "f1"):
+        assert not torch.equal(sharp[key], blurred[key])
+        assert 0 <= float(blurred[key].min()) and float(blurred[key].max()) <= 1
+    source, plain = (SyntheticPairs(paths, size=(64, 96), max_shift=12, motion_blur=b) for b in (1.0, 0.0))
+    one, other = source.sample(np.random.default_rng(5)), plain.sample(np.random.default_rng(5))
+    assert np.array_equal(one["flow"], other["flow"])
+    assert not np.array_equal(one["f1"], other["f1"]) and one["f1"].shape == (64, 96, 3)
 
 
 def test_motion_statistics_match_the_numpy_source(tmp_path):
