@@ -260,12 +260,23 @@ class MCJEPA(nn.Module):
         return rep, self.expander(rep)
 
     @torch.no_grad()
-    def estimate_flow(self, img1: torch.Tensor, img2: torch.Tensor) -> torch.Tensor:
-        """Any-size RGB [0,1] frames -> full-resolution flow from img1 to img2 (padding handled here)."""
+    def estimate_flow(self, img1: torch.Tensor, img2: torch.Tensor, flip_average: bool = False) -> torch.Tensor:
+        """Any-size RGB [0,1] frames -> full-resolution flow from img1 to img2 (padding handled here).
+
+        flip_average: the mean with the flow of the pair mirrored left to right, mirrored back (u negated), as the
+        Swift `FlowEstimator(flipAverage:)`; the mirrored frames are padded after mirroring.
+        """
         padder = InputPadder(img1.shape[-2], img1.shape[-1], PAD_MULTIPLE)
-        f1 = self.encode(padder.pad_tensor(img1))
-        f2 = self.encode(padder.pad_tensor(img2))
-        return padder.unpad(self.flow(f1, f2)[1])
+
+        def flow(a, b):
+            return padder.unpad(self.flow(self.encode(padder.pad_tensor(a)), self.encode(padder.pad_tensor(b)))[1])
+
+        forward = flow(img1, img2)
+        if not flip_average:
+            return forward
+        mirrored = flow(img1.flip(-1), img2.flip(-1)).flip(-1)
+        mirrored[:, 0] = -mirrored[:, 0]
+        return 0.5 * (forward + mirrored)
 
 
 def build_model(preset: str = "tiny") -> MCJEPA:

@@ -31,6 +31,23 @@ def test_estimate_flow_handles_sizes_that_are_not_multiples_of_64():
     assert flow.shape == (1, 2, 50, 90)
 
 
+def test_flip_average_is_the_mean_with_the_mirrored_flow_and_mirror_symmetric():
+    torch.manual_seed(0)
+    model = build_model("test").eval()
+    a, b = torch.rand(1, 3, 40, 45), torch.rand(1, 3, 40, 45)
+
+    def mirror_flow(f):
+        f = f.flip(-1).clone()
+        f[:, 0] = -f[:, 0]
+        return f
+
+    averaged = model.estimate_flow(a, b, flip_average=True)
+    forward, back = model.estimate_flow(a, b), mirror_flow(model.estimate_flow(a.flip(-1), b.flip(-1)))
+    assert torch.allclose(averaged, 0.5 * (forward + back), atol=1e-6)
+    assert not torch.allclose(forward, back, atol=1e-4)
+    assert torch.allclose(model.estimate_flow(a.flip(-1), b.flip(-1), flip_average=True), mirror_flow(averaged), atol=1e-6)
+
+
 def test_parameter_names_follow_the_documented_scheme():
     names = set(build_model("tiny").state_dict())
     for name in ["encoder.levels.0.conv.weight", "encoder.levels.0.norm.weight", "encoder.levels.1.conv.bias",

@@ -5,6 +5,9 @@ import NN
 public struct FrameFeatures {
     /// Levels 1..6 of the padded inference-size frame.
     public let pyramid: [Tensor]
+    /// Levels 1..6 of the frame mirrored left to right (padded after mirroring), for flip-averaged flow; nil
+    /// unless asked for.
+    public internal(set) var mirroredPyramid: [Tensor]? = nil
     /// The frame's own size.
     public let width: Int, height: Int
     /// The size the network saw before padding (smaller than the frame's with `maxSide`).
@@ -31,7 +34,8 @@ public final class ContentEncoder {
         return (max(1, Int((Double(width) * scale).rounded())), max(1, Int((Double(height) * scale).rounded())))
     }
 
-    public func features(_ frame: FrameImage) -> FrameFeatures {
+    /// With `mirrored`, the pyramid of the frame mirrored left to right as well (twice the encoder's work).
+    public func features(_ frame: FrameImage, mirrored: Bool = false) -> FrameFeatures {
         let size = inferenceSize(width: frame.width, height: frame.height)
         var input = frame.tensor
         if size != (frame.width, frame.height) {
@@ -39,8 +43,20 @@ public final class ContentEncoder {
         }
         let padder = InputPadder(height: size.height, width: size.width)
         let pyramid = model.encode(padder.pad(input))
-        return FrameFeatures(pyramid: pyramid, width: frame.width, height: frame.height,
+        let mirroredPyramid = mirrored ? model.encode(padder.pad(mirroredLeftToRight(input))) : nil
+        return FrameFeatures(pyramid: pyramid, mirroredPyramid: mirroredPyramid, width: frame.width, height: frame.height,
                              inferenceWidth: size.width, inferenceHeight: size.height, padder: padder)
+    }
+
+    /// [N, C, H, W] -> the same maps mirrored left to right (x -> W - 1 - x).
+    func mirroredLeftToRight(_ x: Tensor) -> Tensor {
+        let y = Tensor(shape: x.shape)
+        let w = x.w
+        for row in 0..<(x.n * x.c * x.h) {
+            let src = x.data + row * w, dst = y.data + row * w
+            for i in 0..<w { dst[i] = src[w - 1 - i] }
+        }
+        return y
     }
 
     /// The content representation of a frame (global average pool of level 6) and its expander embedding.

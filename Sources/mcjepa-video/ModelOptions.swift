@@ -26,9 +26,9 @@ struct ModelOptions: ParsableArguments {
 
     /// Loads the weights (printing which ones run, or the missing-weights error: see `loadWeights`) and sets the
     /// network's thread count.
-    func estimator() throws -> FlowEstimator {
+    func estimator(flipAverage: Bool = false) throws -> FlowEstimator {
         let weights = try loadWeights(modelPath: model)
         setThreads(threads)
-        return FlowEstimator(model: weights.model, maxSide: maxSide)
+        return FlowEstimator(model: weights.model, maxSide: maxSide, flipAverage: flipAverage)
     }
 }

@@ -65,6 +65,22 @@ final class FlowCommandTests: TemporaryFolderTestCase {
         XCTAssertEqual([fromFiles.width, fromFiles.height], [320, 240])
     }
 
+    func testFlipAverageWritesTheSameFilesWithDifferentFlow() throws {
+        let tool = try commandLineTool()
+        let (model, _) = try savedTestModel()
+        var fields: [FlowField] = []
+        for (name, extra) in [("plain", [String]()), ("flipped", ["--flip-average"])] {
+            let out = file(name)
+            let result = try runProcess(tool, ["flow", sample, "-o", out, "--model", model, "--max-side", "64",
+                                               "--duration", "0.2", "--progress", "none"] + extra)
+            XCTAssertEqual(result.status, 0, result.err)
+            XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: out).isEmpty)
+            fields.append(try FlowFile.read(URL(fileURLWithPath: "\(out)/000000.flo")))
+        }
+        XCTAssertEqual([fields[1].width, fields[1].height], [320, 240])
+        XCTAssertNotEqual(fields[0], fields[1])
+    }
+
     func testDefaultOutputFolderIsNextToTheInput() throws {
         let tool = try commandLineTool()
         let (model, _) = try savedTestModel()

@@ -85,6 +85,38 @@ final class InferenceTests: XCTestCase {
         XCTAssertNotEqual(estimator.flow(from: features[0], to: features[1]), estimator.flow(from: features[1], to: features[0]))
     }
 
+    private func mirrored(_ image: FrameImage) -> FrameImage {
+        let (w, h) = (image.width, image.height)
+        var planar = image.planar
+        for row in 0..<(3 * h) { for x in 0..<w { planar[row * w + x] = image.planar[row * w + w - 1 - x] } }
+        return FrameImage(width: w, height: h, planar: planar)
+    }
+
+    private func mirrored(_ field: FlowField) -> FlowField {
+        let (w, h) = (field.width, field.height)
+        var u = field.u, v = field.v
+        for y in 0..<h { for x in 0..<w { u[y * w + x] = -field.u[y * w + w - 1 - x]; v[y * w + x] = field.v[y * w + w - 1 - x] } }
+        return FlowField(width: w, height: h, u: u, v: v)
+    }
+
+    func testFlipAverageIsTheMeanWithTheMirroredPairsFlowAndExactlyMirrorSymmetric() throws {
+        let model = MCJEPAModel(config: .test)
+        model.initializeRandomly(seed: 7)
+        let plain = FlowEstimator(model: model), averaged = FlowEstimator(model: model, flipAverage: true)
+        // An odd width: the mirrored frame is padded after mirroring, with the padder's uneven split.
+        let (a, b) = (frame(width: 45, height: 40, shift: 0), frame(width: 45, height: 40, shift: 3))
+        let field = averaged.flow(a, b)
+        let forward = plain.flow(a, b), back = mirrored(plain.flow(mirrored(a), mirrored(b)))
+        for i in [0, 44, 900, 45 * 40 - 1] {
+            XCTAssertEqual(field.u[i], 0.5 * (forward.u[i] + back.u[i]), accuracy: 1e-6)
+            XCTAssertEqual(field.v[i], 0.5 * (forward.v[i] + back.v[i]), accuracy: 1e-6)
+        }
+        XCTAssertNotEqual(forward, back, "an untrained network is not mirror symmetric, so the average changes the flow")
+        let ofMirroredPair = averaged.flow(mirrored(a), mirrored(b))
+        XCTAssertEqual(ofMirroredPair, mirrored(field), "mirroring the frames mirrors the averaged flow, bit for bit")
+        XCTAssertNil(plain.features(a).mirroredPyramid, "the plain estimator encodes each frame once")
+    }
+
     func testNormalisationUsesImageNetStatistics() {
         let x = Tensor(shape: [1, 3, 1, 1], values: [0.485, 0.456 + 0.224, 0.406 - 0.225])
         XCTAssertEqual(ImageNormalization.normalized(x).array.map { ($0 * 1e5).rounded() / 1e5 }, [0, 1, -1])

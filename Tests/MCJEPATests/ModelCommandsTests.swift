@@ -202,6 +202,15 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
         let epe = try XCTUnwrap(mean["epe"] as? Double)
         XCTAssertTrue(epe.isFinite && epe > 0, "\(epe)")
 
+        let flipped = try runProcess(tool, ["eval", "flow", set, "--model", model, "--max-side", "64", "--json", "--flip-average"])
+        let flippedReport = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(flipped.out.utf8)) as? [String: Any])
+        XCTAssertEqual(flippedReport["prediction"] as? String, "model \(model) (max side 64) (flip-averaged)")
+        let flippedEPE = try XCTUnwrap((flippedReport["mean"] as? [String: Any])?["epe"] as? Double)
+        XCTAssertTrue(flippedEPE.isFinite && flippedEPE != epe, "\(flippedEPE) vs \(epe)")
+        let misplaced = try runProcess(tool, ["eval", "flow", set, "--pred", "zero", "--flip-average"])
+        XCTAssertEqual(misplaced.status, 2)
+        XCTAssertTrue(misplaced.err.contains("--flip-average applies only without --pred"), misplaced.err)
+
         try Data("not a png".utf8).write(to: URL(fileURLWithPath: "\(set)/b/img2.png"))
         let bad = try runProcess(tool, ["eval", "flow", set, "--model", model, "--max-side", "64"])
         XCTAssertEqual(bad.status, 3)
