@@ -101,7 +101,7 @@ final class TrainCommandTests: TemporaryFolderTestCase {
         let run = try runProcess(tool, ["train", "--synthetic", photos, "--supervised-weight", "1", "--out", out, "--preset", "test",
                                         "--steps", "2", "--crop", "64x64", "--content-size", "64", "--content-batch", "2",
                                         "--batch", "1", "--content-warmup", "0", "--threads", "1", "--log-every", "1",
-                                        "--eval-synthetic", "2"])
+                                        "--eval-synthetic", "2", "--synthetic-motion-blur", "0.5"])
         XCTAssertEqual(run.status, 0, run.err)
         var log = try records("\(out)/log.jsonl")
         // eval_epe records at the start and at the final checkpoint, around the two step records.
@@ -127,6 +127,9 @@ final class TrainCommandTests: TemporaryFolderTestCase {
         let ema = try runProcess(tool, ["train", sample, "--out", file("run"), "--ema-decay", "1"])
         XCTAssertEqual(ema.status, 2, ema.err)
         XCTAssertTrue(ema.err.contains("--ema-decay"), ema.err)
+        let blur = try runProcess(tool, ["train", sample, "--out", file("run"), "--synthetic-motion-blur", "1.5"])
+        XCTAssertEqual(blur.status, 2, blur.err)
+        XCTAssertTrue(blur.err.contains("--synthetic-motion-blur must be in [0, 1]"), blur.err)
         let broken = file("broken.tar")
         XCTAssertTrue(FileManager.default.createFile(atPath: broken, contents: Data(repeating: 65, count: 1024)))
         let tar = try runProcess(tool, ["train", broken, "--out", file("run"), "--preset", "test", "--crop", "64x64"])
