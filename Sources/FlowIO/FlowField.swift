@@ -70,13 +70,17 @@ public struct FlowField: Equatable, Sendable {
                 let fx = min(max((Float(ox) + 0.5) / sx - 0.5, 0), Float(width - 1))
                 let x0 = Int(fx), x1 = min(x0 + 1, width - 1), wx = fx - Float(x0)
                 var su: Float = 0, sv: Float = 0, sw: Float = 0
-                for (index, weight) in [(y0 * width + x0, (1 - wx) * (1 - wy)), (y0 * width + x1, wx * (1 - wy)),
-                                        (y1 * width + x0, (1 - wx) * wy), (y1 * width + x1, wx * wy)]
-                where weight > 0 && valid[index] {
+                // The four neighbours unrolled (a literal array of them here was a heap allocation per pixel).
+                @inline(__always) func add(_ index: Int, _ weight: Float) {
+                    guard weight > 0 && valid[index] else { return }
                     su += weight * u[index]
                     sv += weight * v[index]
                     sw += weight
                 }
+                add(y0 * width + x0, (1 - wx) * (1 - wy))
+                add(y0 * width + x1, wx * (1 - wy))
+                add(y1 * width + x0, (1 - wx) * wy)
+                add(y1 * width + x1, wx * wy)
                 let o = oy * newWidth + ox
                 if sw > 0 {
                     outU[o] = su / sw * sx
