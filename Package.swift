@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// One direction of flow: CFFmpeg/COpenBLAS (C) -> VideoIO, FlowIO, NN -> MCJEPA -> the CLI.
+// One direction of flow: CFFmpeg/COpenBLAS (C) -> VideoIO, FlowIO, NN -> FlowRefinement -> MCJEPA -> the CLI.
 let package = Package(
     name: "mcjepa-video",
     platforms: [.macOS(.v13)],
@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "mcjepa-video", targets: ["mcjepa-video"]),
         .library(name: "VideoIO", targets: ["VideoIO"]),
         .library(name: "FlowIO", targets: ["FlowIO"]),
+        .library(name: "FlowRefinement", targets: ["FlowRefinement"]),
         .library(name: "NN", targets: ["NN"]),
         .library(name: "MCJEPA", targets: ["MCJEPA"]),
         .library(name: "Dataset", targets: ["Dataset"]),
@@ -32,15 +33,16 @@ let package = Package(
         ),
         .target(name: "VideoIO", dependencies: ["CFFmpeg"]),
         .target(name: "FlowIO"),
+        .target(name: "FlowRefinement", dependencies: ["FlowIO"]),
         .target(name: "NN", dependencies: ["COpenBLAS"]),
         .target(name: "Dataset", dependencies: ["VideoIO", "CFFmpeg"]),
         .target(name: "Segmentation", dependencies: ["FlowIO", "VideoIO"]),
         .target(name: "Pipeline", dependencies: [.product(name: "Yams", package: "Yams")]),
-        .target(name: "MCJEPA", dependencies: ["NN", "FlowIO"], resources: [.copy("Weights")]),
+        .target(name: "MCJEPA", dependencies: ["NN", "FlowIO", "FlowRefinement"], resources: [.copy("Weights")]),
         .executableTarget(
             name: "mcjepa-video",
             dependencies: [
-                "VideoIO", "FlowIO", "NN", "MCJEPA", "Dataset", "Pipeline", "Segmentation",
+                "VideoIO", "FlowIO", "FlowRefinement", "NN", "MCJEPA", "Dataset", "Pipeline", "Segmentation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -50,6 +52,7 @@ let package = Package(
         .target(name: "CommandLineTestSupport", path: "Tests/CommandLineTestSupport"),
         .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "CommandLineTestSupport"]),
         .testTarget(name: "FlowIOTests", dependencies: ["FlowIO", "CommandLineTestSupport"]),
+        .testTarget(name: "FlowRefinementTests", dependencies: ["FlowRefinement", "FlowIO", "NN"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "CommandLineTestSupport"]),
         .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "VideoIO", "CommandLineTestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "CommandLineTestSupport"]),
