@@ -5,6 +5,8 @@ writing a parity fixture for the Swift tests.
 Usage: python3 Reference/variational_refinement_reference.py
        (writes Tests/FlowRefinementTests/Fixtures/variational_refinement.safetensors; needs opencv-python-headless,
        numpy and safetensors)
+       python3 Reference/variational_refinement_reference.py --bench --size 640x360 --threads 2 --reps 5
+       (the peer of `mcjepa-bench refine`: OpenCV's time for the same coarse-to-fine schedule, as "opencv_ms X")
 
 The Swift refinement minimises the same energy as OpenCV's `cv2.VariationalRefinement` (the last stage of DIS)
 with the same constants. A 96x128 textured frame is moved by a smooth rotation-and-shift motion; the initial flow
@@ -13,7 +15,9 @@ the initial flow, one `VariationalRefinement.calc` at full size with OpenCV's de
 schedule of `CoarseToFineRefinement` (levels 1/4, 1/2, 1 at this size: images and initial flow shrunk by area averaging,
 the flow enlarged between levels bilinearly with its values scaled) run with OpenCV.
 """
+import argparse
 import os
+import time
 
 import cv2
 import numpy as np
@@ -25,9 +29,9 @@ OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "FlowRefinementTest
                    "variational_refinement.safetensors")
 
 
-def texture(rng: np.random.Generator) -> np.ndarray:
-    """A smooth random texture with edges at several scales, 0..255 float."""
-    image = np.zeros((HEIGHT + 64, WIDTH + 64), np.float32)
+def texture(rng: np.random.Generator, height: int = HEIGHT, width: int = WIDTH) -> np.ndarray:
+    """A smooth random texture with edges at several scales, 0..255 float, with a 32 px margin on every side."""
+    image = np.zeros((height + 64, width + 64), np.float32)
     for sigma, amplitude in ((12, 90), (4, 50), (1.5, 30)):
         noise = rng.standard_normal(image.shape).astype(np.float32)
         blurred = cv2.GaussianBlur(noise, (0, 0), sigma)
@@ -51,11 +55,24 @@ def refine(gray1, gray2, flow):
     return out
 
 
-def coarse_to_fine(gray1, gray2, flow):
+def schedule(height: int, width: int, coarsest: int = 16, minimum_side: int = 16):
+    """CoarseToFineRefinement.scales: from 1/coarsest, halved while the shorter side would be under minimum_side."""
+    scale = coarsest
+    while scale > 1 and min(width, height) // scale < minimum_side:
+        scale //= 2
+    scales = []
+    while scale >= 1:
+        scales.append(scale)
+        scale //= 2
+    return tuple(scales)
+
+
+def coarse_to_fine(gray1, gray2, flow, scales=SCALES):
+    height, width = gray1.shape
     level = None
-    for scale in SCALES:
-        lw, lh = WIDTH // scale, HEIGHT // scale
-        ratio = np.array([lw / WIDTH, lh / HEIGHT], np.float32)
+    for scale in scales:
+        lw, lh = width // scale, height // scale
+        ratio = np.array([lw / width, lh / height], np.float32)
         if level is None:
             level = cv2.resize(flow, (lw, lh), interpolation=cv2.INTER_AREA) * ratio
         else:
@@ -67,7 +84,39 @@ def coarse_to_fine(gray1, gray2, flow):
     return level
 
 
+def bench(size: str, threads: int, reps: int) -> None:
+    """Best-of-reps wall time of `coarse_to_fine` on a textured pair moved by 3 px with a blocky initial flow."""
+    width, height = (int(v) for v in size.split("x"))
+    cv2.setNumThreads(threads)
+    rng = np.random.default_rng(1)
+    source = texture(rng, height, width)
+    gray1 = np.clip(source[32:32 + height, 32:32 + width] + 0.5, 0, 255).astype(np.uint8)
+    gray2 = np.clip(source[30:30 + height, 29:29 + width] + 0.5, 0, 255).astype(np.uint8)
+    blocks = rng.uniform(-2, 2, (height // 8 + 1, width // 8 + 1, 2)).astype(np.float32)
+    initial = np.ascontiguousarray(np.kron(blocks, np.ones((8, 8, 1), np.float32))[:height, :width] + 3)
+    scales = schedule(height, width)
+    best = float("inf")
+    for _ in range(reps):
+        start = time.perf_counter()
+        coarse_to_fine(gray1, gray2, initial, scales)
+        best = min(best, time.perf_counter() - start)
+    print(f"opencv_ms {1000 * best:.3f}")
+
+
 def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bench", action="store_true", help="time OpenCV on the schedule instead of writing the fixture")
+    parser.add_argument("--size", default="640x360")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--reps", type=int, default=5)
+    args = parser.parse_args()
+    if args.bench:
+        bench(args.size, args.threads, args.reps)
+    else:
+        write_fixture()
+
+
+def write_fixture():
     rng = np.random.default_rng(7)
     source = texture(rng)
     flow = true_flow()

@@ -98,6 +98,21 @@ final class VariationalRefinementTests: XCTestCase {
         XCTAssertLessThan(meanError(refined), 0.2, "mean EPE of a (10, -6) shift after refinement")
     }
 
+    func test_threads_give_the_same_flow_bit_for_bit() throws {
+        // Bands of rows run the wavefront SOR concurrently; their edge rows wait for all bands. Any thread count
+        // must reproduce the single-threaded sweep exactly (also with uneven bands: 96 rows over 5 threads).
+        let fixture = try Fixture()
+        var single = CoarseToFineRefinement()
+        single.refinement.threads = 1
+        let reference = single.refine(fixture.initial, from: fixture.first, to: fixture.second)
+        for threads in [2, 3, 5] {
+            var refinement = single
+            refinement.refinement.threads = threads
+            XCTAssertEqual(refinement.refine(fixture.initial, from: fixture.first, to: fixture.second), reference,
+                           "\(threads) threads")
+        }
+    }
+
     func test_identical_frames_keep_zero_flow() {
         let image = smoothTexture(width: 48, height: 32, offsetX: 0, offsetY: 0)
         let refined = CoarseToFineRefinement().refine(.zero(width: 48, height: 32), from: image, to: image)
