@@ -47,7 +47,7 @@ let package = Package(
             ]
         ),
         // Benchmarks print a figure and a ratio against a peer measured in the same run; not part of the tests.
-        .executableTarget(name: "mcjepa-bench", dependencies: ["VideoIO", "FlowIO", "NN", "MCJEPA", "Dataset"]),
+        .executableTarget(name: "mcjepa-bench", dependencies: ["VideoIO", "FlowIO", "FlowRefinement", "NN", "MCJEPA", "Dataset"]),
         // Finding and running the built CLI, shared by the end-to-end tests of every target.
         .target(name: "CommandLineTestSupport", path: "Tests/CommandLineTestSupport"),
         .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "CommandLineTestSupport"]),
@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "CommandLineTestSupport"]),
         .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "VideoIO", "CommandLineTestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "CommandLineTestSupport"]),
-        .testTarget(name: "MCJEPATests", dependencies: ["MCJEPA", "VideoIO", "FlowIO", "NN", "CommandLineTestSupport"],
+        .testTarget(name: "MCJEPATests", dependencies: ["MCJEPA", "VideoIO", "FlowIO", "FlowRefinement", "NN", "CommandLineTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "NNTests", dependencies: ["NN"], resources: [.copy("Fixtures")]),
     ],

@@ -1,3 +1,4 @@
+import FlowRefinement
 import NN
 
 /// A frame's feature pyramid and how it was prepared (inference size, padding), so flows between two frames
@@ -8,6 +9,8 @@ public struct FrameFeatures {
     /// Levels 1..6 of the frame mirrored left to right (padded after mirroring), for flip-averaged flow; nil
     /// unless asked for.
     public internal(set) var mirroredPyramid: [Tensor]? = nil
+    /// The frame's luma at full size, for refining flow from it; nil unless the estimator refines.
+    public internal(set) var luma: GrayImage? = nil
     /// The frame's own size.
     public let width: Int, height: Int
     /// The size the network saw before padding (smaller than the frame's with `maxSide`).

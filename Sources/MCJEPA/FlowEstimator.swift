@@ -1,4 +1,5 @@
 import FlowIO
+import FlowRefinement
 import NN
 
 /// Two frames of any size -> the full-resolution flow from the first to the second (pixels of the frames).
@@ -9,17 +10,29 @@ import NN
 /// negated): a test-time augmentation that cancels part of the network's left/right bias, for twice the work.
 /// On the built-in weights it lowers the mean EPE by about 3% on held-out synthetic pairs and on flow-dev
 /// (Sources/MCJEPA/Weights/README.md).
+///
+/// With `refinement`, the network's flow (after flip averaging, at the frames' full size) initialises a
+/// coarse-to-fine variational refinement on the frames' luma (`CoarseToFineRefinement`): the network finds the
+/// motion, the refinement sharpens it to sub-pixel precision and motion edges, which the network's 1/8-resolution
+/// decoder blurs.
 public final class FlowEstimator {
     public let encoder: ContentEncoder
     public let flipAverage: Bool
+    public let refinement: CoarseToFineRefinement?
     public var model: MCJEPAModel { encoder.model }
 
-    public init(model: MCJEPAModel, maxSide: Int? = nil, flipAverage: Bool = false) {
+    public init(model: MCJEPAModel, maxSide: Int? = nil, flipAverage: Bool = false,
+                refinement: CoarseToFineRefinement? = nil) {
         encoder = ContentEncoder(model: model, maxSide: maxSide)
         self.flipAverage = flipAverage
+        self.refinement = refinement
     }
 
-    public func features(_ frame: FrameImage) -> FrameFeatures { encoder.features(frame, mirrored: flipAverage) }
+    public func features(_ frame: FrameImage) -> FrameFeatures {
+        var features = encoder.features(frame, mirrored: flipAverage)
+        if refinement != nil { features.luma = GrayImage(width: frame.width, height: frame.height, planarRGB: frame.planar) }
+        return features
+    }
 
     /// Flow from the frame of `first` to that of `second` (swap them for backward flow).
     public func flow(from first: FrameFeatures, to second: FrameFeatures) -> FlowField {
@@ -42,9 +55,13 @@ public final class FlowEstimator {
                 }
             }
         }
-        let field = FlowField(width: w, height: h, u: u, v: v)
-        if w == first.width && h == first.height { return field }
-        return field.resized(width: first.width, height: first.height)
+        var field = FlowField(width: w, height: h, u: u, v: v)
+        if w != first.width || h != first.height { field = field.resized(width: first.width, height: first.height) }
+        guard let refinement else { return field }
+        guard let luma1 = first.luma, let luma2 = second.luma else {
+            preconditionFailure("flow: refinement needs features from this estimator's features(_:)")
+        }
+        return refinement.refine(field, from: luma1, to: luma2)
     }
 
     /// Convenience for one isolated pair (encodes both frames).

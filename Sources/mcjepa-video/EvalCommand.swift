@@ -28,7 +28,9 @@ struct EvalFlowCommand: AsyncParsableCommand {
 
             Without --pred the model (--model PATH, else the built-in weights) estimates the flow from \
             PAIR/img1.png to PAIR/img2.png at full resolution (--max-side only shrinks what the network sees; \
-            --flip-average averages it with the mirrored pair's flow, as `flow --flip-average` does); the time per pair (reading both images, both encoder passes and the flow decoder) goes to stderr.
+            --flip-average averages it with the mirrored pair's flow, as `flow --flip-average` does) and refines it \
+            on the images as `flow` does (--no-refine scores the network's flow as it is); the time per pair \
+            (reading both images, the encoder passes, the flow decoder and the refinement) goes to stderr.
             """)
 
     @Argument(help: "The evaluation set folder (SET/PAIR/{img1.png,img2.png,flow.flo}).")
@@ -43,11 +45,16 @@ struct EvalFlowCommand: AsyncParsableCommand {
     @Flag(help: "Average the flow with that of the pair mirrored left to right (about 3% lower EPE, twice the time).")
     var flipAverage = false
 
+    @Flag(inversion: .prefixedNo,
+          help: "Refine the network's flow on the frames (default), or score the network's flow as it is (--no-refine).")
+    var refine: Bool?
+
     @OptionGroup var modelOptions: ModelOptions
 
     func validate() throws {
         try modelOptions.checkUnused(withPrediction: pred)
         if pred != nil && flipAverage { throw ValidationError("--flip-average applies only without --pred") }
+        if pred != nil && refine != nil { throw ValidationError("--refine/--no-refine apply only without --pred") }
     }
 
     func run() async throws {
@@ -57,9 +64,10 @@ struct EvalFlowCommand: AsyncParsableCommand {
         case "zero": source = .zero
         case let folder?: source = .folder(URL(fileURLWithPath: folder))
         case nil:
-            let estimator = try modelOptions.estimator(flipAverage: flipAverage)
+            let refined = refine ?? true
+            let estimator = try modelOptions.estimator(flipAverage: flipAverage, refine: refined)
             let name = "model \(modelOptions.model ?? "built-in")" + (modelOptions.maxSide.map { " (max side \($0))" } ?? "")
-                + (flipAverage ? " (flip-averaged)" : "")
+                + (flipAverage ? " (flip-averaged)" : "") + (refined ? " + refinement" : "")
             source = .estimator(name: name) { pairFolder in
                 try timer.measure {
                     func frame(_ file: String) throws -> FrameImage {

@@ -18,8 +18,12 @@ struct FlowCommand: AsyncParsableCommand {
             from --start). The flow of pair (i, i + stride) is written to DIR/%06d.<format> named by i, e.g. \
             000000.flo for (0, 1); with --backward the flow from frame i + stride back to frame i is \
             DIR/%06d.bw.<format>. Flow is in pixels of the input frames (u right, v down), at full resolution even \
-            with --max-side (which only shrinks what the network sees). --flip-average also runs the network on \
-            the frames mirrored left to right and averages the two flows (about 3% lower error, half the speed). DIR defaults to INPUT_BASENAME.flow next \
+            with --max-side (which only shrinks what the network sees). The network's flow is then refined on \
+            the frames: a coarse-to-fine variational refinement from 1/16 size (brightness and gradient \
+            constancy, robust smoothness; OpenCV's refinement energy) sharpens it to sub-pixel precision and \
+            motion edges (flow-dev mean EPE 14.6 -> 12.2); --no-refine writes the network's flow as it is, about \
+            twice as fast. --flip-average also runs the network on the frames mirrored left to right and averages \
+            the two flows (about 3% lower error, half the speed). DIR defaults to INPUT_BASENAME.flow next \
             to the input; it is written under a temporary name and renamed when complete, and an existing DIR or \
             --video file is refused unless -y. Each frame's features are computed once and serve both pairs it \
             belongs to. --video renders one picture per pair at the first frame's timestamp (the input's timing). \
@@ -43,6 +47,8 @@ struct FlowCommand: AsyncParsableCommand {
     var maxSide: Int?
     @Flag(help: "Average the flow with that of the frames mirrored left to right (about 3% lower EPE, twice the time).")
     var flipAverage = false
+    @Flag(inversion: .prefixedNo, help: "Refine the network's flow on the frames (--no-refine: the network's flow as it is).")
+    var refine = true
     @Option(help: "Seconds into the video to start at.") var start: Double = 0
     @Option(help: "Seconds of video to process (default: to the end).") var duration: Double?
     @Option(help: "Threads for decoding and the network.") var threads = 2
@@ -76,7 +82,8 @@ struct FlowCommand: AsyncParsableCommand {
         let staged = try StagedOutputFolder(outputDir)
         defer { staged.discardUnlessCommitted() }
 
-        let estimator = FlowEstimator(model: weights.model, maxSide: maxSide, flipAverage: flipAverage)
+        let estimator = FlowEstimator(model: weights.model, maxSide: maxSide, flipAverage: flipAverage,
+                                      refinement: refine ? flowRefinement(threads: threads) : nil)
         let reporter = FlowProgressReporter(mode: progress, total: expectedFrames(reader.info))
         var window: [(frame: VideoFrame, features: FrameFeatures)] = []
         var renderer: FlowVideoRenderer?

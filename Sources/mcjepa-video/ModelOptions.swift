@@ -1,7 +1,15 @@
 import ArgumentParser
+import FlowRefinement
 import Foundation
 import MCJEPA
 import NN
+
+/// The refinement `--refine` runs: the defaults of `CoarseToFineRefinement`, on the command's threads.
+func flowRefinement(threads: Int) -> CoarseToFineRefinement {
+    var refinement = CoarseToFineRefinement()
+    refinement.refinement.threads = threads
+    return refinement
+}
 
 /// The options every command that runs the network shares (`propagate`, `segment`, `eval vos`, `eval flow`):
 /// which weights, how many threads, and the largest side the network sees.
@@ -26,9 +34,10 @@ struct ModelOptions: ParsableArguments {
 
     /// Loads the weights (printing which ones run, or the missing-weights error: see `loadWeights`) and sets the
     /// network's thread count.
-    func estimator(flipAverage: Bool = false) throws -> FlowEstimator {
+    func estimator(flipAverage: Bool = false, refine: Bool = false) throws -> FlowEstimator {
         let weights = try loadWeights(modelPath: model)
         setThreads(threads)
-        return FlowEstimator(model: weights.model, maxSide: maxSide, flipAverage: flipAverage)
+        return FlowEstimator(model: weights.model, maxSide: maxSide, flipAverage: flipAverage,
+                             refinement: refine ? flowRefinement(threads: threads) : nil)
     }
 }

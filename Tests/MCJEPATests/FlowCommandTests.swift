@@ -20,8 +20,10 @@ final class FlowCommandTests: TemporaryFolderTestCase {
         let tool = try commandLineTool()
         let (model, _) = try savedTestModel()
         let out = file("flows"), video = file("flow.mp4")
+        // --no-refine: this test is about the outputs, and refining 68 flows in a debug build takes half a minute.
         let result = try runProcess(tool, ["flow", sample, "-o", out, "--model", model, "--max-side", "64", "--stride", "2",
-                                           "--backward", "--video", video, "--style", "side-by-side", "--progress", "json"])
+                                           "--backward", "--video", video, "--style", "side-by-side", "--progress", "json",
+                                           "--no-refine"])
         XCTAssertEqual(result.status, 0, result.err)
         XCTAssertTrue(result.err.contains("weights \(model): config test"), "says which weights run: \(result.err)")
         XCTAssertTrue(result.err.contains("64132 parameters"), result.err)
@@ -79,6 +81,27 @@ final class FlowCommandTests: TemporaryFolderTestCase {
         }
         XCTAssertEqual([fields[1].width, fields[1].height], [320, 240])
         XCTAssertNotEqual(fields[0], fields[1])
+    }
+
+    func testFlowIsRefinedByDefaultAndNoRefineWritesTheNetworksFlow() throws {
+        let tool = try commandLineTool()
+        let (model, _) = try savedTestModel()
+        var fields: [FlowField] = []
+        for (name, extra) in [("refined", [String]()), ("raw", ["--no-refine"])] {
+            let out = file(name)
+            let result = try runProcess(tool, ["flow", sample, "-o", out, "--model", model, "--max-side", "64",
+                                               "--duration", "0.1", "--progress", "none"] + extra)
+            XCTAssertEqual(result.status, 0, result.err)
+            fields.append(try FlowFile.read(URL(fileURLWithPath: "\(out)/000000.flo")))
+        }
+        // The raw file is the network's flow of the first two frames, exactly as the library computes it.
+        let reader = try VideoReader(path: sample)
+        let frames = try (0..<2).map { _ in try XCTUnwrap(try reader.nextFrame()) }
+            .map { FrameImage(width: $0.width, height: $0.height, rgb8: $0.rgb) }
+        let weights = try WeightsFile.load(path: model)
+        XCTAssertEqual(fields[1], FlowEstimator(model: weights.model, maxSide: 64).flow(frames[0], frames[1]))
+        XCTAssertEqual([fields[0].width, fields[0].height], [320, 240])
+        XCTAssertNotEqual(fields[0], fields[1], "the default refines the network's flow")
     }
 
     func testDefaultOutputFolderIsNextToTheInput() throws {

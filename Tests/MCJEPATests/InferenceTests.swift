@@ -1,4 +1,5 @@
 import FlowIO
+import FlowRefinement
 import Foundation
 import NN
 import XCTest
@@ -115,6 +116,21 @@ final class InferenceTests: XCTestCase {
         let ofMirroredPair = averaged.flow(mirrored(a), mirrored(b))
         XCTAssertEqual(ofMirroredPair, mirrored(field), "mirroring the frames mirrors the averaged flow, bit for bit")
         XCTAssertNil(plain.features(a).mirroredPyramid, "the plain estimator encodes each frame once")
+    }
+
+    func testRefiningEstimatorRefinesThePlainFlowOnTheFramesLuma() {
+        let model = MCJEPAModel(config: .test)
+        model.initializeRandomly(seed: 5)
+        var refinement = CoarseToFineRefinement()
+        refinement.refinement.threads = 2
+        let plain = FlowEstimator(model: model), refining = FlowEstimator(model: model, refinement: refinement)
+        let (a, b) = (frame(width: 70, height: 52, shift: 0), frame(width: 70, height: 52, shift: 2))
+        let expected = refinement.refine(plain.flow(a, b), from: GrayImage(width: 70, height: 52, planarRGB: a.planar),
+                                         to: GrayImage(width: 70, height: 52, planarRGB: b.planar))
+        XCTAssertEqual(refining.flow(a, b), expected)
+        XCTAssertNotEqual(expected, plain.flow(a, b))
+        XCTAssertNil(plain.features(a).luma, "only a refining estimator keeps the frame's luma")
+        XCTAssertNotNil(refining.features(a).luma)
     }
 
     func testNormalisationUsesImageNetStatistics() {

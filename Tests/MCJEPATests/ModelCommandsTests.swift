@@ -197,19 +197,31 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
 
         let json = try runProcess(tool, ["eval", "flow", set, "--model", model, "--max-side", "64", "--json"])
         let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [String: Any])
-        XCTAssertEqual(report["prediction"] as? String, "model \(model) (max side 64)")
+        XCTAssertEqual(report["prediction"] as? String, "model \(model) (max side 64) + refinement")
         let mean = try XCTUnwrap(report["mean"] as? [String: Any])
         let epe = try XCTUnwrap(mean["epe"] as? Double)
         XCTAssertTrue(epe.isFinite && epe > 0, "\(epe)")
 
         let flipped = try runProcess(tool, ["eval", "flow", set, "--model", model, "--max-side", "64", "--json", "--flip-average"])
         let flippedReport = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(flipped.out.utf8)) as? [String: Any])
-        XCTAssertEqual(flippedReport["prediction"] as? String, "model \(model) (max side 64) (flip-averaged)")
+        XCTAssertEqual(flippedReport["prediction"] as? String, "model \(model) (max side 64) (flip-averaged) + refinement")
         let flippedEPE = try XCTUnwrap((flippedReport["mean"] as? [String: Any])?["epe"] as? Double)
         XCTAssertTrue(flippedEPE.isFinite && flippedEPE != epe, "\(flippedEPE) vs \(epe)")
         let misplaced = try runProcess(tool, ["eval", "flow", set, "--pred", "zero", "--flip-average"])
         XCTAssertEqual(misplaced.status, 2)
         XCTAssertTrue(misplaced.err.contains("--flip-average applies only without --pred"), misplaced.err)
+
+        // --no-refine scores the network's flow as it is: another prediction, another score.
+        let raw = try runProcess(tool, ["eval", "flow", set, "--model", model, "--max-side", "64", "--json", "--no-refine"])
+        let rawReport = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(raw.out.utf8)) as? [String: Any])
+        XCTAssertEqual(rawReport["prediction"] as? String, "model \(model) (max side 64)")
+        let rawEPE = try XCTUnwrap((rawReport["mean"] as? [String: Any])?["epe"] as? Double)
+        XCTAssertTrue(rawEPE.isFinite && rawEPE != epe, "\(rawEPE) vs \(epe)")
+        for flag in ["--refine", "--no-refine"] {
+            let misplacedRefine = try runProcess(tool, ["eval", "flow", set, "--pred", "zero", flag])
+            XCTAssertEqual(misplacedRefine.status, 2, flag)
+            XCTAssertTrue(misplacedRefine.err.contains("--refine/--no-refine apply only without --pred"), misplacedRefine.err)
+        }
 
         try Data("not a png".utf8).write(to: URL(fileURLWithPath: "\(set)/b/img2.png"))
         let bad = try runProcess(tool, ["eval", "flow", set, "--model", model, "--max-side", "64"])
