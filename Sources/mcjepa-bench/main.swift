@@ -8,6 +8,7 @@ let benchmarks: [String: ([String]) throws -> Void] = [
     "model": modelBenchmark,
     "nn": nnBenchmark,
     "preprocess": preprocessBenchmark,
+    "refine": refineBenchmark,
     "train": trainBenchmark,
 ]
 
