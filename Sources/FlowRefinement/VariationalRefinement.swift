@@ -60,9 +60,9 @@ public struct VariationalRefinement: Equatable, Sendable {
 /// image derivatives at the linearisation point W, the 2x2 system per pixel (A11 A12; A12 A22) dW = (b1, b2)
 /// plus the smoothness couplings, and the increment dW.
 ///
-/// Every view has width + 1 zeros before and after it, and the coupling weights are 0 for pairs that do not exist
-/// (past the last column or row): a neighbour across the border then contributes 0 x 0, so the inner loops need
-/// no border branches.
+/// Every view has width + 1 + `lanePadding` zeros before and after it, and the coupling weights are 0 for pairs
+/// that do not exist (past the last column or row): a neighbour across the border then contributes 0 x 0, so the
+/// inner loops need no border branches.
 final class LinearisedSystem {
     let width: Int, height: Int
     private let storage: UnsafeMutablePointer<Float>
