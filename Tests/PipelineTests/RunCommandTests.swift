@@ -40,7 +40,7 @@ final class RunCommandTests: XCTestCase {
         let result = try run(["run", "Pipelines/train-tiny.yaml", "--set", "photos=Samples", "--set", "out=\(out)", "--dry-run"])
         XCTAssertEqual(result.status, 0, result.stderr)
         let lines = result.stdout.split(separator: "\n").map(String.init)
-        XCTAssertEqual(lines.count, 4, result.stdout)
+        XCTAssertEqual(lines.count, 5, result.stdout)
         // Each stage starts from the previous stage's weights.
         for (stage, line) in lines.enumerated().dropFirst() {
             XCTAssertTrue(line.contains("--out \(out)/stage\(stage + 1) --init \(out)/stage\(stage)/model.safetensors"), line)
