@@ -21,7 +21,7 @@ struct FlowCommand: AsyncParsableCommand {
             with --max-side (which only shrinks what the network sees). The network's flow is then refined on \
             the frames: a coarse-to-fine variational refinement from 1/16 size (brightness and gradient \
             constancy, robust smoothness; OpenCV's refinement energy) sharpens it to sub-pixel precision and \
-            motion edges (flow-dev mean EPE 14.6 -> 12.2); --no-refine writes the network's flow as it is, about \
+            motion edges (flow-dev mean EPE 14.3 -> 12.1); --no-refine writes the network's flow as it is, about \
             twice as fast. --flip-average also runs the network on the frames mirrored left to right and averages \
             the two flows (about 3% lower error, half the speed). DIR defaults to INPUT_BASENAME.flow next \
             to the input; it is written under a temporary name and renamed when complete, and an existing DIR or \
