@@ -67,33 +67,28 @@ final class FlowCommandTests: TemporaryFolderTestCase {
         XCTAssertEqual([fromFiles.width, fromFiles.height], [320, 240])
     }
 
-    func testFlipAverageWritesTheSameFilesWithDifferentFlow() throws {
-        let tool = try commandLineTool()
+    /// Runs `flow` on the sample's first `duration` seconds with the test model at --max-side 64 into a folder
+    /// `name`, and returns the first pair's flow file.
+    private func firstFlow(_ name: String, duration: String, _ extra: [String]) throws -> FlowField {
         let (model, _) = try savedTestModel()
-        var fields: [FlowField] = []
-        for (name, extra) in [("plain", [String]()), ("flipped", ["--flip-average"])] {
-            let out = file(name)
-            let result = try runProcess(tool, ["flow", sample, "-o", out, "--model", model, "--max-side", "64",
-                                               "--duration", "0.2", "--progress", "none"] + extra)
-            XCTAssertEqual(result.status, 0, result.err)
-            XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: out).isEmpty)
-            fields.append(try FlowFile.read(URL(fileURLWithPath: "\(out)/000000.flo")))
-        }
+        let out = file(name)
+        let result = try runProcess(try commandLineTool(), ["flow", sample, "-o", out, "--model", model, "--max-side", "64",
+                                                            "--duration", duration, "--progress", "none"] + extra)
+        XCTAssertEqual(result.status, 0, result.err)
+        return try FlowFile.read(URL(fileURLWithPath: "\(out)/000000.flo"))
+    }
+
+    func testFlipAverageWritesTheSameFilesWithDifferentFlow() throws {
+        let fields = try [firstFlow("plain", duration: "0.2", []), firstFlow("flipped", duration: "0.2", ["--flip-average"])]
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: file("flipped")).sorted(),
+                       try FileManager.default.contentsOfDirectory(atPath: file("plain")).sorted())
         XCTAssertEqual([fields[1].width, fields[1].height], [320, 240])
         XCTAssertNotEqual(fields[0], fields[1])
     }
 
     func testFlowIsRefinedByDefaultAndNoRefineWritesTheNetworksFlow() throws {
-        let tool = try commandLineTool()
         let (model, _) = try savedTestModel()
-        var fields: [FlowField] = []
-        for (name, extra) in [("refined", [String]()), ("raw", ["--no-refine"])] {
-            let out = file(name)
-            let result = try runProcess(tool, ["flow", sample, "-o", out, "--model", model, "--max-side", "64",
-                                               "--duration", "0.1", "--progress", "none"] + extra)
-            XCTAssertEqual(result.status, 0, result.err)
-            fields.append(try FlowFile.read(URL(fileURLWithPath: "\(out)/000000.flo")))
-        }
+        let fields = try [firstFlow("refined", duration: "0.1", []), firstFlow("raw", duration: "0.1", ["--no-refine"])]
         // The raw file is the network's flow of the first two frames, exactly as the library computes it.
         let reader = try VideoReader(path: sample)
         let frames = try (0..<2).map { _ in try XCTUnwrap(try reader.nextFrame()) }
