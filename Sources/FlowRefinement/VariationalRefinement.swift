@@ -36,7 +36,9 @@ public struct VariationalRefinement: Equatable, Sendable {
     static let epsilon: Float = 0.001
 
     /// The defaults are OpenCV's (alpha 20, delta 5, gamma 10, 5 fixed-point and 5 SOR iterations, omega 1.6).
-    public init() {}
+    public init(threads: Int = 1) {
+        self.threads = threads
+    }
 
     /// Refines the flow (`u` right, `v` down, in pixels) from `first` to `second` in place.
     public func refine(u: inout [Float], v: inout [Float], from first: GrayImage, to second: GrayImage) {

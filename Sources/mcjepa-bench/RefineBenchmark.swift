@@ -37,8 +37,7 @@ func refineBenchmark(_ args: [String]) throws {
             initial.v[y * width + x] = 2 - block
         }
     }
-    var refinement = CoarseToFineRefinement()
-    refinement.refinement.threads = threads
+    let refinement = CoarseToFineRefinement(refinement: VariationalRefinement(threads: threads))
     let seconds = bestSeconds(reps: reps) { _ = refinement.refine(initial, from: first, to: second) }
     let megapixels = Double(width * height) / 1e6
     print(String(format: "refine: %dx%d, levels 1/%@, %d thread(s): %.1f ms (%.1f Mpx/s)", width, height,

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlowIO
+import FlowRefinement
 import Foundation
 import MCJEPA
 import NN
@@ -83,7 +84,7 @@ struct FlowCommand: AsyncParsableCommand {
         defer { staged.discardUnlessCommitted() }
 
         let estimator = FlowEstimator(model: weights.model, maxSide: maxSide, flipAverage: flipAverage,
-                                      refinement: refine ? flowRefinement(threads: threads) : nil)
+                                      refinement: refine ? CoarseToFineRefinement(refinement: VariationalRefinement(threads: threads)) : nil)
         let reporter = FlowProgressReporter(mode: progress, total: expectedFrames(reader.info))
         var window: [(frame: VideoFrame, features: FrameFeatures)] = []
         var renderer: FlowVideoRenderer?

@@ -4,13 +4,6 @@ import Foundation
 import MCJEPA
 import NN
 
-/// The refinement `--refine` runs: the defaults of `CoarseToFineRefinement`, on the command's threads.
-func flowRefinement(threads: Int) -> CoarseToFineRefinement {
-    var refinement = CoarseToFineRefinement()
-    refinement.refinement.threads = threads
-    return refinement
-}
-
 /// The options every command that runs the network shares (`propagate`, `segment`, `eval vos`, `eval flow`):
 /// which weights, how many threads, and the largest side the network sees.
 struct ModelOptions: ParsableArguments {
@@ -38,6 +31,6 @@ struct ModelOptions: ParsableArguments {
         let weights = try loadWeights(modelPath: model)
         setThreads(threads)
         return FlowEstimator(model: weights.model, maxSide: maxSide, flipAverage: flipAverage,
-                             refinement: refine ? flowRefinement(threads: threads) : nil)
+                             refinement: refine ? CoarseToFineRefinement(refinement: VariationalRefinement(threads: threads)) : nil)
     }
 }

@@ -101,12 +101,10 @@ final class VariationalRefinementTests: XCTestCase {
         // Bands of rows run the wavefront SOR concurrently; their edge rows wait for all bands. Any thread count
         // must reproduce the single-threaded sweep exactly (also with uneven bands: 96 rows over 5 threads).
         let fixture = try Fixture()
-        var single = CoarseToFineRefinement()
-        single.refinement.threads = 1
-        let reference = single.refine(fixture.initial, from: fixture.first, to: fixture.second)
+        let reference = CoarseToFineRefinement(refinement: VariationalRefinement(threads: 1))
+            .refine(fixture.initial, from: fixture.first, to: fixture.second)
         for threads in [2, 3, 5] {
-            var refinement = single
-            refinement.refinement.threads = threads
+            let refinement = CoarseToFineRefinement(refinement: VariationalRefinement(threads: threads))
             XCTAssertEqual(refinement.refine(fixture.initial, from: fixture.first, to: fixture.second), reference,
                            "\(threads) threads")
         }

@@ -121,8 +121,7 @@ final class InferenceTests: XCTestCase {
     func testRefiningEstimatorRefinesThePlainFlowOnTheFramesLuma() {
         let model = MCJEPAModel(config: .test)
         model.initializeRandomly(seed: 5)
-        var refinement = CoarseToFineRefinement()
-        refinement.refinement.threads = 2
+        let refinement = CoarseToFineRefinement(refinement: VariationalRefinement(threads: 2))
         let plain = FlowEstimator(model: model), refining = FlowEstimator(model: model, refinement: refinement)
         let (a, b) = (frame(width: 70, height: 52, shift: 0), frame(width: 70, height: 52, shift: 2))
         let expected = refinement.refine(plain.flow(a, b), from: GrayImage(width: 70, height: 52, planarRGB: a.planar),
