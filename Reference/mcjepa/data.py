@@ -459,7 +459,8 @@ def to_tensor(images: List[np.ndarray]) -> torch.Tensor:
 
 
 class MixedSampler:
-    """Picks a source per sample (uniformly) and builds flow batches and content batches."""
+    """Picks a source per sample (uniformly) and builds flow batches and content batches; a flow batch has
+    "flow" when any of its pairs has exact flow, and "flow_mask" ([N] bool) when only some have."""
 
     def __init__(self, sources: List, crop=(256, 320), content_size: int = 128, seed: int = 0):
         if not sources:
@@ -475,8 +476,14 @@ class MixedSampler:
     def flow_batch(self, batch: int) -> Dict[str, torch.Tensor]:
         samples = [random_crop_pair(self._sample(), *self.crop, self.rng) for _ in range(batch)]
         out = {"f0": to_tensor([s["f0"] for s in samples]), "f1": to_tensor([s["f1"] for s in samples])}
-        if all("flow" in s for s in samples):
-            out["flow"] = to_tensor([s["flow"] for s in samples])
+        # A mixed batch (video and synthetic pairs) keeps the synthetic pairs' exact flow (zeros for the others,
+        # flagged in "flow_mask"), so that supervision reaches them in every step, as the Swift `MixedSampler`.
+        has_flow = [("flow" in s) for s in samples]
+        if any(has_flow):
+            zeros = np.zeros(tuple(self.crop) + (2,), np.float32)
+            out["flow"] = to_tensor([s.get("flow", zeros) for s in samples])
+            if not all(has_flow):
+                out["flow_mask"] = torch.tensor(has_flow)
         return out
 
     def content_batch(self, batch: int) -> Dict[str, torch.Tensor]:

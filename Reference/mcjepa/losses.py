@@ -7,7 +7,7 @@ sum(loss * mask) / (sum(mask) + 1e-6) over the whole batch.
 from __future__ import annotations
 
 from dataclasses import dataclass, asdict
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -226,30 +226,39 @@ def flow_losses(model, img1: torch.Tensor, img2: torch.Tensor, cfg: LossConfig, 
     return total, terms
 
 
-def end_point_error(flow: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean over pixels of |flow - target| (Euclidean over the two channels); [N,2,H,W] each."""
-    return (flow - target).norm(dim=1).mean()
+def end_point_error(flow: torch.Tensor, target: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Mean over pixels of |flow - target| (Euclidean over the two channels); [N,2,H,W] each. With `mask` ([N]
+    bool), only the flagged items count (a batch that mixes pairs with and without exact flow); 0 when none is."""
+    errors = (flow - target).norm(dim=1)
+    if mask is None:
+        return errors.mean()
+    if not bool(mask.any()):
+        return errors.sum() * 0
+    return errors[mask].mean()
 
 
-def level_end_point_error(flow: torch.Tensor, target: torch.Tensor, level: int) -> torch.Tensor:
+def level_end_point_error(flow: torch.Tensor, target: torch.Tensor, level: int,
+                          mask: Optional[torch.Tensor] = None) -> torch.Tensor:
     """End-point error of a level-`level` flow (level pixels) against a full-resolution target, in full-resolution
-    pixels: the target average-pooled over 2^level x 2^level blocks, the flow times 2^level."""
+    pixels: the target average-pooled over 2^level x 2^level blocks, the flow times 2^level; `mask` as in
+    `end_point_error`."""
     factor = 2 ** level
-    return end_point_error(flow * factor, F.avg_pool2d(target, factor))
+    return end_point_error(flow * factor, F.avg_pool2d(target, factor), mask)
 
 
 def supervised_flow_losses(model, img1: torch.Tensor, img2: torch.Tensor, target: torch.Tensor,
-                           level_weight: float = 0.0) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+                           level_weight: float = 0.0,
+                           mask: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
     """Supervised training on pairs with exact flow: the forward flow only (one decoder pass, not the two of
     `flow_losses`). total = supervised_epe + level_weight * level_epe, where level_epe is the mean over decoded
     levels of `level_end_point_error` (PWC-Net's multi-scale supervision: the coarse levels, which find the large
     motions, get a direct signal instead of only what reaches them through the finer levels' warps)."""
     levels, full = model.flow(model.encode(img1), model.encode(img2))
-    epe = end_point_error(full, target)
+    epe = end_point_error(full, target, mask)
     terms = {"supervised_epe": epe}
     total = epe
     if level_weight != 0:
-        per_level = [level_end_point_error(f, target, lv) for lv, f in zip(model.decoder.decoded_levels, levels)]
+        per_level = [level_end_point_error(f, target, lv, mask) for lv, f in zip(model.decoder.decoded_levels, levels)]
         terms.update({f"level_epe_l{lv}": v for lv, v in zip(model.decoder.decoded_levels, per_level)})
         terms["level_epe"] = torch.stack(per_level).mean()
         total = total + level_weight * terms["level_epe"]

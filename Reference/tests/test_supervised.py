@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from mcjepa.data import SyntheticPairs
-from mcjepa.losses import LossConfig, level_end_point_error
+from mcjepa.losses import LossConfig, end_point_error, level_end_point_error
 from mcjepa.model import build_model
 from mcjepa.train import TrainStep, loss_config
 
@@ -27,6 +27,50 @@ def test_level_epe_compares_the_scaled_flow_with_the_pooled_target():
     target = torch.zeros(1, 2, 8, 12)
     target[:, 0], target[:, 1] = 4.0, 3.0
     assert abs(level_end_point_error(flow, target, 2).item() - 3.0) < 1e-6
+
+
+def test_masked_epe_counts_only_the_flagged_items_and_gives_the_others_no_gradient():
+    torch.manual_seed(3)
+    flow = torch.randn(3, 2, 4, 5, requires_grad=True)
+    target = torch.randn(3, 2, 4, 5)
+    mask = torch.tensor([True, False, True])
+    masked = end_point_error(flow, target, mask)
+    assert abs(masked.item() - end_point_error(flow[[0, 2]], target[[0, 2]]).item()) < 1e-6
+    masked.backward()
+    assert flow.grad[1].abs().max().item() == 0
+    assert flow.grad[0].abs().max().item() > 0
+    assert end_point_error(flow, target, torch.tensor([False, False, False])).item() == 0
+    assert abs(level_end_point_error(flow, target, 0, mask).item() - masked.item()) < 1e-6
+
+
+class _StillPairs:
+    """Pairs without exact flow (as a video's)."""
+
+    def sample(self, rng):
+        frame = np.full((80, 96, 3), 0.5, np.float32)
+        return {"f0": frame, "f1": frame}
+
+
+def test_mixed_flow_batches_keep_the_synthetic_flow_and_flag_it(tmp_path):
+    from mcjepa.data import MixedSampler
+    _photos(str(tmp_path))
+    synthetic = SyntheticPairs(sorted(str(p) for p in tmp_path.glob("*.png")), size=(80, 96), max_shift=8)
+    sampler = MixedSampler([synthetic, _StillPairs()], crop=(64, 64), seed=2)
+    kinds = set()
+    for _ in range(8):
+        batch = sampler.flow_batch(4)
+        if "flow" not in batch:
+            kinds.add("none")
+            continue
+        assert batch["flow"].shape == (4, 2, 64, 64)
+        if "flow_mask" in batch:
+            kinds.add("mixed")
+            mask = batch["flow_mask"]
+            assert mask.dtype == torch.bool and mask.any() and not mask.all()
+            assert batch["flow"][~mask].abs().max().item() == 0
+        else:
+            kinds.add("all")
+    assert "mixed" in kinds
 
 
 def test_supervised_only_path_equals_the_full_path_with_only_the_supervised_term():
@@ -54,6 +98,22 @@ def test_supervised_only_path_equals_the_full_path_with_only_the_supervised_term
     levels = [terms[f"level_epe_l{lv}"] for lv in model.decoder.decoded_levels]
     assert torch.allclose(terms["level_epe"], torch.stack(levels).mean())
     assert torch.allclose(total, 2.0 * (terms["synthetic_epe"] + 0.5 * terms["level_epe"]))
+
+
+def test_a_mixed_batch_is_supervised_on_its_flagged_pairs_only():
+    """With a flow_mask, the EPE is the flagged pairs' only: with every self-supervised term off, both paths on a
+    batch whose first pair alone is flagged give the loss of that pair alone."""
+    torch.manual_seed(1)
+    model = build_model("test")
+    step = TrainStep(model, _supervised_only_config())
+    f0, f1, flow = torch.rand(2, 3, 64, 128), torch.rand(2, 3, 64, 128), 3 * torch.randn(2, 2, 64, 128)
+    flow[1] = 0
+    mixed = {"f0": f0, "f1": f1, "flow": flow, "flow_mask": torch.tensor([True, False])}
+    total, terms = step(None, mixed, True, supervised_weight=1.0)
+    alone, _ = step(None, {"f0": f0[:1], "f1": f1[:1], "flow": flow[:1]}, True, supervised_weight=1.0)
+    assert torch.allclose(total, alone, rtol=1e-5)
+    full = step._full_flow(mixed, 1.0, {})
+    assert torch.allclose(full, alone, rtol=1e-5)
 
 
 def _translations(source, count=400):

@@ -91,6 +91,32 @@ final class SupervisedFlowLossTests: XCTestCase {
         XCTAssertEqual(grad.data[6], -4.0 / 6, accuracy: 1e-5)
     }
 
+    func testFlaggedEndPointErrorCountsOnlyTheFlaggedItems() {
+        // Three items; only the first and the last have exact flow. The flagged error must equal the plain error
+        // of those two items alone, and the middle item (whose zero "target" is not a flow) must get no gradient.
+        let (h, w) = (3, 4), plane = h * w
+        var generator = SystemRandomNumberGenerator()
+        let flow = Tensor(shape: [3, 2, h, w], values: (0..<(6 * plane)).map { _ in Float.random(in: -5...5, using: &generator) })
+        let target = Tensor(shape: [3, 2, h, w], values: (0..<(6 * plane)).map { _ in Float.random(in: -5...5, using: &generator) })
+        func items(_ t: Tensor, _ indices: [Int]) -> Tensor {
+            Tensor(shape: [indices.count, 2, h, w], values: indices.flatMap { Array(UnsafeBufferPointer(start: t.data + $0 * 2 * plane, count: 2 * plane)) })
+        }
+        let (masked, maskedGrad) = endPointError(flow, target, samples: [true, false, true])
+        let (subset, subsetGrad) = endPointError(items(flow, [0, 2]), items(target, [0, 2]))
+        XCTAssertEqual(masked, subset, accuracy: 1e-5)
+        for i in 0..<(2 * plane) {
+            XCTAssertEqual(maskedGrad.data[i], subsetGrad.data[i], accuracy: 1e-7)
+            XCTAssertEqual(maskedGrad.data[2 * 2 * plane + i], subsetGrad.data[2 * plane + i], accuracy: 1e-7)
+            XCTAssertEqual(maskedGrad.data[2 * plane + i], 0, "the unflagged item gets no gradient")
+        }
+        XCTAssertEqual(endPointError(flow, target, samples: [true, true, true]).value, endPointError(flow, target).value)
+        XCTAssertEqual(endPointError(flow, target, samples: [false, false, false]).value, 0, "no flagged item: no error")
+        // The level error passes the flags on.
+        let (level, levelGrad) = levelEndPointError(items(flow, [0, 1, 2]), target: target, level: 0, samples: [false, true, false])
+        XCTAssertEqual(level, endPointError(items(flow, [1]), items(target, [1])).value, accuracy: 1e-5)
+        XCTAssertEqual(levelGrad.data[0], 0)
+    }
+
     func testJitterKeepsTheGeometryAndStaysInRange() throws {
         let photo = FrameImage(width: 90, height: 80, planar: (0..<(3 * 90 * 80)).map { Float(($0 * 7919) % 256) / 255 })
         let plain = SyntheticPairSource(photos: [photo], height: 64, width: 64, maxShift: 20, maxLayers: 5)

@@ -84,6 +84,43 @@ final class TrainingDataTests: XCTestCase {
         }
     }
 
+    /// Pairs without exact flow (as a video's).
+    final class StillPairs: TrainingPairSource {
+        let name = "still"
+        let frame: FrameImage
+        init(_ frame: FrameImage) { self.frame = frame }
+        func sample(_ rng: inout TrainingRNG) throws -> TrainingSample { TrainingSample(first: frame, second: frame) }
+    }
+
+    func testMixedBatchKeepsTheSyntheticPairsFlowAndFlagsThem() throws {
+        let synthetic = SyntheticPairSource(photos: [photo(width: 160, height: 120, phase: 0)], height: 80, width: 96, maxShift: 20)
+        let still = StillPairs(photo(width: 96, height: 80, phase: 1))
+        let sampler = MixedSampler(sources: [synthetic, still], crop: (64, 64), contentSize: 32)
+        var rng = TrainingRNG(seed: 11)
+        var sawMixed = false
+        for _ in 0..<6 {
+            let batch = try sampler.flowBatch(4, rng: &rng)
+            XCTAssertEqual(batch.hasFlow.count, 4)
+            guard batch.hasFlow.contains(true) else { XCTAssertNil(batch.flow); XCTAssertNil(batch.flowSamples); continue }
+            let flow = try XCTUnwrap(batch.flow)
+            XCTAssertEqual(flow.shape, [4, 2, 64, 64])
+            if batch.hasFlow.contains(false) { sawMixed = true; XCTAssertEqual(batch.flowSamples, batch.hasFlow) }
+            for i in 0..<4 {
+                func item(_ t: Tensor, _ channels: Int) -> Tensor {
+                    Tensor(shape: [1, channels, 64, 64], values: Array(t.array[(i * channels * 4096)..<((i + 1) * channels * 4096)]))
+                }
+                if batch.hasFlow[i] {
+                    // A synthetic pair's flow is exact in the mixed batch too.
+                    XCTAssertLessThan(medianReconstructionError(item(batch.first, 3), item(batch.second, 3), item(flow, 2)), 0.05)
+                } else {
+                    XCTAssertEqual(item(batch.first, 3).array, item(batch.second, 3).array, "a still pair")
+                    XCTAssertEqual(item(flow, 2).array.map(abs).max(), 0, "no flow is made up for a pair without one")
+                }
+            }
+        }
+        XCTAssertTrue(sawMixed, "six batches of four from two sources should include a mixed one")
+    }
+
     func testRNGStateRestoresTheSameSequence() {
         var rng = TrainingRNG(seed: 9)
         _ = rng.next()

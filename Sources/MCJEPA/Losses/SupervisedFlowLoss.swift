@@ -10,15 +10,16 @@ extension MCJEPAModel {
     /// `supervised_epe` = mean end-point error of the full-resolution forward flow, plus `levelWeight` x the mean
     /// over decoded levels of `level_epe_l<l>` = that level's end-point error against the target average-pooled
     /// to its resolution, in full-resolution pixels (level values x 2^l). Accumulates `gradientScale` x d total /
-    /// d parameters. Images [N,3,H,W] in [0,1], H and W multiples of 64; `target` [N,2,H,W] frame 1 -> 2.
+    /// d parameters. Images [N,3,H,W] in [0,1], H and W multiples of 64; `target` [N,2,H,W] frame 1 -> 2; with
+    /// `samples`, only the flagged items count (see `endPointError`).
     @discardableResult
     public func supervisedFlowLossWithBackward(_ img1: Tensor, _ img2: Tensor, target: Tensor, levelWeight: Float = 0,
-                                               gradientScale: Float = 1) -> LossReport {
+                                               gradientScale: Float = 1, samples: [Bool]? = nil) -> LossReport {
         precondition(target.shape == [img1.n, 2, img1.h, img1.w], "supervised flow: target \(target.shape) for images \(img1.shape)")
         let t1 = encodeForTraining(img1), t2 = encodeForTraining(img2)
         let trace = flowForTraining(t1.features, t2.features)
         var report = LossReport()
-        let (epe, gradFull) = endPointError(trace.full, target)
+        let (epe, gradFull) = endPointError(trace.full, target, samples: samples)
         scaleInPlace(gradFull, gradientScale)
         report.terms["supervised_epe"] = epe
         report.total = epe
@@ -27,7 +28,7 @@ extension MCJEPAModel {
             let perLevel = levelWeight / Float(trace.levels.count)
             var sum: Float = 0
             for (index, level) in config.decodedLevels.enumerated() {
-                let (value, grad) = levelEndPointError(trace.levels[index], target: target, level: level)
+                let (value, grad) = levelEndPointError(trace.levels[index], target: target, level: level, samples: samples)
                 report.terms["level_epe_l\(level)"] = value
                 sum += value
                 scaleInPlace(grad, perLevel * gradientScale)
@@ -45,15 +46,15 @@ extension MCJEPAModel {
 
 /// End-point error of a level-`level` flow (values in level pixels) against a full-resolution target, in
 /// full-resolution pixels: the target is average-pooled over 2^level x 2^level blocks, the flow scaled by 2^level.
-/// Returns the value and its gradient with respect to the level flow.
-func levelEndPointError(_ flow: Tensor, target: Tensor, level: Int) -> (value: Float, grad: Tensor) {
+/// Returns the value and its gradient with respect to the level flow; `samples` as in `endPointError`.
+func levelEndPointError(_ flow: Tensor, target: Tensor, level: Int, samples: [Bool]? = nil) -> (value: Float, grad: Tensor) {
     let factor = 1 << level
     precondition(target.h == flow.h * factor && target.w == flow.w * factor,
                  "level \(level) flow \(flow.shape) does not match target \(target.shape)")
     let pooled = avgPool2dForward(target, kernel: factor)
     let upscaled = flow.copy()
     scaleInPlace(upscaled, Float(factor))
-    let (value, grad) = endPointError(upscaled, pooled)
+    let (value, grad) = endPointError(upscaled, pooled, samples: samples)
     scaleInPlace(grad, Float(factor))
     return (value, grad)
 }

@@ -30,10 +30,12 @@ private struct DirectionGradients {
 extension MCJEPAModel {
     /// Flow losses on a pair [N,3,H,W] in [0,1] (H, W multiples of 64), both directions; accumulates
     /// `gradientScale` x d total / d parameters. `targetFlow` (frame 1 -> 2, [N,2,H,W]) adds
-    /// `supervisedWeight` x mean end-point error of the forward flow (synthetic pairs with exact flow).
+    /// `supervisedWeight` x mean end-point error of the forward flow (synthetic pairs with exact flow), over the
+    /// items flagged in `targetSamples` (all when nil).
     @discardableResult
     public func flowLossesWithBackward(_ img1: Tensor, _ img2: Tensor, config: LossConfig, gradientScale: Float = 1,
-                                       targetFlow: Tensor? = nil, supervisedWeight: Float = 0)
+                                       targetFlow: Tensor? = nil, supervisedWeight: Float = 0,
+                                       targetSamples: [Bool]? = nil)
         -> (report: LossReport, outputs: FlowPassOutputs) {
         let t1 = encodeForTraining(img1), t2 = encodeForTraining(img2)
         let f1 = t1.features, f2 = t2.features
@@ -73,7 +75,7 @@ extension MCJEPAModel {
         accumulate(dFullFw, gradBw.fullBA)
         accumulate(dFullBw, gradFw.fullBA)
         if let targetFlow, supervisedWeight > 0 {
-            let (epe, gradEPE) = endPointError(fw.full, targetFlow)
+            let (epe, gradEPE) = endPointError(fw.full, targetFlow, samples: targetSamples)
             report.terms["supervised_epe"] = epe
             report.total += supervisedWeight * epe
             accumulate(dFullFw, gradEPE, scale: supervisedWeight * gradientScale / half)
@@ -168,13 +170,19 @@ extension MCJEPAModel {
 
 }
 
-/// Mean over pixels of |flow - target| (end-point error) and its gradient with respect to `flow`.
-public func endPointError(_ flow: Tensor, _ target: Tensor) -> (value: Float, grad: Tensor) {
+/// Mean over pixels of |flow - target| (end-point error) and its gradient with respect to `flow`. With
+/// `samples` (one flag per batch item), only the flagged items count: the mean is over their pixels and the other
+/// items get no gradient, so a batch that mixes pairs with and without exact flow is supervised where it can be.
+public func endPointError(_ flow: Tensor, _ target: Tensor, samples: [Bool]? = nil) -> (value: Float, grad: Tensor) {
     precondition(flow.shape == target.shape, "end-point error: flow \(flow.shape) vs target \(target.shape)")
-    let (N, plane) = (flow.n, flow.h * flow.w), count = Float(N * plane)
+    precondition(samples == nil || samples!.count == flow.n, "end-point error: \(samples!.count) sample flags for \(flow.n) items")
+    let N = flow.n, plane = flow.h * flow.w
+    let counted = samples.map { $0.filter { $0 }.count } ?? N
     let grad = Tensor(shape: flow.shape)
+    guard counted > 0 else { return (0, grad) }
+    let count = Float(counted * plane)
     var total = 0.0
-    for n in 0..<N {
+    for n in 0..<N where samples?[n] ?? true {
         for p in 0..<plane {
             let iu = n * 2 * plane + p, iv = iu + plane
             let du = flow.data[iu] - target.data[iu], dv = flow.data[iv] - target.data[iv]

@@ -87,7 +87,8 @@ public final class Trainer {
         var total: Float = 0
         for batch in evaluationBatches {
             guard let target = batch.flow else { continue }
-            total += endPointError(model.flow(model.encode(batch.first), model.encode(batch.second)).full, target).value
+            total += endPointError(model.flow(model.encode(batch.first), model.encode(batch.second)).full, target,
+                                   samples: batch.flowSamples).value
         }
         return total / Float(evaluationBatches.count)
     }
@@ -121,20 +122,23 @@ public final class Trainer {
             // Supervised only: the forward flow against the exact one, half the cost of the full flow pass.
             let report = model.supervisedFlowLossWithBackward(batch.first, batch.second, target: target,
                                                               levelWeight: options.supervisedLevelWeight,
-                                                              gradientScale: options.supervisedWeight)
+                                                              gradientScale: options.supervisedWeight,
+                                                              samples: batch.flowSamples)
             terms.merge(report.terms) { _, new in new }
             terms["synthetic_epe"] = terms.removeValue(forKey: "supervised_epe")
             terms["flow"] = options.supervisedWeight * report.total
             total += options.supervisedWeight * report.total
         } else if let batch = flowBatch {
             let (flow, _) = model.flowLossesWithBackward(batch.first, batch.second, config: loss, targetFlow: batch.flow,
-                                                         supervisedWeight: options.supervisedWeight)
+                                                         supervisedWeight: options.supervisedWeight,
+                                                         targetSamples: batch.flowSamples)
             terms.merge(flow.terms) { _, new in new }
             terms["flow"] = flow.total
             total += flow.total
             if let target = batch.flow, terms["supervised_epe"] == nil {
                 // Monitoring only: EPE of the forward flow on synthetic pairs without supervision.
-                terms["synthetic_epe"] = endPointError(model.flow(model.encode(batch.first), model.encode(batch.second)).full, target).value
+                terms["synthetic_epe"] = endPointError(model.flow(model.encode(batch.first), model.encode(batch.second)).full, target,
+                                                       samples: batch.flowSamples).value
             } else if let epe = terms.removeValue(forKey: "supervised_epe") {
                 terms["synthetic_epe"] = epe
             }

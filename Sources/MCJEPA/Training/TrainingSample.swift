@@ -26,10 +26,16 @@ public protocol TrainingPairSource: AnyObject {
 /// synthetic source's photos), unlike a video decoder or a shard reader.
 public protocol ConcurrentTrainingPairSource: TrainingPairSource {}
 
-/// A batch ready for the model: frames [B,3,H,W] and, when every sample had one, exact flow [B,2,H,W].
+/// A batch ready for the model: frames [B,3,H,W] and, when any sample had one, exact flow [B,2,H,W] (zero for
+/// the samples without, which `hasFlow` marks false).
 public struct FlowBatch {
     public let first: Tensor, second: Tensor
     public let flow: Tensor?
+    /// One flag per sample: whether `flow` holds its exact flow. All true when every sample has one.
+    public let hasFlow: [Bool]
+
+    /// The flags to pass to the end-point error: nil (every sample) when all samples have exact flow.
+    public var flowSamples: [Bool]? { hasFlow.allSatisfy { $0 } ? nil : hasFlow }
 }
 
 enum Augment {
@@ -173,9 +179,13 @@ public final class MixedSampler {
         } else {
             pairs = try (0..<batch).map { _ in try cropped(&rng) }
         }
-        let flows = pairs.compactMap(\.2)
+        // A mixed batch (video and synthetic pairs) keeps the synthetic pairs' exact flow, so that supervision
+        // reaches them in every step instead of only in the rare all-synthetic batch.
+        let hasFlow = pairs.map { $0.2 != nil }
+        let shape = [1, 2, crop.height, crop.width]
+        let flow = hasFlow.contains(true) ? Augment.stack(pairs.map { $0.2 ?? Tensor(shape: shape) }) : nil
         return FlowBatch(first: Augment.stack(pairs.map(\.0)), second: Augment.stack(pairs.map(\.1)),
-                         flow: flows.count == batch ? Augment.stack(flows) : nil)
+                         flow: flow, hasFlow: hasFlow)
     }
 
     public func contentBatch(_ batch: Int, rng: inout TrainingRNG) throws -> (Tensor, Tensor) {
