@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// One direction of flow: CFFmpeg/COpenBLAS (C) -> VideoIO, FlowIO, NN -> FlowRefinement -> MCJEPA -> the CLI.
+// One direction of flow: CFFmpeg/COpenBLAS/CSIMDMath (C) -> VideoIO, FlowIO, NN -> FlowRefinement -> MCJEPA -> the CLI.
 let package = Package(
     name: "mcjepa-video",
     platforms: [.macOS(.v13)],
@@ -33,7 +33,8 @@ let package = Package(
         ),
         .target(name: "VideoIO", dependencies: ["CFFmpeg"]),
         .target(name: "FlowIO"),
-        .target(name: "FlowRefinement", dependencies: ["FlowIO"]),
+        .target(name: "CSIMDMath"),
+        .target(name: "FlowRefinement", dependencies: ["FlowIO", "CSIMDMath"]),
         .target(name: "NN", dependencies: ["COpenBLAS"]),
         .target(name: "Dataset", dependencies: ["VideoIO", "CFFmpeg"]),
         .target(name: "Segmentation", dependencies: ["FlowIO", "VideoIO"]),
@@ -52,7 +53,7 @@ let package = Package(
         .target(name: "CommandLineTestSupport", path: "Tests/CommandLineTestSupport"),
         .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "CommandLineTestSupport"]),
         .testTarget(name: "FlowIOTests", dependencies: ["FlowIO", "CommandLineTestSupport"]),
-        .testTarget(name: "FlowRefinementTests", dependencies: ["FlowRefinement", "FlowIO", "NN"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "FlowRefinementTests", dependencies: ["FlowRefinement", "CSIMDMath", "FlowIO", "NN"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "CommandLineTestSupport"]),
         .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "VideoIO", "CommandLineTestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "CommandLineTestSupport"]),

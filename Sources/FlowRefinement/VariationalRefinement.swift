@@ -1,3 +1,4 @@
+import CSIMDMath
 import Dispatch
 
 /// Variational refinement of a dense flow field at one resolution: the flow W is moved by the increment dW that
@@ -141,14 +142,14 @@ final class LinearisedSystem {
                 // Brightness constancy, normalised by the gradient's squared norm.
                 let norm = ix * ix + iy * iy + zeta2
                 let residual = iz + ix * du + iy * dv
-                var weight = delta / (residual * residual / norm + epsilon2).squareRoot() / norm
+                var weight = delta / csimd_sqrt8(residual * residual / norm + epsilon2) / norm
                 var s11 = weight * ix * ix + zeta2, s12 = weight * ix * iy, s22 = weight * iy * iy + zeta2
                 var r1 = -weight * iz * ix, r2 = -weight * iz * iy
                 // Gradient constancy, each derivative normalised by its own gradient's squared norm.
                 let (ixx, ixy, iyy, ixz, iyz) = (load(ixx, p), load(ixy, p), load(iyy, p), load(ixz, p), load(iyz, p))
                 let normX = ixx * ixx + ixy * ixy + zeta2, normY = iyy * iyy + ixy * ixy + zeta2
                 let residualX = ixz + ixx * du + ixy * dv, residualY = iyz + ixy * du + iyy * dv
-                weight = gamma / (residualX * residualX / normX + residualY * residualY / normY + epsilon2).squareRoot()
+                weight = gamma / csimd_sqrt8(residualX * residualX / normX + residualY * residualY / normY + epsilon2)
                 s11 += weight * (ixx * ixx / normX + ixy * ixy / normY)
                 s12 += weight * (ixx * ixy / normX + ixy * iyy / normY)
                 s22 += weight * (ixy * ixy / normX + iyy * iyy / normY)
@@ -205,21 +206,9 @@ final class LinearisedSystem {
         let w = width
         let (du, dv, right, down, a11, a12, a22, b1, b2) = (self.du, self.dv, self.right, self.down, self.a11, self.a12,
                                                            self.a22, self.b1, self.b2)
+        // The row kernel is C (CSIMDMath): eight pixels of a colour at a time, with the scalar loop's rounding.
         @inline(__always) func relaxRow(_ y: Int, black: Bool) {
-            var p = y * w + ((y + (black ? 1 : 0)) & 1)
-            let end = (y + 1) * w
-            // Wrapping index arithmetic: the indices stay inside the padded views, and overflow checks in this
-            // innermost loop cost a third of its time.
-            while p < end {
-                let (left, rightIndex, up, downIndex) = (p &- 1, p &+ 1, p &- w, p &+ w)
-                let (cr, cl, cd, cu) = (right[p], right[left], down[p], down[up])
-                let su = cl * du[left] + cr * du[rightIndex] + cu * du[up] + cd * du[downIndex]
-                let sv = cl * dv[left] + cr * dv[rightIndex] + cu * dv[up] + cd * dv[downIndex]
-                let u = du[p] + omega * ((su + b1[p] - dv[p] * a12[p]) * a11[p] - du[p])
-                du[p] = u
-                dv[p] += omega * ((sv + b2[p] - u * a12[p]) * a22[p] - dv[p])
-                p &+= 2
-            }
+            csimd_sor_row(du, dv, right, down, a11, a12, a22, b1, b2, w, y * w + ((y + (black ? 1 : 0)) & 1), (y + 1) * w, omega)
         }
         let bands = rowBands(height, threads: threads)
         runConcurrently(bands) { rows in

@@ -1,3 +1,4 @@
+import CSIMDMath
 import FlowIO
 import Foundation
 import NN
@@ -108,6 +109,44 @@ final class VariationalRefinementTests: XCTestCase {
             XCTAssertEqual(refinement.refine(fixture.initial, from: fixture.first, to: fixture.second), reference,
                            "\(threads) threads")
         }
+    }
+
+    func test_sor_row_kernel_equals_the_scalar_update_bit_for_bit() {
+        // Rows of 40 pixels: the kernel's eight-pixel blocks and its scalar tail, both colours, on random systems,
+        // against the update written out in Swift in the same order of operations.
+        let (w, h) = (40, 3), pad = w + 24, n = w * h
+        var state: UInt64 = 21
+        func next() -> UInt64 { state = state &* 6364136223846793005 &+ 1442695040888963407; return state >> 33 }
+        func buffer() -> [Float] { (0..<(n + 2 * pad)).map { _ in Float(next() % 2001) / 1000 - 1 } }
+        let (right, down, inv11, a12, inv22, b1, b2) = (buffer(), buffer(), buffer(), buffer(), buffer(), buffer(), buffer())
+        for black in [false, true] {
+            var (du, dv) = (buffer(), buffer())
+            let before = du
+            var (expectedU, expectedV) = (du, dv)
+            let omega: Float = 1.6, y = 1, first = pad + y * w + ((y + (black ? 1 : 0)) & 1), end = pad + (y + 1) * w
+            for p in stride(from: first, to: end, by: 2) {
+                let (cr, cl, cd, cu) = (right[p], right[p - 1], down[p], down[p - w])
+                let su = cl * expectedU[p - 1] + cr * expectedU[p + 1] + cu * expectedU[p - w] + cd * expectedU[p + w]
+                let sv = cl * expectedV[p - 1] + cr * expectedV[p + 1] + cu * expectedV[p - w] + cd * expectedV[p + w]
+                let u = expectedU[p] + omega * ((su + b1[p] - expectedV[p] * a12[p]) * inv11[p] - expectedU[p])
+                expectedU[p] = u
+                expectedV[p] += omega * ((sv + b2[p] - u * a12[p]) * inv22[p] - expectedV[p])
+            }
+            du.withUnsafeMutableBufferPointer { du in
+                dv.withUnsafeMutableBufferPointer { dv in
+                    csimd_sor_row(du.baseAddress!, dv.baseAddress!, right, down, inv11, a12, inv22, b1, b2, w, first, end, omega)
+                }
+            }
+            XCTAssertEqual(du, expectedU, "du, \(black ? "black" : "red") pixels")
+            XCTAssertEqual(dv, expectedV, "dv, \(black ? "black" : "red") pixels")
+            XCTAssertNotEqual(du, before, "the row should change")
+        }
+    }
+
+    func test_vector_square_root_is_the_lane_wise_one() {
+        let x = SIMD8<Float>(0, 1, 2, 9, 1e-6, 123.456, 1e30, 0.25)
+        let root = csimd_sqrt8(x)
+        for i in 0..<8 { XCTAssertEqual(root[i], x[i].squareRoot()) }
     }
 
     func test_identical_frames_keep_zero_flow() {
