@@ -1,5 +1,6 @@
 #include "CSIMDMath.h"
 
+#include <math.h>
 #include <string.h>
 
 // No fused multiply-adds: the vector lanes must round exactly as the scalar code (and the Swift reference) does.
@@ -54,4 +55,29 @@ void csimd_sor_row(float *du, float *dv, const float *right, const float *down, 
         STORE_EVEN(dv + p, v);
     }
     for (; p < end; p += 2) relax_one(du, dv, right, down, inv11, a12, inv22, b1, b2, w, p, omega);
+}
+
+void csimd_smoothness_row(const float *u, const float *v, float *right, float *down, ptrdiff_t w, ptrdiff_t y,
+                          int has_below, float alpha, float epsilon2) {
+    ptrdiff_t x = 0, row = y * w;
+    if (has_below) {
+        // Blocks of eight pixels that all have a right neighbour (x + 7 < w - 1).
+        for (; x + 8 < w; x += 8) {
+            const float *up = u + row + x, *vp = v + row + x;
+            csimd_float8 u0, u1, u2, v0, v1, v2;
+            memcpy(&u0, up, sizeof u0); memcpy(&u1, up + 1, sizeof u1); memcpy(&u2, up + w, sizeof u2);
+            memcpy(&v0, vp, sizeof v0); memcpy(&v1, vp + 1, sizeof v1); memcpy(&v2, vp + w, sizeof v2);
+            csimd_float8 ux = u1 - u0, vx = v1 - v0, uy = u2 - u0, vy = v2 - v0;
+            csimd_float8 weight = alpha / __builtin_elementwise_sqrt(ux * ux + vx * vx + uy * uy + vy * vy + epsilon2);
+            memcpy(right + row + x, &weight, sizeof weight);
+            memcpy(down + row + x, &weight, sizeof weight);
+        }
+    }
+    for (; x < w; x++) {
+        ptrdiff_t p = row + x, r = x < w - 1 ? p + 1 : p, b = has_below ? p + w : p;
+        float ux = u[r] - u[p], vx = v[r] - v[p], uy = u[b] - u[p], vy = v[b] - v[p];
+        float weight = alpha / sqrtf(ux * ux + vx * vx + uy * uy + vy * vy + epsilon2);
+        right[p] = x < w - 1 ? weight : 0;
+        down[p] = has_below ? weight : 0;
+    }
 }

@@ -143,6 +143,29 @@ final class VariationalRefinementTests: XCTestCase {
         }
     }
 
+    func test_smoothness_row_kernel_equals_the_scalar_weights_bit_for_bit() {
+        // A 21-pixel row (two eight-pixel blocks and a tail), with and without a row below.
+        let (w, h) = (21, 2), n = w * h
+        var state: UInt64 = 5
+        func next() -> Float { state = state &* 6364136223846793005 &+ 1442695040888963407; return Float(state >> 40) / Float(1 << 20) - 8 }
+        let u = (0..<n).map { _ in next() }, v = (0..<n).map { _ in next() }
+        let alpha: Float = 10, epsilon2: Float = 1e-6
+        for y in 0..<h {
+            let hasBelow = y < h - 1
+            var right = [Float](repeating: -1, count: n), down = right
+            csimd_smoothness_row(u, v, &right, &down, w, y, hasBelow ? 1 : 0, alpha, epsilon2)
+            for x in 0..<w {
+                let p = y * w + x, r = x < w - 1 ? p + 1 : p, b = hasBelow ? p + w : p
+                let ux = u[r] - u[p], vx = v[r] - v[p], uy = u[b] - u[p], vy = v[b] - v[p]
+                let weight = alpha / (ux * ux + vx * vx + uy * uy + vy * vy + epsilon2).squareRoot()
+                XCTAssertEqual(right[p], x < w - 1 ? weight : 0, "right weight at (\(x), \(y))")
+                XCTAssertEqual(down[p], hasBelow ? weight : 0, "down weight at (\(x), \(y))")
+            }
+            let otherRow = (0..<n).filter { $0 / w != y }
+            XCTAssertTrue(otherRow.allSatisfy { right[$0] == -1 && down[$0] == -1 }, "only row \(y) is written")
+        }
+    }
+
     func test_vector_square_root_is_the_lane_wise_one() {
         let x = SIMD8<Float>(0, 1, 2, 9, 1e-6, 123.456, 1e30, 0.25)
         let root = csimd_sqrt8(x)

@@ -27,4 +27,12 @@ void csimd_sor_row(float *du, float *dv, const float *right, const float *down, 
                    const float *a12, const float *inv22, const float *b1, const float *b2,
                    ptrdiff_t w, ptrdiff_t first, ptrdiff_t end, float omega);
 
+/// The robust smoothness weights of row y of a width-w flow (u, v): for each pixel p,
+///     weight = alpha / sqrt(ux^2 + vx^2 + uy^2 + vy^2 + epsilon2)
+/// from the forward differences to the right and lower neighbours (0 past the last column, or past the last row when
+/// `has_below` is 0, as if the border were replicated); right[p] = weight (0 in the last column), down[p] = weight
+/// (0 when there is no row below). The same order of operations as the scalar loop, bit for bit.
+void csimd_smoothness_row(const float *u, const float *v, float *right, float *down, ptrdiff_t w, ptrdiff_t y,
+                          int has_below, float alpha, float epsilon2);
+
 #endif
