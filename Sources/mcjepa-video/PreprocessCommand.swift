@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dataset
 import FlowIO
+import FlowRefinement
 import MCJEPA
 import NN
 import Foundation
@@ -72,8 +73,11 @@ struct PreprocessCommand: AsyncParsableCommand {
     @Flag(name: [.customShort("y"), .long], help: "Rewrite shards that exist.")
     var overwrite = false
 
-    @Flag(help: "Also store the model's flow of each pair as <key>.flow.npy (H x W x 2 float32, in pixels of the stored frames).")
+    @Flag(help: "Also store the flow of each pair as <key>.flow.npy (H x W x 2 float32, in pixels of the stored frames): the model's, refined on the frames as `flow` does.")
     var flow = false
+
+    @Flag(inversion: .prefixedNo, help: "With --flow: refine the model's flow on the frames (the default; --no-refine stores the network's flow as it is, in about half the time).")
+    var refine: Bool?
 
     @Option(help: "Weights for --flow (safetensors). Default: the built-in weights, if this build has them.")
     var model: String?
@@ -95,6 +99,7 @@ struct PreprocessCommand: AsyncParsableCommand {
         if let jpegQuality, !(1...100).contains(jpegQuality) { throw ValidationError("--jpeg-quality must be 1...100") }
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
         if model != nil && !flow { throw ValidationError("--model applies only with --flow") }
+        if refine != nil && !flow { throw ValidationError("--refine and --no-refine apply only with --flow") }
     }
 
     static func parseSize(_ text: String) throws -> (width: Int, height: Int) {
@@ -141,7 +146,8 @@ struct PreprocessCommand: AsyncParsableCommand {
             options.resize = .maxSide(maxSide)
         }
         if flow {
-            let estimator = FlowEstimator(model: try loadWeights(modelPath: model).model)
+            let refinement = (refine ?? true) ? CoarseToFineRefinement(refinement: VariationalRefinement(threads: threads)) : nil
+            let estimator = FlowEstimator(model: try loadWeights(modelPath: model).model, refinement: refinement)
             setThreads(threads)
             options.pairFlow = { first, second in
                 let flow = estimator.flow(FrameImage(width: first.width, height: first.height, rgb8: first.rgb),

@@ -1,10 +1,13 @@
 import FlowIO
+import FlowRefinement
 import Foundation
+import VideoIO
 import XCTest
 @testable import MCJEPA
 
-/// End to end: `preprocess --flow` stores the model's flow of every pair next to its frames, in each sample's
-/// place in the tar, at the size the frames are stored at.
+/// End to end: `preprocess --flow` stores the flow of every pair next to its frames, in each sample's place in the
+/// tar, at the size the frames are stored at: the model's flow refined on the stored frames, as `flow` writes it,
+/// or with `--no-refine` the network's flow as it is.
 final class PreprocessFlowTests: TemporaryFolderTestCase {
     /// (name, contents) of each member of an uncompressed ustar file.
     func tarMembers(_ path: String) throws -> [(name: String, bytes: [UInt8])] {
@@ -36,6 +39,44 @@ final class PreprocessFlowTests: TemporaryFolderTestCase {
             XCTAssertEqual([flow.width, flow.height], [64, 48], member.name)
             XCTAssertTrue(flow.u.allSatisfy(\.isFinite) && flow.v.allSatisfy(\.isFinite), member.name)
             XCTAssertGreaterThan(flow.u.map(abs).max()! + flow.v.map(abs).max()!, 0, "a random model's flow is not all zero")
+        }
+    }
+
+    func testStoredFlowIsTheRefinedFlowOfTheStoredFramesAndNoRefineTheNetworks() throws {
+        let tool = try commandLineTool()
+        let (model, _) = try savedTestModel()
+        let weights = try WeightsFile.load(path: model)
+        var flows: [FlowField] = []
+        for refine in [true, false] {
+            let out = file(refine ? "refined" : "raw")
+            let result = try runProcess(tool, ["preprocess", "\(samplesFolder)/realshort.mp4", "-o", out, "--size", "64x48",
+                                               "--stride", "2", "--max-pairs", "1", "--flow", "--model", model]
+                                               + (refine ? [] : ["--no-refine"]))
+            XCTAssertEqual(result.status, 0, result.err)
+            let members = try tarMembers("\(out)/shard-000000.tar")
+            func frame(_ suffix: String) throws -> FrameImage {
+                let member = try XCTUnwrap(members.first { $0.name.hasSuffix(suffix) }, suffix)
+                let path = file("\(refine)-\(suffix)")
+                try Data(member.bytes).write(to: URL(fileURLWithPath: path))
+                let image = try readImage(path: path)
+                return FrameImage(width: image.width, height: image.height, rgb8: image.rgb)
+            }
+            let stored = try XCTUnwrap(members.first { $0.name.hasSuffix(".flow.npy") })
+            let flow = try FlowFile.decode(stored.bytes, format: .npy, name: stored.name)
+            let refinement = refine ? CoarseToFineRefinement(refinement: VariationalRefinement(threads: 2)) : nil
+            let expected = FlowEstimator(model: weights.model, refinement: refinement).flow(try frame(".f0.png"), try frame(".f1.png"))
+            XCTAssertEqual(flow, expected, refine ? "refined" : "--no-refine")
+            flows.append(flow)
+        }
+        XCTAssertNotEqual(flows[0], flows[1], "the default refines the network's flow")
+    }
+
+    func testRefineWithoutFlowIsAUsageError() throws {
+        let tool = try commandLineTool()
+        for flag in ["--refine", "--no-refine"] {
+            let result = try runProcess(tool, ["preprocess", "\(samplesFolder)/realshort.mp4", "-o", file("s"), flag])
+            XCTAssertEqual(result.status, 2, result.err)
+            XCTAssertTrue(result.err.contains("--flow"), result.err)
         }
     }
 
