@@ -115,9 +115,8 @@ final class VariationalRefinementTests: XCTestCase {
         // Rows of 40 pixels: the kernel's eight-pixel blocks and its scalar tail, both colours, on random systems,
         // against the update written out in Swift in the same order of operations.
         let (w, h) = (40, 3), pad = w + 24, n = w * h
-        var state: UInt64 = 21
-        func next() -> UInt64 { state = state &* 6364136223846793005 &+ 1442695040888963407; return state >> 33 }
-        func buffer() -> [Float] { (0..<(n + 2 * pad)).map { _ in Float(next() % 2001) / 1000 - 1 } }
+        var generator = LCG(seed: 21)
+        func buffer() -> [Float] { (0..<(n + 2 * pad)).map { _ in generator.uniform(-1, 1) } }
         let (right, down, inv11, a12, inv22, b1, b2) = (buffer(), buffer(), buffer(), buffer(), buffer(), buffer(), buffer())
         for black in [false, true] {
             var (du, dv) = (buffer(), buffer())
@@ -146,9 +145,8 @@ final class VariationalRefinementTests: XCTestCase {
     func test_smoothness_row_kernel_equals_the_scalar_weights_bit_for_bit() {
         // A 21-pixel row (two eight-pixel blocks and a tail), with and without a row below.
         let (w, h) = (21, 2), n = w * h
-        var state: UInt64 = 5
-        func next() -> Float { state = state &* 6364136223846793005 &+ 1442695040888963407; return Float(state >> 40) / Float(1 << 20) - 8 }
-        let u = (0..<n).map { _ in next() }, v = (0..<n).map { _ in next() }
+        var generator = LCG(seed: 5)
+        let u = (0..<n).map { _ in generator.uniform(-8, 8) }, v = (0..<n).map { _ in generator.uniform(-8, 8) }
         let alpha: Float = 10, epsilon2: Float = 1e-6
         for y in 0..<h {
             let hasBelow = y < h - 1
@@ -266,5 +264,16 @@ final class GrayImageTests: XCTestCase {
         let pixels = (0..<(7 * 5)).map { Float(($0 * 37) % 11) }
         let shrunk = GrayImage(width: 7, height: 5, pixels: pixels).areaShrunk(width: 3, height: 2)
         XCTAssertEqual(shrunk.pixels.reduce(0, +) / 6, pixels.reduce(0, +) / 35, accuracy: 1e-4)
+    }
+}
+
+/// A seeded linear congruential generator, so that the kernels' random inputs reproduce.
+private struct LCG {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    /// Uniform in [low, high), on a grid of 2^-24 of the range.
+    mutating func uniform(_ low: Float, _ high: Float) -> Float {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return low + (high - low) * Float(state >> 40) / Float(1 << 24)
     }
 }

@@ -98,11 +98,8 @@ final class SupervisedFlowLossTests: XCTestCase {
         var rng = TrainingRNG(seed: 17)
         let flow = Tensor(shape: [3, 2, h, w], values: (0..<(6 * plane)).map { _ in rng.uniform(-5, 5) })
         let target = Tensor(shape: [3, 2, h, w], values: (0..<(6 * plane)).map { _ in rng.uniform(-5, 5) })
-        func items(_ t: Tensor, _ indices: [Int]) -> Tensor {
-            Tensor(shape: [indices.count, 2, h, w], values: indices.flatMap { Array(UnsafeBufferPointer(start: t.data + $0 * 2 * plane, count: 2 * plane)) })
-        }
         let (masked, maskedGrad) = endPointError(flow, target, samples: [true, false, true])
-        let (subset, subsetGrad) = endPointError(items(flow, [0, 2]), items(target, [0, 2]))
+        let (subset, subsetGrad) = endPointError(batchItems(flow, [0, 2]), batchItems(target, [0, 2]))
         XCTAssertEqual(masked, subset, accuracy: 1e-5)
         for i in 0..<(2 * plane) {
             XCTAssertEqual(maskedGrad.data[i], subsetGrad.data[i], accuracy: 1e-7)
@@ -112,8 +109,8 @@ final class SupervisedFlowLossTests: XCTestCase {
         XCTAssertEqual(endPointError(flow, target, samples: [true, true, true]).value, endPointError(flow, target).value)
         XCTAssertEqual(endPointError(flow, target, samples: [false, false, false]).value, 0, "no flagged item: no error")
         // The level error passes the flags on.
-        let (level, levelGrad) = levelEndPointError(items(flow, [0, 1, 2]), target: target, level: 0, samples: [false, true, false])
-        XCTAssertEqual(level, endPointError(items(flow, [1]), items(target, [1])).value, accuracy: 1e-5)
+        let (level, levelGrad) = levelEndPointError(flow, target: target, level: 0, samples: [false, true, false])
+        XCTAssertEqual(level, endPointError(batchItems(flow, [1]), batchItems(target, [1])).value, accuracy: 1e-5)
         XCTAssertEqual(levelGrad.data[0], 0)
     }
 

@@ -1,5 +1,6 @@
 @_exported import CommandLineTestSupport
 import Foundation
+import NN
 import XCTest
 @testable import MCJEPA
 
@@ -45,6 +46,13 @@ func sineTexture(side: Int) -> FrameImage {
         planar[2 * plane + i] = 0.5 + 0.4 * cos(x / 9 - y / 4)
     }
     return FrameImage(width: side, height: side, planar: planar)
+}
+
+/// Items `indices` of a batch tensor [N,C,H,W], stacked in that order.
+func batchItems(_ t: Tensor, _ indices: [Int]) -> Tensor {
+    let size = t.count / t.n
+    return Tensor(shape: [indices.count] + t.shape.dropFirst(),
+                  values: indices.flatMap { Array(UnsafeBufferPointer(start: t.data + $0 * size, count: size)) })
 }
 
 extension LossConfig {

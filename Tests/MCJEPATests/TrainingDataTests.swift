@@ -76,11 +76,9 @@ final class TrainingDataTests: XCTestCase {
         let plane = 3 * 64 * 64
         XCTAssertNotEqual(Array(one.first.array[0..<plane]), Array(one.first.array[plane..<(2 * plane)]))
         // And their flow is exact, as for pairs made one at a time.
+        let flow = try XCTUnwrap(one.flow)
         for i in 0..<5 {
-            func item(_ t: Tensor, _ channels: Int) -> Tensor {
-                Tensor(shape: [1, channels, 64, 64], values: Array(t.array[(i * channels * 4096)..<((i + 1) * channels * 4096)]))
-            }
-            XCTAssertLessThan(medianReconstructionError(item(one.first, 3), item(one.second, 3), item(try XCTUnwrap(one.flow), 2)), 0.05)
+            XCTAssertLessThan(medianReconstructionError(batchItems(one.first, [i]), batchItems(one.second, [i]), batchItems(flow, [i])), 0.05)
         }
     }
 
@@ -106,15 +104,13 @@ final class TrainingDataTests: XCTestCase {
             XCTAssertEqual(flow.shape, [4, 2, 64, 64])
             if batch.hasFlow.contains(false) { sawMixed = true; XCTAssertEqual(batch.flowSamples, batch.hasFlow) }
             for i in 0..<4 {
-                func item(_ t: Tensor, _ channels: Int) -> Tensor {
-                    Tensor(shape: [1, channels, 64, 64], values: Array(t.array[(i * channels * 4096)..<((i + 1) * channels * 4096)]))
-                }
+                let (first, second, pairFlow) = (batchItems(batch.first, [i]), batchItems(batch.second, [i]), batchItems(flow, [i]))
                 if batch.hasFlow[i] {
                     // A synthetic pair's flow is exact in the mixed batch too.
-                    XCTAssertLessThan(medianReconstructionError(item(batch.first, 3), item(batch.second, 3), item(flow, 2)), 0.05)
+                    XCTAssertLessThan(medianReconstructionError(first, second, pairFlow), 0.05)
                 } else {
-                    XCTAssertEqual(item(batch.first, 3).array, item(batch.second, 3).array, "a still pair")
-                    XCTAssertEqual(item(flow, 2).array.map(abs).max(), 0, "no flow is made up for a pair without one")
+                    XCTAssertEqual(first.array, second.array, "a still pair")
+                    XCTAssertEqual(pairFlow.array.map(abs).max(), 0, "no flow is made up for a pair without one")
                 }
             }
         }
