@@ -1,0 +1,62 @@
+"""forward_backward_check.py, run as a script on a generated clip with random `test`-preset weights."""
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import torch
+
+from test_train import REFERENCE
+
+sys.path.insert(0, REFERENCE)
+from mcjepa.model import build_model  # noqa: E402
+from mcjepa.weights import save_file  # noqa: E402
+
+
+def _clip(path, frames, seed=0):
+    """A blurred-noise texture sliding 2 px right per frame, as MJPG (OpenCV writes it without extra codecs)."""
+    rng = np.random.default_rng(seed)
+    texture = cv2.GaussianBlur(rng.uniform(0, 255, (160, 260, 3)).astype(np.float32), (0, 0), 2.0)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (192, 128))
+    assert writer.isOpened()
+    for i in range(frames):
+        writer.write(np.clip(texture[16:144, 40 - 2 * i:232 - 2 * i], 0, 255).astype(np.uint8))
+    writer.release()
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, os.path.join(REFERENCE, "forward_backward_check.py"), *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_one_row_per_clip_and_a_looser_test_marks_more_pixels_visible(tmp_path):
+    torch.manual_seed(0)
+    weights = tmp_path / "w.safetensors"
+    save_file({k: v.contiguous() for k, v in build_model("test").state_dict().items()}, str(weights))
+    clips = [tmp_path / "a.avi", tmp_path / "b.avi"]
+    for seed, clip in enumerate(clips):
+        _clip(clip, 6, seed)
+    result = _run(str(weights), *map(str, clips), "--preset", "test", "--frame", "3", "--size", "128x192",
+                  "--alpha2", "0.5", "4", "1000000")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].split()[:5] == ["clip", "|flow|", "vis@0.5", "vis@4", "vis@1e+06"]
+    assert [line.split()[0] for line in lines[1:]] == ["a.avi", "b.avi"]
+    for line in lines[1:]:
+        values = [float(x) for x in line.split()[1:]]
+        visible = values[1:4]
+        assert all(0 <= v <= 1 for v in visible)
+        assert visible[0] <= visible[1] <= visible[2]
+        assert visible[2] == 1.0  # a bound of 10^6 px^2 passes every pixel of a random network's small flows
+
+
+def test_a_clip_too_short_is_an_error_naming_it(tmp_path):
+    torch.manual_seed(0)
+    weights = tmp_path / "w.safetensors"
+    save_file({k: v.contiguous() for k, v in build_model("test").state_dict().items()}, str(weights))
+    clip = tmp_path / "short.avi"
+    _clip(clip, 3)
+    result = _run(str(weights), str(clip), "--preset", "test", "--frame", "2", "--size", "128x192")
+    assert result.returncode != 0
+    assert "short.avi: fewer than 4 frames" in result.stderr
