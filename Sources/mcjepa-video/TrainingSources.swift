@@ -9,13 +9,15 @@ import VideoIO
 /// Frames of videos kept in memory as 8-bit RGB (at most `maxSide` on the long side, the first `maxFrames` of each
 /// video: about 0.7 MB a frame at 640x360); a pair is two frames 1...maxStride apart at a random position of a
 /// random video (data.py `VideoPairs`, which seeks instead and so sees every frame of long videos).
-final class VideoPairSource: TrainingPairSource {
+/// The frames are read only after `init`, so pairs may be sampled on several threads at once.
+final class VideoPairSource: ConcurrentTrainingPairSource {
     let name = "videos"
-    private var videos: [(path: String, frames: [VideoFrame])] = []
+    private let videos: [(path: String, frames: [VideoFrame])]
     let maxStride: Int
 
     init(paths: [String], maxStride: Int, maxSide: Int, maxFrames: Int, threads: Int) throws {
         self.maxStride = maxStride
+        var videos: [(path: String, frames: [VideoFrame])] = []
         for path in paths {
             let reader = try VideoReader(path: path, options: DecodeOptions(threads: threads, maxSide: maxSide))
             var frames: [VideoFrame] = []
@@ -25,15 +27,25 @@ final class VideoPairSource: TrainingPairSource {
             }
             videos.append((path, frames))
         }
+        self.videos = videos
     }
 
-    func sample(_ rng: inout TrainingRNG) throws -> TrainingSample {
+    private func pick(_ rng: inout TrainingRNG) -> (VideoFrame, VideoFrame) {
         let video = videos[rng.below(videos.count)]
         let stride = 1 + rng.below(maxStride)
         let start = rng.below(video.frames.count - stride)
-        let a = video.frames[start], b = video.frames[start + stride]
+        return (video.frames[start], video.frames[start + stride])
+    }
+
+    func sample(_ rng: inout TrainingRNG) throws -> TrainingSample {
+        let (a, b) = pick(&rng)
         return TrainingSample(first: FrameImage(width: a.width, height: a.height, rgb8: a.rgb),
                               second: FrameImage(width: b.width, height: b.height, rgb8: b.rgb))
+    }
+
+    func sampleFrame(_ rng: inout TrainingRNG) throws -> FrameImage {
+        let (a, _) = pick(&rng)
+        return FrameImage(width: a.width, height: a.height, rgb8: a.rgb)
     }
 }
 

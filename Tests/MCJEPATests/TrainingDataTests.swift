@@ -82,6 +82,67 @@ final class TrainingDataTests: XCTestCase {
         }
     }
 
+    func testASyntheticSourcesFrameIsThePairsFirstFrame() throws {
+        // Content views render the first frame only; it must be the frame the pair would have had (blur and
+        // jitter included), or the content batch would see a different distribution from the flow batch.
+        let source = SyntheticPairSource(photos: [photo(width: 160, height: 120, phase: 0), photo(width: 100, height: 90, phase: 2)],
+                                         height: 80, width: 96, maxShift: 20, maxLayers: 4, jitter: true, motionBlur: 0.8)
+        for seed: UInt64 in 1...4 {
+            var pairRNG = TrainingRNG(seed: seed), frameRNG = TrainingRNG(seed: seed)
+            let pair = try source.sample(&pairRNG), frame = try source.sampleFrame(&frameRNG)
+            XCTAssertEqual(frame.planar, pair.first.planar, "seed \(seed)")
+            XCTAssertNotEqual(frame.planar, pair.second.planar)
+        }
+    }
+
+    func testContentBatchesDependOnTheSeedNotOnTheThreadCount() throws {
+        defer { NN.setThreads(2) }
+        let synthetic = SyntheticPairSource(photos: [photo(width: 160, height: 120, phase: 0)], height: 80, width: 96,
+                                            maxShift: 20, jitter: true)
+        for sources in [[synthetic], [synthetic, StillPairs(photo(width: 96, height: 80, phase: 1))] as [TrainingPairSource]] {
+            let sampler = MixedSampler(sources: sources, crop: (64, 64), contentSize: 32)
+            func batch(threads: Int, seed: UInt64) throws -> (Tensor, Tensor, UInt64) {
+                NN.setThreads(threads)
+                var rng = TrainingRNG(seed: seed)
+                let (a, b) = try sampler.contentBatch(5, rng: &rng)
+                return (a, b, rng.state)
+            }
+            let one = try batch(threads: 1, seed: 3), two = try batch(threads: 2, seed: 3), other = try batch(threads: 2, seed: 4)
+            XCTAssertEqual(one.0.shape, [5, 3, 32, 32])
+            XCTAssertEqual(one.0.array, two.0.array)
+            XCTAssertEqual(one.1.array, two.1.array)
+            XCTAssertEqual(one.2, two.2, "the step's generator advances by the same draws")
+            XCTAssertNotEqual(one.0.array, other.0.array)
+            XCTAssertNotEqual(one.0.array, one.1.array, "two different views of each frame")
+        }
+    }
+
+    /// Pairs of one still frame, like `StillPairs`, from a source that may sample on several threads (as the video
+    /// source, which keeps its decoded frames in memory).
+    final class ConcurrentStillPairs: ConcurrentTrainingPairSource {
+        let name = "still"
+        let frame: FrameImage
+        init(_ frame: FrameImage) { self.frame = frame }
+        func sample(_ rng: inout TrainingRNG) throws -> TrainingSample { TrainingSample(first: frame, second: frame) }
+    }
+
+    func testMixedBatchesFromConcurrentSourcesDependOnTheSeedNotOnTheThreadCount() throws {
+        defer { NN.setThreads(2) }
+        let synthetic = SyntheticPairSource(photos: [photo(width: 160, height: 120, phase: 0)], height: 80, width: 96, maxShift: 20)
+        let sampler = MixedSampler(sources: [synthetic, ConcurrentStillPairs(photo(width: 96, height: 80, phase: 1))],
+                                   crop: (64, 64), contentSize: 32)
+        func batch(threads: Int) throws -> FlowBatch {
+            NN.setThreads(threads)
+            var rng = TrainingRNG(seed: 5)
+            return try sampler.flowBatch(6, rng: &rng)
+        }
+        let one = try batch(threads: 1), two = try batch(threads: 2)
+        XCTAssertEqual(one.first.array, two.first.array)
+        XCTAssertEqual(one.hasFlow, two.hasFlow)
+        XCTAssertEqual(one.flow?.array, two.flow?.array)
+        XCTAssertTrue(one.hasFlow.contains(true) && one.hasFlow.contains(false), "seed 5 should mix the two sources")
+    }
+
     /// Pairs without exact flow (as a video's).
     final class StillPairs: TrainingPairSource {
         let name = "still"

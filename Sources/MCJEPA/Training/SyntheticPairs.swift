@@ -69,12 +69,25 @@ public final class SyntheticPairSource: ConcurrentTrainingPairSource {
     }
 
     public func sample(_ rng: inout TrainingRNG) throws -> TrainingSample {
+        let (frames, flow) = render(&rng, firstFrameOnly: false)
+        return TrainingSample(first: FrameImage(width: width, height: height, planar: frames[0]),
+                              second: FrameImage(width: width, height: height, planar: frames[1]), flow: flow)
+    }
+
+    /// The first frame of the pair `sample` would make from the same generator state, without rendering,
+    /// blurring or jittering the second (it draws nothing that the first frame depends on).
+    public func sampleFrame(_ rng: inout TrainingRNG) throws -> FrameImage {
+        FrameImage(width: width, height: height, planar: render(&rng, firstFrameOnly: true).frames[0])
+    }
+
+    /// Both frames (or the first only; the second stays empty) and frame 1's exact flow.
+    private func render(_ rng: inout TrainingRNG, firstFrameOnly: Bool) -> (frames: [[Float]], flow: [Float]) {
         let (h, w) = (height, width), plane = h * w
         let th = h + margin, tw = w + margin, half = Float(margin / 2)
-        var frames = [[Float](repeating: 0, count: 3 * plane), [Float](repeating: 0, count: 3 * plane)]
+        var frames = [[Float](repeating: 0, count: 3 * plane), [Float](repeating: 0, count: firstFrameOnly ? 0 : 3 * plane)]
         var flow = [Float](repeating: 0, count: 2 * plane)
         // Frame 1's own motion (the displacement that brought each of its pixels there), for its motion blur.
-        var arrival = [Float](repeating: 0, count: motionBlur > 0 ? 2 * plane : 0)
+        var arrival = [Float](repeating: 0, count: motionBlur > 0 && !firstFrameOnly ? 2 * plane : 0)
         let layers = 2 + rng.below(maxLayers - 1)
         for layer in 0..<layers {
             let texture = textures[rng.below(textures.count)]
@@ -93,7 +106,8 @@ public final class SyntheticPairSource: ConcurrentTrainingPairSource {
                 return (u * u) / (ax * ax) + (v * v) / (ay * ay) <= 1
             }
             let moved = Self.compose(a1, Self.inverse(a0)), cameFrom = Self.compose(a0, Self.inverse(a1))
-            for (t, a) in [a0, a1].enumerated() {
+            let poses: [Affine] = firstFrameOnly ? [a0] : [a0, a1]
+            for (t, a) in poses.enumerated() {
                 let inv = Self.inverse(a)
                 frames[t].withUnsafeMutableBufferPointer { frame in
                     flow.withUnsafeMutableBufferPointer { flow in arrival.withUnsafeMutableBufferPointer { arrival in
@@ -128,11 +142,13 @@ public final class SyntheticPairSource: ConcurrentTrainingPairSource {
             // Drawn after the geometry, so a seed gives the same flow with or without blur.
             let exposure = rng.uniform(0, motionBlur)
             frames[0] = Self.blurAlongMotion(frames[0], motion: flow, exposure: exposure, height: h, width: w)
-            frames[1] = Self.blurAlongMotion(frames[1], motion: arrival, exposure: exposure, height: h, width: w)
+            if !firstFrameOnly {
+                frames[1] = Self.blurAlongMotion(frames[1], motion: arrival, exposure: exposure, height: h, width: w)
+            }
         }
+        // Frame 0 is jittered first, so its draws do not depend on whether frame 1 follows.
         if jitter { Self.photometricJitter(&frames, plane: plane, rng: &rng) }
-        return TrainingSample(first: FrameImage(width: w, height: h, planar: frames[0]),
-                              second: FrameImage(width: w, height: h, planar: frames[1]), flow: flow)
+        return (frames, flow)
     }
 
     /// Each pixel averaged over the points it passes during the exposure, centred on the frame's time: samples
@@ -177,7 +193,7 @@ public final class SyntheticPairSource: ConcurrentTrainingPairSource {
     /// brightness change of +-0.02 and uniform noise of up to +-0.02; clamped to [0, 1].
     static func photometricJitter(_ frames: inout [[Float]], plane: Int, rng: inout TrainingRNG) {
         let contrast = rng.uniform(0.7, 1.3), brightness = rng.uniform(-0.08, 0.08), saturation = rng.uniform(0.6, 1.4)
-        for t in frames.indices {
+        for t in frames.indices where !frames[t].isEmpty {
             let shift = brightness + rng.uniform(-0.02, 0.02), noise = rng.uniform(0, 0.02)
             frames[t].withUnsafeMutableBufferPointer { rgb in
                 for p in 0..<plane {

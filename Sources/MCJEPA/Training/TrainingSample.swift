@@ -20,10 +20,16 @@ public struct TrainingSample {
 public protocol TrainingPairSource: AnyObject {
     var name: String { get }
     func sample(_ rng: inout TrainingRNG) throws -> TrainingSample
+    /// One frame, for the content views: the first frame of `sample`, which a source may make without the second.
+    func sampleFrame(_ rng: inout TrainingRNG) throws -> FrameImage
+}
+
+extension TrainingPairSource {
+    public func sampleFrame(_ rng: inout TrainingRNG) throws -> FrameImage { try sample(&rng).first }
 }
 
 /// A source whose `sample` may run on several threads at once: it reads only state fixed at creation (the
-/// synthetic source's photos), unlike a video decoder or a shard reader.
+/// synthetic source's photos, the decoded frames of the video source), unlike a shard reader.
 public protocol ConcurrentTrainingPairSource: TrainingPairSource {}
 
 /// A batch ready for the model: frames [B,3,H,W] and, when any sample had one, exact flow [B,2,H,W] (zero for
@@ -152,30 +158,43 @@ public final class MixedSampler {
         try sources[rng.below(sources.count)].sample(&rng)
     }
 
-    /// `batch` cropped and flipped pairs. When every source is a `ConcurrentTrainingPairSource` and the batch has
-    /// more than one pair, each pair draws from its own generator, seeded from `rng` in order, and the pairs are
-    /// made on `NN.threadCount` threads (made on one core while the other waited, the synthetic pairs of a batch
-    /// of 16 took about a sixth of a step; in parallel, steps/s rose 8-10%). The batch depends on the seed only,
-    /// not on the thread count. A batch of one, and any batch with a video or shard source, draws everything from
-    /// `rng` in turn.
+    private var everySourceIsConcurrent: Bool { sources.allSatisfy { $0 is ConcurrentTrainingPairSource } }
+
+    /// `count` items, each made by `make` from its own generator, seeded from `rng` in order, on `NN.threadCount`
+    /// threads when every source may sample concurrently, else one after the other. The items depend on the seed
+    /// only, not on the thread count, and `rng` advances by `count` draws either way.
+    private func itemsFromOwnGenerators<Item>(_ count: Int, rng: inout TrainingRNG,
+                                              _ make: (inout TrainingRNG) throws -> Item) throws -> [Item] {
+        let seeds = (0..<count).map { _ in rng.next() }
+        guard count > 1 && everySourceIsConcurrent else {
+            return try seeds.map { seed in var local = TrainingRNG(seed: seed); return try make(&local) }
+        }
+        var made = [Result<Item, Error>?](repeating: nil, count: count)
+        let workers = max(1, min(threadCount, count))
+        made.withUnsafeMutableBufferPointer { made in
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                for index in stride(from: worker, to: count, by: workers) {
+                    var local = TrainingRNG(seed: seeds[index])
+                    made[index] = Result { try make(&local) }
+                }
+            }
+        }
+        return try made.map { try $0!.get() }
+    }
+
+    /// `batch` cropped and flipped pairs. When every source is a `ConcurrentTrainingPairSource` (synthetic pairs
+    /// and videos, not shards) and the batch has more than one pair, each pair draws from its own generator, seeded
+    /// from `rng` in order, and the pairs are made on `NN.threadCount` threads (made on one core while the other
+    /// waited, the synthetic pairs of a batch of 16 took about a sixth of a step; in parallel, steps/s rose 8-10%).
+    /// The batch depends on the seed only, not on the thread count. A batch of one, and any batch with a shard
+    /// source, draws everything from `rng` in turn.
     public func flowBatch(_ batch: Int, rng: inout TrainingRNG) throws -> FlowBatch {
         func cropped(_ rng: inout TrainingRNG) throws -> (Tensor, Tensor, Tensor?) {
             Augment.cropPair(try sample(&rng), height: crop.height, width: crop.width, rng: &rng)
         }
         let pairs: [(Tensor, Tensor, Tensor?)]
-        if batch > 1 && sources.allSatisfy({ $0 is ConcurrentTrainingPairSource }) {
-            let seeds = (0..<batch).map { _ in rng.next() }
-            var made = [Result<(Tensor, Tensor, Tensor?), Error>?](repeating: nil, count: batch)
-            let workers = max(1, min(threadCount, batch))
-            made.withUnsafeMutableBufferPointer { made in
-                DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                    for index in stride(from: worker, to: batch, by: workers) {
-                        var local = TrainingRNG(seed: seeds[index])
-                        made[index] = Result { try cropped(&local) }
-                    }
-                }
-            }
-            pairs = try made.map { try $0!.get() }
+        if batch > 1 && everySourceIsConcurrent {
+            pairs = try itemsFromOwnGenerators(batch, rng: &rng, cropped)
         } else {
             pairs = try (0..<batch).map { _ in try cropped(&rng) }
         }
@@ -188,10 +207,16 @@ public final class MixedSampler {
                          flow: flow, hasFlow: hasFlow)
     }
 
+    /// Two augmented views [B,3,S,S] of each of `batch` frames. Each frame and its two views come from their own
+    /// generator (as `flowBatch`'s pairs), on `NN.threadCount` threads when every source may sample concurrently;
+    /// a source renders only the frame it is asked for (`sampleFrame`: a synthetic pair's second frame was half
+    /// of a content batch's time).
     public func contentBatch(_ batch: Int, rng: inout TrainingRNG) throws -> (Tensor, Tensor) {
-        let frames = try (0..<batch).map { _ in try sample(&rng).first }
-        let a = frames.map { Augment.contentView($0, size: contentSize, rng: &rng) }
-        let b = frames.map { Augment.contentView($0, size: contentSize, rng: &rng) }
-        return (Augment.stack(a), Augment.stack(b))
+        let views = try itemsFromOwnGenerators(batch, rng: &rng) { rng -> (Tensor, Tensor) in
+            let frame = try sources[rng.below(sources.count)].sampleFrame(&rng)
+            let a = Augment.contentView(frame, size: contentSize, rng: &rng)
+            return (a, Augment.contentView(frame, size: contentSize, rng: &rng))
+        }
+        return (Augment.stack(views.map(\.0)), Augment.stack(views.map(\.1)))
     }
 }
