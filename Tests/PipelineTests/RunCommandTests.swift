@@ -37,10 +37,14 @@ final class RunCommandTests: XCTestCase {
 
     func test_training_recipe_chains_its_stages_and_every_step_parses() throws {
         let out = try temporaryFolder() + "/tiny"
-        let result = try run(["run", "Pipelines/train-tiny.yaml", "--set", "photos=Samples", "--set", "out=\(out)", "--dry-run"])
+        let result = try run(["run", "Pipelines/train-tiny.yaml", "--set", "photos=Samples", "--set", "videos=Samples/realshort.mp4",
+                              "--set", "out=\(out)", "--dry-run"])
         XCTAssertEqual(result.status, 0, result.stderr)
         let lines = result.stdout.split(separator: "\n").map(String.init)
-        XCTAssertEqual(lines.count, 5, result.stdout)
+        XCTAssertEqual(lines.count, 6, result.stdout)
+        // The last stage is the self-supervised one, on the videos.
+        XCTAssertTrue(lines[5].contains("train Samples/realshort.mp4 "), lines[5])
+        XCTAssertTrue(lines.dropLast().allSatisfy { !$0.contains("Samples/realshort.mp4") })
         // Each stage starts from the previous stage's weights.
         for (stage, line) in lines.enumerated().dropFirst() {
             XCTAssertTrue(line.contains("--out \(out)/stage\(stage + 1) --init \(out)/stage\(stage)/model.safetensors"), line)
