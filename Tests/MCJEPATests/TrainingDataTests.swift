@@ -119,12 +119,7 @@ final class TrainingDataTests: XCTestCase {
 
     /// Pairs of one still frame, like `StillPairs`, from a source that may sample on several threads (as the video
     /// source, which keeps its decoded frames in memory).
-    final class ConcurrentStillPairs: ConcurrentTrainingPairSource {
-        let name = "still"
-        let frame: FrameImage
-        init(_ frame: FrameImage) { self.frame = frame }
-        func sample(_ rng: inout TrainingRNG) throws -> TrainingSample { TrainingSample(first: frame, second: frame) }
-    }
+    final class ConcurrentStillPairs: StillPairs, ConcurrentTrainingPairSource {}
 
     func testMixedBatchesFromConcurrentSourcesDependOnTheSeedNotOnTheThreadCount() throws {
         defer { NN.setThreads(2) }
@@ -144,7 +139,7 @@ final class TrainingDataTests: XCTestCase {
     }
 
     /// Pairs without exact flow (as a video's).
-    final class StillPairs: TrainingPairSource {
+    class StillPairs: TrainingPairSource {
         let name = "still"
         let frame: FrameImage
         init(_ frame: FrameImage) { self.frame = frame }
