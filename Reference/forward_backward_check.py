@@ -4,7 +4,9 @@ between a frame and itself: the figures that set the forward-backward occlusion 
 `--min-visible`) of a self-supervised stage (Training/tiny-stage8-ssl/README.md).
 
 Usage: python3 Reference/forward_backward_check.py WEIGHTS VIDEO... [--frame 20] [--size 256x320]
-                                                   [--alpha2 0.5 4]
+                                                   [--alpha2 0.5 4] [--preset tiny]
+
+The model's size comes from the weights file's metadata (--preset only for a file without one).
 
 For each clip: frames FRAME and FRAME+1, resized to the training crop size, through the model (RGB in [0,1]) in
 both directions; prints the mean flow magnitude, the fraction of pixels the UnFlow test marks visible for each
@@ -17,9 +19,8 @@ import cv2
 import torch
 
 from mcjepa.losses import occlusion_mask
-from mcjepa.model import build_model
+from mcjepa.model import load_model
 from mcjepa.ops import backward_warp
-from mcjepa.weights import load_file
 
 
 def read_pair(path: str, index: int, size: tuple) -> tuple:
@@ -46,13 +47,16 @@ def main() -> None:
     parser.add_argument("--frame", type=int, default=20)
     parser.add_argument("--size", default="256x320", help="HxW, multiples of 64")
     parser.add_argument("--alpha2", type=float, nargs="+", default=[0.5, 4.0])
-    parser.add_argument("--preset", default="tiny")
+    parser.add_argument("--preset", default=None,
+                        help="model size for a weights file without a config in its metadata (a bare state_dict)")
     args = parser.parse_args()
     size = tuple(int(x) for x in args.size.split("x"))
     torch.set_num_threads(1)
-    model = build_model(args.preset)
-    model.load_state_dict(load_file(args.weights)[0])
-    model.eval()
+    try:
+        model, _ = load_model(args.weights, args.preset)
+    except (ValueError, RuntimeError, OSError) as error:
+        message = str(error).splitlines()[0]  # load_state_dict's error lists every mismatch, one per line
+        raise SystemExit(message if message.startswith(args.weights) else f"{args.weights}: {message}")
     header = "clip".ljust(40) + "  |flow|" + "".join(f"  vis@{a:g}" for a in args.alpha2) + "  |f+b'|  self  self@finest"
     print(header)
     with torch.no_grad():

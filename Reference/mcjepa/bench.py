@@ -10,7 +10,7 @@ import time
 
 import torch
 
-from .model import PRESETS, MCJEPA, count_parameters
+from .model import PRESETS, MCJEPA, count_parameters, load_model
 
 
 def _min_ms(fn, repeats: int) -> float:
@@ -70,14 +70,8 @@ def main() -> None:
         key, value = item.split("=", 1)
         setattr(cfg, key, eval(value))  # developer tool: values are Python literals like (16,16) or 3
     if args.weights:
-        import json
-        from .model import ModelConfig
-        from .weights import load_file
-        tensors, metadata = load_file(args.weights)
-        cfg = ModelConfig.from_dict(json.loads(metadata["config"]))
-        model = MCJEPA(cfg)
-        model.load_state_dict(tensors, strict=True)
-        model.eval()
+        model, _ = load_model(args.weights)
+        cfg = model.cfg
     else:
         model = MCJEPA(cfg).eval()
     print(f"weights={args.weights or 'random ' + args.preset} params={count_parameters(model)} threads={args.threads} cfg={cfg}")

@@ -6,8 +6,9 @@ contract with the Swift port: see Reference/MODEL.md.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, asdict
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -281,6 +282,27 @@ class MCJEPA(nn.Module):
 
 def build_model(preset: str = "tiny") -> MCJEPA:
     return MCJEPA(PRESETS[preset]())
+
+
+def load_model(path: str, preset: Optional[str] = None) -> Tuple[MCJEPA, Dict[str, str]]:
+    """A weights file -> (model in eval mode, the file's metadata).
+
+    The config is the one the file carries in its metadata (both trainers and `export` write it), so weights of any
+    size load as they were trained. `preset` is only for files without one (a bare state_dict); a file with a config
+    never takes the preset's. Names and shapes must match exactly: a wrong file fails here, not with wrong flow.
+    """
+    from .weights import load_file  # weights.py does not import the model; the import stays one-way at load time
+
+    tensors, metadata = load_file(path)
+    if "config" in metadata:
+        cfg = ModelConfig.from_dict(json.loads(metadata["config"]))
+    elif preset is not None:
+        cfg = PRESETS[preset]()
+    else:
+        raise ValueError(f"{path}: no model config in the metadata; name a preset for a bare state_dict")
+    model = MCJEPA(cfg)
+    model.load_state_dict(tensors, strict=True)
+    return model.eval(), metadata
 
 
 def count_parameters(model: nn.Module) -> int:

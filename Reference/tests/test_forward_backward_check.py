@@ -3,6 +3,8 @@ import os
 import subprocess
 import sys
 
+import json
+
 import cv2
 import numpy as np
 import torch
@@ -25,6 +27,13 @@ def _clip(path, frames, seed=0):
     writer.release()
 
 
+def _weights(path, with_config=True):
+    """Random `test`-preset weights, with the config in the metadata as the trainers write it, or as a bare state_dict."""
+    model = build_model("test")
+    metadata = {"config": json.dumps(model.cfg.to_dict()), "format": "mcjepa-v1"} if with_config else None
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path), metadata)
+
+
 def _run(*args):
     return subprocess.run([sys.executable, os.path.join(REFERENCE, "forward_backward_check.py"), *args],
                           capture_output=True, text=True, timeout=120)
@@ -33,11 +42,11 @@ def _run(*args):
 def test_one_row_per_clip_and_a_looser_test_marks_more_pixels_visible(tmp_path):
     torch.manual_seed(0)
     weights = tmp_path / "w.safetensors"
-    save_file({k: v.contiguous() for k, v in build_model("test").state_dict().items()}, str(weights))
+    _weights(weights)  # the model's size comes from the file: no --preset
     clips = [tmp_path / "a.avi", tmp_path / "b.avi"]
     for seed, clip in enumerate(clips):
         _clip(clip, 6, seed)
-    result = _run(str(weights), *map(str, clips), "--preset", "test", "--frame", "3", "--size", "128x192",
+    result = _run(str(weights), *map(str, clips), "--frame", "3", "--size", "128x192",
                   "--alpha2", "0.5", "4", "1000000")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
@@ -54,9 +63,24 @@ def test_one_row_per_clip_and_a_looser_test_marks_more_pixels_visible(tmp_path):
 def test_a_clip_too_short_is_an_error_naming_it(tmp_path):
     torch.manual_seed(0)
     weights = tmp_path / "w.safetensors"
-    save_file({k: v.contiguous() for k, v in build_model("test").state_dict().items()}, str(weights))
+    _weights(weights)
     clip = tmp_path / "short.avi"
     _clip(clip, 3)
-    result = _run(str(weights), str(clip), "--preset", "test", "--frame", "2", "--size", "128x192")
+    result = _run(str(weights), str(clip), "--frame", "2", "--size", "128x192")
     assert result.returncode != 0
     assert "short.avi: fewer than 4 frames" in result.stderr
+
+
+def test_a_bare_state_dict_needs_a_preset_and_a_wrong_one_is_a_one_line_error(tmp_path):
+    torch.manual_seed(0)
+    weights = tmp_path / "bare.safetensors"
+    _weights(weights, with_config=False)
+    clip = tmp_path / "a.avi"
+    _clip(clip, 6)
+    common = (str(weights), str(clip), "--frame", "3", "--size", "128x192")
+    assert _run(*common, "--preset", "test").returncode == 0
+    for extra, cause in [((), "no model config"), (("--preset", "tiny"), "Error(s) in loading state_dict")]:
+        result = _run(*common, *extra)
+        assert result.returncode != 0
+        error = result.stderr.strip().splitlines()
+        assert len(error) == 1 and error[0].startswith(str(weights)) and cause in error[0], result.stderr

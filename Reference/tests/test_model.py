@@ -1,6 +1,10 @@
+import json
+
+import pytest
 import torch
 
-from mcjepa.model import MCJEPA, PRESETS, build_model, count_parameters, paper_config, tiny_config
+from mcjepa.model import MCJEPA, PRESETS, build_model, count_parameters, load_model, paper_config, tiny_config
+from mcjepa.weights import save_file
 
 
 def test_encoder_levels_have_strides_2_to_64_and_configured_widths():
@@ -75,3 +79,20 @@ def test_content_pools_level_6_and_expands():
         rep, emb = model.content(feats)
     assert torch.allclose(rep, feats[-1].mean(dim=(2, 3)))
     assert emb.shape == (3, tiny_config().expander_widths[-1])
+
+
+def test_load_model_takes_the_config_from_the_file_and_a_preset_only_for_a_bare_state_dict(tmp_path):
+    torch.manual_seed(0)
+    saved = build_model("test")
+    tensors = {k: v.contiguous() for k, v in saved.state_dict().items()}
+    with_config, bare = str(tmp_path / "with.safetensors"), str(tmp_path / "bare.safetensors")
+    save_file(tensors, with_config, {"config": json.dumps(saved.cfg.to_dict()), "step": "7"})
+    save_file(tensors, bare)
+    model, metadata = load_model(with_config, preset="tiny")  # the file's config wins over a preset
+    assert model.cfg == saved.cfg and metadata["step"] == "7" and not model.training
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in tensors.items())
+    assert load_model(bare, preset="test")[0].cfg == saved.cfg
+    with pytest.raises(ValueError, match="bare.safetensors: no model config"):
+        load_model(bare)
+    with pytest.raises(RuntimeError):
+        load_model(bare, preset="tiny")  # strict: names and shapes must match
