@@ -287,9 +287,10 @@ def build_model(preset: str = "tiny") -> MCJEPA:
 def load_model(path: str, preset: Optional[str] = None) -> Tuple[MCJEPA, Dict[str, str]]:
     """A weights file -> (model in eval mode, the file's metadata).
 
-    The config is the one the file carries in its metadata (both trainers and `export` write it), so weights of any
-    size load as they were trained. `preset` is only for files without one (a bare state_dict); a file with a config
-    never takes the preset's. Names and shapes must match exactly: a wrong file fails here, not with wrong flow.
+    The config is the one the file carries in its metadata (both trainers and the fixture exporters write it), so
+    any weights load at the size they were trained at. `preset` is only for files without one (a bare state_dict);
+    a file with a config never takes the preset's. Names and shapes must match exactly: a wrong file fails here,
+    not with wrong flow.
     """
     from .weights import load_file  # weights.py does not import the model; the import stays one-way at load time
 

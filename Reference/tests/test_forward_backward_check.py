@@ -1,9 +1,8 @@
 """forward_backward_check.py, run as a script on a generated clip with random `test`-preset weights."""
+import json
 import os
 import subprocess
 import sys
-
-import json
 
 import cv2
 import numpy as np
