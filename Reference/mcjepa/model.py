@@ -284,6 +284,12 @@ def build_model(preset: str = "tiny") -> MCJEPA:
     return MCJEPA(PRESETS[preset]())
 
 
+def weights_metadata(cfg: ModelConfig) -> Dict[str, str]:
+    """The metadata every weights file of this model carries: its config (which `load_model` and the Swift loader
+    read back) and the format tag. Callers add their own keys (step, ema_decay) to a copy."""
+    return {"config": json.dumps(cfg.to_dict()), "format": "mcjepa-v1"}
+
+
 def load_model(path: str, preset: Optional[str] = None) -> Tuple[MCJEPA, Dict[str, str]]:
     """A weights file -> (model in eval mode, the file's metadata).
 

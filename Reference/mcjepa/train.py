@@ -31,7 +31,7 @@ import torch.nn as nn
 
 from .data import BatchedSyntheticPairs, MixedSampler, ShardPairs, SyntheticPairs, VideoPairs, find_files, VIDEO_EXTENSIONS
 from .losses import LossConfig, content_losses, end_point_error, flow_losses, supervised_flow_losses
-from .model import MCJEPA, ModelConfig, PRESETS, count_parameters
+from .model import MCJEPA, ModelConfig, PRESETS, count_parameters, weights_metadata
 from .weights import load_file, save_file
 
 
@@ -251,7 +251,7 @@ def save_checkpoint(out: str, step: int, model: MCJEPA, optimizer, sampler: Opti
     a temporary name and renamed, so a crash leaves the previous checkpoint intact. `sampler` is None when worker
     processes make the batches (their samplers are seeded from the step a run starts at instead)."""
     name = f"step-{step:07d}"
-    meta = {"config": json.dumps(model.cfg.to_dict()), "step": str(step), "format": "mcjepa-v1"}
+    meta = dict(weights_metadata(model.cfg), step=str(step))
     save_file(model.state_dict(), os.path.join(out, name + ".safetensors"), meta)
     if average is not None:
         save_file(average, os.path.join(out, name + ".ema.safetensors"), dict(meta, ema_decay=str(args.ema_decay)))

@@ -9,7 +9,7 @@ import torch
 from test_train import REFERENCE
 
 sys.path.insert(0, REFERENCE)
-from mcjepa.model import build_model, load_model  # noqa: E402
+from mcjepa.model import build_model, load_model, weights_metadata  # noqa: E402
 from mcjepa.weights import load_file, save_file  # noqa: E402
 
 
@@ -17,7 +17,7 @@ def _save(path, seed, preset="test"):
     torch.manual_seed(seed)
     model = build_model(preset)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path),
-              {"config": json.dumps(model.cfg.to_dict()), "format": "mcjepa-v1", "step": str(seed)})
+              dict(weights_metadata(model.cfg), step=str(seed)))
     return model.state_dict()
 
 

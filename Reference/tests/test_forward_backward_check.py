@@ -1,5 +1,4 @@
 """forward_backward_check.py, run as a script on a generated clip with random `test`-preset weights."""
-import json
 import os
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import torch
 from test_train import REFERENCE
 
 sys.path.insert(0, REFERENCE)
-from mcjepa.model import build_model  # noqa: E402
+from mcjepa.model import build_model, weights_metadata  # noqa: E402
 from mcjepa.weights import save_file  # noqa: E402
 
 
@@ -29,7 +28,7 @@ def _clip(path, frames, seed=0):
 def _weights(path, with_config=True):
     """Random `test`-preset weights, with the config in the metadata as the trainers write it, or as a bare state_dict."""
     model = build_model("test")
-    metadata = {"config": json.dumps(model.cfg.to_dict()), "format": "mcjepa-v1"} if with_config else None
+    metadata = weights_metadata(model.cfg) if with_config else None
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path), metadata)
 
 

@@ -1,9 +1,8 @@
-import json
-
 import pytest
 import torch
 
-from mcjepa.model import MCJEPA, PRESETS, build_model, count_parameters, load_model, paper_config, tiny_config
+from mcjepa.model import (MCJEPA, PRESETS, build_model, count_parameters, load_model, paper_config, tiny_config,
+                          weights_metadata)
 from mcjepa.weights import save_file
 
 
@@ -86,7 +85,7 @@ def test_load_model_takes_the_config_from_the_file_and_a_preset_only_for_a_bare_
     saved = build_model("test")
     tensors = {k: v.contiguous() for k, v in saved.state_dict().items()}
     with_config, bare = str(tmp_path / "with.safetensors"), str(tmp_path / "bare.safetensors")
-    save_file(tensors, with_config, {"config": json.dumps(saved.cfg.to_dict()), "step": "7"})
+    save_file(tensors, with_config, dict(weights_metadata(saved.cfg), step="7"))
     save_file(tensors, bare)
     model, metadata = load_model(with_config, preset="tiny")  # the file's config wins over a preset
     assert model.cfg == saved.cfg and metadata["step"] == "7" and not model.training
