@@ -51,11 +51,15 @@ struct TrainCommand: AsyncParsableCommand {
     @Flag(help: "Continue from RUN_DIR/latest.json.") var resume = false
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "Threads for decoding and the network.") var threads = 2
-    @Option(name: .customLong("init"), help: "Start from these weights (safetensors).") var initWeights: String?
+    @Option(help: "Decode flow down to this pyramid level instead of the preset's (2 = quarter resolution).") var decoderStopLevel: Int?
+    @Option(name: .customLong("init"), help: "Start from these weights (safetensors); with --decoder-stop-level finer than the file's, the new levels' reductions start fresh.") var initWeights: String?
     @Option(help: "Override a loss setting, e.g. smooth_weight=50 (repeatable).") var loss: [String] = []
 
     func validate() throws {
         guard ModelConfig.presets[preset] != nil else { throw ValidationError("--preset \(preset): expected tiny, test or paper") }
+        if let decoderStopLevel, !(1...ModelConfig.levelCount).contains(decoderStopLevel) {
+            throw ValidationError("--decoder-stop-level \(decoderStopLevel): expected 1 to \(ModelConfig.levelCount)")
+        }
         guard syntheticMaxShift >= 0 else { throw ValidationError("--synthetic-max-shift must be >= 0") }
         guard syntheticShiftPower >= 1 else { throw ValidationError("--synthetic-shift-power must be >= 1") }
         guard (0...1).contains(syntheticMotionBlur) else { throw ValidationError("--synthetic-motion-blur must be in [0, 1]") }
@@ -107,7 +111,8 @@ struct TrainCommand: AsyncParsableCommand {
 
     func run() async throws {
         setThreads(threads)
-        let config = ModelConfig.presets[preset]!
+        var config = ModelConfig.presets[preset]!
+        if let decoderStopLevel { config.decoderStopLevel = decoderStopLevel }
         var options = TrainerOptions()
         options.steps = steps; options.batch = batch; options.contentBatch = contentBatch
         options.crop = parsedCrop!; options.contentSize = contentSize; options.contentWarmup = contentWarmup
@@ -122,8 +127,15 @@ struct TrainCommand: AsyncParsableCommand {
             let sources = try buildSources()
             let model = MCJEPAModel(config: config)
             if let initWeights {
-                let loaded = try WeightsFile.load(path: initWeights, config: config)
-                model.copyParameters(from: loaded.model)
+                let loaded = try WeightsFile.load(path: initWeights)
+                if loaded.model.config == config {
+                    model.copyParameters(from: loaded.model)
+                } else {
+                    // A finer decoder than the file's: the new parameters keep the seed's initialisation.
+                    model.initializeRandomly(seed: seed)
+                    let fresh = try model.warmStart(from: loaded.model, path: initWeights)
+                    FileHandle.standardError.write(Data("train: \(initWeights) decodes down to level \(loaded.model.config.decoderStopLevel); starting \(fresh.joined(separator: ", ")) fresh\n".utf8))
+                }
             } else {
                 model.initializeRandomly(seed: seed)
             }
@@ -136,7 +148,7 @@ struct TrainCommand: AsyncParsableCommand {
                 trainer.evaluationBatches = try (0..<evalSynthetic).map { _ in try evaluation.flowBatch(1, rng: &rng) }
             }
             let names = sources.map(\.name).joined(separator: ", ")
-            FileHandle.standardError.write(Data("train: preset \(preset), \(model.parameters.parameterCount) parameters, sources \(names), from step \(trainer.state.step)\n".utf8))
+            FileHandle.standardError.write(Data("train: preset \(preset)\(decoderStopLevel.map { ", decoder down to level \($0)" } ?? ""), \(model.parameters.parameterCount) parameters, sources \(names), from step \(trainer.state.step)\n".utf8))
             try trainer.run(stopAt: stopAt) { print($0) }
             if trainer.state.step == steps {
                 print("wrote \(out)/model.safetensors (step \(trainer.state.step))")

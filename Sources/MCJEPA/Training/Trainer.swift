@@ -235,4 +235,27 @@ extension MCJEPAModel {
         precondition(other.config == config, "copyParameters: configurations differ")
         parameters.assign(other.parameters.tensors)
     }
+
+    /// Warm start for a network that decodes down to a finer level than `other` (same configuration otherwise):
+    /// copies every parameter of `other` and leaves the rest (the finer levels' 1x1 reductions; the estimator and
+    /// the context network are shared across levels, so they carry over) as they are, e.g. freshly initialised.
+    /// - Returns: the names of the parameters `other` did not have, in state_dict order.
+    /// - Throws: `WeightsError` naming `path` when the configurations differ in anything else.
+    public func warmStart(from other: MCJEPAModel, path: String) throws -> [String] {
+        var coarser = config
+        coarser.decoderStopLevel = other.config.decoderStopLevel
+        guard coarser == other.config, other.config.decoderStopLevel >= config.decoderStopLevel else {
+            throw WeightsError(path: path, reason: "file holds config \(other.config), which cannot start \(config) "
+                               + "(only a decoder that stops at a coarser level can)")
+        }
+        var fresh: [String] = []
+        for spec in parameters.specs {
+            if let tensor = other.parameters.tensors[spec.name] {
+                parameters[spec.name].assign(tensor)
+            } else {
+                fresh.append(spec.name)
+            }
+        }
+        return fresh
+    }
 }
