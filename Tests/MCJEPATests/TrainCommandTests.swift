@@ -116,6 +116,44 @@ final class TrainCommandTests: TemporaryFolderTestCase {
         XCTAssertEqual(r["flow"]!, unsupervised + epe, accuracy: 1e-4 * max(1, r["flow"]!))
     }
 
+    /// `--decoder-stop-level 2 --init` weights that stop at level 3: every tensor of the file carries over, the new
+    /// level's reduction starts from the seed, and the result is a level-2 model that `flow --model` runs.
+    func testDecoderStopLevelWarmStartsFromACoarserModel() throws {
+        let tool = try commandLineTool()
+        let coarse = MCJEPAModel(config: .test)
+        coarse.initializeRandomly(seed: 3)
+        let initPath = file("coarse.safetensors")
+        try WeightsFile.save(coarse, to: initPath)
+        let out = file("run")
+        var arguments = trainArguments(out) + ["--decoder-stop-level", "2", "--init", initPath]
+        arguments[arguments.firstIndex(of: "--steps")! + 1] = "2"
+        let run = try runProcess(tool, arguments)
+        XCTAssertEqual(run.status, 0, run.err)
+        XCTAssertTrue(run.err.contains("starting decoder.reduce.l2.weight, decoder.reduce.l2.bias fresh"), run.err)
+        XCTAssertTrue(run.err.contains("decoder down to level 2"), run.err)
+        // Two Adam steps at learning rates up to 1e-3 move each weight by about 1e-3 at most.
+        let trained = try WeightsFile.load(path: "\(out)/model.safetensors")
+        XCTAssertEqual(trained.model.config.decoderStopLevel, 2)
+        let before = coarse.parameters["decoder.estimator.convs.0.weight"].array
+        let after = trained.model.parameters["decoder.estimator.convs.0.weight"].array
+        XCTAssertLessThan(zip(before, after).map { abs($0 - $1) }.max()!, 0.01, "the estimator did not carry over")
+        let flows = file("flows")
+        let flow = try runProcess(tool, ["flow", sample, "-o", flows, "--model", "\(out)/model.safetensors", "--max-side", "64",
+                                         "--duration", "0.2", "--no-refine"])
+        XCTAssertEqual(flow.status, 0, flow.err)
+
+        // A finer file cannot start a coarser decoder, nor can another preset's weights.
+        let fine = file("fine.safetensors")
+        try FileManager.default.copyItem(atPath: "\(out)/model.safetensors", toPath: fine)
+        let backwards = try runProcess(tool, trainArguments(file("run2")) + ["--init", fine])
+        XCTAssertEqual(backwards.status, 3, backwards.err)
+        XCTAssertTrue(backwards.err.contains("fine.safetensors") && backwards.err.contains("coarser level"), backwards.err)
+        XCTAssertEqual(backwards.err.split(separator: "\n").count, 1, backwards.err)
+        let level = try runProcess(tool, trainArguments(file("run3")) + ["--decoder-stop-level", "7"])
+        XCTAssertEqual(level.status, 2, level.err)
+        XCTAssertTrue(level.err.contains("--decoder-stop-level 7"), level.err)
+    }
+
     func testBadInputsGiveOneLineErrors() throws {
         let tool = try commandLineTool()
         let missing = try runProcess(tool, ["train", file("nope.mp4"), "--out", file("run"), "--preset", "test", "--crop", "64x64"])

@@ -101,4 +101,25 @@ final class TrainerTests: TemporaryFolderTestCase {
         XCTAssertTrue(saved.model.parameters[name].array == whole[name]!.array, "model.safetensors is not the average")
         XCTAssertEqual(saved.metadata["ema_decay"], "0.5")
     }
+
+    func testWarmStartCopiesEveryTensorOfACoarserDecoderAndLeavesTheNewOnes() throws {
+        let coarse = MCJEPAModel(config: .test)
+        coarse.initializeRandomly(seed: 1)
+        var fineConfig = ModelConfig.test
+        fineConfig.decoderStopLevel = 2
+        let fine = MCJEPAModel(config: fineConfig)
+        fine.initializeRandomly(seed: 2)
+        let freshBefore = fine.parameters["decoder.reduce.l2.weight"].array
+        let fresh = try fine.warmStart(from: coarse, path: "coarse.safetensors")
+        XCTAssertEqual(fresh, ["decoder.reduce.l2.weight", "decoder.reduce.l2.bias"])
+        for (name, tensor) in coarse.parameters.tensors {
+            XCTAssertEqual(fine.parameters[name].array, tensor.array, name)
+        }
+        XCTAssertEqual(fine.parameters["decoder.reduce.l2.weight"].array, freshBefore)
+        // Not the other way round, and not across widths.
+        XCTAssertThrowsError(try coarse.warmStart(from: fine, path: "fine.safetensors")) { error in
+            XCTAssertTrue("\(error)".contains("fine.safetensors"), "\(error)")
+        }
+        XCTAssertThrowsError(try MCJEPAModel(config: .tiny).warmStart(from: coarse, path: "coarse.safetensors"))
+    }
 }
