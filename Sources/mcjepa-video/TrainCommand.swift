@@ -51,7 +51,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Flag(help: "Continue from RUN_DIR/latest.json.") var resume = false
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "Threads for decoding and the network.") var threads = 2
-    @Option(help: "Decode flow down to this pyramid level instead of the preset's (2 = quarter resolution).") var decoderStopLevel: Int?
+    @Option(help: "Decode flow down to this pyramid level (2 = quarter resolution); default: the --init file's, else the preset's.") var decoderStopLevel: Int?
     @Option(name: .customLong("init"), help: "Start from these weights (safetensors); with --decoder-stop-level finer than the file's, the new levels' reductions start fresh.") var initWeights: String?
     @Option(help: "Override a loss setting, e.g. smooth_weight=50 (repeatable).") var loss: [String] = []
 
@@ -111,8 +111,6 @@ struct TrainCommand: AsyncParsableCommand {
 
     func run() async throws {
         setThreads(threads)
-        var config = ModelConfig.presets[preset]!
-        if let decoderStopLevel { config.decoderStopLevel = decoderStopLevel }
         var options = TrainerOptions()
         options.steps = steps; options.batch = batch; options.contentBatch = contentBatch
         options.crop = parsedCrop!; options.contentSize = contentSize; options.contentWarmup = contentWarmup
@@ -125,9 +123,12 @@ struct TrainCommand: AsyncParsableCommand {
         options.loss = try lossConfig()
         do {
             let sources = try buildSources()
+            let initial = try initWeights.map { try WeightsFile.load(path: $0) }
+            var config = ModelConfig.presets[preset]!
+            // Continuing a model keeps its decoder unless --decoder-stop-level asks for another.
+            config.decoderStopLevel = decoderStopLevel ?? initial?.model.config.decoderStopLevel ?? config.decoderStopLevel
             let model = MCJEPAModel(config: config)
-            if let initWeights {
-                let loaded = try WeightsFile.load(path: initWeights)
+            if let initWeights, let loaded = initial {
                 if loaded.model.config == config {
                     model.copyParameters(from: loaded.model)
                 } else {
@@ -148,7 +149,7 @@ struct TrainCommand: AsyncParsableCommand {
                 trainer.evaluationBatches = try (0..<evalSynthetic).map { _ in try evaluation.flowBatch(1, rng: &rng) }
             }
             let names = sources.map(\.name).joined(separator: ", ")
-            FileHandle.standardError.write(Data("train: preset \(preset)\(decoderStopLevel.map { ", decoder down to level \($0)" } ?? ""), \(model.parameters.parameterCount) parameters, sources \(names), from step \(trainer.state.step)\n".utf8))
+            FileHandle.standardError.write(Data("train: preset \(preset)\(config == ModelConfig.presets[preset]! ? "" : ", decoder down to level \(config.decoderStopLevel)"), \(model.parameters.parameterCount) parameters, sources \(names), from step \(trainer.state.step)\n".utf8))
             try trainer.run(stopAt: stopAt) { print($0) }
             if trainer.state.step == steps {
                 print("wrote \(out)/model.safetensors (step \(trainer.state.step))")

@@ -142,10 +142,16 @@ final class TrainCommandTests: TemporaryFolderTestCase {
                                          "--duration", "0.2", "--no-refine"])
         XCTAssertEqual(flow.status, 0, flow.err)
 
-        // A finer file cannot start a coarser decoder, nor can another preset's weights.
+        // Without --decoder-stop-level, training goes on at the file's level.
         let fine = file("fine.safetensors")
         try FileManager.default.copyItem(atPath: "\(out)/model.safetensors", toPath: fine)
-        let backwards = try runProcess(tool, trainArguments(file("run2")) + ["--init", fine])
+        let continued = try runProcess(tool, trainArguments(file("continued")) + ["--init", fine])
+        XCTAssertEqual(continued.status, 0, continued.err)
+        XCTAssertFalse(continued.err.contains("fresh"), continued.err)
+        XCTAssertEqual(try WeightsFile.load(path: "\(file("continued"))/model.safetensors").model.config.decoderStopLevel, 2)
+
+        // A finer file cannot start a coarser decoder.
+        let backwards = try runProcess(tool, trainArguments(file("run2")) + ["--init", fine, "--decoder-stop-level", "3"])
         XCTAssertEqual(backwards.status, 3, backwards.err)
         XCTAssertTrue(backwards.err.contains("fine.safetensors") && backwards.err.contains("coarser level"), backwards.err)
         XCTAssertEqual(backwards.err.split(separator: "\n").count, 1, backwards.err)
