@@ -1,12 +1,14 @@
 """Writes the model-level parity fixture the Swift tests compare against, tensor by tensor.
 
-  cd Reference && python3 -m mcjepa.export_fixtures            # -> ../Tests/MCJEPATests/Fixtures/tiny_parity.safetensors
+  cd Reference && python3 -m mcjepa.export_fixtures   # -> ../Tests/MCJEPATests/Fixtures/tiny_parity.safetensors
+                                                     #    and tiny_parity_l2.safetensors (decoder down to level 2)
 
 Contents (all float32; names are listed in the file's metadata, see MODEL.md "Parity fixture"):
   <state_dict name>            initial weights of the `test` preset (seed 0), exactly the names a model file has
   io.img1, io.img2             the input pair [2,3,64,128], RGB in [0,1]
   io.feats1.l1 .. io.feats1.l6 encoder features of img1 (io.feats2.* of img2)
-  io.flow_fw.l6 .. l3, io.flow_fw.full   decoder flows img1 -> img2 (io.flow_bw.* img2 -> img1)
+  io.flow_fw.l6 .. l3, io.flow_fw.full   decoder flows img1 -> img2 (io.flow_bw.* img2 -> img1); to l2 in the
+                                         _l2 fixture, whose decoder goes down to level 2 as the shipped model's
   io.mask_fw.full, io.mask_fw.l6 .. l3   occlusion masks (1 = visible) of the forward direction
   io.rep1, io.emb1             content representation (pooled level 6) and expander embedding of img1
   loss.<term>                  every loss term (scalars, shape [1]) and loss.total = content + flow
@@ -15,8 +17,10 @@ Contents (all float32; names are listed in the file's metadata, see MODEL.md "Pa
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
+from typing import Optional
 
 import numpy as np
 import torch
@@ -27,8 +31,10 @@ from .model import MCJEPA, PRESETS
 from .ops import backward_warp
 from .weights import save_file
 
-DEFAULT_OUT = os.path.join(os.path.dirname(__file__), "..", "..", "Tests", "MCJEPATests", "Fixtures",
-                           "tiny_parity.safetensors")
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "Tests", "MCJEPATests", "Fixtures")
+DEFAULT_OUT = os.path.join(FIXTURES, "tiny_parity.safetensors")
+# The same preset with its decoder down to level 2 (a finer level than the preset's 3).
+LEVEL2_OUT = os.path.join(FIXTURES, "tiny_parity_l2.safetensors")
 PRESET = "test"
 SEED = 0
 
@@ -59,9 +65,13 @@ def occlusion_margin(flow_fw, flow_bw, cfg: LossConfig) -> float:
         return (diff - bound).abs().min().item()
 
 
-def build_fixture() -> tuple:
+def build_fixture(decoder_stop_level: Optional[int] = None) -> tuple:
+    """decoder_stop_level: the preset's when None."""
     torch.manual_seed(SEED)
-    model = MCJEPA(PRESETS[PRESET]())
+    cfg_model = PRESETS[PRESET]()
+    if decoder_stop_level is not None:
+        cfg_model = dataclasses.replace(cfg_model, decoder_stop_level=decoder_stop_level)
+    model = MCJEPA(cfg_model)
     cfg = LossConfig()
     img1, img2 = fixture_frames()
     tensors = {name: p.detach().clone() for name, p in model.state_dict().items()}
@@ -113,16 +123,19 @@ def build_fixture() -> tuple:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default=DEFAULT_OUT)
+    ap.add_argument("--out", help="write one fixture here (default: both committed fixtures)")
+    ap.add_argument("--decoder-stop-level", type=int, help="with --out: decode down to this level")
     args = ap.parse_args()
     torch.set_num_threads(1)  # single-threaded reductions: the same bits on every run of this machine
-    tensors, metadata = build_fixture()
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    save_file(tensors, args.out, metadata)
-    size = os.path.getsize(args.out)
-    print(f"wrote {os.path.abspath(args.out)}: {len(tensors)} tensors, {size / 1e6:.2f} MB")
-    for key in sorted(k for k in tensors if k.startswith("loss.")):
-        print(f"  {key} = {tensors[key].item():.6g}")
+    jobs = [(args.out, args.decoder_stop_level)] if args.out else [(DEFAULT_OUT, None), (LEVEL2_OUT, 2)]
+    for out, level in jobs:
+        tensors, metadata = build_fixture(level)
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        save_file(tensors, out, metadata)
+        size = os.path.getsize(out)
+        print(f"wrote {os.path.abspath(out)}: {len(tensors)} tensors, {size / 1e6:.2f} MB")
+        for key in sorted(k for k in tensors if k.startswith("loss.")):
+            print(f"  {key} = {tensors[key].item():.6g}")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
+import json
 import os
 import struct
 
 import pytest
 import torch
 
-from mcjepa.export_fixtures import DEFAULT_OUT, build_fixture
+from mcjepa.export_fixtures import DEFAULT_OUT, LEVEL2_OUT, build_fixture
 from mcjepa.model import build_model
 from mcjepa.weights import load_file, save_file
 
@@ -37,13 +38,15 @@ def test_loader_refuses_truncated_and_lying_files(tmp_path):
         load_file(str(bad))
 
 
-def test_committed_fixture_is_reproduced_by_the_reference():
-    if not os.path.exists(DEFAULT_OUT):
+@pytest.mark.parametrize("path, level", [(DEFAULT_OUT, None), (LEVEL2_OUT, 2)])
+def test_committed_fixture_is_reproduced_by_the_reference(path, level):
+    if not os.path.exists(path):
         pytest.skip("fixture not generated")
-    committed, meta = load_file(DEFAULT_OUT)
-    assert os.path.getsize(DEFAULT_OUT) < 3_000_000
+    committed, meta = load_file(path)
+    assert os.path.getsize(path) < 3_000_000
     torch.set_num_threads(1)
-    fresh, _ = build_fixture()
+    fresh, _ = build_fixture(level)
+    assert json.loads(meta["decoded_levels"])[-1] == (level or 3)
     assert set(fresh) == set(committed)
     for name, value in fresh.items():
         assert value.shape == committed[name].shape, name

@@ -15,8 +15,18 @@ final class LossParityTests: XCTestCase {
     }
 
     func testEveryLossTermAndParameterGradientMatchPyTorch() throws {
-        let model = try ParityFixture.parityModel()
-        let fixture = try ParityFixture.parity(), metadata = fixture.metadata
+        try checkLossesAndGradients(level2: false)
+    }
+
+    /// The decoder down to level 2: its masks, losses at five levels, and the gradients through the finer level.
+    func testEveryLossTermAndParameterGradientMatchPyTorchWithTheDecoderDownToLevel2() throws {
+        try checkLossesAndGradients(level2: true)
+    }
+
+    private func checkLossesAndGradients(level2: Bool) throws {
+        let model = try ParityFixture.parityModel(level2: level2)
+        XCTAssertEqual(model.config.decoderStopLevel, level2 ? 2 : 3)
+        let fixture = try ParityFixture.parity(level2: level2), metadata = fixture.metadata
         let get = fixture.tensor
         let config = try LossConfig.fromJSON(try XCTUnwrap(metadata["loss_config"])).get()
         let img1 = try get("io.img1"), img2 = try get("io.img2")

@@ -12,10 +12,11 @@ struct ParityFixture {
     let regenerate: String
 
     /// tiny_parity.safetensors: the `test` preset's weights, two input pairs, every output, loss term and gradient.
-    static let parityPath = fixturePath("tiny_parity")
+    /// With `level2`, tiny_parity_l2.safetensors: the same with the decoder down to level 2, as the built-in model's.
+    static func parityPath(level2: Bool = false) -> String { fixturePath(level2 ? "tiny_parity_l2" : "tiny_parity") }
 
-    static func parity() throws -> ParityFixture {
-        try ParityFixture(path: parityPath, regenerate: "regenerate with: cd Reference && python3 -m mcjepa.export_fixtures")
+    static func parity(level2: Bool = false) throws -> ParityFixture {
+        try ParityFixture(path: parityPath(level2: level2), regenerate: "regenerate with: cd Reference && python3 -m mcjepa.export_fixtures")
     }
 
     /// backward_parity.safetensors: cotangents for every model output and PyTorch's parameter gradients.
@@ -25,8 +26,8 @@ struct ParityFixture {
     }
 
     /// The `test` model whose weights tiny_parity carries (beside them, the io./loss./grad. tensors are the fixture).
-    static func parityModel() throws -> MCJEPAModel {
-        try WeightsFile.load(path: parityPath, ignoringPrefixes: ["io.", "loss.", "grad."]).model
+    static func parityModel(level2: Bool = false) throws -> MCJEPAModel {
+        try WeightsFile.load(path: parityPath(level2: level2), ignoringPrefixes: ["io.", "loss.", "grad."]).model
     }
 
     private static func fixturePath(_ name: String) -> String {
