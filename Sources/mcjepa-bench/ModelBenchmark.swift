@@ -3,7 +3,8 @@ import MCJEPA
 import NN
 import VideoIO
 
-// `mcjepa-bench model [--reps R] [--threads 1,2] [--sizes 640x360,1024x436] [--config tiny] [--no-end-to-end]`: ms per pair of the
+// `mcjepa-bench model [--reps R] [--threads 1,2] [--sizes 640x360,1024x436] [--config tiny] [--decoder-stop-level L]
+// [--no-end-to-end]`: ms per pair of the
 // MC-JEPA model in a video stream (features cached per frame: one encoder + one decoder per pair, one direction),
 // against the same weights in PyTorch CPU in the same run (Reference/mcjepa/bench.py --weights, a child process;
 // the weights go through a Swift-saved safetensors file, so this also checks that PyTorch loads Swift files), with
@@ -42,7 +43,11 @@ func modelBenchmark(_ args: [String]) throws {
         let parts = item.split(separator: "x").compactMap { Int($0) }
         return parts.count == 2 ? (parts[0], parts[1]) : nil
     }
-    guard let config = ModelConfig.presets[option("--config", "tiny")] else { print("unknown --config"); exit(2) }
+    guard var config = ModelConfig.presets[option("--config", "tiny")] else { print("unknown --config"); exit(2) }
+    guard let stopLevel = Int(option("--decoder-stop-level", "\(config.decoderStopLevel)")), (1...6).contains(stopLevel) else {
+        print("bad --decoder-stop-level"); exit(2)
+    }
+    config.decoderStopLevel = stopLevel
 
     let model = MCJEPAModel(config: config)
     model.initializeRandomly(seed: 0)
