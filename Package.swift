@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "CommandLineTestSupport"]),
         .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "VideoIO", "CommandLineTestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "CommandLineTestSupport"]),
-        .testTarget(name: "MCJEPATests", dependencies: ["MCJEPA", "VideoIO", "FlowIO", "FlowRefinement", "NN", "CommandLineTestSupport"],
+        .testTarget(name: "MCJEPATests", dependencies: ["MCJEPA", "VideoIO", "FlowIO", "Dataset", "FlowRefinement", "NN", "CommandLineTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "NNTests", dependencies: ["NN"], resources: [.copy("Fixtures")]),
     ],

@@ -1,4 +1,5 @@
 import Dataset
+import FlowIO
 import Foundation
 import MCJEPA
 import VideoIO
@@ -50,11 +51,13 @@ final class VideoPairSource: ConcurrentTrainingPairSource {
 }
 
 /// Pairs from `preprocess` shards: tar members `<key>.f0.png` / `<key>.f1.png` (or .jpg), indexed at start and
-/// decoded on demand (through a temporary file, as VideoIO decodes images from paths).
+/// decoded on demand (through a temporary file, as VideoIO decodes images from paths). A pair whose sample also has
+/// `<key>.flow.npy` (`preprocess --flow`: the flow of the stored frames) carries it as its flow, so the trainer
+/// supervises it like a synthetic pair (with --supervised-weight): a teacher's flow distilled into the network.
 final class ShardPairSource: TrainingPairSource {
-    let name = "shards"
-    private struct Member { let shard: String; let offset: UInt64; let size: Int; let ext: String }
-    private var pairs: [(Member, Member)] = []
+    let name: String
+    private struct Member { let shard: String; let name: String; let offset: UInt64; let size: Int; let ext: String }
+    private var pairs: [(first: Member, second: Member, flow: Member?)] = []
     private let scratch: String
 
     init(shards: [String], scratchFolder: String) throws {
@@ -63,7 +66,7 @@ final class ShardPairSource: TrainingPairSource {
             var members: [String: Member] = [:]
             do {
                 for member in try TarIndex.members(ofFile: shard) {
-                    members[member.name] = Member(shard: shard, offset: member.offset, size: member.size,
+                    members[member.name] = Member(shard: shard, name: member.name, offset: member.offset, size: member.size,
                                                   ext: (member.name as NSString).pathExtension)
                 }
             } catch let error as DatasetError {
@@ -72,17 +75,25 @@ final class ShardPairSource: TrainingPairSource {
             for (name, first) in members.sorted(by: { $0.key < $1.key }) {
                 guard let range = name.range(of: ".f0.", options: .backwards) else { continue }
                 let key = String(name[..<range.lowerBound])
-                if let second = members["\(key).f1.\(first.ext)"] { pairs.append((first, second)) }
+                if let second = members["\(key).f1.\(first.ext)"] { pairs.append((first, second, members["\(key).flow.npy"])) }
             }
         }
         guard !pairs.isEmpty else { throw TrainingError(description: "\(shards.joined(separator: ", ")): no <key>.f0/<key>.f1 image pairs in the shards") }
+        let withFlow = pairs.filter { $0.flow != nil }.count
+        name = withFlow == 0 ? "shards" : "shards (\(withFlow) of \(pairs.count) pairs with flow)"
     }
 
-    private func decode(_ member: Member) throws -> FrameImage {
+    private func bytes(_ member: Member) throws -> Data {
         guard let handle = FileHandle(forReadingAtPath: member.shard) else { throw TrainingError(description: "\(member.shard): cannot open") }
         defer { try? handle.close() }
         handle.seek(toFileOffset: member.offset)
         let data = handle.readData(ofLength: member.size)
+        guard data.count == member.size else { throw TrainingError(description: "\(member.shard): \(member.name) is truncated") }
+        return data
+    }
+
+    private func decode(_ member: Member) throws -> FrameImage {
+        let data = try bytes(member)
         let path = "\(scratch)/member-\(getpid()).\(member.ext)"
         guard FileManager.default.createFile(atPath: path, contents: data) else { throw TrainingError(description: "\(path): cannot write") }
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -90,9 +101,31 @@ final class ShardPairSource: TrainingPairSource {
         return FrameImage(width: image.width, height: image.height, rgb8: image.rgb)
     }
 
+    /// The stored flow as the trainer wants it (planar u then v), checked against the frames' size.
+    private func flow(_ member: Member, width: Int, height: Int) throws -> [Float] {
+        let where_ = "\(member.shard): \(member.name)"
+        let field: FlowField
+        do {
+            field = try FlowFile.decode([UInt8](try bytes(member)), format: .npy, name: where_)
+        } catch let error as FlowIOError {
+            throw TrainingError(description: error.description)
+        }
+        guard field.width == width && field.height == height else {
+            throw TrainingError(description: "\(where_): flow is \(field.width)x\(field.height), its frames \(width)x\(height)")
+        }
+        guard field.u.allSatisfy(\.isFinite) && field.v.allSatisfy(\.isFinite) else {
+            throw TrainingError(description: "\(where_): flow has non-finite values")
+        }
+        return field.u + field.v
+    }
+
     func sample(_ rng: inout TrainingRNG) throws -> TrainingSample {
-        let (a, b) = pairs[rng.below(pairs.count)]
-        return TrainingSample(first: try decode(a), second: try decode(b))
+        let (a, b, f) = pairs[rng.below(pairs.count)]
+        let first = try decode(a), second = try decode(b)
+        guard first.width == second.width && first.height == second.height else {
+            throw TrainingError(description: "\(a.shard): \(a.name) and \(b.name) differ in size")
+        }
+        return TrainingSample(first: first, second: second, flow: try f.map { try flow($0, width: first.width, height: first.height) })
     }
 }
 

@@ -1,3 +1,5 @@
+import Dataset
+import FlowIO
 import Foundation
 import NN
 import VideoIO
@@ -84,6 +86,51 @@ final class TrainCommandTests: TemporaryFolderTestCase {
         XCTAssertEqual(log.count, 2)
         XCTAssertNotNil(log[0]["photo"], "flow terms from the first step with --content-warmup 0")
         XCTAssertTrue(FileManager.default.fileExists(atPath: "\(out)/model.safetensors"))
+    }
+
+    /// Shards written by `preprocess --flow`: each pair's stored flow supervises it (a teacher's flow distilled into
+    /// the network), reported as synthetic_epe and added to the flow total as a synthetic pair's EPE is.
+    func testShardFlowSupervisesItsPairs() throws {
+        let tool = try commandLineTool()
+        let (teacher, _) = try savedTestModel()
+        let shards = file("shards"), out = file("run")
+        let prep = try runProcess(tool, ["preprocess", sample, "-o", shards, "--max-side", "96", "--max-pairs", "3", "--flow",
+                                         "--no-refine", "--model", teacher])
+        XCTAssertEqual(prep.status, 0, prep.err)
+        let run = try runProcess(tool, ["train", shards, "--out", out, "--preset", "test", "--steps", "2", "--crop", "64x64",
+                                        "--content-size", "64", "--content-batch", "2", "--batch", "2", "--content-warmup", "0",
+                                        "--threads", "1", "--log-every", "1", "--supervised-weight", "1"])
+        XCTAssertEqual(run.status, 0, run.err)
+        XCTAssertTrue(run.err.contains("sources shards (3 of 3 pairs with flow)"), run.err)
+        let log = try records("\(out)/log.jsonl")
+        XCTAssertEqual(log.count, 2)
+        for r in log {
+            let epe = try XCTUnwrap(r["synthetic_epe"], "no synthetic_epe in \(r)")
+            XCTAssertGreaterThan(epe, 0)
+            let unsupervised = r["photo"]! + r["feature"]! + 75 * r["smooth"]! + 0.2 * r["cycle"]! + r["varcov"]!
+            XCTAssertEqual(r["flow"]!, unsupervised + epe, accuracy: 1e-4 * max(1, r["flow"]!))
+        }
+
+        // A stored flow that does not fit its frames: a one-line error that names the shard and the member.
+        let shard = "\(shards)/shard-000000.tar", bad = file("bad.tar")
+        let writer = try TarWriter(path: bad)
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: shard)))
+        for member in try TarIndex.members(ofFile: shard) where !member.name.hasSuffix(".flow.npy") {
+            try writer.append(name: member.name, contents: Array(bytes[Int(member.offset)..<Int(member.offset) + member.size]))
+            if member.name.hasSuffix(".f1.png") {
+                let key = member.name.dropLast(".f1.png".count)
+                let small = FlowField(width: 8, height: 8, u: [Float](repeating: 0, count: 64), v: [Float](repeating: 0, count: 64))
+                try writer.append(name: "\(key).flow.npy", contents: FlowFile.encode(small, format: .npy))
+            }
+        }
+        try writer.finish()
+        let wrong = try runProcess(tool, ["train", bad, "--out", file("run2"), "--preset", "test", "--steps", "1", "--crop", "64x64",
+                                          "--content-size", "64", "--content-batch", "2", "--batch", "1", "--content-warmup", "0",
+                                          "--threads", "1", "--supervised-weight", "1"])
+        XCTAssertEqual(wrong.status, 3, wrong.err)
+        XCTAssertTrue(wrong.err.contains("bad.tar") && wrong.err.contains(".flow.npy: flow is 8x8"), wrong.err)
+        // Found when the pair is first drawn, after the run's header line.
+        XCTAssertEqual(wrong.err.split(separator: "\n").filter { !$0.hasPrefix("train: preset") }.count, 1, wrong.err)
     }
 
     func testSyntheticPairsReportAndSuperviseEndPointError() throws {
