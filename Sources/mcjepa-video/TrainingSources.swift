@@ -54,14 +54,17 @@ final class VideoPairSource: ConcurrentTrainingPairSource {
 /// decoded on demand (through a temporary file, as VideoIO decodes images from paths). A pair whose sample also has
 /// `<key>.flow.npy` (`preprocess --flow`: the flow of the stored frames) carries it as its flow, so the trainer
 /// supervises it like a synthetic pair (with --supervised-weight): a teacher's flow distilled into the network.
-final class ShardPairSource: TrainingPairSource {
+/// The member index is fixed after `init` and each read opens its own handle and temporary file, so pairs may be
+/// sampled on several threads at once.
+final class ShardPairSource: ConcurrentTrainingPairSource {
     let name: String
     private struct Member { let shard: String; let name: String; let offset: UInt64; let size: Int; let ext: String }
-    private var pairs: [(first: Member, second: Member, flow: Member?)] = []
+    private let pairs: [(first: Member, second: Member, flow: Member?)]
     private let scratch: String
 
     init(shards: [String], scratchFolder: String) throws {
         scratch = scratchFolder
+        var pairs: [(first: Member, second: Member, flow: Member?)] = []
         for shard in shards {
             var members: [String: Member] = [:]
             do {
@@ -79,6 +82,7 @@ final class ShardPairSource: TrainingPairSource {
             }
         }
         guard !pairs.isEmpty else { throw TrainingError(description: "\(shards.joined(separator: ", ")): no <key>.f0/<key>.f1 image pairs in the shards") }
+        self.pairs = pairs
         let withFlow = pairs.filter { $0.flow != nil }.count
         name = withFlow == 0 ? "shards" : "shards (\(withFlow) of \(pairs.count) pairs with flow)"
     }
@@ -94,7 +98,7 @@ final class ShardPairSource: TrainingPairSource {
 
     private func decode(_ member: Member) throws -> FrameImage {
         let data = try bytes(member)
-        let path = "\(scratch)/member-\(getpid()).\(member.ext)"
+        let path = "\(scratch)/member-\(getpid())-\(UUID().uuidString).\(member.ext)"
         guard FileManager.default.createFile(atPath: path, contents: data) else { throw TrainingError(description: "\(path): cannot write") }
         defer { try? FileManager.default.removeItem(atPath: path) }
         let image = try readImage(path: path)

@@ -29,7 +29,7 @@ extension TrainingPairSource {
 }
 
 /// A source whose `sample` may run on several threads at once: it reads only state fixed at creation (the
-/// synthetic source's photos, the decoded frames of the video source), unlike a shard reader.
+/// synthetic source's photos, the decoded frames of the video source, the shard source's member index).
 public protocol ConcurrentTrainingPairSource: TrainingPairSource {}
 
 /// A batch ready for the model: frames [B,3,H,W] and, when any sample had one, exact flow [B,2,H,W] (zero for
@@ -182,12 +182,12 @@ public final class MixedSampler {
         return try made.map { try $0!.get() }
     }
 
-    /// `batch` cropped and flipped pairs. When every source is a `ConcurrentTrainingPairSource` (synthetic pairs
-    /// and videos, not shards) and the batch has more than one pair, each pair draws from its own generator, seeded
+    /// `batch` cropped and flipped pairs. When every source is a `ConcurrentTrainingPairSource` (synthetic pairs,
+    /// videos and shards are) and the batch has more than one pair, each pair draws from its own generator, seeded
     /// from `rng` in order, and the pairs are made on `NN.threadCount` threads (made on one core while the other
     /// waited, the synthetic pairs of a batch of 16 took about a sixth of a step; in parallel, steps/s rose 8-10%).
-    /// The batch depends on the seed only, not on the thread count. A batch of one, and any batch with a shard
-    /// source, draws everything from `rng` in turn.
+    /// The batch depends on the seed only, not on the thread count. A batch of one, and any batch with a source
+    /// that is not concurrent, draws everything from `rng` in turn.
     public func flowBatch(_ batch: Int, rng: inout TrainingRNG) throws -> FlowBatch {
         func cropped(_ rng: inout TrainingRNG) throws -> (Tensor, Tensor, Tensor?) {
             Augment.cropPair(try sample(&rng), height: crop.height, width: crop.width, rng: &rng)
