@@ -25,7 +25,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Flow crop HxW, multiples of 64.") var crop = "256x320"
     @Option(help: "Content view side, a multiple of 64.") var contentSize = 128
     @Option(help: "Folders of still photos for synthetic pairs with exact flow.") var synthetic: [String] = []
-    @Option(help: "Weight of the end-point error on synthetic pairs (0 = monitor only).") var supervisedWeight: Float = 0
+    @Option(help: "Weight of the end-point error on pairs with a flow: synthetic pairs, and shards written with preprocess --flow (0 = monitor only).") var supervisedWeight: Float = 0
     @Option(help: "Largest translation (px) of a synthetic layer between the two frames of a pair.") var syntheticMaxShift: Float = 12
     @Option(help: "Skew of synthetic translations: max-shift x u^P (u uniform), 1 = uniform, 2 = mostly small.") var syntheticShiftPower: Float = 1
     @Option(help: "Most layers in a synthetic pair (a background and 1 to N-1 moving cut-outs).") var syntheticLayers = 3

@@ -107,18 +107,18 @@ final class ShardPairSource: ConcurrentTrainingPairSource {
 
     /// The stored flow as the trainer wants it (planar u then v), checked against the frames' size.
     private func flow(_ member: Member, width: Int, height: Int) throws -> [Float] {
-        let where_ = "\(member.shard): \(member.name)"
+        let location = "\(member.shard): \(member.name)"
         let field: FlowField
         do {
-            field = try FlowFile.decode([UInt8](try bytes(member)), format: .npy, name: where_)
+            field = try FlowFile.decode([UInt8](try bytes(member)), format: .npy, name: location)
         } catch let error as FlowIOError {
             throw TrainingError(description: error.description)
         }
         guard field.width == width && field.height == height else {
-            throw TrainingError(description: "\(where_): flow is \(field.width)x\(field.height), its frames \(width)x\(height)")
+            throw TrainingError(description: "\(location): flow is \(field.width)x\(field.height), its frames \(width)x\(height)")
         }
         guard field.u.allSatisfy(\.isFinite) && field.v.allSatisfy(\.isFinite) else {
-            throw TrainingError(description: "\(where_): flow has non-finite values")
+            throw TrainingError(description: "\(location): flow has non-finite values")
         }
         return field.u + field.v
     }

@@ -3,7 +3,7 @@ import Foundation
 import NN
 
 /// One frame pair from a data source, full size, RGB in [0, 1]; `flow` (frame 1 -> 2, planar u then v, pixels)
-/// only for synthetic pairs, whose motion is known exactly.
+/// only for pairs with a target: synthetic pairs, whose motion is known exactly, and shard pairs stored with a flow.
 public struct TrainingSample {
     public var first: FrameImage
     public var second: FrameImage
