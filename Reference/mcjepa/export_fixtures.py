@@ -8,7 +8,7 @@ Contents (all float32; names are listed in the file's metadata, see MODEL.md "Pa
   io.img1, io.img2             the input pair [2,3,64,128], RGB in [0,1]
   io.feats1.l1 .. io.feats1.l6 encoder features of img1 (io.feats2.* of img2)
   io.flow_fw.l6 .. l3, io.flow_fw.full   decoder flows img1 -> img2 (io.flow_bw.* img2 -> img1); to l2 in the
-                                         _l2 fixture, whose decoder goes down to level 2 as the shipped model's
+                                         _l2 fixture, whose decoder goes down to level 2 (train --decoder-stop-level 2)
   io.mask_fw.full, io.mask_fw.l6 .. l3   occlusion masks (1 = visible) of the forward direction
   io.rep1, io.emb1             content representation (pooled level 6) and expander embedding of img1
   loss.<term>                  every loss term (scalars, shape [1]) and loss.total = content + flow

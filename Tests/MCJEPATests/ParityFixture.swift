@@ -12,7 +12,7 @@ struct ParityFixture {
     let regenerate: String
 
     /// tiny_parity.safetensors: the `test` preset's weights, two input pairs, every output, loss term and gradient.
-    /// With `level2`, tiny_parity_l2.safetensors: the same with the decoder down to level 2, as the built-in model's.
+    /// With `level2`, tiny_parity_l2.safetensors: the same with the decoder down to level 2 (`train --decoder-stop-level 2`).
     static func parityPath(level2: Bool = false) -> String { fixturePath(level2 ? "tiny_parity_l2" : "tiny_parity") }
 
     static func parity(level2: Bool = false) throws -> ParityFixture {
