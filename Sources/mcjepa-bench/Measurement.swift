@@ -1,4 +1,5 @@
 import Foundation
+import MCJEPA
 import NN
 
 // What the benchmarks share: timing, CPU time, test inputs, sgemm's peak, and option parsing.
@@ -54,4 +55,15 @@ func sgemmPeakGFLOPs(reps: Int, sizes: [Int] = [512, 1024, 1536]) -> Double {
 /// The value after `name` in `args`, or `fallback` when the option is absent or has no value.
 func option(_ args: [String], _ name: String, _ fallback: String) -> String {
     args.firstIndex(of: name).flatMap { args.indices.contains($0 + 1) ? args[$0 + 1] : nil } ?? fallback
+}
+
+/// `--config PRESET` (default tiny) with `--decoder-stop-level L` (default the preset's): the preset's name and the
+/// configuration to time, or nil when either option is wrong.
+func benchmarkConfig(_ args: [String]) -> (preset: String, config: ModelConfig)? {
+    let preset = option(args, "--config", "tiny")
+    guard var config = ModelConfig.presets[preset],
+          let stopLevel = Int(option(args, "--decoder-stop-level", "\(config.decoderStopLevel)")),
+          (1...ModelConfig.levelCount).contains(stopLevel) else { return nil }
+    config.decoderStopLevel = stopLevel
+    return (preset, config)
 }

@@ -43,11 +43,7 @@ func modelBenchmark(_ args: [String]) throws {
         let parts = item.split(separator: "x").compactMap { Int($0) }
         return parts.count == 2 ? (parts[0], parts[1]) : nil
     }
-    guard var config = ModelConfig.presets[option("--config", "tiny")] else { print("unknown --config"); exit(2) }
-    guard let stopLevel = Int(option("--decoder-stop-level", "\(config.decoderStopLevel)")), (1...6).contains(stopLevel) else {
-        print("bad --decoder-stop-level"); exit(2)
-    }
-    config.decoderStopLevel = stopLevel
+    guard let config = benchmarkConfig(args)?.config else { print("bad --config or --decoder-stop-level"); exit(2) }
 
     let model = MCJEPAModel(config: config)
     model.initializeRandomly(seed: 0)

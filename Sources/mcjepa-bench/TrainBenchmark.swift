@@ -35,13 +35,11 @@ func trainBenchmark(_ args: [String]) throws {
     func option(_ name: String, _ fallback: String) -> String { mcjepa_bench.option(args, name, fallback) }
     let reps = Int(option("--reps", "5")) ?? 5
     let threads = Int(option("--threads", "2")) ?? 2
-    let presetName = option("--config", "tiny")
     let cropParts = option("--crop", "256x320").split(separator: "x").compactMap { Int($0) }
-    guard var config = ModelConfig.presets[presetName], cropParts.count == 2 else { print("bad --config or --crop"); exit(2) }
-    guard let stopLevel = Int(option("--decoder-stop-level", "\(config.decoderStopLevel)")), (1...6).contains(stopLevel) else {
-        print("bad --decoder-stop-level"); exit(2)
+    guard let (presetName, config) = benchmarkConfig(args), cropParts.count == 2 else {
+        print("bad --config, --decoder-stop-level or --crop"); exit(2)
     }
-    config.decoderStopLevel = stopLevel
+    let stopLevel = config.decoderStopLevel
     let crop = (cropParts[0], cropParts[1])
     guard let batch = Int(option("--batch", "1")), batch >= 1 else { print("bad --batch"); exit(2) }
     setThreads(threads)
