@@ -128,17 +128,13 @@ struct TrainCommand: AsyncParsableCommand {
             // Continuing a model keeps its decoder unless --decoder-stop-level asks for another.
             config.decoderStopLevel = decoderStopLevel ?? initial?.model.config.decoderStopLevel ?? config.decoderStopLevel
             let model = MCJEPAModel(config: config)
+            // The seed's initialisation stays only where --init has no tensor: a finer decoder's new reductions.
+            model.initializeRandomly(seed: seed)
             if let initWeights, let loaded = initial {
-                if loaded.model.config == config {
-                    model.copyParameters(from: loaded.model)
-                } else {
-                    // A finer decoder than the file's: the new parameters keep the seed's initialisation.
-                    model.initializeRandomly(seed: seed)
-                    let fresh = try model.warmStart(from: loaded.model, path: initWeights)
+                let fresh = try model.warmStart(from: loaded.model, path: initWeights)
+                if !fresh.isEmpty {
                     FileHandle.standardError.write(Data("train: \(initWeights) decodes down to level \(loaded.model.config.decoderStopLevel); starting \(fresh.joined(separator: ", ")) fresh\n".utf8))
                 }
-            } else {
-                model.initializeRandomly(seed: seed)
             }
             let sampler = MixedSampler(sources: sources, crop: options.crop, contentSize: contentSize)
             let trainer = try Trainer(model: model, sampler: sampler, options: options, folder: out, resume: resume)

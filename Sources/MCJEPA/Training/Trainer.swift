@@ -236,7 +236,7 @@ extension MCJEPAModel {
         parameters.assign(other.parameters.tensors)
     }
 
-    /// Warm start for a network that decodes down to a finer level than `other` (same configuration otherwise):
+    /// Warm start from `other`, which has this network's configuration or one whose decoder stops at a coarser level:
     /// copies every parameter of `other` and leaves the rest (the finer levels' 1x1 reductions; the estimator and
     /// the context network are shared across levels, so they carry over) as they are, e.g. freshly initialised.
     /// - Returns: the names of the parameters `other` did not have, in state_dict order.
