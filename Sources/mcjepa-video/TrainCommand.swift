@@ -4,6 +4,8 @@ import MCJEPA
 import NN
 import VideoIO
 
+extension SyntheticShape: ExpressibleByArgument {}
+
 struct TrainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
@@ -30,6 +32,9 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Skew of synthetic translations: max-shift x u^P (u uniform), 1 = uniform, 2 = mostly small.") var syntheticShiftPower: Float = 1
     @Option(help: "Most layers in a synthetic pair (a background and 1 to N-1 moving cut-outs).") var syntheticLayers = 3
     @Flag(help: "Photometric jitter on synthetic pairs (colour shared by both frames, small per-frame changes, noise).") var syntheticJitter = false
+    @Option(help: "Outline of the synthetic cut-outs: ellipse, or blob (irregular, with thin limbs and holes).") var syntheticShape: SyntheticShape = .ellipse
+    @Option(help: "Largest rotation (degrees) of a synthetic layer between the two frames.") var syntheticRotation: Float = 5
+    @Option(help: "Largest scale change of a synthetic layer between the two frames, as a log factor (0.1 = x0.90 to x1.11).") var syntheticZoom: Float = 0.05
     @Option(help: "Motion blur on synthetic pairs: longest exposure as a fraction of the frame interval (0 = sharp, up to 1); each pair draws its own in [0, F].") var syntheticMotionBlur: Float = 0
     @Option(help: "Weight of the multi-scale term (per-level EPE) when training supervised only.") var supervisedLevelWeight: Float = 0
     @Option(help: "Synthetic pairs (fixed, own seed) whose mean EPE is logged as eval_epe at each checkpoint.") var evalSynthetic = 0
@@ -64,6 +69,8 @@ struct TrainCommand: AsyncParsableCommand {
         guard syntheticShiftPower >= 1 else { throw ValidationError("--synthetic-shift-power must be >= 1") }
         guard (0...1).contains(syntheticMotionBlur) else { throw ValidationError("--synthetic-motion-blur must be in [0, 1]") }
         guard syntheticLayers >= 2 else { throw ValidationError("--synthetic-layers must be at least 2") }
+        guard (0...45).contains(syntheticRotation) else { throw ValidationError("--synthetic-rotation must be in [0, 45] degrees") }
+        guard (0...0.5).contains(syntheticZoom) else { throw ValidationError("--synthetic-zoom must be in [0, 0.5]") }
         guard supervisedLevelWeight >= 0 else { throw ValidationError("--supervised-level-weight must be >= 0") }
         guard let c = parsedCrop, c.height > 0, c.width > 0, c.height % 64 == 0, c.width % 64 == 0 else {
             throw ValidationError("--crop \(crop): expected HxW, positive multiples of 64")

@@ -161,6 +161,6 @@ extension TrainCommand {
         let crop = parsedCrop!
         return SyntheticPairSource(photos: photos, height: crop.height + 64, width: crop.width + 64,
                                    maxShift: syntheticMaxShift, shiftPower: syntheticShiftPower, maxLayers: syntheticLayers, jitter: syntheticJitter,
-                                   motionBlur: syntheticMotionBlur)
+                                   motionBlur: syntheticMotionBlur, shape: syntheticShape, maxRotation: syntheticRotation, maxZoom: syntheticZoom)
     }
 }

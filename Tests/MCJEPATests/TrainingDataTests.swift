@@ -55,6 +55,41 @@ final class TrainingDataTests: XCTestCase {
         XCTAssertGreaterThan(flips, 0, "the check cannot tell a wrong flow from the right one")
     }
 
+    func testBlobCutoutsWithWideRotationsCarryExactFlow() throws {
+        let source = SyntheticPairSource(photos: [photo(width: 160, height: 120, phase: 0), photo(width: 100, height: 90, phase: 2)],
+                                         height: 128, width: 128, maxShift: 20, maxLayers: 6, shape: .blob, maxRotation: 10, maxZoom: 0.1)
+        var rng = TrainingRNG(seed: 7)
+        for _ in 0..<4 {
+            let sample = try source.sample(&rng)
+            let (a, b, f) = Augment.cropPair(sample, height: 64, width: 64, rng: &rng)
+            XCTAssertLessThan(medianReconstructionError(a, b, try XCTUnwrap(f)), 0.01, "frame 1 at p + flow does not reproduce frame 0")
+        }
+    }
+
+    /// Blob outlines have bays, limbs and holes: some pair of their points has its midpoint outside, which no
+    /// ellipse has.
+    func testBlobOutlinesAreNotConvexAndEllipsesAre() {
+        func hasBay(_ shape: SyntheticShape, seed: UInt64) -> Bool {
+            var rng = TrainingRNG(seed: seed)
+            let outline = CutoutOutline(shape, frameWidth: 96, frameHeight: 80, half: 32, rng: &rng)
+            var points: [(Double, Double)] = []
+            for y in stride(from: -40, through: 180, by: 3) {
+                for x in stride(from: -40, through: 200, by: 3) where outline.contains(Double(x), Double(y)) {
+                    points.append((Double(x), Double(y)))
+                }
+            }
+            for (i, p) in points.enumerated() where i % 3 == 0 {
+                for q in points[i...] where !outline.contains(((p.0 + q.0) / 2).rounded(), ((p.1 + q.1) / 2).rounded()) {
+                    return true
+                }
+            }
+            return false
+        }
+        let seeds: [UInt64] = Array(1...8)
+        XCTAssertGreaterThanOrEqual(seeds.filter { hasBay(.blob, seed: $0) }.count, 6)
+        XCTAssertEqual(seeds.filter { hasBay(.ellipse, seed: $0) }.count, 0)
+    }
+
     func testSyntheticBatchesDependOnTheSeedNotOnTheThreadCount() throws {
         defer { NN.setThreads(2) }
         let source = SyntheticPairSource(photos: [photo(width: 160, height: 120, phase: 0), photo(width: 100, height: 90, phase: 2)],

@@ -11,7 +11,9 @@ import NN
 /// photometric `jitter` (contrast, brightness, saturation shared by both frames, plus a small per-frame brightness
 /// change and noise) so that a supervised warm-up does not assume exact brightness constancy, and optional
 /// `motionBlur`: each frame averaged along its own motion over a random exposure, as a camera's shutter does
-/// (Sintel's "final" pass and most real video), which affine layers of sharp photos never show.
+/// (Sintel's "final" pass and most real video), which affine layers of sharp photos never show; and irregular
+/// cut-outs (`shape: .blob`, see `SyntheticShape`) with wider rotations and scalings (`maxRotation`, `maxZoom`),
+/// closer to FlyingChairs' objects than ellipses are.
 public final class SyntheticPairSource: ConcurrentTrainingPairSource {
     public let name = "synthetic"
     public let height: Int, width: Int
@@ -22,16 +24,22 @@ public final class SyntheticPairSource: ConcurrentTrainingPairSource {
     /// Longest exposure as a fraction of the frame interval (0: sharp frames). Each pair draws its exposure
     /// uniformly in [0, motionBlur], so a blurred pair's streaks are up to this fraction of its motion.
     public let motionBlur: Float
+    /// The cut-outs' outline.
+    public let shape: SyntheticShape
+    /// Largest rotation (degrees) and log-scale change of a layer between the two frames.
+    public let maxRotation: Float, maxZoom: Float
     private let margin: Int
     private let textures: [Tensor]  // [1,3,height+margin,width+margin]
 
     public init(photos: [FrameImage], height: Int, width: Int, maxShift: Float = 12, shiftPower: Float = 1, maxLayers: Int = 3,
-                jitter: Bool = false, motionBlur: Float = 0) {
+                jitter: Bool = false, motionBlur: Float = 0, shape: SyntheticShape = .ellipse, maxRotation: Float = 5, maxZoom: Float = 0.05) {
         precondition(!photos.isEmpty, "synthetic pairs need at least one photo")
         precondition(motionBlur >= 0 && motionBlur <= 1, "motion blur is an exposure fraction in [0, 1]")
         precondition(maxLayers >= 2, "synthetic pairs need a background and at least one layer")
         self.height = height; self.width = width; self.maxShift = maxShift; self.shiftPower = shiftPower; self.maxLayers = maxLayers; self.jitter = jitter
         self.motionBlur = motionBlur
+        precondition(maxRotation >= 0 && maxZoom >= 0, "rotation and zoom ranges are magnitudes")
+        self.shape = shape; self.maxRotation = maxRotation; self.maxZoom = maxZoom
         let margin = max(64, Int((2 * maxShift).rounded(.up)))
         self.margin = margin
         textures = photos.map {
@@ -54,7 +62,7 @@ public final class SyntheticPairSource: ConcurrentTrainingPairSource {
     }
 
     private func motion(_ rng: inout TrainingRNG, cx: Double, cy: Double) -> Affine {
-        let angle = Double(rng.uniform(-5, 5)) * .pi / 180, scale = exp(Double(rng.uniform(-0.05, 0.05)))
+        let angle = Double(rng.uniform(-maxRotation, maxRotation)) * .pi / 180, scale = exp(Double(rng.uniform(-maxZoom, maxZoom)))
         let tx = translation(&rng), ty = translation(&rng)
         let c = scale * cos(angle), s = scale * sin(angle)
         return (c, -s, cx - c * cx + s * cy + tx, s, c, cy - s * cx - c * cy + ty)
@@ -93,18 +101,9 @@ public final class SyntheticPairSource: ConcurrentTrainingPairSource {
             let texture = textures[rng.below(textures.count)]
             let a0: Affine = (1, 0, -Double(rng.uniform(0, Float(margin))), 0, 1, -Double(rng.uniform(0, Float(margin))))
             let a1 = Self.compose(motion(&rng, cx: Double(w) / 2, cy: Double(h) / 2), a0)
-            // Ellipse in texture coordinates (the background layer covers everything).
-            let ecx = Double(rng.uniform(half, Float(w) + half)), ecy = Double(rng.uniform(half, Float(h) + half))
-            let ax = Double(rng.uniform(Float(w) * 0.1, Float(w) * 0.3)), ay = Double(rng.uniform(Float(h) * 0.1, Float(h) * 0.3))
-            let theta = Double(rng.uniform(0, 180)) * .pi / 180
-            // Per layer, not per pixel: cos and sin in the pixel loop were a tenth of a training step's time.
-            let cosTheta = cos(theta), sinTheta = sin(theta)
-            func inside(_ x: Double, _ y: Double) -> Bool {
-                if layer == 0 { return true }
-                let dx = x - ecx, dy = y - ecy
-                let u = dx * cosTheta + dy * sinTheta, v = -dx * sinTheta + dy * cosTheta
-                return (u * u) / (ax * ax) + (v * v) / (ay * ay) <= 1
-            }
+            // The cut-out's outline in texture coordinates (the background layer covers everything).
+            let outline = CutoutOutline(shape, frameWidth: w, frameHeight: h, half: half, rng: &rng)
+            func inside(_ x: Double, _ y: Double) -> Bool { layer == 0 || outline.contains(x, y) }
             let moved = Self.compose(a1, Self.inverse(a0)), cameFrom = Self.compose(a0, Self.inverse(a1))
             let poses: [Affine] = firstFrameOnly ? [a0] : [a0, a1]
             for (t, a) in poses.enumerated() {
