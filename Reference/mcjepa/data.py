@@ -109,6 +109,49 @@ class ShardPairs:
         return {"f0": decode(fields["f0.png"]), "f1": decode(fields["f1.png"])}
 
 
+SYNTHETIC_SHAPES = ("ellipse", "blob")
+
+
+def draw_blobs(n: int, uniform, below) -> Dict[str, torch.Tensor]:
+    """The irregular part of `n` blob cut-outs (the Swift `CutoutOutline`), in the body's own frame where its mean
+    radius is 1: harmonics 2-5 of the radius (the k-th at most 0.4 / (k - 1)), 0-5 thin limbs (direction, length
+    1.2-2.6, half-width 0.04-0.14) and, with odds 0.35, a hole (centre within +-0.3, radius 0.15-0.35).
+    `uniform(n, low, high)` and `below(n, k)` draw float64 tensors and integer tensors in [0, k)."""
+    k = torch.arange(2, 6, dtype=torch.float64)
+    amplitude = torch.stack([uniform(n, 0, 0.4) for _ in range(4)], 1) / (k - 1)
+    phase = torch.stack([uniform(n, 0, 2 * math.pi) for _ in range(4)], 1)
+    limbs = below(n, 6)
+    angle = torch.stack([uniform(n, 0, 2 * math.pi) for _ in range(5)], 1)
+    length = torch.stack([uniform(n, 1.2, 2.6) for _ in range(5)], 1)
+    half_width = torch.stack([uniform(n, 0.04, 0.14) for _ in range(5)], 1)
+    has_hole = uniform(n, 0, 1) < 0.35
+    hole = torch.stack([uniform(n, -0.3, 0.3), uniform(n, -0.3, 0.3), uniform(n, 0.15, 0.35)], 1)
+    return {"amplitude": amplitude, "phase": phase, "limbs": limbs, "limb_angle": angle, "limb_length": length,
+            "limb_half_width": half_width, "has_hole": has_hole, "hole": hole}
+
+
+def blob_inside(u: torch.Tensor, v: torch.Tensor, blobs: Dict[str, torch.Tensor]) -> torch.Tensor:
+    """Whether body-frame points (u, v) [n,...] lie on each item's blob (`draw_blobs`): inside the body's radius
+    1 + sum_k a_k cos(k phi + p_k) (at least 0.2) and outside its hole, or on one of its limbs."""
+    expand = (slice(None),) + (None,) * (u.dim() - 1)
+    phi = torch.atan2(v, u)
+    outline = torch.ones_like(u)
+    for i in range(4):
+        outline = outline + blobs["amplitude"][:, i][expand] * torch.cos((i + 2) * phi + blobs["phase"][:, i][expand])
+    radius = torch.sqrt(u * u + v * v)
+    inside = radius <= outline.clamp(min=0.2)
+    hx, hy, hr = (blobs["hole"][:, j][expand] for j in range(3))
+    in_hole = ((u - hx) ** 2 + (v - hy) ** 2 <= hr ** 2) & blobs["has_hole"][expand]
+    inside = inside & ~in_hole
+    for i in range(5):
+        c, s = torch.cos(blobs["limb_angle"][:, i])[expand], torch.sin(blobs["limb_angle"][:, i])[expand]
+        along, across = u * c + v * s, -u * s + v * c
+        on_limb = (along >= 0) & (along <= blobs["limb_length"][:, i][expand]) \
+            & (across.abs() <= blobs["limb_half_width"][:, i][expand]) & (i < blobs["limbs"])[expand]
+        inside = inside | on_limb
+    return inside
+
+
 class SyntheticPairs:
     """Still photos moved as 2 to `max_layers` layers (background + elliptical foreground cut-outs), each by its own
     random affine motion; the flow of frame 0 to frame 1 is exact: p -> A1 A0^-1 p for the top layer covering p.
@@ -118,11 +161,14 @@ class SyntheticPairs:
     motions; up to `max_layers` layers; a texture margin of max(64, ceil(2 max_shift)) so that large moves do not
     sample past the photo's edge; optional photometric `jitter` so that supervised training does not assume exact
     brightness constancy; optional `motion_blur` F: each frame averaged along its own motion over an exposure drawn
-    in [0, F] (`blur_along_motion`). Same semantics as the Swift `SyntheticPairSource` (different random streams).
+    in [0, F] (`blur_along_motion`); `shape="blob"`: irregular cut-outs with limbs and holes (`draw_blobs`) at half to
+    full an ellipse's size; `max_rotation` (degrees) and `max_zoom` (log scale) of each layer's motion. Same
+    semantics as the Swift `SyntheticPairSource` (different random streams).
     """
 
     def __init__(self, paths: List[str], size=(320, 448), max_shift: float = 12.0, shift_power: float = 1.0,
-                 max_layers: int = 3, jitter: bool = False, motion_blur: float = 0.0):
+                 max_layers: int = 3, jitter: bool = False, motion_blur: float = 0.0, shape: str = "ellipse",
+                 max_rotation: float = 5.0, max_zoom: float = 0.05):
         self.images = find_files(paths, IMAGE_EXTENSIONS)
         if not self.images:
             raise ValueError(f"no images in {paths}")
@@ -130,7 +176,10 @@ class SyntheticPairs:
             raise ValueError("synthetic pairs need a background and at least one layer (max_layers >= 2)")
         if not 0 <= motion_blur <= 1:
             raise ValueError("motion blur is an exposure fraction in [0, 1]")
+        if shape not in SYNTHETIC_SHAPES:
+            raise ValueError(f"synthetic shape {shape!r}: expected one of {', '.join(SYNTHETIC_SHAPES)}")
         self.motion_blur = motion_blur
+        self.shape, self.max_rotation, self.max_zoom = shape, max_rotation, max_zoom
         self.height, self.width = size
         self.max_shift = max_shift
         self.shift_power = shift_power
@@ -163,11 +212,25 @@ class SyntheticPairs:
 
     def _motion(self, rng, cx, cy) -> np.ndarray:
         """A small similarity transform about (cx, cy) plus a translation, as a 3x3 matrix."""
-        angle = np.deg2rad(rng.uniform(-5, 5))
-        scale = np.exp(rng.uniform(-0.05, 0.05))
+        angle = np.deg2rad(rng.uniform(-self.max_rotation, self.max_rotation))
+        scale = np.exp(rng.uniform(-self.max_zoom, self.max_zoom))
         tx, ty = self._translation(rng)
         c, s = scale * np.cos(angle), scale * np.sin(angle)
         return np.array([[c, -s, cx - c * cx + s * cy + tx], [s, c, cy - s * cx - c * cy + ty], [0, 0, 1]])
+
+    @staticmethod
+    def _blob_mask(shape, center, axes, theta_degrees, rng) -> np.ndarray:
+        """A blob cut-out (`draw_blobs`) over the texture: the ellipse's centre and angle, its axes times 0.5-1."""
+        size = rng.uniform(0.5, 1)
+        blobs = draw_blobs(1, lambda n, lo, hi: torch.from_numpy(rng.uniform(lo, hi, size=n)),
+                           lambda n, k: torch.from_numpy(rng.integers(0, k, size=n)))
+        ys, xs = torch.meshgrid(torch.arange(shape[0], dtype=torch.float64), torch.arange(shape[1], dtype=torch.float64),
+                                indexing="ij")
+        dx, dy = xs - center[0], ys - center[1]
+        theta = math.radians(theta_degrees)
+        u = (dx * math.cos(theta) + dy * math.sin(theta)) / max(1.0, size * axes[0])
+        v = (-dx * math.sin(theta) + dy * math.cos(theta)) / max(1.0, size * axes[1])
+        return blob_inside(u[None], v[None], blobs)[0].numpy().astype(np.float32)
 
     def sample(self, rng: np.random.Generator) -> Dict[str, np.ndarray]:
         h, w = self.height, self.width
@@ -188,7 +251,11 @@ class SyntheticPairs:
                 mask = np.zeros((h + margin, w + margin), np.float32)
                 center = (int(rng.uniform(half, w + half)), int(rng.uniform(half, h + half)))
                 axes = (int(rng.uniform(w * 0.1, w * 0.3)), int(rng.uniform(h * 0.1, h * 0.3)))
-                cv2.ellipse(mask, center, axes, float(rng.uniform(0, 180)), 0, 360, 1.0, -1)
+                theta = float(rng.uniform(0, 180))
+                if self.shape == "ellipse":
+                    cv2.ellipse(mask, center, axes, theta, 0, 360, 1.0, -1)
+                else:
+                    mask = self._blob_mask(mask.shape, center, axes, theta, rng)
             for t, a in enumerate((a0, a1)):
                 img = cv2.warpAffine(tex, a[:2], (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
                 m = cv2.warpAffine(mask, a[:2], (w, h), flags=cv2.INTER_NEAREST)[..., None]
@@ -232,12 +299,14 @@ class BatchedSyntheticPairs:
     """
 
     def __init__(self, paths: List[str], crop=(256, 320), max_shift: float = 12.0, shift_power: float = 1.0,
-                 max_layers: int = 3, jitter: bool = False, motion_blur: float = 0.0, device="cpu", seed: int = 0):
+                 max_layers: int = 3, jitter: bool = False, motion_blur: float = 0.0, shape: str = "ellipse",
+                 max_rotation: float = 5.0, max_zoom: float = 0.05, device="cpu", seed: int = 0):
         self.crop = crop
         h, w = crop
         # The numpy source's geometry: pairs of (crop + 64) cropped at random, textures (pair + margin).
         self.source = SyntheticPairs(paths, size=(h + 64, w + 64), max_shift=max_shift, shift_power=shift_power,
-                                     max_layers=max_layers, jitter=jitter, motion_blur=motion_blur)
+                                     max_layers=max_layers, jitter=jitter, motion_blur=motion_blur, shape=shape,
+                                     max_rotation=max_rotation, max_zoom=max_zoom)
         sh, sw, m = self.source.height, self.source.width, self.source.margin
         textures = [cv2.resize(self.source._image(p), (sw + m, sh + m), interpolation=cv2.INTER_AREA)
                     for p in self.source.images]
@@ -265,8 +334,8 @@ class BatchedSyntheticPairs:
         a0 = torch.eye(3, dtype=torch.float64, device=self.device).repeat(n, 1, 1)
         a0[:, 0, 2] = -self._uniform(n, 0, m)
         a0[:, 1, 2] = -self._uniform(n, 0, m)
-        angle = torch.deg2rad(self._uniform(n, -5, 5))
-        scale = torch.exp(self._uniform(n, -0.05, 0.05))
+        angle = torch.deg2rad(self._uniform(n, -src.max_rotation, src.max_rotation))
+        scale = torch.exp(self._uniform(n, -src.max_zoom, src.max_zoom))
         t = self._translation(n)
         c, s = scale * torch.cos(angle), scale * torch.sin(angle)
         cx, cy = sw / 2, sh / 2
@@ -302,6 +371,11 @@ class BatchedSyntheticPairs:
             index = torch.randint(len(self.textures), (n,), generator=self.generator, device=dev)
             a0, a1 = self._placements(n)
             centre, axes, angle = self._ellipses(n)
+            if src.shape == "blob":
+                axes = (axes * self._uniform(n, 0.5, 1)[:, None]).clamp(min=1)
+                blobs = {k: v.to(self.device) for k, v in draw_blobs(
+                    n, lambda m, lo, hi: self._uniform(m, lo, hi).cpu(),
+                    lambda m, k: torch.randint(k, (m,), generator=self.generator, device=self.device).cpu()).items()}
             active = (layer < layers).to(f32)[:, None, None, None]
             for t, a in enumerate((a0, a1)):
                 inv = torch.linalg.inv(a)
@@ -315,8 +389,9 @@ class BatchedSyntheticPairs:
                 else:
                     dx, dy = qx - centre[:, 0, None, None], qy - centre[:, 1, None, None]
                     ca, sa = torch.cos(angle)[:, None, None], torch.sin(angle)[:, None, None]
-                    inside = ((dx * ca + dy * sa) / axes[:, 0, None, None]) ** 2 \
-                        + ((-dx * sa + dy * ca) / axes[:, 1, None, None]) ** 2 <= 1
+                    u = (dx * ca + dy * sa) / axes[:, 0, None, None]
+                    v = (-dx * sa + dy * ca) / axes[:, 1, None, None]
+                    inside = u ** 2 + v ** 2 <= 1 if src.shape == "ellipse" else blob_inside(u, v, blobs)
                     within = (qx >= 0) & (qx <= tw - 1) & (qy >= 0) & (qy <= th - 1)
                     mask = (inside & within).to(f32)[:, None]
                 mask = mask * active

@@ -169,6 +169,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--synthetic-motion-blur", type=float, default=0.0,
                     help="motion blur on synthetic pairs: longest exposure as a fraction of the frame interval "
                          "(0 = sharp, up to 1); each pair draws its own in [0, F]")
+    ap.add_argument("--synthetic-shape", choices=["ellipse", "blob"], default="ellipse",
+                    help="outline of the synthetic cut-outs: ellipse, or blob (irregular, with thin limbs and holes)")
+    ap.add_argument("--synthetic-rotation", type=float, default=5.0,
+                    help="largest rotation (degrees) of a synthetic layer between the two frames")
+    ap.add_argument("--synthetic-zoom", type=float, default=0.05,
+                    help="largest scale change of a synthetic layer, as a log factor (0.1 = x0.90 to x1.11)")
     ap.add_argument("--synthetic-on-device", action="store_true",
                     help="make the synthetic flow pairs batch-wise with torch on --device (BatchedSyntheticPairs: "
                          "the numpy source cannot keep a GPU busy); only with --synthetic and no --data")
@@ -203,6 +209,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         ap.error("--synthetic-motion-blur must be in [0, 1]")
     if args.synthetic_layers < 2:
         ap.error("--synthetic-layers must be at least 2")
+    if not 0 <= args.synthetic_rotation <= 45:
+        ap.error("--synthetic-rotation must be in [0, 45] degrees")
+    if not 0 <= args.synthetic_zoom <= 0.5:
+        ap.error("--synthetic-zoom must be in [0, 0.5]")
     if args.supervised_level_weight < 0:
         ap.error("--supervised-level-weight must be >= 0")
     if not args.data and not args.synthetic:
@@ -239,7 +249,9 @@ def build_sources(args, rank: int, world: int):
         h, w = args.crop
         sources.append(SyntheticPairs(args.synthetic, size=(h + 64, w + 64), max_shift=args.synthetic_max_shift,
                                       shift_power=args.synthetic_shift_power, max_layers=args.synthetic_layers,
-                                      jitter=args.synthetic_jitter, motion_blur=args.synthetic_motion_blur))
+                                      jitter=args.synthetic_jitter, motion_blur=args.synthetic_motion_blur,
+                                      shape=args.synthetic_shape, max_rotation=args.synthetic_rotation,
+                                      max_zoom=args.synthetic_zoom))
     if not sources:
         raise SystemExit(f"no videos, shards or images found in {args.data + args.synthetic}")
     return sources
@@ -355,6 +367,7 @@ def main(argv=None) -> None:
         device_synthetic = BatchedSyntheticPairs(
             args.synthetic, crop=args.crop, max_shift=args.synthetic_max_shift, shift_power=args.synthetic_shift_power,
             max_layers=args.synthetic_layers, jitter=args.synthetic_jitter, motion_blur=args.synthetic_motion_blur,
+            shape=args.synthetic_shape, max_rotation=args.synthetic_rotation, max_zoom=args.synthetic_zoom,
             device=device,
             seed=(args.seed * 1000 + rank) * 1000003 + start)  # a resumed run draws new pairs
     for step, content_cpu, flow_cpu in batches:

@@ -134,3 +134,40 @@ def test_on_device_pairs_need_synthetic_only(tmp_path):
     result = _run_train("--synthetic", str(tmp_path), "--data", str(tmp_path), "--out", str(tmp_path / "run"),
                         "--synthetic-on-device")
     assert result.returncode == 2 and "--synthetic-on-device" in result.stderr
+
+
+def test_blob_pairs_are_exact_and_not_ellipses(tmp_path):
+    """Blob cut-outs with wider rotations keep the flow exact in both sources, and their outlines are not
+    ellipses: some pair of points on a blob has its midpoint more than a pixel off it (bays, limbs, holes), which
+    no ellipse has (a rasterised one is convex to within a pixel)."""
+    import cv2
+    paths = _photos(tmp_path)
+    batched = BatchedSyntheticPairs(paths, crop=(128, 192), max_shift=12, max_layers=4, shape="blob",
+                                    max_rotation=10, max_zoom=0.1, seed=5)
+    batch = batched.batch(8)
+    residual = (backward_warp(batch["f1"], batch["flow"]) - batch["f0"]).abs().mean(1)
+    assert float(residual[_in_bounds(batch["flow"])].median()) < 0.004
+    numpy_source = MixedSampler([SyntheticPairs(paths, size=(192, 256), max_shift=12, max_layers=4, shape="blob",
+                                                max_rotation=10, max_zoom=0.1)], crop=(128, 192), seed=5)
+    pairs = numpy_source.flow_batch(8)
+    f0, f1, flow = pairs["f0"], pairs["f1"], pairs["flow"]
+    residual = (backward_warp(f1, flow) - f0).abs().mean(1)
+    assert float(residual[_in_bounds(flow)].median()) < 0.004
+
+    def has_bay(shape, seed):
+        source = SyntheticPairs(paths, size=(96, 128), shape=shape)
+        rng = np.random.default_rng(seed)
+        theta = float(rng.uniform(0, 180))
+        if shape == "ellipse":
+            mask = cv2.ellipse(np.zeros((160, 192), np.float32), (96, 80), (30, 20), theta, 0, 360, 1.0, -1)
+        else:
+            mask = source._blob_mask((160, 192), (96, 80), (30, 20), theta, rng)
+        ys, xs = np.nonzero(mask[::3, ::3])
+        ys, xs = ys * 3, xs * 3
+        mid_y = (ys[:, None] + ys[None, :]) // 2
+        mid_x = (xs[:, None] + xs[None, :]) // 2
+        near = cv2.dilate(mask, np.ones((3, 3), np.uint8))
+        return bool((near[mid_y, mid_x] == 0).any())
+
+    assert sum(has_bay("blob", seed) for seed in range(8)) >= 6
+    assert not any(has_bay("ellipse", seed) for seed in range(8))
