@@ -142,6 +142,51 @@ final class GradientCheckTests: XCTestCase {
         }
     }
 
+    func test_convex_upsample_gradients_match_finite_differences() {
+        var random = SeededRandom(seed: 21)
+        for (shape, factor) in [([2, 2, 3, 4], 2), ([1, 2, 1, 3], 4)] {
+            let flow = random.tensor(shape), logits = random.tensor([shape[0], 9 * factor * factor, shape[2], shape[3]], -2, 2)
+            let g = random.tensor([shape[0], 2, shape[2] * factor, shape[3] * factor])
+            let (_, weights) = convexUpsampleForward(flow: flow, logits: logits, factor: factor)
+            let dFlow = Tensor(shape: flow.shape), dLogits = Tensor(shape: logits.shape)
+            convexUpsampleBackward(flow: flow, weights: weights, factor: factor, gradOutput: g, gradFlow: dFlow, gradLogits: dLogits)
+            assertGradient("convex dflow", input: flow, analytic: dFlow, upstream: g) {
+                convexUpsampleForward(flow: flow, logits: logits, factor: factor).output
+            }
+            assertGradient("convex dlogits", input: logits, analytic: dLogits, upstream: g) {
+                convexUpsampleForward(flow: flow, logits: logits, factor: factor).output
+            }
+        }
+    }
+
+    func test_convex_upsample_keeps_a_constant_flow_and_picks_a_neighbour() {
+        // Any weights: a constant flow stays constant (times the factor), up to the frame's edge.
+        var random = SeededRandom(seed: 22)
+        let constant = Tensor(shape: [1, 2, 3, 4]), factor = 4
+        for i in 0..<12 { constant.data[i] = 1.5; constant.data[12 + i] = -0.5 }
+        let logits = random.tensor([1, 9 * factor * factor, 3, 4], -3, 3)
+        let up = convexUpsampleForward(flow: constant, logits: logits, factor: factor).output
+        for i in 0..<(12 * factor * factor) {
+            XCTAssertEqual(up.data[i], 6, accuracy: 1e-5)
+            XCTAssertEqual(up.data[12 * factor * factor + i], -2, accuracy: 1e-5)
+        }
+        // Logits that single out neighbour k = 5 (the right-hand cell) copy that cell's flow: sub-pixel (dy, dx)
+        // of cell (y, x) takes cell (y, min(x + 1, w - 1)).
+        let flow = random.tensor([1, 2, 3, 4])
+        let pick = Tensor(shape: [1, 9 * factor * factor, 3, 4])
+        for sub in 0..<(factor * factor) { for p in 0..<12 { pick.data[(5 * factor * factor + sub) * 12 + p] = 30 } }
+        let picked = convexUpsampleForward(flow: flow, logits: pick, factor: factor).output
+        let W = 4 * factor
+        for y in 0..<3 {
+            for x in 0..<4 {
+                let source = y * 4 + min(x + 1, 3)
+                XCTAssertEqual(picked.data[(y * factor + 1) * W + x * factor + 2], Float(factor) * flow.data[source], accuracy: 1e-4)
+                XCTAssertEqual(picked.data[12 * factor * factor + (y * factor) * W + x * factor + 3],
+                               Float(factor) * flow.data[12 + source], accuracy: 1e-4)
+            }
+        }
+    }
+
     func test_correlation_gradients_match_finite_differences() {
         var random = SeededRandom(seed: 13)
         let f1 = random.tensor([1, 3, 6, 7]), f2 = random.tensor([1, 3, 6, 7])

@@ -1,0 +1,111 @@
+import Foundation
+
+// Convex upsampling (RAFT): each full-size pixel of a cell is a convex combination of the cell's 3x3
+// neighbourhood of coarse flow vectors, with weights from a softmax over 9 logits predicted for that pixel. It
+// keeps motion edges sharp where bilinear upsampling smears them over a cell. Exactly the reference's
+// `convex_upsample` (Reference/mcjepa/model.py): with s = factor and k = 3 ky + kx,
+//   out[n, c, y s + dy, x s + dx] = s * sum_k softmax_k(logits[n, k s^2 + dy s + dx, y, x]) * flow[n, c, y', x']
+// where (y', x') = (y + ky - 1, x + kx - 1) clamped to the grid (border cells repeat).
+// Dimension letters: N batch, h x w coarse grid, s factor.
+
+private func validateConvex(_ flow: Tensor, _ logits: Tensor, _ factor: Int) {
+    precondition(factor >= 1 && flow.rank == 4 && logits.rank == 4 && flow.c == 2 && logits.n == flow.n
+                 && logits.c == 9 * factor * factor && logits.h == flow.h && logits.w == flow.w,
+                 "convex upsample: flow \(flow.shape) and logits \(logits.shape) for factor \(factor)")
+}
+
+/// Writes the 9 neighbours' plane offsets of cell (y, x), border cells repeated, into `offsets`.
+@inline(__always)
+private func neighbourOffsets(_ y: Int, _ x: Int, _ h: Int, _ w: Int, into offsets: UnsafeMutablePointer<Int>) {
+    for ky in 0..<3 {
+        let ny = min(max(y + ky - 1, 0), h - 1)
+        for kx in 0..<3 { offsets[ky * 3 + kx] = ny * w + min(max(x + kx - 1, 0), w - 1) }
+    }
+}
+
+/// Returns the full-size flow [N, 2, h s, w s] and the softmax weights [N, 9 s^2, h, w] (for the backward).
+public func convexUpsampleForward(flow: Tensor, logits: Tensor, factor s: Int) -> (output: Tensor, weights: Tensor) {
+    validateConvex(flow, logits, s)
+    let (N, h, w) = (flow.n, flow.h, flow.w)
+    let hw = h * w, s2 = s * s, H = h * s, W = w * s
+    let out = Tensor(uninitializedShape: [N, 2, H, W]), weights = Tensor(uninitializedShape: logits.shape)
+    let fp = flow.data, lp = logits.data, op = out.data, wp = weights.data
+    parallelFor(N * h, itemCost: w * s2 * 40) { rows in
+        let nb = UnsafeMutablePointer<Int>.allocate(capacity: 9), e = UnsafeMutablePointer<Float>.allocate(capacity: 9)
+        defer { nb.deallocate(); e.deallocate() }
+        for row in rows {
+            let n = row / h, y = row % h
+            let u = fp + n * 2 * hw, v = u + hw
+            for x in 0..<w {
+                neighbourOffsets(y, x, h, w, into: nb)
+                for sub in 0..<s2 {
+                    let base = n * 9 * s2 * hw + sub * hw + y * w + x
+                    var top = -Float.infinity
+                    for k in 0..<9 { top = max(top, lp[base + k * s2 * hw]) }
+                    var sum: Float = 0
+                    for k in 0..<9 { e[k] = exp(lp[base + k * s2 * hw] - top); sum += e[k] }
+                    var fu: Float = 0, fv: Float = 0
+                    for k in 0..<9 {
+                        let p = e[k] / sum
+                        wp[base + k * s2 * hw] = p
+                        fu += p * u[nb[k]]; fv += p * v[nb[k]]
+                    }
+                    let pixel = (y * s + sub / s) * W + x * s + sub % s
+                    op[n * 2 * H * W + pixel] = Float(s) * fu
+                    op[n * 2 * H * W + H * W + pixel] = Float(s) * fv
+                }
+            }
+        }
+    }
+    return (out, weights)
+}
+
+/// Accumulates dL/dflow into `gradFlow` and dL/dlogits into `gradLogits` from dL/doutput, given the forward's
+/// softmax `weights`.
+public func convexUpsampleBackward(flow: Tensor, weights: Tensor, factor s: Int, gradOutput g: Tensor,
+                                   gradFlow: Tensor?, gradLogits: Tensor?) {
+    validateConvex(flow, weights, s)
+    let (N, h, w) = (flow.n, flow.h, flow.w)
+    let hw = h * w, s2 = s * s, H = h * s, W = w * s
+    checkShape(g, [N, 2, H, W], "convex upsample gradOutput")
+    checkShape(gradFlow, flow.shape, "convex upsample gradFlow")
+    checkShape(gradLogits, weights.shape, "convex upsample gradLogits")
+    let fp = flow.data, wp = weights.data, gp = g.data, scale = Float(s)
+    // One task per batch item: a coarse cell receives gradient from the pixels of its 3x3 neighbourhood of cells.
+    parallelFor(N, itemCost: hw * s2 * 60) { items in
+        let nb = UnsafeMutablePointer<Int>.allocate(capacity: 9), a = UnsafeMutablePointer<Float>.allocate(capacity: 9)
+        defer { nb.deallocate(); a.deallocate() }
+        for n in items {
+            let u = fp + n * 2 * hw, v = u + hw
+            for y in 0..<h {
+                for x in 0..<w {
+                    neighbourOffsets(y, x, h, w, into: nb)
+                    for sub in 0..<s2 {
+                        let base = n * 9 * s2 * hw + sub * hw + y * w + x
+                        let pixel = (y * s + sub / s) * W + x * s + sub % s
+                        let gu = scale * gp[n * 2 * H * W + pixel], gv = scale * gp[n * 2 * H * W + H * W + pixel]
+                        if let gradFlow {
+                            let du = gradFlow.data + n * 2 * hw, dv = du + hw
+                            for k in 0..<9 {
+                                let p = wp[base + k * s2 * hw]
+                                du[nb[k]] += p * gu; dv[nb[k]] += p * gv
+                            }
+                        }
+                        if let gradLogits {
+                            // d softmax: p_k (a_k - sum_j p_j a_j), a_k = the output gradient . neighbour k's flow.
+                            var mean: Float = 0
+                            for k in 0..<9 {
+                                a[k] = gu * u[nb[k]] + gv * v[nb[k]]
+                                mean += wp[base + k * s2 * hw] * a[k]
+                            }
+                            for k in 0..<9 {
+                                let p = wp[base + k * s2 * hw]
+                                gradLogits.data[base + k * s2 * hw] += p * (a[k] - mean)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
