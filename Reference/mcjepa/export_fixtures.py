@@ -1,7 +1,8 @@
 """Writes the model-level parity fixture the Swift tests compare against, tensor by tensor.
 
-  cd Reference && python3 -m mcjepa.export_fixtures   # -> ../Tests/MCJEPATests/Fixtures/tiny_parity.safetensors
-                                                     #    and tiny_parity_l2.safetensors (decoder down to level 2)
+  cd Reference && python3 -m mcjepa.export_fixtures   # -> ../Tests/MCJEPATests/Fixtures/tiny_parity.safetensors,
+                                                     #    tiny_parity_l2.safetensors (decoder down to level 2) and
+                                                     #    tiny_parity_convex.safetensors (convex upsampling)
 
 Contents (all float32; names are listed in the file's metadata, see MODEL.md "Parity fixture"):
   <state_dict name>            initial weights of the `test` preset (seed 0), exactly the names a model file has
@@ -35,6 +36,9 @@ FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "Tests", "MCJEPAT
 DEFAULT_OUT = os.path.join(FIXTURES, "tiny_parity.safetensors")
 # The same preset with its decoder down to level 2 (a finer level than the preset's 3).
 LEVEL2_OUT = os.path.join(FIXTURES, "tiny_parity_l2.safetensors")
+# The same preset with the convex upsampler (`upsampler_width`, train --upsampler-width) instead of bilinear.
+CONVEX_OUT = os.path.join(FIXTURES, "tiny_parity_convex.safetensors")
+CONVEX_WIDTH = 8
 PRESET = "test"
 SEED = 0
 
@@ -65,13 +69,19 @@ def occlusion_margin(flow_fw, flow_bw, cfg: LossConfig) -> float:
         return (diff - bound).abs().min().item()
 
 
-def build_fixture(decoder_stop_level: Optional[int] = None) -> tuple:
-    """decoder_stop_level: the preset's when None."""
+def build_fixture(decoder_stop_level: Optional[int] = None, upsampler_width: int = 0) -> tuple:
+    """decoder_stop_level: the preset's when None; upsampler_width > 0: convex upsampling of that width."""
     torch.manual_seed(SEED)
     cfg_model = PRESETS[PRESET]()
     if decoder_stop_level is not None:
         cfg_model = dataclasses.replace(cfg_model, decoder_stop_level=decoder_stop_level)
+    cfg_model = dataclasses.replace(cfg_model, upsampler_width=upsampler_width)
     model = MCJEPA(cfg_model)
+    if model.decoder.upsampler is not None:
+        # Its initial mask weights are zero (a fixed bilinear stencil): random ones make every full-size pixel's
+        # softmax depend on the input, so the fixture tests the mask path and not only the stencil.
+        with torch.no_grad():
+            model.decoder.upsampler.mask.weight.normal_(0, 0.5)
     cfg = LossConfig()
     img1, img2 = fixture_frames()
     tensors = {name: p.detach().clone() for name, p in model.state_dict().items()}
@@ -125,11 +135,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", help="write one fixture here (default: both committed fixtures)")
     ap.add_argument("--decoder-stop-level", type=int, help="with --out: decode down to this level")
+    ap.add_argument("--upsampler-width", type=int, default=0, help="with --out: convex upsampling of this width")
     args = ap.parse_args()
     torch.set_num_threads(1)  # single-threaded reductions: the same bits on every run of this machine
-    jobs = [(args.out, args.decoder_stop_level)] if args.out else [(DEFAULT_OUT, None), (LEVEL2_OUT, 2)]
-    for out, level in jobs:
-        tensors, metadata = build_fixture(level)
+    jobs = [(args.out, args.decoder_stop_level, args.upsampler_width)] if args.out else [
+        (DEFAULT_OUT, None, 0), (LEVEL2_OUT, 2, 0), (CONVEX_OUT, None, CONVEX_WIDTH)]
+    for out, level, width in jobs:
+        tensors, metadata = build_fixture(level, width)
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
         save_file(tensors, out, metadata)
         size = os.path.getsize(out)

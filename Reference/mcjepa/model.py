@@ -41,9 +41,17 @@ class ModelConfig:
     # VICReg expander on the global-average-pooled level-6 features: Linear+LayerNorm+ReLU per hidden layer,
     # then a final Linear.
     expander_widths: Tuple[int, ...] = (512, 512, 512)
+    # 0: the stop level's flow is upsampled bilinearly to full size. > 0: convex upsampling (RAFT's): a 3x3 conv of
+    # this width (leaky ReLU 0.1) and a 1x1 conv on concat(estimator hidden, frame-1 features, flow) at the stop
+    # level give, for each of the 2^stop x 2^stop full-size pixels of a cell, softmax weights over the cell's 3x3
+    # neighbourhood (`convex_upsample`).
+    upsampler_width: int = 0
 
     def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        if d["upsampler_width"] == 0:
+            del d["upsampler_width"]  # files of bilinear models stay as they were (and readable by older builds)
+        return d
 
     @staticmethod
     def from_dict(d: dict) -> "ModelConfig":
@@ -159,6 +167,44 @@ class ContextNetwork(nn.Module):
         return self.out(x)
 
 
+def convex_upsample(flow: torch.Tensor, mask: torch.Tensor, factor: int) -> torch.Tensor:
+    """[N,2,h,w] flow (cell pixels), [N,9*factor^2,h,w] logits -> [N,2,h*factor,w*factor] flow in full-size pixels.
+
+    Full-size pixel (y*factor + dy, x*factor + dx) is factor * sum_k softmax_k(mask[k*factor^2 + dy*factor + dx])
+    * flow at cell (y + ky - 1, x + kx - 1), k = 3*ky + kx, with the border cells repeated (so that a constant flow
+    stays constant up to the frame's edge).
+    """
+    n, _, h, w = flow.shape
+    neighbours = F.unfold(F.pad(flow, (1, 1, 1, 1), mode="replicate") * factor, 3).view(n, 2, 9, 1, h, w)
+    weights = torch.softmax(mask.view(n, 1, 9, factor * factor, h, w), dim=2)
+    up = (weights * neighbours).sum(2).view(n, 2, factor, factor, h, w)
+    return up.permute(0, 1, 4, 2, 5, 3).reshape(n, 2, h * factor, w * factor)
+
+
+def bilinear_stencil_logits(factor: int) -> torch.Tensor:
+    """[9*factor^2] mask biases whose softmax is the bilinear (half-pixel centred) upsampling stencil: a convex
+    upsampler starts as a bilinear one (zero-weight neighbours get log 1e-4)."""
+    t = (torch.arange(factor, dtype=torch.float64) + 0.5) / factor - 0.5  # sub-pixel offset from the cell centre
+    along = torch.stack([(-t).clamp(min=0), 1 - t.abs(), t.clamp(min=0)])  # [3 neighbours, factor]
+    weights = along[:, None, :, None] * along[None, :, None, :]  # [ky, kx, dy, dx]
+    return weights.reshape(9 * factor * factor).clamp(min=1e-4).log().float()
+
+
+class ConvexUpsampler(nn.Module):
+    """Mask head of the convex upsampling: concat(estimator hidden, frame-1 features, flow) at the stop level ->
+    3x3 conv (leaky ReLU 0.1) -> 1x1 conv to 9 * factor^2 logits."""
+
+    def __init__(self, in_ch: int, width: int, factor: int):
+        super().__init__()
+        self.factor = factor
+        self.conv = nn.Conv2d(in_ch, width, 3, padding=1)
+        self.mask = nn.Conv2d(width, 9 * factor * factor, 1)
+
+    def forward(self, hidden: torch.Tensor, features: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+        mask = self.mask(leaky_relu(self.conv(torch.cat([hidden, features, flow], dim=1))))
+        return convex_upsample(flow, mask, self.factor)
+
+
 class FlowDecoder(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -169,11 +215,16 @@ class FlowDecoder(nn.Module):
         corr_ch = (2 * CORRELATION_RADIUS + 1) ** 2
         self.estimator = FlowEstimator(corr_ch + cfg.reduced_channels + 2, cfg.estimator_widths, cfg.estimator_norm)
         self.context = ContextNetwork(cfg.estimator_widths[-1] + 2, cfg.context_widths, cfg.context_dilations)
+        self.upsampler = None
+        if cfg.upsampler_width > 0:
+            self.upsampler = ConvexUpsampler(cfg.estimator_widths[-1] + cfg.widths[cfg.decoder_stop_level - 1] + 2,
+                                             cfg.upsampler_width, 2 ** cfg.decoder_stop_level)
 
-    def forward(self, feats1: List[torch.Tensor], feats2: List[torch.Tensor]) -> List[torch.Tensor]:
+    def forward(self, feats1: List[torch.Tensor], feats2: List[torch.Tensor], return_hidden: bool = False):
         """Flow from frame 1 to frame 2 at every decoded level, coarse (level 6) to fine (stop level).
 
         Each flow is in pixels of its own level's grid. The last entry already includes the context refinement.
+        With `return_hidden`, also the estimator's last hidden features at the stop level: (flows, hidden).
         """
         flows = []
         flow = None
@@ -194,7 +245,7 @@ class FlowDecoder(nn.Module):
             if lv == self.stop_level:
                 flow = flow + self.context(torch.cat([hidden, flow], dim=1))
             flows.append(flow)
-        return flows
+        return (flows, hidden) if return_hidden else flows
 
 
 class Expander(nn.Module):
@@ -239,6 +290,14 @@ class MCJEPA(nn.Module):
                 nn.init.zeros_(m.bias)
         for head in heads:
             nn.init.trunc_normal_(head.weight, std=1e-3)
+        # The convex upsampler starts as bilinear upsampling: its mask logits are the stencil's, whatever the input.
+        if self.decoder.upsampler is not None:
+            up = self.decoder.upsampler
+            nn.init.kaiming_normal_(up.conv.weight, a=0.1, nonlinearity="leaky_relu")
+            nn.init.zeros_(up.conv.bias)
+            nn.init.zeros_(up.mask.weight)
+            with torch.no_grad():
+                up.mask.bias.copy_(bilinear_stencil_logits(up.factor))
 
     @staticmethod
     def prepare(rgb01: torch.Tensor) -> torch.Tensor:
@@ -251,7 +310,9 @@ class MCJEPA(nn.Module):
 
     def flow(self, feats1: List[torch.Tensor], feats2: List[torch.Tensor]) -> Tuple[List[torch.Tensor], torch.Tensor]:
         """-> (flows per decoded level coarse..fine, full-resolution flow in input pixels)."""
-        flows = self.decoder(feats1, feats2)
+        flows, hidden = self.decoder(feats1, feats2, return_hidden=True)
+        if self.decoder.upsampler is not None:
+            return flows, self.decoder.upsampler(hidden, feats1[self.cfg.decoder_stop_level - 1], flows[-1])
         full_h, full_w = feats1[0].shape[-2] * 2, feats1[0].shape[-1] * 2
         return flows, upsample_flow(flows[-1], full_h, full_w)
 

@@ -95,3 +95,25 @@ def test_load_model_takes_the_config_from_the_file_and_a_preset_only_for_a_bare_
         load_model(bare)
     with pytest.raises(RuntimeError):
         load_model(bare, preset="tiny")  # strict: names and shapes must match
+
+
+def test_convex_upsampler_starts_as_bilinear_and_round_trips_its_config(tmp_path):
+    """A fresh convex upsampler is the half-pixel bilinear stencil (border cells repeated, as F.interpolate
+    clamps); its config field is written only when nonzero, so bilinear files are unchanged."""
+    import dataclasses
+    import torch.nn.functional as F
+    from mcjepa.model import bilinear_stencil_logits, convex_upsample
+    flow = torch.randn(2, 2, 5, 7)
+    logits = bilinear_stencil_logits(8)[None, :, None, None].expand(2, 576, 5, 7)
+    bilinear = F.interpolate(flow, scale_factor=8, mode="bilinear", align_corners=False) * 8
+    assert (convex_upsample(flow, logits, 8) - bilinear).abs().max() < 0.02 * flow.abs().max() * 8
+    cfg = dataclasses.replace(PRESETS["test"](), upsampler_width=8)
+    model = MCJEPA(cfg)
+    assert "upsampler_width" not in PRESETS["test"]().to_dict()
+    path = str(tmp_path / "convex.safetensors")
+    save_file(model.state_dict(), path, weights_metadata(cfg))
+    loaded, _ = load_model(path)
+    assert loaded.cfg.upsampler_width == 8
+    img = torch.rand(1, 3, 64, 128)
+    flows, full = loaded.flow(loaded.encode(img), loaded.encode(img))
+    assert full.shape == (1, 2, 64, 128)

@@ -5,7 +5,7 @@ import struct
 import pytest
 import torch
 
-from mcjepa.export_fixtures import DEFAULT_OUT, LEVEL2_OUT, build_fixture
+from mcjepa.export_fixtures import CONVEX_OUT, CONVEX_WIDTH, DEFAULT_OUT, LEVEL2_OUT, build_fixture
 from mcjepa.model import build_model
 from mcjepa.weights import load_file, save_file
 
@@ -38,14 +38,14 @@ def test_loader_refuses_truncated_and_lying_files(tmp_path):
         load_file(str(bad))
 
 
-@pytest.mark.parametrize("path, level", [(DEFAULT_OUT, None), (LEVEL2_OUT, 2)])
-def test_committed_fixture_is_reproduced_by_the_reference(path, level):
+@pytest.mark.parametrize("path, level, width", [(DEFAULT_OUT, None, 0), (LEVEL2_OUT, 2, 0), (CONVEX_OUT, None, CONVEX_WIDTH)])
+def test_committed_fixture_is_reproduced_by_the_reference(path, level, width):
     if not os.path.exists(path):
         pytest.skip("fixture not generated")
     committed, meta = load_file(path)
     assert os.path.getsize(path) < 3_000_000
     torch.set_num_threads(1)
-    fresh, _ = build_fixture(level)
+    fresh, _ = build_fixture(level, width)
     assert json.loads(meta["decoded_levels"])[-1] == (level or 3)
     assert set(fresh) == set(committed)
     for name, value in fresh.items():

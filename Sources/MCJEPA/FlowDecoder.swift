@@ -42,6 +42,24 @@ struct ContextNetwork {
     }
 }
 
+/// Convex upsampling's mask head: concat(estimator hidden, frame-1 features, flow) at the stop level -> 3x3 conv
+/// (leaky ReLU 0.1) -> 1x1 conv to 9 x factor^2 logits; `convexUpsampleForward` combines the flow with them.
+struct ConvexUpsampler {
+    let conv: ConvLayer, mask: ConvLayer
+    let factor: Int
+
+    init(_ store: ParameterStore) {
+        conv = ConvLayer(store, "decoder.upsampler.conv", padding: 1)
+        mask = ConvLayer(store, "decoder.upsampler.mask")
+        factor = 1 << store.config.decoderStopLevel
+    }
+
+    func callAsFunction(hidden: Tensor, features: Tensor, flow: Tensor) -> Tensor {
+        let logits = mask(leakyReLUForward(conv(concatChannels([hidden, features, flow])), slope: 0.1))
+        return convexUpsampleForward(flow: flow, logits: logits, factor: factor).output
+    }
+}
+
 /// PWC-style coarse-to-fine decoder (MODEL.md section 5).
 struct FlowDecoder {
     let levels: [Int]
@@ -49,6 +67,8 @@ struct FlowDecoder {
     let reduce: [Int: ConvLayer]
     let estimator: FlowEstimatorHead
     let context: ContextNetwork
+    /// nil: bilinear upsampling to full size.
+    let upsampler: ConvexUpsampler?
 
     init(_ store: ParameterStore) {
         levels = store.config.decodedLevels
@@ -58,13 +78,15 @@ struct FlowDecoder {
         self.reduce = reduce
         estimator = FlowEstimatorHead(store)
         context = ContextNetwork(store)
+        upsampler = store.config.upsamplerWidth > 0 ? ConvexUpsampler(store) : nil
     }
 
     /// Flow from frame 1 to frame 2 at every decoded level, coarse (level 6) to fine; each in pixels of its own
-    /// grid, the last one including the context refinement.
-    func callAsFunction(_ feats1: [Tensor], _ feats2: [Tensor]) -> [Tensor] {
+    /// grid, the last one including the context refinement; and the full-resolution flow (input pixels).
+    func callAsFunction(_ feats1: [Tensor], _ feats2: [Tensor]) -> (levels: [Tensor], full: Tensor) {
         var flows: [Tensor] = []
         var flow: Tensor?
+        var stopHidden: Tensor?
         for level in levels {
             let f1 = feats1[level - 1], f2 = feats2[level - 1]
             let up: Tensor, f2w: Tensor
@@ -84,11 +106,18 @@ struct FlowDecoder {
                 let refinement = context(concatChannels([hidden, current]))
                 accumulate(refinement, current)
                 current = refinement
+                stopHidden = hidden
             }
             flows.append(current)
             flow = current
         }
-        return flows
+        let full: Tensor
+        if let upsampler {
+            full = upsampler(hidden: stopHidden!, features: feats1[stopLevel - 1], flow: flows.last!)
+        } else {
+            full = upsampleFlow(flows.last!, height: feats1[0].h * 2, width: feats1[0].w * 2)
+        }
+        return (flows, full)
     }
 }
 

@@ -33,9 +33,7 @@ public final class MCJEPAModel {
     public func flow(_ feats1: [Tensor], _ feats2: [Tensor]) -> (levels: [Tensor], full: Tensor) {
         precondition(feats1.count == ModelConfig.levelCount && feats2.count == ModelConfig.levelCount
                      && zip(feats1, feats2).allSatisfy { $0.shape == $1.shape }, "flow: feature pyramids differ")
-        let flows = decoder(feats1, feats2)
-        let full = upsampleFlow(flows.last!, height: feats1[0].h * 2, width: feats1[0].w * 2)
-        return (flows, full)
+        return decoder(feats1, feats2)
     }
 
     /// Representation (global average pool of level 6, [N, C6]) and the expander embedding.
@@ -53,12 +51,20 @@ public final class MCJEPAModel {
         for spec in parameters.specs {
             let t = parameters[spec.name], p = t.data
             let isNorm = spec.name.contains(".norm") || spec.name.contains("norms.")
+            if spec.name == "decoder.upsampler.mask.bias" {
+                // The convex upsampler starts as bilinear upsampling (and its mask weights at zero, below).
+                let logits = bilinearStencilLogits(factor: 1 << config.decoderStopLevel)
+                for i in 0..<t.count { p[i] = logits[i] }
+                continue
+            }
+            if spec.name == "decoder.upsampler.mask.weight" { t.zero(); continue }
             if spec.name.hasSuffix(".bias") { t.zero(); continue }
             if isNorm { t.fill(1); continue }
             let std: Float
             if heads.contains(spec.name) {
                 std = 1e-3
-            } else if spec.name.hasPrefix("decoder.estimator.") || spec.name.hasPrefix("decoder.context.") {
+            } else if spec.name.hasPrefix("decoder.estimator.") || spec.name.hasPrefix("decoder.context.")
+                        || spec.name.hasPrefix("decoder.upsampler.") {
                 // Kaiming normal for leaky ReLU (a = 0.1), fan_in.
                 let fanIn = Float(spec.shape.dropFirst().reduce(1, *))
                 std = (2 / (1 + 0.01) / fanIn).squareRoot()
@@ -72,6 +78,27 @@ public final class MCJEPAModel {
             }
         }
     }
+}
+
+/// [9 x factor^2] convex-upsampling logits whose softmax is the bilinear (half-pixel centred) stencil, in
+/// `convexUpsampleForward`'s layout; weights that are zero get log 1e-4 (the reference's `bilinear_stencil_logits`).
+func bilinearStencilLogits(factor: Int) -> [Float] {
+    let along: [[Double]] = (0..<factor).map { sub in
+        let t = (Double(sub) + 0.5) / Double(factor) - 0.5
+        return [max(0, -t), 1 - abs(t), max(0, t)]
+    }
+    var logits = [Float](repeating: 0, count: 9 * factor * factor)
+    for ky in 0..<3 {
+        for kx in 0..<3 {
+            for dy in 0..<factor {
+                for dx in 0..<factor {
+                    let weight = along[dy][ky] * along[dx][kx]
+                    logits[(ky * 3 + kx) * factor * factor + dy * factor + dx] = Float(log(max(weight, 1e-4)))
+                }
+            }
+        }
+    }
+    return logits
 }
 
 /// Deterministic generator for initialisation (reproducible across platforms).

@@ -17,6 +17,10 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
     public var contextWidths: [Int]
     public var contextDilations: [Int]
     public var expanderWidths: [Int]
+    /// 0: the stop level's flow is upsampled bilinearly to full size. > 0: convex upsampling (RAFT's), whose mask
+    /// head (a 3x3 conv of this width, leaky ReLU, a 1x1 conv to 9 x 4^stop logits) sees the stop level's estimator
+    /// hidden features, frame-1 features and flow.
+    public var upsamplerWidth: Int
 
     public static let levelCount = 6
     /// Inputs are padded to a multiple of the coarsest stride.
@@ -26,7 +30,7 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
 
     public init(widths: [Int], blocks: [Int], decoderStopLevel: Int, reducedChannels: Int, estimatorWidths: [Int],
                 estimatorNorm: Bool, contextWidths: [Int], contextDilations: [Int] = [1, 2, 4, 8, 16, 1],
-                expanderWidths: [Int]) {
+                expanderWidths: [Int], upsamplerWidth: Int = 0) {
         self.widths = widths
         self.blocks = blocks
         self.decoderStopLevel = decoderStopLevel
@@ -36,6 +40,7 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
         self.contextWidths = contextWidths
         self.contextDilations = contextDilations
         self.expanderWidths = expanderWidths
+        self.upsamplerWidth = upsamplerWidth
     }
 
     /// ConvNeXt-T sized (the paper's encoder; decoder widths as in PWC-Net).
@@ -72,7 +77,7 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
         if estimatorWidths.isEmpty || contextWidths.isEmpty || expanderWidths.isEmpty { return "empty layer widths" }
         if contextWidths.count != contextDilations.count { return "context_widths and context_dilations differ in length" }
         let all = widths + blocks + [reducedChannels] + estimatorWidths + contextWidths + contextDilations + expanderWidths
-        if all.contains(where: { $0 < 0 || $0 > 1 << 16 }) { return "a width is negative or absurdly large" }
+        if (all + [upsamplerWidth]).contains(where: { $0 < 0 || $0 > 1 << 16 }) { return "a width is negative or absurdly large" }
         if (widths + estimatorWidths + contextWidths + contextDilations + expanderWidths + [reducedChannels]).contains(0) {
             return "a width is zero"
         }
@@ -81,15 +86,20 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         let name = presetName.map { "\($0) " } ?? ""
-        return "\(name)(widths \(widths), blocks \(blocks), decoder 6->\(decoderStopLevel))"
+        let upsampler = upsamplerWidth > 0 ? ", convex upsampler \(upsamplerWidth)" : ""
+        return "\(name)(widths \(widths), blocks \(blocks), decoder 6->\(decoderStopLevel)\(upsampler))"
     }
 
     // MARK: JSON, with the reference's snake_case keys
 
+    /// `upsampler_width` only when nonzero, as the reference writes it: files of bilinear models are unchanged.
     public var jsonObject: [String: Any] {
-        ["widths": widths, "blocks": blocks, "decoder_stop_level": decoderStopLevel,
-         "reduced_channels": reducedChannels, "estimator_widths": estimatorWidths, "estimator_norm": estimatorNorm,
-         "context_widths": contextWidths, "context_dilations": contextDilations, "expander_widths": expanderWidths]
+        var object: [String: Any] = [
+            "widths": widths, "blocks": blocks, "decoder_stop_level": decoderStopLevel,
+            "reduced_channels": reducedChannels, "estimator_widths": estimatorWidths, "estimator_norm": estimatorNorm,
+            "context_widths": contextWidths, "context_dilations": contextDilations, "expander_widths": expanderWidths]
+        if upsamplerWidth > 0 { object["upsampler_width"] = upsamplerWidth }
+        return object
     }
 
     public var json: String {
@@ -114,7 +124,8 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
         }
         do {
             let known: Set<String> = ["widths", "blocks", "decoder_stop_level", "reduced_channels", "estimator_widths",
-                                      "estimator_norm", "context_widths", "context_dilations", "expander_widths"]
+                                      "estimator_norm", "context_widths", "context_dilations", "expander_widths",
+                                      "upsampler_width"]
             if let unknown = object.keys.first(where: { !known.contains($0) }) {
                 throw ConfigError(reason: "config field \(unknown) is not known to this build")
             }
@@ -123,7 +134,8 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
                 widths: try ints("widths"), blocks: try ints("blocks"), decoderStopLevel: try int("decoder_stop_level"),
                 reducedChannels: try int("reduced_channels"), estimatorWidths: try ints("estimator_widths"),
                 estimatorNorm: norm, contextWidths: try ints("context_widths"),
-                contextDilations: try ints("context_dilations"), expanderWidths: try ints("expander_widths"))
+                contextDilations: try ints("context_dilations"), expanderWidths: try ints("expander_widths"),
+                upsamplerWidth: object["upsampler_width"] == nil ? 0 : try int("upsampler_width"))
             if let problem = config.validationError() { throw ConfigError(reason: "config: \(problem)") }
             return .success(config)
         } catch let error as ConfigError {

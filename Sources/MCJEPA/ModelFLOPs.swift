@@ -19,7 +19,7 @@ public enum ModelFLOPs {
         return total
     }
 
-    /// Decoder of one direction (every decoded level and the context network).
+    /// Decoder of one direction (every decoded level, the context network and a convex upsampler if any).
     public static func decoder(_ cfg: ModelConfig, height: Int, width: Int) -> Double {
         var total = 0.0
         for level in cfg.decodedLevels {
@@ -40,6 +40,13 @@ public enum ModelFLOPs {
                     channels = width
                 }
                 total += 2 * Double(2 * channels * 9) * pixels
+                if cfg.upsamplerWidth > 0 {
+                    // The convex upsampler's 3x3 and 1x1 convs, and the 9-term combination per full-size pixel.
+                    let factor = 1 << level, input = cfg.estimatorWidths.last! + c + 2
+                    total += 2 * Double(cfg.upsamplerWidth * input * 9) * pixels
+                    total += 2 * Double(9 * factor * factor * cfg.upsamplerWidth) * pixels
+                    total += 2 * Double(2 * 9 * factor * factor) * pixels
+                }
             }
         }
         return total

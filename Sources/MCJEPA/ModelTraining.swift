@@ -22,12 +22,23 @@ struct DecoderLevelTrace {
     let context: StackTrace?
 }
 
+/// The convex upsampler's forward values.
+struct UpsamplerTrace {
+    let input: Tensor          // concat(estimator hidden, frame-1 features, flow) at the stop level
+    let preActivation: Tensor  // the 3x3 conv's output
+    let activated: Tensor      // after the leaky ReLU (the mask conv's input)
+    let weights: Tensor        // softmax weights of the convex combination
+    let hiddenChannels: Int, featureChannels: Int
+}
+
 /// The decoder's forward pass (one direction) with everything its backward needs.
 public struct DecoderTrace {
     /// Flows per decoded level, coarse to fine, and the full-resolution flow (as `flow` returns them).
     public let levels: [Tensor]
     public let full: Tensor
     let steps: [DecoderLevelTrace]
+    /// nil with bilinear upsampling.
+    let upsampler: UpsamplerTrace?
 }
 
 /// The content branch's forward pass.
@@ -93,6 +104,7 @@ extension MCJEPAModel {
         var steps: [DecoderLevelTrace] = []
         var flows: [Tensor] = []
         var flow: Tensor?
+        var stopHidden: Tensor?
         for level in decoder.levels {
             let f1 = feats1[level - 1], f2 = feats2[level - 1]
             let up: Tensor?, warped: Tensor
@@ -117,14 +129,42 @@ extension MCJEPAModel {
                 contextTrace = t
                 accumulate(refinement, current)
                 current = refinement
+                stopHidden = hidden
             }
             steps.append(DecoderLevelTrace(level: level, f1: f1, f2: f2, up: up, warped: warped, estimatorInput: input,
                                            estimator: estimatorTrace, preContext: preContext, context: contextTrace))
             flows.append(current)
             flow = current
         }
-        let full = upsampleFlow(flows.last!, height: feats1[0].h * 2, width: feats1[0].w * 2)
-        return DecoderTrace(levels: flows, full: full, steps: steps)
+        guard let upsampler = decoder.upsampler, let stopHidden else {
+            let full = upsampleFlow(flows.last!, height: feats1[0].h * 2, width: feats1[0].w * 2)
+            return DecoderTrace(levels: flows, full: full, steps: steps, upsampler: nil)
+        }
+        let features = feats1[decoder.stopLevel - 1]
+        let input = concatChannels([stopHidden, features, flows.last!])
+        let pre = upsampler.conv(input)
+        let activated = leakyReLUForward(pre, slope: 0.1)
+        let (full, weights) = convexUpsampleForward(flow: flows.last!, logits: upsampler.mask(activated), factor: upsampler.factor)
+        let trace = UpsamplerTrace(input: input, preActivation: pre, activated: activated, weights: weights,
+                                   hiddenChannels: stopHidden.c, featureChannels: features.c)
+        return DecoderTrace(levels: flows, full: full, steps: steps, upsampler: trace)
+    }
+
+    /// The convex upsampler's backward: accumulates its parameter gradients and dL/d(stop-level flow) into
+    /// `gradFlow`; returns dL/d(estimator hidden) and dL/d(frame-1 features) at the stop level.
+    private func backwardUpsampler(_ t: UpsamplerTrace, flow: Tensor, gradFull: Tensor, gradFlow: Tensor) -> (hidden: Tensor, features: Tensor) {
+        let upsampler = decoder.upsampler!
+        let dLogits = Tensor(shape: t.weights.shape)
+        convexUpsampleBackward(flow: flow, weights: t.weights, factor: upsampler.factor, gradOutput: gradFull,
+                               gradFlow: gradFlow, gradLogits: dLogits)
+        let dActivated = upsampler.mask.backward(input: t.activated, gradOutput: dLogits, store: parameters)!
+        let dPre = Tensor(shape: t.preActivation.shape)
+        leakyReLUBackward(input: t.preActivation, slope: 0.1, gradOutput: dActivated, gradInput: dPre)
+        let dInput = upsampler.conv.backward(input: t.input, gradOutput: dPre, store: parameters)!
+        let dHidden = Tensor(shape: [dInput.n, t.hiddenChannels, dInput.h, dInput.w])
+        let dFeatures = Tensor(shape: [dInput.n, t.featureChannels, dInput.h, dInput.w])
+        concatChannelsBackward(gradOutput: dInput, gradParts: [dHidden, dFeatures, gradFlow], channels: [t.hiddenChannels, t.featureChannels, 2])
+        return (dHidden, dFeatures)
     }
 
     /// Accumulates parameter gradients from dL/dflows (per decoded level, coarse to fine, nil = none) and
@@ -134,10 +174,15 @@ extension MCJEPAModel {
         precondition(gradLevels.count == trace.levels.count, "one gradient (or nil) per decoded level")
         var g1 = [Tensor?](repeating: nil, count: ModelConfig.levelCount), g2 = g1
         var dFlows = gradLevels.map { $0?.copy() }
+        var fromUpsampler: (hidden: Tensor, features: Tensor)?
         if let gradFull {
             let last = trace.levels.count - 1
             let d = dFlows[last] ?? Tensor(shape: trace.levels[last].shape)
-            upsampleFlowBackward(gradOutput: gradFull, into: d)
+            if let upsampling = trace.upsampler {
+                fromUpsampler = backwardUpsampler(upsampling, flow: trace.levels[last], gradFull: gradFull, gradFlow: d)
+            } else {
+                upsampleFlowBackward(gradOutput: gradFull, into: d)
+            }
             dFlows[last] = d
         }
         for index in trace.steps.indices.reversed() {
@@ -151,6 +196,12 @@ extension MCJEPAModel {
                 let hiddenChannels = dIn.c - 2
                 let dh = Tensor(shape: [dIn.n, hiddenChannels, dIn.h, dIn.w])
                 concatChannelsBackward(gradOutput: dIn, gradParts: [dh, dFlow], channels: [hiddenChannels, 2])
+                // The convex upsampler reads the same hidden features (and the stop level's frame-1 features).
+                if let fromUpsampler {
+                    accumulate(dh, fromUpsampler.hidden)
+                    let l = step.level - 1
+                    if let g = g1[l] { accumulate(g, fromUpsampler.features) } else { g1[l] = fromUpsampler.features }
+                }
                 dHidden = dh
             }
             let dInput = decoder.estimator.backward(step.estimator, gradResidual: dFlow, gradHidden: dHidden, store: parameters)

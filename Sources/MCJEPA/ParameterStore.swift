@@ -102,6 +102,12 @@ public final class ParameterStore {
             features = width
         }
         for (i, width) in cfg.expanderWidths.dropLast().enumerated() { norm("expander.norms.\(i)", width) }
+        // Last, so that adding the upsampler leaves every other tensor's seeded initial values as they were.
+        if cfg.upsamplerWidth > 0 {
+            let factor = 1 << cfg.decoderStopLevel
+            conv("decoder.upsampler.conv", cfg.upsamplerWidth, cfg.estimatorWidths.last! + w[cfg.decoderStopLevel - 1] + 2, 3)
+            conv("decoder.upsampler.mask", 9 * factor * factor, cfg.upsamplerWidth, 1)
+        }
         return specs
     }
 }

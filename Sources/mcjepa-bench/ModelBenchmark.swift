@@ -3,7 +3,7 @@ import MCJEPA
 import NN
 import VideoIO
 
-// `mcjepa-bench model [--reps R] [--threads 1,2] [--sizes 640x360,1024x436] [--config tiny] [--decoder-stop-level L]
+// `mcjepa-bench model [--reps R] [--threads 1,2] [--sizes 640x360,1024x436] [--config tiny] [--decoder-stop-level L] [--upsampler-width W]
 // [--no-end-to-end]`: ms per pair of the
 // MC-JEPA model in a video stream (features cached per frame: one encoder + one decoder per pair, one direction),
 // against the same weights in PyTorch CPU in the same run (Reference/mcjepa/bench.py --weights, a child process;
@@ -43,7 +43,7 @@ func modelBenchmark(_ args: [String]) throws {
         let parts = item.split(separator: "x").compactMap { Int($0) }
         return parts.count == 2 ? (parts[0], parts[1]) : nil
     }
-    guard let config = benchmarkConfig(args)?.config else { print("bad --config or --decoder-stop-level"); exit(2) }
+    guard let config = benchmarkConfig(args)?.config else { print("bad --config, --decoder-stop-level or --upsampler-width"); exit(2) }
 
     let model = MCJEPAModel(config: config)
     model.initializeRandomly(seed: 0)

@@ -2,21 +2,22 @@ import Foundation
 import MCJEPA
 import NN
 
-// `mcjepa-bench train [--reps R] [--threads 2] [--crop 256x320] [--batch 1] [--config tiny] [--decoder-stop-level L]`:
+// `mcjepa-bench train [--reps R] [--threads 2] [--crop 256x320] [--batch 1] [--config tiny] [--decoder-stop-level L]
+// [--upsampler-width W]`:
 // ms per training step
 // of the flow batch (both directions: encoder x2, decoder x2, every flow loss, full backward, AdamW update)
 // against the same step in PyTorch CPU in the same run (Reference/mcjepa/bench.py --train-size, a child
 // process, its own random weights of the same preset), and the ratio Swift / PyTorch (target <= 1).
 // The content batch is not part of either figure (bench.py times flow_losses only).
 
-private func pytorchTrainStepMilliseconds(preset: String, decoderStopLevel: Int, threads: Int, crop: (Int, Int), batch: Int,
+private func pytorchTrainStepMilliseconds(preset: String, config: ModelConfig, threads: Int, crop: (Int, Int), batch: Int,
                                           reps: Int) -> Double? {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.currentDirectoryURL = URL(fileURLWithPath: "Reference")
     process.arguments = ["python3", "-m", "mcjepa.bench", "--preset", preset, "--threads", "\(threads)", "--repeats", "\(reps)",
                          "--sizes", "", "--train-size", "\(crop.0)x\(crop.1)", "--train-batch", "\(batch)",
-                         "--set", "decoder_stop_level=\(decoderStopLevel)"]
+                         "--set", "decoder_stop_level=\(config.decoderStopLevel)", "--set", "upsampler_width=\(config.upsamplerWidth)"]
     let pipe = Pipe()
     process.standardOutput = pipe
     do { try process.run() } catch { print("  PyTorch: cannot run python3 (\(error))"); return nil }
@@ -37,9 +38,8 @@ func trainBenchmark(_ args: [String]) throws {
     let threads = Int(option("--threads", "2")) ?? 2
     let cropParts = option("--crop", "256x320").split(separator: "x").compactMap { Int($0) }
     guard let (presetName, config) = benchmarkConfig(args), cropParts.count == 2 else {
-        print("bad --config, --decoder-stop-level or --crop"); exit(2)
+        print("bad --config, --decoder-stop-level, --upsampler-width or --crop"); exit(2)
     }
-    let stopLevel = config.decoderStopLevel
     let crop = (cropParts[0], cropParts[1])
     guard let batch = Int(option("--batch", "1")), batch >= 1 else { print("bad --batch"); exit(2) }
     setThreads(threads)
@@ -57,9 +57,9 @@ func trainBenchmark(_ args: [String]) throws {
     }
     let best = 1000 * bestSeconds(reps: reps, step)  // its warm-up run fills the allocator pools
     let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
-    print("train step \(presetName) (decoder down to level \(stopLevel)) \(crop.0)x\(crop.1), batch \(batch), both directions, \(threads) threads, best of \(reps); load average \(load)")
+    print("train step \(presetName) \(config) \(crop.0)x\(crop.1), batch \(batch), both directions, \(threads) threads, best of \(reps); load average \(load)")
     print(String(format: "  Swift:   %.1f ms/step (%.2f steps/s)", best, 1000 / best))
-    if let reference = pytorchTrainStepMilliseconds(preset: presetName, decoderStopLevel: stopLevel, threads: threads, crop: crop, batch: batch, reps: reps) {
+    if let reference = pytorchTrainStepMilliseconds(preset: presetName, config: config, threads: threads, crop: crop, batch: batch, reps: reps) {
         print(String(format: "  PyTorch: %.1f ms/step (%.2f steps/s)", reference, 1000 / reference))
         print(String(format: "  ratio Swift / PyTorch time: %.2f", best / reference))
     }

@@ -57,13 +57,17 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "Threads for decoding and the network.") var threads = 2
     @Option(help: "Decode flow down to this pyramid level (2 = quarter resolution); default: the --init file's, else the preset's.") var decoderStopLevel: Int?
-    @Option(name: .customLong("init"), help: "Start from these weights (safetensors); with --decoder-stop-level finer than the file's, the new levels' reductions start fresh.") var initWeights: String?
+    @Option(help: "Convex upsampling to full size with a mask head of this width (0 = bilinear); default: the --init file's, else the preset's (0).") var upsamplerWidth: Int?
+    @Option(name: .customLong("init"), help: "Start from these weights (safetensors); with --decoder-stop-level finer than the file's, the new levels' reductions start fresh, and with --upsampler-width on a bilinear file, the upsampler starts as bilinear upsampling.") var initWeights: String?
     @Option(help: "Override a loss setting, e.g. smooth_weight=50 (repeatable).") var loss: [String] = []
 
     func validate() throws {
         guard ModelConfig.presets[preset] != nil else { throw ValidationError("--preset \(preset): expected tiny, test or paper") }
         if let decoderStopLevel, !(1...ModelConfig.levelCount).contains(decoderStopLevel) {
             throw ValidationError("--decoder-stop-level \(decoderStopLevel): expected 1 to \(ModelConfig.levelCount)")
+        }
+        if let upsamplerWidth, !(0...1024).contains(upsamplerWidth) {
+            throw ValidationError("--upsampler-width \(upsamplerWidth): expected 0 (bilinear) to 1024")
         }
         guard syntheticMaxShift >= 0 else { throw ValidationError("--synthetic-max-shift must be >= 0") }
         guard syntheticShiftPower >= 1 else { throw ValidationError("--synthetic-shift-power must be >= 1") }
@@ -134,13 +138,14 @@ struct TrainCommand: AsyncParsableCommand {
             var config = ModelConfig.presets[preset]!
             // Continuing a model keeps its decoder unless --decoder-stop-level asks for another.
             config.decoderStopLevel = decoderStopLevel ?? initial?.model.config.decoderStopLevel ?? config.decoderStopLevel
+            config.upsamplerWidth = upsamplerWidth ?? initial?.model.config.upsamplerWidth ?? config.upsamplerWidth
             let model = MCJEPAModel(config: config)
             // The seed's initialisation stays only where --init has no tensor: a finer decoder's new reductions.
             model.initializeRandomly(seed: seed)
             if let initWeights, let loaded = initial {
                 let fresh = try model.warmStart(from: loaded.model, path: initWeights)
                 if !fresh.isEmpty {
-                    FileHandle.standardError.write(Data("train: \(initWeights) decodes down to level \(loaded.model.config.decoderStopLevel); starting \(fresh.joined(separator: ", ")) fresh\n".utf8))
+                    FileHandle.standardError.write(Data("train: \(initWeights) has \(loaded.model.config); starting \(fresh.joined(separator: ", ")) fresh\n".utf8))
                 }
             }
             let sampler = MixedSampler(sources: sources, crop: options.crop, contentSize: contentSize)
@@ -152,7 +157,7 @@ struct TrainCommand: AsyncParsableCommand {
                 trainer.evaluationBatches = try (0..<evalSynthetic).map { _ in try evaluation.flowBatch(1, rng: &rng) }
             }
             let names = sources.map(\.name).joined(separator: ", ")
-            FileHandle.standardError.write(Data("train: preset \(preset)\(config == ModelConfig.presets[preset]! ? "" : ", decoder down to level \(config.decoderStopLevel)"), \(model.parameters.parameterCount) parameters, sources \(names), from step \(trainer.state.step)\n".utf8))
+            FileHandle.standardError.write(Data("train: preset \(preset)\(config == ModelConfig.presets[preset]! ? "" : " changed to \(config)"), \(model.parameters.parameterCount) parameters, sources \(names), from step \(trainer.state.step)\n".utf8))
             try trainer.run(stopAt: stopAt) { print($0) }
             if trainer.state.step == steps {
                 print("wrote \(out)/model.safetensors (step \(trainer.state.step))")

@@ -15,18 +15,24 @@ final class LossParityTests: XCTestCase {
     }
 
     func testEveryLossTermAndParameterGradientMatchPyTorch() throws {
-        try checkLossesAndGradients(level2: false)
+        try checkLossesAndGradients(.base)
     }
 
     /// The decoder down to level 2: its masks, losses at five levels, and the gradients through the finer level.
     func testEveryLossTermAndParameterGradientMatchPyTorchWithTheDecoderDownToLevel2() throws {
-        try checkLossesAndGradients(level2: true)
+        try checkLossesAndGradients(.level2)
     }
 
-    private func checkLossesAndGradients(level2: Bool) throws {
-        let model = try ParityFixture.parityModel(level2: level2)
-        XCTAssertEqual(model.config.decoderStopLevel, level2 ? 2 : 3)
-        let fixture = try ParityFixture.parity(level2: level2), metadata = fixture.metadata
+    /// Convex upsampling: the full-size losses reach the upsampler's weights, and through it the stop level's
+    /// flow, estimator hidden features and frame-1 features.
+    func testEveryLossTermAndParameterGradientMatchPyTorchWithConvexUpsampling() throws {
+        try checkLossesAndGradients(.convex)
+    }
+
+    private func checkLossesAndGradients(_ variant: ParityVariant) throws {
+        let model = try ParityFixture.parityModel(variant)
+        XCTAssertEqual(model.config, variant.config)
+        let fixture = try ParityFixture.parity(variant), metadata = fixture.metadata
         let get = fixture.tensor
         let config = try LossConfig.fromJSON(try XCTUnwrap(metadata["loss_config"])).get()
         let img1 = try get("io.img1"), img2 = try get("io.img2")

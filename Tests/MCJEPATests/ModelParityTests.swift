@@ -6,20 +6,23 @@ import XCTest
 /// Swift forward pass against the PyTorch reference on the committed fixture (preset `test`, 2 pairs of 64x128).
 final class ModelParityTests: XCTestCase {
     func testForwardMatchesReference() throws {
-        try checkForward(level2: false)
+        try checkForward(.base)
     }
 
     /// The decoder down to level 2 (the estimator and context network then run on quarter-resolution features).
     func testForwardWithTheDecoderDownToLevel2MatchesReference() throws {
-        try checkForward(level2: true)
+        try checkForward(.level2)
     }
 
-    private func checkForward(level2: Bool) throws {
-        let model = try ParityFixture.parityModel(level2: level2)
-        var expected = ModelConfig.test
-        if level2 { expected.decoderStopLevel = 2 }
-        XCTAssertEqual(model.config, expected)
-        let fixture = try ParityFixture.parity(level2: level2)
+    /// Convex upsampling (its mask weights random in the fixture, so every pixel's softmax depends on the input).
+    func testForwardWithConvexUpsamplingMatchesReference() throws {
+        try checkForward(.convex)
+    }
+
+    private func checkForward(_ variant: ParityVariant) throws {
+        let model = try ParityFixture.parityModel(variant)
+        XCTAssertEqual(model.config, variant.config)
+        let fixture = try ParityFixture.parity(variant)
         let feats1 = model.encode(try fixture.tensor("io.img1")), feats2 = model.encode(try fixture.tensor("io.img2"))
         for level in 1...6 {
             try fixture.assertMatches(feats1[level - 1], "io.feats1.l\(level)")

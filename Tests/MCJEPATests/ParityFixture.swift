@@ -5,18 +5,37 @@ import XCTest
 
 /// A safetensors fixture written by the PyTorch reference and shipped in Fixtures/: the parity tests read their
 /// inputs and PyTorch's outputs, losses and gradients from it, and name the exporter to rerun when it is stale.
+/// The models the parity fixtures were written for, each the `test` preset or one change of it.
+enum ParityVariant: String {
+    case base = "tiny_parity"
+    /// The decoder down to level 2 (`train --decoder-stop-level 2`).
+    case level2 = "tiny_parity_l2"
+    /// Convex upsampling of width 8 instead of bilinear (`train --upsampler-width`).
+    case convex = "tiny_parity_convex"
+
+    var config: ModelConfig {
+        var config = ModelConfig.test
+        switch self {
+        case .base: break
+        case .level2: config.decoderStopLevel = 2
+        case .convex: config.upsamplerWidth = 8
+        }
+        return config
+    }
+}
+
 struct ParityFixture {
     let tensors: [String: Tensor]
     let metadata: [String: String]
     /// What to run when a tensor is missing or a comparison fails because the reference changed.
     let regenerate: String
 
-    /// tiny_parity.safetensors: the `test` preset's weights, two input pairs, every output, loss term and gradient.
-    /// With `level2`, tiny_parity_l2.safetensors: the same with the decoder down to level 2 (`train --decoder-stop-level 2`).
-    static func parityPath(level2: Bool = false) -> String { fixturePath(level2 ? "tiny_parity_l2" : "tiny_parity") }
+    /// tiny_parity.safetensors: the `test` preset's weights, two input pairs, every output, loss term and gradient;
+    /// the other variants are the same for a changed model (`ParityVariant`).
+    static func parityPath(_ variant: ParityVariant = .base) -> String { fixturePath(variant.rawValue) }
 
-    static func parity(level2: Bool = false) throws -> ParityFixture {
-        try ParityFixture(path: parityPath(level2: level2), regenerate: "regenerate with: cd Reference && python3 -m mcjepa.export_fixtures")
+    static func parity(_ variant: ParityVariant = .base) throws -> ParityFixture {
+        try ParityFixture(path: parityPath(variant), regenerate: "regenerate with: cd Reference && python3 -m mcjepa.export_fixtures")
     }
 
     /// backward_parity.safetensors: cotangents for every model output and PyTorch's parameter gradients.
@@ -26,8 +45,8 @@ struct ParityFixture {
     }
 
     /// The `test` model whose weights tiny_parity carries (beside them, the io./loss./grad. tensors are the fixture).
-    static func parityModel(level2: Bool = false) throws -> MCJEPAModel {
-        try WeightsFile.load(path: parityPath(level2: level2), ignoringPrefixes: ["io.", "loss.", "grad."]).model
+    static func parityModel(_ variant: ParityVariant = .base) throws -> MCJEPAModel {
+        try WeightsFile.load(path: parityPath(variant), ignoringPrefixes: ["io.", "loss.", "grad."]).model
     }
 
     private static func fixturePath(_ name: String) -> String {

@@ -177,7 +177,7 @@ final class TrainCommandTests: TemporaryFolderTestCase {
         let run = try runProcess(tool, arguments)
         XCTAssertEqual(run.status, 0, run.err)
         XCTAssertTrue(run.err.contains("starting decoder.reduce.l2.weight, decoder.reduce.l2.bias fresh"), run.err)
-        XCTAssertTrue(run.err.contains("decoder down to level 2"), run.err)
+        XCTAssertTrue(run.err.contains("decoder 6->2"), run.err)
         // Two Adam steps at learning rates up to 1e-3 move each weight by about 1e-3 at most.
         let trained = try WeightsFile.load(path: "\(out)/model.safetensors")
         XCTAssertEqual(trained.model.config.decoderStopLevel, 2)
@@ -205,6 +205,38 @@ final class TrainCommandTests: TemporaryFolderTestCase {
         let level = try runProcess(tool, trainArguments(file("run3")) + ["--decoder-stop-level", "7"])
         XCTAssertEqual(level.status, 2, level.err)
         XCTAssertTrue(level.err.contains("--decoder-stop-level 7"), level.err)
+    }
+
+    /// `--upsampler-width 8 --init` a bilinear file: every tensor carries over, the upsampler starts fresh (as
+    /// bilinear upsampling), training runs through it, and `flow --model` runs the result.
+    func testUpsamplerWidthWarmStartsFromABilinearModel() throws {
+        let tool = try commandLineTool()
+        let bilinear = MCJEPAModel(config: .test)
+        bilinear.initializeRandomly(seed: 4)
+        let initPath = file("bilinear.safetensors")
+        try WeightsFile.save(bilinear, to: initPath)
+        let out = file("run")
+        var arguments = trainArguments(out) + ["--upsampler-width", "8", "--init", initPath]
+        arguments[arguments.firstIndex(of: "--steps")! + 1] = "2"
+        let run = try runProcess(tool, arguments)
+        XCTAssertEqual(run.status, 0, run.err)
+        XCTAssertTrue(run.err.contains("starting decoder.upsampler.conv.weight, decoder.upsampler.conv.bias, decoder.upsampler.mask.weight, decoder.upsampler.mask.bias fresh"), run.err)
+        let trained = try WeightsFile.load(path: "\(out)/model.safetensors").model
+        XCTAssertEqual(trained.config.upsamplerWidth, 8)
+        // The mask weights started at zero; training moved them.
+        XCTAssertGreaterThan(trained.parameters["decoder.upsampler.mask.weight"].array.map(abs).max()!, 0)
+        let flow = try runProcess(tool, ["flow", sample, "-o", file("flows"), "--model", "\(out)/model.safetensors", "--max-side", "64",
+                                         "--duration", "0.2", "--no-refine"])
+        XCTAssertEqual(flow.status, 0, flow.err)
+        // A convex file cannot start a bilinear model, nor a convex one at another level.
+        let back = try runProcess(tool, trainArguments(file("run2")) + ["--init", "\(out)/model.safetensors", "--upsampler-width", "0"])
+        XCTAssertEqual(back.status, 3, back.err)
+        XCTAssertTrue(back.err.contains("model.safetensors") && back.err.contains("convex upsampler"), back.err)
+        let level = try runProcess(tool, trainArguments(file("run3")) + ["--init", "\(out)/model.safetensors", "--decoder-stop-level", "2"])
+        XCTAssertEqual(level.status, 3, level.err)
+        let width = try runProcess(tool, trainArguments(file("run4")) + ["--upsampler-width", "5000"])
+        XCTAssertEqual(width.status, 2, width.err)
+        XCTAssertTrue(width.err.contains("--upsampler-width 5000"), width.err)
     }
 
     func testBadInputsGiveOneLineErrors() throws {

@@ -122,4 +122,41 @@ final class TrainerTests: TemporaryFolderTestCase {
         }
         XCTAssertThrowsError(try MCJEPAModel(config: .tiny).warmStart(from: coarse, path: "coarse.safetensors"))
     }
+
+    /// A bilinear model warm-starts a convex one, which then starts as (half-pixel) bilinear upsampling: its full
+    /// flow matches the bilinear model's away from the border, where align_corners bilinear and the stencil differ
+    /// by up to half a cell.
+    func testAConvexUpsamplerStartsAsBilinearUpsampling() throws {
+        let bilinear = MCJEPAModel(config: .test)
+        bilinear.initializeRandomly(seed: 5)
+        // A larger flow than the seed's near-zero one, so that the comparison means something.
+        scaleInPlace(bilinear.parameters["decoder.context.out.bias"], 0)
+        bilinear.parameters["decoder.context.out.bias"].data[0] = 1.5
+        bilinear.parameters["decoder.context.out.bias"].data[1] = -0.75
+        var config = ModelConfig.test
+        config.upsamplerWidth = 8
+        let convex = MCJEPAModel(config: config)
+        convex.initializeRandomly(seed: 6)
+        XCTAssertEqual(try convex.warmStart(from: bilinear, path: "bilinear.safetensors"),
+                       ["decoder.upsampler.conv.weight", "decoder.upsampler.conv.bias", "decoder.upsampler.mask.weight",
+                        "decoder.upsampler.mask.bias"])
+        var random = TrainingRNG(seed: 1)
+        let img1 = Tensor(shape: [1, 3, 128, 192], values: (0..<(3 * 128 * 192)).map { _ in random.uniform() })
+        let img2 = Tensor(shape: [1, 3, 128, 192], values: (0..<(3 * 128 * 192)).map { _ in random.uniform() })
+        let a = bilinear.flow(bilinear.encode(img1), bilinear.encode(img2)).full
+        let b = convex.flow(convex.encode(img1), convex.encode(img2)).full
+        var worst: Float = 0, largest: Float = 0
+        for c in 0..<2 {
+            for y in 16..<112 {
+                for x in 16..<176 {
+                    let i = (c * 128 + y) * 192 + x
+                    worst = max(worst, abs(a.data[i] - b.data[i])); largest = max(largest, abs(a.data[i]))
+                }
+            }
+        }
+        XCTAssertGreaterThan(largest, 4, "the test flow is too small to compare")
+        XCTAssertLessThan(worst, 0.1 * largest, "interior max difference \(worst), max |flow| \(largest)")
+        // And the convex model is a different function once its mask weights move.
+        XCTAssertThrowsError(try bilinear.warmStart(from: convex, path: "convex.safetensors"))
+    }
 }

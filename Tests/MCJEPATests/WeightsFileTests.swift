@@ -24,6 +24,21 @@ final class WeightsFileTests: TemporaryFolderTestCase {
         for preset in [ModelConfig.paper, .tiny, .test] { XCTAssertEqual(try ModelConfig.fromJSON(preset.json).get(), preset) }
         guard case .failure(let error) = ModelConfig.fromJSON(#"{"widths": [1, 2]}"#) else { return XCTFail("accepted a partial config") }
         XCTAssertTrue(error.reason.contains("blocks") || error.reason.contains("estimator_norm"), error.reason)
+        // The convex upsampler's width is written only when nonzero (bilinear files stay as they were).
+        XCTAssertFalse(ModelConfig.tiny.json.contains("upsampler_width"))
+        var convex = ModelConfig.tiny
+        convex.upsamplerWidth = 32
+        XCTAssertTrue(convex.json.contains(#""upsampler_width":32"#), convex.json)
+        XCTAssertEqual(try ModelConfig.fromJSON(convex.json).get(), convex)
+        XCTAssertEqual(try ModelConfig.fromJSON(reference.replacingOccurrences(of: "}", with: #", "upsampler_width": 32}"#)).get(), convex)
+        guard case .failure(let negative) = ModelConfig.fromJSON(convex.json.replacingOccurrences(of: #""upsampler_width":32"#, with: #""upsampler_width":-3"#))
+        else { return XCTFail("accepted a negative upsampler width") }
+        XCTAssertTrue(negative.reason.contains("negative"), negative.reason)
+        let specs = ParameterStore.expectedSpecs(convex)
+        XCTAssertEqual(specs.suffix(4).map(\.name), ["decoder.upsampler.conv.weight", "decoder.upsampler.conv.bias",
+                                                      "decoder.upsampler.mask.weight", "decoder.upsampler.mask.bias"])
+        XCTAssertEqual(specs.first { $0.name == "decoder.upsampler.conv.weight" }?.shape, [32, 66, 3, 3])
+        XCTAssertEqual(specs.first { $0.name == "decoder.upsampler.mask.weight" }?.shape, [576, 32, 1, 1])
     }
 
     func testSavedWeightsLoadBackIdentically() throws {

@@ -236,17 +236,22 @@ extension MCJEPAModel {
         parameters.assign(other.parameters.tensors)
     }
 
-    /// Warm start from `other`, which has this network's configuration or one whose decoder stops at a coarser level:
-    /// copies every parameter of `other` and leaves the rest (the finer levels' 1x1 reductions; the estimator and
-    /// the context network are shared across levels, so they carry over) as they are, e.g. freshly initialised.
+    /// Warm start from `other`, which has this network's configuration, or one whose decoder stops at a coarser level,
+    /// or one with bilinear upsampling where this one has a convex upsampler: copies every parameter of `other` and
+    /// leaves the rest (the finer levels' 1x1 reductions, the upsampler; the estimator and the context network are
+    /// shared across levels, so they carry over) as they are, e.g. freshly initialised.
     /// - Returns: the names of the parameters `other` did not have, in state_dict order.
     /// - Throws: `WeightsError` naming `path` when the configurations differ in anything else.
     public func warmStart(from other: MCJEPAModel, path: String) throws -> [String] {
-        var coarser = config
-        coarser.decoderStopLevel = other.config.decoderStopLevel
-        guard coarser == other.config, other.config.decoderStopLevel >= config.decoderStopLevel else {
+        var comparable = config
+        comparable.decoderStopLevel = other.config.decoderStopLevel
+        comparable.upsamplerWidth = other.config.upsamplerWidth
+        // An upsampler carries over only to the same one (its tensors' shapes depend on the stop level).
+        let upsamplerFits = other.config.upsamplerWidth == 0
+            || (other.config.upsamplerWidth == config.upsamplerWidth && other.config.decoderStopLevel == config.decoderStopLevel)
+        guard comparable == other.config, other.config.decoderStopLevel >= config.decoderStopLevel, upsamplerFits else {
             throw WeightsError(path: path, reason: "file holds config \(other.config), which cannot start \(config) "
-                               + "(only a decoder that stops at a coarser level can)")
+                               + "(only a decoder that stops at a coarser level, or one without a convex upsampler, can)")
         }
         var fresh: [String] = []
         for spec in parameters.specs {
