@@ -43,7 +43,7 @@ public func convexUpsampleForward(flow: Tensor, logits: Tensor, factor s: Int) -
                     var top = -Float.infinity
                     for k in 0..<9 { top = max(top, lp[base + k * s2 * hw]) }
                     var sum: Float = 0
-                    for k in 0..<9 { e[k] = exp(lp[base + k * s2 * hw] - top); sum += e[k] }
+                    for k in 0..<9 { e[k] = fastExp(lp[base + k * s2 * hw] - top); sum += e[k] }
                     var fu: Float = 0, fv: Float = 0
                     for k in 0..<9 {
                         let p = e[k] / sum
