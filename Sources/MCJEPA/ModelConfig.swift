@@ -85,7 +85,10 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        let name = presetName.map { "\($0) " } ?? ""
+        // A preset with a convex upsampler is still named by its preset (the built-in weights: tiny with one).
+        var bilinear = self
+        bilinear.upsamplerWidth = 0
+        let name = bilinear.presetName.map { "\($0) " } ?? ""
         let upsampler = upsamplerWidth > 0 ? ", convex upsampler \(upsamplerWidth)" : ""
         return "\(name)(widths \(widths), blocks \(blocks), decoder 6->\(decoderStopLevel)\(upsampler))"
     }

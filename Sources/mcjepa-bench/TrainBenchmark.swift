@@ -57,7 +57,7 @@ func trainBenchmark(_ args: [String]) throws {
     }
     let best = 1000 * bestSeconds(reps: reps, step)  // its warm-up run fills the allocator pools
     let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
-    print("train step \(presetName) \(config) \(crop.0)x\(crop.1), batch \(batch), both directions, \(threads) threads, best of \(reps); load average \(load)")
+    print("train step \(config) \(crop.0)x\(crop.1), batch \(batch), both directions, \(threads) threads, best of \(reps); load average \(load)")
     print(String(format: "  Swift:   %.1f ms/step (%.2f steps/s)", best, 1000 / best))
     if let reference = pytorchTrainStepMilliseconds(preset: presetName, config: config, threads: threads, crop: crop, batch: batch, reps: reps) {
         print(String(format: "  PyTorch: %.1f ms/step (%.2f steps/s)", reference, 1000 / reference))
