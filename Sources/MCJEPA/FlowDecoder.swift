@@ -56,7 +56,7 @@ struct ConvexUpsampler {
 
     func callAsFunction(hidden: Tensor, features: Tensor, flow: Tensor) -> Tensor {
         let logits = mask(leakyReLUForward(conv(concatChannels([hidden, features, flow])), slope: 0.1))
-        return convexUpsampleForward(flow: flow, logits: logits, factor: factor).output
+        return convexUpsampleForward(flow: flow, logits: logits, factor: factor, keepingWeights: false)
     }
 }
 

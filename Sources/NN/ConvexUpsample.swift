@@ -14,7 +14,7 @@ private func validateConvex(_ flow: Tensor, _ logits: Tensor, _ factor: Int) {
                  "convex upsample: flow \(flow.shape) and logits \(logits.shape) for factor \(factor)")
 }
 
-/// Writes the 9 neighbours' plane offsets of cell (y, x), border cells repeated, into `offsets`.
+/// The 9 neighbours' plane offsets of cell (y, x), border cells repeated, into `offsets`.
 @inline(__always)
 private func neighbourOffsets(_ y: Int, _ x: Int, _ h: Int, _ w: Int, into offsets: UnsafeMutablePointer<Int>) {
     for ky in 0..<3 {
@@ -23,41 +23,60 @@ private func neighbourOffsets(_ y: Int, _ x: Int, _ h: Int, _ w: Int, into offse
     }
 }
 
+// Loops run row of cells by row, sub-pixel by sub-pixel, then along the row: the 9 logit planes and the flow rows
+// are then read contiguously (a sub-pixel loop inside the cell loop strides through 9 x s^2 planes per cell, which
+// was most of the time).
+
 /// Returns the full-size flow [N, 2, h s, w s] and the softmax weights [N, 9 s^2, h, w] (for the backward).
 public func convexUpsampleForward(flow: Tensor, logits: Tensor, factor s: Int) -> (output: Tensor, weights: Tensor) {
+    let weights = Tensor(uninitializedShape: logits.shape)
+    return (convexUpsample(flow: flow, logits: logits, factor: s, weightsOut: weights.data), weights)
+}
+
+/// The full-size flow only (inference): the softmax weights, as large as the logits, are not written.
+public func convexUpsampleForward(flow: Tensor, logits: Tensor, factor s: Int, keepingWeights: Bool) -> Tensor {
+    keepingWeights ? convexUpsampleForward(flow: flow, logits: logits, factor: s).output
+                   : convexUpsample(flow: flow, logits: logits, factor: s, weightsOut: nil)
+}
+
+private func convexUpsample(flow: Tensor, logits: Tensor, factor s: Int, weightsOut wp: UnsafeMutablePointer<Float>?) -> Tensor {
     validateConvex(flow, logits, s)
     let (N, h, w) = (flow.n, flow.h, flow.w)
     let hw = h * w, s2 = s * s, H = h * s, W = w * s
-    let out = Tensor(uninitializedShape: [N, 2, H, W]), weights = Tensor(uninitializedShape: logits.shape)
-    let fp = flow.data, lp = logits.data, op = out.data, wp = weights.data
+    let out = Tensor(uninitializedShape: [N, 2, H, W])
+    let fp = flow.data, lp = logits.data, op = out.data
     parallelFor(N * h, itemCost: w * s2 * 40) { rows in
-        let nb = UnsafeMutablePointer<Int>.allocate(capacity: 9), e = UnsafeMutablePointer<Float>.allocate(capacity: 9)
+        let nb = UnsafeMutablePointer<Int>.allocate(capacity: 9 * w), e = UnsafeMutablePointer<Float>.allocate(capacity: 9)
         defer { nb.deallocate(); e.deallocate() }
         for row in rows {
             let n = row / h, y = row % h
             let u = fp + n * 2 * hw, v = u + hw
-            for x in 0..<w {
-                neighbourOffsets(y, x, h, w, into: nb)
-                for sub in 0..<s2 {
-                    let base = n * 9 * s2 * hw + sub * hw + y * w + x
+            for x in 0..<w { neighbourOffsets(y, x, h, w, into: nb + 9 * x) }
+            let outU = op + n * 2 * H * W, outV = outU + H * W
+            for sub in 0..<s2 {
+                let (dy, dx) = (sub / s, sub % s)
+                let rowBase = n * 9 * s2 * hw + sub * hw + y * w
+                let outRow = (y * s + dy) * W + dx
+                for x in 0..<w {
+                    let base = rowBase + x, cell = nb + 9 * x
                     var top = -Float.infinity
                     for k in 0..<9 { top = max(top, lp[base + k * s2 * hw]) }
                     var sum: Float = 0
                     for k in 0..<9 { e[k] = fastExp(lp[base + k * s2 * hw] - top); sum += e[k] }
+                    let inverse = 1 / sum
                     var fu: Float = 0, fv: Float = 0
                     for k in 0..<9 {
-                        let p = e[k] / sum
-                        wp[base + k * s2 * hw] = p
-                        fu += p * u[nb[k]]; fv += p * v[nb[k]]
+                        let p = e[k] * inverse
+                        wp?[base + k * s2 * hw] = p
+                        fu += p * u[cell[k]]; fv += p * v[cell[k]]
                     }
-                    let pixel = (y * s + sub / s) * W + x * s + sub % s
-                    op[n * 2 * H * W + pixel] = Float(s) * fu
-                    op[n * 2 * H * W + H * W + pixel] = Float(s) * fv
+                    outU[outRow + x * s] = Float(s) * fu
+                    outV[outRow + x * s] = Float(s) * fv
                 }
             }
         }
     }
-    return (out, weights)
+    return out
 }
 
 /// Accumulates dL/dflow into `gradFlow` and dL/dlogits into `gradLogits` from dL/doutput, given the forward's
@@ -73,29 +92,32 @@ public func convexUpsampleBackward(flow: Tensor, weights: Tensor, factor s: Int,
     let fp = flow.data, wp = weights.data, gp = g.data, scale = Float(s)
     // One task per batch item: a coarse cell receives gradient from the pixels of its 3x3 neighbourhood of cells.
     parallelFor(N, itemCost: hw * s2 * 60) { items in
-        let nb = UnsafeMutablePointer<Int>.allocate(capacity: 9), a = UnsafeMutablePointer<Float>.allocate(capacity: 9)
+        let nb = UnsafeMutablePointer<Int>.allocate(capacity: 9 * w), a = UnsafeMutablePointer<Float>.allocate(capacity: 9)
         defer { nb.deallocate(); a.deallocate() }
         for n in items {
             let u = fp + n * 2 * hw, v = u + hw
+            let gU = gp + n * 2 * H * W, gV = gU + H * W
             for y in 0..<h {
-                for x in 0..<w {
-                    neighbourOffsets(y, x, h, w, into: nb)
-                    for sub in 0..<s2 {
-                        let base = n * 9 * s2 * hw + sub * hw + y * w + x
-                        let pixel = (y * s + sub / s) * W + x * s + sub % s
-                        let gu = scale * gp[n * 2 * H * W + pixel], gv = scale * gp[n * 2 * H * W + H * W + pixel]
+                for x in 0..<w { neighbourOffsets(y, x, h, w, into: nb + 9 * x) }
+                for sub in 0..<s2 {
+                    let (dy, dx) = (sub / s, sub % s)
+                    let rowBase = n * 9 * s2 * hw + sub * hw + y * w
+                    let outRow = (y * s + dy) * W + dx
+                    for x in 0..<w {
+                        let base = rowBase + x, cell = nb + 9 * x
+                        let gu = scale * gU[outRow + x * s], gv = scale * gV[outRow + x * s]
                         if let gradFlow {
                             let du = gradFlow.data + n * 2 * hw, dv = du + hw
                             for k in 0..<9 {
                                 let p = wp[base + k * s2 * hw]
-                                du[nb[k]] += p * gu; dv[nb[k]] += p * gv
+                                du[cell[k]] += p * gu; dv[cell[k]] += p * gv
                             }
                         }
                         if let gradLogits {
                             // d softmax: p_k (a_k - sum_j p_j a_j), a_k = the output gradient . neighbour k's flow.
                             var mean: Float = 0
                             for k in 0..<9 {
-                                a[k] = gu * u[nb[k]] + gv * v[nb[k]]
+                                a[k] = gu * u[cell[k]] + gv * v[cell[k]]
                                 mean += wp[base + k * s2 * hw] * a[k]
                             }
                             for k in 0..<9 {
