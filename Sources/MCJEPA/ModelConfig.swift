@@ -7,7 +7,8 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
     public var widths: [Int]
     /// ConvNeXt blocks at levels 3..6 (levels 1 and 2 are the split stem: conv + LayerNorm only).
     public var blocks: [Int]
-    /// The decoder runs from level 6 down to this level; the flow is then upsampled bilinearly to full size.
+    /// The decoder runs from level 6 down to this level; the flow is then upsampled to full size (bilinearly, or
+    /// by the convex upsampler when `upsamplerWidth` > 0).
     public var decoderStopLevel: Int
     /// Channels of each decoded level's 1x1 reduction feeding the shared estimator.
     public var reducedChannels: Int
