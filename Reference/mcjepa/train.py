@@ -16,6 +16,7 @@ self-supervised flow weight zero (`--loss photo_weight=0 ...`), a step computes 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -186,6 +187,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--log-every", type=int, default=10)
     ap.add_argument("--resume", action="store_true", help="continue from OUT/latest.json")
     ap.add_argument("--init", default="", help="start from these weights (safetensors)")
+    ap.add_argument("--upsampler-width", type=int, default=None,
+                    help="convex upsampling to full size with a mask head of this width (0 = bilinear); default: the "
+                         "--init file's, else the preset's; from a bilinear --init file the upsampler starts as "
+                         "bilinear upsampling")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -209,6 +214,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         ap.error("--synthetic-motion-blur must be in [0, 1]")
     if args.synthetic_layers < 2:
         ap.error("--synthetic-layers must be at least 2")
+    if args.upsampler_width is not None and not 0 <= args.upsampler_width <= 1024:
+        ap.error("--upsampler-width must be in [0, 1024] (0 = bilinear)")
     if not 0 <= args.synthetic_rotation <= 45:
         ap.error("--synthetic-rotation must be in [0, 45] degrees")
     if not 0 <= args.synthetic_zoom <= 0.5:
@@ -278,11 +285,22 @@ def save_checkpoint(out: str, step: int, model: MCJEPA, optimizer, sampler: Opti
     os.replace(tmp, os.path.join(out, "latest.json"))
 
 
-def load_weights(model: MCJEPA, path: str) -> None:
+def load_weights(model: MCJEPA, path: str, fresh_upsampler: bool = False) -> None:
+    """Every tensor of `path` into `model`, names and shapes exactly; with `fresh_upsampler`, a file without the
+    convex upsampler's tensors may start a model with one (they keep their bilinear-stencil initialisation)."""
     tensors, _ = load_file(path)
     missing, unexpected = model.load_state_dict(tensors, strict=False)
+    if fresh_upsampler and missing and all(n.startswith("decoder.upsampler.") for n in missing) and not unexpected:
+        print(f"{path} has no convex upsampler: starting {', '.join(missing)} fresh", flush=True)
+        return
     if missing or unexpected:
         raise SystemExit(f"{path}: missing {missing}, unexpected {unexpected}")
+
+
+def init_upsampler_width(path: str) -> int:
+    """The convex upsampler width in a weights file's config metadata (0 without one, or without a config)."""
+    _, metadata = load_file(path)
+    return json.loads(metadata["config"]).get("upsampler_width", 0) if "config" in metadata else 0
 
 
 def main(argv=None) -> None:
@@ -302,7 +320,18 @@ def main(argv=None) -> None:
     random.seed(args.seed + rank)
     os.makedirs(args.out, exist_ok=True)
 
-    model = MCJEPA(PRESETS[args.preset]()).to(device)
+    cfg = PRESETS[args.preset]()
+    # Continuing a model (--resume's checkpoint, else --init) keeps its upsampler unless --upsampler-width asks for
+    # another.
+    latest = os.path.join(args.out, "latest.json")
+    continued = args.init
+    if args.resume and os.path.exists(latest):
+        with open(latest) as f:
+            continued = os.path.join(args.out, json.load(f)["weights"])
+    width = args.upsampler_width if args.upsampler_width is not None else (
+        init_upsampler_width(continued) if continued else 0)
+    cfg = dataclasses.replace(cfg, upsampler_width=width)
+    model = MCJEPA(cfg).to(device)
     loss_cfg = loss_config(args.loss)
     make_flow = not args.synthetic_on_device
     # Workers only when they have batches to make: with on-device pairs and no content terms they would have none.
@@ -315,7 +344,6 @@ def main(argv=None) -> None:
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
     start = 0
-    latest = os.path.join(args.out, "latest.json")
     if args.resume and os.path.exists(latest):
         with open(latest) as f:
             info = json.load(f)
@@ -330,7 +358,7 @@ def main(argv=None) -> None:
         if rank == 0:
             print(f"resumed from {info['weights']} at step {start}", flush=True)
     elif args.init:
-        load_weights(model, args.init)
+        load_weights(model, args.init, fresh_upsampler=width > 0)
 
     # The moving average starts at the initial (or --init) weights; a resumed run restores its own from the
     # checkpoint's .ema.safetensors.

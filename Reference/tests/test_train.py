@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from mcjepa.data import ShardPairs, SyntheticPairs, VideoPairs, random_crop_pair
-from mcjepa.model import build_model
+from mcjepa.model import build_model, load_model, weights_metadata
 from mcjepa.ops import backward_warp
 from mcjepa.weights import load_file, save_file
 
@@ -128,3 +128,26 @@ def test_moving_average_of_the_weights_is_checkpointed_and_resumed(tmp_path):
     assert moved, "the average should lag the weights"
     bad = _run_train(*common[:4], "--steps", "1", "--ema-decay", "1")
     assert bad.returncode == 2 and "--ema-decay" in bad.stderr
+
+
+def test_upsampler_width_warm_starts_a_convex_model_from_a_bilinear_file(tmp_path):
+    """--upsampler-width 8 --init a bilinear file: every tensor carries over, the upsampler starts fresh, the saved
+    weights carry upsampler_width in their config, and a resume keeps it without the option."""
+    _photos(tmp_path)
+    init = tmp_path / "init.safetensors"
+    model = build_model("test")
+    save_file(model.state_dict(), str(init), weights_metadata(model.cfg))
+    run = tmp_path / "run"
+    common = ["--synthetic", str(tmp_path), "--out", str(run), "--ckpt-every", "1", *SMALL]
+    first = _run_train(*common, "--steps", "1", "--init", str(init), "--upsampler-width", "8")
+    assert first.returncode == 0, first.stderr
+    assert "starting decoder.upsampler.conv.weight" in first.stdout
+    loaded, _ = load_model(str(run / "step-0000001.safetensors"))
+    assert loaded.cfg.upsampler_width == 8
+    torch.testing.assert_close(loaded.state_dict()["encoder.levels.0.conv.weight"],
+                               model.state_dict()["encoder.levels.0.conv.weight"], rtol=0, atol=1e-2)
+    second = _run_train(*common, "--steps", "2", "--resume")
+    assert second.returncode == 0, second.stderr
+    assert load_model(str(run / "step-0000002.safetensors"))[0].cfg.upsampler_width == 8
+    bad = _run_train(*common, "--steps", "1", "--upsampler-width", "5000")
+    assert bad.returncode == 2 and "--upsampler-width" in bad.stderr
