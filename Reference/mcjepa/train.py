@@ -285,22 +285,15 @@ def save_checkpoint(out: str, step: int, model: MCJEPA, optimizer, sampler: Opti
     os.replace(tmp, os.path.join(out, "latest.json"))
 
 
-def load_weights(model: MCJEPA, path: str, fresh_upsampler: bool = False) -> None:
-    """Every tensor of `path` into `model`, names and shapes exactly; with `fresh_upsampler`, a file without the
-    convex upsampler's tensors may start a model with one (they keep their bilinear-stencil initialisation)."""
-    tensors, _ = load_file(path)
+def load_weights(model: MCJEPA, path: str, tensors: Dict[str, torch.Tensor], fresh_upsampler: bool = False) -> None:
+    """`tensors` (read from `path`) into `model`, names and shapes exactly; with `fresh_upsampler`, a file without
+    the convex upsampler's tensors may start a model with one (they keep their bilinear-stencil initialisation)."""
     missing, unexpected = model.load_state_dict(tensors, strict=False)
     if fresh_upsampler and missing and all(n.startswith("decoder.upsampler.") for n in missing) and not unexpected:
         print(f"{path} has no convex upsampler: starting {', '.join(missing)} fresh", flush=True)
         return
     if missing or unexpected:
         raise SystemExit(f"{path}: missing {missing}, unexpected {unexpected}")
-
-
-def init_upsampler_width(path: str) -> int:
-    """The convex upsampler width in a weights file's config metadata (0 without one, or without a config)."""
-    _, metadata = load_file(path)
-    return json.loads(metadata["config"]).get("upsampler_width", 0) if "config" in metadata else 0
 
 
 def main(argv=None) -> None:
@@ -323,13 +316,16 @@ def main(argv=None) -> None:
     cfg = PRESETS[args.preset]()
     # Continuing a model (--resume's checkpoint, else --init) keeps its upsampler unless --upsampler-width asks for
     # another.
+    # The file is read once, for its config here and its tensors below.
     latest = os.path.join(args.out, "latest.json")
-    continued = args.init
+    info = None
     if args.resume and os.path.exists(latest):
         with open(latest) as f:
-            continued = os.path.join(args.out, json.load(f)["weights"])
+            info = json.load(f)
+    continued = os.path.join(args.out, info["weights"]) if info else args.init
+    tensors, metadata = load_file(continued) if continued else ({}, {})
     width = args.upsampler_width if args.upsampler_width is not None else (
-        init_upsampler_width(continued) if continued else 0)
+        json.loads(metadata["config"]).get("upsampler_width", 0) if "config" in metadata else 0)
     cfg = dataclasses.replace(cfg, upsampler_width=width)
     model = MCJEPA(cfg).to(device)
     loss_cfg = loss_config(args.loss)
@@ -344,10 +340,8 @@ def main(argv=None) -> None:
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
     start = 0
-    if args.resume and os.path.exists(latest):
-        with open(latest) as f:
-            info = json.load(f)
-        load_weights(model, os.path.join(args.out, info["weights"]))
+    if info is not None:
+        load_weights(model, continued, tensors)
         state = torch.load(os.path.join(args.out, info["state"]), map_location=device, weights_only=False)
         optimizer.load_state_dict(state["optimizer"])
         if sampler and state["sampler"] is not None:
@@ -358,7 +352,7 @@ def main(argv=None) -> None:
         if rank == 0:
             print(f"resumed from {info['weights']} at step {start}", flush=True)
     elif args.init:
-        load_weights(model, args.init, fresh_upsampler=width > 0)
+        load_weights(model, args.init, tensors, fresh_upsampler=width > 0)
 
     # The moving average starts at the initial (or --init) weights; a resumed run restores its own from the
     # checkpoint's .ema.safetensors.
