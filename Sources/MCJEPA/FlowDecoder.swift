@@ -43,7 +43,7 @@ struct ContextNetwork {
 }
 
 /// Convex upsampling's mask head: concat(estimator hidden, frame-1 features, flow) at the stop level -> 3x3 conv
-/// (leaky ReLU 0.1) -> 1x1 conv to 9 x factor^2 logits; `convexUpsampleForward` combines the flow with them.
+/// (leaky ReLU 0.1) -> 1x1 conv to 9 x factor^2 logits; `convexUpsample` combines the flow with them.
 struct ConvexUpsampler {
     let conv: ConvLayer, mask: ConvLayer
     let factor: Int
@@ -56,7 +56,7 @@ struct ConvexUpsampler {
 
     func callAsFunction(hidden: Tensor, features: Tensor, flow: Tensor) -> Tensor {
         let logits = mask(leakyReLUForward(conv(concatChannels([hidden, features, flow])), slope: 0.1))
-        return convexUpsampleForward(flow: flow, logits: logits, factor: factor, keepingWeights: false)
+        return convexUpsample(flow: flow, logits: logits, factor: factor)
     }
 }
 

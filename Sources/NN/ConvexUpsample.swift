@@ -34,9 +34,8 @@ public func convexUpsampleForward(flow: Tensor, logits: Tensor, factor s: Int) -
 }
 
 /// The full-size flow only (inference): the softmax weights, as large as the logits, are not written.
-public func convexUpsampleForward(flow: Tensor, logits: Tensor, factor s: Int, keepingWeights: Bool) -> Tensor {
-    keepingWeights ? convexUpsampleForward(flow: flow, logits: logits, factor: s).output
-                   : convexUpsample(flow: flow, logits: logits, factor: s, weightsOut: nil)
+public func convexUpsample(flow: Tensor, logits: Tensor, factor s: Int) -> Tensor {
+    convexUpsample(flow: flow, logits: logits, factor: s, weightsOut: nil)
 }
 
 private func convexUpsample(flow: Tensor, logits: Tensor, factor s: Int, weightsOut wp: UnsafeMutablePointer<Float>?) -> Tensor {
@@ -97,6 +96,7 @@ public func convexUpsampleBackward(flow: Tensor, weights: Tensor, factor s: Int,
         for n in items {
             let u = fp + n * 2 * hw, v = u + hw
             let gU = gp + n * 2 * H * W, gV = gU + H * W
+            let du = gradFlow.map { $0.data + n * 2 * hw }, dv = du.map { $0 + hw }
             for y in 0..<h {
                 for x in 0..<w { neighbourOffsets(y, x, h, w, into: nb + 9 * x) }
                 for sub in 0..<s2 {
@@ -106,8 +106,7 @@ public func convexUpsampleBackward(flow: Tensor, weights: Tensor, factor s: Int,
                     for x in 0..<w {
                         let base = rowBase + x, cell = nb + 9 * x
                         let gu = scale * gU[outRow + x * s], gv = scale * gV[outRow + x * s]
-                        if let gradFlow {
-                            let du = gradFlow.data + n * 2 * hw, dv = du + hw
+                        if let du, let dv {
                             for k in 0..<9 {
                                 let p = wp[base + k * s2 * hw]
                                 du[cell[k]] += p * gu; dv[cell[k]] += p * gv

@@ -140,7 +140,8 @@ struct TrainCommand: AsyncParsableCommand {
             config.decoderStopLevel = decoderStopLevel ?? initial?.model.config.decoderStopLevel ?? config.decoderStopLevel
             config.upsamplerWidth = upsamplerWidth ?? initial?.model.config.upsamplerWidth ?? config.upsamplerWidth
             let model = MCJEPAModel(config: config)
-            // The seed's initialisation stays only where --init has no tensor: a finer decoder's new reductions.
+            // The seed's initialisation stays only where --init has no tensor: a finer decoder's new reductions, a new
+            // convex upsampler (which the seed starts as bilinear upsampling).
             model.initializeRandomly(seed: seed)
             if let initWeights, let loaded = initial {
                 let fresh = try model.warmStart(from: loaded.model, path: initWeights)
