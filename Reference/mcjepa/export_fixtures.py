@@ -39,6 +39,9 @@ LEVEL2_OUT = os.path.join(FIXTURES, "tiny_parity_l2.safetensors")
 # The same preset with the convex upsampler (`upsampler_width`, train --upsampler-width) instead of bilinear.
 CONVEX_OUT = os.path.join(FIXTURES, "tiny_parity_convex.safetensors")
 CONVEX_WIDTH = 8
+# The convex fixture's network with one flow estimator per decoded level (`per_level_estimators`), each drawn
+# separately, so that every level must read its own.
+PER_LEVEL_OUT = os.path.join(FIXTURES, "tiny_parity_per_level.safetensors")
 PRESET = "test"
 SEED = 0
 
@@ -69,13 +72,15 @@ def occlusion_margin(flow_fw, flow_bw, cfg: LossConfig) -> float:
         return (diff - bound).abs().min().item()
 
 
-def build_fixture(decoder_stop_level: Optional[int] = None, upsampler_width: int = 0) -> tuple:
-    """decoder_stop_level: the preset's when None; upsampler_width > 0: convex upsampling of that width."""
+def build_fixture(decoder_stop_level: Optional[int] = None, upsampler_width: int = 0,
+                  per_level_estimators: bool = False) -> tuple:
+    """decoder_stop_level: the preset's when None; upsampler_width > 0: convex upsampling of that width;
+    per_level_estimators: one estimator per decoded level."""
     torch.manual_seed(SEED)
     cfg_model = PRESETS[PRESET]()
     if decoder_stop_level is not None:
         cfg_model = dataclasses.replace(cfg_model, decoder_stop_level=decoder_stop_level)
-    cfg_model = dataclasses.replace(cfg_model, upsampler_width=upsampler_width)
+    cfg_model = dataclasses.replace(cfg_model, upsampler_width=upsampler_width, per_level_estimators=per_level_estimators)
     model = MCJEPA(cfg_model)
     if model.decoder.upsampler is not None:
         # Its initial mask weights are zero (a fixed bilinear stencil): random ones make every full-size pixel's
@@ -133,15 +138,17 @@ def build_fixture(decoder_stop_level: Optional[int] = None, upsampler_width: int
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", help="write one fixture here (default: both committed fixtures)")
+    ap.add_argument("--out", help="write one fixture here (default: every committed fixture)")
     ap.add_argument("--decoder-stop-level", type=int, help="with --out: decode down to this level")
     ap.add_argument("--upsampler-width", type=int, default=0, help="with --out: convex upsampling of this width")
+    ap.add_argument("--per-level-estimators", action="store_true", help="with --out: one estimator per level")
     args = ap.parse_args()
     torch.set_num_threads(1)  # single-threaded reductions: the same bits on every run of this machine
-    jobs = [(args.out, args.decoder_stop_level, args.upsampler_width)] if args.out else [
-        (DEFAULT_OUT, None, 0), (LEVEL2_OUT, 2, 0), (CONVEX_OUT, None, CONVEX_WIDTH)]
-    for out, level, width in jobs:
-        tensors, metadata = build_fixture(level, width)
+    jobs = [(args.out, args.decoder_stop_level, args.upsampler_width, args.per_level_estimators)] if args.out else [
+        (DEFAULT_OUT, None, 0, False), (LEVEL2_OUT, 2, 0, False), (CONVEX_OUT, None, CONVEX_WIDTH, False),
+        (PER_LEVEL_OUT, None, CONVEX_WIDTH, True)]
+    for out, level, width, per_level in jobs:
+        tensors, metadata = build_fixture(level, width, per_level)
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
         save_file(tensors, out, metadata)
         size = os.path.getsize(out)

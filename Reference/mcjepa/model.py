@@ -46,11 +46,16 @@ class ModelConfig:
     # level give, for each of the 2^stop x 2^stop full-size pixels of a cell, softmax weights over the cell's 3x3
     # neighbourhood (`convex_upsample`).
     upsampler_width: int = 0
+    # False: one flow estimator shared by every decoded level (`decoder.estimator.*`). True: one per level, as in
+    # PWC-Net (`decoder.estimators.l<level>.*`): more parameters for the same work.
+    per_level_estimators: bool = False
 
     def to_dict(self) -> dict:
         d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
         if d["upsampler_width"] == 0:
             del d["upsampler_width"]  # files of bilinear models stay as they were (and readable by older builds)
+        if not d["per_level_estimators"]:
+            del d["per_level_estimators"]  # likewise for models with a shared estimator
         return d
 
     @staticmethod
@@ -213,12 +218,24 @@ class FlowDecoder(nn.Module):
         self.reduce = nn.ModuleDict({f"l{lv}": nn.Conv2d(cfg.widths[lv - 1], cfg.reduced_channels, 1)
                                      for lv in self.decoded_levels})
         corr_ch = (2 * CORRELATION_RADIUS + 1) ** 2
-        self.estimator = FlowEstimator(corr_ch + cfg.reduced_channels + 2, cfg.estimator_widths, cfg.estimator_norm)
+        est_in = corr_ch + cfg.reduced_channels + 2
+        if cfg.per_level_estimators:
+            self.estimators = nn.ModuleDict({f"l{lv}": FlowEstimator(est_in, cfg.estimator_widths, cfg.estimator_norm)
+                                             for lv in self.decoded_levels})
+        else:
+            self.estimator = FlowEstimator(est_in, cfg.estimator_widths, cfg.estimator_norm)
         self.context = ContextNetwork(cfg.estimator_widths[-1] + 2, cfg.context_widths, cfg.context_dilations)
         self.upsampler = None
         if cfg.upsampler_width > 0:
             self.upsampler = ConvexUpsampler(cfg.estimator_widths[-1] + cfg.widths[cfg.decoder_stop_level - 1] + 2,
                                              cfg.upsampler_width, 2 ** cfg.decoder_stop_level)
+
+    def estimator_at(self, level: int) -> "FlowEstimator":
+        """The estimator that decodes `level` (the shared one, unless the config has one per level)."""
+        return self.estimators[f"l{level}"] if hasattr(self, "estimators") else self.estimator
+
+    def all_estimators(self) -> List["FlowEstimator"]:
+        return list(self.estimators.values()) if hasattr(self, "estimators") else [self.estimator]
 
     def forward(self, feats1: List[torch.Tensor], feats2: List[torch.Tensor], return_hidden: bool = False):
         """Flow from frame 1 to frame 2 at every decoded level, coarse (level 6) to fine (stop level).
@@ -240,7 +257,7 @@ class FlowDecoder(nn.Module):
                 f2w = backward_warp(f2, up)
             corr = correlation(f1, f2w)
             est_in = torch.cat([corr, self.reduce[f"l{lv}"](f1), up], dim=1)
-            residual, hidden = self.estimator(est_in)
+            residual, hidden = self.estimator_at(lv)(est_in)
             flow = up + residual
             if lv == self.stop_level:
                 flow = flow + self.context(torch.cat([hidden, flow], dim=1))
@@ -283,8 +300,9 @@ class MCJEPA(nn.Module):
         # The estimator and context net follow PWC-Net instead: Kaiming for leaky ReLU, so the flow head is alive.
         # Their 2-channel output convs get std 1e-3 (residuals add up over levels and are scaled x2 per level), so the initial flow is a fraction of a pixel and the
         # forward-backward occlusion test starts with (almost) every pixel visible.
-        heads = (self.decoder.estimator.out, self.decoder.context.out)
-        for m in list(self.decoder.estimator.modules()) + list(self.decoder.context.modules()):
+        estimators = self.decoder.all_estimators()
+        heads = [e.out for e in estimators] + [self.decoder.context.out]
+        for m in [m for e in estimators for m in e.modules()] + list(self.decoder.context.modules()):
             if isinstance(m, nn.Conv2d) and m not in heads:
                 nn.init.kaiming_normal_(m.weight, a=0.1, nonlinearity="leaky_relu")
                 nn.init.zeros_(m.bias)

@@ -191,6 +191,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="convex upsampling to full size with a mask head of this width (0 = bilinear); default: the "
                          "--init file's, else the preset's; from a bilinear --init file the upsampler starts as "
                          "bilinear upsampling")
+    ap.add_argument("--per-level-estimators", action=argparse.BooleanOptionalAction, default=None,
+                    help="one flow estimator per decoded level instead of one shared by all (more parameters, the "
+                         "same work); default: the --init file's, else the preset's (shared); from an --init file "
+                         "with a shared estimator every level's starts as a copy of it")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -285,10 +289,24 @@ def save_checkpoint(out: str, step: int, model: MCJEPA, optimizer, sampler: Opti
     os.replace(tmp, os.path.join(out, "latest.json"))
 
 
+def split_shared_estimator(model: MCJEPA, tensors: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """A file's tensors with its shared estimator (`decoder.estimator.*`) copied to every level's
+    (`decoder.estimators.l<level>.*`) when `model` has one per level and the file does not; else as they are."""
+    if not model.cfg.per_level_estimators or not any(n.startswith("decoder.estimator.") for n in tensors):
+        return tensors
+    split = {n: t for n, t in tensors.items() if not n.startswith("decoder.estimator.")}
+    for lv in model.decoder.decoded_levels:
+        for n, t in tensors.items():
+            if n.startswith("decoder.estimator."):
+                split[f"decoder.estimators.l{lv}." + n[len("decoder.estimator."):]] = t.clone()
+    return split
+
+
 def load_weights(model: MCJEPA, path: str, tensors: Dict[str, torch.Tensor], fresh_upsampler: bool = False) -> None:
     """`tensors` (read from `path`) into `model`, names and shapes exactly; with `fresh_upsampler`, a file without
-    the convex upsampler's tensors may start a model with one (they keep their bilinear-stencil initialisation)."""
-    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    the convex upsampler's tensors may start a model with one (they keep their bilinear-stencil initialisation); a
+    shared estimator starts a model with one per level (`split_shared_estimator`)."""
+    missing, unexpected = model.load_state_dict(split_shared_estimator(model, tensors), strict=False)
     if fresh_upsampler and missing and all(n.startswith("decoder.upsampler.") for n in missing) and not unexpected:
         print(f"{path} has no convex upsampler: starting {', '.join(missing)} fresh", flush=True)
         return
@@ -324,9 +342,13 @@ def main(argv=None) -> None:
             info = json.load(f)
     continued = os.path.join(args.out, info["weights"]) if info else args.init
     tensors, metadata = load_file(continued) if continued else ({}, {})
-    width = args.upsampler_width if args.upsampler_width is not None else (
-        json.loads(metadata["config"]).get("upsampler_width", 0) if "config" in metadata else 0)
-    cfg = dataclasses.replace(cfg, upsampler_width=width)
+    continued_cfg = json.loads(metadata["config"]) if "config" in metadata else {}
+    width = args.upsampler_width if args.upsampler_width is not None else continued_cfg.get("upsampler_width", 0)
+    per_level = (args.per_level_estimators if args.per_level_estimators is not None
+                 else continued_cfg.get("per_level_estimators", False))
+    if continued_cfg.get("per_level_estimators", False) and not per_level:
+        raise SystemExit(f"{continued}: has an estimator per level, which cannot be merged into a shared one")
+    cfg = dataclasses.replace(cfg, upsampler_width=width, per_level_estimators=per_level)
     model = MCJEPA(cfg).to(device)
     loss_cfg = loss_config(args.loss)
     make_flow = not args.synthetic_on_device

@@ -1,3 +1,4 @@
+import dataclasses
 import io
 import json
 import os
@@ -11,8 +12,9 @@ import pytest
 import torch
 
 from mcjepa.data import ShardPairs, SyntheticPairs, VideoPairs, random_crop_pair
-from mcjepa.model import build_model, load_model, weights_metadata
+from mcjepa.model import MCJEPA, build_model, load_model, weights_metadata
 from mcjepa.ops import backward_warp
+from mcjepa.train import load_weights
 from mcjepa.weights import load_file, save_file
 
 REFERENCE = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
@@ -151,3 +153,32 @@ def test_upsampler_width_warm_starts_a_convex_model_from_a_bilinear_file(tmp_pat
     assert load_model(str(run / "step-0000002.safetensors"))[0].cfg.upsampler_width == 8
     bad = _run_train(*common, "--steps", "1", "--upsampler-width", "5000")
     assert bad.returncode == 2 and "--upsampler-width" in bad.stderr
+
+
+def test_per_level_estimators_start_as_copies_of_a_shared_one(tmp_path):
+    """--per-level-estimators --init a file with a shared estimator: every level's estimator starts as a copy of it
+    (the split model computes the same flow), the saved config carries per_level_estimators, a resume keeps it
+    without the option, and a per-level file cannot start a shared model."""
+    _photos(tmp_path)
+    init = tmp_path / "init.safetensors"
+    model = build_model("test")
+    save_file(model.state_dict(), str(init), weights_metadata(model.cfg))
+    split = MCJEPA(dataclasses.replace(model.cfg, per_level_estimators=True))
+    load_weights(split, str(init), model.state_dict())
+    img1, img2 = torch.rand(1, 3, 64, 128), torch.rand(1, 3, 64, 128)
+    with torch.no_grad():
+        torch.testing.assert_close(split.flow(split.encode(img1), split.encode(img2))[1],
+                                   model.flow(model.encode(img1), model.encode(img2))[1], rtol=0, atol=0)
+    run = tmp_path / "run"
+    common = ["--synthetic", str(tmp_path), "--out", str(run), "--ckpt-every", "1", *SMALL]
+    first = _run_train(*common, "--steps", "1", "--init", str(init), "--per-level-estimators")
+    assert first.returncode == 0, first.stderr
+    loaded, metadata = load_model(str(run / "step-0000001.safetensors"))
+    assert loaded.cfg.per_level_estimators and '"per_level_estimators": true' in metadata["config"]
+    assert sorted(loaded.decoder.estimators.keys()) == ["l3", "l4", "l5", "l6"]
+    second = _run_train(*common, "--steps", "2", "--resume")
+    assert second.returncode == 0, second.stderr
+    assert load_model(str(run / "step-0000002.safetensors"))[0].cfg.per_level_estimators
+    back = _run_train("--synthetic", str(tmp_path), "--out", str(tmp_path / "run2"), *SMALL, "--steps", "1",
+                      "--init", str(run / "step-0000002.safetensors"), "--no-per-level-estimators")
+    assert back.returncode != 0 and "cannot be merged" in back.stderr

@@ -1,15 +1,16 @@
 import NN
 
-/// Shared across levels: input concat(correlation (81), reduced frame-1 features, upsampled flow (2)).
-/// Returns (residual flow, last hidden features).
+/// Shared across levels, or one per level (`ModelConfig.perLevelEstimators`): input concat(correlation (81),
+/// reduced frame-1 features, upsampled flow (2)). Returns (residual flow, last hidden features).
 struct FlowEstimatorHead {
     let convs: [ConvLayer], norms: [ChannelNorm]?, out: ConvLayer
 
-    init(_ store: ParameterStore) {
+    /// `prefix`: the parameters' name prefix, `ModelConfig.estimatorPrefix(level:)`.
+    init(_ store: ParameterStore, prefix: String) {
         let cfg = store.config
-        convs = cfg.estimatorWidths.indices.map { ConvLayer(store, "decoder.estimator.convs.\($0)", padding: 1) }
-        norms = cfg.estimatorNorm ? cfg.estimatorWidths.indices.map { ChannelNorm(store, "decoder.estimator.norms.\($0)") } : nil
-        out = ConvLayer(store, "decoder.estimator.out", padding: 1)
+        convs = cfg.estimatorWidths.indices.map { ConvLayer(store, "\(prefix).convs.\($0)", padding: 1) }
+        norms = cfg.estimatorNorm ? cfg.estimatorWidths.indices.map { ChannelNorm(store, "\(prefix).norms.\($0)") } : nil
+        out = ConvLayer(store, "\(prefix).out", padding: 1)
     }
 
     func callAsFunction(_ input: Tensor) -> (residual: Tensor, hidden: Tensor) {
@@ -65,7 +66,8 @@ struct FlowDecoder {
     let levels: [Int]
     let stopLevel: Int
     let reduce: [Int: ConvLayer]
-    let estimator: FlowEstimatorHead
+    /// The estimator of each decoded level (the same head at every level when they are shared).
+    let estimators: [Int: FlowEstimatorHead]
     let context: ContextNetwork
     /// nil: bilinear upsampling to full size.
     let upsampler: ConvexUpsampler?
@@ -76,7 +78,10 @@ struct FlowDecoder {
         var reduce: [Int: ConvLayer] = [:]
         for level in levels { reduce[level] = ConvLayer(store, "decoder.reduce.l\(level)") }
         self.reduce = reduce
-        estimator = FlowEstimatorHead(store)
+        let config = store.config
+        var heads: [String: FlowEstimatorHead] = [:]
+        for prefix in config.estimatorPrefixes { heads[prefix] = FlowEstimatorHead(store, prefix: prefix) }
+        estimators = Dictionary(uniqueKeysWithValues: levels.map { ($0, heads[config.estimatorPrefix(level: $0)]!) })
         context = ContextNetwork(store)
         upsampler = store.config.upsamplerWidth > 0 ? ConvexUpsampler(store) : nil
     }
@@ -99,7 +104,7 @@ struct FlowDecoder {
                 f2w = f2
             }
             let corr = correlationForward(f1, f2w, radius: ModelConfig.correlationRadius)
-            let (residual, hidden) = estimator(concatChannels([corr, reduce[level]!(f1), up]))
+            let (residual, hidden) = estimators[level]!(concatChannels([corr, reduce[level]!(f1), up]))
             accumulate(residual, up)
             var current = residual
             if level == stopLevel {

@@ -47,7 +47,7 @@ public final class MCJEPAModel {
     /// tests and training from scratch. Not PyTorch's random stream, so values differ from a PyTorch init.
     public func initializeRandomly(seed: UInt64) {
         var rng = SplitMix64(seed: seed)
-        let heads: Set<String> = ["decoder.estimator.out.weight", "decoder.context.out.weight"]
+        let heads = Set(config.estimatorPrefixes.map { "\($0).out.weight" } + ["decoder.context.out.weight"])
         for spec in parameters.specs {
             let t = parameters[spec.name], p = t.data
             let isNorm = spec.name.contains(".norm") || spec.name.contains("norms.")
@@ -63,7 +63,7 @@ public final class MCJEPAModel {
             let std: Float
             if heads.contains(spec.name) {
                 std = 1e-3
-            } else if spec.name.hasPrefix("decoder.estimator.") || spec.name.hasPrefix("decoder.context.")
+            } else if spec.name.hasPrefix("decoder.estimator") || spec.name.hasPrefix("decoder.context.")
                         || spec.name.hasPrefix("decoder.upsampler.") {
                 // Kaiming normal for leaky ReLU (a = 0.1), fan_in.
                 let fanIn = Float(spec.shape.dropFirst().reduce(1, *))

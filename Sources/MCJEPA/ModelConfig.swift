@@ -22,6 +22,10 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
     /// head (a 3x3 conv of this width, leaky ReLU, a 1x1 conv to 9 x 4^stop logits) sees the stop level's estimator
     /// hidden features, frame-1 features and flow.
     public var upsamplerWidth: Int
+    /// false: one flow estimator shared by every decoded level (IRR-PWC's sharing). true: one per level, as PWC-Net,
+    /// named `decoder.estimators.l<level>.*`: more parameters for the same work, since each level runs one estimator
+    /// either way.
+    public var perLevelEstimators: Bool
 
     public static let levelCount = 6
     /// Inputs are padded to a multiple of the coarsest stride.
@@ -31,7 +35,7 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
 
     public init(widths: [Int], blocks: [Int], decoderStopLevel: Int, reducedChannels: Int, estimatorWidths: [Int],
                 estimatorNorm: Bool, contextWidths: [Int], contextDilations: [Int] = [1, 2, 4, 8, 16, 1],
-                expanderWidths: [Int], upsamplerWidth: Int = 0) {
+                expanderWidths: [Int], upsamplerWidth: Int = 0, perLevelEstimators: Bool = false) {
         self.widths = widths
         self.blocks = blocks
         self.decoderStopLevel = decoderStopLevel
@@ -42,6 +46,7 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
         self.contextDilations = contextDilations
         self.expanderWidths = expanderWidths
         self.upsamplerWidth = upsamplerWidth
+        self.perLevelEstimators = perLevelEstimators
     }
 
     /// ConvNeXt-T sized (the paper's encoder; decoder widths as in PWC-Net).
@@ -70,6 +75,16 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
     /// Decoded levels, coarse to fine: 6, 5, ..., decoderStopLevel.
     public var decodedLevels: [Int] { Array((decoderStopLevel...Self.levelCount).reversed()) }
 
+    /// Parameter-name prefix of the flow estimator that decodes `level`.
+    public func estimatorPrefix(level: Int) -> String {
+        perLevelEstimators ? "decoder.estimators.l\(level)" : "decoder.estimator"
+    }
+
+    /// Every estimator's prefix, coarse to fine (one when shared), in state_dict order.
+    public var estimatorPrefixes: [String] {
+        perLevelEstimators ? decodedLevels.map { estimatorPrefix(level: $0) } : ["decoder.estimator"]
+    }
+
     /// Checks the invariants the network relies on; returns the first problem.
     public func validationError() -> String? {
         if widths.count != Self.levelCount { return "widths needs \(Self.levelCount) entries, has \(widths.count)" }
@@ -86,23 +101,28 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        // A preset with a convex upsampler is still named by its preset (the built-in weights: tiny with one).
-        var bilinear = self
-        bilinear.upsamplerWidth = 0
-        let name = bilinear.presetName.map { "\($0) " } ?? ""
+        // A preset with a convex upsampler or per-level estimators is still named by its preset (the built-in
+        // weights: tiny with an upsampler).
+        var base = self
+        base.upsamplerWidth = 0
+        base.perLevelEstimators = false
+        let name = base.presetName.map { "\($0) " } ?? ""
         let upsampler = upsamplerWidth > 0 ? ", convex upsampler \(upsamplerWidth)" : ""
-        return "\(name)(widths \(widths), blocks \(blocks), decoder 6->\(decoderStopLevel)\(upsampler))"
+        let estimators = perLevelEstimators ? ", an estimator per level" : ""
+        return "\(name)(widths \(widths), blocks \(blocks), decoder 6->\(decoderStopLevel)\(estimators)\(upsampler))"
     }
 
     // MARK: JSON, with the reference's snake_case keys
 
-    /// `upsampler_width` only when nonzero, as the reference writes it: files of bilinear models are unchanged.
+    /// `upsampler_width` only when nonzero and `per_level_estimators` only when true, as the reference writes them:
+    /// files of models without those features are unchanged.
     public var jsonObject: [String: Any] {
         var object: [String: Any] = [
             "widths": widths, "blocks": blocks, "decoder_stop_level": decoderStopLevel,
             "reduced_channels": reducedChannels, "estimator_widths": estimatorWidths, "estimator_norm": estimatorNorm,
             "context_widths": contextWidths, "context_dilations": contextDilations, "expander_widths": expanderWidths]
         if upsamplerWidth > 0 { object["upsampler_width"] = upsamplerWidth }
+        if perLevelEstimators { object["per_level_estimators"] = true }
         return object
     }
 
@@ -129,17 +149,20 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
         do {
             let known: Set<String> = ["widths", "blocks", "decoder_stop_level", "reduced_channels", "estimator_widths",
                                       "estimator_norm", "context_widths", "context_dilations", "expander_widths",
-                                      "upsampler_width"]
+                                      "upsampler_width", "per_level_estimators"]
             if let unknown = object.keys.first(where: { !known.contains($0) }) {
                 throw ConfigError(reason: "config field \(unknown) is not known to this build")
             }
             guard let norm = object["estimator_norm"] as? Bool else { throw ConfigError(reason: "config field estimator_norm is missing or not a boolean") }
+            let perLevel = object["per_level_estimators"] ?? false
+            guard let perLevelEstimators = perLevel as? Bool else { throw ConfigError(reason: "config field per_level_estimators is not a boolean") }
             let config = ModelConfig(
                 widths: try ints("widths"), blocks: try ints("blocks"), decoderStopLevel: try int("decoder_stop_level"),
                 reducedChannels: try int("reduced_channels"), estimatorWidths: try ints("estimator_widths"),
                 estimatorNorm: norm, contextWidths: try ints("context_widths"),
                 contextDilations: try ints("context_dilations"), expanderWidths: try ints("expander_widths"),
-                upsamplerWidth: object["upsampler_width"] == nil ? 0 : try int("upsampler_width"))
+                upsamplerWidth: object["upsampler_width"] == nil ? 0 : try int("upsampler_width"),
+                perLevelEstimators: perLevelEstimators)
             if let problem = config.validationError() { throw ConfigError(reason: "config: \(problem)") }
             return .success(config)
         } catch let error as ConfigError {

@@ -119,7 +119,7 @@ extension MCJEPAModel {
             let upOrZero = up ?? Tensor(shape: [f1.n, 2, f1.h, f1.w])
             let corr = correlationForward(f1, warped, radius: ModelConfig.correlationRadius)
             let input = concatChannels([corr, decoder.reduce[level]!(f1), upOrZero])
-            let (residual, hidden, estimatorTrace) = decoder.estimator.traced(input)
+            let (residual, hidden, estimatorTrace) = decoder.estimators[level]!.traced(input)
             accumulate(residual, upOrZero)
             var current = residual
             var preContext: Tensor?, contextTrace: StackTrace?
@@ -204,7 +204,7 @@ extension MCJEPAModel {
                 }
                 dHidden = dh
             }
-            let dInput = decoder.estimator.backward(step.estimator, gradResidual: dFlow, gradHidden: dHidden, store: parameters)
+            let dInput = decoder.estimators[step.level]!.backward(step.estimator, gradResidual: dFlow, gradHidden: dHidden, store: parameters)
             let dCorr = Tensor(shape: [dInput.n, ModelConfig.correlationChannels, dInput.h, dInput.w])
             let dReduced = Tensor(shape: [dInput.n, r.weight.shape[0], dInput.h, dInput.w])
             let dUp = dFlow // d(up + residual)/d(up) = identity, plus the estimator input's up channels

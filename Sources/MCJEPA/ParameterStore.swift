@@ -80,16 +80,18 @@ public final class ParameterStore {
             }
         }
         for level in cfg.decodedLevels { conv("decoder.reduce.l\(level)", cfg.reducedChannels, w[level - 1], 1) }
-        var channels = ModelConfig.correlationChannels + cfg.reducedChannels + 2
-        for (i, width) in cfg.estimatorWidths.enumerated() {
-            conv("decoder.estimator.convs.\(i)", width, channels, 3)
-            channels = width
+        for prefix in cfg.estimatorPrefixes {
+            var channels = ModelConfig.correlationChannels + cfg.reducedChannels + 2
+            for (i, width) in cfg.estimatorWidths.enumerated() {
+                conv("\(prefix).convs.\(i)", width, channels, 3)
+                channels = width
+            }
+            if cfg.estimatorNorm {
+                for (i, width) in cfg.estimatorWidths.enumerated() { norm("\(prefix).norms.\(i)", width) }
+            }
+            conv("\(prefix).out", 2, channels, 3)
         }
-        if cfg.estimatorNorm {
-            for (i, width) in cfg.estimatorWidths.enumerated() { norm("decoder.estimator.norms.\(i)", width) }
-        }
-        conv("decoder.estimator.out", 2, channels, 3)
-        channels = cfg.estimatorWidths.last! + 2
+        var channels = cfg.estimatorWidths.last! + 2
         for (i, width) in cfg.contextWidths.enumerated() {
             conv("decoder.context.convs.\(i)", width, channels, 3)
             channels = width

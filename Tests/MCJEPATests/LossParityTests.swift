@@ -29,6 +29,11 @@ final class LossParityTests: XCTestCase {
         try checkLossesAndGradients(.convex)
     }
 
+    /// One estimator per level: each level's loss gradients reach that level's estimator only.
+    func testEveryLossTermAndParameterGradientMatchPyTorchWithAnEstimatorPerLevel() throws {
+        try checkLossesAndGradients(.perLevel)
+    }
+
     private func checkLossesAndGradients(_ variant: ParityVariant) throws {
         let model = try ParityFixture.parityModel(variant)
         XCTAssertEqual(model.config, variant.config)

@@ -19,6 +19,11 @@ final class ModelParityTests: XCTestCase {
         try checkForward(.convex)
     }
 
+    /// One estimator per level: every level must read its own (the fixture's four differ).
+    func testForwardWithAnEstimatorPerLevelMatchesReference() throws {
+        try checkForward(.perLevel)
+    }
+
     private func checkForward(_ variant: ParityVariant) throws {
         let model = try ParityFixture.parityModel(variant)
         XCTAssertEqual(model.config, variant.config)

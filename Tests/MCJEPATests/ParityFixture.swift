@@ -12,6 +12,9 @@ enum ParityVariant: String {
     case level2 = "tiny_parity_l2"
     /// Convex upsampling of width 8 instead of bilinear (`train --upsampler-width`).
     case convex = "tiny_parity_convex"
+    /// The convex variant with one flow estimator per decoded level (`train --per-level-estimators`), each drawn
+    /// separately.
+    case perLevel = "tiny_parity_per_level"
 
     var config: ModelConfig {
         var config = ModelConfig.test
@@ -19,6 +22,7 @@ enum ParityVariant: String {
         case .base: break
         case .level2: config.decoderStopLevel = 2
         case .convex: config.upsamplerWidth = 8
+        case .perLevel: config.upsamplerWidth = 8; config.perLevelEstimators = true
         }
         return config
     }

@@ -239,6 +239,34 @@ final class TrainCommandTests: TemporaryFolderTestCase {
         XCTAssertTrue(width.err.contains("--upsampler-width 5000"), width.err)
     }
 
+    /// `--per-level-estimators --init` a file with a shared estimator: every level's estimator starts as a copy of
+    /// it, training moves them apart, and a per-level file cannot start a shared model.
+    func testPerLevelEstimatorsWarmStartFromASharedOne() throws {
+        let tool = try commandLineTool()
+        let shared = MCJEPAModel(config: .test)
+        shared.initializeRandomly(seed: 4)
+        let initPath = file("shared.safetensors")
+        try WeightsFile.save(shared, to: initPath)
+        let out = file("run")
+        var arguments = trainArguments(out) + ["--per-level-estimators", "--init", initPath]
+        arguments[arguments.firstIndex(of: "--steps")! + 1] = "2"
+        let run = try runProcess(tool, arguments)
+        XCTAssertEqual(run.status, 0, run.err)
+        XCTAssertTrue(run.err.contains("an estimator per level"), run.err)
+        let trained = try WeightsFile.load(path: "\(out)/model.safetensors").model
+        XCTAssertTrue(trained.config.perLevelEstimators)
+        let coarse = trained.parameters["decoder.estimators.l6.convs.0.weight"].array
+        let fine = trained.parameters["decoder.estimators.l3.convs.0.weight"].array
+        XCTAssertNotEqual(coarse, fine, "training did not move the levels' estimators apart")
+        // Continuing the per-level file keeps its estimators without the flag; merging them back is refused.
+        let again = try runProcess(tool, trainArguments(file("run2")) + ["--init", "\(out)/model.safetensors"])
+        XCTAssertEqual(again.status, 0, again.err)
+        XCTAssertTrue(try WeightsFile.load(path: "\(file("run2"))/model.safetensors").model.config.perLevelEstimators)
+        let back = try runProcess(tool, trainArguments(file("run3")) + ["--init", "\(out)/model.safetensors", "--no-per-level-estimators"])
+        XCTAssertEqual(back.status, 3, back.err)
+        XCTAssertTrue(back.err.contains("model.safetensors") && back.err.contains("shared estimator"), back.err)
+    }
+
     func testBadInputsGiveOneLineErrors() throws {
         let tool = try commandLineTool()
         let missing = try runProcess(tool, ["train", file("nope.mp4"), "--out", file("run"), "--preset", "test", "--crop", "64x64"])

@@ -123,6 +123,32 @@ final class TrainerTests: TemporaryFolderTestCase {
         XCTAssertThrowsError(try MCJEPAModel(config: .tiny).warmStart(from: coarse, path: "coarse.safetensors"))
     }
 
+    /// A model with a shared estimator warm-starts one with an estimator per level, which then computes exactly the
+    /// same flow (every level's estimator a copy of the shared one); the split cannot be merged back.
+    func testPerLevelEstimatorsStartAsCopiesOfTheSharedOne() throws {
+        let shared = MCJEPAModel(config: .test)
+        shared.initializeRandomly(seed: 5)
+        var config = ModelConfig.test
+        config.perLevelEstimators = true
+        let split = MCJEPAModel(config: config)
+        split.initializeRandomly(seed: 6)
+        XCTAssertEqual(try split.warmStart(from: shared, path: "shared.safetensors"), [])
+        for level in config.decodedLevels {
+            XCTAssertEqual(split.parameters["decoder.estimators.l\(level).convs.0.weight"].array,
+                           shared.parameters["decoder.estimator.convs.0.weight"].array)
+        }
+        var random = TrainingRNG(seed: 2)
+        let img1 = Tensor(shape: [1, 3, 64, 128], values: (0..<(3 * 64 * 128)).map { _ in random.uniform() })
+        let img2 = Tensor(shape: [1, 3, 64, 128], values: (0..<(3 * 64 * 128)).map { _ in random.uniform() })
+        let a = shared.flow(shared.encode(img1), shared.encode(img2))
+        let b = split.flow(split.encode(img1), split.encode(img2))
+        XCTAssertEqual(a.full.array, b.full.array)
+        XCTAssertEqual(a.levels.map(\.array), b.levels.map(\.array))
+        XCTAssertThrowsError(try shared.warmStart(from: split, path: "split.safetensors")) { error in
+            XCTAssertTrue("\(error)".contains("split.safetensors"), "\(error)")
+        }
+    }
+
     /// A bilinear model warm-starts a convex one, which then starts as (half-pixel) bilinear upsampling: its full
     /// flow matches the bilinear model's away from the border, where align_corners bilinear and the stencil differ
     /// by up to half a cell.

@@ -41,6 +41,30 @@ final class WeightsFileTests: TemporaryFolderTestCase {
         XCTAssertEqual(specs.first { $0.name == "decoder.upsampler.mask.weight" }?.shape, [576, 32, 1, 1])
     }
 
+    func testPerLevelEstimatorsAreNamedByLevelAndWrittenOnlyWhenOn() throws {
+        XCTAssertFalse(ModelConfig.tiny.json.contains("per_level_estimators"))
+        var perLevel = ModelConfig.tiny
+        perLevel.perLevelEstimators = true
+        XCTAssertTrue(perLevel.json.contains(#""per_level_estimators":true"#), perLevel.json)
+        XCTAssertEqual(try ModelConfig.fromJSON(perLevel.json).get(), perLevel)
+        guard case .failure(let notBool) = ModelConfig.fromJSON(perLevel.json.replacingOccurrences(of: #""per_level_estimators":true"#, with: #""per_level_estimators":"yes""#))
+        else { return XCTFail("accepted a string for per_level_estimators") }
+        XCTAssertTrue(notBool.reason.contains("per_level_estimators"), notBool.reason)
+        // Four decoded levels (6..3), each with the shared estimator's tensors under its own name; nothing else moves.
+        let shared = ParameterStore.expectedSpecs(.tiny), split = ParameterStore.expectedSpecs(perLevel)
+        let estimator = shared.filter { $0.name.hasPrefix("decoder.estimator.") }
+        XCTAssertEqual(split.filter { $0.name.hasPrefix("decoder.estimator.") }, [])
+        for level in 3...6 {
+            let prefix = "decoder.estimators.l\(level)."
+            XCTAssertEqual(split.filter { $0.name.hasPrefix(prefix) }.map { ParameterSpec(name: "decoder.estimator." + $0.name.dropFirst(prefix.count), shape: $0.shape) },
+                           estimator)
+        }
+        XCTAssertEqual(split.filter { !$0.name.hasPrefix("decoder.estimators.") }, shared.filter { !$0.name.hasPrefix("decoder.estimator.") })
+        XCTAssertEqual(MCJEPAModel(config: perLevel).parameters.parameterCount,
+                       MCJEPAModel(config: .tiny).parameters.parameterCount + 3 * estimator.reduce(0) { $0 + $1.count })
+        XCTAssertTrue(perLevel.description.contains("an estimator per level"), perLevel.description)
+    }
+
     func testSavedWeightsLoadBackIdentically() throws {
         let (path, model) = try savedTestModel(seed: 7)
         let loaded = try WeightsFile.load(path: path)

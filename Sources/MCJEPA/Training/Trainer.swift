@@ -237,25 +237,38 @@ extension MCJEPAModel {
     }
 
     /// Warm start from `other`, which has this network's configuration, or one whose decoder stops at a coarser level,
-    /// or one with bilinear upsampling where this one has a convex upsampler: copies every parameter of `other` and
-    /// leaves the rest (the finer levels' 1x1 reductions, the upsampler; the estimator and the context network are
-    /// shared across levels, so they carry over) as they are, e.g. freshly initialised.
+    /// or one with bilinear upsampling where this one has a convex upsampler, or one whose levels share an estimator
+    /// where this one has an estimator per level: copies every parameter of `other` (the shared estimator into every
+    /// level's) and leaves the rest (the finer levels' 1x1 reductions, the upsampler; the estimator and the context
+    /// network are shared across levels, so they carry over) as they are, e.g. freshly initialised.
     /// - Returns: the names of the parameters `other` did not have, in state_dict order.
     /// - Throws: `WeightsError` naming `path` when the configurations differ in anything else.
     public func warmStart(from other: MCJEPAModel, path: String) throws -> [String] {
         var comparable = config
         comparable.decoderStopLevel = other.config.decoderStopLevel
         comparable.upsamplerWidth = other.config.upsamplerWidth
+        comparable.perLevelEstimators = other.config.perLevelEstimators
         // An upsampler carries over only to the same one (its tensors' shapes depend on the stop level).
         let upsamplerFits = other.config.upsamplerWidth == 0
             || (other.config.upsamplerWidth == config.upsamplerWidth && other.config.decoderStopLevel == config.decoderStopLevel)
-        guard comparable == other.config, other.config.decoderStopLevel >= config.decoderStopLevel, upsamplerFits else {
+        // Per-level estimators split a shared one; they cannot be merged back into one.
+        let estimatorsFit = !other.config.perLevelEstimators
+            || (config.perLevelEstimators && other.config.decoderStopLevel == config.decoderStopLevel)
+        guard comparable == other.config, other.config.decoderStopLevel >= config.decoderStopLevel, upsamplerFits, estimatorsFit else {
             throw WeightsError(path: path, reason: "file holds config \(other.config), which cannot start \(config) "
-                               + "(only a decoder that stops at a coarser level, or one without a convex upsampler, can)")
+                               + "(only a decoder that stops at a coarser level, one without a convex upsampler, or one "
+                               + "with a shared estimator can)")
         }
+        // Per-level estimators started from a shared one: decoder.estimators.l<level>.<rest> <- decoder.estimator.<rest>.
+        let splitting = config.perLevelEstimators && !other.config.perLevelEstimators
+        let levelPrefixes = config.decodedLevels.map { config.estimatorPrefix(level: $0) + "." }
         var fresh: [String] = []
         for spec in parameters.specs {
-            if let tensor = other.parameters.tensors[spec.name] {
+            var source = spec.name
+            if splitting, let prefix = levelPrefixes.first(where: { spec.name.hasPrefix($0) }) {
+                source = "decoder.estimator." + spec.name.dropFirst(prefix.count)
+            }
+            if let tensor = other.parameters.tensors[source] {
                 parameters[spec.name].assign(tensor)
             } else {
                 fresh.append(spec.name)
