@@ -63,7 +63,8 @@ public final class MCJEPAModel {
             let std: Float
             if heads.contains(spec.name) {
                 std = 1e-3
-            } else if spec.name.hasPrefix("decoder.estimator") || spec.name.hasPrefix("decoder.context.")
+            } else if spec.name.hasPrefix("decoder.estimator.") || spec.name.hasPrefix("decoder.estimators.")
+                        || spec.name.hasPrefix("decoder.context.")
                         || spec.name.hasPrefix("decoder.upsampler.") {
                 // Kaiming normal for leaky ReLU (a = 0.1), fan_in.
                 let fanIn = Float(spec.shape.dropFirst().reduce(1, *))

@@ -236,11 +236,11 @@ extension MCJEPAModel {
         parameters.assign(other.parameters.tensors)
     }
 
-    /// Warm start from `other`, which has this network's configuration, or one whose decoder stops at a coarser level,
-    /// or one with bilinear upsampling where this one has a convex upsampler, or one whose levels share an estimator
-    /// where this one has an estimator per level: copies every parameter of `other` (the shared estimator into every
-    /// level's) and leaves the rest (the finer levels' 1x1 reductions, the upsampler; the estimator and the context
-    /// network are shared across levels, so they carry over) as they are, e.g. freshly initialised.
+    /// Warm start from `other`, which has this network's configuration or a smaller version of it: a decoder that stops
+    /// at a coarser level, bilinear upsampling where this one has a convex upsampler, or one estimator shared by the
+    /// levels where this one has one per level. Copies every parameter of `other` (its shared estimator into every
+    /// level's; a shared estimator and the context network also serve the finer levels) and leaves the rest (the
+    /// finer levels' 1x1 reductions, the upsampler) as they are, e.g. freshly initialised.
     /// - Returns: the names of the parameters `other` did not have, in state_dict order.
     /// - Throws: `WeightsError` naming `path` when the configurations differ in anything else.
     public func warmStart(from other: MCJEPAModel, path: String) throws -> [String] {
