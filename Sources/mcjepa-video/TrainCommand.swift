@@ -59,7 +59,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Decode flow down to this pyramid level (2 = quarter resolution); default: the --init file's, else the preset's.") var decoderStopLevel: Int?
     @Option(help: "Convex upsampling to full size with a mask head of this width (0 = bilinear); default: the --init file's, else the preset's (0).") var upsamplerWidth: Int?
     @Flag(inversion: .prefixedNo, help: "One flow estimator per decoded level instead of one shared by all (more parameters, the same work); default: the --init file's, else the preset's (shared).") var perLevelEstimators: Bool?
-    @Option(name: .customLong("init"), help: "Start from these weights (safetensors); with --decoder-stop-level finer than the file's, the new levels' reductions start fresh, with --upsampler-width on a bilinear file, the upsampler starts as bilinear upsampling, and with --per-level-estimators on a file with a shared estimator, every level's estimator starts as a copy of it.") var initWeights: String?
+    @Option(name: .customLong("init"), help: "Start from these weights (safetensors); with --decoder-stop-level finer than the file's, the new levels' reductions (and a convex upsampler) start fresh and a new level's own estimator as a copy of the file's finest, with --upsampler-width on a bilinear file, the upsampler starts as bilinear upsampling, and with --per-level-estimators on a file with a shared estimator, every level's estimator starts as a copy of it.") var initWeights: String?
     @Option(help: "Override a loss setting, e.g. smooth_weight=50 (repeatable).") var loss: [String] = []
 
     func validate() throws {

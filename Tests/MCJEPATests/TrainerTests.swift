@@ -147,6 +147,19 @@ final class TrainerTests: TemporaryFolderTestCase {
         XCTAssertThrowsError(try shared.warmStart(from: split, path: "split.safetensors")) { error in
             XCTAssertTrue("\(error)".contains("split.safetensors"), "\(error)")
         }
+        // A finer decoder with an estimator per level: its new level's estimator starts as the file's finest (level 3,
+        // made to differ from the others here).
+        scaleInPlace(split.parameters["decoder.estimators.l3.out.weight"], 2)
+        XCTAssertNotEqual(split.parameters["decoder.estimators.l3.out.weight"].array, split.parameters["decoder.estimators.l4.out.weight"].array)
+        var finerConfig = config
+        finerConfig.decoderStopLevel = 2
+        let finer = MCJEPAModel(config: finerConfig)
+        finer.initializeRandomly(seed: 7)
+        XCTAssertEqual(try finer.warmStart(from: split, path: "split.safetensors"), ["decoder.reduce.l2.weight", "decoder.reduce.l2.bias"])
+        for level in 2...6 {
+            XCTAssertEqual(finer.parameters["decoder.estimators.l\(level).out.weight"].array,
+                           split.parameters["decoder.estimators.l\(max(level, 3)).out.weight"].array, "level \(level)")
+        }
     }
 
     /// A bilinear model warm-starts a convex one, which then starts as (half-pixel) bilinear upsampling: its full
