@@ -54,7 +54,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Log every N steps.") var logEvery = 10
     @Option(help: "Stop after this step (checkpointed; continue later with --resume).") var stopAt: Int?
     @Flag(help: "Continue from RUN_DIR/latest.json.") var resume = false
-    @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Option(help: "Random seed: the stream of pairs, crops and synthetic layers, and the initialisation of fresh tensors. Give a continuation (--init a run's weights) a seed of its own, or it replays that run's stream.") var seed: UInt64 = 0
     @Option(help: "Threads for decoding and the network.") var threads = 2
     @Option(help: "Decode flow down to this pyramid level (2 = quarter resolution); default: the --init file's, else the preset's.") var decoderStopLevel: Int?
     @Option(help: "Convex upsampling to full size with a mask head of this width (0 = bilinear); default: the --init file's, else the preset's (0).") var upsamplerWidth: Int?
