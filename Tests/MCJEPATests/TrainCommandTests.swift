@@ -11,10 +11,21 @@ import XCTest
 final class TrainCommandTests: TemporaryFolderTestCase {
     let sample = "\(samplesFolder)/realshort.mp4"
 
-    func trainArguments(_ out: String) -> [String] {
-        ["train", sample, "--out", out, "--preset", "test", "--steps", "4", "--crop", "64x64", "--content-size", "64",
+    func trainArguments(_ out: String, steps: Int = 4) -> [String] {
+        ["train", sample, "--out", out, "--preset", "test", "--steps", "\(steps)", "--crop", "64x64", "--content-size", "64",
          "--content-batch", "2", "--batch", "1", "--content-warmup", "1", "--occlusion-start", "2", "--ckpt-every", "2",
          "--log-every", "1", "--seed", "7", "--warmup", "2", "--lr", "1e-3", "--threads", "1"]
+    }
+
+    /// A `test` model drawn from `seed`, saved as `name`, and two training steps into `out` that start from it
+    /// (`--init`) with `options`: the setup of the warm-start tests.
+    func trainFromSavedModel(seed: UInt64, name: String, out: String, options: [String]) throws
+        -> (initial: MCJEPAModel, run: (status: Int32, out: String, err: String)) {
+        let initial = MCJEPAModel(config: .test)
+        initial.initializeRandomly(seed: seed)
+        let initPath = file(name)
+        try WeightsFile.save(initial, to: initPath)
+        return (initial, try runProcess(try commandLineTool(), trainArguments(out, steps: 2) + options + ["--init", initPath]))
     }
 
     /// Log records without the wall-clock figure.
@@ -167,14 +178,8 @@ final class TrainCommandTests: TemporaryFolderTestCase {
     /// level's reduction starts from the seed, and the result is a level-2 model that `flow --model` runs.
     func testDecoderStopLevelWarmStartsFromACoarserModel() throws {
         let tool = try commandLineTool()
-        let coarse = MCJEPAModel(config: .test)
-        coarse.initializeRandomly(seed: 3)
-        let initPath = file("coarse.safetensors")
-        try WeightsFile.save(coarse, to: initPath)
         let out = file("run")
-        var arguments = trainArguments(out) + ["--decoder-stop-level", "2", "--init", initPath]
-        arguments[arguments.firstIndex(of: "--steps")! + 1] = "2"
-        let run = try runProcess(tool, arguments)
+        let (coarse, run) = try trainFromSavedModel(seed: 3, name: "coarse.safetensors", out: out, options: ["--decoder-stop-level", "2"])
         XCTAssertEqual(run.status, 0, run.err)
         XCTAssertTrue(run.err.contains("starting decoder.reduce.l2.weight, decoder.reduce.l2.bias fresh"), run.err)
         XCTAssertTrue(run.err.contains("decoder 6->2"), run.err)
@@ -211,14 +216,8 @@ final class TrainCommandTests: TemporaryFolderTestCase {
     /// bilinear upsampling), training runs through it, and `flow --model` runs the result.
     func testUpsamplerWidthWarmStartsFromABilinearModel() throws {
         let tool = try commandLineTool()
-        let bilinear = MCJEPAModel(config: .test)
-        bilinear.initializeRandomly(seed: 4)
-        let initPath = file("bilinear.safetensors")
-        try WeightsFile.save(bilinear, to: initPath)
         let out = file("run")
-        var arguments = trainArguments(out) + ["--upsampler-width", "8", "--init", initPath]
-        arguments[arguments.firstIndex(of: "--steps")! + 1] = "2"
-        let run = try runProcess(tool, arguments)
+        let run = try trainFromSavedModel(seed: 4, name: "bilinear.safetensors", out: out, options: ["--upsampler-width", "8"]).run
         XCTAssertEqual(run.status, 0, run.err)
         XCTAssertTrue(run.err.contains("starting decoder.upsampler.conv.weight, decoder.upsampler.conv.bias, decoder.upsampler.mask.weight, decoder.upsampler.mask.bias fresh"), run.err)
         let trained = try WeightsFile.load(path: "\(out)/model.safetensors").model
@@ -232,9 +231,7 @@ final class TrainCommandTests: TemporaryFolderTestCase {
         let back = try runProcess(tool, trainArguments(file("run2")) + ["--init", "\(out)/model.safetensors", "--upsampler-width", "0"])
         XCTAssertEqual(back.status, 3, back.err)
         XCTAssertTrue(back.err.contains("model.safetensors") && back.err.contains("convex upsampler"), back.err)
-        var finer = trainArguments(file("run3")) + ["--init", "\(out)/model.safetensors", "--decoder-stop-level", "2"]
-        finer[finer.firstIndex(of: "--steps")! + 1] = "1"
-        let level = try runProcess(tool, finer)
+        let level = try runProcess(tool, trainArguments(file("run3"), steps: 1) + ["--init", "\(out)/model.safetensors", "--decoder-stop-level", "2"])
         XCTAssertEqual(level.status, 0, level.err)
         XCTAssertTrue(level.err.contains("starting decoder.reduce.l2.weight, decoder.reduce.l2.bias, decoder.upsampler.conv.weight"), level.err)
         let width = try runProcess(tool, trainArguments(file("run4")) + ["--upsampler-width", "5000"])
@@ -246,14 +243,8 @@ final class TrainCommandTests: TemporaryFolderTestCase {
     /// it, training moves them apart, and a per-level file cannot start a shared model.
     func testPerLevelEstimatorsWarmStartFromASharedOne() throws {
         let tool = try commandLineTool()
-        let shared = MCJEPAModel(config: .test)
-        shared.initializeRandomly(seed: 4)
-        let initPath = file("shared.safetensors")
-        try WeightsFile.save(shared, to: initPath)
         let out = file("run")
-        var arguments = trainArguments(out) + ["--per-level-estimators", "--init", initPath]
-        arguments[arguments.firstIndex(of: "--steps")! + 1] = "2"
-        let run = try runProcess(tool, arguments)
+        let run = try trainFromSavedModel(seed: 4, name: "shared.safetensors", out: out, options: ["--per-level-estimators"]).run
         XCTAssertEqual(run.status, 0, run.err)
         XCTAssertTrue(run.err.contains("an estimator per level"), run.err)
         let trained = try WeightsFile.load(path: "\(out)/model.safetensors").model
