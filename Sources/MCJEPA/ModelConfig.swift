@@ -82,7 +82,7 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
 
     /// Every estimator's prefix, coarse to fine (one when shared), in state_dict order.
     public var estimatorPrefixes: [String] {
-        perLevelEstimators ? decodedLevels.map { estimatorPrefix(level: $0) } : ["decoder.estimator"]
+        (perLevelEstimators ? decodedLevels : [decoderStopLevel]).map { estimatorPrefix(level: $0) }
     }
 
     /// Checks the invariants the network relies on; returns the first problem.
