@@ -49,6 +49,11 @@ class ModelConfig:
     # False: one flow estimator shared by every decoded level (`decoder.estimator.*`). True: one per level, as in
     # PWC-Net (`decoder.estimators.l<level>.*`): more parameters for the same work.
     per_level_estimators: bool = False
+    # True: every estimator also reads the correlation of frame-1 features with frame 2's *unwarped* features (81
+    # more input channels, after the flow), so a level sees a region that did not move even where the coarser levels
+    # carried a fast neighbour's motion into it, farther than the warped correlation's +-4 cells. At level 6 (no
+    # prior flow) the two correlations are the same.
+    zero_motion_correlation: bool = False
 
     def to_dict(self) -> dict:
         d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -56,6 +61,8 @@ class ModelConfig:
             del d["upsampler_width"]  # files of bilinear models stay as they were (and readable by older builds)
         if not d["per_level_estimators"]:
             del d["per_level_estimators"]  # likewise for models with a shared estimator
+        if not d["zero_motion_correlation"]:
+            del d["zero_motion_correlation"]  # and for models without the zero-motion correlation
         return d
 
     @staticmethod
@@ -218,7 +225,8 @@ class FlowDecoder(nn.Module):
         self.reduce = nn.ModuleDict({f"l{lv}": nn.Conv2d(cfg.widths[lv - 1], cfg.reduced_channels, 1)
                                      for lv in self.decoded_levels})
         corr_ch = (2 * CORRELATION_RADIUS + 1) ** 2
-        est_in = corr_ch + cfg.reduced_channels + 2
+        self.zero_motion_correlation = cfg.zero_motion_correlation
+        est_in = corr_ch * (2 if cfg.zero_motion_correlation else 1) + cfg.reduced_channels + 2
         if cfg.per_level_estimators:
             self.estimators = nn.ModuleDict({f"l{lv}": FlowEstimator(est_in, cfg.estimator_widths, cfg.estimator_norm)
                                              for lv in self.decoded_levels})
@@ -256,7 +264,10 @@ class FlowDecoder(nn.Module):
                 up = upsample_flow(flow, h, w)
                 f2w = backward_warp(f2, up)
             corr = correlation(f1, f2w)
-            est_in = torch.cat([corr, self.reduce[f"l{lv}"](f1), up], dim=1)
+            parts = [corr, self.reduce[f"l{lv}"](f1), up]
+            if self.zero_motion_correlation:
+                parts.append(corr if lv == NUM_LEVELS else correlation(f1, f2))
+            est_in = torch.cat(parts, dim=1)
             residual, hidden = self.estimator_at(lv)(est_in)
             flow = up + residual
             if lv == self.stop_level:

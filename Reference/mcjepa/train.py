@@ -195,6 +195,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="one flow estimator per decoded level instead of one shared by all (more parameters, the "
                          "same work); default: the --init file's, else the preset's (shared); from an --init file "
                          "with a shared estimator every level's starts as a copy of it")
+    ap.add_argument("--zero-motion-correlation", action=argparse.BooleanOptionalAction, default=None,
+                    help="the estimators also read the correlation with frame 2's unwarped features (81 more input "
+                         "channels); default: the --init file's, else the preset's (off); from an --init file without "
+                         "it the new input channels start at zero")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -302,11 +306,31 @@ def split_shared_estimator(model: MCJEPA, tensors: Dict[str, torch.Tensor]) -> D
     return split
 
 
+def widen_for_zero_motion(model: MCJEPA, tensors: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """A file's tensors with each estimator's first conv padded with zero weights for the zero-motion correlation's
+    input channels when `model` reads it and the file does not, so the model starts with the file's exact flow;
+    else as they are."""
+    if not model.cfg.zero_motion_correlation:
+        return tensors
+    state = model.state_dict()
+    widened = dict(tensors)
+    for n, t in tensors.items():
+        target = state.get(n)
+        if (n.startswith(("decoder.estimator.", "decoder.estimators.")) and n.endswith("convs.0.weight")
+                and target is not None and target.shape[1] > t.shape[1] and target.shape[0] == t.shape[0]):
+            padded = t.new_zeros(target.shape)
+            padded[:, :t.shape[1]] = t
+            widened[n] = padded
+    return widened
+
+
 def load_weights(model: MCJEPA, path: str, tensors: Dict[str, torch.Tensor], fresh_upsampler: bool = False) -> None:
     """`tensors` (read from `path`) into `model`, names and shapes exactly; with `fresh_upsampler`, a file without
     the convex upsampler's tensors may start a model with one (they keep their bilinear-stencil initialisation); a
-    shared estimator starts a model with one per level (`split_shared_estimator`)."""
-    missing, unexpected = model.load_state_dict(split_shared_estimator(model, tensors), strict=False)
+    shared estimator starts a model with one per level (`split_shared_estimator`), and a file without the zero-motion
+    correlation one with it (`widen_for_zero_motion`)."""
+    missing, unexpected = model.load_state_dict(widen_for_zero_motion(model, split_shared_estimator(model, tensors)),
+                                                strict=False)
     if fresh_upsampler and missing and all(n.startswith("decoder.upsampler.") for n in missing) and not unexpected:
         print(f"{path} has no convex upsampler: starting {', '.join(missing)} fresh", flush=True)
         return
@@ -348,7 +372,12 @@ def main(argv=None) -> None:
                  else continued_cfg.get("per_level_estimators", False))
     if continued_cfg.get("per_level_estimators", False) and not per_level:
         raise SystemExit(f"{continued}: has an estimator per level, which cannot be merged into a shared one")
-    cfg = dataclasses.replace(cfg, upsampler_width=width, per_level_estimators=per_level)
+    zero_motion = (args.zero_motion_correlation if args.zero_motion_correlation is not None
+                   else continued_cfg.get("zero_motion_correlation", False))
+    if continued_cfg.get("zero_motion_correlation", False) and not zero_motion:
+        raise SystemExit(f"{continued}: its estimators read the zero-motion correlation, which cannot be dropped")
+    cfg = dataclasses.replace(cfg, upsampler_width=width, per_level_estimators=per_level,
+                              zero_motion_correlation=zero_motion)
     model = MCJEPA(cfg).to(device)
     loss_cfg = loss_config(args.loss)
     make_flow = not args.synthetic_on_device

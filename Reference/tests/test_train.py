@@ -182,3 +182,34 @@ def test_per_level_estimators_start_as_copies_of_a_shared_one(tmp_path):
     back = _run_train("--synthetic", str(tmp_path), "--out", str(tmp_path / "run2"), *SMALL, "--steps", "1",
                       "--init", str(run / "step-0000002.safetensors"), "--no-per-level-estimators")
     assert back.returncode != 0 and "cannot be merged" in back.stderr
+
+
+def test_the_zero_motion_correlation_starts_silent(tmp_path):
+    """--zero-motion-correlation --init a file without it: each estimator's first conv keeps the file's weights with
+    zeros for the new input channels (the widened model computes the same flow), the saved config carries
+    zero_motion_correlation, a resume keeps it without the option, and it cannot be dropped again."""
+    _photos(tmp_path)
+    init = tmp_path / "init.safetensors"
+    model = build_model("test")
+    save_file(model.state_dict(), str(init), weights_metadata(model.cfg))
+    widened = MCJEPA(dataclasses.replace(model.cfg, per_level_estimators=True, zero_motion_correlation=True))
+    load_weights(widened, str(init), model.state_dict())
+    first_conv = widened.decoder.estimators["l4"].convs[0].weight
+    plain_inputs = model.decoder.estimator.convs[0].weight.shape[1]
+    assert first_conv.shape[1] == plain_inputs + 81 and not first_conv[:, plain_inputs:].any()
+    img1, img2 = torch.rand(1, 3, 64, 128), torch.rand(1, 3, 64, 128)
+    with torch.no_grad():
+        torch.testing.assert_close(widened.flow(widened.encode(img1), widened.encode(img2))[1],
+                                   model.flow(model.encode(img1), model.encode(img2))[1], rtol=0, atol=1e-5)
+    run = tmp_path / "run"
+    common = ["--synthetic", str(tmp_path), "--out", str(run), "--ckpt-every", "1", *SMALL]
+    first = _run_train(*common, "--steps", "1", "--init", str(init), "--zero-motion-correlation")
+    assert first.returncode == 0, first.stderr
+    loaded, metadata = load_model(str(run / "step-0000001.safetensors"))
+    assert loaded.cfg.zero_motion_correlation and '"zero_motion_correlation": true' in metadata["config"]
+    second = _run_train(*common, "--steps", "2", "--resume")
+    assert second.returncode == 0, second.stderr
+    assert load_model(str(run / "step-0000002.safetensors"))[0].cfg.zero_motion_correlation
+    back = _run_train("--synthetic", str(tmp_path), "--out", str(tmp_path / "run2"), *SMALL, "--steps", "1",
+                      "--init", str(run / "step-0000002.safetensors"), "--no-zero-motion-correlation")
+    assert back.returncode != 0 and "cannot be dropped" in back.stderr

@@ -1,7 +1,8 @@
 import NN
 
 /// Shared across levels, or one per level (`ModelConfig.perLevelEstimators`): input concat(correlation (81),
-/// reduced frame-1 features, upsampled flow (2)). Returns (residual flow, last hidden features).
+/// reduced frame-1 features, upsampled flow (2)[, zero-motion correlation (81)]). Returns (residual flow, last
+/// hidden features).
 struct FlowEstimatorHead {
     let convs: [ConvLayer], norms: [ChannelNorm]?, out: ConvLayer
 
@@ -69,6 +70,8 @@ struct FlowDecoder {
     /// The estimator of each decoded level (the same head at every level when they are shared).
     let estimators: [Int: FlowEstimatorHead]
     let context: ContextNetwork
+    /// The estimators also read the correlation with frame 2's unwarped features.
+    let zeroMotionCorrelation: Bool
     /// nil: bilinear upsampling to full size.
     let upsampler: ConvexUpsampler?
 
@@ -83,6 +86,7 @@ struct FlowDecoder {
         for prefix in config.estimatorPrefixes { heads[prefix] = FlowEstimatorHead(store, prefix: prefix) }
         estimators = Dictionary(uniqueKeysWithValues: levels.map { ($0, heads[config.estimatorPrefix(level: $0)]!) })
         context = ContextNetwork(store)
+        zeroMotionCorrelation = config.zeroMotionCorrelation
         upsampler = store.config.upsamplerWidth > 0 ? ConvexUpsampler(store) : nil
     }
 
@@ -104,7 +108,11 @@ struct FlowDecoder {
                 f2w = f2
             }
             let corr = correlationForward(f1, f2w, radius: ModelConfig.correlationRadius)
-            let (residual, hidden) = estimators[level]!(concatChannels([corr, reduce[level]!(f1), up]))
+            var parts = [corr, reduce[level]!(f1), up]
+            if zeroMotionCorrelation {
+                parts.append(flow == nil ? corr : correlationForward(f1, f2, radius: ModelConfig.correlationRadius))
+            }
+            let (residual, hidden) = estimators[level]!(concatChannels(parts))
             accumulate(residual, up)
             var current = residual
             if level == stopLevel {

@@ -26,6 +26,11 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
     /// named `decoder.estimators.l<level>.*`: more parameters for the same work, since each level runs one estimator
     /// either way.
     public var perLevelEstimators: Bool
+    /// true: every level's estimator also reads the correlation of frame-1 features with frame 2's *unwarped*
+    /// features (81 more input channels, appended after the flow), so a level can see that a region has not moved
+    /// even where the coarser levels carried a fast neighbour's motion into it, more than the warped correlation's
+    /// +-4 cells away. At level 6 (no prior flow) the two correlations are the same.
+    public var zeroMotionCorrelation: Bool
 
     public static let levelCount = 6
     /// Inputs are padded to a multiple of the coarsest stride.
@@ -35,7 +40,8 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
 
     public init(widths: [Int], blocks: [Int], decoderStopLevel: Int, reducedChannels: Int, estimatorWidths: [Int],
                 estimatorNorm: Bool, contextWidths: [Int], contextDilations: [Int] = [1, 2, 4, 8, 16, 1],
-                expanderWidths: [Int], upsamplerWidth: Int = 0, perLevelEstimators: Bool = false) {
+                expanderWidths: [Int], upsamplerWidth: Int = 0, perLevelEstimators: Bool = false,
+                zeroMotionCorrelation: Bool = false) {
         self.widths = widths
         self.blocks = blocks
         self.decoderStopLevel = decoderStopLevel
@@ -47,6 +53,7 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
         self.expanderWidths = expanderWidths
         self.upsamplerWidth = upsamplerWidth
         self.perLevelEstimators = perLevelEstimators
+        self.zeroMotionCorrelation = zeroMotionCorrelation
     }
 
     /// ConvNeXt-T sized (the paper's encoder; decoder widths as in PWC-Net).
@@ -80,6 +87,12 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
         perLevelEstimators ? "decoder.estimators.l\(level)" : "decoder.estimator"
     }
 
+    /// Channels of an estimator's input: correlation, reduced frame-1 features, upsampled flow, and the zero-motion
+    /// correlation when `zeroMotionCorrelation`.
+    public var estimatorInputChannels: Int {
+        ModelConfig.correlationChannels * (zeroMotionCorrelation ? 2 : 1) + reducedChannels + 2
+    }
+
     /// Every estimator's prefix, coarse to fine (one when shared), in state_dict order.
     public var estimatorPrefixes: [String] {
         (perLevelEstimators ? decodedLevels : [decoderStopLevel]).map { estimatorPrefix(level: $0) }
@@ -101,20 +114,23 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        // A preset with a convex upsampler or per-level estimators is still named by its preset (the built-in
-        // weights: tiny with an upsampler).
+        // A preset with a convex upsampler, per-level estimators or the zero-motion correlation is still named by its
+        // preset (the built-in weights: tiny with an upsampler and an estimator per level).
         var base = self
         base.upsamplerWidth = 0
         base.perLevelEstimators = false
+        base.zeroMotionCorrelation = false
         let name = base.presetName.map { "\($0) " } ?? ""
         let upsampler = upsamplerWidth > 0 ? ", convex upsampler \(upsamplerWidth)" : ""
         let estimators = perLevelEstimators ? ", an estimator per level" : ""
-        return "\(name)(widths \(widths), blocks \(blocks), decoder 6->\(decoderStopLevel)\(estimators)\(upsampler))"
+        let zeroMotion = zeroMotionCorrelation ? ", zero-motion correlation" : ""
+        return "\(name)(widths \(widths), blocks \(blocks), decoder 6->\(decoderStopLevel)\(estimators)\(zeroMotion)\(upsampler))"
     }
 
     // MARK: JSON, with the reference's snake_case keys
 
-    /// `upsampler_width` only when nonzero and `per_level_estimators` only when true, as the reference writes them:
+    /// `upsampler_width` only when nonzero, `per_level_estimators` and `zero_motion_correlation` only when true, as
+    /// the reference writes them:
     /// files of models without those features are unchanged.
     public var jsonObject: [String: Any] {
         var object: [String: Any] = [
@@ -123,6 +139,7 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
             "context_widths": contextWidths, "context_dilations": contextDilations, "expander_widths": expanderWidths]
         if upsamplerWidth > 0 { object["upsampler_width"] = upsamplerWidth }
         if perLevelEstimators { object["per_level_estimators"] = true }
+        if zeroMotionCorrelation { object["zero_motion_correlation"] = true }
         return object
     }
 
@@ -149,20 +166,24 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
         do {
             let known: Set<String> = ["widths", "blocks", "decoder_stop_level", "reduced_channels", "estimator_widths",
                                       "estimator_norm", "context_widths", "context_dilations", "expander_widths",
-                                      "upsampler_width", "per_level_estimators"]
+                                      "upsampler_width", "per_level_estimators", "zero_motion_correlation"]
             if let unknown = object.keys.first(where: { !known.contains($0) }) {
                 throw ConfigError(reason: "config field \(unknown) is not known to this build")
             }
             guard let norm = object["estimator_norm"] as? Bool else { throw ConfigError(reason: "config field estimator_norm is missing or not a boolean") }
-            let perLevel = object["per_level_estimators"] ?? false
-            guard let perLevelEstimators = perLevel as? Bool else { throw ConfigError(reason: "config field per_level_estimators is not a boolean") }
+            func flag(_ key: String) throws -> Bool {  // an optional boolean, false when absent
+                let value = object[key] ?? false
+                guard let bool = value as? Bool else { throw ConfigError(reason: "config field \(key) is not a boolean") }
+                return bool
+            }
             let config = ModelConfig(
                 widths: try ints("widths"), blocks: try ints("blocks"), decoderStopLevel: try int("decoder_stop_level"),
                 reducedChannels: try int("reduced_channels"), estimatorWidths: try ints("estimator_widths"),
                 estimatorNorm: norm, contextWidths: try ints("context_widths"),
                 contextDilations: try ints("context_dilations"), expanderWidths: try ints("expander_widths"),
                 upsamplerWidth: object["upsampler_width"] == nil ? 0 : try int("upsampler_width"),
-                perLevelEstimators: perLevelEstimators)
+                perLevelEstimators: try flag("per_level_estimators"),
+                zeroMotionCorrelation: try flag("zero_motion_correlation"))
             if let problem = config.validationError() { throw ConfigError(reason: "config: \(problem)") }
             return .success(config)
         } catch let error as ConfigError {

@@ -25,9 +25,11 @@ public enum ModelFLOPs {
         for level in cfg.decodedLevels {
             let pixels = Double((height >> level) * (width >> level))
             let c = cfg.widths[level - 1]
-            total += 2 * Double(ModelConfig.correlationChannels * c) * pixels
+            // The zero-motion correlation is the warped one at level 6 (no prior flow), so it costs nothing there.
+            let correlations = cfg.zeroMotionCorrelation && level != ModelConfig.levelCount ? 2 : 1
+            total += 2 * Double(correlations * ModelConfig.correlationChannels * c) * pixels
             total += 2 * Double(cfg.reducedChannels * c) * pixels
-            var channels = ModelConfig.correlationChannels + cfg.reducedChannels + 2
+            var channels = cfg.estimatorInputChannels
             for width in cfg.estimatorWidths {
                 total += 2 * Double(width * channels * 9) * pixels
                 channels = width

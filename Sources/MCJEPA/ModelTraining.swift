@@ -118,7 +118,11 @@ extension MCJEPAModel {
             }
             let upOrZero = up ?? Tensor(shape: [f1.n, 2, f1.h, f1.w])
             let corr = correlationForward(f1, warped, radius: ModelConfig.correlationRadius)
-            let input = concatChannels([corr, decoder.reduce[level]!(f1), upOrZero])
+            var parts = [corr, decoder.reduce[level]!(f1), upOrZero]
+            if decoder.zeroMotionCorrelation {
+                parts.append(correlationForward(f1, f2, radius: ModelConfig.correlationRadius))
+            }
+            let input = concatChannels(parts)
             let (residual, hidden, estimatorTrace) = decoder.estimators[level]!.traced(input)
             accumulate(residual, upOrZero)
             var current = residual
@@ -208,8 +212,11 @@ extension MCJEPAModel {
             let dCorr = Tensor(shape: [dInput.n, ModelConfig.correlationChannels, dInput.h, dInput.w])
             let dReduced = Tensor(shape: [dInput.n, r.weight.shape[0], dInput.h, dInput.w])
             let dUp = dFlow // d(up + residual)/d(up) = identity, plus the estimator input's up channels
-            concatChannelsBackward(gradOutput: dInput, gradParts: [dCorr, dReduced, step.up == nil ? nil : dUp],
-                                   channels: [ModelConfig.correlationChannels, r.weight.shape[0], 2])
+            var gradParts: [Tensor?] = [dCorr, dReduced, step.up == nil ? nil : dUp]
+            var channels = [ModelConfig.correlationChannels, r.weight.shape[0], 2]
+            let dZeroMotion = decoder.zeroMotionCorrelation ? Tensor(shape: dCorr.shape) : nil
+            if let dZeroMotion { gradParts.append(dZeroMotion); channels.append(ModelConfig.correlationChannels) }
+            concatChannelsBackward(gradOutput: dInput, gradParts: gradParts, channels: channels)
             let df1 = r.backward(input: step.f1, gradOutput: dReduced, store: parameters)!
             let dWarped = Tensor(shape: step.warped.shape)
             correlationBackward(step.f1, step.warped, radius: ModelConfig.correlationRadius, gradOutput: dCorr,
@@ -223,6 +230,10 @@ extension MCJEPAModel {
                 let dPrevious = dFlows[index - 1] ?? Tensor(shape: previous.shape)
                 upsampleFlowBackward(gradOutput: dUp, into: dPrevious)
                 dFlows[index - 1] = dPrevious
+            }
+            if let dZeroMotion {  // the unwarped correlation reads f2 directly
+                correlationBackward(step.f1, step.f2, radius: ModelConfig.correlationRadius, gradOutput: dZeroMotion,
+                                    gradF1: df1, gradF2: df2)
             }
             let l = step.level - 1
             if let g = g1[l] { accumulate(g, df1) } else { g1[l] = df1 }

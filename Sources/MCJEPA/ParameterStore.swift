@@ -81,7 +81,7 @@ public final class ParameterStore {
         }
         for level in cfg.decodedLevels { conv("decoder.reduce.l\(level)", cfg.reducedChannels, w[level - 1], 1) }
         for prefix in cfg.estimatorPrefixes {
-            var channels = ModelConfig.correlationChannels + cfg.reducedChannels + 2
+            var channels = cfg.estimatorInputChannels
             for (i, width) in cfg.estimatorWidths.enumerated() {
                 conv("\(prefix).convs.\(i)", width, channels, 3)
                 channels = width

@@ -34,6 +34,10 @@ final class LossParityTests: XCTestCase {
         try checkLossesAndGradients(.perLevel)
     }
 
+    func testEveryLossTermAndParameterGradientMatchPyTorchWithTheZeroMotionCorrelation() throws {
+        try checkLossesAndGradients(.zeroMotion)
+    }
+
     private func checkLossesAndGradients(_ variant: ParityVariant) throws {
         let model = try ParityFixture.parityModel(variant)
         XCTAssertEqual(model.config, variant.config)

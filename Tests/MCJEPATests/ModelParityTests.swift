@@ -24,6 +24,10 @@ final class ModelParityTests: XCTestCase {
         try checkForward(.perLevel)
     }
 
+    func testForwardWithTheZeroMotionCorrelationMatchesReference() throws {
+        try checkForward(.zeroMotion)
+    }
+
     private func checkForward(_ variant: ParityVariant) throws {
         let model = try ParityFixture.parityModel(variant)
         XCTAssertEqual(model.config, variant.config)

@@ -15,6 +15,8 @@ enum ParityVariant: String {
     /// The convex variant with one flow estimator per decoded level (`train --per-level-estimators`), each drawn
     /// separately.
     case perLevel = "tiny_parity_per_level"
+    /// The per-level variant whose estimators also read the zero-motion correlation (`train --zero-motion-correlation`).
+    case zeroMotion = "tiny_parity_zero_motion"
 
     var config: ModelConfig {
         var config = ModelConfig.test
@@ -23,6 +25,7 @@ enum ParityVariant: String {
         case .level2: config.decoderStopLevel = 2
         case .convex: config.upsamplerWidth = 8
         case .perLevel: config.upsamplerWidth = 8; config.perLevelEstimators = true
+        case .zeroMotion: config.upsamplerWidth = 8; config.perLevelEstimators = true; config.zeroMotionCorrelation = true
         }
         return config
     }

@@ -261,6 +261,29 @@ final class TrainCommandTests: TemporaryFolderTestCase {
         XCTAssertTrue(back.err.contains("model.safetensors") && back.err.contains("shared estimator"), back.err)
     }
 
+    func testTheZeroMotionCorrelationWarmStartsFromAFileWithoutIt() throws {
+        let tool = try commandLineTool()
+        let out = file("run")
+        let (initial, run) = try trainFromSavedModel(seed: 4, name: "plain.safetensors", out: out, options: ["--zero-motion-correlation"])
+        XCTAssertEqual(run.status, 0, run.err)
+        XCTAssertTrue(run.err.contains("zero-motion correlation"), run.err)
+        let trained = try WeightsFile.load(path: "\(out)/model.safetensors").model
+        XCTAssertTrue(trained.config.zeroMotionCorrelation)
+        // The new input channels started at zero and training moved them.
+        let first = trained.parameters["decoder.estimator.convs.0.weight"]
+        let inputs = initial.config.estimatorInputChannels, widened = trained.config.estimatorInputChannels
+        XCTAssertEqual(widened, inputs + ModelConfig.correlationChannels)
+        let added = (0..<first.shape[0]).flatMap { o in (inputs * 9..<widened * 9).map { first.data[o * widened * 9 + $0] } }
+        XCTAssertTrue(added.contains { $0 != 0 }, "training did not move the zero-motion weights")
+        // Continuing the file keeps the correlation without the flag; dropping it is refused.
+        let again = try runProcess(tool, trainArguments(file("run2")) + ["--init", "\(out)/model.safetensors"])
+        XCTAssertEqual(again.status, 0, again.err)
+        XCTAssertTrue(try WeightsFile.load(path: "\(file("run2"))/model.safetensors").model.config.zeroMotionCorrelation)
+        let back = try runProcess(tool, trainArguments(file("run3")) + ["--init", "\(out)/model.safetensors", "--no-zero-motion-correlation"])
+        XCTAssertEqual(back.status, 3, back.err)
+        XCTAssertTrue(back.err.contains("model.safetensors") && back.err.contains("zero-motion correlation"), back.err)
+    }
+
     func testBadInputsGiveOneLineErrors() throws {
         let tool = try commandLineTool()
         let missing = try runProcess(tool, ["train", file("nope.mp4"), "--out", file("run"), "--preset", "test", "--crop", "64x64"])

@@ -162,6 +162,47 @@ final class TrainerTests: TemporaryFolderTestCase {
         }
     }
 
+    /// A model without the zero-motion correlation warm-starts one with it: each estimator's first conv keeps the
+    /// file's weights and reads the new channels with zeros, so the flow is the file's exactly; the new channels are
+    /// not dropped again.
+    func testTheZeroMotionCorrelationStartsSilent() throws {
+        var plainConfig = ModelConfig.test
+        plainConfig.perLevelEstimators = true
+        let plain = MCJEPAModel(config: plainConfig)
+        plain.initializeRandomly(seed: 5)
+        // Flows of a few pixels, so that the warped and unwarped correlations differ below level 6.
+        plain.parameters["decoder.estimators.l6.out.bias"].data[0] = 0.6
+        plain.parameters["decoder.estimators.l5.out.bias"].data[1] = -0.4
+        var config = plainConfig
+        config.zeroMotionCorrelation = true
+        XCTAssertEqual(config.estimatorInputChannels, plainConfig.estimatorInputChannels + ModelConfig.correlationChannels)
+        let widened = MCJEPAModel(config: config)
+        widened.initializeRandomly(seed: 6)
+        XCTAssertEqual(try widened.warmStart(from: plain, path: "plain.safetensors"), [])
+        let first = widened.parameters["decoder.estimators.l4.convs.0.weight"]
+        XCTAssertEqual(first.shape, [config.estimatorWidths[0], config.estimatorInputChannels, 3, 3])
+        var random = TrainingRNG(seed: 2)
+        let img1 = Tensor(shape: [1, 3, 64, 128], values: (0..<(3 * 64 * 128)).map { _ in random.uniform() })
+        let img2 = Tensor(shape: [1, 3, 64, 128], values: (0..<(3 * 64 * 128)).map { _ in random.uniform() })
+        // Equal up to the summation order of a longer dot product (the first convs' GEMM is wider).
+        func largestDifference(_ x: [Float], _ y: [Float]) -> Float { zip(x, y).map { abs($0 - $1) }.max()! }
+        let a = plain.flow(plain.encode(img1), plain.encode(img2))
+        let b = widened.flow(widened.encode(img1), widened.encode(img2))
+        XCTAssertLessThan(largestDifference(a.full.array, b.full.array), 1e-4)
+        for (x, y) in zip(a.levels, b.levels) { XCTAssertLessThan(largestDifference(x.array, y.array), 1e-5) }
+        // Once the new weights move, the flow changes: the channels are read.
+        let taps = plainConfig.estimatorInputChannels * 9, all = config.estimatorInputChannels * 9
+        // (Alternating signs: the same change to every output channel would vanish in the LayerNorm after the conv.)
+        for o in 0..<config.estimatorWidths[0] {
+            (first.data + o * all + taps).update(repeating: o % 2 == 0 ? 1 : -1, count: all - taps)
+        }
+        let moved = widened.flow(widened.encode(img1), widened.encode(img2)).full.array
+        XCTAssertGreaterThan(largestDifference(moved, a.full.array), 1e-2)
+        XCTAssertThrowsError(try plain.warmStart(from: widened, path: "widened.safetensors")) { error in
+            XCTAssertTrue("\(error)".contains("widened.safetensors"), "\(error)")
+        }
+    }
+
     /// A bilinear model warm-starts a convex one, which then starts as (half-pixel) bilinear upsampling: its full
     /// flow matches the bilinear model's away from the border, where align_corners bilinear and the stencil differ
     /// by up to half a cell.

@@ -41,6 +41,27 @@ final class WeightsFileTests: TemporaryFolderTestCase {
         XCTAssertEqual(specs.first { $0.name == "decoder.upsampler.mask.weight" }?.shape, [576, 32, 1, 1])
     }
 
+    func testTheZeroMotionCorrelationWidensOnlyTheEstimatorsFirstConvsAndIsWrittenOnlyWhenOn() throws {
+        XCTAssertFalse(ModelConfig.tiny.json.contains("zero_motion_correlation"))
+        var config = ModelConfig.tiny
+        config.perLevelEstimators = true
+        config.zeroMotionCorrelation = true
+        XCTAssertTrue(config.json.contains(#""zero_motion_correlation":true"#), config.json)
+        XCTAssertEqual(try ModelConfig.fromJSON(config.json).get(), config)
+        guard case .failure(let notBool) = ModelConfig.fromJSON(config.json.replacingOccurrences(of: #""zero_motion_correlation":true"#, with: #""zero_motion_correlation":1.5"#))
+        else { return XCTFail("accepted a number for zero_motion_correlation") }
+        XCTAssertTrue(notBool.reason.contains("zero_motion_correlation"), notBool.reason)
+        var plain = config
+        plain.zeroMotionCorrelation = false
+        let before = ParameterStore.expectedSpecs(plain), after = ParameterStore.expectedSpecs(config)
+        XCTAssertEqual(before.map(\.name), after.map(\.name))
+        for (a, b) in zip(before, after) where a.shape != b.shape {
+            XCTAssertTrue(b.name.hasSuffix(".convs.0.weight") && b.name.hasPrefix("decoder.estimators."), b.name)
+            XCTAssertEqual(b.shape, [48, 81 + 32 + 2 + 81, 3, 3])
+        }
+        XCTAssertEqual(zip(before, after).filter { $0.shape != $1.shape }.count, 4)
+    }
+
     func testPerLevelEstimatorsAreNamedByLevelAndWrittenOnlyWhenOn() throws {
         XCTAssertFalse(ModelConfig.tiny.json.contains("per_level_estimators"))
         var perLevel = ModelConfig.tiny

@@ -242,7 +242,9 @@ extension MCJEPAModel {
     /// e.g. freshly initialised: the finer levels' 1x1 reductions, and a convex upsampler that `other` lacks or has
     /// for another stop level (its shapes depend on the level). A shared estimator and the context network also serve
     /// the finer levels; a shared estimator is copied into every level's, and a finer level's own estimator starts as
-    /// a copy of `other`'s finest.
+    /// a copy of `other`'s finest. When this network's estimators also read the zero-motion correlation and `other`'s
+    /// do not, their first convs take `other`'s weights with zeros for the new input channels, so the copy computes
+    /// `other`'s flow exactly until training moves them.
     /// - Returns: the names of the parameters `other` did not have, in state_dict order.
     /// - Throws: `WeightsError` naming `path` when the configurations differ in anything else.
     public func warmStart(from other: MCJEPAModel, path: String) throws -> [String] {
@@ -250,16 +252,20 @@ extension MCJEPAModel {
         comparable.decoderStopLevel = other.config.decoderStopLevel
         comparable.upsamplerWidth = other.config.upsamplerWidth
         comparable.perLevelEstimators = other.config.perLevelEstimators
+        comparable.zeroMotionCorrelation = other.config.zeroMotionCorrelation
         let sameStop = other.config.decoderStopLevel == config.decoderStopLevel
         // A learnt upsampler is not dropped, and carries over only to the same one.
         let upsamplerFits = other.config.upsamplerWidth == 0
             || (config.upsamplerWidth > 0 && (!sameStop || other.config.upsamplerWidth == config.upsamplerWidth))
         // Per-level estimators split a shared one; they cannot be merged back into one.
         let estimatorsFit = !other.config.perLevelEstimators || config.perLevelEstimators
-        guard comparable == other.config, other.config.decoderStopLevel >= config.decoderStopLevel, upsamplerFits, estimatorsFit else {
+        // Estimators that read the zero-motion correlation cannot drop it.
+        let correlationsFit = !other.config.zeroMotionCorrelation || config.zeroMotionCorrelation
+        guard comparable == other.config, other.config.decoderStopLevel >= config.decoderStopLevel, upsamplerFits,
+              estimatorsFit, correlationsFit else {
             throw WeightsError(path: path, reason: "file holds config \(other.config), which cannot start \(config) "
-                               + "(only a decoder that stops at a coarser level, one without a convex upsampler, or one "
-                               + "with a shared estimator can)")
+                               + "(only a decoder that stops at a coarser level, one without a convex upsampler, one "
+                               + "with a shared estimator, or one without the zero-motion correlation can)")
         }
         // Each level's estimator reads `other`'s for the same level, or its finest when this level is finer (or the
         // shared one): decoder.estimators.l<level>.<rest> <- <source prefix>.<rest>.
@@ -279,11 +285,26 @@ extension MCJEPAModel {
                 source = nil
             }
             if let source, let tensor = other.parameters.tensors[source] {
-                parameters[spec.name].assign(tensor)
+                let target = parameters[spec.name]
+                if target.shape == tensor.shape {
+                    target.assign(tensor)
+                } else {  // an estimator's first conv, widened by the zero-motion correlation's input channels
+                    copyWithZeroInputChannels(tensor, into: target)
+                }
             } else {
                 fresh.append(spec.name)
             }
         }
         return fresh
     }
+}
+
+/// `target` [O, I', k, k] = `source` [O, I, k, k] in its first I input channels and 0 in the rest (I' > I).
+private func copyWithZeroInputChannels(_ source: Tensor, into target: Tensor) {
+    let (outputs, taps) = (source.shape[0], source.shape[2] * source.shape[3])
+    precondition(target.shape[0] == outputs && target.shape[1] > source.shape[1]
+                 && target.shape[2] * target.shape[3] == taps, "copyWithZeroInputChannels: \(source.shape) -> \(target.shape)")
+    let (from, to) = (source.shape[1] * taps, target.shape[1] * taps)
+    target.data.update(repeating: 0, count: target.count)
+    for o in 0..<outputs { (target.data + o * to).update(from: source.data + o * from, count: from) }
 }
