@@ -115,11 +115,15 @@ enum TarReader {
     }
 }
 
-func makeTemporaryFolder(_ name: String = #function) throws -> String {
-    let safe = name.filter { $0.isLetter || $0.isNumber }
-    let path = NSTemporaryDirectory() + "DatasetTests-\(safe)-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
+extension XCTestCase {
+    /// A new folder named after the test, removed when the test ends.
+    func makeTemporaryFolder(_ name: String = #function) throws -> String {
+        let safe = name.filter { $0.isLetter || $0.isNumber }
+        let path = NSTemporaryDirectory() + "DatasetTests-\(safe)-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+        return path
+    }
 }
 
 func readBytes(_ path: String) throws -> [UInt8] {
