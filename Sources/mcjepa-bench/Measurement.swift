@@ -57,8 +57,9 @@ func option(_ args: [String], _ name: String, _ fallback: String) -> String {
     args.firstIndex(of: name).flatMap { args.indices.contains($0 + 1) ? args[$0 + 1] : nil } ?? fallback
 }
 
-/// `--config PRESET` (default tiny) with `--decoder-stop-level L` and `--upsampler-width W` (defaults the preset's):
-/// the preset's name and the configuration to time, or nil when an option is wrong.
+/// `--config PRESET` (default tiny) with `--decoder-stop-level L` and `--upsampler-width W` (defaults the preset's),
+/// `--per-level-estimators` and `--zero-motion-correlation` (flags; the built-in weights have both): the preset's
+/// name and the configuration to time, or nil when an option is wrong.
 func benchmarkConfig(_ args: [String]) -> (preset: String, config: ModelConfig)? {
     let preset = option(args, "--config", "tiny")
     guard var config = ModelConfig.presets[preset],
@@ -68,5 +69,7 @@ func benchmarkConfig(_ args: [String]) -> (preset: String, config: ModelConfig)?
           (0...1024).contains(upsamplerWidth) else { return nil }
     config.decoderStopLevel = stopLevel
     config.upsamplerWidth = upsamplerWidth
+    config.perLevelEstimators = args.contains("--per-level-estimators")
+    config.zeroMotionCorrelation = args.contains("--zero-motion-correlation")
     return (preset, config)
 }
