@@ -32,7 +32,7 @@ import torch.nn as nn
 
 from .data import BatchedSyntheticPairs, MixedSampler, ShardPairs, SyntheticPairs, VideoPairs, find_files, VIDEO_EXTENSIONS
 from .losses import LossConfig, content_losses, end_point_error, flow_losses, supervised_flow_losses
-from .model import MCJEPA, ModelConfig, PRESETS, count_parameters, weights_metadata
+from .model import MCJEPA, ModelConfig, NUM_LEVELS, PRESETS, count_parameters, weights_metadata
 from .weights import load_file, save_file
 
 
@@ -187,6 +187,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--log-every", type=int, default=10)
     ap.add_argument("--resume", action="store_true", help="continue from OUT/latest.json")
     ap.add_argument("--init", default="", help="start from these weights (safetensors)")
+    ap.add_argument("--decoder-stop-level", type=int, default=None, choices=range(1, 7), metavar="L",
+                    help="decode flow down to this pyramid level (2 = quarter resolution); default: the --init file's, "
+                         "else the preset's; finer than the --init file's, the new levels' reductions (and a convex "
+                         "upsampler) start fresh and a new level's own estimator as a copy of the file's finest")
     ap.add_argument("--upsampler-width", type=int, default=None,
                     help="convex upsampling to full size with a mask head of this width (0 = bilinear); default: the "
                          "--init file's, else the preset's; from a bilinear --init file the upsampler starts as "
@@ -324,15 +328,37 @@ def widen_for_zero_motion(model: MCJEPA, tensors: Dict[str, torch.Tensor]) -> Di
     return widened
 
 
+def extend_to_finer_levels(model: MCJEPA, tensors: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """A file's tensors for a model whose decoder stops at a finer level than the file's: a new level's own
+    estimator starts as a copy of the file's finest (with an estimator per level), and a convex upsampler, whose
+    shapes depend on the stop level, is left out to start fresh; the new levels' reductions are missing and start
+    fresh too. Else the tensors as they are."""
+    levels = [int(n.split(".")[2][1:]) for n in tensors if n.startswith("decoder.reduce.l") and n.endswith(".weight")]
+    finest = min(levels, default=model.cfg.decoder_stop_level)
+    if model.cfg.decoder_stop_level >= finest:
+        return tensors
+    extended = {n: t for n, t in tensors.items() if not n.startswith("decoder.upsampler.")}
+    source = f"decoder.estimators.l{finest}."
+    for lv in range(model.cfg.decoder_stop_level, finest):
+        for n, t in tensors.items():
+            if n.startswith(source):
+                extended[f"decoder.estimators.l{lv}." + n[len(source):]] = t.clone()
+    return extended
+
+
 def load_weights(model: MCJEPA, path: str, tensors: Dict[str, torch.Tensor], fresh_upsampler: bool = False) -> None:
     """`tensors` (read from `path`) into `model`, names and shapes exactly; with `fresh_upsampler`, a file without
     the convex upsampler's tensors may start a model with one (they keep their bilinear-stencil initialisation); a
-    shared estimator starts a model with one per level (`split_shared_estimator`), and a file without the zero-motion
-    correlation one with it (`widen_for_zero_motion`)."""
-    missing, unexpected = model.load_state_dict(widen_for_zero_motion(model, split_shared_estimator(model, tensors)),
-                                                strict=False)
-    if fresh_upsampler and missing and all(n.startswith("decoder.upsampler.") for n in missing) and not unexpected:
-        print(f"{path} has no convex upsampler: starting {', '.join(missing)} fresh", flush=True)
+    shared estimator starts a model with one per level (`split_shared_estimator`), a file without the zero-motion
+    correlation one with it (`widen_for_zero_motion`), and a file whose decoder stops at a coarser level one that
+    decodes finer levels (`extend_to_finer_levels`: their reductions start fresh)."""
+    coarser = {f"decoder.reduce.l{lv}.{kind}" for lv in range(model.cfg.decoder_stop_level, NUM_LEVELS)
+               for kind in ("weight", "bias") if f"decoder.reduce.l{lv}.weight" not in tensors}
+    tensors = extend_to_finer_levels(model, split_shared_estimator(model, tensors))
+    missing, unexpected = model.load_state_dict(widen_for_zero_motion(model, tensors), strict=False)
+    fresh = [n for n in missing if n in coarser or (n.startswith("decoder.upsampler.") and (fresh_upsampler or coarser))]
+    if missing and fresh == missing and not unexpected:
+        print(f"{path}: starting {', '.join(missing)} fresh", flush=True)
         return
     if missing or unexpected:
         raise SystemExit(f"{path}: missing {missing}, unexpected {unexpected}")
@@ -376,7 +402,12 @@ def main(argv=None) -> None:
                    else continued_cfg.get("zero_motion_correlation", False))
     if continued_cfg.get("zero_motion_correlation", False) and not zero_motion:
         raise SystemExit(f"{continued}: its estimators read the zero-motion correlation, which cannot be dropped")
-    cfg = dataclasses.replace(cfg, upsampler_width=width, per_level_estimators=per_level,
+    stop = (args.decoder_stop_level if args.decoder_stop_level is not None
+            else continued_cfg.get("decoder_stop_level", cfg.decoder_stop_level))
+    if stop > continued_cfg.get("decoder_stop_level", stop):
+        raise SystemExit(f"{continued}: decodes down to level {continued_cfg['decoder_stop_level']}, which cannot "
+                         f"start a decoder that stops at level {stop}")
+    cfg = dataclasses.replace(cfg, decoder_stop_level=stop, upsampler_width=width, per_level_estimators=per_level,
                               zero_motion_correlation=zero_motion)
     model = MCJEPA(cfg).to(device)
     loss_cfg = loss_config(args.loss)

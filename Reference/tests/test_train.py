@@ -213,3 +213,35 @@ def test_the_zero_motion_correlation_starts_silent(tmp_path):
     back = _run_train("--synthetic", str(tmp_path), "--out", str(tmp_path / "run2"), *SMALL, "--steps", "1",
                       "--init", str(run / "step-0000002.safetensors"), "--no-zero-motion-correlation")
     assert back.returncode != 0 and "cannot be dropped" in back.stderr
+
+
+def test_decoder_stop_level_warm_starts_a_finer_decoder(tmp_path):
+    """--decoder-stop-level 2 --init a file that stops at level 3 (with an estimator per level and a convex
+    upsampler): every file tensor carries over, level 2's own estimator starts as a copy of level 3's, its reduction
+    and the upsampler (whose shapes depend on the stop level) start fresh; a resume keeps level 2 without the option,
+    and a finer file cannot start a coarser decoder."""
+    _photos(tmp_path)
+    init = tmp_path / "init.safetensors"
+    model = MCJEPA(dataclasses.replace(build_model("test").cfg, per_level_estimators=True, upsampler_width=8))
+    save_file(model.state_dict(), str(init), weights_metadata(model.cfg))
+    finer = MCJEPA(dataclasses.replace(model.cfg, decoder_stop_level=2))
+    load_weights(finer, str(init), model.state_dict())
+    state = finer.state_dict()
+    for name, tensor in model.state_dict().items():
+        if not name.startswith("decoder.upsampler."):
+            torch.testing.assert_close(state[name], tensor, rtol=0, atol=0)
+    torch.testing.assert_close(state["decoder.estimators.l2.out.weight"], state["decoder.estimators.l3.out.weight"],
+                               rtol=0, atol=0)
+    assert state["decoder.upsampler.mask.weight"].shape[0] == 9 * 4 * 4 and not state["decoder.upsampler.mask.weight"].any()
+    run = tmp_path / "run"
+    common = ["--synthetic", str(tmp_path), "--out", str(run), "--ckpt-every", "1", *SMALL]
+    first = _run_train(*common, "--steps", "1", "--init", str(init), "--decoder-stop-level", "2")
+    assert first.returncode == 0, first.stderr
+    assert "starting decoder.reduce.l2.weight" in first.stdout
+    second = _run_train(*common, "--steps", "2", "--resume")
+    assert second.returncode == 0, second.stderr
+    loaded, _ = load_model(str(run / "step-0000002.safetensors"))
+    assert loaded.cfg.decoder_stop_level == 2 and loaded.cfg.per_level_estimators
+    back = _run_train("--synthetic", str(tmp_path), "--out", str(tmp_path / "run2"), *SMALL, "--steps", "1",
+                      "--init", str(run / "step-0000002.safetensors"), "--decoder-stop-level", "3")
+    assert back.returncode != 0 and "cannot start a decoder that stops at level 3" in back.stderr
