@@ -32,7 +32,9 @@ public final class AdamW {
     }
 
     /// One update of every parameter from its gradient. `decay[i] == false` exempts a tensor from weight decay.
-    public func update(parameters: [Tensor], gradients: [Tensor], decay: [Bool]? = nil) {
+    /// `learningRateScales[i]`, when given, multiplies the learning rate (step and decay) element by element for
+    /// tensor i: new weights in a warm-started network can learn faster than the ones carried over.
+    public func update(parameters: [Tensor], gradients: [Tensor], decay: [Bool]? = nil, learningRateScales: [Tensor?]? = nil) {
         precondition(parameters.count == firstMoments.count && gradients.count == parameters.count,
                      "AdamW: \(parameters.count) parameters, \(gradients.count) gradients, \(firstMoments.count) states")
         step += 1
@@ -43,15 +45,23 @@ public final class AdamW {
         for index in parameters.indices {
             let p = parameters[index], g = gradients[index], m = firstMoments[index], v = secondMoments[index]
             precondition(p.shape == g.shape && p.shape == m.shape, "AdamW: parameter \(index) shape \(p.shape), gradient \(g.shape)")
-            let shrink = 1 - lr * ((decay?[index] ?? true) ? weightDecay : 0)
+            let decayRate = (decay?[index] ?? true) ? weightDecay : 0
+            let shrink = 1 - lr * decayRate
             let pp = p.data, gp = g.data, mp = m.data, vp = v.data
+            let scales = learningRateScales?[index]
+            precondition(scales == nil || scales!.shape == p.shape, "AdamW: learning-rate scales of parameter \(index) have shape \(scales!.shape)")
             parallelFor(p.count, itemCost: 2) { range in
                 for i in range {
                     let grad = gp[i]
                     mp[i] = b1 * mp[i] + (1 - b1) * grad
                     vp[i] = b2 * vp[i] + (1 - b2) * grad * grad
                     let denominator = vp[i].squareRoot() / correction2Root + epsilon
-                    pp[i] = pp[i] * shrink - stepSize * mp[i] / denominator
+                    if let scales {
+                        let k = scales.data[i]
+                        pp[i] = pp[i] * (1 - lr * k * decayRate) - k * stepSize * mp[i] / denominator
+                    } else {
+                        pp[i] = pp[i] * shrink - stepSize * mp[i] / denominator
+                    }
                 }
             }
         }

@@ -61,6 +61,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "One flow estimator per decoded level instead of one shared by all (more parameters, the same work); default: the --init file's, else the preset's (shared).") var perLevelEstimators: Bool?
     @Flag(inversion: .prefixedNo, help: "The estimators also read the correlation with frame 2's unwarped features (81 more input channels), to see regions that did not move where the coarser levels carried a fast neighbour's motion; default: the --init file's, else the preset's (off).") var zeroMotionCorrelation: Bool?
     @Option(name: .customLong("init"), help: "Start from these weights (safetensors); with --decoder-stop-level finer than the file's, the new levels' reductions (and a convex upsampler) start fresh and a new level's own estimator as a copy of the file's finest, with --upsampler-width on a bilinear file, the upsampler starts as bilinear upsampling, and with --per-level-estimators on a file with a shared estimator, every level's estimator starts as a copy of it, and with --zero-motion-correlation on a file without it, the new input channels start at zero.") var initWeights: String?
+    @Option(name: .customLong("new-weights-lr-scale"), help: "Learning-rate multiplier for the weights --init did not have (fresh tensors, the zero-motion correlation's channels, which start at zero): they have further to go than the ones carried over.") var newWeightsLRScale: Float = 1
     @Option(help: "Override a loss setting, e.g. smooth_weight=50 (repeatable).") var loss: [String] = []
 
     func validate() throws {
@@ -77,6 +78,7 @@ struct TrainCommand: AsyncParsableCommand {
         guard syntheticLayers >= 2 else { throw ValidationError("--synthetic-layers must be at least 2") }
         guard (0...45).contains(syntheticRotation) else { throw ValidationError("--synthetic-rotation must be in [0, 45] degrees") }
         guard (0...0.5).contains(syntheticZoom) else { throw ValidationError("--synthetic-zoom must be in [0, 0.5]") }
+        guard newWeightsLRScale > 0 && newWeightsLRScale <= 1000 else { throw ValidationError("--new-weights-lr-scale must be in (0, 1000]") }
         guard supervisedLevelWeight >= 0 else { throw ValidationError("--supervised-level-weight must be >= 0") }
         guard let c = parsedCrop, c.height > 0, c.width > 0, c.height % 64 == 0, c.width % 64 == 0 else {
             throw ValidationError("--crop \(crop): expected HxW, positive multiples of 64")
@@ -147,14 +149,21 @@ struct TrainCommand: AsyncParsableCommand {
             // The seed's initialisation stays only where --init has no tensor: a finer decoder's new reductions, a new
             // convex upsampler (which the seed starts as bilinear upsampling).
             model.initializeRandomly(seed: seed)
+            var fresh: [String] = []
             if let initWeights, let loaded = initial {
-                let fresh = try model.warmStart(from: loaded.model, path: initWeights)
+                fresh = try model.warmStart(from: loaded.model, path: initWeights)
                 if !fresh.isEmpty {
                     FileHandle.standardError.write(Data("train: \(initWeights) has \(loaded.model.config); starting \(fresh.joined(separator: ", ")) fresh\n".utf8))
                 }
             }
             let sampler = MixedSampler(sources: sources, crop: options.crop, contentSize: contentSize)
             let trainer = try Trainer(model: model, sampler: sampler, options: options, folder: out, resume: resume)
+            if let loaded = initial, newWeightsLRScale != 1 {
+                trainer.learningRateScales = model.newWeightLearningRateScales(from: loaded.model.config, fresh: fresh,
+                                                                               scale: newWeightsLRScale)
+                let count = trainer.learningRateScales.values.reduce(0) { $0 + $1.array.filter { $0 != 1 }.count }
+                FileHandle.standardError.write(Data("train: \(count) new weights learn at \(newWeightsLRScale) x the rate\n".utf8))
+            }
             if evalSynthetic > 0, let synthetic = sources.first(where: { $0 is SyntheticPairSource }) {
                 // Independent of the training stream: the same pairs for every run with this crop.
                 let evaluation = MixedSampler(sources: [synthetic], crop: options.crop, contentSize: contentSize)

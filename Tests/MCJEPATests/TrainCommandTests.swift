@@ -264,9 +264,12 @@ final class TrainCommandTests: TemporaryFolderTestCase {
     func testTheZeroMotionCorrelationWarmStartsFromAFileWithoutIt() throws {
         let tool = try commandLineTool()
         let out = file("run")
-        let (initial, run) = try trainFromSavedModel(seed: 4, name: "plain.safetensors", out: out, options: ["--zero-motion-correlation"])
+        let (initial, run) = try trainFromSavedModel(seed: 4, name: "plain.safetensors", out: out,
+                                                     options: ["--zero-motion-correlation", "--new-weights-lr-scale", "20"])
         XCTAssertEqual(run.status, 0, run.err)
         XCTAssertTrue(run.err.contains("zero-motion correlation"), run.err)
+        // The test preset's one shared estimator: 16 outputs x 81 channels x 9 taps learn faster.
+        XCTAssertTrue(run.err.contains("\(16 * 81 * 9) new weights learn at 20.0 x the rate"), run.err)
         let trained = try WeightsFile.load(path: "\(out)/model.safetensors").model
         XCTAssertTrue(trained.config.zeroMotionCorrelation)
         // The new input channels started at zero and training moved them.
@@ -282,6 +285,9 @@ final class TrainCommandTests: TemporaryFolderTestCase {
         let back = try runProcess(tool, trainArguments(file("run3")) + ["--init", "\(out)/model.safetensors", "--no-zero-motion-correlation"])
         XCTAssertEqual(back.status, 3, back.err)
         XCTAssertTrue(back.err.contains("model.safetensors") && back.err.contains("zero-motion correlation"), back.err)
+        let badScale = try runProcess(tool, trainArguments(file("run4")) + ["--new-weights-lr-scale", "0"])
+        XCTAssertEqual(badScale.status, 2, badScale.err)
+        XCTAssertTrue(badScale.err.contains("--new-weights-lr-scale"), badScale.err)
     }
 
     func testBadInputsGiveOneLineErrors() throws {

@@ -203,6 +203,30 @@ final class TrainerTests: TemporaryFolderTestCase {
         }
     }
 
+    /// The weights a warm start did not carry get the new-weight learning-rate scale: whole fresh tensors, and the
+    /// zero-motion channels of each estimator's first conv (the carried channels keep 1).
+    func testNewWeightLearningRateScalesCoverFreshTensorsAndTheZeroMotionChannels() throws {
+        var config = ModelConfig.test
+        config.perLevelEstimators = true
+        config.zeroMotionCorrelation = true
+        config.decoderStopLevel = 2
+        let model = MCJEPAModel(config: config)
+        let fresh = ["decoder.reduce.l2.weight", "decoder.reduce.l2.bias"]
+        let scales = model.newWeightLearningRateScales(from: .test, fresh: fresh, scale: 10)
+        XCTAssertEqual(Set(scales.keys), Set(fresh + config.decodedLevels.map { "decoder.estimators.l\($0).convs.0.weight" }))
+        XCTAssertTrue(scales["decoder.reduce.l2.bias"]!.array.allSatisfy { $0 == 10 })
+        let first = scales["decoder.estimators.l4.convs.0.weight"]!
+        let carried = ModelConfig.test.estimatorInputChannels, inputs = config.estimatorInputChannels
+        for o in [0, first.shape[0] - 1] {
+            for c in 0..<inputs {
+                XCTAssertEqual(first.data[(o * inputs + c) * 9 + 4], c < carried ? 1 : 10, "output \(o), input \(c)")
+            }
+        }
+        XCTAssertEqual(first.array.filter { $0 == 10 }.count, first.shape[0] * ModelConfig.correlationChannels * 9)
+        // Nothing new: no scales.
+        XCTAssertTrue(MCJEPAModel(config: .test).newWeightLearningRateScales(from: .test, fresh: [], scale: 10).isEmpty)
+    }
+
     /// A bilinear model warm-starts a convex one, which then starts as (half-pixel) bilinear upsampling: its full
     /// flow matches the bilinear model's away from the border, where align_corners bilinear and the stencil differ
     /// by up to half a cell.

@@ -24,6 +24,24 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(q.array, [1, 1])
     }
 
+    func test_adamw_learning_rate_scales_act_element_by_element_as_a_larger_rate() {
+        // Element 1 with scale 3 follows what a 3x learning rate does to it; element 0 (scale 1) and an unscaled
+        // tensor follow the base rate.
+        let gradients = [Tensor(shape: [2], values: [0.3, -0.7]), Tensor(shape: [2], values: [0.3, -0.7])]
+        func run(_ lr: Float, scales: [Tensor?]?) -> [[Float]] {
+            let p = Tensor(shape: [2], values: [1, 2]), q = Tensor(shape: [2], values: [1, 2])
+            let optimizer = AdamW(parameterShapes: [[2], [2]], learningRate: lr, weightDecay: 0.1)
+            for _ in 0..<3 { optimizer.update(parameters: [p, q], gradients: gradients, learningRateScales: scales) }
+            return [p.array, q.array]
+        }
+        let scaled = run(0.01, scales: [Tensor(shape: [2], values: [1, 3]), nil])
+        let base = run(0.01, scales: nil), fast = run(0.03, scales: nil)
+        XCTAssertEqual(scaled[0][0], base[0][0])
+        XCTAssertEqual(scaled[0][1], fast[0][1], accuracy: 1e-6)
+        XCTAssertNotEqual(scaled[0][1], base[0][1])
+        XCTAssertEqual(scaled[1], base[1])
+    }
+
     func test_kernels_give_the_same_result_with_one_and_two_threads() {
         // Big enough that parallelFor really splits the work (tiny maps run on the calling thread).
         var random = SeededRandom(seed: 21)

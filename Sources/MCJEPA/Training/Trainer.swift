@@ -93,6 +93,11 @@ public final class Trainer {
         return total / Float(evaluationBatches.count)
     }
 
+    /// Per-element learning-rate multipliers by parameter name (`newWeightLearningRateScales`); parameters without
+    /// an entry learn at the schedule's rate. Not saved in checkpoints: a resumed run recomputes them from the same
+    /// command.
+    public var learningRateScales: [String: Tensor] = [:]
+
     /// Learning rate at `step` (train.py `lr_at`).
     public func learningRate(at step: Int) -> Float {
         cosineLearningRate(step: step, baseLR: options.learningRate, warmupSteps: options.warmup,
@@ -159,7 +164,9 @@ public final class Trainer {
             if factor < 1 { for g in gradients { scaleInPlace(g, factor) } }
         }
         optimizer.learningRate = learningRate(at: step)
-        optimizer.update(parameters: model.parameters.specs.map { model.parameters[$0.name] }, gradients: gradients, decay: decay)
+        let specs = model.parameters.specs
+        optimizer.update(parameters: specs.map { model.parameters[$0.name] }, gradients: gradients, decay: decay,
+                         learningRateScales: learningRateScales.isEmpty ? nil : specs.map { learningRateScales[$0.name] })
         if let average { updateAverage(average) }
         terms["occlusion_on"] = loss.useOcclusion ? 1 : 0
         state.step = step + 1
@@ -296,6 +303,29 @@ extension MCJEPAModel {
             }
         }
         return fresh
+    }
+}
+
+extension MCJEPAModel {
+    /// Learning-rate multipliers that make the weights a warm start from a file with config `other` did not carry
+    /// learn `scale` times faster: the tensors `warmStart` returned as `fresh`, and, when this network reads the
+    /// zero-motion correlation and `other` does not, its estimators' first-conv weights on those input channels
+    /// (which start at zero). Only tensors with such weights appear; the other elements of theirs get 1.
+    public func newWeightLearningRateScales(from other: ModelConfig, fresh: [String], scale: Float) -> [String: Tensor] {
+        var scales: [String: Tensor] = [:]
+        for name in fresh {
+            let shape = parameters[name].shape
+            scales[name] = Tensor(shape: shape, values: [Float](repeating: scale, count: shape.reduce(1, *)))
+        }
+        if config.zeroMotionCorrelation && !other.zeroMotionCorrelation {
+            for prefix in config.estimatorPrefixes where !fresh.contains("\(prefix).convs.0.weight") {
+                let shape = parameters["\(prefix).convs.0.weight"].shape
+                let taps = shape[2] * shape[3], inputs = shape[1], carried = other.estimatorInputChannels
+                let values = (0..<shape.reduce(1, *)).map { ($0 / taps) % inputs >= carried ? scale : 1 }
+                scales["\(prefix).convs.0.weight"] = Tensor(shape: shape, values: values)
+            }
+        }
+        return scales
     }
 }
 
