@@ -120,7 +120,8 @@ extension MCJEPAModel {
             let corr = correlationForward(f1, warped, radius: ModelConfig.correlationRadius)
             var parts = [corr, decoder.reduce[level]!(f1), upOrZero]
             if decoder.zeroMotionCorrelation {
-                parts.append(correlationForward(f1, f2, radius: ModelConfig.correlationRadius))
+                // At the coarsest level frame 2 is not warped: the two correlations are one.
+                parts.append(up == nil ? corr : correlationForward(f1, f2, radius: ModelConfig.correlationRadius))
             }
             let input = concatChannels(parts)
             let (residual, hidden, estimatorTrace) = decoder.estimators[level]!.traced(input)
