@@ -54,6 +54,10 @@ class ModelConfig:
     # carried a fast neighbour's motion into it, farther than the warped correlation's +-4 cells. At level 6 (no
     # prior flow) the two correlations are the same.
     zero_motion_correlation: bool = False
+    # True: the context network also reads frame-1 features at the stop level (appended after the flow), so it can
+    # tell an object from the background beside it when it spreads the flow (without them it carried a fast
+    # creature's motion onto the background on Sintel market_5).
+    context_features: bool = False
 
     def to_dict(self) -> dict:
         d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -63,6 +67,8 @@ class ModelConfig:
             del d["per_level_estimators"]  # likewise for models with a shared estimator
         if not d["zero_motion_correlation"]:
             del d["zero_motion_correlation"]  # and for models without the zero-motion correlation
+        if not d["context_features"]:
+            del d["context_features"]  # and for context networks that read no features
         return d
 
     @staticmethod
@@ -232,7 +238,9 @@ class FlowDecoder(nn.Module):
                                              for lv in self.decoded_levels})
         else:
             self.estimator = FlowEstimator(est_in, cfg.estimator_widths, cfg.estimator_norm)
-        self.context = ContextNetwork(cfg.estimator_widths[-1] + 2, cfg.context_widths, cfg.context_dilations)
+        self.context_features = cfg.context_features
+        context_in = cfg.estimator_widths[-1] + 2 + (cfg.widths[cfg.decoder_stop_level - 1] if cfg.context_features else 0)
+        self.context = ContextNetwork(context_in, cfg.context_widths, cfg.context_dilations)
         self.upsampler = None
         if cfg.upsampler_width > 0:
             self.upsampler = ConvexUpsampler(cfg.estimator_widths[-1] + cfg.widths[cfg.decoder_stop_level - 1] + 2,
@@ -271,7 +279,7 @@ class FlowDecoder(nn.Module):
             residual, hidden = self.estimator_at(lv)(est_in)
             flow = up + residual
             if lv == self.stop_level:
-                flow = flow + self.context(torch.cat([hidden, flow], dim=1))
+                flow = flow + self.context(torch.cat([hidden, flow] + ([f1] if self.context_features else []), dim=1))
             flows.append(flow)
         return (flows, hidden) if return_hidden else flows
 

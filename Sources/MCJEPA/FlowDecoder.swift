@@ -25,7 +25,7 @@ struct FlowEstimatorHead {
     }
 }
 
-/// Dilated 3x3 convs (leaky ReLU 0.1) on concat(estimator hidden features, flow) -> residual flow.
+/// Dilated 3x3 convs (leaky ReLU 0.1) on concat(estimator hidden features, flow[, frame-1 features]) -> residual flow.
 struct ContextNetwork {
     let convs: [ConvLayer], out: ConvLayer
 
@@ -72,6 +72,8 @@ struct FlowDecoder {
     let context: ContextNetwork
     /// The estimators also read the correlation with frame 2's unwarped features.
     let zeroMotionCorrelation: Bool
+    /// The context network also reads frame-1 features.
+    let contextFeatures: Bool
     /// nil: bilinear upsampling to full size.
     let upsampler: ConvexUpsampler?
 
@@ -87,6 +89,7 @@ struct FlowDecoder {
         estimators = Dictionary(uniqueKeysWithValues: levels.map { ($0, heads[config.estimatorPrefix(level: $0)]!) })
         context = ContextNetwork(store)
         zeroMotionCorrelation = config.zeroMotionCorrelation
+        contextFeatures = config.contextFeatures
         upsampler = store.config.upsamplerWidth > 0 ? ConvexUpsampler(store) : nil
     }
 
@@ -116,7 +119,7 @@ struct FlowDecoder {
             accumulate(residual, up)
             var current = residual
             if level == stopLevel {
-                let refinement = context(concatChannels([hidden, current]))
+                let refinement = context(concatChannels([hidden, current] + (contextFeatures ? [f1] : [])))
                 accumulate(refinement, current)
                 current = refinement
                 stopHidden = hidden

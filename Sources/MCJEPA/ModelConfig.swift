@@ -31,6 +31,9 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
     /// even where the coarser levels carried a fast neighbour's motion into it, more than the warped correlation's
     /// +-4 cells away. At level 6 (no prior flow) the two correlations are the same.
     public var zeroMotionCorrelation: Bool
+    /// true: the context network also reads frame-1 features at the stop level (appended after the flow), so it can
+    /// tell an object from the background beside it when it spreads the flow.
+    public var contextFeatures: Bool
 
     public static let levelCount = 6
     /// Inputs are padded to a multiple of the coarsest stride.
@@ -41,7 +44,7 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
     public init(widths: [Int], blocks: [Int], decoderStopLevel: Int, reducedChannels: Int, estimatorWidths: [Int],
                 estimatorNorm: Bool, contextWidths: [Int], contextDilations: [Int] = [1, 2, 4, 8, 16, 1],
                 expanderWidths: [Int], upsamplerWidth: Int = 0, perLevelEstimators: Bool = false,
-                zeroMotionCorrelation: Bool = false) {
+                zeroMotionCorrelation: Bool = false, contextFeatures: Bool = false) {
         self.widths = widths
         self.blocks = blocks
         self.decoderStopLevel = decoderStopLevel
@@ -54,6 +57,7 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
         self.upsamplerWidth = upsamplerWidth
         self.perLevelEstimators = perLevelEstimators
         self.zeroMotionCorrelation = zeroMotionCorrelation
+        self.contextFeatures = contextFeatures
     }
 
     /// ConvNeXt-T sized (the paper's encoder; decoder widths as in PWC-Net).
@@ -93,6 +97,12 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
         ModelConfig.correlationChannels * (zeroMotionCorrelation ? 2 : 1) + reducedChannels + 2
     }
 
+    /// Channels of the context network's input: the stop level's estimator hidden features, its flow, and frame-1
+    /// features when `contextFeatures`.
+    public var contextInputChannels: Int {
+        estimatorWidths.last! + 2 + (contextFeatures ? widths[decoderStopLevel - 1] : 0)
+    }
+
     /// Every estimator's prefix, coarse to fine (one when shared), in state_dict order.
     public var estimatorPrefixes: [String] {
         (perLevelEstimators ? decodedLevels : [decoderStopLevel]).map { estimatorPrefix(level: $0) }
@@ -120,16 +130,19 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
         base.upsamplerWidth = 0
         base.perLevelEstimators = false
         base.zeroMotionCorrelation = false
+        base.contextFeatures = false
         let name = base.presetName.map { "\($0) " } ?? ""
         let upsampler = upsamplerWidth > 0 ? ", convex upsampler \(upsamplerWidth)" : ""
         let estimators = perLevelEstimators ? ", an estimator per level" : ""
         let zeroMotion = zeroMotionCorrelation ? ", zero-motion correlation" : ""
-        return "\(name)(widths \(widths), blocks \(blocks), decoder 6->\(decoderStopLevel)\(estimators)\(zeroMotion)\(upsampler))"
+        let context = contextFeatures ? ", context reads features" : ""
+        return "\(name)(widths \(widths), blocks \(blocks), decoder 6->\(decoderStopLevel)\(estimators)\(zeroMotion)\(context)\(upsampler))"
     }
 
     // MARK: JSON, with the reference's snake_case keys
 
-    /// `upsampler_width` only when nonzero, `per_level_estimators` and `zero_motion_correlation` only when true, as
+    /// `upsampler_width` only when nonzero, `per_level_estimators`, `zero_motion_correlation` and `context_features`
+    /// only when true, as
     /// the reference writes them:
     /// files of models without those features are unchanged.
     public var jsonObject: [String: Any] {
@@ -140,6 +153,7 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
         if upsamplerWidth > 0 { object["upsampler_width"] = upsamplerWidth }
         if perLevelEstimators { object["per_level_estimators"] = true }
         if zeroMotionCorrelation { object["zero_motion_correlation"] = true }
+        if contextFeatures { object["context_features"] = true }
         return object
     }
 
@@ -166,7 +180,8 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
         do {
             let known: Set<String> = ["widths", "blocks", "decoder_stop_level", "reduced_channels", "estimator_widths",
                                       "estimator_norm", "context_widths", "context_dilations", "expander_widths",
-                                      "upsampler_width", "per_level_estimators", "zero_motion_correlation"]
+                                      "upsampler_width", "per_level_estimators", "zero_motion_correlation",
+                                      "context_features"]
             if let unknown = object.keys.first(where: { !known.contains($0) }) {
                 throw ConfigError(reason: "config field \(unknown) is not known to this build")
             }
@@ -183,7 +198,8 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
                 contextDilations: try ints("context_dilations"), expanderWidths: try ints("expander_widths"),
                 upsamplerWidth: object["upsampler_width"] == nil ? 0 : try int("upsampler_width"),
                 perLevelEstimators: try flag("per_level_estimators"),
-                zeroMotionCorrelation: try flag("zero_motion_correlation"))
+                zeroMotionCorrelation: try flag("zero_motion_correlation"),
+                contextFeatures: try flag("context_features"))
             if let problem = config.validationError() { throw ConfigError(reason: "config: \(problem)") }
             return .success(config)
         } catch let error as ConfigError {

@@ -36,7 +36,7 @@ public enum ModelFLOPs {
             }
             total += 2 * Double(2 * channels * 9) * pixels
             if level == cfg.decoderStopLevel {
-                var channels = cfg.estimatorWidths.last! + 2
+                var channels = cfg.contextInputChannels
                 for width in cfg.contextWidths {
                     total += 2 * Double(width * channels * 9) * pixels
                     channels = width

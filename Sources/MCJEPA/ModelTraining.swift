@@ -130,7 +130,7 @@ extension MCJEPAModel {
             var preContext: Tensor?, contextTrace: StackTrace?
             if level == decoder.stopLevel {
                 preContext = current
-                let (refinement, t) = decoder.context.traced(concatChannels([hidden, current]))
+                let (refinement, t) = decoder.context.traced(concatChannels([hidden, current] + (decoder.contextFeatures ? [f1] : [])))
                 contextTrace = t
                 accumulate(refinement, current)
                 current = refinement
@@ -198,9 +198,16 @@ extension MCJEPAModel {
             let dFlow = dOut.copy() // gradient of flow = up + residual (before the context refinement)
             if let context = step.context {
                 let dIn = decoder.context.backward(context, gradOutput: dOut, store: parameters)
-                let hiddenChannels = dIn.c - 2
+                let featureChannels = decoder.contextFeatures ? c : 0
+                let hiddenChannels = dIn.c - 2 - featureChannels
                 let dh = Tensor(shape: [dIn.n, hiddenChannels, dIn.h, dIn.w])
-                concatChannelsBackward(gradOutput: dIn, gradParts: [dh, dFlow], channels: [hiddenChannels, 2])
+                let dFeatures = decoder.contextFeatures ? Tensor(shape: step.f1.shape) : nil
+                concatChannelsBackward(gradOutput: dIn, gradParts: [dh, dFlow] + (dFeatures.map { [$0] } ?? []),
+                                       channels: [hiddenChannels, 2] + (dFeatures == nil ? [] : [featureChannels]))
+                if let dFeatures {  // the context network's own read of frame-1 features
+                    let l = step.level - 1
+                    if let g = g1[l] { accumulate(g, dFeatures) } else { g1[l] = dFeatures }
+                }
                 // The convex upsampler reads the same hidden features (and the stop level's frame-1 features).
                 if let fromUpsampler {
                     accumulate(dh, fromUpsampler.hidden)

@@ -91,7 +91,7 @@ public final class ParameterStore {
             }
             conv("\(prefix).out", 2, channels, 3)
         }
-        var channels = cfg.estimatorWidths.last! + 2
+        var channels = cfg.contextInputChannels
         for (i, width) in cfg.contextWidths.enumerated() {
             conv("decoder.context.convs.\(i)", width, channels, 3)
             channels = width

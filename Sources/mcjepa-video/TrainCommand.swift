@@ -60,7 +60,8 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Convex upsampling to full size with a mask head of this width (0 = bilinear); default: the --init file's, else the preset's (0).") var upsamplerWidth: Int?
     @Flag(inversion: .prefixedNo, help: "One flow estimator per decoded level instead of one shared by all (more parameters, the same work); default: the --init file's, else the preset's (shared).") var perLevelEstimators: Bool?
     @Flag(inversion: .prefixedNo, help: "The estimators also read the correlation with frame 2's unwarped features (81 more input channels), to see regions that did not move where the coarser levels carried a fast neighbour's motion; default: the --init file's, else the preset's (off).") var zeroMotionCorrelation: Bool?
-    @Option(name: .customLong("init"), help: "Start from these weights (safetensors); with --decoder-stop-level finer than the file's, the new levels' reductions (and a convex upsampler) start fresh and a new level's own estimator as a copy of the file's finest, with --upsampler-width on a bilinear file, the upsampler starts as bilinear upsampling, and with --per-level-estimators on a file with a shared estimator, every level's estimator starts as a copy of it, and with --zero-motion-correlation on a file without it, the new input channels start at zero.") var initWeights: String?
+    @Option(name: .customLong("init"), help: "Start from these weights (safetensors); with --decoder-stop-level finer than the file's, the new levels' reductions (and a convex upsampler) start fresh and a new level's own estimator as a copy of the file's finest, with --upsampler-width on a bilinear file, the upsampler starts as bilinear upsampling, and with --per-level-estimators on a file with a shared estimator, every level's estimator starts as a copy of it, and with --zero-motion-correlation on a file without it, the new input channels start at zero (likewise with --context-features).") var initWeights: String?
+    @Flag(inversion: .prefixedNo, help: "The context network also reads frame-1 features at the stop level, to tell an object from the background beside it; default: the --init file's, else the preset's (off).") var contextFeatures: Bool?
     @Option(name: .customLong("new-weights-lr-scale"), help: "Learning-rate multiplier for the weights --init did not have (fresh tensors, the zero-motion correlation's channels, which start at zero): they have further to go than the ones carried over.") var newWeightsLRScale: Float = 1
     @Option(help: "Override a loss setting, e.g. smooth_weight=50 (repeatable).") var loss: [String] = []
 
@@ -145,6 +146,7 @@ struct TrainCommand: AsyncParsableCommand {
             config.upsamplerWidth = upsamplerWidth ?? initial?.model.config.upsamplerWidth ?? config.upsamplerWidth
             config.perLevelEstimators = perLevelEstimators ?? initial?.model.config.perLevelEstimators ?? config.perLevelEstimators
             config.zeroMotionCorrelation = zeroMotionCorrelation ?? initial?.model.config.zeroMotionCorrelation ?? config.zeroMotionCorrelation
+            config.contextFeatures = contextFeatures ?? initial?.model.config.contextFeatures ?? config.contextFeatures
             let model = MCJEPAModel(config: config)
             // The seed's initialisation stays only where --init has no tensor: a finer decoder's new reductions, a new
             // convex upsampler (which the seed starts as bilinear upsampling).

@@ -38,6 +38,10 @@ final class LossParityTests: XCTestCase {
         try checkLossesAndGradients(.zeroMotion)
     }
 
+    func testEveryLossTermAndParameterGradientMatchPyTorchWithContextFeatures() throws {
+        try checkLossesAndGradients(.contextFeatures)
+    }
+
     private func checkLossesAndGradients(_ variant: ParityVariant) throws {
         let model = try ParityFixture.parityModel(variant)
         XCTAssertEqual(model.config, variant.config)

@@ -203,6 +203,38 @@ final class TrainerTests: TemporaryFolderTestCase {
         }
     }
 
+    /// A model whose context network reads no features warm-starts one whose does, which starts with the file's
+    /// flow (the new weights are zero) and then reads them; the features cannot be dropped again. The new channels
+    /// get the new-weight learning-rate scale.
+    func testContextFeaturesStartSilent() throws {
+        let plain = MCJEPAModel(config: .test)
+        plain.initializeRandomly(seed: 5)
+        var config = ModelConfig.test
+        config.contextFeatures = true
+        XCTAssertEqual(config.contextInputChannels, ModelConfig.test.contextInputChannels + config.widths[2])
+        let reading = MCJEPAModel(config: config)
+        reading.initializeRandomly(seed: 6)
+        XCTAssertEqual(try reading.warmStart(from: plain, path: "plain.safetensors"), [])
+        var random = TrainingRNG(seed: 3)
+        let img1 = Tensor(shape: [1, 3, 64, 128], values: (0..<(3 * 64 * 128)).map { _ in random.uniform() })
+        let img2 = Tensor(shape: [1, 3, 64, 128], values: (0..<(3 * 64 * 128)).map { _ in random.uniform() })
+        let a = plain.flow(plain.encode(img1), plain.encode(img2)).full.array
+        let b = reading.flow(reading.encode(img1), reading.encode(img2)).full.array
+        XCTAssertLessThan(zip(a, b).map { abs($0 - $1) }.max()!, 1e-5)
+        let first = reading.parameters["decoder.context.convs.0.weight"]
+        let carried = ModelConfig.test.contextInputChannels, inputs = config.contextInputChannels
+        for o in 0..<first.shape[0] { (first.data + (o * inputs + carried) * 9).update(repeating: o % 2 == 0 ? 1 : -1, count: (inputs - carried) * 9) }
+        let moved = reading.flow(reading.encode(img1), reading.encode(img2)).full.array
+        // (The seed's context output layer is small, so is the change; still 50 x the silent start's bound.)
+        XCTAssertGreaterThan(zip(a, moved).map { abs($0 - $1) }.max()!, 5e-4)
+        XCTAssertThrowsError(try plain.warmStart(from: reading, path: "reading.safetensors")) { error in
+            XCTAssertTrue("\(error)".contains("reading.safetensors"), "\(error)")
+        }
+        let scales = reading.newWeightLearningRateScales(from: .test, fresh: [], scale: 4)
+        XCTAssertEqual(Array(scales.keys), ["decoder.context.convs.0.weight"])
+        XCTAssertEqual(scales["decoder.context.convs.0.weight"]!.array.filter { $0 == 4 }.count, first.shape[0] * (inputs - carried) * 9)
+    }
+
     /// The weights a warm start did not carry get the new-weight learning-rate scale: whole fresh tensors, and the
     /// zero-motion channels of each estimator's first conv (the carried channels keep 1).
     func testNewWeightLearningRateScalesCoverFreshTensorsAndTheZeroMotionChannels() throws {

@@ -60,6 +60,14 @@ final class WeightsFileTests: TemporaryFolderTestCase {
             XCTAssertEqual(b.shape, [48, 81 + 32 + 2 + 81, 3, 3])
         }
         XCTAssertEqual(zip(before, after).filter { $0.shape != $1.shape }.count, 4)
+        // Context features: only the context network's first conv widens, by the stop level's channels.
+        var reading = config
+        reading.contextFeatures = true
+        XCTAssertTrue(reading.json.contains(#""context_features":true"#) && !config.json.contains("context_features"), reading.json)
+        XCTAssertEqual(try ModelConfig.fromJSON(reading.json).get(), reading)
+        let widened = zip(after, ParameterStore.expectedSpecs(reading)).filter { $0.shape != $1.shape }.map(\.1)
+        XCTAssertEqual(widened.map(\.name), ["decoder.context.convs.0.weight"])
+        XCTAssertEqual(widened.first?.shape, [32, 32 + 2 + 32, 3, 3])
     }
 
     func testPerLevelEstimatorsAreNamedByLevelAndWrittenOnlyWhenOn() throws {

@@ -250,8 +250,9 @@ extension MCJEPAModel {
     /// for another stop level (its shapes depend on the level). A shared estimator and the context network also serve
     /// the finer levels; a shared estimator is copied into every level's, and a finer level's own estimator starts as
     /// a copy of `other`'s finest. When this network's estimators also read the zero-motion correlation and `other`'s
-    /// do not, their first convs take `other`'s weights with zeros for the new input channels, so the copy computes
-    /// `other`'s flow exactly until training moves them.
+    /// do not, their first convs take `other`'s weights with zeros for the new input channels, and likewise the
+    /// context network's first conv for frame-1 features, so the copy computes `other`'s flow exactly until training
+    /// moves them.
     /// - Returns: the names of the parameters `other` did not have, in state_dict order.
     /// - Throws: `WeightsError` naming `path` when the configurations differ in anything else.
     public func warmStart(from other: MCJEPAModel, path: String) throws -> [String] {
@@ -260,6 +261,7 @@ extension MCJEPAModel {
         comparable.upsamplerWidth = other.config.upsamplerWidth
         comparable.perLevelEstimators = other.config.perLevelEstimators
         comparable.zeroMotionCorrelation = other.config.zeroMotionCorrelation
+        comparable.contextFeatures = other.config.contextFeatures
         let sameStop = other.config.decoderStopLevel == config.decoderStopLevel
         // A learnt upsampler is not dropped, and carries over only to the same one.
         let upsamplerFits = other.config.upsamplerWidth == 0
@@ -268,11 +270,12 @@ extension MCJEPAModel {
         let estimatorsFit = !other.config.perLevelEstimators || config.perLevelEstimators
         // Estimators that read the zero-motion correlation cannot drop it.
         let correlationsFit = !other.config.zeroMotionCorrelation || config.zeroMotionCorrelation
+        let contextFits = !other.config.contextFeatures || config.contextFeatures
         guard comparable == other.config, other.config.decoderStopLevel >= config.decoderStopLevel, upsamplerFits,
-              estimatorsFit, correlationsFit else {
+              estimatorsFit, correlationsFit, contextFits else {
             throw WeightsError(path: path, reason: "file holds config \(other.config), which cannot start \(config) "
                                + "(only a decoder that stops at a coarser level, one without a convex upsampler, one "
-                               + "with a shared estimator, or one without the zero-motion correlation can)")
+                               + "with a shared estimator, or one without the zero-motion correlation or context features can)")
         }
         // Each level's estimator reads `other`'s for the same level, or its finest when this level is finer (or the
         // shared one): decoder.estimators.l<level>.<rest> <- <source prefix>.<rest>.
@@ -295,7 +298,7 @@ extension MCJEPAModel {
                 let target = parameters[spec.name]
                 if target.shape == tensor.shape {
                     target.assign(tensor)
-                } else {  // an estimator's first conv, widened by the zero-motion correlation's input channels
+                } else {  // a first conv widened by the zero-motion correlation's or the context features' channels
                     copyWithZeroInputChannels(tensor, into: target)
                 }
             } else {
@@ -310,20 +313,27 @@ extension MCJEPAModel {
     /// Learning-rate multipliers that make the weights a warm start from a file with config `other` did not carry
     /// learn `scale` times faster: the tensors `warmStart` returned as `fresh`, and, when this network reads the
     /// zero-motion correlation and `other` does not, its estimators' first-conv weights on those input channels
-    /// (which start at zero). Only tensors with such weights appear; the other elements of theirs get 1.
+    /// (which start at zero), and likewise the context network's first-conv weights on frame-1 features. Only tensors
+    /// with such weights appear; the other elements of theirs get 1.
     public func newWeightLearningRateScales(from other: ModelConfig, fresh: [String], scale: Float) -> [String: Tensor] {
         var scales: [String: Tensor] = [:]
+        /// `name` [O, I, k, k]: `scale` on input channels from `carried` on.
+        func scaleInputs(_ name: String, from carried: Int) {
+            let shape = parameters[name].shape
+            let taps = shape[2] * shape[3], inputs = shape[1]
+            scales[name] = Tensor(shape: shape, values: (0..<shape.reduce(1, *)).map { ($0 / taps) % inputs >= carried ? scale : 1 })
+        }
         for name in fresh {
             let shape = parameters[name].shape
             scales[name] = Tensor(shape: shape, values: [Float](repeating: scale, count: shape.reduce(1, *)))
         }
         if config.zeroMotionCorrelation && !other.zeroMotionCorrelation {
             for prefix in config.estimatorPrefixes where !fresh.contains("\(prefix).convs.0.weight") {
-                let shape = parameters["\(prefix).convs.0.weight"].shape
-                let taps = shape[2] * shape[3], inputs = shape[1], carried = other.estimatorInputChannels
-                let values = (0..<shape.reduce(1, *)).map { ($0 / taps) % inputs >= carried ? scale : 1 }
-                scales["\(prefix).convs.0.weight"] = Tensor(shape: shape, values: values)
+                scaleInputs("\(prefix).convs.0.weight", from: other.estimatorInputChannels)
             }
+        }
+        if config.contextFeatures && !other.contextFeatures {
+            scaleInputs("decoder.context.convs.0.weight", from: other.contextInputChannels)
         }
         return scales
     }
