@@ -245,3 +245,31 @@ def test_decoder_stop_level_warm_starts_a_finer_decoder(tmp_path):
     back = _run_train("--synthetic", str(tmp_path), "--out", str(tmp_path / "run2"), *SMALL, "--steps", "1",
                       "--init", str(run / "step-0000002.safetensors"), "--decoder-stop-level", "3")
     assert back.returncode != 0 and "cannot start a decoder that stops at level 3" in back.stderr
+
+
+def test_context_features_start_silent(tmp_path):
+    """--context-features --init a file without them: the context network's first conv keeps the file's weights with
+    zeros for frame-1 features (the same flow), the saved config carries context_features, and they cannot be
+    dropped again."""
+    _photos(tmp_path)
+    init = tmp_path / "init.safetensors"
+    model = build_model("test")
+    save_file(model.state_dict(), str(init), weights_metadata(model.cfg))
+    reading = MCJEPA(dataclasses.replace(model.cfg, context_features=True))
+    load_weights(reading, str(init), model.state_dict())
+    first_conv = reading.decoder.context.convs[0].weight
+    plain_inputs = model.decoder.context.convs[0].weight.shape[1]
+    assert first_conv.shape[1] == plain_inputs + model.cfg.widths[2] and not first_conv[:, plain_inputs:].any()
+    img1, img2 = torch.rand(1, 3, 64, 128), torch.rand(1, 3, 64, 128)
+    with torch.no_grad():
+        torch.testing.assert_close(reading.flow(reading.encode(img1), reading.encode(img2))[1],
+                                   model.flow(model.encode(img1), model.encode(img2))[1], rtol=0, atol=1e-5)
+    run = tmp_path / "run"
+    first = _run_train("--synthetic", str(tmp_path), "--out", str(run), "--ckpt-every", "1", *SMALL, "--steps", "1",
+                       "--init", str(init), "--context-features")
+    assert first.returncode == 0, first.stderr
+    loaded, metadata = load_model(str(run / "step-0000001.safetensors"))
+    assert loaded.cfg.context_features and '"context_features": true' in metadata["config"]
+    back = _run_train("--synthetic", str(tmp_path), "--out", str(tmp_path / "run2"), *SMALL, "--steps", "1",
+                      "--init", str(run / "step-0000001.safetensors"), "--no-context-features")
+    assert back.returncode != 0 and "cannot be dropped" in back.stderr
