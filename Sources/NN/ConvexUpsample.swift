@@ -44,33 +44,61 @@ private func convexUpsample(flow: Tensor, logits: Tensor, factor s: Int, weights
     let hw = h * w, s2 = s * s, H = h * s, W = w * s
     let out = Tensor(uninitializedShape: [N, 2, H, W])
     let fp = flow.data, lp = logits.data, op = out.data
+    // Every step is a loop along the row of cells, so that it vectorises: the neighbours come from the three flow
+    // rows around it, padded with their border cells (neighbour kx of cell x is padded[x + kx]).
+    let padded = w + 2
     parallelFor(N * h, itemCost: w * s2 * 40) { rows in
-        let nb = UnsafeMutablePointer<Int>.allocate(capacity: 9 * w), e = UnsafeMutablePointer<Float>.allocate(capacity: 9)
-        defer { nb.deallocate(); e.deallocate() }
+        let rowsU = UnsafeMutablePointer<Float>.allocate(capacity: 3 * padded), rowsV = UnsafeMutablePointer<Float>.allocate(capacity: 3 * padded)
+        let e = UnsafeMutablePointer<Float>.allocate(capacity: 9 * w), top = UnsafeMutablePointer<Float>.allocate(capacity: w)
+        let sum = UnsafeMutablePointer<Float>.allocate(capacity: w)
+        let fu = UnsafeMutablePointer<Float>.allocate(capacity: w), fv = UnsafeMutablePointer<Float>.allocate(capacity: w)
+        defer { [rowsU, rowsV, e, top, sum, fu, fv].forEach { $0.deallocate() } }
         for row in rows {
             let n = row / h, y = row % h
-            let u = fp + n * 2 * hw, v = u + hw
-            for x in 0..<w { neighbourOffsets(y, x, h, w, into: nb + 9 * x) }
+            for ky in 0..<3 {
+                let source = min(max(y + ky - 1, 0), h - 1) * w
+                for (plane, rowsOut) in [(fp + n * 2 * hw, rowsU), (fp + n * 2 * hw + hw, rowsV)] {
+                    let padRow = rowsOut + ky * padded
+                    (padRow + 1).update(from: plane + source, count: w)
+                    padRow[0] = plane[source]
+                    padRow[w + 1] = plane[source + w - 1]
+                }
+            }
             let outU = op + n * 2 * H * W, outV = outU + H * W
             for sub in 0..<s2 {
                 let (dy, dx) = (sub / s, sub % s)
-                let rowBase = n * 9 * s2 * hw + sub * hw + y * w
-                let outRow = (y * s + dy) * W + dx
-                for x in 0..<w {
-                    let base = rowBase + x, cell = nb + 9 * x
-                    var top = -Float.infinity
-                    for k in 0..<9 { top = max(top, lp[base + k * s2 * hw]) }
-                    var sum: Float = 0
-                    for k in 0..<9 { e[k] = fastExp(lp[base + k * s2 * hw] - top); sum += e[k] }
-                    let inverse = 1 / sum
-                    var fu: Float = 0, fv: Float = 0
-                    for k in 0..<9 {
-                        let p = e[k] * inverse
-                        wp?[base + k * s2 * hw] = p
-                        fu += p * u[cell[k]]; fv += p * v[cell[k]]
+                // Logit plane k of this sub-pixel, at this row of cells.
+                let plane = { (k: Int) in n * 9 * s2 * hw + (k * s2 + sub) * hw + y * w }
+                top.update(from: lp + plane(0), count: w)
+                for k in 1..<9 {
+                    let l = lp + plane(k)
+                    for x in 0..<w { top[x] = max(top[x], l[x]) }
+                }
+                sum.update(repeating: 0, count: w)
+                fu.update(repeating: 0, count: w)
+                fv.update(repeating: 0, count: w)
+                for k in 0..<9 {
+                    let l = lp + plane(k), ek = e + k * w
+                    let a = rowsU + (k / 3) * padded + k % 3, b = rowsV + (k / 3) * padded + k % 3
+                    for x in 0..<w {
+                        let value = fastExp(l[x] - top[x])
+                        ek[x] = value
+                        sum[x] += value
+                        fu[x] += value * a[x]
+                        fv[x] += value * b[x]
                     }
-                    outU[outRow + x * s] = Float(s) * fu
-                    outV[outRow + x * s] = Float(s) * fv
+                }
+                for x in 0..<w { sum[x] = 1 / sum[x] }
+                if let wp {
+                    for k in 0..<9 {
+                        let target = wp + plane(k), ek = e + k * w
+                        for x in 0..<w { target[x] = ek[x] * sum[x] }
+                    }
+                }
+                let outRow = (y * s + dy) * W + dx, scale = Float(s)
+                for x in 0..<w {
+                    outU[outRow + x * s] = scale * fu[x] * sum[x]
+                    outV[outRow + x * s] = scale * fv[x] * sum[x]
                 }
             }
         }
