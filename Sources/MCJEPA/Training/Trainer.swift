@@ -317,7 +317,7 @@ extension MCJEPAModel {
     /// with such weights appear; the other elements of theirs get 1.
     public func newWeightLearningRateScales(from other: ModelConfig, fresh: [String], scale: Float) -> [String: Tensor] {
         var scales: [String: Tensor] = [:]
-        /// `name` [O, I, k, k]: `scale` on input channels from `carried` on.
+        // `name` [O, I, k, k]: `scale` on input channels from `carried` on.
         func scaleInputs(_ name: String, from carried: Int) {
             let shape = parameters[name].shape
             let taps = shape[2] * shape[3], inputs = shape[1]
