@@ -400,23 +400,24 @@ def main(argv=None) -> None:
     tensors, metadata = load_file(continued) if continued else ({}, {})
     continued_cfg = json.loads(metadata["config"]) if "config" in metadata else {}
     width = args.upsampler_width if args.upsampler_width is not None else continued_cfg.get("upsampler_width", 0)
-    per_level = (args.per_level_estimators if args.per_level_estimators is not None
-                 else continued_cfg.get("per_level_estimators", False))
-    if continued_cfg.get("per_level_estimators", False) and not per_level:
-        raise SystemExit(f"{continued}: has an estimator per level, which cannot be merged into a shared one")
-    zero_motion = (args.zero_motion_correlation if args.zero_motion_correlation is not None
-                   else continued_cfg.get("zero_motion_correlation", False))
-    if continued_cfg.get("zero_motion_correlation", False) and not zero_motion:
-        raise SystemExit(f"{continued}: its estimators read the zero-motion correlation, which cannot be dropped")
+    def kept(option: Optional[bool], key: str, what: str) -> bool:
+        # A feature the continued file has cannot be switched off (its weights have nowhere to go).
+        on = option if option is not None else continued_cfg.get(key, False)
+        if continued_cfg.get(key, False) and not on:
+            raise SystemExit(f"{continued}: {what}")
+        return on
+
+    per_level = kept(args.per_level_estimators, "per_level_estimators",
+                     "has an estimator per level, which cannot be merged into a shared one")
+    zero_motion = kept(args.zero_motion_correlation, "zero_motion_correlation",
+                       "its estimators read the zero-motion correlation, which cannot be dropped")
+    context_features = kept(args.context_features, "context_features",
+                            "its context network reads frame-1 features, which cannot be dropped")
     stop = (args.decoder_stop_level if args.decoder_stop_level is not None
             else continued_cfg.get("decoder_stop_level", cfg.decoder_stop_level))
     if stop > continued_cfg.get("decoder_stop_level", stop):
         raise SystemExit(f"{continued}: decodes down to level {continued_cfg['decoder_stop_level']}, which cannot "
                          f"start a decoder that stops at level {stop}")
-    context_features = (args.context_features if args.context_features is not None
-                        else continued_cfg.get("context_features", False))
-    if continued_cfg.get("context_features", False) and not context_features:
-        raise SystemExit(f"{continued}: its context network reads frame-1 features, which cannot be dropped")
     cfg = dataclasses.replace(cfg, decoder_stop_level=stop, upsampler_width=width, per_level_estimators=per_level,
                               zero_motion_correlation=zero_motion, context_features=context_features)
     model = MCJEPA(cfg).to(device)

@@ -155,6 +155,24 @@ def test_upsampler_width_warm_starts_a_convex_model_from_a_bilinear_file(tmp_pat
     assert bad.returncode == 2 and "--upsampler-width" in bad.stderr
 
 
+def _flag_is_kept(tmp_path, init, flag, key, refusal):
+    """One step from `init` with `flag`: the saved config carries `key`; a resumed step without the flag keeps it;
+    --no-<flag> from that file fails with `refusal`. Returns the first step's model."""
+    run = tmp_path / "run"
+    common = ["--synthetic", str(tmp_path), "--out", str(run), "--ckpt-every", "1", *SMALL]
+    first = _run_train(*common, "--steps", "1", "--init", str(init), flag)
+    assert first.returncode == 0, first.stderr
+    loaded, metadata = load_model(str(run / "step-0000001.safetensors"))
+    assert getattr(loaded.cfg, key) and f'"{key}": true' in metadata["config"]
+    second = _run_train(*common, "--steps", "2", "--resume")
+    assert second.returncode == 0, second.stderr
+    assert getattr(load_model(str(run / "step-0000002.safetensors"))[0].cfg, key)
+    back = _run_train("--synthetic", str(tmp_path), "--out", str(tmp_path / "run2"), *SMALL, "--steps", "1",
+                      "--init", str(run / "step-0000002.safetensors"), "--no-" + flag[2:])
+    assert back.returncode != 0 and refusal in back.stderr
+    return loaded
+
+
 def test_per_level_estimators_start_as_copies_of_a_shared_one(tmp_path):
     """--per-level-estimators --init a file with a shared estimator: every level's estimator starts as a copy of it
     (the split model computes the same flow), the saved config carries per_level_estimators, a resume keeps it
@@ -169,19 +187,8 @@ def test_per_level_estimators_start_as_copies_of_a_shared_one(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(split.flow(split.encode(img1), split.encode(img2))[1],
                                    model.flow(model.encode(img1), model.encode(img2))[1], rtol=0, atol=0)
-    run = tmp_path / "run"
-    common = ["--synthetic", str(tmp_path), "--out", str(run), "--ckpt-every", "1", *SMALL]
-    first = _run_train(*common, "--steps", "1", "--init", str(init), "--per-level-estimators")
-    assert first.returncode == 0, first.stderr
-    loaded, metadata = load_model(str(run / "step-0000001.safetensors"))
-    assert loaded.cfg.per_level_estimators and '"per_level_estimators": true' in metadata["config"]
+    loaded = _flag_is_kept(tmp_path, init, "--per-level-estimators", "per_level_estimators", "cannot be merged")
     assert sorted(loaded.decoder.estimators.keys()) == ["l3", "l4", "l5", "l6"]
-    second = _run_train(*common, "--steps", "2", "--resume")
-    assert second.returncode == 0, second.stderr
-    assert load_model(str(run / "step-0000002.safetensors"))[0].cfg.per_level_estimators
-    back = _run_train("--synthetic", str(tmp_path), "--out", str(tmp_path / "run2"), *SMALL, "--steps", "1",
-                      "--init", str(run / "step-0000002.safetensors"), "--no-per-level-estimators")
-    assert back.returncode != 0 and "cannot be merged" in back.stderr
 
 
 def test_the_zero_motion_correlation_starts_silent(tmp_path):
@@ -201,18 +208,7 @@ def test_the_zero_motion_correlation_starts_silent(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(widened.flow(widened.encode(img1), widened.encode(img2))[1],
                                    model.flow(model.encode(img1), model.encode(img2))[1], rtol=0, atol=1e-5)
-    run = tmp_path / "run"
-    common = ["--synthetic", str(tmp_path), "--out", str(run), "--ckpt-every", "1", *SMALL]
-    first = _run_train(*common, "--steps", "1", "--init", str(init), "--zero-motion-correlation")
-    assert first.returncode == 0, first.stderr
-    loaded, metadata = load_model(str(run / "step-0000001.safetensors"))
-    assert loaded.cfg.zero_motion_correlation and '"zero_motion_correlation": true' in metadata["config"]
-    second = _run_train(*common, "--steps", "2", "--resume")
-    assert second.returncode == 0, second.stderr
-    assert load_model(str(run / "step-0000002.safetensors"))[0].cfg.zero_motion_correlation
-    back = _run_train("--synthetic", str(tmp_path), "--out", str(tmp_path / "run2"), *SMALL, "--steps", "1",
-                      "--init", str(run / "step-0000002.safetensors"), "--no-zero-motion-correlation")
-    assert back.returncode != 0 and "cannot be dropped" in back.stderr
+    _flag_is_kept(tmp_path, init, "--zero-motion-correlation", "zero_motion_correlation", "cannot be dropped")
 
 
 def test_decoder_stop_level_warm_starts_a_finer_decoder(tmp_path):
@@ -249,8 +245,8 @@ def test_decoder_stop_level_warm_starts_a_finer_decoder(tmp_path):
 
 def test_context_features_start_silent(tmp_path):
     """--context-features --init a file without them: the context network's first conv keeps the file's weights with
-    zeros for frame-1 features (the same flow), the saved config carries context_features, and they cannot be
-    dropped again."""
+    zeros for frame-1 features (the same flow), the saved config carries context_features, a resume keeps them
+    without the option, and they cannot be dropped again."""
     _photos(tmp_path)
     init = tmp_path / "init.safetensors"
     model = build_model("test")
@@ -264,12 +260,4 @@ def test_context_features_start_silent(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(reading.flow(reading.encode(img1), reading.encode(img2))[1],
                                    model.flow(model.encode(img1), model.encode(img2))[1], rtol=0, atol=1e-5)
-    run = tmp_path / "run"
-    first = _run_train("--synthetic", str(tmp_path), "--out", str(run), "--ckpt-every", "1", *SMALL, "--steps", "1",
-                       "--init", str(init), "--context-features")
-    assert first.returncode == 0, first.stderr
-    loaded, metadata = load_model(str(run / "step-0000001.safetensors"))
-    assert loaded.cfg.context_features and '"context_features": true' in metadata["config"]
-    back = _run_train("--synthetic", str(tmp_path), "--out", str(tmp_path / "run2"), *SMALL, "--steps", "1",
-                      "--init", str(run / "step-0000001.safetensors"), "--no-context-features")
-    assert back.returncode != 0 and "cannot be dropped" in back.stderr
+    _flag_is_kept(tmp_path, init, "--context-features", "context_features", "cannot be dropped")
