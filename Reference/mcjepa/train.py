@@ -400,6 +400,7 @@ def main(argv=None) -> None:
     tensors, metadata = load_file(continued) if continued else ({}, {})
     continued_cfg = json.loads(metadata["config"]) if "config" in metadata else {}
     width = args.upsampler_width if args.upsampler_width is not None else continued_cfg.get("upsampler_width", 0)
+
     def kept(option: Optional[bool], key: str, what: str) -> bool:
         # A feature the continued file has cannot be switched off (its weights have nowhere to go).
         on = option if option is not None else continued_cfg.get(key, False)

@@ -36,6 +36,33 @@ SMALL = ["--batch", "1", "--content-batch", "2", "--crop", "64x128", "--content-
          "--content-warmup", "2", "--occlusion-start", "3", "--log-every", "1", "--threads", "1", "--preset", "test"]
 
 
+def _photos_and_saved_model(tmp_path):
+    """Photos for synthetic pairs in `tmp_path` and a random `test` model saved there: (its path, the model)."""
+    _photos(tmp_path)
+    init = tmp_path / "init.safetensors"
+    model = build_model("test")
+    save_file(model.state_dict(), str(init), weights_metadata(model.cfg))
+    return init, model
+
+
+def _flag_is_kept(tmp_path, init, flag, key, refusal):
+    """One step from `init` with `flag`: the saved config carries `key`; a resumed step without the flag keeps it;
+    --no-<flag> from that file fails with `refusal`. Returns the first step's model."""
+    run = tmp_path / "run"
+    common = ["--synthetic", str(tmp_path), "--out", str(run), "--ckpt-every", "1", *SMALL]
+    first = _run_train(*common, "--steps", "1", "--init", str(init), flag)
+    assert first.returncode == 0, first.stderr
+    loaded, metadata = load_model(str(run / "step-0000001.safetensors"))
+    assert getattr(loaded.cfg, key) and f'"{key}": true' in metadata["config"]
+    second = _run_train(*common, "--steps", "2", "--resume")
+    assert second.returncode == 0, second.stderr
+    assert getattr(load_model(str(run / "step-0000002.safetensors"))[0].cfg, key)
+    back = _run_train("--synthetic", str(tmp_path), "--out", str(tmp_path / "run2"), *SMALL, "--steps", "1",
+                      "--init", str(run / "step-0000002.safetensors"), "--no-" + flag[2:])
+    assert back.returncode != 0 and refusal in back.stderr
+    return loaded
+
+
 def test_help_exits_zero():
     result = _run_train("--help")
     assert result.returncode == 0 and "--resume" in result.stdout
@@ -135,10 +162,7 @@ def test_moving_average_of_the_weights_is_checkpointed_and_resumed(tmp_path):
 def test_upsampler_width_warm_starts_a_convex_model_from_a_bilinear_file(tmp_path):
     """--upsampler-width 8 --init a bilinear file: every tensor carries over, the upsampler starts fresh, the saved
     weights carry upsampler_width in their config, and a resume keeps it without the option."""
-    _photos(tmp_path)
-    init = tmp_path / "init.safetensors"
-    model = build_model("test")
-    save_file(model.state_dict(), str(init), weights_metadata(model.cfg))
+    init, model = _photos_and_saved_model(tmp_path)
     run = tmp_path / "run"
     common = ["--synthetic", str(tmp_path), "--out", str(run), "--ckpt-every", "1", *SMALL]
     first = _run_train(*common, "--steps", "1", "--init", str(init), "--upsampler-width", "8")
@@ -155,32 +179,11 @@ def test_upsampler_width_warm_starts_a_convex_model_from_a_bilinear_file(tmp_pat
     assert bad.returncode == 2 and "--upsampler-width" in bad.stderr
 
 
-def _flag_is_kept(tmp_path, init, flag, key, refusal):
-    """One step from `init` with `flag`: the saved config carries `key`; a resumed step without the flag keeps it;
-    --no-<flag> from that file fails with `refusal`. Returns the first step's model."""
-    run = tmp_path / "run"
-    common = ["--synthetic", str(tmp_path), "--out", str(run), "--ckpt-every", "1", *SMALL]
-    first = _run_train(*common, "--steps", "1", "--init", str(init), flag)
-    assert first.returncode == 0, first.stderr
-    loaded, metadata = load_model(str(run / "step-0000001.safetensors"))
-    assert getattr(loaded.cfg, key) and f'"{key}": true' in metadata["config"]
-    second = _run_train(*common, "--steps", "2", "--resume")
-    assert second.returncode == 0, second.stderr
-    assert getattr(load_model(str(run / "step-0000002.safetensors"))[0].cfg, key)
-    back = _run_train("--synthetic", str(tmp_path), "--out", str(tmp_path / "run2"), *SMALL, "--steps", "1",
-                      "--init", str(run / "step-0000002.safetensors"), "--no-" + flag[2:])
-    assert back.returncode != 0 and refusal in back.stderr
-    return loaded
-
-
 def test_per_level_estimators_start_as_copies_of_a_shared_one(tmp_path):
     """--per-level-estimators --init a file with a shared estimator: every level's estimator starts as a copy of it
     (the split model computes the same flow), the saved config carries per_level_estimators, a resume keeps it
     without the option, and a per-level file cannot start a shared model."""
-    _photos(tmp_path)
-    init = tmp_path / "init.safetensors"
-    model = build_model("test")
-    save_file(model.state_dict(), str(init), weights_metadata(model.cfg))
+    init, model = _photos_and_saved_model(tmp_path)
     split = MCJEPA(dataclasses.replace(model.cfg, per_level_estimators=True))
     load_weights(split, str(init), model.state_dict())
     img1, img2 = torch.rand(1, 3, 64, 128), torch.rand(1, 3, 64, 128)
@@ -195,10 +198,7 @@ def test_the_zero_motion_correlation_starts_silent(tmp_path):
     """--zero-motion-correlation --init a file without it: each estimator's first conv keeps the file's weights with
     zeros for the new input channels (the widened model computes the same flow), the saved config carries
     zero_motion_correlation, a resume keeps it without the option, and it cannot be dropped again."""
-    _photos(tmp_path)
-    init = tmp_path / "init.safetensors"
-    model = build_model("test")
-    save_file(model.state_dict(), str(init), weights_metadata(model.cfg))
+    init, model = _photos_and_saved_model(tmp_path)
     widened = MCJEPA(dataclasses.replace(model.cfg, per_level_estimators=True, zero_motion_correlation=True))
     load_weights(widened, str(init), model.state_dict())
     first_conv = widened.decoder.estimators["l4"].convs[0].weight
@@ -247,10 +247,7 @@ def test_context_features_start_silent(tmp_path):
     """--context-features --init a file without them: the context network's first conv keeps the file's weights with
     zeros for frame-1 features (the same flow), the saved config carries context_features, a resume keeps them
     without the option, and they cannot be dropped again."""
-    _photos(tmp_path)
-    init = tmp_path / "init.safetensors"
-    model = build_model("test")
-    save_file(model.state_dict(), str(init), weights_metadata(model.cfg))
+    init, model = _photos_and_saved_model(tmp_path)
     reading = MCJEPA(dataclasses.replace(model.cfg, context_features=True))
     load_weights(reading, str(init), model.state_dict())
     first_conv = reading.decoder.context.convs[0].weight
