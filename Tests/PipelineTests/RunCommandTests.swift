@@ -41,15 +41,18 @@ final class RunCommandTests: XCTestCase {
                               "--set", "out=\(out)", "--dry-run"])
         XCTAssertEqual(result.status, 0, result.stderr)
         let lines = result.stdout.split(separator: "\n").map(String.init)
-        XCTAssertEqual(lines.count, 9, result.stdout)
-        // The last four stages are the self-supervised ones, on the videos; the last three draw blob cut-outs, the
-        // eighth adds the convex upsampler and the last one an estimator per level, with a seed of its own.
+        XCTAssertEqual(lines.count, 10, result.stdout)
+        // The last five stages are the self-supervised ones, on the videos; the last four draw blob cut-outs, the
+        // eighth adds the convex upsampler, the ninth an estimator per level, with a seed of its own, and the last
+        // lowers the synthetic pairs' supervision, with another seed.
         XCTAssertTrue(lines[5].contains("train Samples/realshort.mp4 "), lines[5])
         XCTAssertTrue(lines[6].contains("train Samples/realshort.mp4 ") && lines[6].contains("--synthetic-shape blob"), lines[6])
         XCTAssertTrue(lines[7].contains("--synthetic-shape blob") && lines[7].contains("--upsampler-width 32"), lines[7])
         XCTAssertTrue(lines[8].contains("--synthetic-shape blob") && lines[8].contains("--per-level-estimators")
                       && lines[8].contains("--seed 21"), lines[8])
-        XCTAssertTrue(lines.dropLast(4).allSatisfy { !$0.contains("Samples/realshort.mp4") })
+        XCTAssertTrue(lines[9].contains("--synthetic-shape blob") && lines[9].contains("--supervised-weight 0.3")
+                      && lines[9].contains("--seed 26"), lines[9])
+        XCTAssertTrue(lines.dropLast(5).allSatisfy { !$0.contains("Samples/realshort.mp4") })
         // Each stage starts from the previous stage's weights.
         for (stage, line) in lines.enumerated().dropFirst() {
             XCTAssertTrue(line.contains("--out \(out)/stage\(stage + 1) --init \(out)/stage\(stage)/model.safetensors"), line)
