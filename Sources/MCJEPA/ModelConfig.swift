@@ -124,8 +124,8 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        // A preset with a convex upsampler, per-level estimators or the zero-motion correlation is still named by its
-        // preset (the built-in weights: tiny with an upsampler and an estimator per level).
+        // A preset with a convex upsampler, per-level estimators, the zero-motion correlation or context features is
+        // still named by its preset (the built-in weights: tiny with an upsampler and an estimator per level).
         var base = self
         base.upsamplerWidth = 0
         base.perLevelEstimators = false
@@ -142,9 +142,7 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
     // MARK: JSON, with the reference's snake_case keys
 
     /// `upsampler_width` only when nonzero, `per_level_estimators`, `zero_motion_correlation` and `context_features`
-    /// only when true, as
-    /// the reference writes them:
-    /// files of models without those features are unchanged.
+    /// only when true, as the reference writes them: files of models without those features are unchanged.
     public var jsonObject: [String: Any] {
         var object: [String: Any] = [
             "widths": widths, "blocks": blocks, "decoder_stop_level": decoderStopLevel,
