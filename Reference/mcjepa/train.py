@@ -356,8 +356,8 @@ def load_weights(model: MCJEPA, path: str, tensors: Dict[str, torch.Tensor], fre
     """`tensors` (read from `path`) into `model`, names and shapes exactly; with `fresh_upsampler`, a file without
     the convex upsampler's tensors may start a model with one (they keep their bilinear-stencil initialisation); a
     shared estimator starts a model with one per level (`split_shared_estimator`), a file without the zero-motion
-    correlation or context features one with them (`widen_for_new_inputs`), and a file whose decoder stops at a coarser level one that
-    decodes finer levels (`extend_to_finer_levels`: their reductions start fresh)."""
+    correlation or context features one with them (`widen_for_new_inputs`), and a file whose decoder stops at a
+    coarser level one that decodes finer levels (`extend_to_finer_levels`: their reductions start fresh)."""
     coarser = {f"decoder.reduce.l{lv}.{kind}" for lv in range(model.cfg.decoder_stop_level, NUM_LEVELS)
                for kind in ("weight", "bias") if f"decoder.reduce.l{lv}.weight" not in tensors}
     tensors = extend_to_finer_levels(model, split_shared_estimator(model, tensors))

@@ -93,6 +93,22 @@ struct FlowDecoder {
         upsampler = store.config.upsamplerWidth > 0 ? ConvexUpsampler(store) : nil
     }
 
+    /// An estimator's input at `level`: concat(correlation `corr` of `f1` with frame 2 as warped, reduced `f1`, upsampled
+    /// flow `up`[, correlation with frame 2 unwarped]). `warped` false: frame 2 was not warped (the coarsest level), so
+    /// the zero-motion correlation is `corr` itself. Shared by inference and the training trace.
+    func estimatorInput(level: Int, f1: Tensor, f2: Tensor, corr: Tensor, up: Tensor, warped: Bool) -> Tensor {
+        var parts = [corr, reduce[level]!(f1), up]
+        if zeroMotionCorrelation {
+            parts.append(warped ? correlationForward(f1, f2, radius: ModelConfig.correlationRadius) : corr)
+        }
+        return concatChannels(parts)
+    }
+
+    /// The context network's input: concat(stop-level estimator hidden features, flow[, frame-1 features]).
+    func contextInput(hidden: Tensor, flow: Tensor, f1: Tensor) -> Tensor {
+        concatChannels([hidden, flow] + (contextFeatures ? [f1] : []))
+    }
+
     /// Flow from frame 1 to frame 2 at every decoded level, coarse (level 6) to fine; each in pixels of its own
     /// grid, the last one including the context refinement; and the full-resolution flow (input pixels).
     func callAsFunction(_ feats1: [Tensor], _ feats2: [Tensor]) -> (levels: [Tensor], full: Tensor) {
@@ -111,15 +127,12 @@ struct FlowDecoder {
                 f2w = f2
             }
             let corr = correlationForward(f1, f2w, radius: ModelConfig.correlationRadius)
-            var parts = [corr, reduce[level]!(f1), up]
-            if zeroMotionCorrelation {
-                parts.append(flow == nil ? corr : correlationForward(f1, f2, radius: ModelConfig.correlationRadius))
-            }
-            let (residual, hidden) = estimators[level]!(concatChannels(parts))
+            let input = estimatorInput(level: level, f1: f1, f2: f2, corr: corr, up: up, warped: flow != nil)
+            let (residual, hidden) = estimators[level]!(input)
             accumulate(residual, up)
             var current = residual
             if level == stopLevel {
-                let refinement = context(concatChannels([hidden, current] + (contextFeatures ? [f1] : [])))
+                let refinement = context(contextInput(hidden: hidden, flow: current, f1: f1))
                 accumulate(refinement, current)
                 current = refinement
                 stopHidden = hidden

@@ -118,19 +118,14 @@ extension MCJEPAModel {
             }
             let upOrZero = up ?? Tensor(shape: [f1.n, 2, f1.h, f1.w])
             let corr = correlationForward(f1, warped, radius: ModelConfig.correlationRadius)
-            var parts = [corr, decoder.reduce[level]!(f1), upOrZero]
-            if decoder.zeroMotionCorrelation {
-                // At the coarsest level frame 2 is not warped: the two correlations are one.
-                parts.append(up == nil ? corr : correlationForward(f1, f2, radius: ModelConfig.correlationRadius))
-            }
-            let input = concatChannels(parts)
+            let input = decoder.estimatorInput(level: level, f1: f1, f2: f2, corr: corr, up: upOrZero, warped: up != nil)
             let (residual, hidden, estimatorTrace) = decoder.estimators[level]!.traced(input)
             accumulate(residual, upOrZero)
             var current = residual
             var preContext: Tensor?, contextTrace: StackTrace?
             if level == decoder.stopLevel {
                 preContext = current
-                let (refinement, t) = decoder.context.traced(concatChannels([hidden, current] + (decoder.contextFeatures ? [f1] : [])))
+                let (refinement, t) = decoder.context.traced(decoder.contextInput(hidden: hidden, flow: current, f1: f1))
                 contextTrace = t
                 accumulate(refinement, current)
                 current = refinement
@@ -178,6 +173,10 @@ extension MCJEPAModel {
         -> (feats1: [Tensor?], feats2: [Tensor?]) {
         precondition(gradLevels.count == trace.levels.count, "one gradient (or nil) per decoded level")
         var g1 = [Tensor?](repeating: nil, count: ModelConfig.levelCount), g2 = g1
+        // A level's features are read in several places (reduction, correlations, context, upsampler): sum them.
+        func add(_ gradient: Tensor, to grads: inout [Tensor?], level: Int) {
+            if let g = grads[level - 1] { accumulate(g, gradient) } else { grads[level - 1] = gradient }
+        }
         var dFlows = gradLevels.map { $0?.copy() }
         var fromUpsampler: (hidden: Tensor, features: Tensor)?
         if let gradFull {
@@ -198,21 +197,17 @@ extension MCJEPAModel {
             let dFlow = dOut.copy() // gradient of flow = up + residual (before the context refinement)
             if let context = step.context {
                 let dIn = decoder.context.backward(context, gradOutput: dOut, store: parameters)
-                let featureChannels = decoder.contextFeatures ? c : 0
-                let hiddenChannels = dIn.c - 2 - featureChannels
+                let hiddenChannels = dIn.c - 2 - (decoder.contextFeatures ? c : 0)
                 let dh = Tensor(shape: [dIn.n, hiddenChannels, dIn.h, dIn.w])
+                var gradParts: [Tensor?] = [dh, dFlow], channels = [hiddenChannels, 2]
                 let dFeatures = decoder.contextFeatures ? Tensor(shape: step.f1.shape) : nil
-                concatChannelsBackward(gradOutput: dIn, gradParts: [dh, dFlow] + (dFeatures.map { [$0] } ?? []),
-                                       channels: [hiddenChannels, 2] + (dFeatures == nil ? [] : [featureChannels]))
-                if let dFeatures {  // the context network's own read of frame-1 features
-                    let l = step.level - 1
-                    if let g = g1[l] { accumulate(g, dFeatures) } else { g1[l] = dFeatures }
-                }
+                if let dFeatures { gradParts.append(dFeatures); channels.append(c) }
+                concatChannelsBackward(gradOutput: dIn, gradParts: gradParts, channels: channels)
+                if let dFeatures { add(dFeatures, to: &g1, level: step.level) }  // the context network's own read
                 // The convex upsampler reads the same hidden features (and the stop level's frame-1 features).
                 if let fromUpsampler {
                     accumulate(dh, fromUpsampler.hidden)
-                    let l = step.level - 1
-                    if let g = g1[l] { accumulate(g, fromUpsampler.features) } else { g1[l] = fromUpsampler.features }
+                    add(fromUpsampler.features, to: &g1, level: step.level)
                 }
                 dHidden = dh
             }
@@ -243,9 +238,8 @@ extension MCJEPAModel {
                 correlationBackward(step.f1, step.f2, radius: ModelConfig.correlationRadius, gradOutput: dZeroMotion,
                                     gradF1: df1, gradF2: df2)
             }
-            let l = step.level - 1
-            if let g = g1[l] { accumulate(g, df1) } else { g1[l] = df1 }
-            if let g = g2[l] { accumulate(g, df2) } else { g2[l] = df2 }
+            add(df1, to: &g1, level: step.level)
+            add(df2, to: &g2, level: step.level)
         }
         return (g1, g2)
     }
