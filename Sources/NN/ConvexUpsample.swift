@@ -14,15 +14,6 @@ private func validateConvex(_ flow: Tensor, _ logits: Tensor, _ factor: Int) {
                  "convex upsample: flow \(flow.shape) and logits \(logits.shape) for factor \(factor)")
 }
 
-/// The 9 neighbours' plane offsets of cell (y, x), border cells repeated, into `offsets`.
-@inline(__always)
-private func neighbourOffsets(_ y: Int, _ x: Int, _ h: Int, _ w: Int, into offsets: UnsafeMutablePointer<Int>) {
-    for ky in 0..<3 {
-        let ny = min(max(y + ky - 1, 0), h - 1)
-        for kx in 0..<3 { offsets[ky * 3 + kx] = ny * w + min(max(x + kx - 1, 0), w - 1) }
-    }
-}
-
 // Loops run row of cells by row, sub-pixel by sub-pixel, then along the row: the 9 logit planes and the flow rows
 // are then read contiguously (a sub-pixel loop inside the cell loop strides through 9 x s^2 planes per cell, which
 // was most of the time).
@@ -117,40 +108,72 @@ public func convexUpsampleBackward(flow: Tensor, weights: Tensor, factor s: Int,
     checkShape(gradFlow, flow.shape, "convex upsample gradFlow")
     checkShape(gradLogits, weights.shape, "convex upsample gradLogits")
     let fp = flow.data, wp = weights.data, gp = g.data, scale = Float(s)
-    // One task per batch item: a coarse cell receives gradient from the pixels of its 3x3 neighbourhood of cells.
+    let padded = w + 2
+    // One task per batch item, rows of cells in order: a coarse cell receives gradient from the pixels of its 3x3
+    // neighbourhood of cells, so neighbouring rows write the same flow rows. As in the forward, every step runs
+    // along a row of cells against the three flow rows around it, padded with their border cells; the flow
+    // gradient gathers in padded rows too and folds back onto the border cells at the end of the row.
     parallelFor(N, itemCost: hw * s2 * 60) { items in
-        let nb = UnsafeMutablePointer<Int>.allocate(capacity: 9 * w), a = UnsafeMutablePointer<Float>.allocate(capacity: 9)
-        defer { nb.deallocate(); a.deallocate() }
+        let rowsU = UnsafeMutablePointer<Float>.allocate(capacity: 3 * padded), rowsV = UnsafeMutablePointer<Float>.allocate(capacity: 3 * padded)
+        let dRowsU = UnsafeMutablePointer<Float>.allocate(capacity: 3 * padded), dRowsV = UnsafeMutablePointer<Float>.allocate(capacity: 3 * padded)
+        let a = UnsafeMutablePointer<Float>.allocate(capacity: 9 * w), mean = UnsafeMutablePointer<Float>.allocate(capacity: w)
+        let gu = UnsafeMutablePointer<Float>.allocate(capacity: w), gv = UnsafeMutablePointer<Float>.allocate(capacity: w)
+        defer { [rowsU, rowsV, dRowsU, dRowsV, a, mean, gu, gv].forEach { $0.deallocate() } }
         for n in items {
             let u = fp + n * 2 * hw, v = u + hw
             let gU = gp + n * 2 * H * W, gV = gU + H * W
             let du = gradFlow.map { $0.data + n * 2 * hw }, dv = du.map { $0 + hw }
             for y in 0..<h {
-                for x in 0..<w { neighbourOffsets(y, x, h, w, into: nb + 9 * x) }
+                let sourceRows = (0..<3).map { ky in min(max(y + ky - 1, 0), h - 1) * w }
+                for ky in 0..<3 {
+                    for (plane, rowsOut) in [(u, rowsU), (v, rowsV)] {
+                        let padRow = rowsOut + ky * padded, source = sourceRows[ky]
+                        (padRow + 1).update(from: plane + source, count: w)
+                        padRow[0] = plane[source]
+                        padRow[w + 1] = plane[source + w - 1]
+                    }
+                }
+                dRowsU.update(repeating: 0, count: 3 * padded)
+                dRowsV.update(repeating: 0, count: 3 * padded)
                 for sub in 0..<s2 {
                     let (dy, dx) = (sub / s, sub % s)
-                    let rowBase = n * 9 * s2 * hw + sub * hw + y * w
+                    let plane = { (k: Int) in n * 9 * s2 * hw + (k * s2 + sub) * hw + y * w }
                     let outRow = (y * s + dy) * W + dx
                     for x in 0..<w {
-                        let base = rowBase + x, cell = nb + 9 * x
-                        let gu = scale * gU[outRow + x * s], gv = scale * gV[outRow + x * s]
-                        if let du, let dv {
-                            for k in 0..<9 {
-                                let p = wp[base + k * s2 * hw]
-                                du[cell[k]] += p * gu; dv[cell[k]] += p * gv
+                        gu[x] = scale * gU[outRow + x * s]
+                        gv[x] = scale * gV[outRow + x * s]
+                    }
+                    mean.update(repeating: 0, count: w)
+                    for k in 0..<9 {
+                        let p = wp + plane(k), offset = (k / 3) * padded + k % 3
+                        let fu = rowsU + offset, fv = rowsV + offset, ak = a + k * w
+                        if du != nil {
+                            let targetU = dRowsU + offset, targetV = dRowsV + offset
+                            for x in 0..<w {
+                                targetU[x] += p[x] * gu[x]
+                                targetV[x] += p[x] * gv[x]
                             }
                         }
-                        if let gradLogits {
-                            // d softmax: p_k (a_k - sum_j p_j a_j), a_k = the output gradient . neighbour k's flow.
-                            var mean: Float = 0
-                            for k in 0..<9 {
-                                a[k] = gu * u[cell[k]] + gv * v[cell[k]]
-                                mean += wp[base + k * s2 * hw] * a[k]
-                            }
-                            for k in 0..<9 {
-                                let p = wp[base + k * s2 * hw]
-                                gradLogits.data[base + k * s2 * hw] += p * (a[k] - mean)
-                            }
+                        // a_k = the output gradient . neighbour k's flow; d softmax: p_k (a_k - sum_j p_j a_j).
+                        for x in 0..<w {
+                            ak[x] = gu[x] * fu[x] + gv[x] * fv[x]
+                            mean[x] += p[x] * ak[x]
+                        }
+                    }
+                    if let gradLogits {
+                        for k in 0..<9 {
+                            let p = wp + plane(k), target = gradLogits.data + plane(k), ak = a + k * w
+                            for x in 0..<w { target[x] += p[x] * (ak[x] - mean[x]) }
+                        }
+                    }
+                }
+                if let du, let dv {
+                    for ky in 0..<3 {
+                        for (plane, rowsIn) in [(du, dRowsU), (dv, dRowsV)] {
+                            let padRow = rowsIn + ky * padded, target = plane + sourceRows[ky]
+                            for x in 0..<w { target[x] += padRow[x + 1] }
+                            target[0] += padRow[0]
+                            target[w - 1] += padRow[w + 1]
                         }
                     }
                 }

@@ -144,7 +144,7 @@ final class GradientCheckTests: XCTestCase {
 
     func test_convex_upsample_gradients_match_finite_differences() {
         var random = SeededRandom(seed: 21)
-        for (shape, factor) in [([2, 2, 3, 4], 2), ([1, 2, 1, 3], 4)] {
+        for (shape, factor) in [([2, 2, 3, 4], 2), ([1, 2, 1, 3], 4), ([1, 2, 2, 1], 3)] {
             let flow = random.tensor(shape), logits = random.tensor([shape[0], 9 * factor * factor, shape[2], shape[3]], -2, 2)
             let g = random.tensor([shape[0], 2, shape[2] * factor, shape[3] * factor])
             let (_, weights) = convexUpsampleForward(flow: flow, logits: logits, factor: factor)
