@@ -14,6 +14,24 @@ private func validateConvex(_ flow: Tensor, _ logits: Tensor, _ factor: Int) {
                  "convex upsample: flow \(flow.shape) and logits \(logits.shape) for factor \(factor)")
 }
 
+/// Copies the flow rows y - 1, y, y + 1 (border rows repeated) of the planes `u` and `v` into three rows each of
+/// `rowsU` and `rowsV`, w + 2 wide with the border cells repeated, so that neighbour (ky, kx) of cell x is
+/// `rows[ky * (w + 2) + x + kx]`. Returns the three source rows' offsets.
+@discardableResult
+private func loadPaddedRows(_ u: UnsafePointer<Float>, _ v: UnsafePointer<Float>, y: Int, h: Int, w: Int,
+                            into rowsU: UnsafeMutablePointer<Float>, _ rowsV: UnsafeMutablePointer<Float>) -> [Int] {
+    let sourceRows = (0..<3).map { ky in min(max(y + ky - 1, 0), h - 1) * w }
+    for ky in 0..<3 {
+        for (plane, rowsOut) in [(u, rowsU), (v, rowsV)] {
+            let padRow = rowsOut + ky * (w + 2), source = sourceRows[ky]
+            (padRow + 1).update(from: plane + source, count: w)
+            padRow[0] = plane[source]
+            padRow[w + 1] = plane[source + w - 1]
+        }
+    }
+    return sourceRows
+}
+
 // Loops run row of cells by row, sub-pixel by sub-pixel, then along the row: the 9 logit planes and the flow rows
 // are then read contiguously (a sub-pixel loop inside the cell loop strides through 9 x s^2 planes per cell, which
 // was most of the time).
@@ -46,15 +64,7 @@ private func convexUpsample(flow: Tensor, logits: Tensor, factor s: Int, weights
         defer { [rowsU, rowsV, e, top, sum, fu, fv].forEach { $0.deallocate() } }
         for row in rows {
             let n = row / h, y = row % h
-            for ky in 0..<3 {
-                let source = min(max(y + ky - 1, 0), h - 1) * w
-                for (plane, rowsOut) in [(fp + n * 2 * hw, rowsU), (fp + n * 2 * hw + hw, rowsV)] {
-                    let padRow = rowsOut + ky * padded
-                    (padRow + 1).update(from: plane + source, count: w)
-                    padRow[0] = plane[source]
-                    padRow[w + 1] = plane[source + w - 1]
-                }
-            }
+            loadPaddedRows(fp + n * 2 * hw, fp + n * 2 * hw + hw, y: y, h: h, w: w, into: rowsU, rowsV)
             let outU = op + n * 2 * H * W, outV = outU + H * W
             for sub in 0..<s2 {
                 let (dy, dx) = (sub / s, sub % s)
@@ -124,15 +134,7 @@ public func convexUpsampleBackward(flow: Tensor, weights: Tensor, factor s: Int,
             let gU = gp + n * 2 * H * W, gV = gU + H * W
             let du = gradFlow.map { $0.data + n * 2 * hw }, dv = du.map { $0 + hw }
             for y in 0..<h {
-                let sourceRows = (0..<3).map { ky in min(max(y + ky - 1, 0), h - 1) * w }
-                for ky in 0..<3 {
-                    for (plane, rowsOut) in [(u, rowsU), (v, rowsV)] {
-                        let padRow = rowsOut + ky * padded, source = sourceRows[ky]
-                        (padRow + 1).update(from: plane + source, count: w)
-                        padRow[0] = plane[source]
-                        padRow[w + 1] = plane[source + w - 1]
-                    }
-                }
+                let sourceRows = loadPaddedRows(u, v, y: y, h: h, w: w, into: rowsU, rowsV)
                 dRowsU.update(repeating: 0, count: 3 * padded)
                 dRowsV.update(repeating: 0, count: 3 * padded)
                 for sub in 0..<s2 {
@@ -155,9 +157,11 @@ public func convexUpsampleBackward(flow: Tensor, weights: Tensor, factor s: Int,
                             }
                         }
                         // a_k = the output gradient . neighbour k's flow; d softmax: p_k (a_k - sum_j p_j a_j).
-                        for x in 0..<w {
-                            ak[x] = gu[x] * fu[x] + gv[x] * fv[x]
-                            mean[x] += p[x] * ak[x]
+                        if gradLogits != nil {
+                            for x in 0..<w {
+                                ak[x] = gu[x] * fu[x] + gv[x] * fv[x]
+                                mean[x] += p[x] * ak[x]
+                            }
                         }
                     }
                     if let gradLogits {
