@@ -8,8 +8,9 @@ import NN
 ///
 /// With `flipAverage`, the flow is the mean of the pair's flow and the mirrored pair's flow mirrored back (u
 /// negated): a test-time augmentation that cancels part of the network's left/right bias, for twice the work.
-/// On the built-in weights (stage 26) it helps the network alone on flow-dev (mean EPE 13.05 -> 12.93) but not the
-/// refined flow (11.10 -> 11.42); on stage 21's it helped neither (13.15 -> 13.17, 11.13 -> 11.60; Sources/MCJEPA/Weights/README.md).
+/// On the built-in weights (stage 32) it helps neither the network alone on flow-dev (mean EPE 12.63 -> 12.77) nor
+/// the refined flow (11.04 -> 11.44); on stage 26's it helped the network alone only (13.05 -> 12.93, 11.10 -> 11.42;
+/// Sources/MCJEPA/Weights/README.md).
 ///
 /// With `refinement`, the network's flow (after flip averaging, at the frames' full size) initialises a
 /// coarse-to-fine variational refinement on the frames' luma (`CoarseToFineRefinement`): the network finds the

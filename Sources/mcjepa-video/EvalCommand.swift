@@ -42,7 +42,7 @@ struct EvalFlowCommand: AsyncParsableCommand {
     @Flag(help: "Print the report as JSON (fractions in 0...1, EPE in px) instead of a table.")
     var json = false
 
-    @Flag(help: "Average the flow with that of the pair mirrored left to right (twice the time; on the built-in weights it helps the network alone on flow-dev but not the refined flow: network 13.05 -> 12.93, refined 11.10 -> 11.42).")
+    @Flag(help: "Average the flow with that of the pair mirrored left to right (twice the time; on the built-in weights it does not help on flow-dev: network 12.63 -> 12.77, refined 11.04 -> 11.44).")
     var flipAverage = false
 
     @Flag(inversion: .prefixedNo,

@@ -41,10 +41,11 @@ final class RunCommandTests: XCTestCase {
                               "--set", "out=\(out)", "--dry-run"])
         XCTAssertEqual(result.status, 0, result.stderr)
         let lines = result.stdout.split(separator: "\n").map(String.init)
-        XCTAssertEqual(lines.count, 10, result.stdout)
-        // The last five stages are the self-supervised ones, on the videos; the last four draw blob cut-outs, the
-        // eighth adds the convex upsampler, the ninth an estimator per level, with a seed of its own, and the last
-        // lowers the synthetic pairs' supervision, with another seed.
+        XCTAssertEqual(lines.count, 12, result.stdout)
+        // The last seven stages are the self-supervised ones, on the videos; the last six draw blob cut-outs, the
+        // eighth adds the convex upsampler, the ninth an estimator per level, with a seed of its own, the tenth and
+        // eleventh lower the synthetic pairs' supervision, each with another seed, and the last draws the synthetic
+        // translations uniformly.
         XCTAssertTrue(lines[5].contains("train Samples/realshort.mp4 "), lines[5])
         XCTAssertTrue(lines[6].contains("train Samples/realshort.mp4 ") && lines[6].contains("--synthetic-shape blob"), lines[6])
         XCTAssertTrue(lines[7].contains("--synthetic-shape blob") && lines[7].contains("--upsampler-width 32"), lines[7])
@@ -52,7 +53,11 @@ final class RunCommandTests: XCTestCase {
                       && lines[8].contains("--seed 21"), lines[8])
         XCTAssertTrue(lines[9].contains("--synthetic-shape blob") && lines[9].contains("--supervised-weight 0.3")
                       && lines[9].contains("--seed 26"), lines[9])
-        XCTAssertTrue(lines.dropLast(5).allSatisfy { !$0.contains("Samples/realshort.mp4") })
+        XCTAssertTrue(lines[10].contains("--supervised-weight 0.1") && lines[10].contains("--seed 28")
+                      && lines[10].contains("--steps 2000") && lines[10].contains("--synthetic-shift-power 2"), lines[10])
+        XCTAssertTrue(lines[11].contains("--supervised-weight 0.1") && lines[11].contains("--seed 32")
+                      && lines[11].contains("--steps 1000") && lines[11].contains("--synthetic-shift-power 1"), lines[11])
+        XCTAssertTrue(lines.dropLast(7).allSatisfy { !$0.contains("Samples/realshort.mp4") })
         // Each stage starts from the previous stage's weights.
         for (stage, line) in lines.enumerated().dropFirst() {
             XCTAssertTrue(line.contains("--out \(out)/stage\(stage + 1) --init \(out)/stage\(stage)/model.safetensors"), line)
