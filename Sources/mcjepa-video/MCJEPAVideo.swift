@@ -16,6 +16,7 @@ struct MCJEPAVideo: AsyncParsableCommand {
             EvalCommand.self,
             PreprocessCommand.self,
             TrainCommand.self,
+            AverageCommand.self,
             RunCommand.self,
             InfoCommand.self,
         ]
