@@ -41,11 +41,11 @@ final class RunCommandTests: XCTestCase {
                               "--set", "out=\(out)", "--dry-run"])
         XCTAssertEqual(result.status, 0, result.stderr)
         let lines = result.stdout.split(separator: "\n").map(String.init)
-        XCTAssertEqual(lines.count, 12, result.stdout)
-        // The last seven stages are the self-supervised ones, on the videos; the last six draw blob cut-outs, the
-        // eighth adds the convex upsampler, the ninth an estimator per level, with a seed of its own, the tenth and
-        // eleventh lower the synthetic pairs' supervision, each with another seed, and the last draws the synthetic
-        // translations uniformly.
+        XCTAssertEqual(lines.count, 15, result.stdout)
+        // Stages 6-14 are the self-supervised ones, on the videos; 7-14 draw blob cut-outs, the eighth adds the
+        // convex upsampler, the ninth an estimator per level, with a seed of its own, the tenth and eleventh lower
+        // the synthetic pairs' supervision, each with another seed, the twelfth draws the synthetic translations
+        // uniformly, the next two continue it, and the last averages those two.
         XCTAssertTrue(lines[5].contains("train Samples/realshort.mp4 "), lines[5])
         XCTAssertTrue(lines[6].contains("train Samples/realshort.mp4 ") && lines[6].contains("--synthetic-shape blob"), lines[6])
         XCTAssertTrue(lines[7].contains("--synthetic-shape blob") && lines[7].contains("--upsampler-width 32"), lines[7])
@@ -57,11 +57,17 @@ final class RunCommandTests: XCTestCase {
                       && lines[10].contains("--steps 2000") && lines[10].contains("--synthetic-shift-power 2"), lines[10])
         XCTAssertTrue(lines[11].contains("--supervised-weight 0.1") && lines[11].contains("--seed 32")
                       && lines[11].contains("--steps 1000") && lines[11].contains("--synthetic-shift-power 1"), lines[11])
-        XCTAssertTrue(lines.dropLast(7).allSatisfy { !$0.contains("Samples/realshort.mp4") })
-        // Each stage starts from the previous stage's weights.
-        for (stage, line) in lines.enumerated().dropFirst() {
+        XCTAssertTrue(lines[12].contains("--supervised-weight 0.1") && lines[12].contains("--seed 33")
+                      && lines[12].contains("--steps 1500"), lines[12])
+        XCTAssertTrue(lines[13].contains("--supervised-weight 0.05") && lines[13].contains("--seed 35"), lines[13])
+        XCTAssertTrue(lines.dropLast(10).allSatisfy { !$0.contains("Samples/realshort.mp4") })
+        // Each stage up to 13 starts from the previous stage's weights; 14 starts where 13 did, from 12.
+        for (stage, line) in lines.enumerated().dropFirst().prefix(12) {
             XCTAssertTrue(line.contains("--out \(out)/stage\(stage + 1) --init \(out)/stage\(stage)/model.safetensors"), line)
         }
+        XCTAssertTrue(lines[13].contains("--out \(out)/stage14 --init \(out)/stage12/model.safetensors"), lines[13])
+        XCTAssertEqual(lines[14], "mcjepa-video average \(out)/stage13/model.safetensors \(out)/stage14/model.safetensors"
+                       + " --out \(out)/stage15/model.safetensors --overwrite")
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
     }
 
