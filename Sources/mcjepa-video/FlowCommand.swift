@@ -22,7 +22,7 @@ struct FlowCommand: AsyncParsableCommand {
             with --max-side (which only shrinks what the network sees). The network's flow is then refined on \
             the frames: a coarse-to-fine variational refinement from 1/16 size (brightness and gradient \
             constancy, robust smoothness; OpenCV's refinement energy) sharpens it to sub-pixel precision and \
-            motion edges (flow-dev mean EPE 13.3 -> 11.2); --no-refine writes the network's flow as it is, about \
+            motion edges (flow-dev mean EPE 12.6 -> 11.0); --no-refine writes the network's flow as it is, about \
             twice as fast. --flip-average also runs the network on the frames mirrored left to right and averages \
             the two flows (half the speed; on the built-in weights it does not help on flow-dev: network 12.60 -> 12.87, refined 11.02 -> 11.55). DIR defaults to INPUT_BASENAME.flow next \
             to the input; it is written under a temporary name and renamed when complete, and an existing DIR or \
