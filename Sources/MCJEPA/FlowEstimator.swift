@@ -8,8 +8,8 @@ import NN
 ///
 /// With `flipAverage`, the flow is the mean of the pair's flow and the mirrored pair's flow mirrored back (u
 /// negated): a test-time augmentation that cancels part of the network's left/right bias, for twice the work.
-/// On the built-in weights (stage 39) it helps neither the network alone on flow-dev (mean EPE 12.48 -> 12.79) nor
-/// the refined flow (11.03 -> 11.60); on stage 26's it helped the network alone only (13.05 -> 12.93, 11.10 -> 11.42;
+/// On the built-in weights (stage 40) it helps neither the network alone on flow-dev (mean EPE 12.44 -> 12.70) nor
+/// the refined flow (11.06 -> 11.52); on stage 26's it helped the network alone only (13.05 -> 12.93, 11.10 -> 11.42;
 /// Sources/MCJEPA/Weights/README.md).
 ///
 /// With `refinement`, the network's flow (after flip averaging, at the frames' full size) initialises a

@@ -42,7 +42,7 @@ struct EvalFlowCommand: AsyncParsableCommand {
     @Flag(help: "Print the report as JSON (fractions in 0...1, EPE in px) instead of a table.")
     var json = false
 
-    @Flag(help: "Average the flow with that of the pair mirrored left to right (twice the time; on the built-in weights it does not help on flow-dev: network 12.48 -> 12.79, refined 11.03 -> 11.60).")
+    @Flag(help: "Average the flow with that of the pair mirrored left to right (twice the time; on the built-in weights it does not help on flow-dev: network 12.44 -> 12.70, refined 11.06 -> 11.52).")
     var flipAverage = false
 
     @Flag(inversion: .prefixedNo,

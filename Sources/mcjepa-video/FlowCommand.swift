@@ -22,9 +22,9 @@ struct FlowCommand: AsyncParsableCommand {
             with --max-side (which only shrinks what the network sees). The network's flow is then refined on \
             the frames: a coarse-to-fine variational refinement from 1/16 size (brightness and gradient \
             constancy, robust smoothness; OpenCV's refinement energy) sharpens it to sub-pixel precision and \
-            motion edges (flow-dev mean EPE 12.5 -> 11.0); --no-refine writes the network's flow as it is, about \
+            motion edges (flow-dev mean EPE 12.4 -> 11.1); --no-refine writes the network's flow as it is, about \
             twice as fast. --flip-average also runs the network on the frames mirrored left to right and averages \
-            the two flows (half the speed; on the built-in weights it does not help on flow-dev: network 12.48 -> 12.79, refined 11.03 -> 11.60). DIR defaults to INPUT_BASENAME.flow next \
+            the two flows (half the speed; on the built-in weights it does not help on flow-dev: network 12.44 -> 12.70, refined 11.06 -> 11.52). DIR defaults to INPUT_BASENAME.flow next \
             to the input; it is written under a temporary name and renamed when complete, and an existing DIR or \
             --video file is refused unless -y. Each frame's features are computed once and serve both pairs it \
             belongs to. --video renders one picture per pair at the first frame's timestamp (the input's timing). \
@@ -46,7 +46,7 @@ struct FlowCommand: AsyncParsableCommand {
     var model: String?
     @Option(help: "Shrink frames so their longer side is at most N pixels for the network (flow is scaled back).")
     var maxSide: Int?
-    @Flag(help: "Average the flow with that of the frames mirrored left to right (twice the time; on the built-in weights it does not help on flow-dev: network 12.48 -> 12.79, refined 11.03 -> 11.60).")
+    @Flag(help: "Average the flow with that of the frames mirrored left to right (twice the time; on the built-in weights it does not help on flow-dev: network 12.44 -> 12.70, refined 11.06 -> 11.52).")
     var flipAverage = false
     @Flag(inversion: .prefixedNo, help: "Refine the network's flow on the frames (--no-refine: the network's flow as it is).")
     var refine = true

@@ -41,12 +41,12 @@ final class RunCommandTests: XCTestCase {
                               "--set", "out=\(out)", "--dry-run"])
         XCTAssertEqual(result.status, 0, result.stderr)
         let lines = result.stdout.split(separator: "\n").map(String.init)
-        XCTAssertEqual(lines.count, 16, result.stdout)
-        // Stages 6-14 and 16 are the self-supervised ones, on the videos, and draw blob cut-outs from the seventh on;
+        XCTAssertEqual(lines.count, 17, result.stdout)
+        // Stages 6-14, 16 and 17 are the self-supervised ones, on the videos, and draw blob cut-outs from the seventh on;
         // the eighth adds the convex upsampler, the ninth an estimator per level, with a seed of its own, the tenth
         // and eleventh lower the synthetic pairs' supervision, each with another seed, the twelfth draws the
         // synthetic translations uniformly, the next two continue it, the fifteenth averages those two, and the last
-        // continues the average at larger crops.
+        // two continue the average at larger crops.
         XCTAssertTrue(lines[5].contains("train Samples/realshort.mp4 "), lines[5])
         XCTAssertTrue(lines[6].contains("train Samples/realshort.mp4 ") && lines[6].contains("--synthetic-shape blob"), lines[6])
         XCTAssertTrue(lines[7].contains("--synthetic-shape blob") && lines[7].contains("--upsampler-width 32"), lines[7])
@@ -61,7 +61,7 @@ final class RunCommandTests: XCTestCase {
         XCTAssertTrue(lines[12].contains("--supervised-weight 0.1") && lines[12].contains("--seed 33")
                       && lines[12].contains("--steps 1500"), lines[12])
         XCTAssertTrue(lines[13].contains("--supervised-weight 0.05") && lines[13].contains("--seed 35"), lines[13])
-        XCTAssertTrue(lines.dropLast(11).allSatisfy { !$0.contains("Samples/realshort.mp4") })
+        XCTAssertTrue(lines.dropLast(12).allSatisfy { !$0.contains("Samples/realshort.mp4") })
         // Each stage up to 13 starts from the previous stage's weights; 14 starts where 13 did, from 12.
         for (stage, line) in lines.enumerated().dropFirst().prefix(12) {
             XCTAssertTrue(line.contains("--out \(out)/stage\(stage + 1) --init \(out)/stage\(stage)/model.safetensors"), line)
@@ -71,6 +71,8 @@ final class RunCommandTests: XCTestCase {
                        + " --out \(out)/stage15/model.safetensors --overwrite")
         XCTAssertTrue(lines[15].contains("--out \(out)/stage16 --init \(out)/stage15/model.safetensors")
                       && lines[15].contains("--crop 320x448") && lines[15].contains("--seed 39") && lines[15].contains("--steps 600"), lines[15])
+        XCTAssertTrue(lines[16].contains("--out \(out)/stage17 --init \(out)/stage16/model.safetensors")
+                      && lines[16].contains("--crop 384x512") && lines[16].contains("--seed 40"), lines[16])
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
     }
 
