@@ -31,7 +31,8 @@ public enum WeightsAverage {
                 }
             }
         }
-        let model = MCJEPAModel(config: first.model.config)
+        // The first file's values were copied into `sums`, so its model takes the mean in place (no second model).
+        let model = first.model
         let count = Double(paths.count)
         var mean: [String: Tensor] = [:]
         for spec in specs {

@@ -25,10 +25,7 @@ struct AverageCommand: ParsableCommand {
     }
 
     func run() throws {
-        if FileManager.default.fileExists(atPath: out) && !overwrite {
-            printError("\(out): already exists; pass -y/--overwrite to replace it")
-            throw Exit.failure
-        }
+        try checkOutputFree(out, overwrite: overwrite)
         do {
             let (model, metadata) = try WeightsAverage.average(paths: weights)
             let folder = (out as NSString).deletingLastPathComponent
