@@ -42,11 +42,11 @@ final class RunCommandTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
         let lines = result.stdout.split(separator: "\n").map(String.init)
         XCTAssertEqual(lines.count, 17, result.stdout)
-        // Stages 6-14, 16 and 17 are the self-supervised ones, on the videos, and draw blob cut-outs from the seventh on;
-        // the eighth adds the convex upsampler, the ninth an estimator per level, with a seed of its own, the tenth
-        // and eleventh lower the synthetic pairs' supervision, each with another seed, the twelfth draws the
-        // synthetic translations uniformly, the next two continue it, the fifteenth averages those two, and the last
-        // two continue the average at larger crops.
+        // Stages 6-14, 16 and 17 are the self-supervised ones, on the videos, and draw blob cut-outs from the
+        // seventh on; the eighth adds the convex upsampler, the ninth an estimator per level, with a seed of its own,
+        // the tenth and eleventh lower the synthetic pairs' supervision, each with another seed, the twelfth draws
+        // the synthetic translations uniformly, the next two continue it, the fifteenth averages those two, and the
+        // last two continue the average at larger crops.
         XCTAssertTrue(lines[5].contains("train Samples/realshort.mp4 "), lines[5])
         XCTAssertTrue(lines[6].contains("train Samples/realshort.mp4 ") && lines[6].contains("--synthetic-shape blob"), lines[6])
         XCTAssertTrue(lines[7].contains("--synthetic-shape blob") && lines[7].contains("--upsampler-width 32"), lines[7])
@@ -70,7 +70,8 @@ final class RunCommandTests: XCTestCase {
         XCTAssertEqual(lines[14], "mcjepa-video average \(out)/stage13/model.safetensors \(out)/stage14/model.safetensors"
                        + " --out \(out)/stage15/model.safetensors --overwrite")
         XCTAssertTrue(lines[15].contains("--out \(out)/stage16 --init \(out)/stage15/model.safetensors")
-                      && lines[15].contains("--crop 320x448") && lines[15].contains("--seed 39") && lines[15].contains("--steps 600"), lines[15])
+                      && lines[15].contains("--crop 320x448") && lines[15].contains("--seed 39")
+                      && lines[15].contains("--steps 600"), lines[15])
         XCTAssertTrue(lines[16].contains("--out \(out)/stage17 --init \(out)/stage16/model.safetensors")
                       && lines[16].contains("--crop 384x512") && lines[16].contains("--seed 40"), lines[16])
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
