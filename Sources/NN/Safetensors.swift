@@ -3,8 +3,10 @@ import Foundation
 // Safetensors (https://github.com/huggingface/safetensors) read and write:
 //   8-byte little-endian header length L | L bytes of JSON {name: {dtype, shape, data_offsets: [begin, end]},
 //   "__metadata__": {string: string}} | raw little-endian tensor data, offsets relative to the end of the header.
-// The reader checks everything a truncated or hostile file could get wrong (header length, offsets, sizes,
-// shapes) and names the offending tensor; F32 is read as is, F16/BF16/F64/I64/I32 are converted to Float.
+// The reader checks everything a truncated or hostile file could get wrong (header length, exact integer offsets
+// and shapes, sizes, overlapping or uncovered bytes, non-finite values) and names the offending tensor; F32 is read
+// as is, F16/BF16/F64/I64/I32 are converted to Float. The writer refuses non-finite values, so a diverged model is
+// never saved as if it were one.
 
 public struct SafetensorsError: Error, CustomStringConvertible {
     public let path: String
@@ -48,15 +50,17 @@ public enum Safetensors {
             }
         }
         let dataLength = data.count - headerEnd
-        var tensors: [String: Tensor] = [:]
+        var entries: [(name: String, dtype: String, shape: [Int], begin: Int, end: Int)] = []
         for (name, entry) in header where name != "__metadata__" {
             guard let info = entry as? [String: Any], let dtype = info["dtype"] as? String,
                   let shapeValues = info["shape"] as? [Any], let offsetValues = info["data_offsets"] as? [Any] else {
                 throw fail("tensor \(name): entry needs dtype, shape and data_offsets")
             }
-            let shape = shapeValues.compactMap { ($0 as? NSNumber)?.intValue }
-            guard shape.count == shapeValues.count, shape.allSatisfy({ $0 >= 0 }) else {
-                throw fail("tensor \(name): shape \(shapeValues) is not a list of non-negative integers")
+            // Exact integers only: NSNumber.intValue would truncate 2.5 to 2 and wrap 2^64 to 0, which then
+            // passes every bounds check and reads the wrong bytes.
+            let shape = shapeValues.compactMap { exactInteger($0, limit: maxElements) }
+            guard shape.count == shapeValues.count else {
+                throw fail("tensor \(name): shape \(shapeValues) is not a list of non-negative integers up to \(maxElements)")
             }
             var elements = 1
             for dimension in shape {
@@ -64,28 +68,59 @@ public enum Safetensors {
                 guard !overflow, product <= maxElements else { throw fail("tensor \(name): absurd shape \(shape)") }
                 elements = product
             }
-            let offsets = offsetValues.compactMap { ($0 as? NSNumber)?.intValue }
-            guard offsets.count == 2, offsetValues.count == 2 else { throw fail("tensor \(name): data_offsets must be [begin, end]") }
-            let (begin, end) = (offsets[0], offsets[1])
-            guard begin >= 0, begin <= end, end <= dataLength else {
-                throw fail("tensor \(name): data_offsets [\(begin), \(end)] outside the \(dataLength)-byte data section")
+            let offsets = offsetValues.compactMap { exactInteger($0, limit: dataLength) }
+            guard offsetValues.count == 2 else { throw fail("tensor \(name): data_offsets must be [begin, end]") }
+            guard offsets.count == 2, offsets[0] <= offsets[1] else {
+                throw fail("tensor \(name): data_offsets \(offsetValues) outside the \(dataLength)-byte data section")
             }
+            let (begin, end) = (offsets[0], offsets[1])
             guard let elementSize = byteSize(of: dtype) else { throw fail("tensor \(name): unsupported dtype \(dtype)") }
             guard end - begin == elements * elementSize else {
                 throw fail("tensor \(name): \(end - begin) bytes for shape \(shape) of \(dtype) (expected \(elements * elementSize))")
             }
-            let tensor = Tensor(shape: shape)
-            data.withUnsafeBytes { raw in
-                convert(UnsafeRawBufferPointer(rebasing: raw[(headerEnd + begin)..<(headerEnd + end)]), dtype: dtype,
-                        into: tensor.data, count: elements)
+            entries.append((name, dtype, shape, begin, end))
+        }
+        // As the reference implementation requires: in offset order, each tensor starts where the previous one
+        // ended, so no two overlap, no bytes are left between them, and together they cover the data exactly.
+        entries.sort { ($0.begin, $0.end, $0.name) < ($1.begin, $1.end, $1.name) }
+        var covered = 0
+        for entry in entries {
+            guard entry.begin == covered else {
+                throw fail(entry.begin < covered
+                           ? "tensor \(entry.name): data_offsets [\(entry.begin), \(entry.end)] overlap the previous tensor (which ends at \(covered))"
+                           : "tensor \(entry.name): data_offsets [\(entry.begin), \(entry.end)] leave bytes \(covered)..<\(entry.begin) unused")
             }
-            tensors[name] = tensor
+            covered = entry.end
+        }
+        guard covered == dataLength else {
+            throw fail("the tensors cover \(covered) of the \(dataLength) bytes of the data section")
+        }
+        var tensors: [String: Tensor] = [:]
+        for entry in entries {
+            let elements = entry.shape.reduce(1, *)
+            let tensor = Tensor(shape: entry.shape)
+            data.withUnsafeBytes { raw in
+                convert(UnsafeRawBufferPointer(rebasing: raw[(headerEnd + entry.begin)..<(headerEnd + entry.end)]),
+                        dtype: entry.dtype, into: tensor.data, count: elements)
+            }
+            // A NaN or infinity (or an F64 too large for Float) would flow silently into every output.
+            if let index = (0..<elements).first(where: { !tensor.data[$0].isFinite }) {
+                throw fail("tensor \(entry.name): value \(tensor.data[index]) at index \(index) is not finite")
+            }
+            tensors[entry.name] = tensor
         }
         return (tensors, metadata)
     }
 
     /// Writes tensors as F32 (names sorted, so files are reproducible), atomically (temporary file + rename).
+    /// - Throws: `SafetensorsError` naming the first tensor holding a NaN or an infinity (nothing is written).
     public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to path: String) throws {
+        for name in tensors.keys.sorted() {
+            let tensor = tensors[name]!
+            if let index = (0..<tensor.count).first(where: { !tensor.data[$0].isFinite }) {
+                throw SafetensorsError(path: path, reason: "tensor \(name): value \(tensor.data[index]) at index \(index) is not finite; nothing written")
+            }
+        }
         try serialize(tensors, metadata: metadata).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 
@@ -122,6 +157,16 @@ public enum Safetensors {
         let encoded = try? JSONSerialization.data(withJSONObject: [text], options: [])
         let array = encoded.flatMap { String(data: $0, encoding: .utf8) } ?? "[\"\"]"
         return String(array.dropFirst().dropLast())
+    }
+
+    /// A JSON number that is exactly an integer in 0...limit, or nil (fractions, negatives, values past the
+    /// limit and strings give nil). Every limit here is far below 2^53, where Double holds every integer exactly,
+    /// so the test in Double decides without the wrap-around of `NSNumber.intValue` (2^64 read as 0).
+    static func exactInteger(_ value: Any, limit: Int) -> Int? {
+        guard let number = value as? NSNumber else { return nil }
+        let double = number.doubleValue
+        guard double.isFinite, double >= 0, double.rounded() == double, double <= Double(limit) else { return nil }
+        return Int(double)
     }
 
     static func byteSize(of dtype: String) -> Int? {

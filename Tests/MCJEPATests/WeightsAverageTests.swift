@@ -69,4 +69,44 @@ final class WeightsAverageTests: TemporaryFolderTestCase {
         XCTAssertEqual(single.status, 2, single.err)
         XCTAssertFalse(FileManager.default.fileExists(atPath: bad))
     }
+
+    /// A saved test model whose last stored value is replaced by `value` (a hostile file: the writer refuses
+    /// to write one, so the bytes are edited).
+    private func modelHolding(_ value: Float, name: String) throws -> String {
+        let (path, _) = try savedTestModel(seed: 4)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.replaceSubrange((bytes.count - 4)..<bytes.count, with: $0) }
+        let edited = file(name)
+        try bytes.write(to: URL(fileURLWithPath: edited))
+        return edited
+    }
+
+    func testNonFiniteInputsAreRefusedAndNoAverageIsWritten() throws {
+        let tool = try commandLineTool()
+        let (good, _) = try savedTestModel(seed: 1)
+        for (value, name) in [(Float.nan, "nan.safetensors"), (.infinity, "inf.safetensors")] {
+            let hostile = try modelHolding(value, name: name)
+            XCTAssertThrowsError(try WeightsFile.load(path: hostile)) { error in
+                XCTAssertTrue("\(error)".hasPrefix("\(hostile): tensor "), "\(error)")
+                XCTAssertTrue("\(error)".contains("is not finite"), "\(error)")
+            }
+            XCTAssertThrowsError(try WeightsAverage.average(paths: [good, hostile]))
+            let out = file("soup-\(name)")
+            let refused = try runProcess(tool, ["average", good, hostile, "-o", out])
+            XCTAssertEqual(refused.status, 3, refused.err)
+            XCTAssertTrue(refused.err.contains("not finite"), refused.err)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out), "nothing written")
+        }
+    }
+
+    func testAModelHoldingANaNIsNeverSaved() throws {
+        let model = MCJEPAModel(config: .test)
+        model.initializeRandomly(seed: 5)
+        model.parameters["decoder.context.out.bias"].data[0] = .nan
+        let out = file("nan-model.safetensors")
+        XCTAssertThrowsError(try WeightsFile.save(model, to: out)) { error in
+            XCTAssertTrue("\(error)".contains("decoder.context.out.bias"), "\(error)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+    }
 }

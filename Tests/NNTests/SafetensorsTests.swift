@@ -86,4 +86,60 @@ final class SafetensorsTests: XCTestCase {
             XCTAssertTrue(String(describing: error).hasPrefix("/nonexistent/model.safetensors: "))
         }
     }
+
+    // Hostile files the reference implementation refuses, and values no model should hold.
+
+    func test_rejects_offsets_at_two_to_the_64_instead_of_wrapping_them() {
+        // 2^64 and 2^64 + 4 wrap to 0 and 4 through NSNumber.intValue, which would pass every bounds check.
+        let header = #"{"w":{"dtype":"F32","shape":[1],"data_offsets":[18446744073709551616,18446744073709551620]}}"#
+        assertRejects(image(header: header, data: [0, 0, 0, 0]), mentioning: ["w", "data_offsets"])
+        let negative = #"{"w":{"dtype":"F32","shape":[1],"data_offsets":[-4,0]}}"#
+        assertRejects(image(header: negative, data: [0, 0, 0, 0]), mentioning: ["w", "data_offsets"])
+    }
+
+    func test_rejects_fractional_shapes_and_offsets() {
+        let shape = #"{"w":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}}"#
+        assertRejects(image(header: shape, data: [0, 0, 0, 0]), mentioning: ["w", "shape"])
+        let offsets = #"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0.5,4.5]}}"#
+        assertRejects(image(header: offsets, data: [0, 0, 0, 0, 0]), mentioning: ["w", "data_offsets"])
+        let huge = #"{"w":{"dtype":"F32","shape":[1e30],"data_offsets":[0,4]}}"#
+        assertRejects(image(header: huge, data: [0, 0, 0, 0]), mentioning: ["w", "shape"])
+    }
+
+    func test_rejects_overlapping_tensors() {
+        let header = #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#
+        assertRejects(image(header: header, data: [UInt8](repeating: 0, count: 8)), mentioning: ["b", "overlap"])
+        let same = #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#
+        assertRejects(image(header: same, data: [0, 0, 0, 0]), mentioning: ["overlap"])
+    }
+
+    func test_rejects_tensors_that_do_not_cover_the_data_exactly() {
+        let gap = #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#
+        assertRejects(image(header: gap, data: [UInt8](repeating: 0, count: 12)), mentioning: ["b", "unused"])
+        let trailing = #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#
+        assertRejects(image(header: trailing, data: [UInt8](repeating: 0, count: 8)), mentioning: ["cover 4 of the 8 bytes"])
+    }
+
+    func test_rejects_nan_and_infinite_values_naming_the_tensor() {
+        for bad in [Float.nan, .infinity, -.infinity] {
+            var data: [UInt8] = []
+            for value in [1, bad] as [Float] { withUnsafeBytes(of: value.bitPattern.littleEndian) { data += $0 } }
+            let header = #"{"decoder.w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#
+            assertRejects(image(header: header, data: data), mentioning: ["decoder.w", "index 1", "not finite"])
+        }
+        // A finite F64 too large for Float becomes an infinity when converted: refused as well.
+        var data: [UInt8] = []
+        withUnsafeBytes(of: (1e300 as Double).bitPattern.littleEndian) { data += $0 }
+        assertRejects(image(header: #"{"d":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}}"#, data: data), mentioning: ["d", "not finite"])
+    }
+
+    func test_write_refuses_non_finite_values_and_writes_nothing() {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("nn-nan-\(getpid()).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let tensors = ["ok": Tensor(shape: [1], values: [1]), "bad": Tensor(shape: [2], values: [0, .nan])]
+        XCTAssertThrowsError(try Safetensors.write(tensors, to: path)) { error in
+            XCTAssertTrue(String(describing: error).contains("tensor bad"), "\(error)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path))
+    }
 }
