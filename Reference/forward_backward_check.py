@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How consistent the model's forward and backward flows are on real video, and how far from zero its flow is
 between a frame and itself: the figures that set the forward-backward occlusion test (`occ_alpha1`, `occ_alpha2`,
-`--min-visible`) of a self-supervised stage (Training/tiny-stage8-ssl/README.md).
+`--min-visible`) of a self-supervised stage (Training/runs/stage08-ssl-video/README.md).
 
 Usage: python3 Reference/forward_backward_check.py WEIGHTS VIDEO... [--frame 20] [--size 256x320]
                                                    [--alpha2 0.5 4] [--preset tiny]

@@ -12,7 +12,7 @@ final class BuiltInWeightsTests: XCTestCase {
                                  file: #filePath, line: #line)
         let weights = try WeightsFile.load(path: path)
         // The `tiny` preset with a convex upsampler of width 32 and an estimator per level (stage 40, stage 36's
-        // average of two continuations of stage 32 trained on at larger crops, Training/tiny-stage40-crops-384x512/;
+        // average of two continuations of stage 32 trained on at larger crops, Training/runs/stage40-crops-384x512/;
         // the same network as stage 21's).
         var expected = ModelConfig.tiny
         expected.upsamplerWidth = 32
