@@ -42,10 +42,6 @@ CONVEX_WIDTH = 8
 # The convex fixture's network with one flow estimator per decoded level (`per_level_estimators`), each drawn
 # separately, so that every level must read its own.
 PER_LEVEL_OUT = os.path.join(FIXTURES, "tiny_parity_per_level.safetensors")
-# The per-level fixture's network whose estimators also read the zero-motion correlation (`zero_motion_correlation`).
-ZERO_MOTION_OUT = os.path.join(FIXTURES, "tiny_parity_zero_motion.safetensors")
-# The zero-motion fixture's network whose context network also reads frame-1 features (`context_features`).
-CONTEXT_FEATURES_OUT = os.path.join(FIXTURES, "tiny_parity_context_features.safetensors")
 PRESET = "test"
 SEED = 0
 
@@ -77,17 +73,14 @@ def occlusion_margin(flow_fw, flow_bw, cfg: LossConfig) -> float:
 
 
 def build_fixture(decoder_stop_level: Optional[int] = None, upsampler_width: int = 0,
-                  per_level_estimators: bool = False, zero_motion_correlation: bool = False,
-                  context_features: bool = False) -> tuple:
+                  per_level_estimators: bool = False) -> tuple:
     """decoder_stop_level: the preset's when None; upsampler_width > 0: convex upsampling of that width;
-    per_level_estimators: one estimator per decoded level; zero_motion_correlation: the estimators also read the
-    correlation with frame 2's unwarped features; context_features: the context network also reads frame-1 features."""
+    per_level_estimators: one estimator per decoded level."""
     torch.manual_seed(SEED)
     cfg_model = PRESETS[PRESET]()
     if decoder_stop_level is not None:
         cfg_model = dataclasses.replace(cfg_model, decoder_stop_level=decoder_stop_level)
-    cfg_model = dataclasses.replace(cfg_model, upsampler_width=upsampler_width, per_level_estimators=per_level_estimators,
-                                    zero_motion_correlation=zero_motion_correlation, context_features=context_features)
+    cfg_model = dataclasses.replace(cfg_model, upsampler_width=upsampler_width, per_level_estimators=per_level_estimators)
     model = MCJEPA(cfg_model)
     if model.decoder.upsampler is not None:
         # Its initial mask weights are zero (a fixed bilinear stencil): random ones make every full-size pixel's
@@ -149,20 +142,13 @@ def main() -> None:
     ap.add_argument("--decoder-stop-level", type=int, help="with --out: decode down to this level")
     ap.add_argument("--upsampler-width", type=int, default=0, help="with --out: convex upsampling of this width")
     ap.add_argument("--per-level-estimators", action="store_true", help="with --out: one estimator per level")
-    ap.add_argument("--zero-motion-correlation", action="store_true",
-                    help="with --out: the estimators also read the zero-motion correlation")
-    ap.add_argument("--context-features", action="store_true",
-                    help="with --out: the context network also reads frame-1 features")
     args = ap.parse_args()
     torch.set_num_threads(1)  # single-threaded reductions: the same bits on every run of this machine
-    jobs = [(args.out, args.decoder_stop_level, args.upsampler_width, args.per_level_estimators,
-             args.zero_motion_correlation, args.context_features)] if args.out else [
-        (DEFAULT_OUT, None, 0, False, False, False), (LEVEL2_OUT, 2, 0, False, False, False),
-        (CONVEX_OUT, None, CONVEX_WIDTH, False, False, False), (PER_LEVEL_OUT, None, CONVEX_WIDTH, True, False, False),
-        (ZERO_MOTION_OUT, None, CONVEX_WIDTH, True, True, False),
-        (CONTEXT_FEATURES_OUT, None, CONVEX_WIDTH, True, True, True)]
-    for out, level, width, per_level, zero_motion, context in jobs:
-        tensors, metadata = build_fixture(level, width, per_level, zero_motion, context)
+    jobs = [(args.out, args.decoder_stop_level, args.upsampler_width, args.per_level_estimators)] if args.out else [
+        (DEFAULT_OUT, None, 0, False), (LEVEL2_OUT, 2, 0, False),
+        (CONVEX_OUT, None, CONVEX_WIDTH, False), (PER_LEVEL_OUT, None, CONVEX_WIDTH, True)]
+    for out, level, width, per_level in jobs:
+        tensors, metadata = build_fixture(level, width, per_level)
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
         save_file(tensors, out, metadata)
         size = os.path.getsize(out)

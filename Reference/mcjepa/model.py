@@ -49,15 +49,6 @@ class ModelConfig:
     # False: one flow estimator shared by every decoded level (`decoder.estimator.*`). True: one per level, as in
     # PWC-Net (`decoder.estimators.l<level>.*`): more parameters for the same work.
     per_level_estimators: bool = False
-    # True: every estimator also reads the correlation of frame-1 features with frame 2's *unwarped* features (81
-    # more input channels, after the flow), so a level sees a region that did not move even where the coarser levels
-    # carried a fast neighbour's motion into it, farther than the warped correlation's +-4 cells. At level 6 (no
-    # prior flow) the two correlations are the same.
-    zero_motion_correlation: bool = False
-    # True: the context network also reads frame-1 features at the stop level (appended after the flow), so it can
-    # tell an object from the background beside it when it spreads the flow (without them it carried a fast
-    # creature's motion onto the background on Sintel market_5).
-    context_features: bool = False
 
     def to_dict(self) -> dict:
         d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -65,10 +56,6 @@ class ModelConfig:
             del d["upsampler_width"]  # files of bilinear models stay as they were (and readable by older builds)
         if not d["per_level_estimators"]:
             del d["per_level_estimators"]  # likewise for models with a shared estimator
-        if not d["zero_motion_correlation"]:
-            del d["zero_motion_correlation"]  # and for models without the zero-motion correlation
-        if not d["context_features"]:
-            del d["context_features"]  # and for context networks that read no features
         return d
 
     @staticmethod
@@ -231,15 +218,13 @@ class FlowDecoder(nn.Module):
         self.reduce = nn.ModuleDict({f"l{lv}": nn.Conv2d(cfg.widths[lv - 1], cfg.reduced_channels, 1)
                                      for lv in self.decoded_levels})
         corr_ch = (2 * CORRELATION_RADIUS + 1) ** 2
-        self.zero_motion_correlation = cfg.zero_motion_correlation
-        est_in = corr_ch * (2 if cfg.zero_motion_correlation else 1) + cfg.reduced_channels + 2
+        est_in = corr_ch + cfg.reduced_channels + 2
         if cfg.per_level_estimators:
             self.estimators = nn.ModuleDict({f"l{lv}": FlowEstimator(est_in, cfg.estimator_widths, cfg.estimator_norm)
                                              for lv in self.decoded_levels})
         else:
             self.estimator = FlowEstimator(est_in, cfg.estimator_widths, cfg.estimator_norm)
-        self.context_features = cfg.context_features
-        context_in = cfg.estimator_widths[-1] + 2 + (cfg.widths[cfg.decoder_stop_level - 1] if cfg.context_features else 0)
+        context_in = cfg.estimator_widths[-1] + 2
         self.context = ContextNetwork(context_in, cfg.context_widths, cfg.context_dilations)
         self.upsampler = None
         if cfg.upsampler_width > 0:
@@ -272,14 +257,11 @@ class FlowDecoder(nn.Module):
                 up = upsample_flow(flow, h, w)
                 f2w = backward_warp(f2, up)
             corr = correlation(f1, f2w)
-            parts = [corr, self.reduce[f"l{lv}"](f1), up]
-            if self.zero_motion_correlation:
-                parts.append(corr if lv == NUM_LEVELS else correlation(f1, f2))
-            est_in = torch.cat(parts, dim=1)
+            est_in = torch.cat([corr, self.reduce[f"l{lv}"](f1), up], dim=1)
             residual, hidden = self.estimator_at(lv)(est_in)
             flow = up + residual
             if lv == self.stop_level:
-                flow = flow + self.context(torch.cat([hidden, flow] + ([f1] if self.context_features else []), dim=1))
+                flow = flow + self.context(torch.cat([hidden, flow], dim=1))
             flows.append(flow)
         return (flows, hidden) if return_hidden else flows
 

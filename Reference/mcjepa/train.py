@@ -199,14 +199,6 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="one flow estimator per decoded level instead of one shared by all (more parameters, the "
                          "same work); default: the --init file's, else the preset's (shared); from an --init file "
                          "with a shared estimator every level's starts as a copy of it")
-    ap.add_argument("--zero-motion-correlation", action=argparse.BooleanOptionalAction, default=None,
-                    help="the estimators also read the correlation with frame 2's unwarped features (81 more input "
-                         "channels); default: the --init file's, else the preset's (off); from an --init file without "
-                         "it the new input channels start at zero")
-    ap.add_argument("--context-features", action=argparse.BooleanOptionalAction, default=None,
-                    help="the context network also reads frame-1 features at the stop level; default: the --init "
-                         "file's, else the preset's (off); from an --init file without them the new input channels "
-                         "start at zero")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -314,26 +306,6 @@ def split_shared_estimator(model: MCJEPA, tensors: Dict[str, torch.Tensor]) -> D
     return split
 
 
-def widen_for_new_inputs(model: MCJEPA, tensors: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-    """A file's tensors with each estimator's first conv padded with zero weights for the zero-motion correlation's
-    input channels, and the context network's for frame-1 features, when `model` reads them and the file does not, so
-    the model starts with the file's exact flow; else as they are."""
-    cfg = model.cfg
-    if not cfg.zero_motion_correlation and not cfg.context_features:
-        return tensors
-    state = model.state_dict()
-    widened = dict(tensors)
-    for n, t in tensors.items():
-        target = state.get(n)
-        first_conv = ((cfg.zero_motion_correlation and n.startswith(("decoder.estimator.", "decoder.estimators.")))
-                      or (cfg.context_features and n.startswith("decoder.context."))) and n.endswith("convs.0.weight")
-        if (first_conv and target is not None and target.shape[1] > t.shape[1] and target.shape[0] == t.shape[0]):
-            padded = t.new_zeros(target.shape)
-            padded[:, :t.shape[1]] = t
-            widened[n] = padded
-    return widened
-
-
 def extend_to_finer_levels(model: MCJEPA, tensors: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     """A file's tensors for a model whose decoder stops at a finer level than the file's: a new level's own
     estimator starts as a copy of the file's finest (with an estimator per level), and a convex upsampler, whose
@@ -355,13 +327,12 @@ def extend_to_finer_levels(model: MCJEPA, tensors: Dict[str, torch.Tensor]) -> D
 def load_weights(model: MCJEPA, path: str, tensors: Dict[str, torch.Tensor], fresh_upsampler: bool = False) -> None:
     """`tensors` (read from `path`) into `model`, names and shapes exactly; with `fresh_upsampler`, a file without
     the convex upsampler's tensors may start a model with one (they keep their bilinear-stencil initialisation); a
-    shared estimator starts a model with one per level (`split_shared_estimator`), a file without the zero-motion
-    correlation or context features one with them (`widen_for_new_inputs`), and a file whose decoder stops at a
+    shared estimator starts a model with one per level (`split_shared_estimator`), and a file whose decoder stops at a
     coarser level one that decodes finer levels (`extend_to_finer_levels`: their reductions start fresh)."""
     coarser = {f"decoder.reduce.l{lv}.{kind}" for lv in range(model.cfg.decoder_stop_level, NUM_LEVELS)
                for kind in ("weight", "bias") if f"decoder.reduce.l{lv}.weight" not in tensors}
     tensors = extend_to_finer_levels(model, split_shared_estimator(model, tensors))
-    missing, unexpected = model.load_state_dict(widen_for_new_inputs(model, tensors), strict=False)
+    missing, unexpected = model.load_state_dict(tensors, strict=False)
     fresh = [n for n in missing if n in coarser or (n.startswith("decoder.upsampler.") and (fresh_upsampler or coarser))]
     if missing and fresh == missing and not unexpected:
         print(f"{path}: starting {', '.join(missing)} fresh", flush=True)
@@ -410,17 +381,12 @@ def main(argv=None) -> None:
 
     per_level = kept(args.per_level_estimators, "per_level_estimators",
                      "has an estimator per level, which cannot be merged into a shared one")
-    zero_motion = kept(args.zero_motion_correlation, "zero_motion_correlation",
-                       "its estimators read the zero-motion correlation, which cannot be dropped")
-    context_features = kept(args.context_features, "context_features",
-                            "its context network reads frame-1 features, which cannot be dropped")
     stop = (args.decoder_stop_level if args.decoder_stop_level is not None
             else continued_cfg.get("decoder_stop_level", cfg.decoder_stop_level))
     if stop > continued_cfg.get("decoder_stop_level", stop):
         raise SystemExit(f"{continued}: decodes down to level {continued_cfg['decoder_stop_level']}, which cannot "
                          f"start a decoder that stops at level {stop}")
-    cfg = dataclasses.replace(cfg, decoder_stop_level=stop, upsampler_width=width, per_level_estimators=per_level,
-                              zero_motion_correlation=zero_motion, context_features=context_features)
+    cfg = dataclasses.replace(cfg, decoder_stop_level=stop, upsampler_width=width, per_level_estimators=per_level)
     model = MCJEPA(cfg).to(device)
     loss_cfg = loss_config(args.loss)
     make_flow = not args.synthetic_on_device

@@ -194,23 +194,6 @@ def test_per_level_estimators_start_as_copies_of_a_shared_one(tmp_path):
     assert sorted(loaded.decoder.estimators.keys()) == ["l3", "l4", "l5", "l6"]
 
 
-def test_the_zero_motion_correlation_starts_silent(tmp_path):
-    """--zero-motion-correlation --init a file without it: each estimator's first conv keeps the file's weights with
-    zeros for the new input channels (the widened model computes the same flow), the saved config carries
-    zero_motion_correlation, a resume keeps it without the option, and it cannot be dropped again."""
-    init, model = _photos_and_saved_model(tmp_path)
-    widened = MCJEPA(dataclasses.replace(model.cfg, per_level_estimators=True, zero_motion_correlation=True))
-    load_weights(widened, str(init), model.state_dict())
-    first_conv = widened.decoder.estimators["l4"].convs[0].weight
-    plain_inputs = model.decoder.estimator.convs[0].weight.shape[1]
-    assert first_conv.shape[1] == plain_inputs + 81 and not first_conv[:, plain_inputs:].any()
-    img1, img2 = torch.rand(1, 3, 64, 128), torch.rand(1, 3, 64, 128)
-    with torch.no_grad():
-        torch.testing.assert_close(widened.flow(widened.encode(img1), widened.encode(img2))[1],
-                                   model.flow(model.encode(img1), model.encode(img2))[1], rtol=0, atol=1e-5)
-    _flag_is_kept(tmp_path, init, "--zero-motion-correlation", "zero_motion_correlation", "cannot be dropped")
-
-
 def test_decoder_stop_level_warm_starts_a_finer_decoder(tmp_path):
     """--decoder-stop-level 2 --init a file that stops at level 3 (with an estimator per level and a convex
     upsampler): every file tensor carries over, level 2's own estimator starts as a copy of level 3's, its reduction
@@ -241,20 +224,3 @@ def test_decoder_stop_level_warm_starts_a_finer_decoder(tmp_path):
     back = _run_train("--synthetic", str(tmp_path), "--out", str(tmp_path / "run2"), *SMALL, "--steps", "1",
                       "--init", str(run / "step-0000002.safetensors"), "--decoder-stop-level", "3")
     assert back.returncode != 0 and "cannot start a decoder that stops at level 3" in back.stderr
-
-
-def test_context_features_start_silent(tmp_path):
-    """--context-features --init a file without them: the context network's first conv keeps the file's weights with
-    zeros for frame-1 features (the same flow), the saved config carries context_features, a resume keeps them
-    without the option, and they cannot be dropped again."""
-    init, model = _photos_and_saved_model(tmp_path)
-    reading = MCJEPA(dataclasses.replace(model.cfg, context_features=True))
-    load_weights(reading, str(init), model.state_dict())
-    first_conv = reading.decoder.context.convs[0].weight
-    plain_inputs = model.decoder.context.convs[0].weight.shape[1]
-    assert first_conv.shape[1] == plain_inputs + model.cfg.widths[2] and not first_conv[:, plain_inputs:].any()
-    img1, img2 = torch.rand(1, 3, 64, 128), torch.rand(1, 3, 64, 128)
-    with torch.no_grad():
-        torch.testing.assert_close(reading.flow(reading.encode(img1), reading.encode(img2))[1],
-                                   model.flow(model.encode(img1), model.encode(img2))[1], rtol=0, atol=1e-5)
-    _flag_is_kept(tmp_path, init, "--context-features", "context_features", "cannot be dropped")

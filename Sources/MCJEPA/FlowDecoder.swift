@@ -1,8 +1,7 @@
 import NN
 
 /// Shared across levels, or one per level (`ModelConfig.perLevelEstimators`): input concat(correlation (81),
-/// reduced frame-1 features, upsampled flow (2)[, zero-motion correlation (81)]). Returns (residual flow, last
-/// hidden features).
+/// reduced frame-1 features, upsampled flow (2)). Returns (residual flow, last hidden features).
 struct FlowEstimatorHead {
     let convs: [ConvLayer], norms: [ChannelNorm]?, out: ConvLayer
 
@@ -25,7 +24,7 @@ struct FlowEstimatorHead {
     }
 }
 
-/// Dilated 3x3 convs (leaky ReLU 0.1) on concat(estimator hidden features, flow[, frame-1 features]) -> residual flow.
+/// Dilated 3x3 convs (leaky ReLU 0.1) on concat(estimator hidden features, flow) -> residual flow.
 struct ContextNetwork {
     let convs: [ConvLayer], out: ConvLayer
 
@@ -70,10 +69,6 @@ struct FlowDecoder {
     /// The estimator of each decoded level (the same head at every level when they are shared).
     let estimators: [Int: FlowEstimatorHead]
     let context: ContextNetwork
-    /// The estimators also read the correlation with frame 2's unwarped features.
-    let zeroMotionCorrelation: Bool
-    /// The context network also reads frame-1 features.
-    let contextFeatures: Bool
     /// nil: bilinear upsampling to full size.
     let upsampler: ConvexUpsampler?
 
@@ -88,26 +83,17 @@ struct FlowDecoder {
         for prefix in config.estimatorPrefixes { heads[prefix] = FlowEstimatorHead(store, prefix: prefix) }
         estimators = Dictionary(uniqueKeysWithValues: levels.map { ($0, heads[config.estimatorPrefix(level: $0)]!) })
         context = ContextNetwork(store)
-        zeroMotionCorrelation = config.zeroMotionCorrelation
-        contextFeatures = config.contextFeatures
         upsampler = store.config.upsamplerWidth > 0 ? ConvexUpsampler(store) : nil
     }
 
     /// An estimator's input at `level`: concat(correlation `corr` of `f1` with frame 2 as warped, reduced `f1`, upsampled
-    /// flow `up`[, correlation with frame 2 unwarped]). `warped` false: frame 2 was not warped (the coarsest level), so
-    /// the zero-motion correlation is `corr` itself. Shared by inference and the training trace.
-    func estimatorInput(level: Int, f1: Tensor, f2: Tensor, corr: Tensor, up: Tensor, warped: Bool) -> Tensor {
-        var parts = [corr, reduce[level]!(f1), up]
-        if zeroMotionCorrelation {
-            parts.append(warped ? correlationForward(f1, f2, radius: ModelConfig.correlationRadius) : corr)
-        }
-        return concatChannels(parts)
+    /// flow `up`). Shared by inference and the training trace.
+    func estimatorInput(level: Int, f1: Tensor, corr: Tensor, up: Tensor) -> Tensor {
+        concatChannels([corr, reduce[level]!(f1), up])
     }
 
-    /// The context network's input: concat(stop-level estimator hidden features, flow[, frame-1 features]).
-    func contextInput(hidden: Tensor, flow: Tensor, f1: Tensor) -> Tensor {
-        concatChannels([hidden, flow] + (contextFeatures ? [f1] : []))
-    }
+    /// The context network's input: concat(stop-level estimator hidden features, flow).
+    func contextInput(hidden: Tensor, flow: Tensor) -> Tensor { concatChannels([hidden, flow]) }
 
     /// Flow from frame 1 to frame 2 at every decoded level, coarse (level 6) to fine; each in pixels of its own
     /// grid, the last one including the context refinement; and the full-resolution flow (input pixels).
@@ -127,12 +113,12 @@ struct FlowDecoder {
                 f2w = f2
             }
             let corr = correlationForward(f1, f2w, radius: ModelConfig.correlationRadius)
-            let input = estimatorInput(level: level, f1: f1, f2: f2, corr: corr, up: up, warped: flow != nil)
+            let input = estimatorInput(level: level, f1: f1, corr: corr, up: up)
             let (residual, hidden) = estimators[level]!(input)
             accumulate(residual, up)
             var current = residual
             if level == stopLevel {
-                let refinement = context(contextInput(hidden: hidden, flow: current, f1: f1))
+                let refinement = context(contextInput(hidden: hidden, flow: current))
                 accumulate(refinement, current)
                 current = refinement
                 stopHidden = hidden

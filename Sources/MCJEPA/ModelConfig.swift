@@ -26,14 +26,6 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
     /// named `decoder.estimators.l<level>.*`: more parameters for the same work, since each level runs one estimator
     /// either way.
     public var perLevelEstimators: Bool
-    /// true: every level's estimator also reads the correlation of frame-1 features with frame 2's *unwarped*
-    /// features (81 more input channels, appended after the flow), so a level can see that a region has not moved
-    /// even where the coarser levels carried a fast neighbour's motion into it, more than the warped correlation's
-    /// +-4 cells away. At level 6 (no prior flow) the two correlations are the same.
-    public var zeroMotionCorrelation: Bool
-    /// true: the context network also reads frame-1 features at the stop level (appended after the flow), so it can
-    /// tell an object from the background beside it when it spreads the flow.
-    public var contextFeatures: Bool
 
     public static let levelCount = 6
     /// Inputs are padded to a multiple of the coarsest stride.
@@ -43,8 +35,7 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
 
     public init(widths: [Int], blocks: [Int], decoderStopLevel: Int, reducedChannels: Int, estimatorWidths: [Int],
                 estimatorNorm: Bool, contextWidths: [Int], contextDilations: [Int] = [1, 2, 4, 8, 16, 1],
-                expanderWidths: [Int], upsamplerWidth: Int = 0, perLevelEstimators: Bool = false,
-                zeroMotionCorrelation: Bool = false, contextFeatures: Bool = false) {
+                expanderWidths: [Int], upsamplerWidth: Int = 0, perLevelEstimators: Bool = false) {
         self.widths = widths
         self.blocks = blocks
         self.decoderStopLevel = decoderStopLevel
@@ -56,8 +47,6 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
         self.expanderWidths = expanderWidths
         self.upsamplerWidth = upsamplerWidth
         self.perLevelEstimators = perLevelEstimators
-        self.zeroMotionCorrelation = zeroMotionCorrelation
-        self.contextFeatures = contextFeatures
     }
 
     /// ConvNeXt-T sized (the paper's encoder; decoder widths as in PWC-Net).
@@ -91,17 +80,11 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
         perLevelEstimators ? "decoder.estimators.l\(level)" : "decoder.estimator"
     }
 
-    /// Channels of an estimator's input: correlation, reduced frame-1 features, upsampled flow, and the zero-motion
-    /// correlation when `zeroMotionCorrelation`.
-    public var estimatorInputChannels: Int {
-        ModelConfig.correlationChannels * (zeroMotionCorrelation ? 2 : 1) + reducedChannels + 2
-    }
+    /// Channels of an estimator's input: correlation, reduced frame-1 features, upsampled flow.
+    public var estimatorInputChannels: Int { ModelConfig.correlationChannels + reducedChannels + 2 }
 
-    /// Channels of the context network's input: the stop level's estimator hidden features, its flow, and frame-1
-    /// features when `contextFeatures`.
-    public var contextInputChannels: Int {
-        estimatorWidths.last! + 2 + (contextFeatures ? widths[decoderStopLevel - 1] : 0)
-    }
+    /// Channels of the context network's input: the stop level's estimator hidden features and its flow.
+    public var contextInputChannels: Int { estimatorWidths.last! + 2 }
 
     /// Every estimator's prefix, coarse to fine (one when shared), in state_dict order.
     public var estimatorPrefixes: [String] {
@@ -124,25 +107,20 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        // A preset with a convex upsampler, per-level estimators, the zero-motion correlation or context features is
-        // still named by its preset (the built-in weights: tiny with an upsampler and an estimator per level).
+        // A preset with a convex upsampler or per-level estimators is still named by its preset.
         var base = self
         base.upsamplerWidth = 0
         base.perLevelEstimators = false
-        base.zeroMotionCorrelation = false
-        base.contextFeatures = false
         let name = base.presetName.map { "\($0) " } ?? ""
         let upsampler = upsamplerWidth > 0 ? ", convex upsampler \(upsamplerWidth)" : ""
         let estimators = perLevelEstimators ? ", an estimator per level" : ""
-        let zeroMotion = zeroMotionCorrelation ? ", zero-motion correlation" : ""
-        let context = contextFeatures ? ", context reads features" : ""
-        return "\(name)(widths \(widths), blocks \(blocks), decoder 6->\(decoderStopLevel)\(estimators)\(zeroMotion)\(context)\(upsampler))"
+        return "\(name)(widths \(widths), blocks \(blocks), decoder 6->\(decoderStopLevel)\(estimators)\(upsampler))"
     }
 
     // MARK: JSON, with the reference's snake_case keys
 
-    /// `upsampler_width` only when nonzero, `per_level_estimators`, `zero_motion_correlation` and `context_features`
-    /// only when true, as the reference writes them: files of models without those features are unchanged.
+    /// `upsampler_width` only when nonzero and `per_level_estimators` only when true, as the reference writes them:
+    /// files of models without those features are unchanged.
     public var jsonObject: [String: Any] {
         var object: [String: Any] = [
             "widths": widths, "blocks": blocks, "decoder_stop_level": decoderStopLevel,
@@ -150,8 +128,6 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
             "context_widths": contextWidths, "context_dilations": contextDilations, "expander_widths": expanderWidths]
         if upsamplerWidth > 0 { object["upsampler_width"] = upsamplerWidth }
         if perLevelEstimators { object["per_level_estimators"] = true }
-        if zeroMotionCorrelation { object["zero_motion_correlation"] = true }
-        if contextFeatures { object["context_features"] = true }
         return object
     }
 
@@ -178,8 +154,7 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
         do {
             let known: Set<String> = ["widths", "blocks", "decoder_stop_level", "reduced_channels", "estimator_widths",
                                       "estimator_norm", "context_widths", "context_dilations", "expander_widths",
-                                      "upsampler_width", "per_level_estimators", "zero_motion_correlation",
-                                      "context_features"]
+                                      "upsampler_width", "per_level_estimators"]
             if let unknown = object.keys.first(where: { !known.contains($0) }) {
                 throw ConfigError(reason: "config field \(unknown) is not known to this build")
             }
@@ -195,9 +170,7 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
                 estimatorNorm: norm, contextWidths: try ints("context_widths"),
                 contextDilations: try ints("context_dilations"), expanderWidths: try ints("expander_widths"),
                 upsamplerWidth: object["upsampler_width"] == nil ? 0 : try int("upsampler_width"),
-                perLevelEstimators: try flag("per_level_estimators"),
-                zeroMotionCorrelation: try flag("zero_motion_correlation"),
-                contextFeatures: try flag("context_features"))
+                perLevelEstimators: try flag("per_level_estimators"))
             if let problem = config.validationError() { throw ConfigError(reason: "config: \(problem)") }
             return .success(config)
         } catch let error as ConfigError {

@@ -25,9 +25,7 @@ public enum ModelFLOPs {
         for level in cfg.decodedLevels {
             let pixels = Double((height >> level) * (width >> level))
             let c = cfg.widths[level - 1]
-            // The zero-motion correlation is the warped one at level 6 (no prior flow), so it costs nothing there.
-            let correlations = cfg.zeroMotionCorrelation && level != ModelConfig.levelCount ? 2 : 1
-            total += 2 * Double(correlations * ModelConfig.correlationChannels * c) * pixels
+            total += 2 * Double(ModelConfig.correlationChannels * c) * pixels
             total += 2 * Double(cfg.reducedChannels * c) * pixels
             var channels = cfg.estimatorInputChannels
             for width in cfg.estimatorWidths {

@@ -118,14 +118,14 @@ extension MCJEPAModel {
             }
             let upOrZero = up ?? Tensor(shape: [f1.n, 2, f1.h, f1.w])
             let corr = correlationForward(f1, warped, radius: ModelConfig.correlationRadius)
-            let input = decoder.estimatorInput(level: level, f1: f1, f2: f2, corr: corr, up: upOrZero, warped: up != nil)
+            let input = decoder.estimatorInput(level: level, f1: f1, corr: corr, up: upOrZero)
             let (residual, hidden, estimatorTrace) = decoder.estimators[level]!.traced(input)
             accumulate(residual, upOrZero)
             var current = residual
             var preContext: Tensor?, contextTrace: StackTrace?
             if level == decoder.stopLevel {
                 preContext = current
-                let (refinement, t) = decoder.context.traced(decoder.contextInput(hidden: hidden, flow: current, f1: f1))
+                let (refinement, t) = decoder.context.traced(decoder.contextInput(hidden: hidden, flow: current))
                 contextTrace = t
                 accumulate(refinement, current)
                 current = refinement
@@ -197,13 +197,9 @@ extension MCJEPAModel {
             let dFlow = dOut.copy() // gradient of flow = up + residual (before the context refinement)
             if let context = step.context {
                 let dIn = decoder.context.backward(context, gradOutput: dOut, store: parameters)
-                let hiddenChannels = dIn.c - 2 - (decoder.contextFeatures ? c : 0)
+                let hiddenChannels = dIn.c - 2
                 let dh = Tensor(shape: [dIn.n, hiddenChannels, dIn.h, dIn.w])
-                var gradParts: [Tensor?] = [dh, dFlow], channels = [hiddenChannels, 2]
-                let dFeatures = decoder.contextFeatures ? Tensor(shape: step.f1.shape) : nil
-                if let dFeatures { gradParts.append(dFeatures); channels.append(c) }
-                concatChannelsBackward(gradOutput: dIn, gradParts: gradParts, channels: channels)
-                if let dFeatures { add(dFeatures, to: &g1, level: step.level) }  // the context network's own read
+                concatChannelsBackward(gradOutput: dIn, gradParts: [dh, dFlow], channels: [hiddenChannels, 2])
                 // The convex upsampler reads the same hidden features (and the stop level's frame-1 features).
                 if let fromUpsampler {
                     accumulate(dh, fromUpsampler.hidden)
@@ -215,11 +211,8 @@ extension MCJEPAModel {
             let dCorr = Tensor(shape: [dInput.n, ModelConfig.correlationChannels, dInput.h, dInput.w])
             let dReduced = Tensor(shape: [dInput.n, r.weight.shape[0], dInput.h, dInput.w])
             let dUp = dFlow // d(up + residual)/d(up) = identity, plus the estimator input's up channels
-            var gradParts: [Tensor?] = [dCorr, dReduced, step.up == nil ? nil : dUp]
-            var channels = [ModelConfig.correlationChannels, r.weight.shape[0], 2]
-            let dZeroMotion = decoder.zeroMotionCorrelation ? Tensor(shape: dCorr.shape) : nil
-            if let dZeroMotion { gradParts.append(dZeroMotion); channels.append(ModelConfig.correlationChannels) }
-            concatChannelsBackward(gradOutput: dInput, gradParts: gradParts, channels: channels)
+            concatChannelsBackward(gradOutput: dInput, gradParts: [dCorr, dReduced, step.up == nil ? nil : dUp],
+                                   channels: [ModelConfig.correlationChannels, r.weight.shape[0], 2])
             let df1 = r.backward(input: step.f1, gradOutput: dReduced, store: parameters)!
             let dWarped = Tensor(shape: step.warped.shape)
             correlationBackward(step.f1, step.warped, radius: ModelConfig.correlationRadius, gradOutput: dCorr,
@@ -233,10 +226,6 @@ extension MCJEPAModel {
                 let dPrevious = dFlows[index - 1] ?? Tensor(shape: previous.shape)
                 upsampleFlowBackward(gradOutput: dUp, into: dPrevious)
                 dFlows[index - 1] = dPrevious
-            }
-            if let dZeroMotion {  // the unwarped correlation reads f2 directly
-                correlationBackward(step.f1, step.f2, radius: ModelConfig.correlationRadius, gradOutput: dZeroMotion,
-                                    gradF1: df1, gradF2: df2)
             }
             add(df1, to: &g1, level: step.level)
             add(df2, to: &g2, level: step.level)

@@ -58,7 +58,7 @@ func option(_ args: [String], _ name: String, _ fallback: String) -> String {
 }
 
 /// `--config PRESET` (default tiny) with `--decoder-stop-level L` and `--upsampler-width W` (defaults the preset's),
-/// `--per-level-estimators`, `--zero-motion-correlation` and `--context-features` (flags): the preset's
+/// and `--per-level-estimators` (a flag): the preset's
 /// name and the configuration to time, or nil when an option is wrong.
 func benchmarkConfig(_ args: [String]) -> (preset: String, config: ModelConfig)? {
     let preset = option(args, "--config", "tiny")
@@ -70,7 +70,5 @@ func benchmarkConfig(_ args: [String]) -> (preset: String, config: ModelConfig)?
     config.decoderStopLevel = stopLevel
     config.upsamplerWidth = upsamplerWidth
     config.perLevelEstimators = args.contains("--per-level-estimators")
-    config.zeroMotionCorrelation = args.contains("--zero-motion-correlation")
-    config.contextFeatures = args.contains("--context-features")
     return (preset, config)
 }

@@ -3,8 +3,7 @@ import MCJEPA
 import NN
 
 // `mcjepa-bench train [--reps R] [--threads 2] [--crop 256x320] [--batch 1] [--config tiny] [--decoder-stop-level L]
-// [--upsampler-width W] [--per-level-estimators] [--zero-motion-correlation] [--context-features]`:
-// ms per training step
+// [--upsampler-width W] [--per-level-estimators]`: ms per training step
 // of the flow batch (both directions: encoder x2, decoder x2, every flow loss, full backward, AdamW update)
 // against the same step in PyTorch CPU in the same run (Reference/mcjepa/bench.py --train-size, a child
 // process, its own random weights of the same preset), and the ratio Swift / PyTorch (target <= 1).
@@ -18,9 +17,7 @@ private func pytorchTrainStepMilliseconds(preset: String, config: ModelConfig, t
     process.arguments = ["python3", "-m", "mcjepa.bench", "--preset", preset, "--threads", "\(threads)", "--repeats", "\(reps)",
                          "--sizes", "", "--train-size", "\(crop.0)x\(crop.1)", "--train-batch", "\(batch)",
                          "--set", "decoder_stop_level=\(config.decoderStopLevel)", "--set", "upsampler_width=\(config.upsamplerWidth)",
-                         "--set", "per_level_estimators=\(config.perLevelEstimators ? "True" : "False")",
-                         "--set", "zero_motion_correlation=\(config.zeroMotionCorrelation ? "True" : "False")",
-                         "--set", "context_features=\(config.contextFeatures ? "True" : "False")"]
+                         "--set", "per_level_estimators=\(config.perLevelEstimators ? "True" : "False")"]
     let pipe = Pipe()
     process.standardOutput = pipe
     do { try process.run() } catch { print("  PyTorch: cannot run python3 (\(error))"); return nil }

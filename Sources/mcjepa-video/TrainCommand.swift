@@ -59,10 +59,8 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Decode flow down to this pyramid level (2 = quarter resolution); default: the --init file's, else the preset's.") var decoderStopLevel: Int?
     @Option(help: "Convex upsampling to full size with a mask head of this width (0 = bilinear); default: the --init file's, else the preset's (0).") var upsamplerWidth: Int?
     @Flag(inversion: .prefixedNo, help: "One flow estimator per decoded level instead of one shared by all (more parameters, the same work); default: the --init file's, else the preset's (shared).") var perLevelEstimators: Bool?
-    @Flag(inversion: .prefixedNo, help: "The estimators also read the correlation with frame 2's unwarped features (81 more input channels), to see regions that did not move where the coarser levels carried a fast neighbour's motion; default: the --init file's, else the preset's (off).") var zeroMotionCorrelation: Bool?
-    @Flag(inversion: .prefixedNo, help: "The context network also reads frame-1 features at the stop level, to tell an object from the background beside it; default: the --init file's, else the preset's (off).") var contextFeatures: Bool?
-    @Option(name: .customLong("init"), help: "Start from these weights (safetensors); with --decoder-stop-level finer than the file's, the new levels' reductions (and a convex upsampler) start fresh and a new level's own estimator as a copy of the file's finest, with --upsampler-width on a bilinear file, the upsampler starts as bilinear upsampling, and with --per-level-estimators on a file with a shared estimator, every level's estimator starts as a copy of it; with --zero-motion-correlation or --context-features on a file without them, their new input channels start at zero.") var initWeights: String?
-    @Option(name: .customLong("new-weights-lr-scale"), help: "Learning-rate multiplier for the weights --init did not have (fresh tensors, and the zero-motion correlation's or the context features' channels, which start at zero): they have further to go than the ones carried over.") var newWeightsLRScale: Float = 1
+    @Option(name: .customLong("init"), help: "Start from these weights (safetensors); with --decoder-stop-level finer than the file's, the new levels' reductions (and a convex upsampler) start fresh and a new level's own estimator as a copy of the file's finest, with --upsampler-width on a bilinear file, the upsampler starts as bilinear upsampling, and with --per-level-estimators on a file with a shared estimator, every level's estimator starts as a copy of it.") var initWeights: String?
+    @Option(name: .customLong("new-weights-lr-scale"), help: "Learning-rate multiplier for the weights --init did not have (fresh tensors): they have further to go than the ones carried over.") var newWeightsLRScale: Float = 1
     @Option(help: "Override a loss setting, e.g. smooth_weight=50 (repeatable).") var loss: [String] = []
 
     func validate() throws {
@@ -145,8 +143,6 @@ struct TrainCommand: AsyncParsableCommand {
             config.decoderStopLevel = decoderStopLevel ?? initial?.model.config.decoderStopLevel ?? config.decoderStopLevel
             config.upsamplerWidth = upsamplerWidth ?? initial?.model.config.upsamplerWidth ?? config.upsamplerWidth
             config.perLevelEstimators = perLevelEstimators ?? initial?.model.config.perLevelEstimators ?? config.perLevelEstimators
-            config.zeroMotionCorrelation = zeroMotionCorrelation ?? initial?.model.config.zeroMotionCorrelation ?? config.zeroMotionCorrelation
-            config.contextFeatures = contextFeatures ?? initial?.model.config.contextFeatures ?? config.contextFeatures
             let model = MCJEPAModel(config: config)
             // The seed's initialisation stays only where --init has no tensor: a finer decoder's new reductions, a new
             // convex upsampler (which the seed starts as bilinear upsampling).
@@ -160,9 +156,8 @@ struct TrainCommand: AsyncParsableCommand {
             }
             let sampler = MixedSampler(sources: sources, crop: options.crop, contentSize: contentSize)
             let trainer = try Trainer(model: model, sampler: sampler, options: options, folder: out, resume: resume)
-            if let loaded = initial, newWeightsLRScale != 1 {
-                trainer.learningRateScales = model.newWeightLearningRateScales(from: loaded.model.config, fresh: fresh,
-                                                                               scale: newWeightsLRScale)
+            if initial != nil, newWeightsLRScale != 1 {
+                trainer.learningRateScales = model.newWeightLearningRateScales(fresh: fresh, scale: newWeightsLRScale)
                 let count = trainer.learningRateScales.values.reduce(0) { $0 + $1.array.filter { $0 != 1 }.count }
                 FileHandle.standardError.write(Data("train: \(count) new weights learn at \(newWeightsLRScale) x the rate\n".utf8))
             }

@@ -24,14 +24,6 @@ final class ModelParityTests: XCTestCase {
         try checkForward(.perLevel)
     }
 
-    func testForwardWithTheZeroMotionCorrelationMatchesReference() throws {
-        try checkForward(.zeroMotion)
-    }
-
-    func testForwardWithContextFeaturesMatchesReference() throws {
-        try checkForward(.contextFeatures)
-    }
-
     private func checkForward(_ variant: ParityVariant) throws {
         let model = try ParityFixture.parityModel(variant)
         XCTAssertEqual(model.config, variant.config)

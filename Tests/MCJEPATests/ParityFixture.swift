@@ -15,10 +15,6 @@ enum ParityVariant: String {
     /// The convex variant with one flow estimator per decoded level (`train --per-level-estimators`), each drawn
     /// separately.
     case perLevel = "tiny_parity_per_level"
-    /// The per-level variant whose estimators also read the zero-motion correlation (`train --zero-motion-correlation`).
-    case zeroMotion = "tiny_parity_zero_motion"
-    /// The zero-motion variant whose context network also reads frame-1 features (`train --context-features`).
-    case contextFeatures = "tiny_parity_context_features"
 
     var config: ModelConfig {
         var config = ModelConfig.test
@@ -27,10 +23,6 @@ enum ParityVariant: String {
         case .level2: config.decoderStopLevel = 2
         case .convex: config.upsamplerWidth = 8
         case .perLevel: config.upsamplerWidth = 8; config.perLevelEstimators = true
-        case .zeroMotion: config.upsamplerWidth = 8; config.perLevelEstimators = true; config.zeroMotionCorrelation = true
-        case .contextFeatures:
-            config.upsamplerWidth = 8; config.perLevelEstimators = true; config.zeroMotionCorrelation = true
-            config.contextFeatures = true
         }
         return config
     }

@@ -261,30 +261,19 @@ final class TrainCommandTests: TemporaryFolderTestCase {
         XCTAssertTrue(back.err.contains("model.safetensors") && back.err.contains("shared estimator"), back.err)
     }
 
-    func testTheZeroMotionCorrelationWarmStartsFromAFileWithoutIt() throws {
+    /// `--new-weights-lr-scale` speeds up the tensors `--init` did not carry (here a new convex upsampler), and
+    /// nothing else; it must be positive.
+    func testNewWeightsLearnFasterAndTheirScaleIsChecked() throws {
         let tool = try commandLineTool()
         let out = file("run")
-        let (initial, run) = try trainFromSavedModel(seed: 4, name: "plain.safetensors", out: out,
-                                                     options: ["--zero-motion-correlation", "--new-weights-lr-scale", "20"])
+        let (_, run) = try trainFromSavedModel(seed: 4, name: "bilinear.safetensors", out: out,
+                                               options: ["--upsampler-width", "8", "--new-weights-lr-scale", "20"])
         XCTAssertEqual(run.status, 0, run.err)
-        XCTAssertTrue(run.err.contains("zero-motion correlation"), run.err)
-        // The test preset's one shared estimator: 16 outputs x 81 channels x 9 taps learn faster.
-        XCTAssertTrue(run.err.contains("\(16 * 81 * 9) new weights learn at 20.0 x the rate"), run.err)
-        let trained = try WeightsFile.load(path: "\(out)/model.safetensors").model
-        XCTAssertTrue(trained.config.zeroMotionCorrelation)
-        // The new input channels started at zero and training moved them.
-        let first = trained.parameters["decoder.estimator.convs.0.weight"]
-        let inputs = initial.config.estimatorInputChannels, widened = trained.config.estimatorInputChannels
-        XCTAssertEqual(widened, inputs + ModelConfig.correlationChannels)
-        let added = (0..<first.shape[0]).flatMap { o in (inputs * 9..<widened * 9).map { first.data[o * widened * 9 + $0] } }
-        XCTAssertTrue(added.contains { $0 != 0 }, "training did not move the zero-motion weights")
-        // Continuing the file keeps the correlation without the flag; dropping it is refused.
-        let again = try runProcess(tool, trainArguments(file("run2")) + ["--init", "\(out)/model.safetensors"])
-        XCTAssertEqual(again.status, 0, again.err)
-        XCTAssertTrue(try WeightsFile.load(path: "\(file("run2"))/model.safetensors").model.config.zeroMotionCorrelation)
-        let back = try runProcess(tool, trainArguments(file("run3")) + ["--init", "\(out)/model.safetensors", "--no-zero-motion-correlation"])
-        XCTAssertEqual(back.status, 3, back.err)
-        XCTAssertTrue(back.err.contains("model.safetensors") && back.err.contains("zero-motion correlation"), back.err)
+        var convex = ModelConfig.test
+        convex.upsamplerWidth = 8
+        let upsampler = ParameterStore.expectedSpecs(convex).filter { $0.name.hasPrefix("decoder.upsampler.") }
+        XCTAssertEqual(upsampler.count, 4)
+        XCTAssertTrue(run.err.contains("\(upsampler.reduce(0) { $0 + $1.count }) new weights learn at 20.0 x the rate"), run.err)
         let badScale = try runProcess(tool, trainArguments(file("run4")) + ["--new-weights-lr-scale", "0"])
         XCTAssertEqual(badScale.status, 2, badScale.err)
         XCTAssertTrue(badScale.err.contains("--new-weights-lr-scale"), badScale.err)

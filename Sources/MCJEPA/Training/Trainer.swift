@@ -249,10 +249,7 @@ extension MCJEPAModel {
     /// e.g. freshly initialised: the finer levels' 1x1 reductions, and a convex upsampler that `other` lacks or has
     /// for another stop level (its shapes depend on the level). A shared estimator and the context network also serve
     /// the finer levels; a shared estimator is copied into every level's, and a finer level's own estimator starts as
-    /// a copy of `other`'s finest. When this network's estimators also read the zero-motion correlation and `other`'s
-    /// do not, their first convs take `other`'s weights with zeros for the new input channels, and likewise the
-    /// context network's first conv for frame-1 features, so the copy computes `other`'s flow exactly until training
-    /// moves them.
+    /// a copy of `other`'s finest.
     /// - Returns: the names of the parameters `other` did not have, in state_dict order.
     /// - Throws: `WeightsError` naming `path` when the configurations differ in anything else.
     public func warmStart(from other: MCJEPAModel, path: String) throws -> [String] {
@@ -260,22 +257,17 @@ extension MCJEPAModel {
         comparable.decoderStopLevel = other.config.decoderStopLevel
         comparable.upsamplerWidth = other.config.upsamplerWidth
         comparable.perLevelEstimators = other.config.perLevelEstimators
-        comparable.zeroMotionCorrelation = other.config.zeroMotionCorrelation
-        comparable.contextFeatures = other.config.contextFeatures
         let sameStop = other.config.decoderStopLevel == config.decoderStopLevel
         // A learnt upsampler is not dropped, and carries over only to the same one.
         let upsamplerFits = other.config.upsamplerWidth == 0
             || (config.upsamplerWidth > 0 && (!sameStop || other.config.upsamplerWidth == config.upsamplerWidth))
         // Per-level estimators split a shared one; they cannot be merged back into one.
         let estimatorsFit = !other.config.perLevelEstimators || config.perLevelEstimators
-        // Estimators that read the zero-motion correlation cannot drop it.
-        let correlationsFit = !other.config.zeroMotionCorrelation || config.zeroMotionCorrelation
-        let contextFits = !other.config.contextFeatures || config.contextFeatures
         guard comparable == other.config, other.config.decoderStopLevel >= config.decoderStopLevel, upsamplerFits,
-              estimatorsFit, correlationsFit, contextFits else {
+              estimatorsFit else {
             throw WeightsError(path: path, reason: "file holds config \(other.config), which cannot start \(config) "
                                + "(only a decoder that stops at a coarser level, one without a convex upsampler, one "
-                               + "with a shared estimator, or one without the zero-motion correlation or context features can)")
+                               + "or one with a shared estimator can)")
         }
         // Each level's estimator reads `other`'s for the same level, or its finest when this level is finer (or the
         // shared one): decoder.estimators.l<level>.<rest> <- <source prefix>.<rest>.
@@ -295,12 +287,7 @@ extension MCJEPAModel {
                 source = nil
             }
             if let source, let tensor = other.parameters.tensors[source] {
-                let target = parameters[spec.name]
-                if target.shape == tensor.shape {
-                    target.assign(tensor)
-                } else {  // a first conv widened by the zero-motion correlation's or the context features' channels
-                    copyWithZeroInputChannels(tensor, into: target)
-                }
+                parameters[spec.name].assign(tensor)
             } else {
                 fresh.append(spec.name)
             }
@@ -310,41 +297,14 @@ extension MCJEPAModel {
 }
 
 extension MCJEPAModel {
-    /// Learning-rate multipliers that make the weights a warm start from a file with config `other` did not carry
-    /// learn `scale` times faster: the tensors `warmStart` returned as `fresh`, and, when this network reads the
-    /// zero-motion correlation and `other` does not, its estimators' first-conv weights on those input channels
-    /// (which start at zero), and likewise the context network's first-conv weights on frame-1 features. Only tensors
-    /// with such weights appear; the other elements of theirs get 1.
-    public func newWeightLearningRateScales(from other: ModelConfig, fresh: [String], scale: Float) -> [String: Tensor] {
+    /// Learning-rate multipliers that make the weights a warm start did not carry (the tensors `warmStart` returned
+    /// as `fresh`) learn `scale` times faster.
+    public func newWeightLearningRateScales(fresh: [String], scale: Float) -> [String: Tensor] {
         var scales: [String: Tensor] = [:]
-        // `name` [O, I, k, k]: `scale` on input channels from `carried` on.
-        func scaleInputs(_ name: String, from carried: Int) {
-            let shape = parameters[name].shape
-            let taps = shape[2] * shape[3], inputs = shape[1]
-            scales[name] = Tensor(shape: shape, values: (0..<shape.reduce(1, *)).map { ($0 / taps) % inputs >= carried ? scale : 1 })
-        }
         for name in fresh {
             let shape = parameters[name].shape
             scales[name] = Tensor(shape: shape, values: [Float](repeating: scale, count: shape.reduce(1, *)))
         }
-        if config.zeroMotionCorrelation && !other.zeroMotionCorrelation {
-            for prefix in config.estimatorPrefixes where !fresh.contains("\(prefix).convs.0.weight") {
-                scaleInputs("\(prefix).convs.0.weight", from: other.estimatorInputChannels)
-            }
-        }
-        if config.contextFeatures && !other.contextFeatures {
-            scaleInputs("decoder.context.convs.0.weight", from: other.contextInputChannels)
-        }
         return scales
     }
-}
-
-/// `target` [O, I', k, k] = `source` [O, I, k, k] in its first I input channels and 0 in the rest (I' > I).
-private func copyWithZeroInputChannels(_ source: Tensor, into target: Tensor) {
-    let (outputs, taps) = (source.shape[0], source.shape[2] * source.shape[3])
-    precondition(target.shape[0] == outputs && target.shape[1] > source.shape[1]
-                 && target.shape[2] * target.shape[3] == taps, "copyWithZeroInputChannels: \(source.shape) -> \(target.shape)")
-    let (from, to) = (source.shape[1] * taps, target.shape[1] * taps)
-    target.data.update(repeating: 0, count: target.count)
-    for o in 0..<outputs { (target.data + o * to).update(from: source.data + o * from, count: from) }
 }
