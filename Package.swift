@@ -60,6 +60,8 @@ let package = Package(
         .testTarget(name: "MCJEPATests", dependencies: ["MCJEPA", "VideoIO", "FlowIO", "Dataset", "FlowRefinement", "NN", "CommandLineTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "NNTests", dependencies: ["NN"], resources: [.copy("Fixtures")]),
+        // Hostile input, interrupted and failed runs, resource limits: the tool's refusals, end to end.
+        .testTarget(name: "ReliabilityTests", dependencies: ["CommandLineTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

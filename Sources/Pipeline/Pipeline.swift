@@ -52,11 +52,34 @@ public struct Pipeline: Equatable, Sendable {
         public var location: SourceLocation
     }
 
+    /// Most arguments in one expanded command line (the CLI refuses more: see `mcjepa-video`'s entry point).
+    public static let maxArguments = 4096
+    /// Most bytes all expanded command lines may add up to (placeholders and `$inputs` multiply text).
+    public static let maxExpandedBytes = 16 << 20
+
     /// Expands the steps into command lines for the given inputs, substituting `{name}` placeholders from the
     /// file's `vars`, then `overrides`, then the per-input names `input`, `stem` and `dir`.
+    /// - Throws: `PipelineError` when an input or a value starts with '-' (it would be read as an option: an
+    ///   input must not smuggle `-o DIR -y` into a step), or the expansion passes `maxArguments` or
+    ///   `maxExpandedBytes`; checked while expanding, so nothing large is built first.
     public func invocations(inputs: [String], overrides: [String: String] = [:]) throws -> [Invocation] {
         let variables = self.variables.merging(overrides) { _, new in new }
         var result: [Invocation] = []
+        var expandedBytes = 0
+        func add(_ word: String, to arguments: inout [String], _ location: SourceLocation, _ field: String,
+                 isValue: Bool) throws {
+            if word.hasPrefix("-") {
+                throw PipelineError(path: path, location: location, field: field, message: isValue
+                    ? "the value '\(word)' starts with '-' and would be read as an option"
+                    : "the input '\(word)' starts with '-' and would be read as an option (name a file ./\(word))")
+            }
+            expandedBytes += word.utf8.count + 1
+            guard arguments.count < Self.maxArguments, expandedBytes <= Self.maxExpandedBytes else {
+                throw PipelineError(path: path, location: location, field: field, message:
+                    "expands to more than \(Self.maxArguments) arguments or \(Self.maxExpandedBytes) bytes of command lines")
+            }
+            arguments.append(word)
+        }
         for (index, step) in steps.enumerated() {
             let rounds: [[String: String]] = step.perInput
                 ? inputs.map { variables.merging(Self.inputVariables($0)) { _, new in new } }
@@ -67,11 +90,13 @@ public struct Pipeline: Equatable, Sendable {
             }
             for names in rounds {
                 var arguments = [step.command]
+                let inputsField = "steps[\(index)].inputs"
                 for input in step.inputs {
                     if input == "$inputs" {
-                        arguments += inputs
+                        for given in inputs { try add(given, to: &arguments, step.location, inputsField, isValue: false) }
                     } else {
-                        arguments.append(try substitute(input, names, step.location, "steps[\(index)].inputs"))
+                        try add(try substitute(input, names, step.location, inputsField), to: &arguments, step.location,
+                                inputsField, isValue: false)
                     }
                 }
                 for option in step.options {
@@ -83,7 +108,10 @@ public struct Pipeline: Equatable, Sendable {
                         // An option whose value comes out empty is left out, so `model: "{model}"` with
                         // `vars: {model: ""}` means "the command's default unless --set model=PATH".
                         let text = try substitute(value, names, option.location, field)
-                        if !text.isEmpty { arguments += ["--\(option.name)", text] }
+                        if !text.isEmpty {
+                            arguments.append("--\(option.name)")
+                            try add(text, to: &arguments, option.location, field, isValue: true)
+                        }
                     }
                 }
                 result.append(Invocation(arguments: arguments, stepIndex: index, location: step.location))

@@ -4,6 +4,12 @@ import Yams
 /// Reads a pipeline YAML file into a `Pipeline`, rejecting anything it does not understand with the line,
 /// column and field of the problem (a typo must not be silently ignored by a job that runs for hours).
 public enum PipelineParser {
+    /// Most entries in any list of a pipeline (steps, inputs, an option's values).
+    public static let maxListLength = 1000
+    /// Most bytes of text the file's values may add up to once YAML aliases are expanded: an alias repeated
+    /// 10,000 times over a 100 KB anchored string would otherwise become a gigabyte of arguments.
+    public static let maxExpandedBytes = 1 << 20
+
     public static func load(path: String) throws -> Pipeline {
         let text: String
         do {
@@ -27,7 +33,7 @@ public enum PipelineParser {
             throw PipelineError(path: path, location: yamlLocation(error), field: nil,
                                 message: "not valid YAML: \(yamlProblem(error))")
         }
-        let reader = Reader(path: path)
+        let reader = Reader(path: path, budget: ExpansionBudget(remaining: maxExpandedBytes))
         let top = try reader.mapping(root, field: "the top level",
                                      allowed: ["description", "vars", "steps"])
         var pipeline = Pipeline(path: path, description: nil, variables: [:], steps: [])
@@ -47,6 +53,7 @@ public enum PipelineParser {
             throw PipelineError(path: path, location: reader.location(steps.value), field: "steps",
                                 message: "expected a non-empty list of steps")
         }
+        try reader.checkLength(sequence.count, steps.value, "steps")
         for (index, node) in sequence.enumerated() {
             pipeline.steps.append(try reader.step(node, field: "steps[\(index)]"))
         }
@@ -72,9 +79,22 @@ public enum PipelineParser {
     }
 }
 
+/// What is left of `PipelineParser.maxExpandedBytes` while a file is read (shared by every read of it).
+private final class ExpansionBudget {
+    var remaining: Int
+    init(remaining: Int) { self.remaining = remaining }
+}
+
 /// Typed access to YAML nodes with errors that point at the node.
 private struct Reader {
     let path: String
+    let budget: ExpansionBudget
+
+    func checkLength(_ count: Int, _ node: Node, _ field: String) throws {
+        guard count <= PipelineParser.maxListLength else {
+            throw fail(node, field, "\(count) entries, more than the \(PipelineParser.maxListLength) a list may hold")
+        }
+    }
 
     struct Entry {
         var key: String
@@ -92,6 +112,7 @@ private struct Reader {
 
     func pairs(_ node: Node, field: String) throws -> [(key: String, value: Node)] {
         guard case .mapping(let mapping) = node else { throw fail(node, field, "expected a mapping (name: value)") }
+        try checkLength(mapping.count, node, field)
         var seen = Set<String>()
         var result: [(key: String, value: Node)] = []
         for (keyNode, value) in mapping {
@@ -119,6 +140,11 @@ private struct Reader {
 
     func scalar(_ node: Node, field: String) throws -> String {
         guard case .scalar(let scalar) = node else { throw fail(node, field, "expected a single value") }
+        // Every value read counts, so an alias costs what it expands to.
+        budget.remaining -= scalar.string.utf8.count
+        guard budget.remaining >= 0 else {
+            throw fail(node, field, "the pipeline's values add up to more than \(PipelineParser.maxExpandedBytes) bytes (YAML aliases count once per use)")
+        }
         return scalar.string
     }
 
@@ -138,6 +164,7 @@ private struct Reader {
         if let inputs = entries["inputs"] {
             switch inputs.value {
             case .sequence(let sequence):
+                try checkLength(sequence.count, inputs.value, "\(field).inputs")
                 step.inputs = try sequence.enumerated().map { try scalar($1, field: "\(field).inputs[\($0)]") }
             default:
                 step.inputs = [try scalar(inputs.value, field: "\(field).inputs")]
@@ -153,6 +180,7 @@ private struct Reader {
                 var option = PipelineStep.Option(name: name, values: [], isFlag: false, location: optionLocation)
                 switch value {
                 case .sequence(let sequence):
+                    try checkLength(sequence.count, value, optionField)
                     option.values = try sequence.enumerated().map { try scalar($1, field: "\(optionField)[\($0)]") }
                 case .scalar(let scalar):
                     // Only the plain words true/false are flags; a quoted "true" stays a value.

@@ -58,13 +58,13 @@ struct FlowCommand: AsyncParsableCommand {
     var progress: FlowProgressMode = .auto
 
     func validate() throws {
-        guard stride >= 1 else { throw ValidationError("--stride must be at least 1") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        try OptionRange.check(stride, OptionRange.stride, "--stride")
+        try OptionRange.check(threads, OptionRange.threads, "--threads")
         guard format != .pfm else { throw ValidationError("--format must be flo, png or npy") }
-        if let maxSide, maxSide < 8 { throw ValidationError("--max-side must be at least 8") }
-        if let maxFlow, !(maxFlow > 0) { throw ValidationError("--max-flow must be positive") }
-        guard start >= 0 else { throw ValidationError("--start must not be negative") }
-        if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
+        try OptionRange.check(maxSide, 8...OptionRange.side.upperBound, "--max-side")
+        if let maxFlow, !(maxFlow > 0 && maxFlow.isFinite) { throw ValidationError("--max-flow must be a positive finite number") }
+        try OptionRange.checkStart(start)
+        try OptionRange.checkDuration(duration)
     }
 
     func run() async throws {

@@ -21,7 +21,7 @@ struct InfoCommand: AsyncParsableCommand {
     @Option(help: "Decoder threads for --count.") var threads = 2
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        try OptionRange.check(threads, OptionRange.threads, "--threads")
     }
 
     func run() async throws {

@@ -14,8 +14,8 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Threads for decoding and the network.") var threads = 2
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        if let maxSide, maxSide < 8 { throw ValidationError("--max-side must be at least 8") }
+        try OptionRange.check(threads, OptionRange.threads, "--threads")
+        try OptionRange.check(maxSide, 8...OptionRange.side.upperBound, "--max-side")
     }
 
     /// For commands that run the model only without --pred: naming weights or a size there is a mistake.

@@ -90,23 +90,32 @@ struct PreprocessCommand: AsyncParsableCommand {
 
     func validate() throws {
         if inputs.isEmpty && manifests.isEmpty { throw ValidationError("give video files, folders or --manifest") }
-        if stride < 1 { throw ValidationError("--stride must be at least 1") }
-        if maxPairs < 1 { throw ValidationError("--max-pairs must be at least 1") }
-        if pairsPerShard < 1 { throw ValidationError("--pairs-per-shard must be at least 1") }
+        try OptionRange.check(stride, OptionRange.stride, "--stride")
+        try OptionRange.check(maxPairs, 1...1_000_000, "--max-pairs")
+        try OptionRange.check(pairsPerShard, 1...1_000_000, "--pairs-per-shard")
+        try OptionRange.check(minMotion, 0...1, "--min-motion")
+        try OptionRange.check(cutThreshold, 0...1, "--cut-threshold")
         if size != nil && maxSide != nil { throw ValidationError("use either --size or --max-side") }
-        if let maxSide, maxSide < 2 { throw ValidationError("--max-side must be at least 2") }
-        if let size { _ = try Self.parseSize(size) }
+        try OptionRange.check(maxSide, 2...OptionRange.side.upperBound, "--max-side")
+        if let size {
+            let (width, height) = try Self.parseSize(size)
+            // Two frames of a pair, each as RGB bytes and as the resizer's float copy, plus the encoder's buffers.
+            try OptionRange.checkFitsInMemory(width: width, height: height, bytesPerPixel: 64, "--size")
+        }
+        if let maxSide { try OptionRange.checkFitsInMemory(width: maxSide, height: maxSide, bytesPerPixel: 64, "--max-side") }
         if let jpegQuality, !(1...100).contains(jpegQuality) { throw ValidationError("--jpeg-quality must be 1...100") }
-        if threads < 1 { throw ValidationError("--threads must be at least 1") }
+        try OptionRange.check(threads, OptionRange.threads, "--threads")
         if model != nil && !flow { throw ValidationError("--model applies only with --flow") }
         if refine != nil && !flow { throw ValidationError("--refine and --no-refine apply only with --flow") }
     }
 
     static func parseSize(_ text: String) throws -> (width: Int, height: Int) {
         let parts = text.lowercased().split(separator: "x")
-        guard parts.count == 2, let width = Int(parts[0]), let height = Int(parts[1]), width > 0, height > 0 else {
+        guard parts.count == 2, let width = Int(parts[0]), let height = Int(parts[1]) else {
             throw ValidationError("--size must look like 320x256, got '\(text)'")
         }
+        try OptionRange.check(width, OptionRange.side, "--size width")
+        try OptionRange.check(height, OptionRange.side, "--size height")
         return (width, height)
     }
 

@@ -24,8 +24,9 @@ struct RenderCommand: AsyncParsableCommand {
     @Flag(name: [.customShort("y"), .long], help: "Replace an existing output.") var overwrite = false
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        if let maxFlow, !(maxFlow > 0) { throw ValidationError("--max-flow must be positive") }
+        try OptionRange.check(threads, OptionRange.threads, "--threads")
+        if let maxFlow, !(maxFlow > 0 && maxFlow.isFinite) { throw ValidationError("--max-flow must be a positive finite number") }
+        try OptionRange.checkStart(start)
     }
 
     func run() async throws {

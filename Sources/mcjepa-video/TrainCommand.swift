@@ -89,6 +89,23 @@ struct TrainCommand: AsyncParsableCommand {
         guard steps >= 1, batch >= 1, ckptEvery >= 1, logEvery >= 1, threads >= 1, maxStride >= 1 else {
             throw ValidationError("--steps, --batch, --ckpt-every, --log-every, --threads and --max-stride must be at least 1")
         }
+        try OptionRange.check(threads, OptionRange.threads, "--threads")
+        try OptionRange.check(maxStride, OptionRange.stride, "--max-stride")
+        try OptionRange.check(maxSide, 8...OptionRange.side.upperBound, "--max-side")
+        try OptionRange.check(batch, 1...1024, "--batch")
+        try OptionRange.check(contentBatch, 2...4096, "--content-batch")
+        try OptionRange.check(c.height, 64...4096, "--crop height")
+        try OptionRange.check(c.width, 64...4096, "--crop width")
+        try OptionRange.check(contentSize, 64...4096, "--content-size")
+        try OptionRange.check(maxFrames, 1...100_000, "--max-frames")
+        // A bound, not a measurement: a batch of crops with the activations the backward pass keeps (about 1 KB
+        // per pixel for the tiny model), and one video's --max-frames frames at --max-side, must fit in memory.
+        try OptionRange.checkFitsInMemory(width: c.width, height: c.height, bytesPerPixel: 1024 * batch, "--crop")
+        try OptionRange.checkFitsInMemory(width: maxSide, height: maxSide, bytesPerPixel: 3 * maxFrames, "--max-side")
+        for (value, option) in [(lr, "--lr"), (weightDecay, "--weight-decay"), (clip, "--clip"), (minVisible, "--min-visible"),
+                                (supervisedWeight, "--supervised-weight")] {
+            try OptionRange.checkFinite(value, option)
+        }
         guard !inputs.isEmpty || !synthetic.isEmpty else { throw ValidationError("give INPUTS and/or --synthetic") }
         _ = try lossConfig()
     }
