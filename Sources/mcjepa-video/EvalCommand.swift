@@ -26,6 +26,12 @@ struct EvalFlowCommand: AsyncParsableCommand {
             DIR/PAIR.npy, DIR/PAIR.pfm, or else DIR/PAIR/flow.<ext>; it must have the ground truth's size. \
             --pred zero scores the zero-motion baseline (write ./zero for a folder of that name).
 
+            --baseline DIR compares with another method's predictions in DIR (looked up as for --pred; \
+            `Reference/dis_baseline.py SETDIR DIR` writes OpenCV DIS's): per pair both EPEs and their ratio, then \
+            the geometric mean of the ratios (below 1: better than the baseline), the pairs won, and the mean EPE, \
+            Fl-all and 1 px accuracy of both. Judge methods by the ratios and pairs won, not by the mean EPE, which \
+            a few large-motion pairs decide.
+
             Without --pred the model (--model PATH, else the built-in weights) estimates the flow from \
             PAIR/img1.png to PAIR/img2.png at full resolution (--max-side only shrinks what the network sees; \
             --flip-average averages it with the mirrored pair's flow, as `flow --flip-average` does) and refines it \
@@ -38,6 +44,9 @@ struct EvalFlowCommand: AsyncParsableCommand {
 
     @Option(help: "Folder of predicted flow files, or 'zero' for the zero-motion baseline.")
     var pred: String?
+
+    @Option(help: "Folder of another method's predictions to compare with pair by pair (EPE ratios, pairs won).")
+    var baseline: String?
 
     @Flag(help: "Print the report as JSON (fractions in 0...1, EPE in px) instead of a table.")
     var json = false
@@ -84,8 +93,18 @@ struct EvalFlowCommand: AsyncParsableCommand {
             }
         }
         do {
-            let report = try FlowSetEvaluation.evaluate(set: URL(fileURLWithPath: set), predictions: source)
-            print(json ? FlowSetEvaluation.json(report) : FlowSetEvaluation.table(report))
+            let setURL = URL(fileURLWithPath: set)
+            // The baseline first: a wrong folder fails before the model runs.
+            let baselineReport = try baseline.map {
+                try FlowSetEvaluation.evaluate(set: setURL, predictions: .folder(URL(fileURLWithPath: $0)))
+            }
+            let report = try FlowSetEvaluation.evaluate(set: setURL, predictions: source)
+            if let baselineReport {
+                let comparison = try FlowSetComparison(report, baseline: baselineReport)
+                print(json ? comparison.json : comparison.table)
+            } else {
+                print(json ? FlowSetEvaluation.json(report) : FlowSetEvaluation.table(report))
+            }
             if timer.count > 0 {
                 FileHandle.standardError.write(Data(String(format: "%.1f ms per pair (%d pairs, images read and flow estimated)\n",
                                                            1000 * timer.seconds / Double(timer.count), timer.count).utf8))

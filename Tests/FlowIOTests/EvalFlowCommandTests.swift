@@ -1,4 +1,5 @@
 import CommandLineTestSupport
+import FlowIO
 import Foundation
 import XCTest
 
@@ -17,6 +18,25 @@ final class EvalFlowCommandTests: XCTestCase {
         let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
         let mean = try XCTUnwrap(object?["mean"] as? [String: Any])
         XCTAssertEqual(try XCTUnwrap(mean["epe"] as? Double), 2.0 / 3, accuracy: 1e-6)
+    }
+
+    func test_eval_flow_with_baseline_prints_ratios_and_pairs_won() throws {
+        let tiny = try TinyFlowSet(self)
+        let zeroFolder = tiny.set.deletingLastPathComponent().appendingPathComponent("zero-pred")
+        try FileManager.default.createDirectory(at: zeroFolder, withIntermediateDirectories: true)
+        try FlowFile.write(.zero(width: 2, height: 1), to: zeroFolder.appendingPathComponent("a.flo"))
+        try FlowFile.write(.zero(width: 2, height: 2), to: zeroFolder.appendingPathComponent("b.flo"))
+        let result = try run(["eval", "flow", tiny.set.path, "--pred", tiny.predictions.path,
+                              "--baseline", zeroFolder.path, "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(object["pairs_won"] as? Int, 2)
+        XCTAssertEqual((object["pairs"] as? [[String: Any]])?.count, 2)
+
+        let missing = try run(["eval", "flow", tiny.set.path, "--pred", tiny.predictions.path,
+                               "--baseline", zeroFolder.path + "-nope"])
+        XCTAssertEqual(missing.status, 3)
+        XCTAssertTrue(missing.stderr.contains("zero-pred-nope"), missing.stderr)
     }
 
     func test_eval_flow_zero_baseline_prints_a_table() throws {
