@@ -34,7 +34,13 @@ let package = Package(
         .target(name: "VideoIO", dependencies: ["CFFmpeg"]),
         .target(name: "FlowIO"),
         .target(name: "CSIMDMath"),
-        .target(name: "FlowRefinement", dependencies: ["FlowIO", "CSIMDMath"]),
+        // OpenCV's DIS (Debian libopencv-video-dev) behind a C interface; only its three libraries are linked.
+        .target(
+            name: "CDISFlow",
+            cxxSettings: [.unsafeFlags(["-I/usr/include/opencv4"])],
+            linkerSettings: [.linkedLibrary("opencv_video"), .linkedLibrary("opencv_imgproc"), .linkedLibrary("opencv_core")]
+        ),
+        .target(name: "FlowRefinement", dependencies: ["FlowIO", "CSIMDMath", "CDISFlow"]),
         .target(name: "NN", dependencies: ["COpenBLAS"]),
         .target(name: "Dataset", dependencies: ["VideoIO", "CFFmpeg"]),
         .target(name: "Segmentation", dependencies: ["FlowIO", "VideoIO"]),

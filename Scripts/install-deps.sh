@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian packages mcjepa-video builds against (FFmpeg 5.1 with libx264, OpenBLAS).
+# Installs the Debian packages mcjepa-video builds against (FFmpeg 5.1 with libx264, OpenBLAS, OpenCV's video module).
 # Idempotent: does nothing when they are already present.
 set -euo pipefail
-packages=(libavcodec-dev libavformat-dev libswscale-dev libavutil-dev libopenblas-dev pkg-config ffmpeg)
+packages=(libavcodec-dev libavformat-dev libswscale-dev libavutil-dev libopenblas-dev libopencv-video-dev pkg-config ffmpeg)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

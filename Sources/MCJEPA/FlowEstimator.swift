@@ -8,22 +8,21 @@ import NN
 ///
 /// With `flipAverage`, the flow is the mean of the pair's flow and the mirrored pair's flow mirrored back (u
 /// negated): a test-time augmentation that cancels part of the network's left/right bias, for twice the work.
-/// On the built-in weights (stage 40) it helps neither the network alone on flow-dev (mean EPE 12.44 -> 12.70) nor
-/// the refined flow (11.06 -> 11.52); on stage 26's it helped the network alone only (13.05 -> 12.93, 11.10 -> 11.42;
-/// Sources/MCJEPA/Weights/README.md).
+/// On the built-in weights it helps the network alone a little on flow-dev (EPE against DIS medium's, geometric mean
+/// over the pairs: 1.94x -> 1.86x) and not the refined flow (0.81x either way).
 ///
-/// With `refinement`, the network's flow (after flip averaging, at the frames' full size) initialises a
-/// coarse-to-fine variational refinement on the frames' luma (`CoarseToFineRefinement`): the network finds the
-/// motion, the refinement sharpens it to sub-pixel precision and motion edges, which the network's 1/8-resolution
-/// decoder blurs.
+/// With `refinement`, the network's flow (after flip averaging, at the frames' full size) seeds a refiner on the
+/// frames' luma: `SeededDISSearch` (OpenCV's DIS started from the network's flow, the default of `flow`) or
+/// `CoarseToFineRefinement` (a variational refinement). The network finds the motion, the refiner sharpens it to
+/// sub-pixel precision and motion edges, which the network's 1/8-resolution decoder blurs.
 public final class FlowEstimator {
     public let encoder: ContentEncoder
     public let flipAverage: Bool
-    public let refinement: CoarseToFineRefinement?
+    public let refinement: (any FlowRefiner)?
     public var model: MCJEPAModel { encoder.model }
 
     public init(model: MCJEPAModel, maxSide: Int? = nil, flipAverage: Bool = false,
-                refinement: CoarseToFineRefinement? = nil) {
+                refinement: (any FlowRefiner)? = nil) {
         encoder = ContentEncoder(model: model, maxSide: maxSide)
         self.flipAverage = flipAverage
         self.refinement = refinement

@@ -27,10 +27,10 @@ struct ModelOptions: ParsableArguments {
 
     /// Loads the weights (printing which ones run, or the missing-weights error: see `loadWeights`) and sets the
     /// network's thread count.
-    func estimator(flipAverage: Bool = false, refine: Bool = false) throws -> FlowEstimator {
+    func estimator(flipAverage: Bool = false, refinement: RefinementMethod? = nil) throws -> FlowEstimator {
         let weights = try loadWeights(modelPath: model)
         setThreads(threads)
         return FlowEstimator(model: weights.model, maxSide: maxSide, flipAverage: flipAverage,
-                             refinement: refine ? CoarseToFineRefinement(refinement: VariationalRefinement(threads: threads)) : nil)
+                             refinement: refinement?.refiner(threads: threads))
     }
 }

@@ -155,7 +155,7 @@ struct PreprocessCommand: AsyncParsableCommand {
             options.resize = .maxSide(maxSide)
         }
         if flow {
-            let refinement = (refine ?? true) ? CoarseToFineRefinement(refinement: VariationalRefinement(threads: threads)) : nil
+            let refinement = (refine ?? true) ? RefinementMethod.standard.refiner(threads: threads) : nil
             let estimator = FlowEstimator(model: try loadWeights(modelPath: model).model, refinement: refinement)
             setThreads(threads)
             options.pairFlow = { first, second in

@@ -1,0 +1,21 @@
+/// The refiners a command can run on the network's flow, by name (`--refinement`).
+public enum RefinementMethod: String, CaseIterable, Sendable {
+    /// OpenCV's DIS started from the network's flow, searched down to full resolution (`SeededDISSearch`).
+    case search
+    /// The coarse-to-fine variational refinement from 1/16 size (`CoarseToFineRefinement`).
+    case variational
+
+    /// What `flow`, `eval flow` and `preprocess --flow` run unless told otherwise.
+    public static let standard = RefinementMethod.search
+
+    /// A refiner of this kind using `threads` threads.
+    public func refiner(threads: Int) -> any FlowRefiner {
+        switch self {
+        case .search:
+            SeededDISSearch.setThreads(threads)
+            return SeededDISSearch()
+        case .variational:
+            return CoarseToFineRefinement(refinement: VariationalRefinement(threads: threads))
+        }
+    }
+}
