@@ -4,6 +4,7 @@ import Foundation
 // Usage: swift run -c release mcjepa-bench <name> [options]
 let benchmarks: [String: ([String]) throws -> Void] = [
     "decode": decodeBenchmark,
+    "flow": flowSpeedBenchmark,
     "flowio": benchFlowIO,
     "model": modelBenchmark,
     "nn": nnBenchmark,

@@ -1,0 +1,67 @@
+import FlowIO
+import FlowRefinement
+import Foundation
+import MCJEPA
+import NN
+import VideoIO
+
+// `mcjepa-bench flow [--video PATH] [--size 640x360] [--pairs N] [--threads T]`: pairs per second of the flow that
+// `flow` computes — the network alone (`--no-refine`) and the default (the network's flow seeded into OpenCV's DIS
+// searched to full resolution) — against OpenCV DIS medium from zero (the classical peer) on the same frames, in
+// the same process, with the same thread count. Frames are decoded and scaled before timing; each method's time
+// counts turning the frames into its input (the network's planar RGB, DIS's 8-bit luma) and computing the flow,
+// with each frame's features computed once, as `flow` does on a video.
+
+func flowSpeedBenchmark(_ args: [String]) throws {
+    let video = option(args, "--video", "Samples/realshort.mp4")
+    let size = option(args, "--size", "640x360").split(separator: "x").compactMap { Int($0) }
+    let pairCount = Int(option(args, "--pairs", "20")) ?? 20
+    let threads = Int(option(args, "--threads", "2")) ?? 2
+    guard size.count == 2, size[0] >= 32, size[1] >= 32, pairCount >= 1, threads >= 1 else {
+        print("usage: mcjepa-bench flow [--video PATH] [--size WxH] [--pairs N] [--threads T]")
+        exit(2)
+    }
+    guard let weightsPath = BuiltInWeights.path else { print(BuiltInWeights.missingMessage); exit(1) }
+    let model = try WeightsFile.load(path: weightsPath).model
+    setThreads(threads)
+    SeededDISSearch.setThreads(threads)
+
+    let reader = try VideoReader(path: video, options: DecodeOptions(threads: threads, size: .exact(width: size[0], height: size[1])))
+    var frames: [FrameImage] = []
+    while frames.count < pairCount + 1, let frame = try reader.nextFrame() {
+        frames.append(FrameImage(width: frame.width, height: frame.height, rgb8: frame.rgb))
+    }
+    guard frames.count >= 2 else { print("\(video): fewer than 2 frames"); exit(1) }
+    let pairs = frames.count - 1
+    func luma(_ frame: FrameImage) -> GrayImage { GrayImage(width: frame.width, height: frame.height, planarRGB: frame.planar) }
+
+    /// Seconds for all pairs of a stream, each frame prepared once; the best of two runs after a warm-up.
+    func streamSeconds<Prepared>(_ prepare: (FrameImage) -> Prepared, _ pairFlow: (Prepared, Prepared) -> FlowField) -> Double {
+        func run() -> Double {
+            let start = DispatchTime.now().uptimeNanoseconds
+            var previous = prepare(frames[0])
+            for frame in frames.dropFirst() {
+                let next = prepare(frame)
+                _ = pairFlow(previous, next)
+                previous = next
+            }
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+        _ = pairFlow(prepare(frames[0]), prepare(frames[1]))
+        return min(run(), run())
+    }
+
+    let dis = SeededDISSearch(preset: .medium, finestScale: 1)
+    let peer = streamSeconds(luma) { dis.search(from: $0, to: $1) }
+    let network = FlowEstimator(model: model)
+    let networkSeconds = streamSeconds(network.features) { network.flow(from: $0, to: $1) }
+    let standard = FlowEstimator(model: model, refinement: RefinementMethod.standard.refiner(threads: threads))
+    let standardSeconds = streamSeconds(standard.features) { standard.flow(from: $0, to: $1) }
+
+    print("flow: \(pairs) pairs of \(video) at \(size[0])x\(size[1]), \(threads) thread(s), OpenCV \(SeededDISSearch.openCVVersion)")
+    for (name, seconds) in [("OpenCV DIS medium (peer)", peer), ("network alone (--no-refine)", networkSeconds),
+                            ("default (network + seeded DIS search)", standardSeconds)] {
+        print(String(format: "  %-40@ %6.1f pairs/s  %6.1f ms/pair  time / DIS medium %.2f", name as NSString,
+                     Double(pairs) / seconds, 1000 * seconds / Double(pairs), seconds / peer))
+    }
+}
