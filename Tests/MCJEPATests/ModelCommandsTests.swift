@@ -197,14 +197,14 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
 
         let json = try runProcess(tool, ["eval", "flow", set, "--model", model, "--max-side", "64", "--json"])
         let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [String: Any])
-        XCTAssertEqual(report["prediction"] as? String, "model \(model) (max side 64) + refinement")
+        XCTAssertEqual(report["prediction"] as? String, "model \(model) (max side 64) + search refinement")
         let mean = try XCTUnwrap(report["mean"] as? [String: Any])
         let epe = try XCTUnwrap(mean["epe"] as? Double)
         XCTAssertTrue(epe.isFinite && epe > 0, "\(epe)")
 
         let flipped = try runProcess(tool, ["eval", "flow", set, "--model", model, "--max-side", "64", "--json", "--flip-average"])
         let flippedReport = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(flipped.out.utf8)) as? [String: Any])
-        XCTAssertEqual(flippedReport["prediction"] as? String, "model \(model) (max side 64) (flip-averaged) + refinement")
+        XCTAssertEqual(flippedReport["prediction"] as? String, "model \(model) (max side 64) (flip-averaged) + search refinement")
         let flippedEPE = try XCTUnwrap((flippedReport["mean"] as? [String: Any])?["epe"] as? Double)
         XCTAssertTrue(flippedEPE.isFinite && flippedEPE != epe, "\(flippedEPE) vs \(epe)")
         let misplaced = try runProcess(tool, ["eval", "flow", set, "--pred", "zero", "--flip-average"])
@@ -217,6 +217,16 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
         XCTAssertEqual(rawReport["prediction"] as? String, "model \(model) (max side 64)")
         let rawEPE = try XCTUnwrap((rawReport["mean"] as? [String: Any])?["epe"] as? Double)
         XCTAssertTrue(rawEPE.isFinite && rawEPE != epe, "\(rawEPE) vs \(epe)")
+        // --refinement variational runs the coarse-to-fine variational refinement instead of the seeded search.
+        let variational = try runProcess(tool, ["eval", "flow", set, "--model", model, "--max-side", "64", "--json",
+                                                "--refinement", "variational"])
+        let variationalReport = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(variational.out.utf8)) as? [String: Any])
+        XCTAssertEqual(variationalReport["prediction"] as? String, "model \(model) (max side 64) + variational refinement")
+        let variationalEPE = try XCTUnwrap((variationalReport["mean"] as? [String: Any])?["epe"] as? Double)
+        XCTAssertTrue(variationalEPE.isFinite && variationalEPE != epe, "\(variationalEPE) vs \(epe)")
+        let contradiction = try runProcess(tool, ["eval", "flow", set, "--no-refine", "--refinement", "variational"])
+        XCTAssertEqual(contradiction.status, 2)
+        XCTAssertTrue(contradiction.err.contains("--refinement contradicts --no-refine"), contradiction.err)
         for flag in ["--refine", "--no-refine"] {
             let misplacedRefine = try runProcess(tool, ["eval", "flow", set, "--pred", "zero", flag])
             XCTAssertEqual(misplacedRefine.status, 2, flag)

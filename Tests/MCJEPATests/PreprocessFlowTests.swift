@@ -63,7 +63,7 @@ final class PreprocessFlowTests: TemporaryFolderTestCase {
             }
             let stored = try XCTUnwrap(members.first { $0.name.hasSuffix(".flow.npy") })
             let flow = try FlowFile.decode(stored.bytes, format: .npy, name: stored.name)
-            let refinement = refine ? CoarseToFineRefinement(refinement: VariationalRefinement(threads: 2)) : nil
+            let refinement = refine ? RefinementMethod.standard.refiner(threads: 2) : nil
             let expected = FlowEstimator(model: weights.model, refinement: refinement).flow(try frame(".f0.png"), try frame(".f1.png"))
             XCTAssertEqual(flow, expected, refine ? "refined" : "--no-refine")
             flows.append(flow)
