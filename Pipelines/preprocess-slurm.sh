@@ -7,6 +7,9 @@
 # SLURM_ARRAY_TASK_MIN) and SLURM_ARRAY_TASK_COUNT and writes shards k with k % COUNT == INDEX of a plan computed
 # from the inputs alone, so the union of the tasks' shards is exactly what one machine would write. Any array size
 # works; more tasks than shards just leaves some idle. --resume makes reruns and requeues skip finished shards.
+# To resubmit only some tasks later (sbatch --array=3,7), pass the run's worker count, --shard-count 8 (or export
+# MCJEPA_SHARD_COUNT=8): the array index is then the worker index itself, so tasks 3 and 7 write the same shards
+# as in the first submission (start the array at 0).
 #
 # Exit codes: 0 done; 75 transient (output not writable, I/O error): the task is requeued; 3 bad input (no usable
 # videos): not retried. A video that fails to decode is recorded in its shard's stats and is not an error.

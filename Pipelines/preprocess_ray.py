@@ -3,19 +3,46 @@
 
     python3 Pipelines/preprocess_ray.py --workers 16 --cpus-per-worker 4 -- /data/videos --out /data/shards --size 320x256
 
-Everything after `--` goes to `mcjepa-video preprocess` unchanged. Worker i runs the CLI with
+Everything after `--` goes to `mcjepa-video preprocess`, with relative paths (inputs, --out, --manifest, --model)
+made absolute against the launcher's folder, since workers run elsewhere. Worker i runs the CLI with
 `--shard-index i --shard-count N --resume`; the CLI writes shards k with k % N == i of a plan computed from the
 inputs alone, so the workers together write exactly the shards one machine would. The output folder must be
 shared by all nodes (NFS, a mounted bucket). Exit code 75 (transient I/O) is retried; 3 (no usable videos) and
 2 (usage) are not, since a retry would fail the same way.
 """
 import argparse
+import os
 import subprocess
 import sys
 
-import ray
-
 RETRY = 75
+
+# Options of `mcjepa-video preprocess` that take a value, and those whose value is a path. Positional arguments
+# (the inputs) are paths too.
+VALUE_OPTIONS = {"--manifest", "-o", "--output", "--out", "--extensions", "--stride", "--min-motion", "--max-pairs",
+                 "--pairs-per-shard", "--cut-threshold", "--size", "--max-side", "--jpeg-quality", "--shard-index",
+                 "--shard-count", "--model", "--threads", "--progress", "--start", "--duration"}
+PATH_OPTIONS = {"--manifest", "-o", "--output", "--out", "--model"}
+
+
+def absolute_arguments(args, cwd=None):
+    """The preprocess arguments with every path made absolute against `cwd` (default: this process's folder):
+    workers run on other machines, in other folders, where a relative path means something else."""
+    cwd = cwd or os.getcwd()
+    result, expecting = [], None
+    for arg in args:
+        if expecting is not None:
+            result.append(os.path.normpath(os.path.join(cwd, arg)) if expecting in PATH_OPTIONS else arg)
+            expecting = None
+        elif arg.startswith("-") and "=" in arg:
+            name, value = arg.split("=", 1)
+            result.append(f"{name}={os.path.normpath(os.path.join(cwd, value))}" if name in PATH_OPTIONS else arg)
+        elif arg.startswith("-"):
+            result.append(arg)
+            expecting = arg if arg in VALUE_OPTIONS else None
+        else:
+            result.append(os.path.normpath(os.path.join(cwd, arg)))
+    return result
 
 
 def run_worker(binary, index, count, threads, args, attempts):
@@ -41,10 +68,13 @@ def main():
         else options.preprocess_args
     if not args:
         parser.error("pass the preprocess arguments after --")
+    args = absolute_arguments(args)
+    binary = os.path.abspath(options.binary) if os.sep in options.binary else options.binary
 
+    import ray  # only the launcher needs it; absolute_arguments is testable without Ray
     ray.init(address=options.address)
     remote = ray.remote(num_cpus=options.cpus_per_worker)(run_worker)
-    futures = [remote.remote(options.binary, i, options.workers, options.cpus_per_worker, args, options.attempts)
+    futures = [remote.remote(binary, i, options.workers, options.cpus_per_worker, args, options.attempts)
                for i in range(options.workers)]
     results = sorted(ray.get(futures))
     failed = [(i, status) for i, status, _ in results if status != 0]

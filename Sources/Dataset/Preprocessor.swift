@@ -90,10 +90,23 @@ public struct Preprocessor {
                     progress: @escaping (PreprocessProgress) -> Void = { _ in }) throws -> PreprocessSummary {
         let folder = options.output
         let fileManager = FileManager.default
+        // A file where a folder of the path should be can never work: that is bad input, not a reason to retry.
+        var ancestor = URL(fileURLWithPath: folder).standardizedFileURL
+        while ancestor.path != "/" {
+            var isFolder: ObjCBool = false
+            if fileManager.fileExists(atPath: ancestor.path, isDirectory: &isFolder) {
+                guard isFolder.boolValue else {
+                    throw DatasetError.badInput(path: folder, reason: "cannot create the output folder: \(ancestor.path) is a file")
+                }
+                break
+            }
+            ancestor.deleteLastPathComponent()
+        }
         do {
             try fileManager.createDirectory(atPath: folder, withIntermediateDirectories: true)
         } catch {
-            throw DatasetError.output(path: folder, reason: "cannot create folder: \(error.localizedDescription)")
+            let reason = (error as NSError).userInfo[NSUnderlyingErrorKey].map { "\($0)" } ?? "permission denied or disk full"
+            throw DatasetError.output(path: folder, reason: "cannot create the output folder (\(plainReason(reason)))")
         }
         guard fileManager.isWritableFile(atPath: folder) else {
             throw DatasetError.output(path: folder, reason: "folder is not writable")
@@ -153,4 +166,11 @@ public struct Preprocessor {
         }
         return summary
     }
+}
+
+/// "Error Domain=NSPOSIXErrorDomain Code=13 \"Permission denied\"" -> "Permission denied": the cause without
+/// Foundation's wrapping.
+func plainReason(_ text: String) -> String {
+    guard let open = text.firstIndex(of: "\""), let close = text[text.index(after: open)...].firstIndex(of: "\"") else { return text }
+    return String(text[text.index(after: open)..<close])
 }

@@ -55,8 +55,9 @@ public struct WorkerAssignment: Equatable, Sendable {
         self.init(uncheckedIndex: index, count: count)
     }
 
-    /// Resolution order: `--shard-index/--shard-count`; Slurm job arrays (`SLURM_ARRAY_TASK_ID` minus
-    /// `SLURM_ARRAY_TASK_MIN`, `SLURM_ARRAY_TASK_COUNT`); Kubernetes Indexed Jobs (`JOB_COMPLETION_INDEX`, with the
+    /// Resolution order: `--shard-index/--shard-count`; Slurm job arrays (`SLURM_ARRAY_TASK_ID` of
+    /// `--shard-count` or `MCJEPA_SHARD_COUNT` workers when one is given, else `SLURM_ARRAY_TASK_ID` minus
+    /// `SLURM_ARRAY_TASK_MIN` of `SLURM_ARRAY_TASK_COUNT`); Kubernetes Indexed Jobs (`JOB_COMPLETION_INDEX`, with the
     /// count from `--shard-count` or `MCJEPA_SHARD_COUNT`, since Kubernetes does not export `completions`);
     /// otherwise a single worker.
     public static func resolve(index: Int?, count: Int?, environment: [String: String]) throws -> WorkerAssignment {
@@ -72,7 +73,13 @@ public struct WorkerAssignment: Equatable, Sendable {
             return try WorkerAssignment(index: index, count: count)
         }
         if let task = try number("SLURM_ARRAY_TASK_ID") {
-            guard let slurmCount = try count ?? number("SLURM_ARRAY_TASK_COUNT") else {
+            // With the worker count given, the array index is the worker's index itself, so resubmitting part of
+            // the array (--array=3,7) runs the same workers 3 and 7; without it, the array is taken to be all
+            // the workers, numbered from its minimum.
+            if let given = try count ?? number("MCJEPA_SHARD_COUNT") {
+                return try WorkerAssignment(index: task, count: given)
+            }
+            guard let slurmCount = try number("SLURM_ARRAY_TASK_COUNT") else {
                 throw DatasetError.usage("SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not")
             }
             return try WorkerAssignment(index: task - (try number("SLURM_ARRAY_TASK_MIN") ?? 0), count: slurmCount)

@@ -17,7 +17,14 @@ public struct VideoInput: Equatable, Codable, Sendable {
     }
 }
 
-/// Collects the videos of a run from files, folders (recursive, by extension) and manifests.
+/// A file under an input folder that is not in the plan, and why.
+public struct SkippedInput: Equatable, Sendable {
+    public var path: String
+    public var reason: String
+}
+
+/// Collects the videos of a run from files, folders (recursive, by extension, following symbolic links) and
+/// manifests.
 public enum VideoInputs {
     public static let defaultExtensions: Set<String> = [
         "mp4", "m4v", "mov", "mkv", "webm", "avi", "mpg", "mpeg", "ts", "mts", "flv", "wmv", "ogv", "3gp",
@@ -33,15 +40,24 @@ public enum VideoInputs {
     /// The list is sorted by relative path (byte order), so it does not depend on the file system's listing order.
     public static func collect(paths: [String], manifests: [String] = [],
                                extensions: Set<String> = defaultExtensions) throws -> [VideoInput] {
+        try scan(paths: paths, manifests: manifests, extensions: extensions).videos
+    }
+
+    /// `collect`, and the files under the folders that were left out, with the reason: broken links, entries that
+    /// are not regular files, and (one entry per extension) files whose extension is not in `extensions`.
+    public static func scan(paths: [String], manifests: [String] = [],
+                            extensions: Set<String> = defaultExtensions) throws -> (videos: [VideoInput], skipped: [SkippedInput]) {
         let fileManager = FileManager.default
         var found: [VideoInput] = []
+        var skipped: [SkippedInput] = []
         for path in paths {
             var isDirectory: ObjCBool = false
             guard fileManager.fileExists(atPath: path, isDirectory: &isDirectory) else {
                 throw DatasetError.badInput(path: path, reason: "no such file or folder")
             }
             if isDirectory.boolValue {
-                found += try walk(folder: path, extensions: extensions)
+                var visited = Set<String>()
+                found += try walk(folder: path, extensions: extensions, skipped: &skipped, visited: &visited)
             } else {
                 found.append(VideoInput(path: path, relativePath: (path as NSString).lastPathComponent))
             }
@@ -49,22 +65,53 @@ public enum VideoInputs {
         for manifest in manifests {
             found += try read(manifest: manifest)
         }
-        return try deduplicated(found)
+        var otherExtensions: [String: Int] = [:]
+        skipped = skipped.filter { entry in
+            guard entry.reason.hasPrefix("extension ") else { return true }
+            otherExtensions[entry.reason, default: 0] += 1
+            return false
+        }
+        skipped += otherExtensions.sorted { $0.key < $1.key }.map { SkippedInput(path: "\($0.value) file(s)", reason: $0.key) }
+        return (try deduplicated(found), skipped)
     }
 
-    static func walk(folder: String, extensions: Set<String>) throws -> [VideoInput] {
+    /// The videos under `folder`, following symbolic links to files and folders (each real folder once, so a
+    /// link loop ends); `relativePath` keeps the names as linked, so the ids do not depend on where links point.
+    static func walk(folder: String, extensions: Set<String>, skipped: inout [SkippedInput],
+                     visited: inout Set<String>, relativeTo prefix: String? = nil) throws -> [VideoInput] {
         let root = URL(fileURLWithPath: folder).standardizedFileURL
-        let rootName = root.lastPathComponent
+        let rootName = prefix ?? root.lastPathComponent
+        guard visited.insert(root.resolvingSymlinksInPath().path).inserted else { return [] }
         guard let enumerator = FileManager.default.enumerator(
-            at: root, includingPropertiesForKeys: [.isRegularFileKey], options: [.skipsHiddenFiles])
+            at: root, includingPropertiesForKeys: [.isRegularFileKey, .isSymbolicLinkKey], options: [.skipsHiddenFiles])
         else { throw DatasetError.badInput(path: folder, reason: "cannot list folder") }
         var videos: [VideoInput] = []
         let rootComponents = root.pathComponents
         for case let url as URL in enumerator {
-            guard extensions.contains(url.pathExtension.lowercased()),
-                  (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true else { continue }
             let inside = url.standardizedFileURL.pathComponents.dropFirst(rootComponents.count)
             let relative = ([rootName] + inside).joined(separator: "/")
+            var isDirectory: ObjCBool = false
+            let isLink = (try? url.resourceValues(forKeys: [.isSymbolicLinkKey]).isSymbolicLink) == true
+            guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+                skipped.append(SkippedInput(path: url.path, reason: "broken symbolic link"))
+                continue
+            }
+            if isDirectory.boolValue {
+                // The enumerator descends into real folders itself; linked ones are walked here.
+                if isLink {
+                    videos += try walk(folder: url.path, extensions: extensions, skipped: &skipped, visited: &visited,
+                                       relativeTo: relative)
+                }
+                continue
+            }
+            guard extensions.contains(url.pathExtension.lowercased()) else {
+                skipped.append(SkippedInput(path: url.path, reason: "extension .\(url.pathExtension.lowercased()) is not in --extensions"))
+                continue
+            }
+            guard (try? url.resolvingSymlinksInPath().resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true else {
+                skipped.append(SkippedInput(path: url.path, reason: "not a regular file"))
+                continue
+            }
             videos.append(VideoInput(path: url.path, relativePath: relative))
         }
         return videos

@@ -32,6 +32,17 @@ final class ShardPlanTests: XCTestCase {
                        try WorkerAssignment(index: 1, count: 3))
     }
 
+    func test_a_partial_slurm_resubmission_with_a_shard_count_runs_the_same_workers() throws {
+        // sbatch --array=3,7 of a 10-worker run: tasks 3 and 7 are workers 3 and 7, not 0 and 1 of 2.
+        for task in [3, 7] {
+            let environment = ["SLURM_ARRAY_TASK_ID": "\(task)", "SLURM_ARRAY_TASK_MIN": "3", "SLURM_ARRAY_TASK_COUNT": "2"]
+            XCTAssertEqual(try WorkerAssignment.resolve(index: nil, count: 10, environment: environment),
+                           try WorkerAssignment(index: task, count: 10))
+            XCTAssertEqual(try WorkerAssignment.resolve(index: nil, count: nil, environment: environment.merging(["MCJEPA_SHARD_COUNT": "10"]) { $1 }),
+                           try WorkerAssignment(index: task, count: 10))
+        }
+    }
+
     func test_kubernetes_completion_index_needs_a_count() throws {
         XCTAssertThrowsError(try WorkerAssignment.resolve(index: nil, count: nil, environment: ["JOB_COMPLETION_INDEX": "2"]))
         XCTAssertEqual(try WorkerAssignment.resolve(index: nil, count: nil,
