@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// One direction of flow: CFFmpeg/COpenBLAS/CSIMDMath (C) -> VideoIO, FlowIO, NN -> FlowRefinement -> MCJEPA -> the CLI.
+// One direction of flow: CFFmpeg/COpenBLAS/CSIMDMath (C) -> VideoIO, FlowIO, NN -> FlowRefinement -> MCJEPA
+// -> VideoPipeline -> the CLI.
 let package = Package(
     name: "mcjepa-video",
     platforms: [.macOS(.v13)],
@@ -15,10 +16,12 @@ let package = Package(
         .library(name: "Dataset", targets: ["Dataset"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
         .library(name: "Segmentation", targets: ["Segmentation"]),
+        .library(name: "VideoPipeline", targets: ["VideoPipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
     ],
     targets: [
         .systemLibrary(
@@ -46,15 +49,21 @@ let package = Package(
         .target(name: "Segmentation", dependencies: ["FlowIO", "VideoIO"]),
         .target(name: "Pipeline", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "MCJEPA", dependencies: ["NN", "FlowIO", "FlowRefinement"], resources: [.copy("Weights")]),
+        // Frame sources -> the network -> sinks, decoding, computing and writing concurrently; what every
+        // command that reads video runs on.
+        .target(name: "VideoPipeline", dependencies: [
+            "VideoIO", "FlowIO", "FlowRefinement", "MCJEPA", "Dataset", "Segmentation",
+            .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+        ]),
         .executableTarget(
             name: "mcjepa-video",
             dependencies: [
-                "VideoIO", "FlowIO", "FlowRefinement", "NN", "MCJEPA", "Dataset", "Pipeline", "Segmentation",
+                "VideoIO", "FlowIO", "FlowRefinement", "NN", "MCJEPA", "Dataset", "Pipeline", "Segmentation", "VideoPipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Benchmarks print a figure and a ratio against a peer measured in the same run; not part of the tests.
-        .executableTarget(name: "mcjepa-bench", dependencies: ["VideoIO", "FlowIO", "FlowRefinement", "NN", "MCJEPA", "Dataset"]),
+        .executableTarget(name: "mcjepa-bench", dependencies: ["VideoIO", "FlowIO", "FlowRefinement", "NN", "MCJEPA", "Dataset", "VideoPipeline"]),
         // Finding and running the built CLI, shared by the end-to-end tests of every target.
         .target(name: "CommandLineTestSupport", path: "Tests/CommandLineTestSupport"),
         .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "CommandLineTestSupport"]),
@@ -65,6 +74,7 @@ let package = Package(
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "CommandLineTestSupport"]),
         .testTarget(name: "MCJEPATests", dependencies: ["MCJEPA", "VideoIO", "FlowIO", "Dataset", "FlowRefinement", "NN", "CommandLineTestSupport"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "VideoPipelineTests", dependencies: ["VideoPipeline", "VideoIO", "FlowIO", "MCJEPA", "NN", "CommandLineTestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN"], resources: [.copy("Fixtures")]),
         // Hostile input, interrupted and failed runs, resource limits: the tool's refusals, end to end.
         .testTarget(name: "ReliabilityTests", dependencies: ["CommandLineTestSupport"]),

@@ -9,27 +9,34 @@ import VideoIO
 public struct VideoFileOpener: Sendable {
     public var resize: ResizeMode
     public var threads: Int
+    /// The part of each video to read (seconds): `DecodeOptions.start` and `duration`.
+    public var start: Double
+    public var duration: Double?
 
-    public init(resize: ResizeMode, threads: Int = 2) {
+    public init(resize: ResizeMode, threads: Int = 2, start: Double = 0, duration: Double? = nil) {
         self.resize = resize
         self.threads = threads
+        self.start = start
+        self.duration = duration
     }
 
     public func open(_ video: VideoInput) throws -> FrameSource {
         switch resize {
         case .keep:
-            return try VideoReader(path: video.path, options: DecodeOptions(threads: threads))
+            return try VideoReader(path: video.path, options: options(.native))
         case let .maxSide(side):
-            return try VideoReader(path: video.path, options: DecodeOptions(threads: threads, maxSide: side))
+            return try VideoReader(path: video.path, options: options(.maxSide(side)))
         case let .exact(width, height):
-            let native = try VideoReader(path: video.path, options: DecodeOptions(threads: threads))
+            let native = try VideoReader(path: video.path, options: options(.native))
             guard let size = Self.decodeSize(displayWidth: native.info.displayWidth,
                                              displayHeight: native.info.displayHeight,
                                              width: width, height: height) else { return native }
-            return try VideoReader(path: video.path,
-                                   options: DecodeOptions(threads: threads, size: .exact(width: size.width,
-                                                                                        height: size.height)))
+            return try VideoReader(path: video.path, options: options(.exact(width: size.width, height: size.height)))
         }
+    }
+
+    private func options(_ size: DecodeOptions.OutputSize) -> DecodeOptions {
+        DecodeOptions(threads: threads, size: size, start: start, duration: duration)
     }
 
     /// The display size scaled so that its centred `width`:`height` window is `width` x `height` (rounded up, so

@@ -226,7 +226,8 @@ public enum DAVISEvaluation {
 
     /// A fixed-width table: one line per sequence, then the overall means.
     public static func table(_ report: Report) -> String {
-        func cell(_ value: Double) -> String { String(format: "%7.3f", value) }
+        // Percent, as DAVIS results (and the README) quote them; the JSON report keeps fractions.
+        func cell(_ value: Double) -> String { String(format: "%7.1f", 100 * value) }
         let width = max(8, report.sequences.map(\.sequence.count).max() ?? 0)
         func pad(_ s: String) -> String { s.padding(toLength: width, withPad: " ", startingAt: 0) }
         var lines = ["\(pad("sequence")) objects frames     J&F       J       F"]
@@ -237,7 +238,7 @@ public enum DAVISEvaluation {
         let objects = report.sequences.reduce(0) { $0 + $1.objects.count }
         lines.append("\(pad("mean")) \(String(format: "%7d       ", objects)) "
                      + "\(cell(report.jAndF)) \(cell(report.j)) \(cell(report.f))")
-        lines.append("(J and F in 0...1, means over objects; first and last frames excluded; predictions: \(report.prediction))")
+        lines.append("(J and F in percent, means over objects; first and last frames excluded; predictions: \(report.prediction))")
         return lines.joined(separator: "\n")
     }
 

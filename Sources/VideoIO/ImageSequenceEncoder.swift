@@ -34,9 +34,10 @@ final class ImageSequenceEncoder {
         try? FileManager.default.removeItem(atPath: temporaryFolder)
     }
 
-    func encode(rgb: [UInt8], width: Int, height: Int) throws {
-        let name = fileName(pattern: pattern, number: nextNumber)!
-        nextNumber += 1
+    /// Encodes the next file, numbered `number` or else one after the previous.
+    func encode(rgb: [UInt8], width: Int, height: Int, number: Int? = nil) throws {
+        let name = fileName(pattern: pattern, number: number ?? nextNumber)!
+        nextNumber = (number ?? nextNumber) + 1
         let bytes = try encodePNG(pixels: rgb, width: width, height: height, format: AV_PIX_FMT_RGB24,
                                   palette: nil, path: name)
         try writeAtomically(bytes, to: "\(temporaryFolder)/\(name)")

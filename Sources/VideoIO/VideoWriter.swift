@@ -64,12 +64,14 @@ public final class VideoWriter {
         }
     }
 
-    /// Writes a frame at its own timestamp (`frame.pts` in `frame.timeBase`).
+    /// Writes a frame at its own timestamp (`frame.pts` in `frame.timeBase`). A PNG sequence names the file by
+    /// `imageNumber` when given (e.g. the frame's index, so files match other per-frame outputs), else by count.
     /// - Throws: `VideoIOError` if the size differs from the writer's or timestamps do not increase.
-    public func write(_ frame: VideoFrame) throws {
+    public func write(_ frame: VideoFrame, imageNumber: Int? = nil) throws {
         let pts = av_rescale_q(frame.pts, frame.timeBase.av, timeBase.av)
         if ptsOrigin == nil { ptsOrigin = pts }
-        try write(rgb: frame.rgb, frameWidth: frame.width, frameHeight: frame.height, pts: pts - ptsOrigin!)
+        try write(rgb: frame.rgb, frameWidth: frame.width, frameHeight: frame.height, pts: pts - ptsOrigin!,
+                  imageNumber: imageNumber)
     }
 
     /// Writes a picture one frame period after the previous frame.
@@ -83,7 +85,7 @@ public final class VideoWriter {
                   pts: lastPts.map { $0 + ticksPerFrame } ?? 0)
     }
 
-    private func write(rgb: [UInt8], frameWidth: Int, frameHeight: Int, pts: Int64) throws {
+    private func write(rgb: [UInt8], frameWidth: Int, frameHeight: Int, pts: Int64, imageNumber: Int? = nil) throws {
         guard !finished else {
             throw VideoIOError(path: path, operation: "cannot write", message: "the writer is already finished")
         }
@@ -97,7 +99,7 @@ public final class VideoWriter {
         }
         lastPts = pts
         if let images {
-            try images.encode(rgb: rgb, width: width, height: height)
+            try images.encode(rgb: rgb, width: width, height: height, number: imageNumber)
         } else {
             if let pending { try send(pending, duration: pts - pending.pts) }
             pending = (rgb, pts)

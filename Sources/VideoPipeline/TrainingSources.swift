@@ -4,19 +4,19 @@ import Foundation
 import MCJEPA
 import VideoIO
 
-// Training pair sources for `train`: whole videos (decoded once into memory) and WebDataset shards written by
+// Training pair sources for `mcjepa-video train`: whole videos (decoded once into memory) and WebDataset shards written by
 // `preprocess`. Both implement MCJEPA's TrainingPairSource; every random choice comes from the trainer's RNG.
 
 /// Frames of videos kept in memory as 8-bit RGB (at most `maxSide` on the long side, the first `maxFrames` of each
 /// video: about 0.7 MB a frame at 640x360); a pair is two frames 1...maxStride apart at a random position of a
 /// random video (data.py `VideoPairs`, which seeks instead and so sees every frame of long videos).
 /// The frames are read only after `init`, so pairs may be sampled on several threads at once.
-final class VideoPairSource: ConcurrentTrainingPairSource {
-    let name = "videos"
+public final class VideoPairSource: ConcurrentTrainingPairSource {
+    public let name = "videos"
     private let videos: [(path: String, frames: [VideoFrame])]
-    let maxStride: Int
+    public let maxStride: Int
 
-    init(paths: [String], maxStride: Int, maxSide: Int, maxFrames: Int, threads: Int) throws {
+    public init(paths: [String], maxStride: Int, maxSide: Int, maxFrames: Int, threads: Int) throws {
         self.maxStride = maxStride
         var videos: [(path: String, frames: [VideoFrame])] = []
         for path in paths {
@@ -38,13 +38,13 @@ final class VideoPairSource: ConcurrentTrainingPairSource {
         return (video.frames[start], video.frames[start + stride])
     }
 
-    func sample(_ rng: inout TrainingRNG) throws -> TrainingSample {
+    public func sample(_ rng: inout TrainingRNG) throws -> TrainingSample {
         let (a, b) = pick(&rng)
         return TrainingSample(first: FrameImage(width: a.width, height: a.height, rgb8: a.rgb),
                               second: FrameImage(width: b.width, height: b.height, rgb8: b.rgb))
     }
 
-    func sampleFrame(_ rng: inout TrainingRNG) throws -> FrameImage {
+    public func sampleFrame(_ rng: inout TrainingRNG) throws -> FrameImage {
         let (a, _) = pick(&rng)
         return FrameImage(width: a.width, height: a.height, rgb8: a.rgb)
     }
@@ -56,13 +56,13 @@ final class VideoPairSource: ConcurrentTrainingPairSource {
 /// supervises it like a synthetic pair (with --supervised-weight): a teacher's flow distilled into the network.
 /// The member index is fixed after `init` and each read opens its own handle and temporary file, so pairs may be
 /// sampled on several threads at once.
-final class ShardPairSource: ConcurrentTrainingPairSource {
-    let name: String
+public final class ShardPairSource: ConcurrentTrainingPairSource {
+    public let name: String
     private struct Member { let shard: String; let name: String; let offset: UInt64; let size: Int; let ext: String }
     private let pairs: [(first: Member, second: Member, flow: Member?)]
     private let scratch: String
 
-    init(shards: [String], scratchFolder: String) throws {
+    public init(shards: [String], scratchFolder: String) throws {
         scratch = scratchFolder
         var pairs: [(first: Member, second: Member, flow: Member?)] = []
         for shard in shards {
@@ -123,7 +123,7 @@ final class ShardPairSource: ConcurrentTrainingPairSource {
         return field.u + field.v
     }
 
-    func sample(_ rng: inout TrainingRNG) throws -> TrainingSample {
+    public func sample(_ rng: inout TrainingRNG) throws -> TrainingSample {
         let (a, b, f) = pairs[rng.below(pairs.count)]
         let first = try decode(a), second = try decode(b)
         guard first.width == second.width && first.height == second.height else {
@@ -134,7 +134,7 @@ final class ShardPairSource: ConcurrentTrainingPairSource {
 }
 
 /// Files under `paths` (files as given, folders searched recursively) whose extension is in `extensions`.
-func trainingFiles(_ paths: [String], extensions: Set<String>) -> [String] {
+public func trainingFiles(_ paths: [String], extensions: Set<String>) -> [String] {
     var found: [String] = []
     for path in paths {
         var isFolder: ObjCBool = false
@@ -147,20 +147,4 @@ func trainingFiles(_ paths: [String], extensions: Set<String>) -> [String] {
         }
     }
     return found
-}
-
-extension TrainCommand {
-    /// Photos under --synthetic, decoded once, moved as layers into pairs 64 px larger than the crop.
-    func syntheticSource() throws -> TrainingPairSource {
-        let files = trainingFiles(synthetic, extensions: ["png", "jpg", "jpeg", "bmp", "webp", "tif", "tiff"])
-        guard !files.isEmpty else { throw TrainingError(description: "\(synthetic.joined(separator: ", ")): no images for --synthetic") }
-        let photos = try files.map { path -> FrameImage in
-            let image = try readImage(path: path)
-            return FrameImage(width: image.width, height: image.height, rgb8: image.rgb)
-        }
-        let crop = parsedCrop!
-        return SyntheticPairSource(photos: photos, height: crop.height + 64, width: crop.width + 64,
-                                   maxShift: syntheticMaxShift, shiftPower: syntheticShiftPower, maxLayers: syntheticLayers, jitter: syntheticJitter,
-                                   motionBlur: syntheticMotionBlur, shape: syntheticShape, maxRotation: syntheticRotation, maxZoom: syntheticZoom)
-    }
 }

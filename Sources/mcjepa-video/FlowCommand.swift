@@ -1,196 +1,152 @@
 import ArgumentParser
 import FlowIO
-import FlowRefinement
 import Foundation
 import MCJEPA
-import NN
 import VideoIO
+import VideoPipeline
 
 extension FlowFileFormat: ExpressibleByArgument {}
 
-/// `mcjepa-video flow INPUT`: optical flow for every pair of frames `--stride` apart, as flow files named by the
-/// pair's first frame index, and optionally a rendered flow video.
+/// `mcjepa-video flow INPUT`: optical flow for every pair of frames `--stride` apart (VideoPipeline's `FlowPairs`),
+/// as flow files named by the pair's first frame, and optionally a rendered flow video.
 struct FlowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flow",
         abstract: "Estimate optical flow for every pair of frames of a video with MC-JEPA.",
         discussion: """
-            Pairs are (i, i + stride) for i = 0, 1, 2, ... (frame indices count from the first decoded frame, i.e. \
-            from --start). The flow of pair (i, i + stride) is written to DIR/%06d.<format> named by i, e.g. \
-            000000.flo for (0, 1); with --backward the flow from frame i + stride back to frame i is \
-            DIR/%06d.bw.<format>. Flow is in pixels of the input frames (u right, v down), at full resolution even \
-            with --max-side (which only shrinks what the network sees). The network's flow then seeds a search on \
-            the frames: OpenCV's DIS (patch inverse search and variational refinement, coarse to fine, down to \
-            full resolution) started from the network's flow instead of from zero, so the network supplies the \
-            large motions and the search the sub-pixel precision (flow-dev: EPE 0.81x DIS medium's in geometric \
-            mean over the pairs, against 1.94x for the network alone); --no-refine writes the network's flow as \
-            it is, about twice as fast. --flip-average also runs the network on the frames mirrored left to right and averages \
-            the two flows (half the speed; on the built-in weights, flow-dev EPE against DIS medium in geometric mean over the pairs: network 1.94x -> 1.86x, refined 0.81x -> 0.81x). DIR defaults to INPUT_BASENAME.flow next \
-            to the input; it is written under a temporary name and renamed when complete, and an existing DIR or \
-            --video file is refused unless -y. Each frame's features are computed once and serve both pairs it \
-            belongs to. --video renders one picture per pair at the first frame's timestamp (the input's timing). \
-            Exit codes: 0 ok, 1 failure (e.g. no weights, output exists), 2 usage, 3 bad input (video or weights \
-            file).
+            INPUT is a video, an ffmpeg image pattern (frames/%06d.png), a folder of frames (sorted by name), or \
+            two images (one flow file). Pairs are (i, i + stride) for i = 0, 1, 2, ... (indices count from \
+            --start). The flow of pair (i, i + stride) is DIR/%06d.<format> named by i (a folder's frames: by the \
+            image's name), e.g. 000000.flo for (0, 1); --backward adds the flow from frame i + stride back to \
+            frame i as DIR/%06d.bw.<format>. Flow is in pixels of the input frames (u right, v down), at full \
+            resolution even with --max-side (which only shrinks what the network sees). The network's flow then \
+            seeds a search on the frames: OpenCV's DIS (patch inverse search and variational refinement, coarse \
+            to fine, down to full resolution) started from the network's flow, so the network supplies the large \
+            motions and the search the sub-pixel precision (flow-dev: EPE 0.81x DIS medium's in geometric mean \
+            over the pairs, against 1.94x for the network alone); --no-refine writes the network's flow as it is, \
+            about twice as fast. --flip-average also runs the mirrored frames and averages the two flows (half \
+            the speed; flow-dev against DIS medium: network 1.94x -> 1.86x, refined 0.81x either way).
+
+            --occlusion writes DIR/%06d.occ.png per pair: 255 where the first frame's pixel is occluded in the \
+            second, by the forward-backward check |f + b'|^2 >= 0.01 (|f|^2 + |b'|^2) + 0.5 (b' = the backward \
+            flow where the pixel lands; pixels leaving the frame are occluded). --confidence writes \
+            DIR/%06d.conf.png, 255 x exp(-|f + b'|^2 / (0.01 (|f|^2 + |b'|^2) + 0.5)): 255 for a perfect round \
+            trip, under 94 exactly where --occlusion says occluded; threshold it higher to keep only the surest \
+            pixels. Both cost the backward flow.
+
+            Scene cuts are detected (the detector `preprocess` uses) and no pair is made across one; the pairs \
+            left out are listed in DIR/skipped.json. --video renders one picture per pair at the first frame's \
+            timestamp: .mp4/.mov H.264, .mkv lossless FFV1, a .png pattern or folder a PNG sequence numbered by \
+            frame index like the flow files. Its colours are scaled by the median of recent pairs' 99th-percentile \
+            motion, restarted at scene cuts (or --max-flow), with a colour-wheel legend (--no-legend). DIR \
+            defaults to INPUT_BASENAME.flow next to the input and is written under a temporary name, renamed when \
+            complete. Each frame's features are computed once; with a long --stride the frames are read twice \
+            instead of kept, so memory stays flat. See `mcjepa-video help` for the shared conventions.
             """)
 
-    @Argument(help: "Input video.") var input: String
+    @OptionGroup var input: VideoInputOptions
     @Option(name: .shortAndLong, help: "Output folder for flow files (default: INPUT_BASENAME.flow next to the input).")
     var output: String?
-    @Option(help: "Flow file format: flo (Middlebury), png (KITTI 16-bit), npy.") var format: FlowFileFormat = .flo
+    @Option(help: "Flow file format: flo (Middlebury), png (KITTI 16-bit), npy, pfm.") var format: FlowFileFormat = .flo
     @Option(help: "Frames between the two frames of a pair.") var stride = 1
     @Flag(help: "Also write the backward flow (second frame to first).") var backward = false
-    @Option(help: "Also render a flow video to this path (e.g. out.mp4).") var video: String?
+    @Flag(help: "Also write an occlusion mask per pair (NNNNNN.occ.png, 255 = occluded).") var occlusion = false
+    @Flag(help: "Also write a confidence map per pair (NNNNNN.conf.png, 0-255).") var confidence = false
+    @Option(help: "Also render a flow video to this path (.mp4, .mkv, or a .png pattern).") var video: String?
     @Option(help: "Style of the flow video: color, overlay, arrows, side-by-side.") var style: FlowVideoStyle = .color
-    @Option(help: "Flow magnitude (px) of full colour saturation in the video (default: running maximum).")
+    @Option(help: "Flow magnitude (px) of full colour saturation in the video (default: robust, per shot).")
     var maxFlow: Float?
-    @Option(help: "Weights file (safetensors). Default: the built-in weights, if this build has them.")
-    var model: String?
-    @Option(help: "Shrink frames so their longer side is at most N pixels for the network (flow is scaled back).")
-    var maxSide: Int?
-    @Flag(help: "Average the flow with that of the frames mirrored left to right (twice the time; on the built-in weights, flow-dev EPE against DIS medium in geometric mean over the pairs: network 1.94x -> 1.86x, refined 0.81x -> 0.81x).")
-    var flipAverage = false
+    @Flag(inversion: .prefixedNo, help: "Draw the colour wheel in a corner of the video (default: on for color).")
+    var legend: Bool?
+    @Flag(help: "Average the flow with that of the frames mirrored left to right (twice the time).") var flipAverage = false
     @Flag(inversion: .prefixedNo, help: "Refine the network's flow on the frames with a DIS search seeded by it (--no-refine: the network's flow as it is).")
     var refine = true
-    @Option(help: "Seconds into the video to start at.") var start: Double = 0
-    @Option(help: "Seconds of video to process (default: to the end).") var duration: Double?
-    @Option(help: "Threads for decoding and the network.") var threads = 2
-    @Flag(name: [.customShort("y"), .long], help: "Replace existing outputs.") var overwrite = false
-    @Option(help: "Progress on stderr: auto (a bar on a terminal), json (one JSON line per frame), none.")
-    var progress: FlowProgressMode = .auto
+    @Option(help: "Scene-cut threshold (0...1; 1 turns detection off).") var cutThreshold = 0.12
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var reporting: ReportingOptions
+    @OptionGroup var overwriteOption: OverwriteOption
 
     func validate() throws {
         try OptionRange.check(stride, OptionRange.stride, "--stride")
-        try OptionRange.check(threads, OptionRange.threads, "--threads")
-        guard format != .pfm else { throw ValidationError("--format must be flo, png or npy") }
-        try OptionRange.check(maxSide, 8...OptionRange.side.upperBound, "--max-side")
         if let maxFlow, !(maxFlow > 0 && maxFlow.isFinite) { throw ValidationError("--max-flow must be a positive finite number") }
-        try OptionRange.checkStart(start)
-        try OptionRange.checkDuration(duration)
+        guard (0...1).contains(cutThreshold) else { throw ValidationError("--cut-threshold must be in 0...1") }
     }
 
     func run() async throws {
-        let weights = try loadWeights(modelPath: model)
-        setThreads(threads)
-        let reader: VideoReader
-        do {
-            reader = try VideoReader(path: input, options: DecodeOptions(threads: threads, start: start, duration: duration))
-        } catch let error as VideoIOError {
-            printError(error.description)
-            throw Exit.badInput
-        }
-        let outputDir = output ?? defaultOutputFolder(for: input, suffix: "flow")
-        try checkOutputFree(outputDir, overwrite: overwrite)
-        if let video { try checkOutputFree(video, overwrite: overwrite) }
+        let source = try input.frameInput(allowPair: true)
+        let reporter = reporting.reporter()
+        let estimator = try modelOptions.estimator(flipAverage: flipAverage, refinement: refine ? .standard : nil,
+                                                   verbose: reporting.verbose,
+                                                   reporter: reporter)
+        let decode = input.decodeOptions(threads: modelOptions.threads)
+        let opened = try openOrExit(source, decode)
+        let outputDir = output ?? defaultOutputFolder(for: input.inputs[0], suffix: "flow")
+        try checkOutputFree(outputDir, overwrite: overwriteOption.overwrite)
+        if let video { try checkOutputFree(video, overwrite: overwriteOption.overwrite) }
         let staged = try StagedOutputFolder(outputDir)
         defer { staged.discardUnlessCommitted() }
 
-        let estimator = FlowEstimator(model: weights.model, maxSide: maxSide, flipAverage: flipAverage,
-                                      refinement: refine ? RefinementMethod.standard.refiner(threads: threads) : nil)
-        let reporter = FlowProgressReporter(mode: progress, total: expectedFrames(reader.info))
-        var window: [(frame: VideoFrame, features: FrameFeatures)] = []
-        var renderer: FlowVideoRenderer?
-        var pairs = 0, frames = 0
-        let prefetcher = Prefetcher<(VideoFrame, FrameImage)?>()
-        let nextFrame = { () throws -> (VideoFrame, FrameImage)? in
-            guard let frame = try reader.nextFrame() else { return nil }
-            return (frame, FrameImage(width: frame.width, height: frame.height, rgb8: frame.rgb))
+        let files = FlowFileOutput(folder: staged.path, options: FlowFileOptions(format: format, backward: backward,
+                                                                                 occlusion: occlusion, confidence: confidence),
+                                   name: { source.name(ofFrame: $0, options: decode) })
+        let rendered = video.map {
+            FlowVideoOutput(path: $0, style: style, maxFlow: maxFlow, legend: legend ?? (style == .color),
+                            options: opened.encodeOptions)
         }
-        let writer = BackgroundWriter()
-        do {
-            prefetcher.start(nextFrame)
-            while let (frame, image) = try prefetcher.take() {
-                prefetcher.start(nextFrame) // decode the next frame while this one goes through the network
-                if let first = window.first?.frame, first.width != frame.width || first.height != frame.height {
-                    throw VideoIOError(path: input, operation: "size change", message:
-                        "frame \(frame.index) is \(frame.width)x\(frame.height), earlier frames \(first.width)x\(first.height)")
-                }
-                let features = estimator.features(image)
-                window.append((frame, features))
-                frames += 1
-                if window.count > stride {
-                    let (earlier, earlierFeatures) = window.removeFirst()
-                    let forward = estimator.flow(from: earlierFeatures, to: features)
-                    let back = backward ? estimator.flow(from: features, to: earlierFeatures) : nil
-                    if let video, renderer == nil {
-                        renderer = try FlowVideoRenderer(path: video, style: style, maxFlow: maxFlow, frameWidth: frame.width,
-                                                         frameHeight: frame.height, info: reader.info)
-                    }
-                    let name = String(format: "%06d", earlier.index), activeRenderer = renderer
-                    try writer.submit { [format] in
-                        let folder = URL(fileURLWithPath: staged.path)
-                        try FlowFile.write(forward, to: folder.appendingPathComponent("\(name).\(format.rawValue)"), format: format)
-                        if let back {
-                            try FlowFile.write(back, to: folder.appendingPathComponent("\(name).bw.\(format.rawValue)"), format: format)
-                        }
-                        try activeRenderer?.write(frame: earlier, flow: forward)
-                    }
-                    pairs += 1
-                }
-                reporter.update(frames: frames, pairs: pairs)
-            }
-            try writer.drain()
-        } catch let error as VideoIOError {
-            try? writer.drain()
-            reporter.finish()
-            // Errors of the video writer name the output; everything else here is the input's fault.
-            printError(error.description)
-            throw error.path == video ? Exit.failure : Exit.badInput
-        } catch let error as FlowIOError {
-            try? writer.drain()
-            reporter.finish()
-            printError("\(outputDir): \(error)")
-            throw Exit.failure
-        } catch {
-            try? writer.drain()
-            reporter.finish()
-            printError("\(outputDir): \(error.localizedDescription)")
-            throw Exit.failure
+        let isVideo = if case .video = source { true } else { false }
+        let pairs = FlowPairs(source: source, decode: decode, estimator: estimator, options: FlowPairOptions(
+            stride: stride, backward: files.options.needsBackward, keepFrames: video != nil,
+            sceneCutThreshold: isVideo && cutThreshold < 1 ? cutThreshold : nil))
+        let total = opened.expectedFrames
+        var done = 0, pairCount = 0
+        let outputs: [FlowPairOutput] = [files] + (rendered.map { [$0] } ?? [])
+        try await runReportingErrors(input: source.displayPath, outputs: [outputDir, staged.path, video].compactMap { $0 }) {
+            try await writeConcurrently(pairs, progress: { event in
+                done = event.framesDecoded
+                if case .pair = event { pairCount += 1 }
+                reporter.update(done: done, total: total, counters: ["pairs": pairCount])
+            }, write: { event in
+                for output in outputs { try output.write(event) }
+            })
+            for output in outputs { try output.finish() }
         }
-        reporter.finish()
-        guard pairs > 0 else {
-            printError("\(input): \(frames) frame(s) decoded, a pair needs \(stride + 1) (check --start/--duration/--stride)")
+        reporter.finish(done: done, total: total, counters: ["pairs": pairCount])
+        guard files.pairsWritten > 0 else {
+            printError("\(source.displayPath): \(done) frame(s) decoded, no pair of frames \(stride) apart in one shot "
+                       + "(check --start/--duration/--stride)")
             throw Exit.badInput
         }
-        do {
-            try renderer?.finish()
-            try staged.commit()
-        } catch {
-            printError("\(outputDir): cannot complete the output (\(error))")
-            throw Exit.failure
-        }
-        var summary = "wrote \(pairs) flow file(s)\(backward ? " (+ backward)" : "") to \(outputDir)"
-        if let video { summary += " and \(renderer?.frameCount ?? 0) frame(s) to \(video)" }
-        FileHandle.standardError.write(Data("\(summary)\n".utf8))
-    }
-
-    /// Frames the range should hold, for the ETA (nil when the file does not say).
-    private func expectedFrames(_ info: VideoInfo) -> Int? {
-        let rate = info.averageFrameRate.isValid ? info.averageFrameRate.doubleValue : 0
-        guard rate > 0, info.duration > 0 else { return info.metadataFrameCount }
-        let seconds = min(duration ?? .infinity, max(0, info.duration - start))
-        return max(1, Int((seconds * rate).rounded()))
+        try staged.commitOrExit()
+        var summary = "wrote \(files.pairsWritten) flow file(s)\(backward ? " (+ backward)" : "") to \(outputDir)"
+        if !files.skipped.isEmpty { summary += "; \(files.skipped.count) pair(s) across scene cuts skipped (skipped.json)" }
+        if let video { summary += " and \(rendered?.frameCount ?? 0) frame(s) to \(video)" }
+        print(summary)
     }
 }
 
-/// A hidden name beside `path` for writing before the final rename (same folder, so the rename is atomic).
-func temporarySibling(of path: String) -> String {
-    let url = URL(fileURLWithPath: path)
-    return url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
-}
-
-/// The weights `--model` names, else the built-in ones; prints which weights run. Exit 1 when this build has no
-/// built-in weights, 3 when the file is unusable.
-func loadWeights(modelPath: String?) throws -> LoadedWeights {
-    guard let path = modelPath ?? BuiltInWeights.path else {
-        printError(BuiltInWeights.missingMessage)
-        throw Exit.failure
-    }
-    do {
-        let loaded = try WeightsFile.load(path: path)
-        FileHandle.standardError.write(Data("\(modelPath == nil ? "built-in " : "")\(loaded.banner)\n".utf8))
-        return loaded
-    } catch let error as WeightsError {
+/// Opens the source once to check it and learn its length and timing (exit 3 with the reason when it cannot).
+func openOrExit(_ source: FrameInput, _ options: DecodeOptions) throws -> FrameReader {
+    do { return try source.open(options) } catch let error as VideoIOError {
         printError(error.description)
         throw Exit.badInput
+    }
+}
+
+/// Runs a command's frame loop, turning its errors into one line and an exit code: an error naming one of the
+/// `outputs` is a failure (1), anything about the input is bad input (3).
+func runReportingErrors(input: String, outputs: [String], _ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as VideoIOError {
+        printError(error.description)
+        throw outputs.contains(where: { error.path.hasPrefix($0) }) ? Exit.failure : Exit.badInput
+    } catch let error as FlowIOError {
+        printError(error.description)
+        throw outputs.contains(where: { error.file.hasPrefix($0) }) ? Exit.failure : Exit.badInput
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        printError("\(input): \(error)")
+        throw Exit.failure
     }
 }

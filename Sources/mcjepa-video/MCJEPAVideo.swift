@@ -5,9 +5,28 @@ import Foundation
 /// each subcommand lives in its own file.
 @main
 struct MCJEPAVideo: AsyncParsableCommand {
+    static let version = "0.5.0"
+
     static let configuration = CommandConfiguration(
         commandName: "mcjepa-video",
         abstract: "MC-JEPA optical flow and content segmentation on real videos.",
+        discussion: """
+            Conventions shared by the commands that read video (flow, render, propagate, segment, preprocess):
+              INPUT        a video file, an ffmpeg image pattern (frames/%06d.png), or a folder of frames (images
+                           sorted by name, 30 to the second); `flow` also takes two images (one flow file)
+              --start S --duration D   the part of the input to read, in seconds; frame indices (and output
+                           names like 000000.flo) count from the first frame read
+              -o/--output  where outputs go; an existing output is refused (exit 1) unless -y/--overwrite, and
+                           outputs are written under a temporary name and renamed when complete
+              --progress auto|json|none   a bar with frames/s and ETA on a terminal (auto, quiet otherwise), or
+                           JSON lines on stderr: {"event":"progress","frames_done":N,"frames_total":T,"fps":F,
+                           "eta_s":E,"elapsed_s":S,...}; other messages then come as {"event":"note","message":...}
+              --verbose    say which weights run (always said on a terminal)
+              --model PATH --max-side N --threads N   the network's weights, inference size and threads
+            Summaries go to stdout. Exit codes: 0 ok, 1 failure (output exists, cannot write), 2 usage, 3 bad
+            input (a file that cannot be read or used, named on one line on stderr).
+            """,
+        version: MCJEPAVideo.version,
         subcommands: [
             FlowCommand.self,
             RenderCommand.self,

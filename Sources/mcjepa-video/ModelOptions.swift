@@ -2,10 +2,10 @@ import ArgumentParser
 import FlowRefinement
 import Foundation
 import MCJEPA
-import NN
+import VideoPipeline
 
-/// The options every command that runs the network shares (`propagate`, `segment`, `eval vos`, `eval flow`):
-/// which weights, how many threads, and the largest side the network sees.
+/// The options every command that runs the network shares (`flow`, `propagate`, `segment`, `eval`): which
+/// weights, how many threads, and the largest side the network sees.
 struct ModelOptions: ParsableArguments {
     @Option(help: "Weights file (safetensors). Default: the built-in weights, if this build has them.")
     var model: String?
@@ -25,12 +25,10 @@ struct ModelOptions: ParsableArguments {
         }
     }
 
-    /// Loads the weights (printing which ones run, or the missing-weights error: see `loadWeights`) and sets the
-    /// network's thread count.
-    func estimator(flipAverage: Bool = false, refinement: RefinementMethod? = nil) throws -> FlowEstimator {
-        let weights = try loadWeights(modelPath: model)
-        setThreads(threads)
-        return FlowEstimator(model: weights.model, maxSide: maxSide, flipAverage: flipAverage,
-                             refinement: refinement?.refiner(threads: threads))
+    /// Loads the weights (saying which ones run: see `loadWeights`) and sets the network's thread count.
+    func estimator(flipAverage: Bool = false, refinement: RefinementMethod? = nil, verbose: Bool = false,
+                   reporter: ProgressReporter? = nil) throws -> FlowEstimator {
+        FlowEstimator(loaded: try loadWeights(modelPath: model, verbose: verbose, reporter: reporter), maxSide: maxSide,
+                      refinement: refinement, flipAverage: flipAverage, threads: threads)
     }
 }

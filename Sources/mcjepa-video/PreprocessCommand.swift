@@ -5,14 +5,14 @@ import FlowRefinement
 import MCJEPA
 import NN
 import Foundation
+import VideoIO
+import VideoPipeline
 
 extension Exit {
     /// EX_TEMPFAIL: the output could not be written (permissions, full disk, I/O); the same command may succeed
     /// later, so schedulers should retry it (with --resume nothing finished is redone).
     static let retry = ExitCode(75)
 }
-
-extension ProgressReporter.Style: ExpressibleByArgument {}
 
 struct PreprocessCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -52,8 +52,8 @@ struct PreprocessCommand: AsyncParsableCommand {
     @Option(help: "Scene-cut threshold on the thumbnail difference of consecutive frames (0...1).")
     var cutThreshold: Double = SceneCutDetector.defaultThreshold
 
-    @Option(help: "Centre-crop and resize frames to exactly WxH.")
-    var size: String?
+    @Option(help: "Centre-crop and resize frames to exactly WIDTHxHEIGHT.")
+    var size: FrameSize?
 
     @Option(help: "Shrink frames so the longer side is at most this (keeps the aspect ratio).")
     var maxSide: Int?
@@ -85,8 +85,8 @@ struct PreprocessCommand: AsyncParsableCommand {
     @Option(help: "Decoder threads, and threads encoding images.")
     var threads: Int = 2
 
-    @Option(help: "Progress display: bar, json (lines on stderr) or none. Default: bar on a terminal, else none.")
-    var progress: ProgressReporter.Style?
+    @OptionGroup var range: RangeOptions
+    @OptionGroup var reporting: ReportingOptions
 
     func validate() throws {
         if inputs.isEmpty && manifests.isEmpty { throw ValidationError("give video files, folders or --manifest") }
@@ -98,25 +98,15 @@ struct PreprocessCommand: AsyncParsableCommand {
         if size != nil && maxSide != nil { throw ValidationError("use either --size or --max-side") }
         try OptionRange.check(maxSide, 2...OptionRange.side.upperBound, "--max-side")
         if let size {
-            let (width, height) = try Self.parseSize(size)
+            try size.check("--size")
             // Two frames of a pair, each as RGB bytes and as the resizer's float copy, plus the encoder's buffers.
-            try OptionRange.checkFitsInMemory(width: width, height: height, bytesPerPixel: 64, "--size")
+            try OptionRange.checkFitsInMemory(width: size.width, height: size.height, bytesPerPixel: 64, "--size")
         }
         if let maxSide { try OptionRange.checkFitsInMemory(width: maxSide, height: maxSide, bytesPerPixel: 64, "--max-side") }
         if let jpegQuality, !(1...100).contains(jpegQuality) { throw ValidationError("--jpeg-quality must be 1...100") }
         try OptionRange.check(threads, OptionRange.threads, "--threads")
         if model != nil && !flow { throw ValidationError("--model applies only with --flow") }
         if refine != nil && !flow { throw ValidationError("--refine and --no-refine apply only with --flow") }
-    }
-
-    static func parseSize(_ text: String) throws -> (width: Int, height: Int) {
-        let parts = text.lowercased().split(separator: "x")
-        guard parts.count == 2, let width = Int(parts[0]), let height = Int(parts[1]) else {
-            throw ValidationError("--size must look like 320x256, got '\(text)'")
-        }
-        try OptionRange.check(width, OptionRange.side, "--size width")
-        try OptionRange.check(height, OptionRange.side, "--size height")
-        return (width, height)
     }
 
     func run() async throws {
@@ -135,7 +125,9 @@ struct PreprocessCommand: AsyncParsableCommand {
 
     private func preprocess() throws {
         let allowed = Set(extensions.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
-        let videos = try VideoInputs.collect(paths: inputs, manifests: manifests, extensions: allowed)
+        let reporter = reporting.reporter()
+        let (videos, skipped) = try VideoInputs.scan(paths: inputs, manifests: manifests, extensions: allowed)
+        for entry in skipped { reporter.note("mcjepa-video: skipped \(entry.path): \(entry.reason)") }
         guard !videos.isEmpty else {
             throw DatasetError.badInput(path: (inputs + manifests).joined(separator: ", "), reason: "no videos found")
         }
@@ -149,33 +141,33 @@ struct PreprocessCommand: AsyncParsableCommand {
         options.overwrite = overwrite
         options.encodingThreads = threads
         if let size {
-            let parsed = try Self.parseSize(size)
-            options.resize = .exact(width: parsed.width, height: parsed.height)
+            options.resize = .exact(width: size.width, height: size.height)
         } else if let maxSide {
             options.resize = .maxSide(maxSide)
         }
         if flow {
-            let refinement = (refine ?? true) ? RefinementMethod.standard.refiner(threads: threads) : nil
-            let estimator = FlowEstimator(model: try loadWeights(modelPath: model).model, refinement: refinement)
-            setThreads(threads)
-            options.pairFlow = { first, second in
-                let flow = estimator.flow(FrameImage(width: first.width, height: first.height, rgb8: first.rgb),
-                                          FrameImage(width: second.width, height: second.height, rgb8: second.rgb))
-                return FlowFile.encode(flow, format: .npy)
-            }
+            let weights = try loadWeights(modelPath: model, verbose: reporting.verbose, reporter: reporter)
+            let estimator = FlowEstimator(loaded: weights, refinement: (refine ?? true) ? .standard : nil, threads: threads)
+            options.pairFlow = { first, second in FlowFile.encode(estimator.flow(from: first, to: second), format: .npy) }
         }
         let encoder = try FFmpegImageEncoder(format: jpegQuality.map { .jpeg(quality: $0) } ?? .png)
-        let opener = VideoFileOpener(resize: options.resize, threads: threads)
+        let opener = VideoFileOpener(resize: options.resize, threads: threads, start: range.start, duration: range.duration)
         let plan = ShardPlan(videos: videos, pairsPerShard: pairsPerShard, maxPairsPerVideo: maxPairs)
         let preprocessor = Preprocessor(plan: plan, options: options, encoder: encoder, openSource: opener.open)
 
-        let reporter = ProgressReporter(style: ProgressReporter.defaultStyle(requested: progress))
         var last = PreprocessProgress()
+        let counters = { (state: PreprocessProgress) -> KeyValuePairs<String, Int> in
+            ["videos_done": state.videosDone, "videos_total": state.videosTotal, "shards_done": state.shardsDone,
+             "shards_total": state.shardsTotal, "pairs": state.pairs]
+        }
         let summary = try preprocessor.run(worker: worker) { state in
             last = state
-            reporter.report(state)
+            // The ETA comes from the share of videos done: the frame total is not known before decoding.
+            let eta = state.videosDone > 0
+                ? state.elapsedSeconds * Double(max(0, state.videosTotal - state.videosDone)) / Double(state.videosDone) : nil
+            reporter.update(done: state.framesDecoded, total: nil, eta: .some(eta), counters: counters(state))
         }
-        reporter.finish(last)
+        reporter.finish(done: last.framesDecoded, total: nil, counters: counters(last))
 
         let resumed = summary.shardsResumed.isEmpty ? "" : ", \(summary.shardsResumed.count) already done"
         print("\(output): \(summary.shardsWritten.count) of \(plan.shardCount) shards written by worker "
@@ -183,7 +175,7 @@ struct PreprocessCommand: AsyncParsableCommand {
               + "videos, \(summary.videosFailed) failed")
         for stats in summary.shardsWritten {
             for video in stats.videos where video.error != nil {
-                printError("skipped \(video.source): \(video.error!)")
+                reporter.note("mcjepa-video: skipped \(video.source): \(video.error!)")
             }
         }
         if summary.videosProcessed > 0 && summary.videosFailed == summary.videosProcessed {

@@ -3,6 +3,7 @@ import Foundation
 import MCJEPA
 import Segmentation
 import VideoIO
+import VideoPipeline
 
 /// `mcjepa-video propagate INPUT --mask first.png`: semi-supervised video object segmentation, the first
 /// frame's mask carried through the video by label propagation over the model's content features.
@@ -24,15 +25,15 @@ struct PropagateCommand: AsyncParsableCommand {
             0 ok, 1 failure (e.g. no weights, output exists), 2 usage, 3 bad input (video, mask or weights file).
             """)
 
-    @Argument(help: "Input video, or a folder of frames (.jpg/.png in name order, e.g. DAVIS JPEGImages/480p/<seq>).")
-    var input: String
+    @OptionGroup var input: VideoInputOptions
     @Option(help: "The first frame's object mask (PNG, the video's size).") var mask: String
     @Option(name: .shortAndLong, help: "Output folder for the masks (default: INPUT_BASENAME.masks next to the input).")
     var output: String?
     @Option(help: "Also write the masks drawn over the video to this path (e.g. out.mp4).") var video: String?
     @Option(help: "Encoder pyramid level whose features are propagated (1...6, stride 2^level).") var level = 3
     @OptionGroup var modelOptions: ModelOptions
-    @Flag(name: [.customShort("y"), .long], help: "Replace existing outputs.") var overwrite = false
+    @OptionGroup var reporting: ReportingOptions
+    @OptionGroup var overwriteOption: OverwriteOption
 
     func validate() throws {
         guard (1...ModelConfig.levelCount).contains(level) else {
@@ -48,12 +49,14 @@ struct PropagateCommand: AsyncParsableCommand {
             printError(error.description)
             throw Exit.badInput
         }
-        let estimator = try modelOptions.estimator()
-        let job = MaskVideoJob(input: input, outputDir: output ?? defaultOutputFolder(for: input, suffix: "masks"),
-                               video: video, overwrite: overwrite, threads: modelOptions.threads)
+        let reporter = reporting.reporter()
+        let estimator = try modelOptions.estimator(verbose: reporting.verbose, reporter: reporter)
+        let job = MaskVideoJob(input: input, outputDir: output ?? defaultOutputFolder(for: input.inputs[0], suffix: "masks"),
+                               video: video, overwrite: overwriteOption.overwrite, threads: modelOptions.threads,
+                               reporter: reporter)
         let source = try job.openInput()
         var propagation: LabelPropagation?
-        _ = try job.run(source: source, encoder: estimator.encoder) { frame, features in
+        _ = try await job.run(source: source, encoder: estimator.encoder) { frame, features in
             let (map, stride) = frameAlignedFeatures(features, level: level)
             if let propagation { return try propagation.propagate(map) }
             guard frame.width == firstMask.width, frame.height == firstMask.height else {

@@ -2,6 +2,7 @@ import ArgumentParser
 import FlowIO
 import Foundation
 import VideoIO
+import VideoPipeline
 
 /// `mcjepa-video render INPUT --flow DIR -o OUT.mp4`: a flow video from flow files already written by `flow`.
 struct RenderCommand: AsyncParsableCommand {
@@ -9,24 +10,28 @@ struct RenderCommand: AsyncParsableCommand {
         commandName: "render",
         abstract: "Render a flow video from a video and its flow files (one per pair, named by frame index).",
         discussion: """
-            For each decoded frame i (counted from --start) the flow DIR/%06d.flo (or .png, .npy, .pfm) is drawn \
-            for that frame at its timestamp, so the output keeps the input's timing; frames without a flow file \
-            (the last --stride frames) are skipped. Flow files must have the frames' size.
+            For each frame i (counted from --start, which must be the one given to `flow`) the flow DIR/%06d.flo \
+            (or .png, .npy, .pfm; a folder of frames: named as the frame's image) is drawn at the frame's \
+            timestamp, so the output keeps the input's timing; frames without a flow file (the last --stride \
+            frames, pairs across scene cuts) are skipped. Flow files must have the frames' size. OUT: .mp4/.mov \
+            H.264, .mkv lossless FFV1, a .png pattern (seq/%06d.png) or a folder: a PNG sequence numbered by frame \
+            index from 000000, like the flow files. Colours: the median of recent frames' 99th-percentile motion, \
+            or --max-flow; the colour wheel is drawn in a corner (--no-legend to leave it out).
             """)
 
-    @Argument(help: "The video the flow was computed from.") var input: String
+    @OptionGroup var input: VideoInputOptions
     @Option(help: "Folder of flow files (as written by `flow`).") var flow: String
-    @Option(name: .shortAndLong, help: "Output video (e.g. out.mp4).") var output: String
+    @Option(name: .shortAndLong, help: "Output video (.mp4, .mkv) or PNG sequence (seq/%06d.png).") var output: String
     @Option(help: "color, overlay, arrows, side-by-side.") var style: FlowVideoStyle = .color
-    @Option(help: "Flow magnitude (px) of full colour saturation (default: running maximum).") var maxFlow: Float?
-    @Option(help: "Seconds into the video the flow files start at (as given to `flow`).") var start: Double = 0
+    @Option(help: "Flow magnitude (px) of full colour saturation (default: robust, from recent frames).") var maxFlow: Float?
+    @Flag(inversion: .prefixedNo, help: "Draw the colour wheel in a corner (default: on for color).") var legend: Bool?
     @Option(help: "Decoder threads.") var threads = 2
-    @Flag(name: [.customShort("y"), .long], help: "Replace an existing output.") var overwrite = false
+    @OptionGroup var reporting: ReportingOptions
+    @OptionGroup var overwriteOption: OverwriteOption
 
     func validate() throws {
         try OptionRange.check(threads, OptionRange.threads, "--threads")
         if let maxFlow, !(maxFlow > 0 && maxFlow.isFinite) { throw ValidationError("--max-flow must be a positive finite number") }
-        try OptionRange.checkStart(start)
     }
 
     func run() async throws {
@@ -35,43 +40,40 @@ struct RenderCommand: AsyncParsableCommand {
             printError("\(flow): no such folder of flow files")
             throw Exit.badInput
         }
-        try checkOutputFree(output, overwrite: overwrite)
-        var renderer: FlowVideoRenderer?
-        do {
-            let reader = try VideoReader(path: input, options: DecodeOptions(threads: threads, start: start))
-            while let frame = try reader.nextFrame() {
-                guard let file = flowFile(index: frame.index) else { continue }
+        let source = try input.frameInput()
+        let decode = input.decodeOptions(threads: threads)
+        let opened = try openOrExit(source, decode)
+        try checkOutputFree(output, overwrite: overwriteOption.overwrite)
+        let reporter = reporting.reporter()
+        let video = FlowVideoOutput(path: output, style: style, maxFlow: maxFlow, legend: legend ?? (style == .color),
+                                    options: opened.encodeOptions)
+        let total = opened.expectedFrames
+        var done = 0
+        try await runReportingErrors(input: source.displayPath, outputs: [output]) {
+            for try await frame in source.frames(decode) {
+                done += 1
+                reporter.update(done: done, total: total)
+                guard let file = flowFile(source.name(ofFrame: frame.index, options: decode)) else { continue }
                 let field = try FlowFile.read(file)
                 guard field.width == frame.width && field.height == frame.height else {
                     printError("\(file.path): flow is \(field.width)x\(field.height), frames are \(frame.width)x\(frame.height)")
                     throw Exit.badInput
                 }
-                if renderer == nil {
-                    renderer = try FlowVideoRenderer(path: output, style: style, maxFlow: maxFlow, frameWidth: frame.width,
-                                                     frameHeight: frame.height, info: reader.info)
-                }
-                try renderer!.write(frame: frame, flow: field)
+                try video.write(.pair(FlowPair(first: frame.index, second: frame.index + 1, firstFrame: frame,
+                                               forward: field, backward: nil, startsShot: false)))
             }
-        } catch let error as VideoIOError {
-            printError(error.description)
-            throw error.path == output ? Exit.failure : Exit.badInput
-        } catch let error as FlowIOError {
-            printError("\(error)")
-            throw Exit.badInput
+            reporter.finish(done: done, total: total)
+            guard video.frameCount > 0 else {
+                printError("\(flow): no flow file named like 000000.flo matches a frame of \(source.displayPath)")
+                throw Exit.badInput
+            }
+            try video.finish()
         }
-        guard let renderer else {
-            printError("\(flow): no flow file named like 000000.flo matches a frame of \(input)")
-            throw Exit.badInput
-        }
-        do { try renderer.finish() } catch {
-            printError("\(output): cannot complete the video (\(error))")
-            throw Exit.failure
-        }
-        FileHandle.standardError.write(Data("wrote \(renderer.frameCount) frame(s) to \(output)\n".utf8))
+        print("wrote \(video.frameCount) frame(s) to \(output)")
     }
 
-    private func flowFile(index: Int) -> URL? {
-        let base = URL(fileURLWithPath: flow).appendingPathComponent(String(format: "%06d", index))
+    private func flowFile(_ name: String) -> URL? {
+        let base = URL(fileURLWithPath: flow).appendingPathComponent(name)
         return ["flo", "png", "npy", "pfm"].lazy.map { base.appendingPathExtension($0) }
             .first { FileManager.default.fileExists(atPath: $0.path) }
     }

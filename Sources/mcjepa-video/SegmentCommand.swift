@@ -3,6 +3,7 @@ import Foundation
 import MCJEPA
 import Segmentation
 import VideoIO
+import VideoPipeline
 
 /// `mcjepa-video segment INPUT --segments K`: unsupervised content segmentation of every frame by k-means over
 /// the model's dense features, with segment identities kept over time.
@@ -24,8 +25,7 @@ struct SegmentCommand: AsyncParsableCommand {
             refused unless -y. Exit codes: 0 ok, 1 failure (e.g. no weights, output exists), 2 usage, 3 bad input.
             """)
 
-    @Argument(help: "Input video, or a folder of frames (.jpg/.png in name order, e.g. DAVIS JPEGImages/480p/<seq>).")
-    var input: String
+    @OptionGroup var input: VideoInputOptions
     @Option(help: "K, the number of segments (1...255).") var segments: Int
     @Option(name: .shortAndLong, help: "Output folder for the masks (default: INPUT_BASENAME.segments next to the input).")
     var output: String?
@@ -33,7 +33,8 @@ struct SegmentCommand: AsyncParsableCommand {
     @Option(help: "Encoder pyramid level whose features are clustered (1...6, stride 2^level).") var level = 3
     @Flag(help: "Match segment identities on centroid similarity only (no backward flow).") var noFlow = false
     @OptionGroup var modelOptions: ModelOptions
-    @Flag(name: [.customShort("y"), .long], help: "Replace existing outputs.") var overwrite = false
+    @OptionGroup var reporting: ReportingOptions
+    @OptionGroup var overwriteOption: OverwriteOption
 
     func validate() throws {
         guard (1...255).contains(segments) else { throw ValidationError("--segments must be in 1...255") }
@@ -43,13 +44,15 @@ struct SegmentCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let estimator = try modelOptions.estimator()
-        let job = MaskVideoJob(input: input, outputDir: output ?? defaultOutputFolder(for: input, suffix: "segments"),
-                               video: video, overwrite: overwrite, threads: modelOptions.threads)
+        let reporter = reporting.reporter()
+        let estimator = try modelOptions.estimator(verbose: reporting.verbose, reporter: reporter)
+        let job = MaskVideoJob(input: input, outputDir: output ?? defaultOutputFolder(for: input.inputs[0], suffix: "segments"),
+                               video: video, overwrite: overwriteOption.overwrite, threads: modelOptions.threads,
+                               reporter: reporter)
         let source = try job.openInput()
         let segmenter = ContentSegmenter(configuration: ContentSegmenter.Configuration(segments: segments))
         var previous: FrameFeatures?
-        _ = try job.run(source: source, encoder: estimator.encoder) { frame, features in
+        _ = try await job.run(source: source, encoder: estimator.encoder) { frame, features in
             let (map, stride) = frameAlignedFeatures(features, level: level)
             // Flow from this frame back to the previous one: where each cell was, to carry the old segments over.
             let backward = noFlow ? nil : previous.map { estimator.flow(from: features, to: $0) }

@@ -30,6 +30,14 @@ final class StagedOutputFolder {
         committed = true
     }
 
+    /// `commit()`, or exit 1 with a one-line message.
+    func commitOrExit() throws {
+        do { try commit() } catch {
+            printError("\(finalPath): cannot complete the output (\(error.localizedDescription))")
+            throw Exit.failure
+        }
+    }
+
     func discardUnlessCommitted() {
         interruptCleanup.cancel()
         if !committed { try? FileManager.default.removeItem(atPath: path) }
@@ -40,4 +48,19 @@ final class StagedOutputFolder {
 func defaultOutputFolder(for input: String, suffix: String) -> String {
     let url = URL(fileURLWithPath: input)
     return url.deletingLastPathComponent().appendingPathComponent(url.deletingPathExtension().lastPathComponent + "." + suffix).path
+}
+
+/// Refuses to replace an existing path unless allowed (exit 1); with `overwrite` it is replaced only when the new
+/// output is complete.
+func checkOutputFree(_ path: String, overwrite: Bool) throws {
+    if FileManager.default.fileExists(atPath: path) && !overwrite {
+        printError("\(path): already exists; pass -y/--overwrite to replace it")
+        throw Exit.failure
+    }
+}
+
+/// A hidden name beside `path` for writing before the final rename (same folder, so the rename is atomic).
+func temporarySibling(of path: String) -> String {
+    let url = URL(fileURLWithPath: path)
+    return url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VideoPipeline
 import MCJEPA
 import NN
 import VideoIO
@@ -226,5 +227,21 @@ struct TrainCommand: AsyncParsableCommand {
         }
         guard !sources.isEmpty else { throw TrainingError(description: "\((inputs + synthetic).joined(separator: ", ")): no videos, shards or images found") }
         return sources
+    }
+}
+
+extension TrainCommand {
+    /// Photos under --synthetic, decoded once, moved as layers into pairs 64 px larger than the crop.
+    func syntheticSource() throws -> TrainingPairSource {
+        let files = trainingFiles(synthetic, extensions: ["png", "jpg", "jpeg", "bmp", "webp", "tif", "tiff"])
+        guard !files.isEmpty else { throw TrainingError(description: "\(synthetic.joined(separator: ", ")): no images for --synthetic") }
+        let photos = try files.map { path -> FrameImage in
+            let image = try readImage(path: path)
+            return FrameImage(width: image.width, height: image.height, rgb8: image.rgb)
+        }
+        let crop = parsedCrop!
+        return SyntheticPairSource(photos: photos, height: crop.height + 64, width: crop.width + 64,
+                                   maxShift: syntheticMaxShift, shiftPower: syntheticShiftPower, maxLayers: syntheticLayers, jitter: syntheticJitter,
+                                   motionBlur: syntheticMotionBlur, shape: syntheticShape, maxRotation: syntheticRotation, maxZoom: syntheticZoom)
     }
 }

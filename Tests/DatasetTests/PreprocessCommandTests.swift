@@ -103,13 +103,25 @@ final class PreprocessCommandTests: XCTestCase {
         XCTAssertTrue(empty.stderr.contains("no videos found"), empty.stderr)
     }
 
-    func test_an_unwritable_output_asks_the_scheduler_to_retry() throws {
+    func test_an_output_path_that_can_never_work_exits_3_with_a_plain_message() throws {
         let blocker = try makeTemporaryFolder() + "/file"
         try Data([0]).write(to: URL(fileURLWithPath: blocker))
         let run = try preprocess([Self.samples + "/carphone.mp4", "-o", blocker + "/shards"] + options)
-        XCTAssertEqual(run.status, 75, run.stderr)
-        XCTAssertTrue(run.stderr.contains(blocker), run.stderr)
-        XCTAssertEqual(run.stderr.split(separator: "\n").count, 1, "one line: \(run.stderr)")
+        XCTAssertEqual(run.status, 3, "a scheduler must not retry it: \(run.stderr)")
+        XCTAssertEqual(run.stderr, "mcjepa-video: \(blocker)/shards: cannot create the output folder: \(blocker) is a file\n")
+    }
+
+    func test_symlinked_videos_are_found_and_what_is_skipped_is_listed() throws {
+        let links = try makeTemporaryFolder()
+        try FileManager.default.createSymbolicLink(atPath: links + "/clip.mp4", withDestinationPath: Self.samples + "/carphone.mp4")
+        try FileManager.default.createSymbolicLink(atPath: links + "/gone.mp4", withDestinationPath: links + "/nowhere.mp4")
+        try Data("notes".utf8).write(to: URL(fileURLWithPath: links + "/notes.txt"))
+        let output = try makeTemporaryFolder() + "/shards"
+        let run = try preprocess([links, "-o", output, "--progress", "none"] + options)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.contains("from 1 videos"), run.stdout)
+        XCTAssertTrue(run.stderr.contains("skipped \(links)/gone.mp4: broken symbolic link"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("skipped 1 file(s): extension .txt is not in --extensions"), run.stderr)
     }
 
     /// Reference/load_shards.py reads the shards through the `webdataset` package (skipped where it is missing).

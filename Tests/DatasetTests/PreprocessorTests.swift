@@ -144,19 +144,4 @@ final class PreprocessorTests: XCTestCase {
         XCTAssertEqual(manifest.videos.map(\.source), videos.map(\.relativePath))
         XCTAssertEqual(manifest.shards.map(\.videos.count), [2, 2, 1])
     }
-
-    func test_progress_json_lines_report_counts() {
-        var lines: [String] = []
-        let reporter = ProgressReporter(style: .json, interval: 0) { lines.append($0) }
-        var progress = PreprocessProgress()
-        progress.videosDone = 1; progress.videosTotal = 4; progress.pairs = 3; progress.framesDecoded = 50
-        progress.elapsedSeconds = 2
-        reporter.report(progress)
-        XCTAssertEqual(lines.count, 1)
-        let object = try? JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any]
-        XCTAssertEqual(object?["frames_per_second"] as? Double, 25)
-        XCTAssertEqual(object?["eta_s"] as? Double, 6)
-        XCTAssertEqual(object?["pairs"] as? Int, 3)
-        XCTAssertTrue(ProgressReporter.barLine(progress).contains("videos 1/4"))
-    }
 }

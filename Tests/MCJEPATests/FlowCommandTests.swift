@@ -23,12 +23,15 @@ final class FlowCommandTests: TemporaryFolderTestCase {
         // --no-refine: this test is about the outputs, and refining 68 flows in a debug build takes half a minute.
         let result = try runProcess(tool, ["flow", sample, "-o", out, "--model", model, "--max-side", "64", "--stride", "2",
                                            "--backward", "--video", video, "--style", "side-by-side", "--progress", "json",
-                                           "--no-refine"])
+                                           "--no-refine", "--verbose"])
         XCTAssertEqual(result.status, 0, result.err)
-        XCTAssertTrue(result.err.contains("weights \(model): config test"), "says which weights run: \(result.err)")
-        XCTAssertTrue(result.err.contains("64132 parameters"), result.err)
-        let progress = result.err.split(separator: "\n").filter { $0.hasPrefix("{") }
-        XCTAssertEqual(progress.count, 36, "one JSON progress line per frame")
+        let lines = result.err.split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        XCTAssertTrue(!lines.isEmpty && lines.allSatisfy { $0 != nil }, "stderr is JSON lines only: \(result.err)")
+        let note = try XCTUnwrap(lines.first??["message"] as? String, "--verbose says which weights run, as a JSON note")
+        XCTAssertTrue(note.contains("weights \(model): config test") && note.contains("64132 parameters"), note)
+        XCTAssertEqual(lines.last??["frames_done"] as? Int, 36)
+        XCTAssertEqual(lines.last??["pairs"] as? Int, 34)
+        XCTAssertTrue(result.out.contains("wrote 34 flow file(s) (+ backward)"), result.out)
         let names = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
         // Stride 2 over 36 frames: pairs (0,2) ... (33,35), 34 forward + 34 backward files.
         XCTAssertEqual(names.filter { !$0.contains(".bw.") }, (0..<34).map { String(format: "%06d.flo", $0) })
@@ -130,7 +133,7 @@ final class FlowCommandTests: TemporaryFolderTestCase {
 
         let tooShort = try runProcess(tool, ["flow", sample, "--model", model, "-o", file("o"), "--stride", "100", "--max-side", "32"])
         XCTAssertEqual(tooShort.status, 3)
-        XCTAssertTrue(tooShort.err.contains("36 frame(s) decoded, a pair needs 101"), tooShort.err)
+        XCTAssertTrue(tooShort.err.contains("36 frame(s) decoded, no pair of frames 100 apart"), tooShort.err)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix(".") || $0 == "o" }, [])
     }
 

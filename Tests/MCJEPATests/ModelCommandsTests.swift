@@ -24,7 +24,7 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
         try writeLabelPNG(LabelImage(width: 320, height: 240, labels: first, palette: [UInt8](repeating: 0, count: 768)), path: mask)
         let out = file("masks"), video = file("masks.mp4")
         let result = try runProcess(tool, ["propagate", sample, "--mask", mask, "-o", out, "--video", video,
-                                           "--model", model, "--max-side", "64"])
+                                           "--model", model, "--max-side", "64", "--verbose"])
         XCTAssertEqual(result.status, 0, result.err)
         XCTAssertTrue(result.err.contains("weights \(model): config test"), result.err)
         let names = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
@@ -70,7 +70,8 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
         try FileManager.default.createDirectory(atPath: file("empty"), withIntermediateDirectories: true)
         let noFrames = try runProcess(tool, ["propagate", file("empty"), "--mask", mask, "-o", file("o"), "--model", model])
         XCTAssertEqual(noFrames.status, 3)
-        XCTAssertTrue(noFrames.err.hasSuffix("\(file("empty")): no frames in the folder (expected .jpg or .png images)\n"), noFrames.err)
+        XCTAssertTrue(noFrames.err.hasSuffix("\(file("empty")): cannot open: no frames in the folder (expected .jpg or .png images)\n"),
+                      noFrames.err)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix(".") || $0 == "o" }, [],
                        "no temporary folder left behind")
     }

@@ -1,0 +1,51 @@
+import Foundation
+import Segmentation
+import VideoIO
+
+/// Where per-frame masks go (`propagate`, `segment`): a DAVIS palette PNG per frame, FOLDER/<name>.png, and with
+/// `video` the frame with its mask drawn over it (MaskOverlay) at the frame's own timestamp, so the video keeps
+/// the input's timing. All frames must have one size.
+public final class MaskOutput {
+    public let folder: URL
+    public let videoPath: String?
+    private let encodeOptions: EncodeOptions
+    private let name: (Int) -> String
+    private var writer: VideoWriter?
+    private var size: (width: Int, height: Int)?
+    public private(set) var framesWritten = 0
+
+    public init(folder: String, video: String?, encodeOptions: EncodeOptions, name: @escaping (Int) -> String) {
+        self.folder = URL(fileURLWithPath: folder)
+        videoPath = video
+        self.encodeOptions = encodeOptions
+        self.name = name
+    }
+
+    public var videoFrameCount: Int { writer?.frameCount ?? 0 }
+
+    /// Writes frame `frame`'s mask (`ids`: an object id per pixel).
+    /// - Throws: `VideoIOError` naming the input when the frame's size changes, or the video when it cannot be written.
+    public func write(frame: VideoFrame, ids: [UInt8], input: String) throws {
+        if let size, size != (frame.width, frame.height) {
+            throw VideoIOError(path: input, operation: "size change", message:
+                "frame \(frame.index) is \(frame.width)x\(frame.height), earlier frames \(size.width)x\(size.height)")
+        }
+        size = (frame.width, frame.height)
+        try DAVISMasks.write(ids, width: frame.width, height: frame.height,
+                             path: folder.appendingPathComponent("\(name(frame.index)).png").path)
+        if let videoPath {
+            if writer == nil {
+                writer = try VideoWriter(path: videoPath, width: frame.width, height: frame.height,
+                                         options: VideoPipeline.encodeOptions(forPath: videoPath, matching: encodeOptions))
+            }
+            let drawn = MaskOverlay.draw(rgb: frame.rgb, width: frame.width, height: frame.height, labels: ids)
+            try writer?.write(VideoFrame(width: frame.width, height: frame.height, rgb: drawn, index: frame.index,
+                                         pts: frame.pts, timeBase: frame.timeBase, seconds: frame.seconds),
+                              imageNumber: frame.index)
+        }
+        framesWritten += 1
+    }
+
+    /// Completes the video (renamed into place only now).
+    public func finish() throws { try writer?.finish() }
+}
