@@ -127,11 +127,11 @@ final class PreprocessorTests: XCTestCase {
         }
     }
 
-    func test_unwritable_output_is_an_output_error() throws {
+    func test_an_output_under_a_file_is_bad_input_since_a_retry_cannot_help() throws {
         let parent = try makeTemporaryFolder()
         _ = FileManager.default.createFile(atPath: parent + "/file", contents: Data([0]))
         XCTAssertThrowsError(try preprocessor(parent + "/file/shards").run(worker: .single)) { error in
-            guard case .output? = error as? DatasetError else { return XCTFail("\(error)") }
+            guard case .badInput? = error as? DatasetError else { return XCTFail("\(error)") }
         }
     }
 
