@@ -1,0 +1,70 @@
+import NN
+
+// Warm-start surgery: starting a network from a weights file of a smaller version of it (`train --init` with a
+// finer decoder, a convex upsampler or per-level estimators the file lacks). The network's modules know nothing
+// of it; this file maps the file's tensors onto the new network's parameters.
+
+extension MCJEPAModel {
+    /// Warm start from `other`, which has this network's configuration or a smaller version of it: a decoder that stops
+    /// at a coarser level, bilinear upsampling where this one has a convex upsampler, or one estimator shared by the
+    /// levels where this one has one per level. Copies every parameter of `other` and leaves the rest as they are,
+    /// e.g. freshly initialised: the finer levels' 1x1 reductions, and a convex upsampler that `other` lacks or has
+    /// for another stop level (its shapes depend on the level). A shared estimator and the context network also serve
+    /// the finer levels; a shared estimator is copied into every level's, and a finer level's own estimator starts as
+    /// a copy of `other`'s finest.
+    /// - Returns: the names of the parameters `other` did not have, in state_dict order.
+    /// - Throws: `WeightsError` naming `path` when the configurations differ in anything else.
+    public func warmStart(from other: MCJEPAModel, path: String) throws -> [String] {
+        var comparable = config
+        comparable.decoderStopLevel = other.config.decoderStopLevel
+        comparable.upsamplerWidth = other.config.upsamplerWidth
+        comparable.perLevelEstimators = other.config.perLevelEstimators
+        let sameStop = other.config.decoderStopLevel == config.decoderStopLevel
+        // A learnt upsampler is not dropped, and carries over only to the same one.
+        let upsamplerFits = other.config.upsamplerWidth == 0
+            || (config.upsamplerWidth > 0 && (!sameStop || other.config.upsamplerWidth == config.upsamplerWidth))
+        // Per-level estimators split a shared one; they cannot be merged back into one.
+        let estimatorsFit = !other.config.perLevelEstimators || config.perLevelEstimators
+        guard comparable == other.config, other.config.decoderStopLevel >= config.decoderStopLevel, upsamplerFits,
+              estimatorsFit else {
+            throw WeightsError(path: path, reason: "file holds config \(other.config), which cannot start \(config) "
+                               + "(only a decoder that stops at a coarser level, one without a convex upsampler, one "
+                               + "or one with a shared estimator can)")
+        }
+        // Each level's estimator reads `other`'s for the same level, or its finest when this level is finer (or the
+        // shared one): decoder.estimators.l<level>.<rest> <- <source prefix>.<rest>.
+        var sources: [(prefix: String, source: String)] = []
+        if config.perLevelEstimators {
+            sources = config.decodedLevels.map {
+                (config.estimatorPrefix(level: $0) + ".",
+                 other.config.estimatorPrefix(level: max($0, other.config.decoderStopLevel)) + ".")
+            }
+        }
+        var fresh: [String] = []
+        for spec in parameters.specs {
+            var source: String? = spec.name
+            if let (prefix, from) = sources.first(where: { spec.name.hasPrefix($0.prefix) }) {
+                source = from + spec.name.dropFirst(prefix.count)
+            } else if spec.name.hasPrefix("decoder.upsampler.") && !sameStop {
+                source = nil
+            }
+            if let source, let tensor = other.parameters.tensors[source] {
+                parameters[spec.name].assign(tensor)
+            } else {
+                fresh.append(spec.name)
+            }
+        }
+        return fresh
+    }
+
+    /// Learning-rate multipliers that make the weights a warm start did not carry (the tensors `warmStart` returned
+    /// as `fresh`) learn `scale` times faster.
+    public func newWeightLearningRateScales(fresh: [String], scale: Float) -> [String: Tensor] {
+        var scales: [String: Tensor] = [:]
+        for name in fresh {
+            let shape = parameters[name].shape
+            scales[name] = Tensor(shape: shape, values: [Float](repeating: scale, count: shape.reduce(1, *)))
+        }
+        return scales
+    }
+}
