@@ -1,8 +1,8 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// One direction of flow: CFFmpeg/COpenBLAS/CSIMDMath (C) -> VideoIO, FlowIO, NN -> FlowRefinement -> MCJEPA
-// -> VideoPipeline -> the CLI.
+// One direction of flow: CFFmpeg/COpenBLAS/CSIMDMath (C), AtomicOutput -> VideoIO, FlowIO, NN -> FlowRefinement
+// -> MCJEPA -> VideoPipeline -> the CLI.
 let package = Package(
     name: "mcjepa-video",
     platforms: [.macOS(.v13)],
@@ -34,8 +34,10 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
-        .target(name: "VideoIO", dependencies: ["CFFmpeg"]),
-        .target(name: "FlowIO"),
+        // Writing outputs: one temporary-name scheme, renames that never clobber, cleanup on interrupt.
+        .target(name: "AtomicOutput"),
+        .target(name: "VideoIO", dependencies: ["CFFmpeg", "AtomicOutput"]),
+        .target(name: "FlowIO", dependencies: ["AtomicOutput"]),
         .target(name: "CSIMDMath"),
         // OpenCV's DIS (Debian libopencv-video-dev) behind a C interface; only its three libraries are linked.
         .target(
@@ -44,21 +46,22 @@ let package = Package(
             linkerSettings: [.linkedLibrary("opencv_video"), .linkedLibrary("opencv_imgproc"), .linkedLibrary("opencv_core")]
         ),
         .target(name: "FlowRefinement", dependencies: ["FlowIO", "CSIMDMath", "CDISFlow"]),
-        .target(name: "NN", dependencies: ["COpenBLAS"]),
-        .target(name: "Dataset", dependencies: ["VideoIO", "CFFmpeg"]),
+        .target(name: "NN", dependencies: ["COpenBLAS", "AtomicOutput"]),
+        .target(name: "Dataset", dependencies: ["VideoIO", "CFFmpeg", "AtomicOutput"]),
         .target(name: "Segmentation", dependencies: ["FlowIO", "VideoIO"]),
         .target(name: "Pipeline", dependencies: [.product(name: "Yams", package: "Yams")]),
-        .target(name: "MCJEPA", dependencies: ["NN", "FlowIO", "FlowRefinement"], resources: [.copy("Weights")]),
+        .target(name: "MCJEPA", dependencies: ["NN", "FlowIO", "FlowRefinement", "AtomicOutput"], resources: [.copy("Weights")]),
         // Frame sources -> the network -> sinks, decoding, computing and writing concurrently; what every
         // command that reads video runs on.
         .target(name: "VideoPipeline", dependencies: [
-            "VideoIO", "FlowIO", "FlowRefinement", "MCJEPA", "Dataset", "Segmentation",
+            "VideoIO", "FlowIO", "FlowRefinement", "MCJEPA", "Dataset", "Segmentation", "AtomicOutput",
             .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
         ]),
         .executableTarget(
             name: "mcjepa-video",
             dependencies: [
                 "VideoIO", "FlowIO", "FlowRefinement", "NN", "MCJEPA", "Dataset", "Pipeline", "Segmentation", "VideoPipeline",
+                "AtomicOutput",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -77,7 +80,7 @@ let package = Package(
         .testTarget(name: "VideoPipelineTests", dependencies: ["VideoPipeline", "VideoIO", "FlowIO", "MCJEPA", "NN", "CommandLineTestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN"], resources: [.copy("Fixtures")]),
         // Hostile input, interrupted and failed runs, resource limits: the tool's refusals, end to end.
-        .testTarget(name: "ReliabilityTests", dependencies: ["CommandLineTestSupport"]),
+        .testTarget(name: "ReliabilityTests", dependencies: ["CommandLineTestSupport", "AtomicOutput"]),
     ],
     swiftLanguageModes: [.v5]
 )

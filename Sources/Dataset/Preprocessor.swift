@@ -1,3 +1,4 @@
+import AtomicOutput
 import VideoIO
 import Foundation
 
@@ -86,6 +87,31 @@ public struct Preprocessor {
             })
     }
 
+    /// `--resume` continues the run whose plan the folder's manifest records; a plan made from other options or
+    /// inputs would mix two datasets in one folder (shards of two frame sizes), so the first difference is refused
+    /// by name.
+    static func checkResumable(_ path: String, previous data: Data, current: RunManifest) throws {
+        guard let previous = try? JSONDecoder().decode(RunManifest.self, from: data) else {
+            throw DatasetError.usage("\(path): not a manifest this tool wrote; cannot resume from it")
+        }
+        let differences: [(String, String, String)] = [
+            ("--size/--max-side", previous.size, current.size),
+            ("--stride", "\(previous.stride)", "\(current.stride)"),
+            ("--min-motion", "\(previous.minMotion)", "\(current.minMotion)"),
+            ("--max-pairs", "\(previous.maxPairs)", "\(current.maxPairs)"),
+            ("--cut-threshold", "\(previous.cutThreshold)", "\(current.cutThreshold)"),
+            ("--pairs-per-shard", "\(previous.pairsPerShard)", "\(current.pairsPerShard)"),
+            ("the image format (--jpeg-quality)", previous.imageFormat, current.imageFormat),
+            ("the number of shards", "\(previous.shardCount)", "\(current.shardCount)"),
+        ]
+        if let (option, was, now) = differences.first(where: { $0.1 != $0.2 }) {
+            throw DatasetError.usage("\(path): --resume with \(option) \(now), but the run was planned with \(was); give the same options or another output folder")
+        }
+        if previous.videos != current.videos {
+            throw DatasetError.usage("\(path): --resume with other inputs than the run was planned with; give the same inputs or another output folder")
+        }
+    }
+
     public func run(worker: WorkerAssignment,
                     progress: @escaping (PreprocessProgress) -> Void = { _ in }) throws -> PreprocessSummary {
         let folder = options.output
@@ -111,8 +137,12 @@ public struct Preprocessor {
         guard fileManager.isWritableFile(atPath: folder) else {
             throw DatasetError.output(path: folder, reason: "folder is not writable")
         }
-        try AtomicFile.write(try DeterministicJSON.encode(manifest) + [UInt8(ascii: "\n")],
-                             to: (folder as NSString).appendingPathComponent("manifest.json"))
+        let manifestPath = (folder as NSString).appendingPathComponent("manifest.json")
+        if options.resume, let data = fileManager.contents(atPath: manifestPath) {
+            try Self.checkResumable(manifestPath, previous: data, current: manifest)
+        }
+        let manifestBytes = try DeterministicJSON.encode(manifest) + [UInt8(ascii: "\n")]
+        try writingOutput { try AtomicOutput.write(manifestBytes, to: (folder as NSString).appendingPathComponent("manifest.json")) }
 
         let shards = plan.shards(for: worker)
         var summary = PreprocessSummary()
@@ -122,8 +152,8 @@ public struct Preprocessor {
         let start = Date()
         let frameEncoder = try ParallelFrameEncoder(encoder: encoder, threads: options.encodingThreads,
                                                     resize: options.resize)
-        // What killed runs left behind (`<name>.tar.tmp-<pid>`), listed once rather than once per shard.
-        let temporaries = ((try? fileManager.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.contains(".tmp-") }
+        // What killed runs left behind (`.<name>.tar.tmp-<pid>-<n>`), listed once rather than once per shard.
+        let temporaries = ((try? fileManager.contentsOfDirectory(atPath: folder)) ?? []).filter { AtomicOutput.isTemporary($0) }
         for shard in shards {
             let name = ShardPlan.shardName(shard)
             let tarPath = (folder as NSString).appendingPathComponent(name + ".tar")
@@ -142,7 +172,8 @@ public struct Preprocessor {
             // The done marker goes first, so a kill while rewriting never leaves an old marker on a new tar.
             if statsExists { try? fileManager.removeItem(atPath: statsPath) }
             // This worker owns the shard now, so temporaries of earlier attempts at it are garbage.
-            for leftover in temporaries where leftover.hasPrefix(name + ".tar.tmp-") || leftover.hasPrefix(name + ".stats.json.tmp-") {
+            for leftover in temporaries
+            where AtomicOutput.isTemporary(leftover, of: name + ".tar") || AtomicOutput.isTemporary(leftover, of: name + ".stats.json") {
                 try? fileManager.removeItem(atPath: (folder as NSString).appendingPathComponent(leftover))
             }
             let writer = ShardWriter(

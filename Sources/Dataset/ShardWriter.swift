@@ -1,3 +1,4 @@
+import AtomicOutput
 import Dispatch
 import VideoIO
 import Foundation
@@ -21,7 +22,7 @@ struct ShardWriter {
     func write(into folder: String) throws -> ShardStats {
         let name = ShardPlan.shardName(shard)
         let tarPath = (folder as NSString).appendingPathComponent(name + ".tar")
-        let temporary = AtomicFile.temporaryPath(for: tarPath)
+        let temporary = AtomicOutput.temporaryPath(for: tarPath)
         let tar = try TarWriter(path: temporary)
         var allStats: [VideoStats] = []
         do {
@@ -31,14 +32,14 @@ struct ShardWriter {
             }
             try tar.finish()
         } catch {
-            try? FileManager.default.removeItem(atPath: temporary)
+            AtomicOutput.discard(temporary)
             throw error
         }
-        try AtomicFile.commit(temporary, to: tarPath)
+        try writingOutput { try AtomicOutput.commit(temporary, to: tarPath, replace: true) }
         let stats = ShardStats(shard: name, pairs: allStats.reduce(0) { $0 + $1.pairs }, tarBytes: tar.bytesWritten,
                                videosFailed: allStats.filter { $0.error != nil }.count, videos: allStats)
-        try AtomicFile.write(try DeterministicJSON.encode(stats) + [UInt8(ascii: "\n")],
-                             to: (folder as NSString).appendingPathComponent(name + ".stats.json"))
+        let statsBytes = try DeterministicJSON.encode(stats) + [UInt8(ascii: "\n")]
+        try writingOutput { try AtomicOutput.write(statsBytes, to: (folder as NSString).appendingPathComponent(name + ".stats.json")) }
         return stats
     }
 

@@ -1,3 +1,4 @@
+import AtomicOutput
 import Foundation
 
 /// Bounds-checked reading of a file's bytes. Every read past the end throws "truncated" instead of trapping,
@@ -114,8 +115,8 @@ func readFileBytes(_ url: URL) throws -> [UInt8] {
 /// Writes through a temporary name and a rename, so no half-written flow file is ever left behind.
 func writeFileBytes(_ bytes: [UInt8], to url: URL) throws {
     do {
-        try Data(bytes).write(to: url, options: .atomic)
-    } catch {
-        throw FlowIOError(url: url, reason: "cannot be written (\(error.localizedDescription))")
+        try AtomicOutput.write(bytes, to: url.path)
+    } catch let error as AtomicOutputError {
+        throw FlowIOError(url: url, reason: "cannot be written (\(error.reason))")
     }
 }

@@ -3,8 +3,11 @@ import NN
 
 /// A weights file that cannot be used: names the file and the cause in one line.
 public struct WeightsError: Error, CustomStringConvertible {
+    /// An unusable weights file (bad input), or a file that could not be written (a failure).
+    public enum Kind: Sendable { case invalid, outputExists, cannotWrite }
     public let path: String
     public let reason: String
+    public var kind: Kind = .invalid
     public var description: String { "\(path): \(reason)" }
 }
 
@@ -75,17 +78,21 @@ public enum WeightsFile {
     }
 
     /// Saves every parameter with its state_dict name plus `config` (JSON), `format` and `extra` metadata,
-    /// atomically (temporary file + rename).
-    public static func save(_ model: MCJEPAModel, to path: String, metadata extra: [String: String] = [:]) throws {
+    /// atomically (temporary file + rename); `replace: false` refuses an existing `path` at the rename.
+    public static func save(_ model: MCJEPAModel, to path: String, metadata extra: [String: String] = [:],
+                            replace: Bool = true) throws {
         var metadata = extra
         metadata["config"] = model.config.json
         metadata["format"] = formatTag
         do {
-            try Safetensors.write(model.parameters.tensors, metadata: metadata, to: path)
+            try Safetensors.write(model.parameters.tensors, metadata: metadata, to: path, replace: replace)
         } catch let error as SafetensorsError {
-            throw WeightsError(path: path, reason: error.reason)
-        } catch {
-            throw WeightsError(path: path, reason: "cannot write (\(error.localizedDescription))")
+            let kind: WeightsError.Kind = switch error.kind {
+            case .invalid: .invalid
+            case .outputExists: .outputExists
+            case .cannotWrite: .cannotWrite
+            }
+            throw WeightsError(path: path, reason: error.reason, kind: kind)
         }
     }
 

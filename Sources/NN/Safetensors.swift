@@ -1,3 +1,4 @@
+import AtomicOutput
 import Foundation
 
 // Safetensors (https://github.com/huggingface/safetensors) read and write:
@@ -9,8 +10,11 @@ import Foundation
 // never saved as if it were one.
 
 public struct SafetensorsError: Error, CustomStringConvertible {
+    /// A file that is not valid (reading, or values that must not be written), or a failed write.
+    public enum Kind: Sendable { case invalid, outputExists, cannotWrite }
     public let path: String
     public let reason: String
+    public var kind: Kind = .invalid
     public var description: String { "\(path): \(reason)" }
 }
 
@@ -113,15 +117,22 @@ public enum Safetensors {
     }
 
     /// Writes tensors as F32 (names sorted, so files are reproducible), atomically (temporary file + rename).
-    /// - Throws: `SafetensorsError` naming the first tensor holding a NaN or an infinity (nothing is written).
-    public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to path: String) throws {
+    /// - Parameter replace: false refuses an existing `path`, checked at the rename.
+    /// - Throws: `SafetensorsError` naming the first tensor holding a NaN or an infinity (nothing is written),
+    ///   or the write error (a full disk, an existing file); `kind` tells which.
+    public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to path: String,
+                             replace: Bool = true) throws {
         for name in tensors.keys.sorted() {
             let tensor = tensors[name]!
             if let index = (0..<tensor.count).first(where: { !tensor.data[$0].isFinite }) {
                 throw SafetensorsError(path: path, reason: "tensor \(name): value \(tensor.data[index]) at index \(index) is not finite; nothing written")
             }
         }
-        try serialize(tensors, metadata: metadata).write(to: URL(fileURLWithPath: path), options: .atomic)
+        do {
+            try AtomicOutput.write(try serialize(tensors, metadata: metadata), to: path, replace: replace)
+        } catch let error as AtomicOutputError {
+            throw SafetensorsError(path: path, reason: error.reason, kind: error.kind == .exists ? .outputExists : .cannotWrite)
+        }
     }
 
     public static func serialize(_ tensors: [String: Tensor], metadata: [String: String] = [:]) throws -> Data {

@@ -1,3 +1,4 @@
+import AtomicOutput
 import CFFmpeg
 import Foundation
 
@@ -151,31 +152,9 @@ func encodePNG(pixels: [UInt8], width: Int, height: Int, format: AVPixelFormat, 
 /// Writes `bytes` under a temporary name in the same folder and renames it to `path`, so `path` never holds a
 /// half-written file.
 func writeAtomically(_ bytes: [UInt8], to path: String) throws {
-    let temporary = temporaryPath(for: path)
-    let fail = { (operation: String) -> VideoIOError in
-        let message = String(cString: strerror(errno))
-        unlink(temporary)
-        return VideoIOError(path: path, operation: operation, code: mcjepa_averror(errno), message: message)
+    do {
+        try AtomicOutput.write(bytes, to: path)
+    } catch let error as AtomicOutputError {
+        throw VideoIOError(path: path, operation: "cannot write", message: error.reason)
     }
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-    guard fd >= 0 else { throw fail("cannot create") }
-    var written = 0
-    while written < bytes.count {
-        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            close(fd)
-            throw fail("cannot write")
-        }
-        written += n
-    }
-    guard close(fd) == 0 else { throw fail("cannot write") }
-    guard rename(temporary, path) == 0 else { throw fail("cannot write") }
-}
-
-/// A hidden name next to `path` (same folder, so renaming it is atomic), unique to this process and call.
-func temporaryPath(for path: String) -> String {
-    let url = URL(fileURLWithPath: path)
-    let folder = url.deletingLastPathComponent().path
-    return "\(folder)/.\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
 }

@@ -1,3 +1,4 @@
+import AtomicOutput
 import CFFmpeg
 import Foundation
 
@@ -22,7 +23,7 @@ final class ImageSequenceEncoder {
             throw VideoIOError(path: path, operation: "cannot create",
                                message: "image pattern needs exactly one number like %06d")
         }
-        temporaryFolder = temporaryPath(for: destinationFolder)
+        temporaryFolder = AtomicOutput.temporaryPath(for: destinationFolder)
         do {
             try FileManager.default.createDirectory(atPath: temporaryFolder, withIntermediateDirectories: true)
         } catch {
@@ -31,7 +32,7 @@ final class ImageSequenceEncoder {
     }
 
     deinit {
-        try? FileManager.default.removeItem(atPath: temporaryFolder)
+        AtomicOutput.discard(temporaryFolder)
     }
 
     /// Encodes the next file, numbered `number` or else one after the previous.
@@ -58,7 +59,7 @@ final class ImageSequenceEncoder {
                                    message: String(cString: strerror(errno)))
             }
         }
-        try? FileManager.default.removeItem(atPath: temporaryFolder)
+        AtomicOutput.discard(temporaryFolder)
     }
 }
 

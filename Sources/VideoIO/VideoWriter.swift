@@ -1,3 +1,4 @@
+import AtomicOutput
 import CFFmpeg
 import Foundation
 
@@ -25,13 +26,18 @@ public final class VideoWriter {
     private var lastDuration: Int64?
     private var ptsOrigin: Int64?
     private var lastPts: Int64?
+    private let replace: Bool
+    /// The encoder is flushed (`complete`); `finished`: renamed into place too.
+    private var completed = false
     private var finished = false
 
     /// Number of frames written so far.
     public private(set) var frameCount = 0
 
     /// - Throws: `VideoIOError` "cannot create" (unknown extension, missing folder, encoder not available).
-    public init(path: String, width: Int, height: Int, options: EncodeOptions = .init()) throws {
+    /// - Parameter replace: false refuses a `path` that exists when the finished file is renamed into place
+    ///   (created by another process while this one wrote): "already exists", and the file is not written.
+    public init(path: String, width: Int, height: Int, options: EncodeOptions = .init(), replace: Bool = true) throws {
         guard width > 0, height > 0 else {
             throw VideoIOError(path: path, operation: "cannot create", message: "size \(width)x\(height) is empty")
         }
@@ -39,13 +45,14 @@ public final class VideoWriter {
         self.width = width
         self.height = height
         self.options = options
+        self.replace = replace
         timeBase = options.effectiveTimeBase
         ticksPerFrame = max(1, Int64((1 / options.frameRate.doubleValue / timeBase.doubleValue).rounded()))
         if options.codec == .png {
             temporaryFile = nil
             images = try ImageSequenceEncoder(path: path, firstNumber: options.firstImageNumber)
         } else {
-            let temporary = temporaryPath(for: path)
+            let temporary = AtomicOutput.temporaryPath(for: path)
             temporaryFile = temporary
             do {
                 container = try ContainerEncoder(containerPath: path, outputPath: temporary, width: width,
@@ -60,7 +67,7 @@ public final class VideoWriter {
     deinit {
         if !finished, let temporaryFile {
             container = nil
-            unlink(temporaryFile)
+            AtomicOutput.discard(temporaryFile)
         }
     }
 
@@ -122,16 +129,33 @@ public final class VideoWriter {
 
     /// Completes the file (last frame, encoder flush, trailer) and renames it to `path`.
     public func finish() throws {
-        guard !finished else { return }
+        try complete()
+        try commit()
+    }
+
+    /// Completes the file under its temporary name (last frame, encoder flush, trailer), for a caller that
+    /// renames several outputs into place together (`commit`), so a failure leaves none of them.
+    public func complete() throws {
+        guard !completed else { return }
         if let images {
             try images.finish()
-        } else if let container, let temporaryFile {
+            finished = true
+        } else if let container {
             if let pending { try send(pending, duration: lastDuration ?? ticksPerFrame) }
             pending = nil
             try container.finish()
-            guard rename(temporaryFile, path) == 0 else {
-                throw VideoIOError(path: path, operation: "cannot write", code: mcjepa_averror(errno),
-                                   message: String(cString: strerror(errno)))
+        }
+        completed = true
+    }
+
+    /// Renames the completed file to `path` (refusing an existing one unless `replace`).
+    public func commit() throws {
+        guard !finished else { return }
+        if let temporaryFile {
+            do {
+                try AtomicOutput.commit(temporaryFile, to: path, replace: replace)
+            } catch let error as AtomicOutputError {
+                throw VideoIOError(path: path, operation: "cannot write", message: error.reason)
             }
         }
         finished = true

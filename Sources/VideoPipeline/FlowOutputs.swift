@@ -1,3 +1,4 @@
+import AtomicOutput
 import FlowIO
 import Foundation
 import VideoIO
@@ -79,7 +80,12 @@ public final class FlowFileOutput: FlowPairOutput {
         guard !skipped.isEmpty else { return }
         let entries = skipped.map { "  {\"first\": \($0.first), \"second\": \($0.second), \"cut\": \($0.cut), \"reason\": \"scene cut\"}" }
         let text = "[\n" + entries.joined(separator: ",\n") + "\n]\n"
-        try Data(text.utf8).write(to: folder.appendingPathComponent("skipped.json"), options: .atomic)
+        let path = folder.appendingPathComponent("skipped.json").path
+        do {
+            try AtomicOutput.write(Array(text.utf8), to: path)
+        } catch let error as AtomicOutputError {
+            throw VideoIOError(path: path, operation: "cannot write", message: error.reason)
+        }
     }
 }
 
@@ -89,11 +95,13 @@ public final class FlowVideoOutput: FlowPairOutput {
     private let make: (Int, Int) throws -> FlowVideoRenderer
     public private(set) var renderer: FlowVideoRenderer?
 
-    public init(path: String, style: FlowVideoStyle, maxFlow: Float?, legend: Bool, options: EncodeOptions) {
+    /// - Parameter replace: false refuses a `path` that exists when the finished video is renamed into place.
+    public init(path: String, style: FlowVideoStyle, maxFlow: Float?, legend: Bool, options: EncodeOptions,
+                replace: Bool = true) {
         self.path = path
         make = { width, height in
             try FlowVideoRenderer(path: path, style: style, maxFlow: maxFlow, legend: legend, frameWidth: width,
-                                  frameHeight: height, options: options)
+                                  frameHeight: height, options: options, replace: replace)
         }
     }
 

@@ -35,13 +35,13 @@ public final class FlowVideoRenderer {
 
     /// - Throws: `VideoIOError` naming `path` when the video cannot be created.
     public init(path: String, style: FlowVideoStyle, maxFlow: Float?, legend: Bool, frameWidth: Int, frameHeight: Int,
-                options: EncodeOptions) throws {
+                options: EncodeOptions, replace: Bool = true) throws {
         self.style = style
         fixedMaxFlow = maxFlow
         self.legend = legend
         let width = style == .sideBySide ? 2 * frameWidth : frameWidth
         writer = try VideoWriter(path: path, width: width, height: frameHeight,
-                                 options: encodeOptions(forPath: path, matching: options))
+                                 options: encodeOptions(forPath: path, matching: options), replace: replace)
     }
 
     public var frameCount: Int { writer.frameCount }

@@ -9,13 +9,17 @@ public final class MaskOutput {
     public let folder: URL
     public let videoPath: String?
     private let encodeOptions: EncodeOptions
+    private let replace: Bool
     private let name: (Int) -> String
     private var writer: VideoWriter?
     private var size: (width: Int, height: Int)?
     public private(set) var framesWritten = 0
 
-    public init(folder: String, video: String?, encodeOptions: EncodeOptions, name: @escaping (Int) -> String) {
+    /// - Parameter replace: false refuses a `video` that exists when the finished video is renamed into place.
+    public init(folder: String, video: String?, encodeOptions: EncodeOptions, replace: Bool = true,
+                name: @escaping (Int) -> String) {
         self.folder = URL(fileURLWithPath: folder)
+        self.replace = replace
         videoPath = video
         self.encodeOptions = encodeOptions
         self.name = name
@@ -36,7 +40,8 @@ public final class MaskOutput {
         if let videoPath {
             if writer == nil {
                 writer = try VideoWriter(path: videoPath, width: frame.width, height: frame.height,
-                                         options: VideoPipeline.encodeOptions(forPath: videoPath, matching: encodeOptions))
+                                         options: VideoPipeline.encodeOptions(forPath: videoPath, matching: encodeOptions),
+                                         replace: replace)
             }
             let drawn = MaskOverlay.draw(rgb: frame.rgb, width: frame.width, height: frame.height, labels: ids)
             try writer?.write(VideoFrame(width: frame.width, height: frame.height, rgb: drawn, index: frame.index,

@@ -1,3 +1,4 @@
+import AtomicOutput
 import Dataset
 import FlowIO
 import Foundation
@@ -64,6 +65,7 @@ public final class ShardPairSource: ConcurrentTrainingPairSource {
 
     public init(shards: [String], scratchFolder: String) throws {
         scratch = scratchFolder
+        AtomicOutput.removeScratchOfDeadProcesses(in: scratchFolder, legacyPrefix: "member-")
         var pairs: [(first: Member, second: Member, flow: Member?)] = []
         for shard in shards {
             var members: [String: Member] = [:]
@@ -98,9 +100,11 @@ public final class ShardPairSource: ConcurrentTrainingPairSource {
 
     private func decode(_ member: Member) throws -> FrameImage {
         let data = try bytes(member)
-        let path = "\(scratch)/member-\(getpid())-\(UUID().uuidString).\(member.ext)"
+        // FFmpeg picks the image decoder by extension, so the scratch file keeps it; it is registered with
+        // AtomicOutput, so an interrupt removes it, and leftovers of killed runs are removed at the next start.
+        let path = AtomicOutput.scratchPath(in: scratch, extension: member.ext)
+        defer { AtomicOutput.discard(path) }
         guard FileManager.default.createFile(atPath: path, contents: data) else { throw TrainingError(description: "\(path): cannot write") }
-        defer { try? FileManager.default.removeItem(atPath: path) }
         let image = try readImage(path: path)
         return FrameImage(width: image.width, height: image.height, rgb8: image.rgb)
     }

@@ -83,7 +83,9 @@ struct FlowCommand: AsyncParsableCommand {
         let outputDir = output ?? defaultOutputFolder(for: input.inputs[0], suffix: "flow")
         try checkOutputFree(outputDir, overwrite: overwriteOption.overwrite)
         if let video { try checkOutputFree(video, overwrite: overwriteOption.overwrite) }
-        let staged = try StagedOutputFolder(outputDir)
+        // Every kind of file flow writes there, in any format: -y replaces only a folder of these.
+        let staged = try StagedOutputFolder(outputDir, overwrite: overwriteOption.overwrite,
+                                            outputExtensions: Set(FlowFileFormat.allCases.map(\.rawValue) + ["png", "json"]))
         defer { staged.discardUnlessCommitted() }
 
         let files = FlowFileOutput(folder: staged.path, options: FlowFileOptions(format: format, backward: backward,
@@ -91,7 +93,7 @@ struct FlowCommand: AsyncParsableCommand {
                                    name: { source.name(ofFrame: $0, options: decode) })
         let rendered = video.map {
             FlowVideoOutput(path: $0, style: style, maxFlow: maxFlow, legend: legend ?? (style == .color),
-                            options: opened.encodeOptions)
+                            options: opened.encodeOptions, replace: overwriteOption.overwrite)
         }
         let isVideo = if case .video = source { true } else { false }
         let pairs = FlowPairs(source: source, decode: decode, estimator: estimator, options: FlowPairOptions(
@@ -116,7 +118,7 @@ struct FlowCommand: AsyncParsableCommand {
                        + "(check --start/--duration/--stride)")
             throw Exit.badInput
         }
-        try staged.commitOrExit()
+        try staged.commitOrExit(removingOnFailure: [video].compactMap { $0 })
         var summary = "wrote \(files.pairsWritten) flow file(s)\(backward ? " (+ backward)" : "") to \(outputDir)"
         if !files.skipped.isEmpty { summary += "; \(files.skipped.count) pair(s) across scene cuts skipped (skipped.json)" }
         if let video { summary += " and \(rendered?.frameCount ?? 0) frame(s) to \(video)" }

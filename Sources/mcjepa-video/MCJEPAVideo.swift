@@ -52,6 +52,7 @@ struct MCJEPAVideo: AsyncParsableCommand {
             printError("\(CommandLine.arguments.count - 1) arguments, more than the \(maxArguments) accepted; pass folders, or a --manifest file to preprocess")
             Foundation.exit(Exit.usage.rawValue)
         }
+        InterruptCleanup.install()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
@@ -59,6 +60,7 @@ struct MCJEPAVideo: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+            checkStandardOutput()
         } catch {
             if exitCode(for: error) == .validationFailure {
                 // One line, as every error: the cause, then where the options are described.
@@ -70,6 +72,15 @@ struct MCJEPAVideo: AsyncParsableCommand {
                 Foundation.exit(Exit.usage.rawValue)
             }
             exit(withError: error)
+        }
+    }
+
+    /// print() never reports a failed write, so a report sent to a full disk (`info > /dev/full`) would exit 0:
+    /// flush standard output and fail (exit 1) when any write to it failed.
+    private static func checkStandardOutput() {
+        if fflush(stdout) != 0 || ferror(stdout) != 0 {
+            printError("standard output: cannot write (\(String(cString: strerror(errno))))")
+            Foundation.exit(Exit.failure.rawValue)
         }
     }
 }

@@ -27,9 +27,9 @@ struct MaskVideoJob {
         let opened = try openOrExit(source, decode)
         try checkOutputFree(outputDir, overwrite: overwrite)
         if let video { try checkOutputFree(video, overwrite: overwrite) }
-        let staged = try StagedOutputFolder(outputDir)
+        let staged = try StagedOutputFolder(outputDir, overwrite: overwrite, outputExtensions: ["png"])
         defer { staged.discardUnlessCommitted() }
-        let output = MaskOutput(folder: staged.path, video: video, encodeOptions: opened.encodeOptions,
+        let output = MaskOutput(folder: staged.path, video: video, encodeOptions: opened.encodeOptions, replace: overwrite,
                                 name: { source.name(ofFrame: $0, options: decode) })
         try await runReportingErrors(input: source.displayPath, outputs: [outputDir, staged.path, video].compactMap { $0 }) {
             do {
@@ -49,7 +49,7 @@ struct MaskVideoJob {
             }
             try output.finish()
         }
-        try staged.commitOrExit()
+        try staged.commitOrExit(removingOnFailure: [video].compactMap { $0 })
         print("wrote \(output.framesWritten) mask(s) to \(outputDir)" + (video.map { " and \(output.videoFrameCount) frame(s) to \($0)" } ?? ""))
         return output.framesWritten
     }

@@ -46,7 +46,7 @@ struct RenderCommand: AsyncParsableCommand {
         try checkOutputFree(output, overwrite: overwriteOption.overwrite)
         let reporter = reporting.reporter()
         let video = FlowVideoOutput(path: output, style: style, maxFlow: maxFlow, legend: legend ?? (style == .color),
-                                    options: opened.encodeOptions)
+                                    options: opened.encodeOptions, replace: overwriteOption.overwrite)
         let total = opened.expectedFrames
         var done = 0
         try await runReportingErrors(input: source.displayPath, outputs: [output]) {

@@ -110,7 +110,7 @@ final class PreprocessorTests: XCTestCase {
         let before = try files(in: output)
         try FileManager.default.removeItem(atPath: output + "/shard-000001.stats.json")
         // What a process killed while writing leaves behind.
-        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: output + "/shard-000001.tar.tmp-99999"))
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: output + "/.shard-000001.tar.tmp-99999-1"))
         let opened = Counter()
         let summary = try preprocessor(output, resume: true, opened: opened).run(worker: .single)
         XCTAssertEqual(summary.shardsResumed, [0, 2])

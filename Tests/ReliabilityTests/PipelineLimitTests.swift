@@ -68,4 +68,24 @@ final class PipelineLimitTests: ReliabilityTestCase {
         try assertRefused(Array(arguments), status: 2, mentioning: ["10002 arguments", "4096"])
         XCTAssertLessThan(Date().timeIntervalSince(started), 5)
     }
+
+    func test_overwrite_in_a_pipeline_cannot_delete_a_folder_of_other_things() throws {
+        let victim = file("victim")
+        try FileManager.default.createDirectory(atPath: victim + "/keep", withIntermediateDirectories: true)
+        let path = try pipeline("""
+            steps:
+              - command: flow
+                inputs: ["\(samplesFolder)/realshort.mp4"]
+                options:
+                  output: "\(victim)"
+                  max-side: "64"
+                  duration: "0.2"
+                  no-refine: true
+                  overwrite: true
+            """)
+        let result = try runProcess(tool, ["run", path])
+        XCTAssertEqual(result.status, 1, result.err)
+        XCTAssertTrue(result.err.contains("\(victim): holds keep"), result.err)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: victim + "/keep"), "the folder is still there")
+    }
 }

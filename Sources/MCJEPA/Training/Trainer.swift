@@ -1,3 +1,4 @@
+import AtomicOutput
 import Foundation
 import NN
 
@@ -193,12 +194,33 @@ public final class Trainer {
         return record
     }
 
+    /// Keeps only the log records of steps up to `step` (the checkpoint a resumed run starts from; none for a fresh
+    /// start), so that steps a killed run logged after its last checkpoint, which the resumed run does again, are
+    /// logged once. A line cut short by the kill is dropped too.
+    static func truncateLog(_ path: String, toStep step: Int) throws {
+        guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else { return }
+        var kept = Data()
+        for line in data.split(separator: UInt8(ascii: "\n")) {
+            guard step > 0, let record = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+                  let recordStep = record["step"] as? Int, recordStep <= step else { continue }
+            kept.append(contentsOf: line)
+            kept.append(UInt8(ascii: "\n"))
+        }
+        guard kept.count != data.count else { return }
+        do {
+            try AtomicOutput.write(kept, to: path)
+        } catch let error as AtomicOutputError {
+            throw TrainingError(description: error.description)
+        }
+    }
+
     /// Runs to `options.steps`, logging JSON lines to `log.jsonl` (and `progress`), checkpointing every
     /// `checkpointEvery` steps and at the end, then writes `model.safetensors`.
     /// `stopAt` ends the session early (after a checkpoint) so that a long run can span several sessions.
     public func run(stopAt: Int? = nil, progress: (String) -> Void = { _ in }) throws {
         let end = min(options.steps, stopAt ?? options.steps)
         let logPath = "\(folder)/log.jsonl"
+        try Self.truncateLog(logPath, toStep: state.step)
         if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         guard let log = FileHandle(forWritingAtPath: logPath) else { throw TrainingError(description: "\(logPath): cannot write") }
         defer { try? log.close() }

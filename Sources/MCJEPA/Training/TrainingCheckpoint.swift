@@ -1,3 +1,4 @@
+import AtomicOutput
 import Foundation
 import NN
 
@@ -18,19 +19,9 @@ public struct TrainingState {
 public enum TrainingCheckpoint {
     public static func name(step: Int) -> String { String(format: "step-%07d", step) }
 
-    static func atomicRename(_ temporary: String, _ path: String) throws {
-        if rename(temporary, path) != 0 {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw WeightsError(path: path, reason: "cannot rename into place: \(reason)")
-        }
-    }
-
     /// Atomic model file (used for checkpoints and the final `model.safetensors`).
     public static func saveWeights(_ model: MCJEPAModel, to path: String, metadata: [String: String]) throws {
-        let temporary = "\(path).tmp-\(getpid())"
-        try WeightsFile.save(model, to: temporary, metadata: metadata)
-        try atomicRename(temporary, path)
+        try WeightsFile.save(model, to: path, metadata: metadata)
     }
 
     /// Writes the checkpoint of `state.step`, then deletes all but the newest `keep` checkpoints (0 keeps all).
@@ -48,16 +39,16 @@ public enum TrainingCheckpoint {
         }
         let metadata = ["step": String(state.step), "optimizer_step": String(optimizer.step),
                         "rng_state": String(state.rngState), "visible": String(state.visible)]
-        let statePath = "\(folder)/\(base).state.safetensors", temporary = "\(statePath).tmp-\(getpid())"
-        try Safetensors.write(tensors, metadata: metadata, to: temporary)
-        try atomicRename(temporary, statePath)
+        let statePath = "\(folder)/\(base).state.safetensors"
+        try Safetensors.write(tensors, metadata: metadata, to: statePath)
         let latest: [String: Any] = ["step": state.step, "weights": "\(base).safetensors", "state": "\(base).state.safetensors"]
         let data = try JSONSerialization.data(withJSONObject: latest, options: [.sortedKeys])
-        let latestPath = "\(folder)/latest.json", latestTemporary = "\(latestPath).tmp-\(getpid())"
-        guard FileManager.default.createFile(atPath: latestTemporary, contents: data) else {
-            throw WeightsError(path: latestPath, reason: "cannot write")
+        let latestPath = "\(folder)/latest.json"
+        do {
+            try AtomicOutput.write(data, to: latestPath)
+        } catch let error as AtomicOutputError {
+            throw WeightsError(path: latestPath, reason: error.reason, kind: .cannotWrite)
         }
-        try atomicRename(latestTemporary, latestPath)
         if keep > 0 { prune(folder: folder, keep: keep) }
     }
 
