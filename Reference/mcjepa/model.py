@@ -71,14 +71,18 @@ def paper_config() -> ModelConfig:
 
 
 def tiny_config() -> ModelConfig:
-    """The CPU default (see MODEL.md for the timing measurements that chose it)."""
+    """The CPU default and the built-in weights' network: an estimator per decoded level and a convex upsampler of
+    width 32 (see MODEL.md for the timing measurements that chose the widths). The training recipe's first steps
+    trained it with one shared estimator and bilinear upsampling (`--upsampler-width 0 --no-per-level-estimators`)."""
     return ModelConfig(widths=(16, 16, 32, 64, 128, 256), blocks=(1, 1, 2, 1), decoder_stop_level=3,
                        reduced_channels=32, estimator_widths=(48, 48, 32, 32, 32), estimator_norm=True,
-                       context_widths=(32, 32, 32, 32, 32, 32), expander_widths=(512, 512, 512))
+                       context_widths=(32, 32, 32, 32, 32, 32), expander_widths=(512, 512, 512),
+                       upsampler_width=32, per_level_estimators=True)
 
 
 def test_config() -> ModelConfig:
-    """A very small configuration with every structural feature of `tiny`, for the committed parity fixtures."""
+    """The structure of `tiny` at very small widths, with one shared estimator and bilinear upsampling, for the
+    committed parity fixtures (their variants add the convex upsampler and per-level estimators)."""
     return ModelConfig(widths=(8, 8, 16, 16, 24, 32), blocks=(1, 1, 2, 1), decoder_stop_level=3,
                        reduced_channels=8, estimator_widths=(16, 16, 12, 8, 8), estimator_norm=True,
                        context_widths=(12, 12, 12, 8, 8, 8), expander_widths=(32, 32, 32))

@@ -193,12 +193,13 @@ def parse_args(argv=None) -> argparse.Namespace:
                          "upsampler) start fresh and a new level's own estimator as a copy of the file's finest")
     ap.add_argument("--upsampler-width", type=int, default=None,
                     help="convex upsampling to full size with a mask head of this width (0 = bilinear); default: the "
-                         "--init file's, else the preset's; from a bilinear --init file the upsampler starts as "
-                         "bilinear upsampling")
+                         "--init file's, else the preset's (tiny: 32); from a bilinear --init file the upsampler "
+                         "starts as bilinear upsampling")
     ap.add_argument("--per-level-estimators", action=argparse.BooleanOptionalAction, default=None,
                     help="one flow estimator per decoded level instead of one shared by all (more parameters, the "
-                         "same work); default: the --init file's, else the preset's (shared); from an --init file "
-                         "with a shared estimator every level's starts as a copy of it")
+                         "same work); default: the --init file's, else the preset's (tiny: one per level; test and "
+                         "paper: shared); from an --init file with a shared estimator every level's starts as a copy "
+                         "of it")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -370,11 +371,15 @@ def main(argv=None) -> None:
     continued = os.path.join(args.out, info["weights"]) if info else args.init
     tensors, metadata = load_file(continued) if continued else ({}, {})
     continued_cfg = json.loads(metadata["config"]) if "config" in metadata else {}
-    width = args.upsampler_width if args.upsampler_width is not None else continued_cfg.get("upsampler_width", 0)
+    # Defaults: the continued file's (which writes upsampler_width and per_level_estimators only when set), else the
+    # preset's.
+    preset_cfg = {} if continued else cfg.to_dict()
+    width = (args.upsampler_width if args.upsampler_width is not None
+             else continued_cfg.get("upsampler_width", preset_cfg.get("upsampler_width", 0)))
 
     def kept(option: Optional[bool], key: str, what: str) -> bool:
         # A feature the continued file has cannot be switched off (its weights have nowhere to go).
-        on = option if option is not None else continued_cfg.get(key, False)
+        on = option if option is not None else continued_cfg.get(key, preset_cfg.get(key, False))
         if continued_cfg.get(key, False) and not on:
             raise SystemExit(f"{continued}: {what}")
         return on

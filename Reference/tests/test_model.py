@@ -1,3 +1,5 @@
+import dataclasses
+import os
 import pytest
 import torch
 
@@ -14,8 +16,13 @@ def test_encoder_levels_have_strides_2_to_64_and_configured_widths():
     assert [tuple(f.shape[-2:]) for f in feats] == [(128 // 2 ** k, 192 // 2 ** k) for k in range(1, 7)]
 
 
+def _tiny_shared_bilinear():
+    """tiny with one shared estimator and bilinear upsampling (the recipe's first steps; MODEL.md section 12)."""
+    return MCJEPA(dataclasses.replace(tiny_config(), per_level_estimators=False, upsampler_width=0))
+
+
 def test_flow_returns_decoded_levels_coarse_to_fine_and_full_resolution():
-    model = build_model("tiny").eval()
+    model = _tiny_shared_bilinear().eval()
     with torch.no_grad():
         f1, f2 = model.encode(torch.rand(2, 3, 128, 192)), model.encode(torch.rand(2, 3, 128, 192))
         flows, full = model.flow(f1, f2)
@@ -52,7 +59,7 @@ def test_flip_average_is_the_mean_with_the_mirrored_flow_and_mirror_symmetric():
 
 
 def test_parameter_names_follow_the_documented_scheme():
-    names = set(build_model("tiny").state_dict())
+    names = set(_tiny_shared_bilinear().state_dict())  # MODEL.md section 12's table
     for name in ["encoder.levels.0.conv.weight", "encoder.levels.0.norm.weight", "encoder.levels.1.conv.bias",
                  "encoder.levels.4.blocks.1.dwconv.weight", "encoder.levels.5.blocks.0.pwconv2.weight",
                  "decoder.reduce.l6.weight", "decoder.reduce.l3.bias", "decoder.estimator.convs.0.weight",
@@ -61,6 +68,14 @@ def test_parameter_names_follow_the_documented_scheme():
         assert name in names, name
     assert "decoder.reduce.l2.weight" not in names  # tiny stops at level 3
     assert not any("running" in n or "num_batches" in n for n in names)  # no BatchNorm buffers
+
+
+def test_the_tiny_preset_is_the_built_in_weights_network():
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "Sources", "MCJEPA", "Weights", "mcjepa-tiny.safetensors")
+    model, _ = load_model(path)
+    assert model.cfg == tiny_config()
+    names = set(build_model("tiny").state_dict())
+    assert "decoder.estimators.l3.out.weight" in names and "decoder.upsampler.mask.bias" in names
 
 
 def test_presets_sizes():

@@ -55,13 +55,16 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
         estimatorWidths: [128, 128, 96, 64, 32], estimatorNorm: true, contextWidths: [128, 128, 128, 96, 64, 32],
         expanderWidths: [8192, 8192, 8192])
 
-    /// The CPU default.
+    /// The CPU default and the built-in weights' network: an estimator per decoded level and a convex upsampler of
+    /// width 32. (The training recipe's first steps trained it with one shared estimator and bilinear upsampling:
+    /// `train --preset tiny --upsampler-width 0 --no-per-level-estimators`.)
     public static let tiny = ModelConfig(
         widths: [16, 16, 32, 64, 128, 256], blocks: [1, 1, 2, 1], decoderStopLevel: 3, reducedChannels: 32,
         estimatorWidths: [48, 48, 32, 32, 32], estimatorNorm: true, contextWidths: [32, 32, 32, 32, 32, 32],
-        expanderWidths: [512, 512, 512])
+        expanderWidths: [512, 512, 512], upsamplerWidth: 32, perLevelEstimators: true)
 
-    /// Every structural feature of `tiny` at very small widths (the committed parity fixture uses it).
+    /// The structure of `tiny` at very small widths, with one shared estimator and bilinear upsampling (the committed
+    /// parity fixtures use it, and add the convex upsampler and per-level estimators in variants).
     public static let test = ModelConfig(
         widths: [8, 8, 16, 16, 24, 32], blocks: [1, 1, 2, 1], decoderStopLevel: 3, reducedChannels: 8,
         estimatorWidths: [16, 16, 12, 8, 8], estimatorNorm: true, contextWidths: [12, 12, 12, 8, 8, 8],
@@ -71,6 +74,16 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
 
     /// Name of the preset equal to this configuration, if any.
     public var presetName: String? { Self.presets.first { $0.value == self }?.key }
+
+    /// Name of the preset this configuration is, up to its upsampler and estimator sharing.
+    var presetFamily: String? {
+        Self.presets.first { name, preset in
+            var base = self
+            base.upsamplerWidth = preset.upsamplerWidth
+            base.perLevelEstimators = preset.perLevelEstimators
+            return base == preset
+        }?.key
+    }
 
     /// Decoded levels, coarse to fine: 6, 5, ..., decoderStopLevel.
     public var decodedLevels: [Int] { Array((decoderStopLevel...Self.levelCount).reversed()) }
@@ -107,11 +120,8 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        // A preset with a convex upsampler or per-level estimators is still named by its preset.
-        var base = self
-        base.upsamplerWidth = 0
-        base.perLevelEstimators = false
-        let name = base.presetName.map { "\($0) " } ?? ""
+        // A preset with another upsampler or estimator sharing is still named by its preset.
+        let name = presetFamily.map { "\($0) " } ?? ""
         let upsampler = upsamplerWidth > 0 ? ", convex upsampler \(upsamplerWidth)" : ""
         let estimators = perLevelEstimators ? ", an estimator per level" : ""
         return "\(name)(widths \(widths), blocks \(blocks), decoder 6->\(decoderStopLevel)\(estimators)\(upsampler))"

@@ -58,8 +58,8 @@ func option(_ args: [String], _ name: String, _ fallback: String) -> String {
 }
 
 /// `--config PRESET` (default tiny) with `--decoder-stop-level L` and `--upsampler-width W` (defaults the preset's),
-/// and `--per-level-estimators` (a flag): the preset's
-/// name and the configuration to time, or nil when an option is wrong.
+/// and `--per-level-estimators` or `--no-per-level-estimators` (default the preset's): the preset's name and the
+/// configuration to time, or nil when an option is wrong.
 func benchmarkConfig(_ args: [String]) -> (preset: String, config: ModelConfig)? {
     let preset = option(args, "--config", "tiny")
     guard var config = ModelConfig.presets[preset],
@@ -69,6 +69,7 @@ func benchmarkConfig(_ args: [String]) -> (preset: String, config: ModelConfig)?
           (0...1024).contains(upsamplerWidth) else { return nil }
     config.decoderStopLevel = stopLevel
     config.upsamplerWidth = upsamplerWidth
-    config.perLevelEstimators = args.contains("--per-level-estimators")
+    if args.contains("--per-level-estimators") { config.perLevelEstimators = true }
+    if args.contains("--no-per-level-estimators") { config.perLevelEstimators = false }
     return (preset, config)
 }

@@ -3,7 +3,7 @@ import MCJEPA
 import NN
 
 // `mcjepa-bench train [--reps R] [--threads 2] [--crop 256x320] [--batch 1] [--config tiny] [--decoder-stop-level L]
-// [--upsampler-width W] [--per-level-estimators]`: ms per training step
+// [--upsampler-width W] [--[no-]per-level-estimators]`: ms per training step
 // of the flow batch (both directions: encoder x2, decoder x2, every flow loss, full backward, AdamW update)
 // against the same step in PyTorch CPU in the same run (Reference/mcjepa/bench.py --train-size, a child
 // process, its own random weights of the same preset), and the ratio Swift / PyTorch (target <= 1).

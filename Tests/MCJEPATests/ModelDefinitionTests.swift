@@ -9,7 +9,7 @@ import XCTest
 final class ModelDefinitionTests: XCTestCase {
     /// The built-in weights' network: tiny with an estimator per level and a convex upsampler of width 32.
     var shipped: ModelConfig {
-        var config = ModelConfig.tiny
+        var config = ModelConfig.tinySharedBilinear
         config.upsamplerWidth = 32
         config.perLevelEstimators = true
         return config
@@ -19,7 +19,7 @@ final class ModelDefinitionTests: XCTestCase {
         var level2 = ModelConfig.test
         level2.decoderStopLevel = 2
         level2.upsamplerWidth = 8
-        for config in [ModelConfig.test, .tiny, shipped, level2] {
+        for config in [ModelConfig.test, .tinySharedBilinear, shipped, level2] {
             let model = MCJEPAModel(config: config)
             XCTAssertEqual(ParameterStore.expectedSpecs(config), model.parameters.specs)
             XCTAssertEqual(Set(model.parameters.tensors.keys), Set(model.parameters.specs.map(\.name)))
@@ -27,6 +27,18 @@ final class ModelDefinitionTests: XCTestCase {
         }
         // The convex upsampler is listed last (it was added last), whatever the order of construction.
         XCTAssertEqual(ParameterStore.expectedSpecs(shipped).suffix(4).map(\.name).first, "decoder.upsampler.conv.weight")
+    }
+
+    /// `train --preset tiny` trains the network of the built-in weights; `--upsampler-width 0
+    /// --no-per-level-estimators` the one the training recipe started from.
+    func testTheTinyPresetIsTheBuiltInWeightsNetwork() throws {
+        XCTAssertEqual(ModelConfig.tiny, shipped)
+        let path = try XCTUnwrap(BuiltInWeights.path, "Sources/MCJEPA/Weights/mcjepa-tiny.safetensors is missing")
+        XCTAssertEqual(try WeightsFile.load(path: path).model.config, .tiny)
+        XCTAssertEqual(ModelConfig.tiny.presetName, "tiny")
+        XCTAssertTrue(ModelConfig.tiny.description.hasPrefix("tiny ("), ModelConfig.tiny.description)
+        XCTAssertTrue(ModelConfig.tinySharedBilinear.description.hasPrefix("tiny ("), ModelConfig.tinySharedBilinear.description)
+        XCTAssertNil(ModelConfig.tinySharedBilinear.presetName)
     }
 
     func testSeededInitialisationIsTheRecordedOne() {
@@ -43,14 +55,14 @@ final class ModelDefinitionTests: XCTestCase {
             }
             return combined
         }
-        XCTAssertEqual(checksum(.tiny), 15483335656688034094)
+        XCTAssertEqual(checksum(.tinySharedBilinear), 15483335656688034094)
         XCTAssertEqual(checksum(.test), 8699842154369481068)
         XCTAssertEqual(checksum(shipped), 4300601219422167793)
     }
 
     func testFLOPsAreTheRecordedCounts() {
-        XCTAssertEqual(ModelFLOPs.encoder(.tiny, height: 384, width: 640), 568227840)
-        XCTAssertEqual(ModelFLOPs.decoder(.tiny, height: 384, width: 640), 1538720640)
+        XCTAssertEqual(ModelFLOPs.encoder(.tinySharedBilinear, height: 384, width: 640), 568227840)
+        XCTAssertEqual(ModelFLOPs.decoder(.tinySharedBilinear, height: 384, width: 640), 1538720640)
         XCTAssertEqual(ModelFLOPs.decoder(shipped, height: 384, width: 640), 1835107200)
         XCTAssertEqual(ModelFLOPs.encoder(.paper, height: 384, width: 640), 11935918080)
         XCTAssertEqual(ModelFLOPs.decoder(.paper, height: 384, width: 640), 36886602240)

@@ -55,6 +55,17 @@ func batchItems(_ t: Tensor, _ indices: [Int]) -> Tensor {
                   values: indices.flatMap { Array(UnsafeBufferPointer(start: t.data + $0 * size, count: size)) })
 }
 
+extension ModelConfig {
+    /// `tiny` with one shared estimator and bilinear upsampling, the preset's network before it became the built-in
+    /// weights' (`train --preset tiny --upsampler-width 0 --no-per-level-estimators`).
+    static var tinySharedBilinear: ModelConfig {
+        var config = ModelConfig.tiny
+        config.upsamplerWidth = 0
+        config.perLevelEstimators = false
+        return config
+    }
+}
+
 extension LossConfig {
     /// The default configuration with every self-supervised flow term at weight 0 (supervised flow training).
     static var selfSupervisedFlowTermsOff: LossConfig {

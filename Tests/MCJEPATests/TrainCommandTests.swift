@@ -279,6 +279,20 @@ final class TrainCommandTests: TemporaryFolderTestCase {
         XCTAssertTrue(badScale.err.contains("--new-weights-lr-scale"), badScale.err)
     }
 
+    /// The default preset trains the built-in weights' network; explicit flags give the recipe's first network.
+    func testTheTinyPresetTrainsTheBuiltInWeightsNetwork() throws {
+        let tool = try commandLineTool()
+        let tiny = trainArguments(file("tiny"), steps: 1).map { $0 == "test" ? "tiny" : $0 }
+        let run = try runProcess(tool, tiny)
+        XCTAssertEqual(run.status, 0, run.err)
+        XCTAssertEqual(try WeightsFile.load(path: "\(file("tiny"))/model.safetensors").model.config, .tiny)
+        XCTAssertTrue(run.err.contains("train: preset tiny, "), run.err)
+        let plain = try runProcess(tool, trainArguments(file("plain"), steps: 1).map { $0 == "test" ? "tiny" : $0 }
+                                   + ["--upsampler-width", "0", "--no-per-level-estimators"])
+        XCTAssertEqual(plain.status, 0, plain.err)
+        XCTAssertEqual(try WeightsFile.load(path: "\(file("plain"))/model.safetensors").model.config, .tinySharedBilinear)
+    }
+
     func testBadInputsGiveOneLineErrors() throws {
         let tool = try commandLineTool()
         let missing = try runProcess(tool, ["train", file("nope.mp4"), "--out", file("run"), "--preset", "test", "--crop", "64x64"])

@@ -5,8 +5,9 @@ import XCTest
 
 final class WeightsFileTests: TemporaryFolderTestCase {
     func testParameterNamesAndCountMatchTheReferenceTable() {
-        // MODEL.md section 12: tiny has 1,875,636 parameters (encoder 1,040,736, decoder 175,956, expander 658,944).
-        let specs = ParameterStore.expectedSpecs(.tiny)
+        // MODEL.md section 12: tiny with a shared estimator and bilinear upsampling has 1,875,636 parameters (encoder
+        // 1,040,736, decoder 175,956, expander 658,944).
+        let specs = ParameterStore.expectedSpecs(.tinySharedBilinear)
         func count(_ prefix: String) -> Int { specs.filter { $0.name.hasPrefix(prefix) }.reduce(0) { $0 + $1.count } }
         XCTAssertEqual(count(""), 1_875_636)
         XCTAssertEqual(count("encoder."), 1_040_736)
@@ -20,13 +21,13 @@ final class WeightsFileTests: TemporaryFolderTestCase {
 
     func testConfigJSONRoundTripsAndReadsTheReferenceSpelling() throws {
         let reference = #"{"widths": [16, 16, 32, 64, 128, 256], "blocks": [1, 1, 2, 1], "decoder_stop_level": 3, "reduced_channels": 32, "estimator_widths": [48, 48, 32, 32, 32], "estimator_norm": true, "context_widths": [32, 32, 32, 32, 32, 32], "context_dilations": [1, 2, 4, 8, 16, 1], "expander_widths": [512, 512, 512]}"#
-        XCTAssertEqual(try ModelConfig.fromJSON(reference).get(), .tiny)
+        XCTAssertEqual(try ModelConfig.fromJSON(reference).get(), .tinySharedBilinear)
         for preset in [ModelConfig.paper, .tiny, .test] { XCTAssertEqual(try ModelConfig.fromJSON(preset.json).get(), preset) }
         guard case .failure(let error) = ModelConfig.fromJSON(#"{"widths": [1, 2]}"#) else { return XCTFail("accepted a partial config") }
         XCTAssertTrue(error.reason.contains("blocks") || error.reason.contains("estimator_norm"), error.reason)
         // The convex upsampler's width is written only when nonzero (bilinear files stay as they were).
-        XCTAssertFalse(ModelConfig.tiny.json.contains("upsampler_width"))
-        var convex = ModelConfig.tiny
+        XCTAssertFalse(ModelConfig.tinySharedBilinear.json.contains("upsampler_width"))
+        var convex = ModelConfig.tinySharedBilinear
         convex.upsamplerWidth = 32
         XCTAssertTrue(convex.json.contains(#""upsampler_width":32"#), convex.json)
         XCTAssertEqual(try ModelConfig.fromJSON(convex.json).get(), convex)
@@ -51,8 +52,8 @@ final class WeightsFileTests: TemporaryFolderTestCase {
     }
 
     func testPerLevelEstimatorsAreNamedByLevelAndWrittenOnlyWhenOn() throws {
-        XCTAssertFalse(ModelConfig.tiny.json.contains("per_level_estimators"))
-        var perLevel = ModelConfig.tiny
+        XCTAssertFalse(ModelConfig.tinySharedBilinear.json.contains("per_level_estimators"))
+        var perLevel = ModelConfig.tinySharedBilinear
         perLevel.perLevelEstimators = true
         XCTAssertTrue(perLevel.json.contains(#""per_level_estimators":true"#), perLevel.json)
         XCTAssertEqual(try ModelConfig.fromJSON(perLevel.json).get(), perLevel)
@@ -60,7 +61,7 @@ final class WeightsFileTests: TemporaryFolderTestCase {
         else { return XCTFail("accepted a string for per_level_estimators") }
         XCTAssertTrue(notBool.reason.contains("per_level_estimators"), notBool.reason)
         // Four decoded levels (6..3), each with the shared estimator's tensors under its own name; nothing else moves.
-        let shared = ParameterStore.expectedSpecs(.tiny), split = ParameterStore.expectedSpecs(perLevel)
+        let shared = ParameterStore.expectedSpecs(.tinySharedBilinear), split = ParameterStore.expectedSpecs(perLevel)
         let estimator = shared.filter { $0.name.hasPrefix("decoder.estimator.") }
         XCTAssertEqual(split.filter { $0.name.hasPrefix("decoder.estimator.") }, [])
         for level in 3...6 {
@@ -70,7 +71,7 @@ final class WeightsFileTests: TemporaryFolderTestCase {
         }
         XCTAssertEqual(split.filter { !$0.name.hasPrefix("decoder.estimators.") }, shared.filter { !$0.name.hasPrefix("decoder.estimator.") })
         XCTAssertEqual(MCJEPAModel(config: perLevel).parameters.parameterCount,
-                       MCJEPAModel(config: .tiny).parameters.parameterCount + 3 * estimator.reduce(0) { $0 + $1.count })
+                       MCJEPAModel(config: .tinySharedBilinear).parameters.parameterCount + 3 * estimator.reduce(0) { $0 + $1.count })
         XCTAssertTrue(perLevel.description.contains("an estimator per level"), perLevel.description)
     }
 

@@ -47,6 +47,8 @@ final class RunCommandTests: XCTestCase {
         // the tenth and eleventh lower the synthetic pairs' supervision, each with another seed, the twelfth draws
         // the synthetic translations uniformly, the next two continue it, the fifteenth averages those two, and the
         // last two continue the average at larger crops.
+        // The first step trains tiny with bilinear upsampling and a shared estimator, as the built-in weights began.
+        XCTAssertTrue(lines[0].contains("--preset tiny --upsampler-width 0 --no-per-level-estimators"), lines[0])
         XCTAssertTrue(lines[5].contains("train Samples/realshort.mp4 "), lines[5])
         XCTAssertTrue(lines[6].contains("train Samples/realshort.mp4 ") && lines[6].contains("--synthetic-shape blob"), lines[6])
         XCTAssertTrue(lines[7].contains("--synthetic-shape blob") && lines[7].contains("--upsampler-width 32"), lines[7])
