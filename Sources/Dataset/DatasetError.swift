@@ -13,6 +13,8 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
     case encoder(String)
     /// An option combination that makes no sense.
     case usage(String)
+    /// An output that exists, without --resume or --overwrite (exit 1, as every command refuses an existing output).
+    case outputExists(path: String, reason: String)
 
     /// Output errors abort the run (exit 75); the others concern one video or the command line.
     public var isOutput: Bool {
@@ -27,6 +29,7 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
         case let .video(path, reason): return "\(path): \(reason)"
         case let .encoder(message): return message
         case let .usage(message): return message
+        case let .outputExists(path, reason): return "\(path): \(reason)"
         }
     }
 }

@@ -167,7 +167,7 @@ public struct Preprocessor {
                 continue
             }
             if (tarExists || statsExists) && !options.resume && !options.overwrite {
-                throw DatasetError.usage("\(tarPath) exists; pass --resume to skip finished shards or --overwrite")
+                throw DatasetError.outputExists(path: tarPath, reason: "already exists; pass --resume to skip finished shards or -y/--overwrite")
             }
             // The done marker goes first, so a kill while rewriting never leaves an old marker on a new tar.
             if statsExists { try? fileManager.removeItem(atPath: statsPath) }

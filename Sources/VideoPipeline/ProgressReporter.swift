@@ -1,3 +1,4 @@
+import Dataset
 import Foundation
 
 /// Progress of every command that reads video, on standard error: a redrawn bar with frames/s and ETA on a
@@ -98,5 +99,24 @@ public final class ProgressReporter {
         let total = Int(min(seconds, 1e7).rounded())
         let hours = total / 3600, minutes = total / 60 % 60, secs = total % 60
         return hours > 0 ? String(format: "%d:%02d:%02d", hours, minutes, secs) : String(format: "%02d:%02d", minutes, secs)
+    }
+}
+
+extension ProgressReporter {
+    /// Preprocessing's progress in the common schema, with its own counters; the ETA comes from the share of
+    /// videos done, since the frame total is not known before decoding.
+    public func update(_ state: PreprocessProgress, force: Bool = false) {
+        let eta = state.videosDone > 0
+            ? state.elapsedSeconds * Double(max(0, state.videosTotal - state.videosDone)) / Double(state.videosDone) : nil
+        update(done: state.framesDecoded, total: nil, eta: .some(eta), counters: Self.counters(state), force: force)
+    }
+
+    public func finish(_ state: PreprocessProgress) {
+        finish(done: state.framesDecoded, total: nil, counters: Self.counters(state))
+    }
+
+    static func counters(_ state: PreprocessProgress) -> KeyValuePairs<String, Int> {
+        ["videos_done": state.videosDone, "videos_total": state.videosTotal, "shards_done": state.shardsDone,
+         "shards_total": state.shardsTotal, "pairs": state.pairs]
     }
 }

@@ -152,3 +152,34 @@ public func trainingFiles(_ paths: [String], extensions: Set<String>) -> [String
     }
     return found
 }
+
+/// The pair sources `train` learns from: `preprocess` shards (.tar) and videos found under `inputs` (the shards'
+/// images are decoded through files in `scratchFolder`), and photos under `synthetic` handed to `makeSynthetic`.
+/// - Throws: `TrainingError` naming a path that does not exist, or the inputs when nothing usable is found.
+public func trainingSources(inputs: [String], synthetic: [String], scratchFolder: String, maxStride: Int, maxSide: Int,
+                            maxFrames: Int, threads: Int,
+                            makeSynthetic: ([FrameImage]) -> TrainingPairSource) throws -> [TrainingPairSource] {
+    for input in inputs + synthetic where !FileManager.default.fileExists(atPath: input) {
+        throw TrainingError(description: "\(input): no such file or folder")
+    }
+    var sources: [TrainingPairSource] = []
+    let shards = trainingFiles(inputs, extensions: ["tar"])
+    if !shards.isEmpty {
+        try FileManager.default.createDirectory(atPath: scratchFolder, withIntermediateDirectories: true)
+        sources.append(try ShardPairSource(shards: shards, scratchFolder: scratchFolder))
+    }
+    let videos = trainingFiles(inputs, extensions: ["mp4", "mov", "mkv", "avi", "webm", "m4v", "mpg", "mpeg", "y4m"])
+    if !videos.isEmpty {
+        sources.append(try VideoPairSource(paths: videos, maxStride: maxStride, maxSide: maxSide, maxFrames: maxFrames,
+                                           threads: threads))
+    }
+    if !synthetic.isEmpty {
+        let files = trainingFiles(synthetic, extensions: FrameInput.imageExtensions)
+        guard !files.isEmpty else { throw TrainingError(description: "\(synthetic.joined(separator: ", ")): no images for --synthetic") }
+        sources.append(makeSynthetic(try files.map { FrameImage(try readImage(path: $0)) }))
+    }
+    guard !sources.isEmpty else {
+        throw TrainingError(description: "\((inputs + synthetic).joined(separator: ", ")): no videos, shards or images found")
+    }
+    return sources
+}

@@ -8,6 +8,7 @@ let benchmarks: [String: ([String]) throws -> Void] = [
     "flowio": benchFlowIO,
     "model": modelBenchmark,
     "nn": nnBenchmark,
+    "pipeline": pipelineBenchmark,
     "preprocess": preprocessBenchmark,
     "refine": refineBenchmark,
     "train": trainBenchmark,

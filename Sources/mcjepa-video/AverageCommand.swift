@@ -17,7 +17,8 @@ struct AverageCommand: ParsableCommand {
             """)
 
     @Argument(help: "Weights files (.safetensors), at least two.") var weights: [String]
-    @Option(name: [.customShort("o"), .long], help: "The averaged weights file to write.") var out: String
+    @Option(name: [.customShort("o"), .customLong("output"), .customLong("out")], help: "The averaged weights file to write.")
+    var out: String
     @Flag(name: [.customShort("y"), .long], help: "Replace OUT if it exists.") var overwrite = false
 
     func validate() throws {

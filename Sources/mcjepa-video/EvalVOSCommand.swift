@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MCJEPA
 import Segmentation
+import VideoPipeline
 
 /// `eval vos`: J, F and J&F of video object segmentation masks on a DAVIS-layout folder.
 struct EvalVOSCommand: AsyncParsableCommand {

@@ -39,7 +39,7 @@ struct InfoCommand: AsyncParsableCommand {
                     info.isVariableFrameRate = counted.isVariableFrameRate
                     decoded = counted
                 }
-                print(json ? try jsonLine(info, decoded) : text(info, decoded))
+                print(json ? try jsonLine(info, decoded) : info.summary(decodedFrames: decoded?.frames))
             } catch let error as VideoIOError {
                 printError(error.description)
                 failed = true
@@ -57,32 +57,5 @@ struct InfoCommand: AsyncParsableCommand {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(Report(info: info, decodedFrames: decoded?.frames))
         return String(decoding: data, as: UTF8.self)
-    }
-
-    private func text(_ info: VideoInfo, _ decoded: FrameCount?) -> String {
-        let fps = { (r: Rational) in r.isValid ? String(format: "%.3f", r.doubleValue) : "unknown" }
-        var lines = ["\(info.path)"]
-        lines.append("  container:  \(info.containerFormat)")
-        lines.append("  duration:   \(String(format: "%.3f", info.duration)) s")
-        let profile = info.codecProfile.map { " (\($0))" } ?? ""
-        lines.append("  video:      stream #\(info.videoStreamIndex), \(info.codecName)\(profile), \(info.pixelFormat)")
-        lines.append("  size:       \(info.width)x\(info.height), sample aspect \(info.sampleAspectRatio.num):"
-            + "\(info.sampleAspectRatio.den), rotation \(info.rotation)")
-        lines.append("  display:    \(info.displayWidth)x\(info.displayHeight)")
-        lines.append("  frame rate: \(fps(info.averageFrameRate)) fps average, \(fps(info.realFrameRate)) base, "
-            + (info.isVariableFrameRate ? "variable" : "constant"))
-        lines.append("  time base:  \(info.timeBase)")
-        if let frames = info.metadataFrameCount { lines.append("  frames:     \(frames) (container)") }
-        if let decoded { lines.append("  decoded:    \(decoded.frames) frames") }
-        lines.append("  streams:")
-        for stream in info.streams {
-            var details = "    #\(stream.index) \(stream.type) \(stream.codec)"
-            if let w = stream.width, let h = stream.height { details += " \(w)x\(h)" }
-            if let rate = stream.sampleRate { details += " \(rate) Hz" }
-            if let channels = stream.channels { details += " \(channels) ch" }
-            if stream.isAttachedPicture { details += " (attached picture)" }
-            lines.append(details)
-        }
-        return lines.joined(separator: "\n")
     }
 }

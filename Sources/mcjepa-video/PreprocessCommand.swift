@@ -118,7 +118,7 @@ struct PreprocessCommand: AsyncParsableCommand {
             case .badInput, .video: throw Exit.badInput
             case .output: throw Exit.retry
             case .usage: throw Exit.usage
-            case .encoder: throw Exit.failure
+            case .encoder, .outputExists: throw Exit.failure
             }
         }
     }
@@ -156,18 +156,11 @@ struct PreprocessCommand: AsyncParsableCommand {
         let preprocessor = Preprocessor(plan: plan, options: options, encoder: encoder, openSource: opener.open)
 
         var last = PreprocessProgress()
-        let counters = { (state: PreprocessProgress) -> KeyValuePairs<String, Int> in
-            ["videos_done": state.videosDone, "videos_total": state.videosTotal, "shards_done": state.shardsDone,
-             "shards_total": state.shardsTotal, "pairs": state.pairs]
-        }
         let summary = try preprocessor.run(worker: worker) { state in
             last = state
-            // The ETA comes from the share of videos done: the frame total is not known before decoding.
-            let eta = state.videosDone > 0
-                ? state.elapsedSeconds * Double(max(0, state.videosTotal - state.videosDone)) / Double(state.videosDone) : nil
-            reporter.update(done: state.framesDecoded, total: nil, eta: .some(eta), counters: counters(state))
+            reporter.update(state)
         }
-        reporter.finish(done: last.framesDecoded, total: nil, counters: counters(last))
+        reporter.finish(last)
 
         let resumed = summary.shardsResumed.isEmpty ? "" : ", \(summary.shardsResumed.count) already done"
         print("\(output): \(summary.shardsWritten.count) of \(plan.shardCount) shards written by worker "

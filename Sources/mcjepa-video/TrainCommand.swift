@@ -20,7 +20,7 @@ struct TrainCommand: AsyncParsableCommand {
             """)
 
     @Argument(help: "Videos, shards (.tar) and folders of them.") var inputs: [String] = []
-    @Option(name: .customLong("out"), help: "Run folder (RUN_DIR).") var out: String
+    @Option(name: [.customShort("o"), .customLong("output"), .customLong("out")], help: "Run folder (RUN_DIR).") var out: String
     @Option(help: "Model size: tiny, test or paper.") var preset = "tiny"
     @Option(help: "Total optimisation steps.") var steps = 100_000
     @Option(help: "Flow pairs per step.") var batch = 4
@@ -209,39 +209,13 @@ struct TrainCommand: AsyncParsableCommand {
     }
 
     private func buildSources() throws -> [TrainingPairSource] {
-        var sources: [TrainingPairSource] = []
-        for input in inputs + synthetic where !FileManager.default.fileExists(atPath: input) {
-            throw TrainingError(description: "\(input): no such file or folder")
+        try trainingSources(inputs: inputs, synthetic: synthetic, scratchFolder: out, maxStride: maxStride, maxSide: maxSide,
+                            maxFrames: maxFrames, threads: threads) { photos in
+            // Photos moved as layers into pairs 64 px larger than the crop.
+            SyntheticPairSource(photos: photos, height: parsedCrop!.height + 64, width: parsedCrop!.width + 64,
+                                maxShift: syntheticMaxShift, shiftPower: syntheticShiftPower, maxLayers: syntheticLayers,
+                                jitter: syntheticJitter, motionBlur: syntheticMotionBlur, shape: syntheticShape,
+                                maxRotation: syntheticRotation, maxZoom: syntheticZoom)
         }
-        let shards = trainingFiles(inputs, extensions: ["tar"])
-        let videos = trainingFiles(inputs, extensions: ["mp4", "mov", "mkv", "avi", "webm", "m4v", "mpg", "mpeg", "y4m"])
-        if !shards.isEmpty {
-            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-            sources.append(try ShardPairSource(shards: shards, scratchFolder: out))
-        }
-        if !videos.isEmpty {
-            sources.append(try VideoPairSource(paths: videos, maxStride: maxStride, maxSide: maxSide, maxFrames: maxFrames, threads: threads))
-        }
-        if !synthetic.isEmpty {
-            sources.append(try syntheticSource())
-        }
-        guard !sources.isEmpty else { throw TrainingError(description: "\((inputs + synthetic).joined(separator: ", ")): no videos, shards or images found") }
-        return sources
-    }
-}
-
-extension TrainCommand {
-    /// Photos under --synthetic, decoded once, moved as layers into pairs 64 px larger than the crop.
-    func syntheticSource() throws -> TrainingPairSource {
-        let files = trainingFiles(synthetic, extensions: ["png", "jpg", "jpeg", "bmp", "webp", "tif", "tiff"])
-        guard !files.isEmpty else { throw TrainingError(description: "\(synthetic.joined(separator: ", ")): no images for --synthetic") }
-        let photos = try files.map { path -> FrameImage in
-            let image = try readImage(path: path)
-            return FrameImage(width: image.width, height: image.height, rgb8: image.rgb)
-        }
-        let crop = parsedCrop!
-        return SyntheticPairSource(photos: photos, height: crop.height + 64, width: crop.width + 64,
-                                   maxShift: syntheticMaxShift, shiftPower: syntheticShiftPower, maxLayers: syntheticLayers, jitter: syntheticJitter,
-                                   motionBlur: syntheticMotionBlur, shape: syntheticShape, maxRotation: syntheticRotation, maxZoom: syntheticZoom)
     }
 }

@@ -69,7 +69,7 @@ final class PreprocessCommandTests: XCTestCase {
         let output = try makeTemporaryFolder() + "/shards"
         XCTAssertEqual(try preprocess([Self.samples, "-o", output] + options).status, 0)
         let refused = try preprocess([Self.samples, "-o", output] + options)
-        XCTAssertEqual(refused.status, 2, "existing shards without --resume")
+        XCTAssertEqual(refused.status, 1, "existing shards without --resume: exit 1, as any existing output")
         XCTAssertTrue(refused.stderr.contains("--resume"), refused.stderr)
 
         let before = try files(in: output)

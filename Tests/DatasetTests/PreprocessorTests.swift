@@ -123,7 +123,7 @@ final class PreprocessorTests: XCTestCase {
         let output = try makeTemporaryFolder()
         _ = try preprocessor(output).run(worker: .single)
         XCTAssertThrowsError(try preprocessor(output).run(worker: .single)) { error in
-            XCTAssertTrue("\(error)".contains("shard-000000.tar exists"), "\(error)")
+            XCTAssertTrue("\(error)".contains("shard-000000.tar: already exists"), "\(error)")
         }
     }
 
