@@ -183,3 +183,35 @@ public func trainingSources(inputs: [String], synthetic: [String], scratchFolder
     }
     return sources
 }
+
+extension LossConfig {
+    /// This configuration with `train --loss NAME=VALUE` overrides applied: a number, a Bool (true/1), or one
+    /// number per pyramid level, comma-separated.
+    /// - Throws: `TrainingError` naming the item that is not a LossConfig field or not a valid value.
+    public func overridden(by items: [String]) throws -> LossConfig {
+        var json = jsonObject
+        for item in items {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let current = json[parts[0]] else {
+                throw TrainingError(description: "--loss \(item): expected NAME=VALUE with a LossConfig field")
+            }
+            if current is [Float] {
+                let values = parts[1].split(separator: ",").compactMap { Double($0) }
+                guard values.count == ModelConfig.levelCount, !parts[1].hasSuffix(",") else {
+                    throw TrainingError(description: "--loss \(item): expected \(ModelConfig.levelCount) comma-separated numbers")
+                }
+                json[parts[0]] = values
+            } else if current is Bool {
+                json[parts[0]] = parts[1] == "true" || parts[1] == "1"
+            } else {
+                guard let v = Double(parts[1]) else { throw TrainingError(description: "--loss \(item): \(parts[1]) is not a number") }
+                json[parts[0]] = v
+            }
+        }
+        let text = String(decoding: try JSONSerialization.data(withJSONObject: json), as: UTF8.self)
+        switch LossConfig.fromJSON(text) {
+        case .success(let config): return config
+        case .failure(let error): throw TrainingError(description: "--loss: \(error.reason)")
+        }
+    }
+}

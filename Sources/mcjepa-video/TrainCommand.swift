@@ -117,27 +117,8 @@ struct TrainCommand: AsyncParsableCommand {
     }
 
     func lossConfig() throws -> LossConfig {
-        var json = LossConfig().jsonObject
-        for item in loss {
-            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, let current = json[parts[0]] else { throw ValidationError("--loss \(item): expected NAME=VALUE with a LossConfig field") }
-            if current is [Float] {
-                let values = parts[1].split(separator: ",").compactMap { Double($0) }
-                guard values.count == ModelConfig.levelCount, !parts[1].hasSuffix(",") else {
-                    throw ValidationError("--loss \(item): expected \(ModelConfig.levelCount) comma-separated numbers")
-                }
-                json[parts[0]] = values
-            } else if current is Bool {
-                json[parts[0]] = parts[1] == "true" || parts[1] == "1"
-            } else {
-                guard let v = Double(parts[1]) else { throw ValidationError("--loss \(item): \(parts[1]) is not a number") }
-                json[parts[0]] = v
-            }
-        }
-        let text = String(decoding: try JSONSerialization.data(withJSONObject: json), as: UTF8.self)
-        switch LossConfig.fromJSON(text) {
-        case .success(let cfg): return cfg
-        case .failure(let error): throw ValidationError("--loss: \(error.reason)")
+        do { return try LossConfig().overridden(by: loss) } catch let error as TrainingError {
+            throw ValidationError(error.description)
         }
     }
 
