@@ -214,3 +214,27 @@ final class TrainerTests: TemporaryFolderTestCase {
         XCTAssertThrowsError(try bilinear.warmStart(from: convex, path: "convex.safetensors"))
     }
 }
+
+/// log.jsonl's records keep the keys the `[String: Any]` records had, so logs written before read the same.
+final class TrainingLogRecordTests: XCTestCase {
+    func testStepRecordsWriteTheTermsAsTopLevelKeysAndReadOldLines() throws {
+        let record = StepLogRecord(step: 20, lr: 0.5, stepsPerSecond: 2, terms: ["total": 1.25, "photo": 0.75])
+        let line = String(decoding: try JSONEncoder.trainingLog.encode(record), as: UTF8.self)
+        XCTAssertEqual(line, #"{"lr":0.5,"photo":0.75,"step":20,"steps_per_s":2,"total":1.25}"#)
+        // A line JSONSerialization wrote (the old trainer's) decodes to the same record.
+        let old = try JSONSerialization.data(withJSONObject: ["step": 20, "lr": 0.5, "steps_per_s": 2.0, "total": 1.25,
+                                                               "photo": 0.75], options: [.sortedKeys])
+        XCTAssertEqual(try JSONDecoder().decode(StepLogRecord.self, from: old), record)
+        XCTAssertThrowsError(try JSONDecoder().decode(StepLogRecord.self, from: Data(#"{"step":1}"#.utf8)))
+    }
+
+    func testEvaluationRecordsWriteTheRawEPEOnlyWithAnAverage() throws {
+        let plain = EvaluationLogRecord(step: 0, evalEPE: 3.5, evalEPERaw: nil)
+        XCTAssertEqual(String(decoding: try JSONEncoder.trainingLog.encode(plain), as: UTF8.self), #"{"eval_epe":3.5,"step":0}"#)
+        let averaged = EvaluationLogRecord(step: 4, evalEPE: 3.5, evalEPERaw: 4)
+        let line = try JSONEncoder.trainingLog.encode(averaged)
+        XCTAssertEqual(String(decoding: line, as: UTF8.self), #"{"eval_epe":3.5,"eval_epe_raw":4,"step":4}"#)
+        XCTAssertEqual(try JSONDecoder().decode(EvaluationLogRecord.self, from: line), averaged)
+        XCTAssertEqual(try JSONDecoder().decode(LoggedStep.self, from: line).step, 4)
+    }
+}

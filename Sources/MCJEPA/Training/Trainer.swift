@@ -187,11 +187,10 @@ public final class Trainer {
 
     /// The `eval_epe` record(s) of `step`: the average's EPE, and the trained weights' as `eval_epe_raw`, when
     /// there is an average; the trained weights' otherwise.
-    private func evaluationRecord(step: Int) -> [String: Any]? {
+    private func evaluationRecord(step: Int) -> EvaluationLogRecord? {
         guard let epe = evaluationEPE(of: average) else { return nil }
-        var record: [String: Any] = ["step": step, "eval_epe": Double(epe)]
-        if average != nil, let raw = evaluationEPE() { record["eval_epe_raw"] = Double(raw) }
-        return record
+        return EvaluationLogRecord(step: step, evalEPE: Double(epe),
+                                   evalEPERaw: average != nil ? evaluationEPE().map(Double.init) : nil)
     }
 
     /// Keeps only the log records of steps up to `step` (the checkpoint a resumed run starts from; none for a fresh
@@ -201,8 +200,8 @@ public final class Trainer {
         guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else { return }
         var kept = Data()
         for line in data.split(separator: UInt8(ascii: "\n")) {
-            guard step > 0, let record = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-                  let recordStep = record["step"] as? Int, recordStep <= step else { continue }
+            guard step > 0, let record = try? JSONDecoder().decode(LoggedStep.self, from: Data(line)),
+                  record.step <= step else { continue }
             kept.append(contentsOf: line)
             kept.append(UInt8(ascii: "\n"))
         }
@@ -225,8 +224,9 @@ public final class Trainer {
         guard let log = FileHandle(forWritingAtPath: logPath) else { throw TrainingError(description: "\(logPath): cannot write") }
         defer { try? log.close() }
         log.seekToEndOfFile()
-        func writeRecord(_ record: [String: Any]) throws {
-            let data = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
+        let encoder = JSONEncoder.trainingLog
+        func writeRecord(_ record: some Encodable) throws {
+            let data = try encoder.encode(record)
             log.write(data + Data("\n".utf8))
             progress(String(decoding: data, as: UTF8.self))
         }
@@ -239,10 +239,9 @@ public final class Trainer {
             let done = state.step
             if done % options.logEvery == 0 || done == options.steps {
                 let now = Date()
-                var record: [String: Any] = ["step": done, "lr": Double(lr),
-                                             "steps_per_s": Double(stepsSince) / max(1e-9, now.timeIntervalSince(lastTime))]
-                for (key, value) in terms { record[key] = Double(value) }
-                try writeRecord(record)
+                try writeRecord(StepLogRecord(step: done, lr: Double(lr),
+                                              stepsPerSecond: Double(stepsSince) / max(1e-9, now.timeIntervalSince(lastTime)),
+                                              terms: terms.mapValues(Double.init)))
                 lastTime = now; stepsSince = 0
             }
             if done % options.checkpointEvery == 0 || done == end {
