@@ -10,7 +10,6 @@ public enum ModelFLOPs {
 
     /// Decoder of one direction (every decoded level, the context network and a convex upsampler if any).
     public static func decoder(_ cfg: ModelConfig, height: Int, width: Int) -> Double {
-        Network(ParameterStore(config: cfg, allocating: false)).decoder.flops(height: height, width: width,
-                                                                              widths: cfg.widths)
+        Network(ParameterStore(config: cfg, allocating: false)).decoder.flops(height: height, width: width)
     }
 }

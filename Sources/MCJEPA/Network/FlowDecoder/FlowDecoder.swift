@@ -102,11 +102,11 @@ struct FlowDecoder {
 
     /// FLOPs of one direction for a [1, 3, height, width] input: correlations and convolutions (warps, resizes and
     /// activations left out, see `ModelFLOPs`).
-    func flops(height: Int, width: Int, widths: [Int]) -> Double {
+    func flops(height: Int, width: Int) -> Double {
         var total = 0.0
         for level in levels {
-            let pixels = (height >> level) * (width >> level)
-            total += 2 * Double(ModelConfig.correlationChannels * widths[level - 1] * pixels)
+            let pixels = (height >> level) * (width >> level), channels = reduce[level]!.shape[1]
+            total += 2 * Double(ModelConfig.correlationChannels * channels * pixels)
             total += reduce[level]!.flops(outputPixels: pixels) + estimators[level]!.flops(outputPixels: pixels)
             if level == stopLevel {
                 total += context.flops(outputPixels: pixels) + (upsampler?.flops(stopLevelPixels: pixels) ?? 0)
