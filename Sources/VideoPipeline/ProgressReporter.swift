@@ -76,7 +76,7 @@ public final class ProgressReporter {
     public func note(_ message: String) {
         endBar()
         if mode == .json {
-            write("{\"event\":\"note\",\"message\":\(Self.quoted(message))}\n")
+            write(Self.jsonLine(event: "note", message: message) + "\n")
         } else {
             write(message + "\n")
         }
@@ -86,6 +86,11 @@ public final class ProgressReporter {
         if barOpen { write("\n") }
         barOpen = false
         lastLineLength = 0
+    }
+
+    /// `{"event":EVENT,"message":MESSAGE}`: how a message travels among JSON progress lines.
+    public static func jsonLine(event: String, message: String) -> String {
+        "{\"event\":\(quoted(event)),\"message\":\(quoted(message))}"
     }
 
     /// A JSON string literal.

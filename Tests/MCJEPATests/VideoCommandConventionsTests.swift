@@ -40,6 +40,14 @@ final class VideoCommandConventionsTests: TemporaryFolderTestCase {
             XCTAssertEqual(last["frames_done"] as? Int, 9, "\(name): \(last)")
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: file("flow")).filter { $0.hasSuffix(".flo") }.count, 8)
+
+        // Errors too: one JSON line, the exit code unchanged.
+        let missing = try runProcess(tool, ["flow", file("missing.mp4"), "-o", file("none")] + model64 + common)
+        XCTAssertEqual(missing.status, 3, missing.err)
+        let error = try XCTUnwrap(jsonLines(missing.err).last ?? nil, missing.err)
+        XCTAssertEqual(error["event"] as? String, "error")
+        XCTAssertTrue((error["message"] as? String ?? "").hasPrefix("mcjepa-video: \(file("missing.mp4")): cannot open"), missing.err)
+        XCTAssertTrue(jsonLines(missing.err).allSatisfy { $0 != nil }, missing.err)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: file("masks")).count, 9)
     }
 
