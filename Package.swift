@@ -1,8 +1,8 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// One direction of flow: CFFmpeg/COpenBLAS/CSIMDMath (C), AtomicOutput -> VideoIO, FlowIO, NN -> FlowRefinement
-// -> MCJEPA -> VideoPipeline -> the CLI.
+// One direction of flow: CFFmpeg/COpenBLAS/CSIMDMath (C), AtomicOutput -> VideoIO, NN -> FlowIO (its PNGs through
+// VideoIO) -> FlowRefinement -> MCJEPA -> VideoPipeline -> the CLI.
 let package = Package(
     name: "mcjepa-video",
     platforms: [.macOS(.v13)],
@@ -37,7 +37,7 @@ let package = Package(
         // Writing outputs: one temporary-name scheme, renames that never clobber, cleanup on interrupt.
         .target(name: "AtomicOutput"),
         .target(name: "VideoIO", dependencies: ["CFFmpeg", "AtomicOutput"]),
-        .target(name: "FlowIO", dependencies: ["AtomicOutput"]),
+        .target(name: "FlowIO", dependencies: ["VideoIO", "AtomicOutput"]),
         .target(name: "CSIMDMath"),
         // OpenCV's DIS (Debian libopencv-video-dev) behind a C interface; only its three libraries are linked.
         .target(
@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "FlowRefinement", dependencies: ["FlowIO", "CSIMDMath", "CDISFlow"]),
         .target(name: "NN", dependencies: ["COpenBLAS", "AtomicOutput"]),
         .target(name: "Dataset", dependencies: ["VideoIO", "CFFmpeg", "AtomicOutput"]),
-        .target(name: "Segmentation", dependencies: ["FlowIO", "VideoIO"]),
+        .target(name: "Segmentation", dependencies: ["FlowIO", "VideoIO", "NN"]),
         .target(name: "Pipeline", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "MCJEPA", dependencies: ["NN", "FlowIO", "FlowRefinement", "AtomicOutput"], resources: [.copy("Weights")]),
         // Frame sources -> the network -> sinks, decoding, computing and writing concurrently; what every
@@ -66,14 +66,20 @@ let package = Package(
             ]
         ),
         // Benchmarks print a figure and a ratio against a peer measured in the same run; not part of the tests.
-        .executableTarget(name: "mcjepa-bench", dependencies: ["VideoIO", "FlowIO", "FlowRefinement", "NN", "MCJEPA", "Dataset", "VideoPipeline"]),
+        .executableTarget(
+            name: "mcjepa-bench",
+            dependencies: [
+                "VideoIO", "FlowIO", "FlowRefinement", "NN", "MCJEPA", "Dataset", "VideoPipeline",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         // Finding and running the built CLI, shared by the end-to-end tests of every target.
         .target(name: "CommandLineTestSupport", path: "Tests/CommandLineTestSupport"),
         .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "CommandLineTestSupport"]),
         .testTarget(name: "FlowIOTests", dependencies: ["FlowIO", "CommandLineTestSupport"]),
         .testTarget(name: "FlowRefinementTests", dependencies: ["FlowRefinement", "CSIMDMath", "FlowIO", "NN"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "CommandLineTestSupport"]),
-        .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "VideoIO", "CommandLineTestSupport"]),
+        .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "VideoIO", "NN", "CommandLineTestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "CommandLineTestSupport"]),
         .testTarget(name: "MCJEPATests", dependencies: ["MCJEPA", "VideoIO", "FlowIO", "Dataset", "FlowRefinement", "NN", "CommandLineTestSupport"],
                     resources: [.copy("Fixtures")]),

@@ -4,9 +4,8 @@ import Foundation
 /// `flowio`: reading/writing flow files and colour-coding flow at Sintel size (1024x436), each against the
 /// peer of reading the same bytes raw from disk (the I/O floor), so the ratio is the cost of decoding.
 /// Options: --repeats N (default 20); --png FILE also times reading a KITTI flow PNG written by another
-/// encoder (zlib-compressed, unlike ours), against reading its bytes raw.
-func benchFlowIO(_ args: [String]) throws {
-    let repeats = args.firstIndex(of: "--repeats").flatMap { Int(args[$0 + 1]) } ?? 20
+/// encoder (OpenCV, the KITTI devkit), against reading its bytes raw.
+func benchFlowIO(repeats: Int, png: String?) throws {
     let width = 1024, height = 436
     var u = [Float](), v = [Float]()
     for y in 0..<height {
@@ -35,8 +34,8 @@ func benchFlowIO(_ args: [String]) throws {
         print(String(format: "  %@  %6.2f MB  write %7.2f ms  read %7.2f ms  raw read (peer) %6.2f ms  read/raw %5.1fx",
                      format.rawValue, Double(size) / 1e6, 1000 * write, 1000 * read, 1000 * raw, read / raw))
     }
-    if let at = args.firstIndex(of: "--png"), at + 1 < args.count {
-        let url = URL(fileURLWithPath: args[at + 1])
+    if let png {
+        let url = URL(fileURLWithPath: png)
         let raw = try seconds { _ = try Data(contentsOf: url) }
         var decoded = FlowField.zero(width: 0, height: 0)
         let read = try seconds { decoded = try FlowFile.read(url, format: .png) }

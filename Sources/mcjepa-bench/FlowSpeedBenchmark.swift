@@ -12,21 +12,13 @@ import VideoIO
 // counts turning the frames into its input (the network's planar RGB, DIS's 8-bit luma) and computing the flow,
 // with each frame's features computed once, as `flow` does on a video.
 
-func flowSpeedBenchmark(_ args: [String]) throws {
-    let video = option(args, "--video", "Samples/realshort.mp4")
-    let size = option(args, "--size", "640x360").split(separator: "x").compactMap { Int($0) }
-    let pairCount = Int(option(args, "--pairs", "20")) ?? 20
-    let threads = Int(option(args, "--threads", "2")) ?? 2
-    guard size.count == 2, size[0] >= 32, size[1] >= 32, pairCount >= 1, threads >= 1 else {
-        print("usage: mcjepa-bench flow [--video PATH] [--size WxH] [--pairs N] [--threads T]")
-        exit(2)
-    }
+func flowSpeedBenchmark(video: String, width: Int, height: Int, pairCount: Int, threads: Int) throws {
     guard let weightsPath = BuiltInWeights.path else { print(BuiltInWeights.missingMessage); exit(1) }
     let model = try WeightsFile.load(path: weightsPath).model
     setThreads(threads)
     SeededDISSearch.setThreads(threads)
 
-    let reader = try VideoReader(path: video, options: DecodeOptions(threads: threads, size: .exact(width: size[0], height: size[1])))
+    let reader = try VideoReader(path: video, options: DecodeOptions(threads: threads, size: .exact(width: width, height: height)))
     var frames: [FrameImage] = []
     while frames.count < pairCount + 1, let frame = try reader.nextFrame() {
         frames.append(FrameImage(width: frame.width, height: frame.height, rgb8: frame.rgb))
@@ -62,7 +54,7 @@ func flowSpeedBenchmark(_ args: [String]) throws {
     let standard = FlowEstimator(model: model, refinement: RefinementMethod.standard.refiner(threads: threads))
     let standardSeconds = streamSeconds(standard.features) { standard.flow(from: $0, to: $1) }
 
-    print("flow: \(pairs) pairs of \(video) at \(size[0])x\(size[1]), \(threads) thread(s), OpenCV \(SeededDISSearch.openCVVersion)")
+    print("flow: \(pairs) pairs of \(video) at \(width)x\(height), \(threads) thread(s), OpenCV \(SeededDISSearch.openCVVersion)")
     for (name, seconds) in [("OpenCV DIS medium (peer)", peer), ("network alone (--no-refine)", networkSeconds),
                             ("default (network + seeded DIS search)", standardSeconds)] {
         print(String(format: "  %-38@ %6.1f pairs/s %7.1f ms/pair (wall, / DIS %.2f) %7.1f ms/pair (CPU, / DIS %.2f)",

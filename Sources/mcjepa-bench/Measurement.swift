@@ -51,25 +51,3 @@ func sgemmPeakGFLOPs(reps: Int, sizes: [Int] = [512, 1024, 1536]) -> Double {
     }
     return best
 }
-
-/// The value after `name` in `args`, or `fallback` when the option is absent or has no value.
-func option(_ args: [String], _ name: String, _ fallback: String) -> String {
-    args.firstIndex(of: name).flatMap { args.indices.contains($0 + 1) ? args[$0 + 1] : nil } ?? fallback
-}
-
-/// `--config PRESET` (default tiny) with `--decoder-stop-level L` and `--upsampler-width W` (defaults the preset's),
-/// and `--per-level-estimators` or `--no-per-level-estimators` (default the preset's): the preset's name and the
-/// configuration to time, or nil when an option is wrong.
-func benchmarkConfig(_ args: [String]) -> (preset: String, config: ModelConfig)? {
-    let preset = option(args, "--config", "tiny")
-    guard var config = ModelConfig.presets[preset],
-          let stopLevel = Int(option(args, "--decoder-stop-level", "\(config.decoderStopLevel)")),
-          (1...ModelConfig.levelCount).contains(stopLevel),
-          let upsamplerWidth = Int(option(args, "--upsampler-width", "\(config.upsamplerWidth)")),
-          (0...1024).contains(upsamplerWidth) else { return nil }
-    config.decoderStopLevel = stopLevel
-    config.upsamplerWidth = upsamplerWidth
-    if args.contains("--per-level-estimators") { config.perLevelEstimators = true }
-    if args.contains("--no-per-level-estimators") { config.perLevelEstimators = false }
-    return (preset, config)
-}

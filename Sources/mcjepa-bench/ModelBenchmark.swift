@@ -35,15 +35,7 @@ private func pytorchPairMilliseconds(weights: String, threads: Int, sizes: [(Int
     return result
 }
 
-func modelBenchmark(_ args: [String]) throws {
-    func option(_ name: String, _ fallback: String) -> String { mcjepa_bench.option(args, name, fallback) }
-    let reps = Int(option("--reps", "10")) ?? 10
-    let threadCounts = option("--threads", "1,2").split(separator: ",").compactMap { Int($0) }
-    let sizes = option("--sizes", "640x360,1024x436").split(separator: ",").compactMap { item -> (Int, Int)? in
-        let parts = item.split(separator: "x").compactMap { Int($0) }
-        return parts.count == 2 ? (parts[0], parts[1]) : nil
-    }
-    guard let config = benchmarkConfig(args)?.config else { print("bad --config, --decoder-stop-level or --upsampler-width"); exit(2) }
+func modelBenchmark(reps: Int, threadCounts: [Int], sizes: [(Int, Int)], config: ModelConfig, endToEnd: Bool) throws {
 
     let model = MCJEPAModel(config: config)
     model.initializeRandomly(seed: 0)
@@ -77,7 +69,7 @@ func modelBenchmark(_ args: [String]) throws {
             }
             print(line)
         }
-        if !args.contains("--no-end-to-end") { endToEndFlowBenchmark(weights: weights, threads: threads) }
+        if endToEnd { endToEndFlowBenchmark(weights: weights, threads: threads) }
     }
 }
 

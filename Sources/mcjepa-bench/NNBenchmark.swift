@@ -86,20 +86,7 @@ private func swiftStackSeconds(reps: Int) -> Double {
     }
 }
 
-func nnBenchmark(_ args: [String]) throws {
-    var threads = 2, reps = 10
-    var only: String? = nil
-    var index = 0
-    while index < args.count {
-        let value = index + 1 < args.count ? Int(args[index + 1]) : nil
-        switch args[index] {
-        case "--threads": threads = value ?? threads
-        case "--reps": reps = value ?? reps
-        case "--only": only = index + 1 < args.count ? args[index + 1] : nil
-        default: print("usage: mcjepa-bench nn [--threads N] [--reps R] [--only CONV-LABEL-SUBSTRING|stack]"); exit(2)
-        }
-        index += 2
-    }
+func nnBenchmark(threads: Int, reps: Int, only: String?) throws {
     NN.setThreads(threads)
     print("nn benchmark: \(threads) threads, best of \(reps) runs")
     if only != "stack" { timeConvolutions(reps: reps, only: only) }

@@ -54,15 +54,12 @@ private func makeClip(_ path: String, width: Int, height: Int, frames: Int) thro
     try writer.finish()
 }
 
-func pipelineBenchmark(_ args: [String]) throws {
-    func option(_ name: String, _ fallback: String) -> String { mcjepa_bench.option(args, name, fallback) }
-    let threads = Int(option("--threads", "2")) ?? 2, frames = Int(option("--frames", "60")) ?? 60
-    let reps = Int(option("--reps", "2")) ?? 2
+func pipelineBenchmark(threads: Int, frames: Int, reps: Int, model: String?, memory: Bool) throws {
     let folder = NSTemporaryDirectory() + "mcjepa-bench-pipeline-\(getpid())"
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: folder) }
 
-    var weights = option("--model", BuiltInWeights.path ?? "")
+    var weights = model ?? BuiltInWeights.path ?? ""
     if weights.isEmpty {
         let model = MCJEPAModel(config: .tiny)
         model.initializeRandomly(seed: 0)
@@ -111,7 +108,7 @@ func pipelineBenchmark(_ args: [String]) throws {
                  images.count - 1, pairs / network, 1000 * networkCPU / pairs, pairs / endToEnd, 1000 * endToEndCPU / pairs,
                  network / endToEnd, networkCPU / endToEndCPU))
 
-    guard !args.contains("--no-memory") else { return }
+    guard memory else { return }
     let hd = folder + "/hd-1280x720.mp4"
     try makeClip(hd, width: 1280, height: 720, frames: 330)
     let held = 300.0 * 1280 * 720 * 3 / 1e6

@@ -1,4 +1,5 @@
 import Dataset
+import VideoIO
 import Foundation
 
 /// `mcjepa-bench preprocess DIR [--size WxH] [--stride N] [--max-pairs N] [--videos N]`
@@ -7,24 +8,8 @@ import Foundation
 /// of the same frames measured in the same run: for each video, `ffmpeg -i X -vf select,scale,crop frame%06d.png`
 /// decoding as many frames as the preprocessor decoded and writing the frames its pairs use (every stride-th)
 /// at the same size, with the same number of decoder threads. The ratio is ffmpeg's time over ours (>1: faster).
-func preprocessBenchmark(_ arguments: [String]) throws {
-    var folder: String?
-    var width = 320, height = 256, stride = 2, maxPairs = 32, videoLimit = Int.max, threads = 2
-    var iterator = arguments.makeIterator()
-    while let argument = iterator.next() {
-        switch argument {
-        case "--size":
-            let parts = (iterator.next() ?? "").split(separator: "x").compactMap { Int($0) }
-            guard parts.count == 2 else { throw BenchmarkUsage("--size WxH") }
-            (width, height) = (parts[0], parts[1])
-        case "--stride": stride = Int(iterator.next() ?? "") ?? stride
-        case "--max-pairs": maxPairs = Int(iterator.next() ?? "") ?? maxPairs
-        case "--videos": videoLimit = Int(iterator.next() ?? "") ?? videoLimit
-        case "--threads": threads = Int(iterator.next() ?? "") ?? threads
-        default: folder = argument
-        }
-    }
-    guard let folder else { throw BenchmarkUsage("mcjepa-bench preprocess DIR [--size WxH] [--stride N] [--max-pairs N] [--videos N]") }
+func preprocessBenchmark(folder: String, width: Int, height: Int, stride: Int, maxPairs: Int, videoLimit: Int,
+                         threads: Int) throws {
     let videos = Array(try VideoInputs.collect(paths: [folder]).prefix(videoLimit))
     let scratch = NSTemporaryDirectory() + "mcjepa-bench-preprocess-\(getpid())"
     defer { try? FileManager.default.removeItem(atPath: scratch) }
@@ -71,7 +56,7 @@ func preprocessBenchmark(_ arguments: [String]) throws {
             try process.run()
             process.waitUntilExit()
         }
-        guard process.terminationStatus == 0 else { throw BenchmarkUsage("ffmpeg failed on \(video.path)") }
+        guard process.terminationStatus == 0 else { throw BenchmarkError("ffmpeg failed on \(video.path)") }
         peerImages += try FileManager.default.contentsOfDirectory(atPath: output).count
         peerFrames += stat.framesDecoded
         try FileManager.default.removeItem(atPath: output)
@@ -106,7 +91,7 @@ struct Timing {
     }
 }
 
-struct BenchmarkUsage: Error, CustomStringConvertible {
+struct BenchmarkError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }

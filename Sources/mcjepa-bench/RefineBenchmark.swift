@@ -7,15 +7,7 @@ import Foundation
 // error), against OpenCV's VariationalRefinement run on the same schedule and thread count
 // (Reference/variational_refinement_reference.py --bench, a child process), with the ratio Swift / OpenCV.
 
-func refineBenchmark(_ args: [String]) throws {
-    let size = option(args, "--size", "640x360").split(separator: "x").compactMap { Int($0) }
-    let threads = Int(option(args, "--threads", "2")) ?? 2
-    let reps = Int(option(args, "--reps", "5")) ?? 5
-    guard size.count == 2, size[0] >= 1, size[1] >= 1, threads >= 1 else {
-        print("usage: mcjepa-bench refine [--size WxH] [--threads N] [--reps R]")
-        exit(2)
-    }
-    let (width, height) = (size[0], size[1])
+func refineBenchmark(width: Int, height: Int, threads: Int, reps: Int) throws {
     // A pattern with detail at several scales (the timing does not depend on the content, only on the size).
     func luma(_ dx: Float, _ dy: Float) -> GrayImage {
         var pixels = [Float](repeating: 0, count: width * height)

@@ -32,16 +32,8 @@ private func pytorchTrainStepMilliseconds(preset: String, config: ModelConfig, t
     return nil
 }
 
-func trainBenchmark(_ args: [String]) throws {
-    func option(_ name: String, _ fallback: String) -> String { mcjepa_bench.option(args, name, fallback) }
-    let reps = Int(option("--reps", "5")) ?? 5
-    let threads = Int(option("--threads", "2")) ?? 2
-    let cropParts = option("--crop", "256x320").split(separator: "x").compactMap { Int($0) }
-    guard let (presetName, config) = benchmarkConfig(args), cropParts.count == 2 else {
-        print("bad --config, --decoder-stop-level, --upsampler-width or --crop"); exit(2)
-    }
-    let crop = (cropParts[0], cropParts[1])
-    guard let batch = Int(option("--batch", "1")), batch >= 1 else { print("bad --batch"); exit(2) }
+func trainBenchmark(reps: Int, threads: Int, crop: (Int, Int), batch: Int, preset presetName: String,
+                    config: ModelConfig) throws {
     setThreads(threads)
     let model = MCJEPAModel(config: config)
     model.initializeRandomly(seed: 0)
