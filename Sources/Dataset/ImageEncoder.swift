@@ -8,3 +8,9 @@ public protocol ImageEncoder {
     /// An independent encoder with the same settings, for another thread (encoders need not be thread-safe).
     func makeAnother() throws -> ImageEncoder
 }
+
+extension FFmpegImageEncoder: ImageEncoder {
+    public func makeAnother() throws -> ImageEncoder {
+        try FFmpegImageEncoder(format: format)
+    }
+}

@@ -42,10 +42,11 @@ public enum FlowFile {
         }
     }
 
-    public static func encode(_ flow: FlowField, format: FlowFileFormat) -> [UInt8] {
+    /// The file's bytes. Only PNG encoding can fail (FFmpeg's encoder, out of memory).
+    public static func encode(_ flow: FlowField, format: FlowFileFormat) throws -> [UInt8] {
         switch format {
         case .flo: return MiddleburyFlo.encode(flow)
-        case .png: return KittiFlowPNG.encode(flow)
+        case .png: return try KittiFlowPNG.encode(flow)
         case .npy: return NumpyFlow.encode(flow)
         case .pfm: return PFMFlow.encode(flow)
         }
@@ -60,6 +61,10 @@ public enum FlowFile {
     }
 
     public static func write(_ flow: FlowField, to url: URL, format: FlowFileFormat) throws {
-        try writeFileBytes(encode(flow, format: format), to: url)
+        do {
+            try writeFileBytes(encode(flow, format: format), to: url)
+        } catch let error as FlowIOError where error.file.isEmpty {
+            throw FlowIOError(url: url, reason: error.reason)
+        }
     }
 }

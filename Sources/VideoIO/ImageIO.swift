@@ -75,18 +75,122 @@ public func readLabelImage(path: String) throws -> LabelImage {
 
 /// Writes an RGB image as PNG. The file appears complete or not at all (written to a temporary name, renamed).
 public func writePNG(_ image: RGBImage, path: String) throws {
-    let bytes = try encodePNG(pixels: image.rgb, width: image.width, height: image.height,
-                              format: AV_PIX_FMT_RGB24, palette: nil, path: path)
+    let bytes = try encodeForFile(path) { try $0.encode(image) }
     try writeAtomically(bytes, to: path)
 }
 
 /// Writes a label map as an 8-bit PNG: a palette PNG when `palette` (RGB triplets, up to 256) is given, as the
 /// DAVIS annotations are, and a grayscale PNG otherwise.
 public func writeLabelPNG(_ image: LabelImage, path: String) throws {
-    let bytes = try encodePNG(pixels: image.labels, width: image.width, height: image.height,
-                              format: image.palette == nil ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_PAL8,
-                              palette: image.palette, path: path)
+    let bytes = try encodeForFile(path) {
+        try $0.encode(pixels: image.labels, width: image.width, height: image.height,
+                      pixelFormat: image.palette == nil ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_PAL8, palette: image.palette)
+    }
     try writeAtomically(bytes, to: path)
+}
+
+/// A picture with 16-bit samples, `channels` per pixel (1 grey, 2 grey + alpha, 3 RGB, 4 RGBA), row-major:
+/// what a 16-bit PNG such as a KITTI flow map holds.
+public struct Image16: Sendable, Equatable {
+    public var width: Int
+    public var height: Int
+    public var channels: Int
+    public var samples: [UInt16]
+
+    public init(width: Int, height: Int, channels: Int, samples: [UInt16]) {
+        precondition(samples.count == width * height * channels, "samples must hold width * height * channels values")
+        self.width = width
+        self.height = height
+        self.channels = channels
+        self.samples = samples
+    }
+}
+
+/// Decodes a PNG held in memory with FFmpeg's PNG decoder, checking every chunk's CRC. 8-bit files are widened
+/// to 16 bits (v * 257, so 255 becomes 65535). `name` is what errors call the bytes.
+/// - Throws: `VideoIOError` "cannot decode" with FFmpeg's reason, or "unsupported pixel format" (palette and
+///   1-bit PNGs).
+public func decodePNG16(_ bytes: [UInt8], name: String) throws -> Image16 {
+    _ = FFmpegLog.configured
+    guard let decoder = avcodec_find_decoder(AV_CODEC_ID_PNG) else {
+        throw VideoIOError(path: name, operation: "cannot decode", code: mcjepa_averror_decoder_not_found(),
+                           message: "no PNG decoder in this FFmpeg build")
+    }
+    var codec = avcodec_alloc_context3(decoder)
+    var frame = av_frame_alloc()
+    var packet = av_packet_alloc()
+    defer {
+        avcodec_free_context(&codec)
+        av_frame_free(&frame)
+        av_packet_free(&packet)
+    }
+    guard let codec, let frame, let packet else {
+        throw VideoIOError(path: name, operation: "cannot decode", ffmpegCode: mcjepa_averror_enomem())
+    }
+    codec.pointee.thread_count = 1
+    // FFmpeg skips chunk CRCs unless asked, and conceals damage unless told to fail.
+    codec.pointee.err_recognition = AV_EF_CRCCHECK | AV_EF_EXPLODE
+    try check(avcodec_open2(codec, decoder, nil), path: name, "cannot open decoder")
+    guard !bytes.isEmpty, bytes.count < Int(Int32.max) else {
+        throw VideoIOError(path: name, operation: "cannot decode", message: "\(bytes.count) bytes is no PNG")
+    }
+    try check(av_new_packet(packet, Int32(bytes.count)), path: name, "cannot decode")
+    bytes.withUnsafeBufferPointer { packet.pointee.data!.update(from: $0.baseAddress!, count: bytes.count) }
+    try check(avcodec_send_packet(codec, packet), path: name, "cannot decode")
+    try check(avcodec_receive_frame(codec, frame), path: name, "cannot decode")
+
+    let width = Int(frame.pointee.width), height = Int(frame.pointee.height)
+    let format = AVPixelFormat(rawValue: frame.pointee.format)
+    let layout: (channels: Int, bytesPerSample: Int)
+    switch format {
+    case AV_PIX_FMT_GRAY8: layout = (1, 1)
+    case AV_PIX_FMT_YA8: layout = (2, 1)
+    case AV_PIX_FMT_RGB24: layout = (3, 1)
+    case AV_PIX_FMT_RGBA: layout = (4, 1)
+    case AV_PIX_FMT_GRAY16BE: layout = (1, 2)
+    case AV_PIX_FMT_YA16BE: layout = (2, 2)
+    case AV_PIX_FMT_RGB48BE: layout = (3, 2)
+    case AV_PIX_FMT_RGBA64BE: layout = (4, 2)
+    default:
+        let formatName = av_get_pix_fmt_name(format).map { String(cString: $0) } ?? "unknown"
+        throw VideoIOError(path: name, operation: "unsupported pixel format", message: formatName)
+    }
+    guard let plane = frame.pointee.data.0 else {
+        throw VideoIOError(path: name, operation: "cannot decode", message: "empty picture")
+    }
+    let rowBytes = Int(frame.pointee.linesize.0), rowSamples = width * layout.channels
+    var samples = [UInt16](repeating: 0, count: rowSamples * height)
+    samples.withUnsafeMutableBufferPointer { out in
+        for y in 0..<height {
+            let row = plane + y * rowBytes
+            for i in 0..<rowSamples {
+                out[y * rowSamples + i] = layout.bytesPerSample == 2
+                    ? UInt16(row[2 * i]) << 8 | UInt16(row[2 * i + 1]) : UInt16(row[i]) * 257
+            }
+        }
+    }
+    return Image16(width: width, height: height, channels: layout.channels, samples: samples)
+}
+
+/// Encodes a 3-channel picture as a 16-bit RGB PNG (FFmpeg's encoder: Paeth-predicted rows, deflated).
+public func encodePNG16(_ image: Image16) throws -> [UInt8] {
+    precondition(image.channels == 3, "encodePNG16 writes RGB")
+    var bigEndian = [UInt8](repeating: 0, count: image.samples.count * 2)
+    for (i, sample) in image.samples.enumerated() {
+        bigEndian[2 * i] = UInt8(sample >> 8)
+        bigEndian[2 * i + 1] = UInt8(sample & 0xff)
+    }
+    return try FFmpegImageEncoder(format: .png).encode(pixels: bigEndian, width: image.width, height: image.height,
+                                                       pixelFormat: AV_PIX_FMT_RGB48BE)
+}
+
+/// Encodes with a new PNG encoder; errors name `path`, the file the bytes are for.
+private func encodeForFile(_ path: String, _ body: (FFmpegImageEncoder) throws -> [UInt8]) throws -> [UInt8] {
+    do {
+        return try body(FFmpegImageEncoder(format: .png))
+    } catch let error as VideoIOError {
+        throw VideoIOError(path: path, operation: error.operation, code: error.code, message: error.message)
+    }
 }
 
 /// Opens an image and decodes its one picture.
@@ -96,57 +200,6 @@ private func openImage(path: String) throws -> DecodingInput {
         throw VideoIOError(path: path, operation: "cannot decode", message: "the file holds no picture")
     }
     return input
-}
-
-/// Encodes one picture with FFmpeg's PNG encoder and returns the file's bytes.
-func encodePNG(pixels: [UInt8], width: Int, height: Int, format: AVPixelFormat, palette: [UInt8]?,
-               path: String) throws -> [UInt8] {
-    _ = FFmpegLog.configured
-    guard let encoder = avcodec_find_encoder(AV_CODEC_ID_PNG) else {
-        throw VideoIOError(path: path, operation: "cannot create", code: mcjepa_averror_encoder_not_found(),
-                           message: "no PNG encoder in this FFmpeg build")
-    }
-    var codec = avcodec_alloc_context3(encoder)
-    var frame = av_frame_alloc()
-    var packet = av_packet_alloc()
-    defer {
-        avcodec_free_context(&codec)
-        av_frame_free(&frame)
-        av_packet_free(&packet)
-    }
-    guard let codec, let frame, let packet else {
-        throw VideoIOError(path: path, operation: "cannot create", ffmpegCode: mcjepa_averror_enomem())
-    }
-    codec.pointee.width = Int32(width)
-    codec.pointee.height = Int32(height)
-    codec.pointee.pix_fmt = format
-    codec.pointee.time_base = AVRational(num: 1, den: 1)
-    try check(avcodec_open2(codec, encoder, nil), path: path, "cannot open encoder")
-    frame.pointee.format = format.rawValue
-    frame.pointee.width = Int32(width)
-    frame.pointee.height = Int32(height)
-    try check(av_frame_get_buffer(frame, 0), path: path, "cannot create")
-    let bytesPerPixel = format == AV_PIX_FMT_RGB24 ? 3 : 1
-    let rowBytes = width * bytesPerPixel
-    let stride = Int(frame.pointee.linesize.0)
-    pixels.withUnsafeBufferPointer { src in
-        for y in 0..<height {
-            (frame.pointee.data.0! + y * stride).update(from: src.baseAddress! + y * rowBytes, count: rowBytes)
-        }
-    }
-    if format == AV_PIX_FMT_PAL8, let palette, let entries = frame.pointee.data.1 {
-        let words = UnsafeMutableRawPointer(entries).bindMemory(to: UInt32.self, capacity: 256)
-        for i in 0..<256 {
-            let (r, g, b) = i * 3 + 2 < palette.count
-                ? (UInt32(palette[i * 3]), UInt32(palette[i * 3 + 1]), UInt32(palette[i * 3 + 2])) : (0, 0, 0)
-            words[i] = 0xff00_0000 | (r << 16) | (g << 8) | b
-        }
-    }
-    try check(avcodec_send_frame(codec, frame), path: path, "cannot encode")
-    try check(avcodec_send_frame(codec, nil), path: path, "cannot encode")
-    try check(avcodec_receive_packet(codec, packet), path: path, "cannot encode")
-    defer { av_packet_unref(packet) }
-    return Array(UnsafeBufferPointer(start: packet.pointee.data, count: Int(packet.pointee.size)))
 }
 
 /// Writes `bytes` under a temporary name in the same folder and renames it to `path`, so `path` never holds a

@@ -12,6 +12,7 @@ final class ImageSequenceEncoder {
     private var nextNumber: Int
     private var fileNames: [String] = []
     private var finished = false
+    private let encoder: FFmpegImageEncoder
 
     /// `path` is a pattern with one `%d`-style number (`out/%06d.png`) or a folder (files `%06d.png` inside).
     init(path: String, firstNumber: Int) throws {
@@ -19,6 +20,7 @@ final class ImageSequenceEncoder {
         let folder = (pattern as NSString).deletingLastPathComponent
         destinationFolder = folder.isEmpty ? "." : folder
         nextNumber = firstNumber
+        encoder = try FFmpegImageEncoder(format: .png)
         guard fileName(pattern: pattern, number: 0) != nil else {
             throw VideoIOError(path: path, operation: "cannot create",
                                message: "image pattern needs exactly one number like %06d")
@@ -39,8 +41,12 @@ final class ImageSequenceEncoder {
     func encode(rgb: [UInt8], width: Int, height: Int, number: Int? = nil) throws {
         let name = fileName(pattern: pattern, number: number ?? nextNumber)!
         nextNumber = (number ?? nextNumber) + 1
-        let bytes = try encodePNG(pixels: rgb, width: width, height: height, format: AV_PIX_FMT_RGB24,
-                                  palette: nil, path: name)
+        let bytes: [UInt8]
+        do {
+            bytes = try encoder.encode(pixels: rgb, width: width, height: height, pixelFormat: AV_PIX_FMT_RGB24)
+        } catch let error as VideoIOError {
+            throw VideoIOError(path: name, operation: error.operation, code: error.code, message: error.message)
+        }
         try writeAtomically(bytes, to: "\(temporaryFolder)/\(name)")
         fileNames.append(name)
     }

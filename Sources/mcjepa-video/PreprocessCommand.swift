@@ -148,7 +148,9 @@ struct PreprocessCommand: AsyncParsableCommand {
         if flow {
             let weights = try loadWeights(modelPath: model, verbose: reporting.verbose, reporter: reporter)
             let estimator = FlowEstimator(loaded: weights, refinement: (refine ?? true) ? .standard : nil, threads: threads)
-            options.pairFlow = { first, second in FlowFile.encode(estimator.flow(from: first, to: second), format: .npy) }
+            options.pairFlow = { first, second in
+                try FlowFile.encode(estimator.flow(from: first, to: second), format: .npy)
+            }
         }
         let encoder = try FFmpegImageEncoder(format: jpegQuality.map { .jpeg(quality: $0) } ?? .png)
         let opener = VideoFileOpener(resize: options.resize, threads: threads, start: range.start, duration: range.duration)

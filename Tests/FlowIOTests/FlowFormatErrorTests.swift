@@ -56,37 +56,40 @@ final class FlowFormatErrorTests: XCTestCase {
         assertFlowError(try FlowFile.decode(Array("PF\n2".utf8), format: .pfm, name: "c.pfm"), file: "c.pfm", cause: "truncated")
     }
 
-    func test_png_with_bad_signature_absurd_size_or_short_data_is_rejected() {
+    func test_png_with_bad_signature_absurd_size_or_short_data_is_rejected() throws {
         assertFlowError(try FlowFile.decode(Array("GIF89a".utf8), format: .png, name: "d.png"), file: "d.png", cause: "not a PNG")
-        var png = PNG16.signature
+        var png = pngSignature
         var ihdr = [UInt8]()
         ihdr.appendBE(1_000_000_000)
         ihdr.appendBE(1_000_000_000)
         ihdr += [16, 2, 0, 0, 0]
         png.appendBE(UInt32(ihdr.count))
         png += Array("IHDR".utf8) + ihdr
-        png.appendBE(Zlib.crc32(Array("IHDR".utf8) + ihdr))
+        png.appendBE(crc32(Array("IHDR".utf8) + ihdr))
         assertFlowError(try FlowFile.decode(png, format: .png, name: "d.png"), file: "d.png", cause: "absurd PNG size")
-        let good = FlowFile.encode(sampleFlow(), format: .png)
+        let good = try FlowFile.encode(sampleFlow(), format: .png)
         assertFlowError(try FlowFile.decode(Array(good.prefix(good.count - 30)), format: .png, name: "d.png"),
                         file: "d.png", cause: "truncated")
     }
 
-    func test_png_with_corrupt_image_data_is_rejected() {
-        var bytes = FlowFile.encode(sampleFlow(), format: .png)
-        // Flip a byte inside the IDAT payload and fix up the chunk CRC so the zlib layer sees the damage.
-        let idat = 8 + 25  // signature + IHDR chunk (4 + 4 + 13 + 4)
-        let length = Int(bytes[idat]) << 24 | Int(bytes[idat + 1]) << 16 | Int(bytes[idat + 2]) << 8 | Int(bytes[idat + 3])
-        bytes[idat + 8 + 3] ^= 0xff  // stored block LEN no longer matches NLEN
-        let crc = Zlib.crc32(bytes[(idat + 4)..<(idat + 8 + length)])
-        bytes.replaceSubrange((idat + 8 + length)..<(idat + 12 + length), with: [UInt8(crc >> 24), UInt8((crc >> 16) & 0xff), UInt8((crc >> 8) & 0xff), UInt8(crc & 0xff)])
-        assertFlowError(try FlowFile.decode(bytes, format: .png, name: "e.png"), file: "e.png", cause: "corrupt PNG image data")
-        var badCRC = FlowFile.encode(sampleFlow(), format: .png)
+    func test_png_with_corrupt_image_data_is_rejected() throws {
+        var bytes = try FlowFile.encode(sampleFlow(), format: .png)
+        // Damage the zlib header of the IDAT payload and fix up the chunk CRC, so the inflate layer sees it.
+        let idat = try XCTUnwrap(chunkOffset("IDAT", in: bytes))
+        let length = Int(bytes[idat]) << 24 | Int(bytes[idat + 1]) << 16 | Int(bytes[idat + 2]) << 8
+            | Int(bytes[idat + 3])
+        bytes[idat + 8] ^= 0xff  // the zlib CMF byte: no longer deflate
+        let crc = crc32(Array(bytes[(idat + 4)..<(idat + 8 + length)]))
+        bytes.replaceSubrange((idat + 8 + length)..<(idat + 12 + length),
+                              with: [UInt8(crc >> 24), UInt8((crc >> 16) & 0xff), UInt8((crc >> 8) & 0xff), UInt8(crc & 0xff)])
+        assertFlowError(try FlowFile.decode(bytes, format: .png, name: "e.png"), file: "e.png", cause: "corrupt PNG")
+        // A damaged byte under an unchanged CRC: the checksum catches it.
+        var badCRC = try FlowFile.encode(sampleFlow(), format: .png)
         badCRC[idat + 10] ^= 1
-        assertFlowError(try FlowFile.decode(badCRC, format: .png, name: "e.png"), file: "e.png", cause: "checksum")
+        assertFlowError(try FlowFile.decode(badCRC, format: .png, name: "e.png"), file: "e.png", cause: "corrupt PNG")
     }
 
-    func test_damaged_files_never_crash_the_readers() {
+    func test_damaged_files_never_crash_the_readers() throws {
         // Deterministic byte flips and cuts of valid files of every format: each must decode or throw.
         var state: UInt64 = 0x9e37_79b9_7f4a_7c15
         func next() -> Int {
@@ -94,7 +97,7 @@ final class FlowFormatErrorTests: XCTestCase {
             return Int(state >> 33)
         }
         for format in FlowFileFormat.allCases {
-            let good = FlowFile.encode(sampleFlow(), format: format)
+            let good = try FlowFile.encode(sampleFlow(), format: format)
             for _ in 0..<150 {
                 var bytes = good
                 for _ in 0..<(1 + next() % 3) { bytes[next() % bytes.count] = UInt8(next() & 0xff) }

@@ -19,6 +19,22 @@ final class FlowFormatRoundTripTests: XCTestCase {
         XCTAssertEqual(try roundTrip(flow, ext: "png"), flow)
     }
 
+    func test_kitti_png_is_written_compressed() throws {
+        // A smooth 128x96 flow, as real flow is: the deflated, Paeth-predicted file is far below the 6 bytes per
+        // pixel of its raw samples (uncompressed "stored" blocks would be above them).
+        var u = [Float](), v = [Float]()
+        for y in 0..<96 {
+            for x in 0..<128 {
+                u.append((Float(x) / 8 - Float(y) / 16).rounded() / 4)
+                v.append((Float(y) / 10).rounded() / 2 - 3)
+            }
+        }
+        let flow = FlowField(width: 128, height: 96, u: u, v: v)
+        let bytes = try FlowFile.encode(flow, format: .png)
+        XCTAssertLessThan(bytes.count, 128 * 96 * 6 / 10, "\(bytes.count) bytes")
+        XCTAssertEqual(try FlowFile.decode(bytes, format: .png, name: "smooth.png"), flow)
+    }
+
     func test_npy_round_trips_values_and_unknown_pixels() throws {
         let flow = sampleFlow()
         XCTAssertEqual(try roundTrip(flow, ext: "npy"), flow)
@@ -34,9 +50,9 @@ final class FlowFormatRoundTripTests: XCTestCase {
         XCTAssertEqual(try roundTrip(flow, ext: "FLO"), flow)
     }
 
-    func test_flo_bytes_follow_the_middlebury_layout() {
+    func test_flo_bytes_follow_the_middlebury_layout() throws {
         let flow = FlowField(width: 2, height: 1, u: [1.5, 0], v: [-2, 0], valid: [true, false])
-        let bytes = FlowFile.encode(flow, format: .flo)
+        let bytes = try FlowFile.encode(flow, format: .flo)
         XCTAssertEqual(bytes.count, 12 + 2 * 8)
         XCTAssertEqual(Array(bytes[0..<4]), Array("PIEH".utf8))  // 202021.25 as little-endian float32
         XCTAssertEqual(Array(bytes[4..<12]), [2, 0, 0, 0, 1, 0, 0, 0])
@@ -101,8 +117,8 @@ final class FlowFormatRoundTripTests: XCTestCase {
         XCTAssertEqual(flow.v[0], -3.5)
     }
 
-    func test_npy_header_is_padded_to_64_bytes() {
-        let bytes = FlowFile.encode(sampleFlow(), format: .npy)
+    func test_npy_header_is_padded_to_64_bytes() throws {
+        let bytes = try FlowFile.encode(sampleFlow(), format: .npy)
         let headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
         XCTAssertEqual((10 + headerLength) % 64, 0)
         XCTAssertEqual(bytes[10 + headerLength - 1], 0x0a)
@@ -111,7 +127,7 @@ final class FlowFormatRoundTripTests: XCTestCase {
 
     func test_pfm_rows_are_stored_bottom_to_top() throws {
         let flow = FlowField(width: 1, height: 2, u: [1, 2], v: [10, 20])
-        let bytes = FlowFile.encode(flow, format: .pfm)
+        let bytes = try FlowFile.encode(flow, format: .pfm)
         let header = Array("PF\n1 2\n-1.0\n".utf8)
         XCTAssertEqual(Array(bytes[0..<header.count]), header)
         let firstU = Float(bitPattern: UInt32(bytes[header.count]) | UInt32(bytes[header.count + 1]) << 8

@@ -45,3 +45,26 @@ func assertFlowError<T>(_ expression: @autoclosure () throws -> T, file fileName
 let builtInWeightsShipped = FileManager.default.fileExists(atPath: URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().appendingPathComponent("../../Sources/MCJEPA/Weights/mcjepa-tiny.safetensors")
     .standardizedFileURL.path)
+
+let pngSignature: [UInt8] = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]
+
+/// PNG's chunk checksum (CRC-32, polynomial 0xEDB88320), bit by bit: for building damaged files in tests.
+func crc32(_ bytes: [UInt8]) -> UInt32 {
+    var crc: UInt32 = 0xffff_ffff
+    for byte in bytes {
+        crc ^= UInt32(byte)
+        for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xedb8_8320 : crc >> 1 }
+    }
+    return ~crc
+}
+
+/// The offset of the first chunk of `type` (its length field) in a PNG file, walking the chunks.
+func chunkOffset(_ type: String, in png: [UInt8]) -> Int? {
+    var at = 8
+    while at + 8 <= png.count {
+        let length = Int(png[at]) << 24 | Int(png[at + 1]) << 16 | Int(png[at + 2]) << 8 | Int(png[at + 3])
+        if String(decoding: png[(at + 4)..<(at + 8)], as: UTF8.self) == type { return at }
+        at += 12 + length
+    }
+    return nil
+}

@@ -1,9 +1,8 @@
-import VideoIO
 import XCTest
-@testable import Dataset
+@testable import VideoIO
 
 final class FFmpegImageEncoderTests: XCTestCase {
-    let image = SyntheticClip.pattern(scene: 0, shift: 0, width: 40, height: 30)
+    let image = RGBImage(width: 40, height: 30, rgb: smoothPattern(width: 40, height: 30, frame: 0))
 
     func test_png_has_the_signature_and_the_image_size() throws {
         let encoder = try FFmpegImageEncoder(format: .png)
@@ -17,7 +16,7 @@ final class FFmpegImageEncoderTests: XCTestCase {
     func test_encoding_is_reproducible_and_follows_size_changes() throws {
         let encoder = try FFmpegImageEncoder(format: .png)
         let first = try encoder.encode(image)
-        let other = try encoder.encode(SyntheticClip.pattern(scene: 1, shift: 0, width: 20, height: 10))
+        let other = try encoder.encode(RGBImage(width: 20, height: 10, rgb: noisyPattern(width: 20, height: 10, frame: 1)))
         XCTAssertEqual(Array(other[16..<24]), [0, 0, 0, 20, 0, 0, 0, 10])
         XCTAssertEqual(try encoder.encode(image), first)
         XCTAssertEqual(try FFmpegImageEncoder(format: .png).encode(image), first)
