@@ -1,5 +1,6 @@
 import FlowIO
 import Foundation
+import NN
 
 /// Unsupervised content segmentation of a video: spherical k-means over each frame's dense L2-normalised
 /// features (cosine similarity), with segment identities kept over time so colours do not flicker:
@@ -117,7 +118,7 @@ public final class ContentSegmenter {
     /// k-means++ seeds: the first uniformly, each next with probability proportional to its squared distance
     /// to the nearest seed (for unit vectors, 2 - 2 cos).
     func seeds(_ points: [Float], count n: Int, channels c: Int, k: Int) -> [Float] {
-        var random = SplitMix64(seed: configuration.seed)
+        var random = SplitMix64(state: configuration.seed)
         var chosen = [Int(random.next() % UInt64(n))]
         var nearest = [Float](repeating: .infinity, count: n)
         while chosen.count < k {
@@ -185,18 +186,5 @@ public final class ContentSegmenter {
             }
         }
         return mask
-    }
-}
-
-/// A small deterministic generator (SplitMix64), so a seed gives the same segments on every platform.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -2,23 +2,15 @@ import Foundation
 import XCTest
 @testable import NN
 
-/// Deterministic pseudo-random numbers (SplitMix64), so failures reproduce.
+/// Deterministic pseudo-random numbers (NN's SplitMix64, started from the seed as is), so failures reproduce.
 struct SeededRandom {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
+    private var generator: SplitMix64
+    init(seed: UInt64) { generator = SplitMix64(state: seed) }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { generator.next() }
 
     /// Uniform in [low, high).
-    mutating func uniform(_ low: Float = -1, _ high: Float = 1) -> Float {
-        low + (high - low) * Float(next() >> 40) / Float(1 << 24)
-    }
+    mutating func uniform(_ low: Float = -1, _ high: Float = 1) -> Float { generator.uniform(low, high) }
 
     mutating func tensor(_ shape: [Int], _ low: Float = -1, _ high: Float = 1) -> Tensor {
         let t = Tensor(shape: shape)

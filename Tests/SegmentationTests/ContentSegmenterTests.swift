@@ -1,4 +1,5 @@
 import FlowIO
+import NN
 import XCTest
 @testable import Segmentation
 
@@ -7,7 +8,7 @@ final class ContentSegmenterTests: XCTestCase {
 
     /// Features whose cell (x, y) points along basis direction `region(x, y)`, plus deterministic noise.
     func features(noiseSeed: UInt64, region: (Int, Int) -> Int) -> FeatureMap {
-        var random = SplitMix64(seed: noiseSeed)
+        var random = SplitMix64(state: noiseSeed)
         let cells = width * height
         var values = [Float](repeating: 0, count: channels * cells)
         for y in 0..<height {

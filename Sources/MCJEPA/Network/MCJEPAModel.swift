@@ -74,7 +74,7 @@ public final class MCJEPAModel {
     /// a seed, in declaration order: for tests and training from scratch. Not PyTorch's random stream, so values
     /// differ from a PyTorch init.
     public func initializeRandomly(seed: UInt64) {
-        var rng = SplitMix64(seed: seed)
+        var rng = SplitMix64(state: seed)
         for spec in parameters.specs {
             let t = parameters[spec.name], p = t.data
             let std: Float
@@ -159,23 +159,5 @@ extension MCJEPAModel {
         let dTop = Tensor(shape: trace.top.shape)
         globalAvgPoolBackward(gradOutput: dRep.reshaped([rows, trace.top.c, 1, 1]), gradInput: dTop)
         return dTop
-    }
-}
-
-/// Deterministic generator for initialisation (reproducible across platforms).
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E3779B97F4A7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 24) }
-    mutating func normal() -> Float {
-        let u1 = max(uniform(), 1e-7), u2 = uniform()
-        return (-2 * log(u1)).squareRoot() * cos(2 * Float.pi * u2)
     }
 }
