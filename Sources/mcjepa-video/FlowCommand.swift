@@ -95,10 +95,11 @@ struct FlowCommand: AsyncParsableCommand {
             FlowVideoOutput(path: $0, style: style, maxFlow: maxFlow, legend: legend ?? (style == .color),
                             options: opened.encodeOptions, replace: overwriteOption.overwrite)
         }
-        let isVideo = if case .video = source { true } else { false }
+        // Two images are the pair the user asked for; a video, pattern or folder of frames may hold cuts.
+        let isPair = if case .imagePair = source { true } else { false }
         let pairs = FlowPairs(source: source, decode: decode, estimator: estimator, options: FlowPairOptions(
             stride: stride, backward: files.options.needsBackward, keepFrames: video != nil,
-            sceneCutThreshold: isVideo && cutThreshold < 1 ? cutThreshold : nil))
+            sceneCutThreshold: !isPair && cutThreshold < 1 ? cutThreshold : nil))
         let total = opened.expectedFrames
         var done = 0, pairCount = 0
         let outputs: [FlowPairOutput] = [files] + (rendered.map { [$0] } ?? [])

@@ -95,6 +95,26 @@ final class VideoCommandConventionsTests: TemporaryFolderTestCase {
                        ["000000.flo", "000001.flo", "000002.flo"])
     }
 
+    func test_flow_pairs_no_frames_across_a_scene_cut_and_lists_the_pairs_it_skipped() throws {
+        let tool = try commandLineTool()
+        let (model, _) = try savedTestModel()
+        try FileManager.default.createDirectory(atPath: file("frames"), withIntermediateDirectories: true)
+        let reader = try VideoReader(path: sample)
+        for index in 0..<6 {  // frames 3-5 with their colours inverted: a hard cut at frame 3
+            var image = try XCTUnwrap(try reader.nextFrame()).image
+            if index >= 3 { image.rgb = image.rgb.map { 255 - $0 } }
+            try writePNG(image, path: file(String(format: "frames/f%d.png", index)))
+        }
+        let result = try runProcess(tool, ["flow", file("frames"), "-o", file("flow"), "--model", model, "--max-side", "64",
+                                           "--no-refine"])
+        XCTAssertEqual(result.status, 0, result.err)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: file("flow")).sorted(),
+                       ["f0.flo", "f1.flo", "f3.flo", "f4.flo", "skipped.json"])
+        let skipped = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file("flow/skipped.json")))) as? [[String: Any]])
+        XCTAssertEqual(skipped.map { [$0["first"] as? Int, $0["second"] as? Int, $0["cut"] as? Int] }, [[2, 3, 3]])
+        XCTAssertTrue(result.out.contains("1 pair(s) across scene cuts skipped"), result.out)
+    }
+
     func test_render_writes_png_sequences_numbered_like_the_flow_files_and_mkv_as_ffv1() throws {
         let tool = try commandLineTool()
         let (model, _) = try savedTestModel()
