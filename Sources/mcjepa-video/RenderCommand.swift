@@ -50,17 +50,9 @@ struct RenderCommand: AsyncParsableCommand {
         let total = opened.expectedFrames
         var done = 0
         try await runReportingErrors(input: source.displayPath, outputs: [output]) {
-            for try await frame in source.frames(decode) {
-                done += 1
+            try await video.render(flowFolder: flow, over: source, decode: decode) { frames in
+                done = frames
                 reporter.update(done: done, total: total)
-                guard let file = flowFile(source.name(ofFrame: frame.index, options: decode)) else { continue }
-                let field = try FlowFile.read(file)
-                guard field.width == frame.width && field.height == frame.height else {
-                    printError("\(file.path): flow is \(field.width)x\(field.height), frames are \(frame.width)x\(frame.height)")
-                    throw Exit.badInput
-                }
-                try video.write(.pair(FlowPair(first: frame.index, second: frame.index + 1, firstFrame: frame,
-                                               forward: field, backward: nil, startsShot: false)))
             }
             reporter.finish(done: done, total: total)
             guard video.frameCount > 0 else {
@@ -70,11 +62,5 @@ struct RenderCommand: AsyncParsableCommand {
             try video.finish()
         }
         print("wrote \(video.frameCount) frame(s) to \(output)")
-    }
-
-    private func flowFile(_ name: String) -> URL? {
-        let base = URL(fileURLWithPath: flow).appendingPathComponent(name)
-        return ["flo", "png", "npy", "pfm"].lazy.map { base.appendingPathExtension($0) }
-            .first { FileManager.default.fileExists(atPath: $0.path) }
     }
 }

@@ -128,5 +128,12 @@ final class VideoCommandConventionsTests: TemporaryFolderTestCase {
         let mkv = try runProcess(tool, ["render", sample, "--flow", file("flow"), "-o", file("flow.mkv")])
         XCTAssertEqual(mkv.status, 0, mkv.err)
         XCTAssertEqual(try probe(path: file("flow.mkv")).codecName, "ffv1")
+
+        try FileManager.default.createDirectory(atPath: file("small"), withIntermediateDirectories: true)
+        try FlowFile.write(FlowField.zero(width: 8, height: 8), to: URL(fileURLWithPath: file("small/000000.flo")))
+        let mismatch = try runProcess(tool, ["render", sample, "--flow", file("small"), "-o", file("small.mp4")])
+        XCTAssertEqual(mismatch.status, 3, mismatch.err)
+        XCTAssertEqual(mismatch.err, "mcjepa-video: \(file("small/000000.flo")): flow is 8x8, frames are 320x240\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: file("small.mp4")))
     }
 }
