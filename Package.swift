@@ -5,7 +5,7 @@ import PackageDescription
 // VideoIO) -> FlowRefinement -> MCJEPA -> VideoPipeline -> the CLI.
 let package = Package(
     name: "mcjepa-video",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "mcjepa-video", targets: ["mcjepa-video"]),
         .library(name: "VideoIO", targets: ["VideoIO"]),
@@ -88,5 +88,5 @@ let package = Package(
         // Hostile input, interrupted and failed runs, resource limits: the tool's refusals, end to end.
         .testTarget(name: "ReliabilityTests", dependencies: ["CommandLineTestSupport", "AtomicOutput"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

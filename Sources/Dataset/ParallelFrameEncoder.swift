@@ -50,8 +50,10 @@ final class ParallelFrameEncoder {
         let resize = self.resize, encoders = self.encoders
         results.withUnsafeMutableBufferPointer { resultsBuffer in
             errors.withUnsafeMutableBufferPointer { errorsBuffer in
-                let results = resultsBuffer, errors = errorsBuffer
-                let work = { (worker: Int) in
+                // Workers write distinct slots (below) and each uses its own encoder.
+                nonisolated(unsafe) let results = resultsBuffer, errors = errorsBuffer, encoders = encoders
+                let frames = frames
+                let work: @Sendable (Int) -> Void = { (worker: Int) in
                     // Worker w takes frames w, w+workers, ...: distinct slots, so no two threads write one element.
                     for slot in Swift.stride(from: worker, to: frames.count, by: max(1, workers)) {
                         do {

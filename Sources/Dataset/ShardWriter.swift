@@ -110,9 +110,12 @@ struct ShardWriter {
         init(pairs: [SampledPair], encoder: ParallelFrameEncoder) {
             self.pairs = pairs
             done.enter()
-            DispatchQueue.global().async { [self] in
-                result = Result { try encoder.encode(pairs) }
-                done.leave()
+            // The encoder and `result` are touched by the background block only until `done.leave()`, and read
+            // only after `done.wait()`: the group orders the two, no lock needed.
+            nonisolated(unsafe) let encoding = self, encoder = encoder
+            DispatchQueue.global().async {
+                encoding.result = Result { try encoder.encode(pairs) }
+                encoding.done.leave()
             }
         }
 

@@ -61,7 +61,8 @@ public enum FlowColor {
                 flow.valid.withUnsafeBufferPointer { valid in
                     unitWheel.withUnsafeBufferPointer { wheel in
                         rgb.withUnsafeMutableBufferPointer { out in
-                            let out = out  // each band writes only its own rows
+                            // Each band reads the shared inputs and writes only its own rows of `out`.
+                            nonisolated(unsafe) let (u, v, valid, wheel, out) = (u, v, valid, wheel, out)
                             DispatchQueue.concurrentPerform(iterations: bands) { band in
                                 let rows = (band * flow.height / bands)..<((band + 1) * flow.height / bands)
                                 for i in (rows.lowerBound * width)..<(rows.upperBound * width) where valid[i] {

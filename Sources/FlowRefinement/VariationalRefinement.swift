@@ -235,6 +235,8 @@ private func rowBands(_ count: Int, threads: Int, minimumPerBand: Int = 16) -> [
 private func runConcurrently(_ bands: [Range<Int>], _ body: (Range<Int>) -> Void) {
     if bands.count == 1 { body(bands[0]); return }
     withoutActuallyEscaping(body) { body in
+        // Bands are disjoint: each call writes only its own rows.
+        nonisolated(unsafe) let body = body
         DispatchQueue.concurrentPerform(iterations: bands.count) { body(bands[$0]) }
     }
 }

@@ -25,6 +25,8 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, a
                    a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
         return
     }
+    // Each block reads A and B and writes its own rows or columns of C: the pointers are shared, the writes are not.
+    nonisolated(unsafe) let (a, b, c) = (a, b, c)
     DispatchQueue.concurrentPerform(iterations: blocks) { block in
         let start = extent * block / blocks
         let count = extent * (block + 1) / blocks - start

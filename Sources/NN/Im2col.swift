@@ -3,6 +3,8 @@
 // entry = x[c, oy*stride - pad + ky*dil, ox*stride - pad + kx*dil], zero in the padding.
 // Banding bounds the column buffer (KD x rows*OW) to a few MB so it stays cache-friendly and small.
 
+import Synchronization
+
 /// lo..<hi, or an empty range at lo when hi < lo (border arithmetic on tiny images can cross over).
 @inline(__always)
 func span(_ lo: Int, _ hi: Int) -> Range<Int> { lo..<max(lo, hi) }
@@ -19,7 +21,11 @@ func validOutputRange(outputCount: Int, stride: Int, offset: Int, inputCount: In
 
 /// Column-buffer budget per band (1M floats = 4 MB: written by im2col and read back by the GEMM while it is
 /// still in L2/L3); tests lower it to exercise the banding.
-nonisolated(unsafe) var im2colBandFloats = 1 << 20
+let im2colBandFloatsStorage = Atomic(1 << 20)
+var im2colBandFloats: Int {
+    get { im2colBandFloatsStorage.load(ordering: .relaxed) }
+    set { im2colBandFloatsStorage.store(newValue, ordering: .relaxed) }
+}
 
 struct Im2colGeometry {
     let channels: Int, height: Int, width: Int

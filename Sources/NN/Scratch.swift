@@ -1,36 +1,40 @@
 import Foundation
+import Synchronization
 
 // Scratch buffers for im2col columns and other per-call temporaries. Large buffers are reused instead of being
 // allocated per call: a fresh 50 MB allocation costs thousands of page faults, more than the GEMM it feeds.
 
-final class ScratchPool: @unchecked Sendable {
+final class ScratchPool: Sendable {
     static let shared = ScratchPool()
-    private var free: [(pointer: UnsafeMutablePointer<Float>, capacity: Int)] = []
-    private let lock = NSLock()
+    /// Free buffers as (address, capacity): a pointer is not Sendable, and the pool hands out sole ownership.
+    private let free = Mutex<[(address: UInt, capacity: Int)]>([])
 
     /// A buffer of at least `count` floats, contents undefined; give it back with `release`.
     func take(_ count: Int) -> (pointer: UnsafeMutablePointer<Float>, capacity: Int) {
-        lock.lock()
-        defer { lock.unlock() }
-        var best: Int? = nil
-        for index in free.indices where free[index].capacity >= count {
-            if best == nil || free[index].capacity < free[best!].capacity { best = index }
+        let reused: (address: UInt, capacity: Int)? = free.withLock { free in
+            var best: Int? = nil
+            for index in free.indices where free[index].capacity >= count {
+                if best == nil || free[index].capacity < free[best!].capacity { best = index }
+            }
+            return best.map { free.remove(at: $0) }
         }
-        if let best { return free.remove(at: best) }
+        if let reused, let pointer = UnsafeMutablePointer<Float>(bitPattern: reused.address) {
+            return (pointer, reused.capacity)
+        }
         let capacity = max(count, 1)
         return (UnsafeMutablePointer<Float>.allocate(capacity: capacity), capacity)
     }
 
     func release(_ buffer: (pointer: UnsafeMutablePointer<Float>, capacity: Int)) {
-        lock.lock()
-        defer { lock.unlock() }
-        free.append(buffer)
-        // Keep a handful of buffers; drop the smallest beyond that.
-        if free.count > 8 {
+        let dropped: UInt? = free.withLock { free in
+            free.append((UInt(bitPattern: buffer.pointer), buffer.capacity))
+            // Keep a handful of buffers; drop the smallest beyond that.
+            guard free.count > 8 else { return nil }
             var smallest = 0
             for index in free.indices where free[index].capacity < free[smallest].capacity { smallest = index }
-            free.remove(at: smallest).pointer.deallocate()
+            return free.remove(at: smallest).address
         }
+        if let dropped { UnsafeMutablePointer<Float>(bitPattern: dropped)?.deallocate() }
     }
 }
 

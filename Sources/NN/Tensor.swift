@@ -4,9 +4,12 @@
 // caller owns, and `reshaped` returns a view that shares storage (1x1 convolutions and linear layers use it).
 
 import Foundation
+import Synchronization
 
 /// Owns the raw memory; shared by a tensor and its reshaped views. Large buffers come from and return to
 /// `StoragePool`, so a training step reuses the previous step's activation memory instead of paying page faults.
+// Tensors are shared with the kernels' worker threads by design: each thread writes only its own slice of a buffer
+// (the contract of `parallelFor`), which no lock or actor could express without serialising the kernels.
 public final class TensorStorage: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int
@@ -25,43 +28,48 @@ public final class TensorStorage: @unchecked Sendable {
 /// A cache of freed large tensor buffers, keyed by exact element count (a training or inference loop allocates
 /// the same shapes every step). Fresh large allocations are mmapped by malloc and cost a page fault and a page
 /// clear per 4 KB, a quarter of the time of the conv stack benchmark before this cache.
-final class StoragePool: @unchecked Sendable {
+final class StoragePool: Sendable {
     static let shared = StoragePool()
     /// Buffers smaller than this are left to malloc, which recycles them cheaply itself.
     static let minimumCount = 1 << 16
     /// Upper bound on cached memory (floats): 512 MB.
     static let capacity = 1 << 27
 
-    private var buckets: [Int: [UnsafeMutablePointer<Float>]] = [:]
-    private var cachedCount = 0
-    private let lock = NSLock()
+    /// Free buffers by element count (as addresses: a pointer is not Sendable, the pool hands out sole ownership).
+    private struct State: ~Copyable {
+        var buckets: [Int: [UInt]] = [:]
+        var cachedCount = 0
+    }
+    private let state = Mutex(State())
 
     func take(_ count: Int) -> UnsafeMutablePointer<Float>? {
         guard count >= Self.minimumCount else { return nil }
-        lock.lock()
-        defer { lock.unlock() }
-        guard let pointer = buckets[count]?.popLast() else { return nil }
-        cachedCount -= count
-        return pointer
+        let address: UInt? = state.withLock { state in
+            guard let address = state.buckets[count]?.popLast() else { return nil }
+            state.cachedCount -= count
+            return address
+        }
+        return address.flatMap { UnsafeMutablePointer<Float>(bitPattern: $0) }
     }
 
     func give(_ pointer: UnsafeMutablePointer<Float>, count: Int) -> Bool {
         guard count >= Self.minimumCount else { return false }
-        lock.lock()
-        defer { lock.unlock() }
-        guard cachedCount + count <= Self.capacity else { return false }
-        buckets[count, default: []].append(pointer)
-        cachedCount += count
-        return true
+        let address = UInt(bitPattern: pointer)
+        return state.withLock { state in
+            guard state.cachedCount + count <= Self.capacity else { return false }
+            state.buckets[count, default: []].append(address)
+            state.cachedCount += count
+            return true
+        }
     }
 
     /// Frees every cached buffer.
     func drain() {
-        lock.lock()
-        defer { lock.unlock() }
-        for pointer in buckets.values.joined() { pointer.deallocate() }
-        buckets = [:]
-        cachedCount = 0
+        state.withLock { state in
+            for address in state.buckets.values.joined() { UnsafeMutablePointer<Float>(bitPattern: address)?.deallocate() }
+            state.buckets = [:]
+            state.cachedCount = 0
+        }
     }
 }
 

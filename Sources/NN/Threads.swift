@@ -1,6 +1,7 @@
 import COpenBLAS
 import Dispatch
 import Foundation
+import Synchronization
 
 // Threads: every kernel (GEMM, im2col, depthwise conv, correlation, warp, norms) splits its outer loop over
 // `parallelFor`, which hands contiguous chunks to DispatchQueue.concurrentPerform. One chunk per thread keeps
@@ -11,17 +12,21 @@ import Foundation
 // and between the many small GEMMs of a forward pass that spinning took ~20% of the samples of `flow` on two
 // cores shared with the decoder and the writer.
 
-/// Number of threads used by the kernels, GEMM included.
-public private(set) nonisolated(unsafe) var threadCount: Int = {
+/// The kernels' thread count: atomic, so any task may read or set it; OpenBLAS is made single-threaded the first
+/// time it is touched.
+private let threadCountStorage: Atomic<Int> = {
     openblas_set_num_threads(1)
-    return ProcessInfo.processInfo.activeProcessorCount
+    return Atomic(ProcessInfo.processInfo.activeProcessorCount)
 }()
 
+/// Number of threads used by the kernels, GEMM included.
+public var threadCount: Int { threadCountStorage.load(ordering: .relaxed) }
+
 /// Sets the thread count for the engine's kernels (`NN.setThreads(2)`); OpenBLAS stays single-threaded.
-/// Call it before running kernels, not concurrently with them.
+/// Kernels already running keep the count they started with.
 public func setThreads(_ n: Int) {
     openblas_set_num_threads(1)
-    threadCount = max(1, n)
+    threadCountStorage.store(max(1, n), ordering: .relaxed)
 }
 
 /// Work (roughly, inner-loop iterations) below which a chunk is not worth a thread hand-off (~10 us).
@@ -39,6 +44,8 @@ func parallelFor(_ count: Int, itemCost: Int = 1, _ body: (Range<Int>) -> Void) 
     let chunks = min(threads, max(1, count / minChunk))
     if chunks <= 1 { body(0..<count); return }
     withoutActuallyEscaping(body) { body in
+        // The chunks write disjoint memory (the contract above), which is what makes sharing `body` safe.
+        nonisolated(unsafe) let body = body
         DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
             let start = count * chunk / chunks
             let end = count * (chunk + 1) / chunks

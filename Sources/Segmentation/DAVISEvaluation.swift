@@ -195,8 +195,9 @@ public enum DAVISEvaluation {
             }
         }
         let scored = Array(1..<(truth.count - 1))
-        var jValues = [[Double]](repeating: [Double](repeating: 0, count: scored.count), count: objectCount)
-        var fValues = jValues
+        // Written under `lock` by the parallel frames below; the compiler cannot see the lock, so they opt out.
+        nonisolated(unsafe) var jValues = [[Double]](repeating: [Double](repeating: 0, count: scored.count), count: objectCount)
+        nonisolated(unsafe) var fValues = jValues
         // Frames are independent: score them in parallel, each writing its own slots.
         let lock = NSLock()
         DispatchQueue.concurrentPerform(iterations: scored.count) { slot in

@@ -117,9 +117,10 @@ public final class LabelPropagation {
         let (w, h, c, radius, k) = (gridWidth, gridHeight, channels, configuration.radius, configuration.topK)
         let inverseTemperature = 1 / configuration.temperature
         var output = [Float](repeating: 0, count: labelCount * cells)
-        let outputPointer = output.withUnsafeMutableBufferPointer { $0.baseAddress! }
+        nonisolated(unsafe) let outputPointer = output.withUnsafeMutableBufferPointer { $0.baseAddress! }
         // Rows of target cells are independent; each writes only its own cells.
         target.withUnsafeBufferPointer { query in
+            nonisolated(unsafe) let query = query
             DispatchQueue.concurrentPerform(iterations: h) { y in
                 var bestSimilarity = [Float](repeating: -.infinity, count: k)
                 var bestFrame = [Int](repeating: 0, count: k), bestCell = [Int](repeating: 0, count: k)

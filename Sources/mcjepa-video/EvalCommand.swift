@@ -2,6 +2,7 @@ import ArgumentParser
 import FlowIO
 import FlowRefinement
 import Foundation
+import Synchronization
 import MCJEPA
 import VideoIO
 
@@ -80,7 +81,8 @@ struct EvalFlowCommand: AsyncParsableCommand {
         case let folder?: source = .folder(URL(fileURLWithPath: folder))
         case nil:
             let refined = refine ?? true
-            let estimator = try modelOptions.estimator(flipAverage: flipAverage, refinement: refined ? refinement : nil)
+            // The evaluation calls the estimate closure for one pair at a time.
+            nonisolated(unsafe) let estimator = try modelOptions.estimator(flipAverage: flipAverage, refinement: refined ? refinement : nil)
             let name = "model \(modelOptions.model ?? "built-in")" + (modelOptions.maxSide.map { " (max side \($0))" } ?? "")
                 + (flipAverage ? " (flip-averaged)" : "") + (refined ? " + \(refinement.rawValue) refinement" : "")
             source = .estimator(name: name) { pairFolder in
@@ -127,20 +129,19 @@ struct EvalFlowCommand: AsyncParsableCommand {
 
 /// Wall-clock time over the pairs the model estimated (the estimate closure is @Sendable, so the totals live in
 /// a locked box rather than captured variables).
-final class PairTimer: @unchecked Sendable {
-    private let lock = NSLock()
-    private var total: Double = 0, pairs = 0
+final class PairTimer: Sendable {
+    private let totals = Mutex((seconds: 0.0, pairs: 0))
 
     func measure<T>(_ work: () throws -> T) throws -> T {
         let start = DispatchTime.now().uptimeNanoseconds
         let result = try work()
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        lock.lock(); total += elapsed; pairs += 1; lock.unlock()
+        totals.withLock { $0 = ($0.seconds + elapsed, $0.pairs + 1) }
         return result
     }
 
-    var seconds: Double { lock.lock(); defer { lock.unlock() }; return total }
-    var count: Int { lock.lock(); defer { lock.unlock() }; return pairs }
+    var seconds: Double { totals.withLock { $0.seconds } }
+    var count: Int { totals.withLock { $0.pairs } }
 }
 
 extension RefinementMethod: ExpressibleByArgument {}

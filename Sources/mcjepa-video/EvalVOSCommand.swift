@@ -50,7 +50,8 @@ struct EvalVOSCommand: AsyncParsableCommand {
         let source: DAVISEvaluation.PredictionSource
         switch pred {
         case nil:
-            let encoder = try modelOptions.estimator().encoder
+            // The evaluation computes one frame's features at a time.
+            nonisolated(unsafe) let encoder = try modelOptions.estimator().encoder
             let configuration = LabelPropagation.Configuration(stride: 1 << level)
             let name = "model \(modelOptions.model ?? "built-in") (level \(level)"
                 + (modelOptions.maxSide.map { ", max side \($0))" } ?? ")")

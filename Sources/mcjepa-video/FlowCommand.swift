@@ -102,7 +102,8 @@ struct FlowCommand: AsyncParsableCommand {
             sceneCutThreshold: !isPair && cutThreshold < 1 ? cutThreshold : nil))
         let total = opened.expectedFrames
         var done = 0, pairCount = 0
-        let outputs: [FlowPairOutput] = [files] + (rendered.map { [$0] } ?? [])
+        // The outputs are written by the writer task alone, and finished after it ends.
+        nonisolated(unsafe) let outputs: [FlowPairOutput] = [files] + (rendered.map { [$0] } ?? [])
         try await runReportingErrors(input: source.displayPath, outputs: [outputDir, staged.path, video].compactMap { $0 }) {
             try await writeConcurrently(pairs, progress: { event in
                 done = event.framesDecoded

@@ -147,7 +147,8 @@ struct PreprocessCommand: AsyncParsableCommand {
         }
         if flow {
             let weights = try loadWeights(modelPath: model, verbose: reporting.verbose, reporter: reporter)
-            let estimator = FlowEstimator(loaded: weights, refinement: (refine ?? true) ? .standard : nil, threads: threads)
+            // The preprocessor asks for one pair's flow at a time.
+            nonisolated(unsafe) let estimator = FlowEstimator(loaded: weights, refinement: (refine ?? true) ? .standard : nil, threads: threads)
             options.pairFlow = { first, second in
                 try FlowFile.encode(estimator.flow(from: first, to: second), format: .npy)
             }

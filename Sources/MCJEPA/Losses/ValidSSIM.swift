@@ -39,6 +39,8 @@ private func validBoxMeanAdjoint(_ g: UnsafePointer<Float>, _ dst: UnsafeMutable
 
 private func forEachPlane(_ count: Int, _ body: (Int) -> Void) {
     withoutActuallyEscaping(body) { body in
+        // Each plane's call writes only that plane.
+        nonisolated(unsafe) let body = body
         DispatchQueue.concurrentPerform(iterations: count) { body($0) }
     }
 }

@@ -171,11 +171,16 @@ public final class MixedSampler {
         }
         var made = [Result<Item, Error>?](repeating: nil, count: count)
         let workers = max(1, min(threadCount, count))
-        made.withUnsafeMutableBufferPointer { made in
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                for index in stride(from: worker, to: count, by: workers) {
-                    var local = TrainingRNG(seed: seeds[index])
-                    made[index] = Result { try make(&local) }
+        withoutActuallyEscaping(make) { make in
+            made.withUnsafeMutableBufferPointer { made in
+                // Workers fill distinct slots; `make` is called concurrently only when every source is a
+                // ConcurrentTrainingPairSource (checked above).
+                nonisolated(unsafe) let (made, make) = (made, make)
+                DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                    for index in stride(from: worker, to: count, by: workers) {
+                        var local = TrainingRNG(seed: seeds[index])
+                        made[index] = Result { try make(&local) }
+                    }
                 }
             }
         }
