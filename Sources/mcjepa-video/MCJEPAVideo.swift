@@ -78,7 +78,9 @@ struct MCJEPAVideo: AsyncParsableCommand {
     /// print() never reports a failed write, so a report sent to a full disk (`info > /dev/full`) would exit 0:
     /// flush standard output and fail (exit 1) when any write to it failed.
     private static func checkStandardOutput() {
-        if fflush(stdout) != 0 || ferror(stdout) != 0 {
+        // fflush(nil) flushes every C stream and fails when a write fails (Swift 6 forbids naming C's `stdout`, a
+        // mutable global); standard error is unbuffered, so this is standard output's pending report.
+        if fflush(nil) != 0 {
             printError("standard output: cannot write (\(String(cString: strerror(errno))))")
             Foundation.exit(Exit.failure.rawValue)
         }
