@@ -196,35 +196,31 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
         XCTAssertTrue(lines[1].hasPrefix("a ") && lines[2].hasPrefix("b ") && lines[3].hasPrefix("mean"), result.out)
         XCTAssertTrue(result.err.contains("ms per pair (2 pairs"), result.err)
 
-        let json = try runProcess(tool, ["eval", "flow", set, "--model", model, "--max-side", "64", "--json"])
-        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [String: Any])
-        XCTAssertEqual(report["prediction"] as? String, "model \(model) (max side 64) + search refinement")
-        let mean = try XCTUnwrap(report["mean"] as? [String: Any])
-        let epe = try XCTUnwrap(mean["epe"] as? Double)
-        XCTAssertTrue(epe.isFinite && epe > 0, "\(epe)")
-
-        let flipped = try runProcess(tool, ["eval", "flow", set, "--model", model, "--max-side", "64", "--json", "--flip-average"])
-        let flippedReport = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(flipped.out.utf8)) as? [String: Any])
-        XCTAssertEqual(flippedReport["prediction"] as? String, "model \(model) (max side 64) (flip-averaged) + search refinement")
-        let flippedEPE = try XCTUnwrap((flippedReport["mean"] as? [String: Any])?["epe"] as? Double)
-        XCTAssertTrue(flippedEPE.isFinite && flippedEPE != epe, "\(flippedEPE) vs \(epe)")
+        /// The report's name for the prediction and its mean EPE, for `eval flow` on the model with these options.
+        func scored(_ options: [String]) throws -> (prediction: String?, epe: Double) {
+            let run = try runProcess(tool, ["eval", "flow", set, "--model", model, "--max-side", "64", "--json"] + options)
+            let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(run.out.utf8)) as? [String: Any], run.err)
+            let epe = try XCTUnwrap((report["mean"] as? [String: Any])?["epe"] as? Double)
+            XCTAssertTrue(epe.isFinite && epe > 0, "\(options): \(epe)")
+            return (report["prediction"] as? String, epe)
+        }
+        let standard = try scored([])
+        XCTAssertEqual(standard.prediction, "model \(model) (max side 64) + search refinement")
+        // Each option gives another prediction, so another score.
+        let flipped = try scored(["--flip-average"])
+        XCTAssertEqual(flipped.prediction, "model \(model) (max side 64) (flip-averaged) + search refinement")
+        XCTAssertNotEqual(flipped.epe, standard.epe)
         let misplaced = try runProcess(tool, ["eval", "flow", set, "--pred", "zero", "--flip-average"])
         XCTAssertEqual(misplaced.status, 2)
         XCTAssertTrue(misplaced.err.contains("--flip-average applies only without --pred"), misplaced.err)
-
-        // --no-refine scores the network's flow as it is: another prediction, another score.
-        let raw = try runProcess(tool, ["eval", "flow", set, "--model", model, "--max-side", "64", "--json", "--no-refine"])
-        let rawReport = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(raw.out.utf8)) as? [String: Any])
-        XCTAssertEqual(rawReport["prediction"] as? String, "model \(model) (max side 64)")
-        let rawEPE = try XCTUnwrap((rawReport["mean"] as? [String: Any])?["epe"] as? Double)
-        XCTAssertTrue(rawEPE.isFinite && rawEPE != epe, "\(rawEPE) vs \(epe)")
+        // --no-refine scores the network's flow as it is.
+        let raw = try scored(["--no-refine"])
+        XCTAssertEqual(raw.prediction, "model \(model) (max side 64)")
+        XCTAssertNotEqual(raw.epe, standard.epe)
         // --refinement variational runs the coarse-to-fine variational refinement instead of the seeded search.
-        let variational = try runProcess(tool, ["eval", "flow", set, "--model", model, "--max-side", "64", "--json",
-                                                "--refinement", "variational"])
-        let variationalReport = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(variational.out.utf8)) as? [String: Any])
-        XCTAssertEqual(variationalReport["prediction"] as? String, "model \(model) (max side 64) + variational refinement")
-        let variationalEPE = try XCTUnwrap((variationalReport["mean"] as? [String: Any])?["epe"] as? Double)
-        XCTAssertTrue(variationalEPE.isFinite && variationalEPE != epe, "\(variationalEPE) vs \(epe)")
+        let variational = try scored(["--refinement", "variational"])
+        XCTAssertEqual(variational.prediction, "model \(model) (max side 64) + variational refinement")
+        XCTAssertNotEqual(variational.epe, standard.epe)
         let contradiction = try runProcess(tool, ["eval", "flow", set, "--no-refine", "--refinement", "variational"])
         XCTAssertEqual(contradiction.status, 2)
         XCTAssertTrue(contradiction.err.contains("--refinement contradicts --no-refine"), contradiction.err)
