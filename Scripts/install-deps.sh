@@ -3,8 +3,10 @@
 # Idempotent: does nothing when they are already present.
 set -euo pipefail
 packages=(libavcodec-dev libavformat-dev libswscale-dev libavutil-dev libopenblas-dev libopencv-video-dev pkg-config ffmpeg)
+# For the tests only: zzuf mutates files for Scripts/fuzz.sh (the run-time image does not need it).
+fuzzing=(zzuf)
 missing=()
-for p in "${packages[@]}"; do
+for p in "${packages[@]}" "${fuzzing[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

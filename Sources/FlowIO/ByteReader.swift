@@ -117,6 +117,6 @@ func writeFileBytes(_ bytes: [UInt8], to url: URL) throws {
     do {
         try AtomicOutput.write(bytes, to: url.path)
     } catch let error as AtomicOutputError {
-        throw FlowIOError(url: url, reason: "cannot be written (\(error.reason))")
+        throw FlowIOError(url: url, reason: "cannot be written (\(error.reason))", isAboutOutput: true)
     }
 }

@@ -5,14 +5,17 @@ public struct FlowIOError: Error, CustomStringConvertible, LocalizedError, Equat
     /// The file involved (a path as the user gave it), or "" when the error is not about a file.
     public let file: String
     public let reason: String
+    /// Whether a file being written failed (the tool failed: exit 1) rather than one being read (bad input: exit 3).
+    public let isAboutOutput: Bool
 
-    public init(file: String, reason: String) {
+    public init(file: String, reason: String, isAboutOutput: Bool = false) {
         self.file = file
         self.reason = reason
+        self.isAboutOutput = isAboutOutput
     }
 
-    public init(url: URL, reason: String) {
-        self.init(file: url.path, reason: reason)
+    public init(url: URL, reason: String, isAboutOutput: Bool = false) {
+        self.init(file: url.path, reason: reason, isAboutOutput: isAboutOutput)
     }
 
     public var description: String { file.isEmpty ? reason : "\(file): \(reason)" }

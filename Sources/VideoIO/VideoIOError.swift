@@ -26,6 +26,10 @@ public struct VideoIOError: Error, CustomStringConvertible, Sendable {
         self.init(path: path, operation: operation, code: ffmpegCode, message: ffmpegErrorMessage(ffmpegCode))
     }
 
+    /// Whether the failure concerns an output being written (the tool failed: exit 1) rather than an input it was
+    /// given (bad input: exit 3). Every operation that writes is phrased as one of these.
+    public var isAboutOutput: Bool { ["cannot create", "cannot write", "cannot encode"].contains(operation) }
+
     public var description: String {
         // Newlines from FFmpeg or file names would break the one-line promise.
         let oneLine = { (s: String) in s.split(whereSeparator: \.isNewline).joined(separator: " ") }

@@ -33,11 +33,6 @@ struct AverageCommand: ParsableCommand {
             if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
             try WeightsFile.save(model, to: out, metadata: metadata, replace: overwrite)
             print("wrote \(out): the mean of \(weights.count) weights files, \(model.parameters.parameterCount) parameters, config \(model.config)")
-        } catch let error as WeightsError {
-            printError(error.description)
-            // An unusable input is bad input; a file that cannot be written (a full disk, an output created
-            // meanwhile) is a failure.
-            throw error.kind == .invalid ? Exit.badInput : Exit.failure
         } catch let error as CocoaError {
             printError("\(out): cannot create its folder (\(error.localizedDescription))")
             throw Exit.failure

@@ -22,10 +22,7 @@ struct VideoInputOptions: ParsableArguments {
         guard inputs.count == 1 || (allowPair && inputs.count == 2) else {
             throw ValidationError(allowPair ? "give one input, or two images" : "give one input")
         }
-        do { return try FrameInput(inputs: inputs) } catch let error as VideoIOError {
-            printError(error.description)
-            throw Exit.badInput
-        }
+        return try FrameInput(inputs: inputs)
     }
 
     func decodeOptions(threads: Int) -> DecodeOptions {
@@ -85,17 +82,12 @@ func loadWeights(modelPath: String?, verbose: Bool = false, reporter: ProgressRe
         printError(BuiltInWeights.missingMessage)
         throw Exit.failure
     }
-    do {
-        let loaded = try WeightsFile.load(path: path)
-        let banner = "\(modelPath == nil ? "built-in " : "")\(loaded.banner)"
-        if verbose {
-            if let reporter { reporter.note(banner) } else { FileHandle.standardError.write(Data("\(banner)\n".utf8)) }
-        } else if isatty(STDERR_FILENO) != 0 && reporter?.mode != ProgressReporter.Mode.json {
-            FileHandle.standardError.write(Data("\(banner)\n".utf8))
-        }
-        return loaded
-    } catch let error as WeightsError {
-        printError(error.description)
-        throw Exit.badInput
+    let loaded = try WeightsFile.load(path: path)
+    let banner = "\(modelPath == nil ? "built-in " : "")\(loaded.banner)"
+    if verbose {
+        if let reporter { reporter.note(banner) } else { FileHandle.standardError.write(Data("\(banner)\n".utf8)) }
+    } else if isatty(STDERR_FILENO) != 0 && reporter?.mode != ProgressReporter.Mode.json {
+        FileHandle.standardError.write(Data("\(banner)\n".utf8))
     }
+    return loaded
 }

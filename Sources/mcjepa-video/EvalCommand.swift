@@ -117,12 +117,6 @@ struct EvalFlowCommand: AsyncParsableCommand {
                 FileHandle.standardError.write(Data(String(format: "%.1f ms per pair (%d pairs, images read and flow estimated)\n",
                                                            1000 * timer.seconds / Double(timer.count), timer.count).utf8))
             }
-        } catch let error as FlowIOError {
-            printError(error.description)
-            throw Exit.badInput
-        } catch let error as VideoIOError {
-            printError(error.description)
-            throw Exit.badInput
         }
     }
 }

@@ -1,5 +1,12 @@
 import ArgumentParser
+import AtomicOutput
+import Dataset
+import FlowIO
 import Foundation
+import MCJEPA
+import NN
+import Pipeline
+import VideoIO
 import VideoPipeline
 
 /// Exit codes users and schedulers can act on (see README): 0 ok, 1 failure, 2 usage, 3 bad input.
@@ -18,4 +25,34 @@ func printError(_ message: String) {
         || zip(arguments, arguments.dropFirst()).contains { $0 == "--progress" && $1 == "json" }
     let text = (json ? ProgressReporter.jsonLine(event: "error", message: line) : line) + "\n"
     FileHandle.standardError.write(Data(text.utf8))
+}
+
+/// Where every error a module throws becomes one line and an exit code: each module's error says which kind of
+/// failure it is (an input that cannot be used, an output that cannot be written, ...), and this is the one
+/// place that maps kinds to codes. Commands only catch errors they handle differently (`info` goes on to the
+/// next file). nil for an error that is not a module's (ExitCode, argument-parser errors).
+func failure(of error: Error) -> (message: String, code: Int32)? {
+    let output = Exit.failure.rawValue, input = Exit.badInput.rawValue
+    let (message, code): (String, Int32)
+    switch error {
+    case let error as VideoIOError: (message, code) = (error.description, error.isAboutOutput ? output : input)
+    case let error as FlowIOError: (message, code) = (error.description, error.isAboutOutput ? output : input)
+    case let error as WeightsError: (message, code) = (error.description, error.kind == .invalid ? input : output)
+    case let error as SafetensorsError: (message, code) = (error.description, error.kind == .invalid ? input : output)
+    case let error as TrainingError: (message, code) = (error.description, error.isAboutOutput ? output : input)
+    case let error as DatasetError:
+        let kind: ExitCode = switch error {
+        case .badInput, .video: Exit.badInput
+        case .output: Exit.retry // the same command may succeed later: a scheduler retries it
+        case .usage: Exit.usage
+        case .encoder, .outputExists: Exit.failure
+        }
+        (message, code) = (error.description, kind.rawValue)
+    case let error as PipelineError: (message, code) = (error.description, input)
+    case let error as ConfigError: (message, code) = (error.description, input)
+    case let error as AtomicOutputError: (message, code) = (error.description, output)
+    case let error as MissingWeightsError: (message, code) = (error.description, output)
+    default: return nil
+    }
+    return (message, code)
 }

@@ -104,7 +104,7 @@ struct FlowCommand: AsyncParsableCommand {
         var done = 0, pairCount = 0
         // The outputs are written by the writer task alone, and finished after it ends.
         nonisolated(unsafe) let outputs: [FlowPairOutput] = [files] + (rendered.map { [$0] } ?? [])
-        try await runReportingErrors(input: source.displayPath, outputs: [outputDir, staged.path, video].compactMap { $0 }) {
+        try await runReportingErrors(input: source.displayPath) {
             try await writeConcurrently(pairs, progress: { event in
                 done = event.framesDecoded
                 if case .pair = event { pairCount += 1 }
@@ -128,28 +128,18 @@ struct FlowCommand: AsyncParsableCommand {
     }
 }
 
-/// Opens the source once to check it and learn its length and timing (exit 3 with the reason when it cannot).
+/// Opens the source once to check it and learn its length and timing (a `VideoIOError` about the input when it
+/// cannot: exit 3, reported by the entry point).
 func openOrExit(_ source: FrameInput, _ options: DecodeOptions) throws -> FrameReader {
-    do { return try source.open(options) } catch let error as VideoIOError {
-        printError(error.description)
-        throw Exit.badInput
-    }
+    try source.open(options)
 }
 
-/// Runs a command's frame loop, turning its errors into one line and an exit code: an error naming one of the
-/// `outputs` is a failure (1), anything about the input is bad input (3).
-func runReportingErrors(input: String, outputs: [String], _ body: () async throws -> Void) async throws {
+/// Runs a command's frame loop. The modules' errors say themselves whether an input or an output failed, and the
+/// entry point reports them (`failure(of:)`); an error of no module is reported here against the input (exit 1).
+func runReportingErrors(input: String, _ body: () async throws -> Void) async throws {
     do {
         try await body()
-    } catch let error as VideoIOError {
-        printError(error.description)
-        throw outputs.contains(where: { error.path.hasPrefix($0) }) ? Exit.failure : Exit.badInput
-    } catch let error as FlowIOError {
-        printError(error.description)
-        throw outputs.contains(where: { error.file.hasPrefix($0) }) ? Exit.failure : Exit.badInput
-    } catch let error as ExitCode {
-        throw error
-    } catch {
+    } catch where failure(of: error) == nil && !(error is ExitCode) {
         printError("\(input): \(error)")
         throw Exit.failure
     }

@@ -62,6 +62,10 @@ struct MCJEPAVideo: AsyncParsableCommand {
             }
             checkStandardOutput()
         } catch {
+            if let failure = failure(of: error) {
+                printError(failure.message)
+                Foundation.exit(failure.code)
+            }
             if exitCode(for: error) == .validationFailure {
                 // One line, as every error: the cause, then where the options are described.
                 let message = message(for: error).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }

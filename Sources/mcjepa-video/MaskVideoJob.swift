@@ -31,7 +31,7 @@ struct MaskVideoJob {
         defer { staged.discardUnlessCommitted() }
         let output = MaskOutput(folder: staged.path, video: video, encodeOptions: opened.encodeOptions, replace: overwrite,
                                 name: { source.name(ofFrame: $0, options: decode) })
-        try await runReportingErrors(input: source.displayPath, outputs: [outputDir, staged.path, video].compactMap { $0 }) {
+        try await runReportingErrors(input: source.displayPath) {
             do {
                 for try await frame in source.framesDecodedAhead(decode) {
                     try output.write(frame: frame, ids: try mask(frame, encoder.features(FrameImage(frame))),

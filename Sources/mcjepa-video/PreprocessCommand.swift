@@ -110,17 +110,7 @@ struct PreprocessCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        do {
-            try preprocess()
-        } catch let error as DatasetError {
-            printError(error.description)
-            switch error {
-            case .badInput, .video: throw Exit.badInput
-            case .output: throw Exit.retry
-            case .usage: throw Exit.usage
-            case .encoder, .outputExists: throw Exit.failure
-            }
-        }
+        try preprocess()
     }
 
     private func preprocess() throws {

@@ -49,7 +49,7 @@ struct RenderCommand: AsyncParsableCommand {
                                     options: opened.encodeOptions, replace: overwriteOption.overwrite)
         let total = opened.expectedFrames
         var done = 0
-        try await runReportingErrors(input: source.displayPath, outputs: [output]) {
+        try await runReportingErrors(input: source.displayPath) {
             try await video.render(flowFolder: flow, over: source, decode: decode) { frames in
                 done = frames
                 reporter.update(done: done, total: total)

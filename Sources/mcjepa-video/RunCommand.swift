@@ -35,15 +35,9 @@ struct RunCommand: AsyncParsableCommand {
             let parts = assignment.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             overrides[String(parts[0])] = String(parts[1])
         }
-        let commands: [(Pipeline.Invocation, ParsableCommand)]
-        do {
-            let pipeline = try PipelineParser.load(path: pipeline)
-            commands = try pipeline.invocations(inputs: inputs, overrides: overrides).map {
-                ($0, try parseStep($0, in: pipeline))
-            }
-        } catch let error as PipelineError {
-            printError(error.description)
-            throw Exit.badInput
+        let pipeline = try PipelineParser.load(path: pipeline)
+        let commands = try pipeline.invocations(inputs: inputs, overrides: overrides).map {
+            ($0, try parseStep($0, in: pipeline))
         }
         for (invocation, _) in commands where dryRun {
             print(([MCJEPAVideo.configuration.commandName!] + invocation.arguments).map(shellQuoted).joined(separator: " "))

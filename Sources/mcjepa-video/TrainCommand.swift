@@ -174,18 +174,8 @@ struct TrainCommand: AsyncParsableCommand {
             } else {
                 print("stopped at step \(trainer.state.step) of \(steps); continue with --resume")
             }
-        } catch let error as WeightsError {
-            printError(error.description); throw Exit.badInput
-        } catch let error as SafetensorsError {
-            printError(error.description); throw Exit.badInput
-        } catch let error as TrainingError {
-            printError(error.description); throw Exit.badInput
-        } catch let error as VideoIOError {
-            printError(error.description); throw Exit.badInput
-        } catch let error as ExitCode {
-            throw error
-        } catch {
-            printError("\(error)"); throw Exit.failure
+        } catch where failure(of: error) == nil && !(error is ExitCode) {
+            printError("\(out): \(error)"); throw Exit.failure
         }
     }
 

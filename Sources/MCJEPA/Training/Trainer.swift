@@ -36,7 +36,13 @@ public struct TrainerOptions {
 /// Why training stopped early.
 public struct TrainingError: Error, CustomStringConvertible {
     public let description: String
-    public init(description: String) { self.description = description }
+    /// Whether writing the run folder failed (the tool failed: exit 1) rather than the training data or options
+    /// being unusable (bad input: exit 3).
+    public let isAboutOutput: Bool
+    public init(description: String, isAboutOutput: Bool = false) {
+        self.description = description
+        self.isAboutOutput = isAboutOutput
+    }
 }
 
 /// The self-supervised MC-JEPA training loop (train.py `main`): each step one content batch (VICReg on two
@@ -209,7 +215,7 @@ public final class Trainer {
         do {
             try AtomicOutput.write(kept, to: path)
         } catch let error as AtomicOutputError {
-            throw TrainingError(description: error.description)
+            throw TrainingError(description: error.description, isAboutOutput: true)
         }
     }
 
@@ -221,13 +227,16 @@ public final class Trainer {
         let logPath = "\(folder)/log.jsonl"
         try Self.truncateLog(logPath, toStep: state.step)
         if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
-        guard let log = FileHandle(forWritingAtPath: logPath) else { throw TrainingError(description: "\(logPath): cannot write") }
+        guard let log = FileHandle(forWritingAtPath: logPath) else { throw TrainingError(description: "\(logPath): cannot write", isAboutOutput: true) }
         defer { try? log.close() }
         log.seekToEndOfFile()
         let encoder = JSONEncoder.trainingLog
         func writeRecord(_ record: some Encodable) throws {
             let data = try encoder.encode(record)
-            log.write(data + Data("\n".utf8))
+            // write(contentsOf:) reports a full disk; write(_:) would trap.
+            do { try log.write(contentsOf: data + Data("\n".utf8)) } catch {
+                throw TrainingError(description: "\(logPath): cannot write", isAboutOutput: true)
+            }
             progress(String(decoding: data, as: UTF8.self))
         }
         if state.step == 0, let record = evaluationRecord(step: 0) { try writeRecord(record) }
