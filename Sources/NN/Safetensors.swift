@@ -28,7 +28,10 @@ public enum Safetensors {
     public static func read(path: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe) }
-        catch { throw SafetensorsError(path: path, reason: "cannot read file (\(error.localizedDescription))") }
+        catch {
+            let exists = FileManager.default.fileExists(atPath: path)
+            throw SafetensorsError(path: path, reason: exists ? "cannot read the file" : "cannot read: no such file")
+        }
         return try parse(data, path: path)
     }
 

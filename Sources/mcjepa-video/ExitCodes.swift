@@ -27,6 +27,14 @@ func printError(_ message: String) {
     FileHandle.standardError.write(Data(text.utf8))
 }
 
+/// An error of no module, in one line: Foundation's own description for its errors (never a raw
+/// `Error Domain=... UserInfo={...}` dump), else the error's text with line breaks joined.
+func describe(_ error: Error) -> String {
+    let raw = "\(error)"
+    let text = error is CocoaError || raw.hasPrefix("Error Domain=") ? error.localizedDescription : raw
+    return text.split(whereSeparator: \.isNewline).joined(separator: " ")
+}
+
 /// Where every error a module throws becomes one line and an exit code: each module's error says which kind of
 /// failure it is (an input that cannot be used, an output that cannot be written, ...), and this is the one
 /// place that maps kinds to codes. Commands only catch errors they handle differently (`info` goes on to the

@@ -140,7 +140,7 @@ func runReportingErrors(input: String, _ body: () async throws -> Void) async th
     do {
         try await body()
     } catch where failure(of: error) == nil && !(error is ExitCode) {
-        printError("\(input): \(error)")
+        printError("\(input): \(describe(error))")
         throw Exit.failure
     }
 }

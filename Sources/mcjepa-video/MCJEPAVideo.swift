@@ -75,6 +75,11 @@ struct MCJEPAVideo: AsyncParsableCommand {
                 printError("\(message) (see 'mcjepa-video help\(command)')")
                 Foundation.exit(Exit.usage.rawValue)
             }
+            // Any other error that is not the argument parser's own (help, version, an ExitCode): one line, exit 1.
+            if !(error is ExitCode), exitCode(for: error) == .failure {
+                printError(describe(error))
+                Foundation.exit(Exit.failure.rawValue)
+            }
             exit(withError: error)
         }
     }

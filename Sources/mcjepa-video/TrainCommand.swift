@@ -175,7 +175,7 @@ struct TrainCommand: AsyncParsableCommand {
                 print("stopped at step \(trainer.state.step) of \(steps); continue with --resume")
             }
         } catch where failure(of: error) == nil && !(error is ExitCode) {
-            printError("\(out): \(error)"); throw Exit.failure
+            printError("\(out): \(describe(error))"); throw Exit.failure
         }
     }
 
