@@ -65,7 +65,7 @@ func checkReplaceable(_ finalPath: String, outputExtensions kinds: Set<String>) 
     }
     for name in (try? FileManager.default.contentsOfDirectory(atPath: finalPath)) ?? [] {
         var entryIsFolder: ObjCBool = false
-        FileManager.default.fileExists(atPath: "\(finalPath)/\(name)", isDirectory: &entryIsFolder)
+        _ = FileManager.default.fileExists(atPath: "\(finalPath)/\(name)", isDirectory: &entryIsFolder)
         if entryIsFolder.boolValue || !kinds.contains((name as NSString).pathExtension) {
             throw AtomicOutputError(path: finalPath, reason: "holds \(name), which this command does not write; -y replaces only an earlier output (remove it yourself)", kind: .exists)
         }
