@@ -13,9 +13,12 @@ final class ImageSequenceEncoder {
     private var fileNames: [String] = []
     private var finished = false
     private let encoder: FFmpegImageEncoder
+    private let replace: Bool
 
-    /// `path` is a pattern with one `%d`-style number (`out/%06d.png`) or a folder (files `%06d.png` inside).
-    init(path: String, firstNumber: Int) throws {
+    /// `path` is a pattern with one `%d`-style number (`out/%06d.png`) or a folder (files `%06d.png` inside);
+    /// `replace: false` refuses to move a file over an existing one of the same name.
+    init(path: String, firstNumber: Int, replace: Bool = true) throws {
+        self.replace = replace
         pattern = path.contains("%") ? path : (path as NSString).appendingPathComponent("%06d.png")
         let folder = (pattern as NSString).deletingLastPathComponent
         destinationFolder = folder.isEmpty ? "." : folder
@@ -60,9 +63,10 @@ final class ImageSequenceEncoder {
         }
         for name in fileNames {
             let destination = "\(destinationFolder)/\(name)"
-            if rename("\(temporaryFolder)/\(name)", destination) != 0 {
-                throw VideoIOError(path: destination, operation: "cannot write", code: mcjepa_averror(errno),
-                                   message: String(cString: strerror(errno)))
+            do {
+                try AtomicOutput.commit("\(temporaryFolder)/\(name)", to: destination, replace: replace)
+            } catch let error as AtomicOutputError {
+                throw VideoIOError(path: destination, operation: "cannot write", message: error.reason)
             }
         }
         AtomicOutput.discard(temporaryFolder)

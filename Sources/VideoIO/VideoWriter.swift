@@ -50,7 +50,7 @@ public final class VideoWriter {
         ticksPerFrame = max(1, Int64((1 / options.frameRate.doubleValue / timeBase.doubleValue).rounded()))
         if options.codec == .png {
             temporaryFile = nil
-            images = try ImageSequenceEncoder(path: path, firstNumber: options.firstImageNumber)
+            images = try ImageSequenceEncoder(path: path, firstNumber: options.firstImageNumber, replace: replace)
         } else {
             let temporary = AtomicOutput.temporaryPath(for: path)
             temporaryFile = temporary
