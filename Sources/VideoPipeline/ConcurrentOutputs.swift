@@ -9,13 +9,13 @@ import AsyncAlgorithms
 /// write error stops the computation at the next element.
 public func writeConcurrently<Events: AsyncSequence>(
     _ events: Events, progress: (Events.Element) -> Void = { _ in },
-    write: @escaping @Sendable (Events.Element) throws -> Void
+    write: @escaping @Sendable (Events.Element) async throws -> Void
 ) async throws where Events.Element: Sendable {
     let channel = AsyncThrowingChannel<Events.Element, Error>()
     let failed = WriterFailure()
     let writer = Task {
         do {
-            for try await element in channel { try write(element) }
+            for try await element in channel { try await write(element) }
         } catch {
             // Stop the producer: a pending `send` returns at once, and it checks `failed` after each one.
             await failed.raise()

@@ -3,8 +3,9 @@ import FlowIO
 import Foundation
 import VideoIO
 
-/// Where `FlowPairs`' results go. Outputs run on a task of their own, one event at a time, in order.
-public protocol FlowPairOutput: AnyObject {
+/// Where `FlowPairs`' results go. Outputs are actors: they run on the writer task of `writeConcurrently`, one
+/// event at a time, in order, and what they counted is read afterwards without a data race.
+public protocol FlowPairOutput: Actor {
     func write(_ event: FlowPairEvent) throws
     /// Completes the output after the last event.
     func finish() throws
@@ -34,14 +35,14 @@ public struct FlowFileOptions: Sendable {
 
 /// Writes each pair's files into `folder`, named by the pair's first frame (`FrameInput.name(ofFrame:)`:
 /// 000000.flo for frames 0 -> 1), and at the end `skipped.json` listing the pairs left out at scene cuts (when any).
-public final class FlowFileOutput: FlowPairOutput {
-    public let folder: URL
-    public let options: FlowFileOptions
-    private let name: (Int) -> String
+public actor FlowFileOutput: FlowPairOutput {
+    public nonisolated let folder: URL
+    public nonisolated let options: FlowFileOptions
+    private let name: @Sendable (Int) -> String
     public private(set) var pairsWritten = 0
     public private(set) var skipped: [(first: Int, second: Int, cut: Int)] = []
 
-    public init(folder: String, options: FlowFileOptions, name: @escaping (Int) -> String) {
+    public init(folder: String, options: FlowFileOptions, name: @escaping @Sendable (Int) -> String) {
         self.folder = URL(fileURLWithPath: folder)
         self.options = options
         self.name = name
@@ -90,8 +91,8 @@ public final class FlowFileOutput: FlowPairOutput {
 }
 
 /// Renders each pair into a flow video (`FlowVideoRenderer`), created at the first pair's size.
-public final class FlowVideoOutput: FlowPairOutput {
-    public let path: String
+public actor FlowVideoOutput: FlowPairOutput {
+    public nonisolated let path: String
     private let make: (Int, Int) throws -> FlowVideoRenderer
     public private(set) var renderer: FlowVideoRenderer?
 
@@ -116,26 +117,24 @@ public final class FlowVideoOutput: FlowPairOutput {
     public func finish() throws { try renderer?.finish() }
 }
 
-extension FlowVideoOutput {
-    /// `render`: draws the flow files of `flowFolder` (NAME.flo, .png, .npy or .pfm, NAME as
-    /// `FrameInput.name(ofFrame:)` gives it) over the frames of `source` they start from, skipping frames without
-    /// one; `progress` gets the count of frames read.
-    /// - Throws: `FlowIOError` naming a flow file that cannot be read or does not have the frames' size.
-    public func render(flowFolder: String, over source: FrameInput, decode: DecodeOptions,
-                       progress: (Int) -> Void) async throws {
-        var read = 0
-        for try await frame in source.framesDecodedAhead(decode) {
-            read += 1
-            progress(read)
-            let base = URL(fileURLWithPath: flowFolder).appendingPathComponent(source.name(ofFrame: frame.index, options: decode))
-            guard let file = FlowFileFormat.allCases.lazy.map({ base.appendingPathExtension($0.rawValue) })
-                .first(where: { FileManager.default.fileExists(atPath: $0.path) }) else { continue }
-            let field = try FlowFile.read(file)
-            guard field.width == frame.width && field.height == frame.height else {
-                throw FlowIOError(url: file, reason: "flow is \(field.width)x\(field.height), frames are \(frame.width)x\(frame.height)")
-            }
-            try write(.pair(FlowPair(first: frame.index, second: frame.index + 1, firstFrame: frame, forward: field,
-                                     backward: nil, startsShot: false)))
+/// `render`: draws the flow files of `flowFolder` (NAME.flo, .png, .npy or .pfm, NAME as `FrameInput.name(ofFrame:)`
+/// gives it) into `video` over the frames of `source` they start from, skipping frames without one; `progress` gets
+/// the count of frames read.
+/// - Throws: `FlowIOError` naming a flow file that cannot be read or does not have the frames' size.
+public func renderFlowFiles(_ flowFolder: String, over source: FrameInput, decode: DecodeOptions, into video: FlowVideoOutput,
+                            progress: (Int) -> Void) async throws {
+    var read = 0
+    for try await frame in source.framesDecodedAhead(decode) {
+        read += 1
+        progress(read)
+        let base = URL(fileURLWithPath: flowFolder).appendingPathComponent(source.name(ofFrame: frame.index, options: decode))
+        guard let file = FlowFileFormat.allCases.lazy.map({ base.appendingPathExtension($0.rawValue) })
+            .first(where: { FileManager.default.fileExists(atPath: $0.path) }) else { continue }
+        let field = try FlowFile.read(file)
+        guard field.width == frame.width && field.height == frame.height else {
+            throw FlowIOError(url: file, reason: "flow is \(field.width)x\(field.height), frames are \(frame.width)x\(frame.height)")
         }
+        try await video.write(.pair(FlowPair(first: frame.index, second: frame.index + 1, firstFrame: frame, forward: field,
+                                             backward: nil, startsShot: false)))
     }
 }

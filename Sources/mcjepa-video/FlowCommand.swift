@@ -110,20 +110,21 @@ struct FlowCommand: AsyncParsableCommand {
                 if case .pair = event { pairCount += 1 }
                 reporter.update(done: done, total: total, counters: ["pairs": pairCount])
             }, write: { event in
-                for output in outputs { try output.write(event) }
+                for output in outputs { try await output.write(event) }
             })
-            for output in outputs { try output.finish() }
+            for output in outputs { try await output.finish() }
         }
         reporter.finish(done: done, total: total, counters: ["pairs": pairCount])
-        guard files.pairsWritten > 0 else {
+        let (written, skipped) = (await files.pairsWritten, await files.skipped.count)
+        guard written > 0 else {
             printError("\(source.displayPath): \(done) frame(s) decoded, no pair of frames \(stride) apart in one shot "
                        + "(check --start/--duration/--stride)")
             throw Exit.badInput
         }
         try staged.commitOrExit(removingOnFailure: [video].compactMap { $0 })
-        var summary = "wrote \(files.pairsWritten) flow file(s)\(backward ? " (+ backward)" : "") to \(outputDir)"
-        if !files.skipped.isEmpty { summary += "; \(files.skipped.count) pair(s) across scene cuts skipped (skipped.json)" }
-        if let video { summary += " and \(rendered?.frameCount ?? 0) frame(s) to \(video)" }
+        var summary = "wrote \(written) flow file(s)\(backward ? " (+ backward)" : "") to \(outputDir)"
+        if skipped > 0 { summary += "; \(skipped) pair(s) across scene cuts skipped (skipped.json)" }
+        if let video { summary += " and \(await rendered?.frameCount ?? 0) frame(s) to \(video)" }
         print(summary)
     }
 }

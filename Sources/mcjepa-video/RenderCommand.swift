@@ -50,17 +50,17 @@ struct RenderCommand: AsyncParsableCommand {
         let total = opened.expectedFrames
         var done = 0
         try await runReportingErrors(input: source.displayPath) {
-            try await video.render(flowFolder: flow, over: source, decode: decode) { frames in
+            try await renderFlowFiles(flow, over: source, decode: decode, into: video) { frames in
                 done = frames
                 reporter.update(done: done, total: total)
             }
             reporter.finish(done: done, total: total)
-            guard video.frameCount > 0 else {
+            guard await video.frameCount > 0 else {
                 printError("\(flow): no flow file named like 000000.flo matches a frame of \(source.displayPath)")
                 throw Exit.badInput
             }
-            try video.finish()
+            try await video.finish()
         }
-        print("wrote \(video.frameCount) frame(s) to \(output)")
+        print("wrote \(await video.frameCount) frame(s) to \(output)")
     }
 }
