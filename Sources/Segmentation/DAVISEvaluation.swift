@@ -15,7 +15,14 @@ public enum DAVISEvaluation {
         /// <frame>.jpg` (or .png) (a model's content features, or `ColourPatchFeatures`); `name` labels the
         /// report.
         case propagation(name: String, configuration: LabelPropagation.Configuration, features: FeatureExtractor)
+        /// Any method that starts from the first frame and its annotation and then segments frame after frame
+        /// (e.g. `FlowGuidedPropagation` over a model's features and flow); `name` labels the report.
+        case segmenter(name: String, start: SegmenterFactory)
     }
+
+    /// Starts a sequence from its first frame and annotation; returns the function that gives each next frame's
+    /// mask (object ids per pixel), called once per frame in order.
+    public typealias SegmenterFactory = @Sendable (RGBImage, LabelImage) throws -> (RGBImage) throws -> [UInt8]
 
     /// The feature map of one frame, at the configuration's stride.
     public typealias FeatureExtractor = @Sendable (RGBImage) throws -> FeatureMap
@@ -111,6 +118,8 @@ public enum DAVISEvaluation {
             case .propagation(_, let configuration, let features):
                 predicted = try propagate(sequence: sequence, firstMask: truth[0], configuration: configuration,
                                           features: features)
+            case .segmenter(_, let start):
+                predicted = try segment(sequence: sequence, firstMask: truth[0], start: start)
             }
             var predictionFolder = ""
             if case .folder(let folder) = predictions {
@@ -127,6 +136,7 @@ public enum DAVISEvaluation {
         case .firstMask: label = "first-mask"
         case .folder(let url): label = url.path
         case .propagation(let name, _, _): label = name
+        case .segmenter(let name, _): label = name
         }
         return Report(root: root.path, prediction: label, sequences: results, j: j, f: f, jAndF: (j + f) / 2,
                       jRecall: mean(objects.map(\.j.recall)), fRecall: mean(objects.map(\.f.recall)))
@@ -135,7 +145,17 @@ public enum DAVISEvaluation {
     /// Masks for every frame of a sequence by label propagation; frame 0 is the given mask.
     public static func propagate(sequence: Sequence, firstMask: LabelImage,
                                  configuration: LabelPropagation.Configuration,
-                                 features: FeatureExtractor) throws -> [LabelImage] {
+                                 features: @escaping FeatureExtractor) throws -> [LabelImage] {
+        try segment(sequence: sequence, firstMask: firstMask) { first, mask in
+            let propagation = try LabelPropagation(firstFeatures: try features(first), firstMask: mask.labels,
+                                                   frameWidth: first.width, frameHeight: first.height,
+                                                   configuration: configuration)
+            return { try propagation.propagate(features($0)) }
+        }
+    }
+
+    /// Masks for every frame of a sequence from a segmenter started on the first frame; frame 0 is the given mask.
+    public static func segment(sequence: Sequence, firstMask: LabelImage, start: SegmenterFactory) throws -> [LabelImage] {
         func image(_ frame: String) throws -> RGBImage {
             // DAVIS frames are JPEGs; PNG frames (lossless, e.g. made by tests or re-encodings) are accepted too.
             let candidates = ["jpg", "png"].map { sequence.images.appendingPathComponent("\(frame).\($0)").path }
@@ -152,9 +172,7 @@ public enum DAVISEvaluation {
         guard first.width == firstMask.width && first.height == firstMask.height else {
             throw SegmentationError(file: sequence.images.path, reason: "frames are \(first.width)x\(first.height), annotations \(firstMask.width)x\(firstMask.height)")
         }
-        let propagation = try LabelPropagation(firstFeatures: try features(first), firstMask: firstMask.labels,
-                                               frameWidth: first.width, frameHeight: first.height,
-                                               configuration: configuration)
+        let next = try start(first, firstMask)
         var masks = [firstMask]
         for frame in sequence.frames.dropFirst() {
             let rgb = try image(frame)
@@ -162,7 +180,7 @@ public enum DAVISEvaluation {
                 throw SegmentationError(file: sequence.images.appendingPathComponent(frame).path,
                                         reason: "frame size \(rgb.width)x\(rgb.height) differs from the first frame's")
             }
-            masks.append(LabelImage(width: rgb.width, height: rgb.height, labels: try propagation.propagate(features(rgb))))
+            masks.append(LabelImage(width: rgb.width, height: rgb.height, labels: try next(rgb)))
         }
         return masks
     }

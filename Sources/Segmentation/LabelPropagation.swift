@@ -100,14 +100,24 @@ public final class LabelPropagation {
 
     /// Segments the next frame from its features and returns its mask (object ids, frameWidth x frameHeight).
     public func propagate(_ features: FeatureMap) throws -> [UInt8] {
+        let target = try unitTarget(features)
+        let labels = propagateLabels(target)
+        remember(target: target, labels: labels)
+        return upsampledArgmax(labels)
+    }
+
+    /// A frame's unit feature vectors, checked against the first frame's grid.
+    func unitTarget(_ features: FeatureMap) throws -> [Float] {
         guard features.channels == channels, features.width == gridWidth, features.height == gridHeight else {
             throw SegmentationError(file: "", reason: "feature map is \(features.channels)x\(features.height)x\(features.width), the first frame's was \(channels)x\(gridHeight)x\(gridWidth)")
         }
-        let target = features.unitVectorsPerCell()
-        let labels = propagateLabels(target)
+        return features.unitVectorsPerCell()
+    }
+
+    /// Adds a segmented frame to the short memory (the oldest leaves once it holds `contextFrames`).
+    func remember(target: [Float], labels: [Float]) {
         recent.append(ContextFrame(features: target, labels: labels))
         if recent.count > configuration.contextFrames { recent.removeFirst() }
-        return upsampledArgmax(labels)
     }
 
     /// Soft label maps (L, h, w) of a target frame from the context.
@@ -133,8 +143,7 @@ public final class LabelPropagation {
                                 for kx in max(0, x - radius)...min(w - 1, x + radius) {
                                     let cell = ky * w + kx
                                     let key = keys.baseAddress! + cell * c
-                                    var similarity: Float = 0
-                                    for ch in 0..<c { similarity += q[ch] * key[ch] }
+                                    let similarity = dot(q, key, c)
                                     guard similarity > bestSimilarity[k - 1] else { continue }
                                     // Insert into the sorted top-k list.
                                     var i = k - 1
@@ -170,11 +179,26 @@ public final class LabelPropagation {
         return output
     }
 
-    /// Bilinear upsampling to the frame (pixel centres, align_corners = false), optional min-max normalisation
-    /// per label, and the argmax as object ids.
+    /// Bilinear upsampling to the frame, optional min-max normalisation per label (DINO's `norm_mask`), and the
+    /// argmax as object ids.
     func upsampledArgmax(_ labels: [Float]) -> [UInt8] {
-        let labelCount = objectIDs.count, cells = gridWidth * gridHeight, pixels = frameWidth * frameHeight
-        let stride = Float(configuration.stride)
+        var maps = upsampledMaps(labels)
+        if configuration.normaliseLabelMaps { Self.normalise(&maps, count: objectIDs.count) }
+        return argmax(maps)
+    }
+
+    /// Bilinear upsampling of soft label maps (L, h, w) to the frame (pixel centres, align_corners = false).
+    func upsampledMaps(_ labels: [Float]) -> [Float] {
+        Self.bilinearUpsample(labels, count: objectIDs.count, gridWidth: gridWidth, gridHeight: gridHeight,
+                              stride: configuration.stride, frameWidth: frameWidth, frameHeight: frameHeight)
+    }
+
+    /// `count` planar maps on a grid of `stride`-pixel cells -> frame-sized maps, bilinear between cell centres
+    /// (align_corners = false), clamped at the border.
+    static func bilinearUpsample(_ labels: [Float], count labelCount: Int, gridWidth: Int, gridHeight: Int,
+                                 stride strideInPixels: Int, frameWidth: Int, frameHeight: Int) -> [Float] {
+        let cells = gridWidth * gridHeight, pixels = frameWidth * frameHeight
+        let stride = Float(strideInPixels)
         var maps = [Float](repeating: 0, count: labelCount * pixels)
         // Interpolation taps per column and per row, shared by every label.
         func taps(_ n: Int, _ size: Int) -> [(Int, Int, Float)] {
@@ -196,15 +220,26 @@ public final class LabelPropagation {
                     maps[l * pixels + y * frameWidth + x] = top * (1 - wy) + bottom * wy
                 }
             }
-            if configuration.normaliseLabelMaps {
-                let slice = maps[(l * pixels)..<((l + 1) * pixels)]
-                let low = slice.min() ?? 0, high = slice.max() ?? 0
-                if high > 0 && high > low {
-                    let scale = 1 / (high - low)
-                    for i in (l * pixels)..<((l + 1) * pixels) { maps[i] = (maps[i] - low) * scale }
-                }
+        }
+        return maps
+    }
+
+    /// DINO's `norm_mask`: each label's map min-max scaled to 0...1 (a map that is all zero stays so).
+    static func normalise(_ maps: inout [Float], count labelCount: Int) {
+        let pixels = maps.count / max(labelCount, 1)
+        for l in 0..<labelCount {
+            let slice = maps[(l * pixels)..<((l + 1) * pixels)]
+            let low = slice.min() ?? 0, high = slice.max() ?? 0
+            if high > 0 && high > low {
+                let scale = 1 / (high - low)
+                for i in (l * pixels)..<((l + 1) * pixels) { maps[i] = (maps[i] - low) * scale }
             }
         }
+    }
+
+    /// Per pixel, the object id of the label with the highest value (ties: the lower label).
+    func argmax(_ maps: [Float]) -> [UInt8] {
+        let labelCount = objectIDs.count, pixels = frameWidth * frameHeight
         var mask = [UInt8](repeating: 0, count: pixels)
         for i in 0..<pixels {
             var best = 0, bestValue = maps[i]
@@ -216,4 +251,23 @@ public final class LabelPropagation {
         }
         return mask
     }
+}
+
+/// The dot product of two vectors of length c, eight lanes at a time (the affinity search spends its time here).
+@inline(__always)
+func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: Int) -> Float {
+    var lanes = SIMD8<Float>(repeating: 0)
+    var ch = 0
+    while ch + 8 <= c {
+        let x = UnsafeRawPointer(a + ch).loadUnaligned(as: SIMD8<Float>.self)
+        let y = UnsafeRawPointer(b + ch).loadUnaligned(as: SIMD8<Float>.self)
+        lanes += x * y
+        ch += 8
+    }
+    var sum = lanes.sum()
+    while ch < c {
+        sum += a[ch] * b[ch]
+        ch += 1
+    }
+    return sum
 }

@@ -49,3 +49,50 @@ public enum MaskOverlay {
         return outline
     }
 }
+
+extension MaskOverlay {
+    /// 3x5 bitmaps of the digits 0-9, one row per 3 bits (high bit left).
+    static let digitGlyphs: [[UInt8]] = [
+        [7, 5, 5, 5, 7], [2, 6, 2, 2, 7], [7, 1, 7, 4, 7], [7, 1, 7, 1, 7], [5, 5, 7, 1, 1],
+        [7, 4, 7, 1, 7], [7, 4, 7, 5, 7], [7, 1, 2, 2, 2], [7, 5, 7, 5, 7], [7, 5, 7, 1, 7],
+    ]
+
+    /// Draws a legend in the top-left corner: for each id, a swatch of its palette colour and the id's number in
+    /// white, on a darkened band, so a viewer can tell which colour is which segment or object. Ids that do not
+    /// fit in the frame's height are left out.
+    public static func drawLegend(rgb: inout [UInt8], width: Int, height: Int, ids: [UInt8],
+                                  palette: [UInt8] = DAVISPalette.rgb) {
+        precondition(rgb.count == width * height * 3, "sizes do not match")
+        let scale = max(2, min(width, height) / 160)  // glyph pixel size: readable from 240p to 4K
+        let row = 7 * scale, margin = scale, swatch = 5 * scale
+        let boxWidth = margin + swatch + margin + 3 * (4 * scale) + margin
+        let fitting = ids.prefix(max(0, (height - margin) / row))
+        guard !fitting.isEmpty, boxWidth < width else { return }
+        func fill(_ x0: Int, _ y0: Int, _ w: Int, _ h: Int, _ colour: (Float, Float, Float), alpha: Float) {
+            for y in max(0, y0)..<min(height, y0 + h) {
+                for x in max(0, x0)..<min(width, x0 + w) {
+                    let p = (y * width + x) * 3
+                    rgb[p] = UInt8(((1 - alpha) * Float(rgb[p]) + alpha * colour.0).rounded())
+                    rgb[p + 1] = UInt8(((1 - alpha) * Float(rgb[p + 1]) + alpha * colour.1).rounded())
+                    rgb[p + 2] = UInt8(((1 - alpha) * Float(rgb[p + 2]) + alpha * colour.2).rounded())
+                }
+            }
+        }
+        fill(0, 0, boxWidth, margin + fitting.count * row, (0, 0, 0), alpha: 0.6)
+        for (index, id) in fitting.enumerated() {
+            let top = margin + index * row
+            let c = Int(id) * 3
+            fill(margin, top, swatch, swatch, (Float(palette[c]), Float(palette[c + 1]), Float(palette[c + 2])), alpha: 1)
+            var x = margin + swatch + margin
+            for character in String(id) {
+                let glyph = digitGlyphs[Int(character.asciiValue! - 48)]
+                for (gy, bits) in glyph.enumerated() {
+                    for gx in 0..<3 where bits & (4 >> gx) != 0 {
+                        fill(x + gx * scale, top + gy * scale, scale, scale, (255, 255, 255), alpha: 1)
+                    }
+                }
+                x += 4 * scale
+            }
+        }
+    }
+}

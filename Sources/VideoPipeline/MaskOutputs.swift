@@ -14,6 +14,10 @@ public final class MaskOutput {
     private var writer: VideoWriter?
     private var size: (width: Int, height: Int)?
     public private(set) var framesWritten = 0
+    /// Weight of the mask colours in the video's fill (outlines are solid).
+    public var overlayOpacity: Float = 0.5
+    /// Ids listed in a legend in the video's top-left corner (colour swatch and number); empty: none.
+    public var legend: [UInt8] = []
 
     /// - Parameter replace: false refuses a `video` that exists when the finished video is renamed into place.
     public init(folder: String, video: String?, encodeOptions: EncodeOptions, replace: Bool = true,
@@ -43,7 +47,9 @@ public final class MaskOutput {
                                          options: VideoPipeline.encodeOptions(forPath: videoPath, matching: encodeOptions),
                                          replace: replace)
             }
-            let drawn = MaskOverlay.draw(rgb: frame.rgb, width: frame.width, height: frame.height, labels: ids)
+            var drawn = MaskOverlay.draw(rgb: frame.rgb, width: frame.width, height: frame.height, labels: ids,
+                                         opacity: overlayOpacity)
+            MaskOverlay.drawLegend(rgb: &drawn, width: frame.width, height: frame.height, ids: legend)
             try writer?.write(VideoFrame(width: frame.width, height: frame.height, rgb: drawn, index: frame.index,
                                          pts: frame.pts, timeBase: frame.timeBase, seconds: frame.seconds),
                               imageNumber: frame.index)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MCJEPA
 import Segmentation
+import VideoIO
 import VideoPipeline
 
 /// `eval vos`: J, F and J&F of video object segmentation masks on a DAVIS-layout folder.
@@ -20,9 +21,12 @@ struct EvalVOSCommand: AsyncParsableCommand {
             --pred colour-propagation runs label propagation through non-learned colour patch features (stride 8): \
             a floor for learned features and a check of the propagation machinery.
 
-            Without --pred the model (--model PATH, else the built-in weights) supplies the features: level \
-            --level of its encoder pyramid (default 3, stride 8), resampled onto a grid aligned with the frame \
-            (the network sees a padded, with --max-side also shrunk, frame).
+            Without --pred the model (--model PATH, else the built-in weights) segments each sequence as \
+            `propagate` does: --method flow-guided (default) carries the previous masks along the network's flow \
+            where the forward-backward check passes and corrects them by feature affinity, then refines edges on \
+            the frame; --method features is feature affinity alone (DINO's protocol, what papers report). \
+            Features are level --level of the encoder pyramid (default 3, stride 8), resampled onto a grid \
+            aligned with the frame (the network sees a padded, with --max-side also shrunk, frame).
             """)
 
     @Argument(help: "The DAVIS-layout folder.")
@@ -37,6 +41,9 @@ struct EvalVOSCommand: AsyncParsableCommand {
     @Option(help: "Without --pred: the encoder pyramid level whose features are propagated (1...6, stride 2^level).")
     var level = 3
 
+    @Option(help: "Without --pred: flow-guided (flow and features) or features (DINO's feature-only protocol).")
+    var method: PropagationMethod = .flowGuided
+
     @OptionGroup var modelOptions: ModelOptions
 
     func validate() throws {
@@ -50,14 +57,18 @@ struct EvalVOSCommand: AsyncParsableCommand {
         let source: DAVISEvaluation.PredictionSource
         switch pred {
         case nil:
-            // The evaluation computes one frame's features at a time.
-            nonisolated(unsafe) let encoder = try modelOptions.estimator().encoder
-            let configuration = LabelPropagation.Configuration(stride: 1 << level)
-            let name = "model \(modelOptions.model ?? "built-in") (level \(level)"
+            // The evaluation runs one sequence, one frame at a time.
+            nonisolated(unsafe) let estimator = try modelOptions.estimator()
+            let name = "model \(modelOptions.model ?? "built-in") (\(method.rawValue), level \(level)"
                 + (modelOptions.maxSide.map { ", max side \($0))" } ?? ")")
-            source = .propagation(name: name, configuration: configuration) { [level] image in
-                let features = encoder.features(FrameImage(width: image.width, height: image.height, rgb8: image.rgb))
-                return frameAlignedFeatures(features, level: level, stride: configuration.stride).map
+            source = .segmenter(name: name) { [level, method] first, mask in
+                func features(_ image: RGBImage) -> FrameFeatures {
+                    estimator.encoder.features(FrameImage(width: image.width, height: image.height, rgb8: image.rgb))
+                }
+                let propagation = try ModelObjectPropagation(estimator: estimator, level: level, method: method,
+                                                             firstFeatures: features(first), firstMask: mask.labels,
+                                                             width: first.width, height: first.height)
+                return { try propagation.next(features($0), rgb: $0.rgb) }
             }
         case "first-mask": source = .firstMask
         case "colour-propagation":

@@ -15,6 +15,10 @@ struct MaskVideoJob {
     let overwrite: Bool
     let threads: Int
     let reporter: ProgressReporter
+    /// Weight of the colours in the overlay's fill (outlines are solid).
+    var opacity: Float = 0.5
+    /// Ids listed in the overlay's legend (colour swatch and number), in order; empty: no legend.
+    var legend: [UInt8] = []
 
     /// Opens the input (exit 3 when it is neither a readable video nor a folder of frames).
     func openInput() throws -> FrameInput { try input.frameInput() }
@@ -31,6 +35,8 @@ struct MaskVideoJob {
         defer { staged.discardUnlessCommitted() }
         let output = MaskOutput(folder: staged.path, video: video, encodeOptions: opened.encodeOptions, replace: overwrite,
                                 name: { source.name(ofFrame: $0, options: decode) })
+        output.overlayOpacity = opacity
+        output.legend = legend
         try await runReportingErrors(input: source.displayPath) {
             do {
                 for try await frame in source.framesDecodedAhead(decode) {

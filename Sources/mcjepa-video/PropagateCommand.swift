@@ -14,9 +14,12 @@ struct PropagateCommand: AsyncParsableCommand {
         discussion: """
             --mask is the first frame's mask at the video's size: a palette PNG (index k = object k, 0 background, \
             255 void = background) or a grayscale 0/255 PNG (one object). Every later frame is segmented from the \
-            first frame and the 7 previous predictions with the protocol of DINO's VOS evaluation (top-5 cosine \
-            neighbours within 12 cells, temperature 0.1) over level --level of the encoder's pyramid (stride \
-            2^level; the default 3 is stride 8). Masks are written as DAVIS palette PNGs DIR/%06d.png, one per \
+            first frame and the 7 previous predictions. --method flow-guided (default): the previous frame's \
+            masks are carried along the network's backward flow where the forward-backward check passes, averaged \
+            with label propagation through features (top-5 cosine neighbours within 12 cells, temperature 0.1, as \
+            DINO's VOS evaluation), and the edges refined on the frame by a guided filter. --method features: \
+            feature propagation alone, DINO's protocol. Features are level --level of the encoder's pyramid \
+            (stride 2^level; the default 3 is stride 8). Masks are written as DAVIS palette PNGs DIR/%06d.png, one per \
             frame (frame 0 is the given mask), with the object ids of --mask; DIR defaults to INPUT_BASENAME.masks \
             next to the input and is written under a temporary name, renamed when complete. --video draws the \
             masks over the frames at the input's timestamps. INPUT may be a folder of frames (.jpg/.png in name \
@@ -31,6 +34,8 @@ struct PropagateCommand: AsyncParsableCommand {
     var output: String?
     @Option(help: "Also write the masks drawn over the video to this path (e.g. out.mp4).") var video: String?
     @Option(help: "Encoder pyramid level whose features are propagated (1...6, stride 2^level).") var level = 3
+    @Option(help: "flow-guided (flow and features, default) or features (DINO's feature-only protocol).")
+    var method: PropagationMethod = .flowGuided
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var reporting: ReportingOptions
     @OptionGroup var overwriteOption: OverwriteOption
@@ -51,21 +56,21 @@ struct PropagateCommand: AsyncParsableCommand {
         }
         let reporter = reporting.reporter()
         let estimator = try modelOptions.estimator(verbose: reporting.verbose, reporter: reporter)
-        let job = MaskVideoJob(input: input, outputDir: output ?? defaultOutputFolder(for: input.inputs[0], suffix: "masks"),
+        var job = MaskVideoJob(input: input, outputDir: output ?? defaultOutputFolder(for: input.inputs[0], suffix: "masks"),
                                video: video, overwrite: overwriteOption.overwrite, threads: modelOptions.threads,
                                reporter: reporter)
+        job.legend = Array(Set(firstMask.labels).subtracting([0])).sorted()
         let source = try job.openInput()
-        var propagation: LabelPropagation?
+        var propagation: ModelObjectPropagation?
         _ = try await job.run(source: source, encoder: estimator.encoder) { frame, features in
-            let (map, stride) = frameAlignedFeatures(features, level: level)
-            if let propagation { return try propagation.propagate(map) }
+            if let propagation { return try propagation.next(features, rgb: frame.rgb) }
             guard frame.width == firstMask.width, frame.height == firstMask.height else {
                 printError("\(mask): the mask is \(firstMask.width)x\(firstMask.height), the video \(frame.width)x\(frame.height)")
                 throw Exit.badInput
             }
-            propagation = try LabelPropagation(firstFeatures: map, firstMask: firstMask.labels, frameWidth: frame.width,
-                                               frameHeight: frame.height,
-                                               configuration: LabelPropagation.Configuration(stride: stride))
+            propagation = try ModelObjectPropagation(estimator: estimator, level: level, method: method,
+                                                     firstFeatures: features, firstMask: firstMask.labels,
+                                                     width: frame.width, height: frame.height)
             return firstMask.labels
         }
     }

@@ -136,7 +136,7 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
         let result = try runProcess(tool, ["eval", "vos", root, "--model", model, "--json"])
         XCTAssertEqual(result.status, 0, result.err)
         let report = try jsonReport(result.out)
-        XCTAssertEqual(report["prediction"] as? String, "model \(model) (level 3)")
+        XCTAssertEqual(report["prediction"] as? String, "model \(model) (flow-guided, level 3)")
         let j = try XCTUnwrap(report["j"] as? Double)
         XCTAssertTrue((0...1).contains(j), "\(j)")
         XCTAssertGreaterThan(j, 0, "the square is found at least in part")

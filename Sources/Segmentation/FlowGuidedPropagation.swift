@@ -1,0 +1,141 @@
+import FlowIO
+
+/// Semi-supervised video object segmentation from motion and appearance together. For each new frame:
+/// 1. appearance: label propagation through features (`LabelPropagation`: the first frame with its mask and a
+///    short memory of past frames with their final label maps, top-k cosine neighbours), giving soft label maps
+///    at feature resolution, upsampled to the frame, each min-max normalised as DINO's `norm_mask` does and
+///    turned back into probabilities;
+/// 2. motion: the previous frame's final soft label maps, at full resolution, carried into this frame along the
+///    backward flow (this frame -> previous), and trusted only where the forward-backward check passes;
+/// 3. where the flow is trusted the two are averaged (`flowWeight` on the carried maps), elsewhere (occlusions,
+///    pixels that came from outside the frame) appearance alone decides;
+/// 4. the result is snapped to the frame's edges by a guided filter on its colours at full resolution, each pixel
+///    takes the most likely label, and the frame joins the memory with these maps (a colour guide: an edge
+///    between two colours of the same brightness is still an edge).
+/// The flow carries sharp, well-placed boundaries from frame to frame; the features re-identify the object
+/// after occlusions and stop drift, which a warp alone accumulates.
+public final class FlowGuidedPropagation {
+    public struct Configuration: Sendable {
+        /// The appearance part (stride, memory length, temperature, neighbourhood, top-k). Its
+        /// `normaliseLabelMaps` is not used: the maps are always normalised, then made probabilities again so
+        /// that they can be averaged with the carried ones.
+        public var affinity: LabelPropagation.Configuration
+        /// Weight of the flow-carried maps where the flow is trusted (0: appearance only; 1: warp only).
+        public var flowWeight: Float
+        /// Guided-filter window radius in pixels (0: no edge refinement); default: the feature stride, the scale
+        /// over which upsampled label maps are blurred.
+        public var refineRadius: Int
+        /// Guided-filter regularisation in colour units (0...1) squared: 1e-3 keeps edges of about 8 levels.
+        public var refineEpsilon: Float
+
+        public init(affinity: LabelPropagation.Configuration = .init(), flowWeight: Float = 0.5,
+                    refineRadius: Int? = nil, refineEpsilon: Float = 1e-3) {
+            self.affinity = affinity
+            self.flowWeight = flowWeight
+            self.refineRadius = refineRadius ?? affinity.stride
+            self.refineEpsilon = refineEpsilon
+        }
+    }
+
+    public let configuration: Configuration
+    let appearance: LabelPropagation
+    /// The previous frame's final soft label maps (L x frameHeight x frameWidth), summing to 1 per pixel.
+    var previous: [Float]
+
+    public var objectIDs: [UInt8] { appearance.objectIDs }
+
+    /// Starts a video from its first frame's features and mask (object ids per pixel, frameWidth x frameHeight).
+    public init(firstFeatures: FeatureMap, firstMask: [UInt8], frameWidth: Int, frameHeight: Int,
+                configuration: Configuration = Configuration()) throws {
+        self.configuration = configuration
+        appearance = try LabelPropagation(firstFeatures: firstFeatures, firstMask: firstMask, frameWidth: frameWidth,
+                                          frameHeight: frameHeight, configuration: configuration.affinity)
+        let ids = appearance.objectIDs, pixels = frameWidth * frameHeight
+        var indexOf = [Int](repeating: 0, count: 256)
+        for (k, id) in ids.enumerated() { indexOf[Int(id)] = k }
+        previous = [Float](repeating: 0, count: ids.count * pixels)
+        for i in 0..<pixels { previous[indexOf[Int(firstMask[i])] * pixels + i] = 1 }
+    }
+
+    /// Segments the next frame and returns its mask (object ids, frameWidth x frameHeight).
+    /// - Parameters:
+    ///   - features: the frame's feature map, on the first frame's grid.
+    ///   - rgb: the frame, packed RGB (the guide of the edge refinement).
+    ///   - backward: flow from this frame to the previous one, frame-sized; nil: appearance only.
+    ///   - forward: flow from the previous frame to this one (for the occlusion check); needed with `backward`.
+    public func propagate(_ features: FeatureMap, rgb: [UInt8], backward: FlowField?, forward: FlowField?) throws -> [UInt8] {
+        let (w, h) = (appearance.frameWidth, appearance.frameHeight), pixels = w * h
+        let labelCount = objectIDs.count
+        guard rgb.count == pixels * 3 else {
+            throw SegmentationError(file: "", reason: "frame holds \(rgb.count / 3) pixels, expected \(w)x\(h)")
+        }
+        let target = try appearance.unitTarget(features)
+        var maps = appearance.upsampledMaps(appearance.propagateLabels(target))
+        // DINO's norm_mask, then back to probabilities: a small object's map, diluted in the cells it shares
+        // with the background, is scaled up to the background's range instead of fading.
+        LabelPropagation.normalise(&maps, count: labelCount)
+        Self.normaliseProbabilities(&maps, count: labelCount)
+        if let backward, let forward {
+            guard backward.width == w, backward.height == h, forward.width == w, forward.height == h else {
+                throw SegmentationError(file: "", reason: "flow is \(backward.width)x\(backward.height), the frame \(w)x\(h)")
+            }
+            let carried = FlowLabelWarp.warp(previous, count: labelCount, backward: backward, forward: forward)
+            let weight = configuration.flowWeight
+            for i in 0..<pixels where carried.valid[i] {
+                for l in 0..<labelCount {
+                    maps[l * pixels + i] = weight * carried.maps[l * pixels + i] + (1 - weight) * maps[l * pixels + i]
+                }
+            }
+        }
+        if configuration.refineRadius > 0 {
+            GuidedFilter.filter(&maps, count: labelCount, rgb: rgb, width: w, height: h,
+                                radius: configuration.refineRadius, epsilon: configuration.refineEpsilon)
+        }
+        Self.normaliseProbabilities(&maps, count: labelCount)
+        previous = maps
+        appearance.remember(target: target, labels: cellMeans(maps))
+        return appearance.argmax(maps)
+    }
+
+    /// Clamps negatives (the guided filter overshoots at edges) and rescales each pixel's labels to sum 1; a pixel
+    /// with nothing left is background.
+    static func normaliseProbabilities(_ maps: inout [Float], count labelCount: Int) {
+        let pixels = maps.count / labelCount
+        for i in 0..<pixels {
+            var total: Float = 0
+            for l in 0..<labelCount {
+                let value = max(0, maps[l * pixels + i])
+                maps[l * pixels + i] = value
+                total += value
+            }
+            if total > 1e-12 {
+                let scale = 1 / total
+                for l in 0..<labelCount { maps[l * pixels + i] *= scale }
+            } else {
+                maps[i] = 1
+            }
+        }
+    }
+
+    /// Full-resolution maps -> per feature cell, the mean over the cell's pixels inside the frame (cells past the
+    /// frame, where a model pads its input, are background), the layout of the appearance memory.
+    func cellMeans(_ maps: [Float]) -> [Float] {
+        let (w, h, stride) = (appearance.frameWidth, appearance.frameHeight, appearance.configuration.stride)
+        let (gw, gh) = (appearance.gridWidth, appearance.gridHeight), cells = gw * gh, pixels = w * h
+        let labelCount = objectIDs.count
+        var out = [Float](repeating: 0, count: labelCount * cells)
+        for gy in 0..<gh {
+            for gx in 0..<gw {
+                let y0 = gy * stride, x0 = gx * stride, y1 = min(y0 + stride, h), x1 = min(x0 + stride, w)
+                guard y1 > y0, x1 > x0 else { out[gy * gw + gx] = 1; continue }
+                let share = 1 / Float((y1 - y0) * (x1 - x0))
+                for l in 0..<labelCount {
+                    var sum: Float = 0
+                    for y in y0..<y1 { for x in x0..<x1 { sum += maps[l * pixels + y * w + x] } }
+                    out[l * cells + gy * gw + gx] = sum * share
+                }
+            }
+        }
+        return out
+    }
+}

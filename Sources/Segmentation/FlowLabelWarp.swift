@@ -1,0 +1,48 @@
+import FlowIO
+
+/// Carrying soft label maps from the previous frame into the current one along the flow, and telling where
+/// that is trustworthy.
+public enum FlowLabelWarp {
+    /// Backward warp of `count` planar maps (count x height x width) of the previous frame: the current frame's
+    /// pixel x takes the bilinear sample of the previous maps at x + backward(x), where `backward` is the flow from
+    /// the current frame to the previous one. Returns the warped maps and, per pixel, whether the sample is usable:
+    /// inside the previous frame and passing the forward-backward check (not occluded, see `consistent`).
+    public static func warp(_ maps: [Float], count: Int, backward: FlowField, forward: FlowField) -> (maps: [Float], valid: [Bool]) {
+        let (w, h) = (backward.width, backward.height), n = w * h
+        precondition(maps.count == count * n, "warp: maps are not the flow's size")
+        precondition(forward.width == w && forward.height == h, "warp: forward and backward flows differ in size")
+        var out = [Float](repeating: 0, count: count * n)
+        var valid = [Bool](repeating: false, count: n)
+        for y in 0..<h {
+            for x in 0..<w {
+                let i = y * w + x
+                let sx = Float(x) + backward.u[i], sy = Float(y) + backward.v[i]
+                guard sx >= 0, sy >= 0, sx <= Float(w - 1), sy <= Float(h - 1) else { continue }
+                let x0 = min(Int(sx), w - 2 < 0 ? 0 : w - 2), y0 = min(Int(sy), h - 2 < 0 ? 0 : h - 2)
+                let x1 = min(x0 + 1, w - 1), y1 = min(y0 + 1, h - 1)
+                let fx = sx - Float(x0), fy = sy - Float(y0)
+                let w00 = (1 - fx) * (1 - fy), w10 = fx * (1 - fy), w01 = (1 - fx) * fy, w11 = fx * fy
+                let i00 = y0 * w + x0, i10 = y0 * w + x1, i01 = y1 * w + x0, i11 = y1 * w + x1
+                // The forward flow where the pixel came from should point back at it.
+                let fu = w00 * forward.u[i00] + w10 * forward.u[i10] + w01 * forward.u[i01] + w11 * forward.u[i11]
+                let fv = w00 * forward.v[i00] + w10 * forward.v[i10] + w01 * forward.v[i01] + w11 * forward.v[i11]
+                valid[i] = consistent(forward: (fu, fv), backward: (backward.u[i], backward.v[i]))
+                for m in 0..<count {
+                    let base = m * n
+                    out[base + i] = w00 * maps[base + i00] + w10 * maps[base + i10] + w01 * maps[base + i01]
+                        + w11 * maps[base + i11]
+                }
+            }
+        }
+        return (out, valid)
+    }
+
+    /// The forward-backward consistency test of Sundaram, Brox and Keutzer (ECCV 2010), with the constants of
+    /// UnFlow (Meister et al., AAAI 2018): the round trip |f + b|^2 must stay below 0.01 (|f|^2 + |b|^2) + 0.5.
+    /// The same test as the training losses' occlusion mask, so one notion of occlusion runs through the project.
+    @inline(__always)
+    public static func consistent(forward f: (Float, Float), backward b: (Float, Float)) -> Bool {
+        let du = f.0 + b.0, dv = f.1 + b.1
+        return du * du + dv * dv <= 0.01 * (f.0 * f.0 + f.1 * f.1 + b.0 * b.0 + b.1 * b.1) + 0.5
+    }
+}

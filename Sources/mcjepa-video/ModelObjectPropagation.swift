@@ -1,0 +1,57 @@
+import ArgumentParser
+import FlowIO
+import MCJEPA
+import Segmentation
+import VideoPipeline
+
+/// How `propagate` and `eval vos` carry the first mask through a video with the model.
+enum PropagationMethod: String, ExpressibleByArgument, CaseIterable {
+    /// Motion and appearance: the previous masks carried by the network's flow where the forward-backward check
+    /// passes, corrected by feature affinity, edges refined on the frame (`FlowGuidedPropagation`).
+    case flowGuided = "flow-guided"
+    /// Feature affinity alone, the protocol of DINO's VOS evaluation that papers report (`LabelPropagation`).
+    case features
+}
+
+/// One video's object propagation with the model: each frame's encoder features are computed once (by the
+/// caller) and serve both the affinity and, paired with the previous frame's, the flow in both directions.
+final class ModelObjectPropagation {
+    let estimator: FlowEstimator
+    let level: Int
+    let method: PropagationMethod
+    private var previous: FrameFeatures
+    private let flowGuided: FlowGuidedPropagation?
+    private let featureOnly: LabelPropagation?
+
+    /// Starts from the first frame's features and its mask (object ids per pixel).
+    init(estimator: FlowEstimator, level: Int, method: PropagationMethod, firstFeatures: FrameFeatures,
+         firstMask: [UInt8], width: Int, height: Int) throws {
+        self.estimator = estimator
+        self.level = level
+        self.method = method
+        previous = firstFeatures
+        let (map, stride) = frameAlignedFeatures(firstFeatures, level: level)
+        let affinity = LabelPropagation.Configuration(stride: stride)
+        switch method {
+        case .flowGuided:
+            flowGuided = try FlowGuidedPropagation(firstFeatures: map, firstMask: firstMask, frameWidth: width,
+                                                   frameHeight: height,
+                                                   configuration: FlowGuidedPropagation.Configuration(affinity: affinity))
+            featureOnly = nil
+        case .features:
+            featureOnly = try LabelPropagation(firstFeatures: map, firstMask: firstMask, frameWidth: width,
+                                               frameHeight: height, configuration: affinity)
+            flowGuided = nil
+        }
+    }
+
+    /// The next frame's mask from its features and packed RGB.
+    func next(_ features: FrameFeatures, rgb: [UInt8]) throws -> [UInt8] {
+        defer { previous = features }
+        let map = frameAlignedFeatures(features, level: level).map
+        if let featureOnly { return try featureOnly.propagate(map) }
+        let backward = estimator.flow(from: features, to: previous)
+        let forward = estimator.flow(from: previous, to: features)
+        return try flowGuided!.propagate(map, rgb: rgb, backward: backward, forward: forward)
+    }
+}
