@@ -39,3 +39,25 @@ public struct FeatureMap: Sendable {
         return out
     }
 }
+
+extension FeatureMap {
+    /// Several maps of one grid as one: each cell's vector of each map scaled to unit length, the pieces
+    /// stacked and divided by sqrt(count), so that the cosine similarity of two cells is the mean of the maps'
+    /// cosine similarities (each source weighs the same, whatever its channel count or scale).
+    public static func joined(_ maps: [FeatureMap]) -> FeatureMap {
+        precondition(!maps.isEmpty, "nothing to join")
+        let (h, w) = (maps[0].height, maps[0].width), cells = h * w
+        precondition(maps.allSatisfy { $0.height == h && $0.width == w }, "maps must share a grid")
+        if maps.count == 1 { return maps[0] }
+        let share = 1 / Float(maps.count).squareRoot()
+        var values = [Float]()
+        values.reserveCapacity(maps.reduce(0) { $0 + $1.values.count })
+        for map in maps {
+            var norms = [Float](repeating: 0, count: cells)
+            for c in 0..<map.channels { for i in 0..<cells { norms[i] += map.values[c * cells + i] * map.values[c * cells + i] } }
+            for i in 0..<cells { norms[i] = norms[i] > 1e-20 ? share / norms[i].squareRoot() : 0 }
+            for c in 0..<map.channels { for i in 0..<cells { values.append(map.values[c * cells + i] * norms[i]) } }
+        }
+        return FeatureMap(channels: maps.reduce(0) { $0 + $1.channels }, height: h, width: w, values: values)
+    }
+}

@@ -1,37 +1,41 @@
 import ArgumentParser
+import FlowIO
 import Foundation
 import MCJEPA
 import Segmentation
 import VideoIO
 import VideoPipeline
 
-/// `mcjepa-video segment INPUT --segments K`: unsupervised content segmentation of every frame by k-means over
-/// the model's dense features, with segment identities kept over time.
+/// `mcjepa-video segment INPUT`: unsupervised segmentation of every frame into a few segments that follow
+/// objects and motion, kept consistent over time through the flow (`VideoSegmenter`).
 struct SegmentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "segment",
-        abstract: "Split every frame of a video into K segments by k-means over MC-JEPA features.",
+        abstract: "Split every frame of a video into a few segments that follow objects and motion.",
         discussion: """
-            Each frame's features (level --level of the encoder's pyramid, stride 2^level; the default 3 is \
-            stride 8) are clustered into K segments by spherical k-means (cosine similarity). The first frame \
-            starts from deterministic k-means++ seeds, each later frame from the previous frame's centroids; \
-            segment identities are then matched to the previous frame's on centroid similarity plus the overlap \
-            with the previous segments carried over by the model's backward flow (--no-flow: centroid similarity \
-            only, which skips the flow decoder and is faster). Masks are DAVIS palette PNGs DIR/%06d.png, one per \
-            frame, with segment ids 1...K (each cell of the grid takes one id); DIR defaults to \
-            INPUT_BASENAME.segments next to the input and is written under a temporary name, renamed when \
-            complete. --video draws the segments over the frames at the input's timestamps. INPUT may be a folder \
-            of frames (.jpg/.png in name order): masks are then named as the frames and the video runs at 30 fps. Existing outputs are \
+            Each frame's cells (level --level of the encoder's pyramid, stride 2^level; the default 3 is stride \
+            8) are described by their features and their motion (the network's flow to the previous frame) and \
+            clustered into --segments segments (default 5) by spherical k-means: from k-means++ seeds on the \
+            first frame, then with each segment's centre following its cells from frame to frame, so segment \
+            numbers (and colours) stay with what they cover. The previous frame's segments are carried along the \
+            flow where the forward-backward check passes and averaged with the new assignment, boundaries are \
+            put on the frame's colour edges by a guided filter, and a pixel changes segment only for a clearly \
+            better one, so a still scene stays still. --no-flow skips the flow decoder (faster; no motion cue and \
+            no carrying). Masks are DAVIS palette PNGs DIR/%06d.png, one per frame, with segment ids \
+            1...K; DIR defaults to INPUT_BASENAME.segments next to the input and is written under a temporary \
+            name, renamed when complete. --video draws the segments over the frames (translucent fill, outlines, \
+            a legend of segment colours) at the input's timestamps. INPUT may be a folder of frames (.jpg/.png in \
+            name order): masks are then named as the frames and the video runs at 30 fps. Existing outputs are \
             refused unless -y. Exit codes: 0 ok, 1 failure (e.g. no weights, output exists), 2 usage, 3 bad input.
             """)
 
     @OptionGroup var input: VideoInputOptions
-    @Option(help: "K, the number of segments (1...255).") var segments: Int
+    @Option(help: "K, the number of segments (1...255).") var segments = 5
     @Option(name: .shortAndLong, help: "Output folder for the masks (default: INPUT_BASENAME.segments next to the input).")
     var output: String?
     @Option(help: "Also write the segments drawn over the video to this path (e.g. out.mp4).") var video: String?
     @Option(help: "Encoder pyramid level whose features are clustered (1...6, stride 2^level).") var level = 3
-    @Flag(help: "Match segment identities on centroid similarity only (no backward flow).") var noFlow = false
+    @Flag(help: "No flow: segments from features alone, not carried from frame to frame (faster).") var noFlow = false
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var reporting: ReportingOptions
     @OptionGroup var overwriteOption: OverwriteOption
@@ -46,20 +50,25 @@ struct SegmentCommand: AsyncParsableCommand {
     func run() async throws {
         let reporter = reporting.reporter()
         let estimator = try modelOptions.estimator(verbose: reporting.verbose, reporter: reporter)
-        let job = MaskVideoJob(input: input, outputDir: output ?? defaultOutputFolder(for: input.inputs[0], suffix: "segments"),
+        var job = MaskVideoJob(input: input, outputDir: output ?? defaultOutputFolder(for: input.inputs[0], suffix: "segments"),
                                video: video, overwrite: overwriteOption.overwrite, threads: modelOptions.threads,
                                reporter: reporter)
+        // Every pixel has a segment: a light fill keeps the picture visible under it.
+        job.opacity = 0.35
+        job.legend = (1...segments).map { UInt8($0) }
         let source = try job.openInput()
-        let segmenter = ContentSegmenter(configuration: ContentSegmenter.Configuration(segments: segments))
+        let segmenter = VideoSegmenter(configuration: VideoSegmenter.Configuration(segments: segments))
         var previous: FrameFeatures?
         _ = try await job.run(source: source, encoder: estimator.encoder) { frame, features in
             let (map, stride) = frameAlignedFeatures(features, level: level)
-            // Flow from this frame back to the previous one: where each cell was, to carry the old segments over.
-            let backward = noFlow ? nil : previous.map { estimator.flow(from: features, to: $0) }
+            var backward: FlowField?, forward: FlowField?
+            if !noFlow, let previous {
+                backward = estimator.flow(from: features, to: previous)
+                forward = estimator.flow(from: previous, to: features)
+            }
             previous = features
-            let labels = segmenter.segment(map, backwardFlow: backward)
-            return ContentSegmenter.frameMask(labels, gridWidth: map.width, gridHeight: map.height, stride: stride,
-                                              frameWidth: frame.width, frameHeight: frame.height)
+            return segmenter.segment(map, stride: stride, rgb: frame.rgb, width: frame.width, height: frame.height,
+                                     backward: backward, forward: forward)
         }
     }
 }

@@ -1,0 +1,79 @@
+import FlowIO
+import NN
+import XCTest
+@testable import Segmentation
+
+final class VideoSegmenterTests: XCTestCase {
+    let scene = SquareScene()
+
+    /// The scene with a fixed pseudo-random noise of +-`amplitude` grey levels per pixel (sensor noise).
+    func noisy(_ rgb: [UInt8], seed: UInt64, amplitude: Int) -> [UInt8] {
+        var random = SplitMix64(seed: seed)
+        return rgb.map { value -> UInt8 in
+            let offset = random.below(2 * amplitude + 1) - amplitude
+            return UInt8(max(0, min(255, Int(value) + offset)))
+        }
+    }
+
+    func test_a_still_noisy_scene_changes_almost_no_pixel() {
+        let square = LabelPropagationTests.Square(id: 1, colour: (220, 30, 30), x: 30, y: 20, dx: 0, dy: 0, size: 30)
+        let (w, h) = (scene.width, scene.height)
+        let clean = scene.render(square, t: 0).rgb
+        let segmenter = VideoSegmenter(configuration: .init(segments: 3))
+        let still = FlowField.zero(width: w, height: h)
+        var previous: [UInt8]?
+        var changed = 0
+        for t in 0..<5 {
+            let rgb = noisy(clean, seed: UInt64(t), amplitude: 12)
+            let features = ColourPatchFeatures.features(rgb: rgb, width: w, height: h, stride: 8)
+            let ids = segmenter.segment(features, stride: 8, rgb: rgb, width: w, height: h,
+                                        backward: t == 0 ? nil : still, forward: t == 0 ? nil : still)
+            XCTAssertTrue(ids.allSatisfy { (1...3).contains($0) }, "ids are 1...K")
+            if let previous { changed += zip(ids, previous).filter { $0 != $1 }.count }
+            previous = ids
+        }
+        XCTAssertLessThan(Double(changed) / Double(4 * w * h), 0.005, "under 0.5% of pixels per frame")
+    }
+
+    func test_a_moving_square_keeps_its_segment_number() {
+        let scene = SquareScene(striped: false)
+        let square = LabelPropagationTests.Square(id: 1, colour: (220, 30, 30), x: 10, y: 20, dx: 6, dy: 1, size: 30)
+        let (w, h) = (scene.width, scene.height)
+        let segmenter = VideoSegmenter(configuration: .init(segments: 2))
+        var squareSegment: UInt8?
+        for t in 0..<5 {
+            let frame = scene.render(square, t: t)
+            let motion = scene.flows(dx: square.dx, dy: square.dy, inside: frame.mask, id: 1)
+            let ids = segmenter.segment(ColourPatchFeatures.features(rgb: frame.rgb, width: w, height: h, stride: 8),
+                                        stride: 8, rgb: frame.rgb, width: w, height: h,
+                                        backward: t == 0 ? nil : motion.backward, forward: t == 0 ? nil : motion.forward)
+            // The square's majority segment, and how much of the square it covers.
+            var counts = [Int](repeating: 0, count: 256)
+            for i in 0..<(w * h) where frame.mask[i] == 1 { counts[Int(ids[i])] += 1 }
+            let majority = UInt8(counts.indices.max { counts[$0] < counts[$1] }!)
+            let area = frame.mask.filter { $0 == 1 }.count
+            XCTAssertGreaterThan(Double(counts[Int(majority)]) / Double(area), 0.95, "frame \(t): the square is one segment")
+            let outside = (0..<(w * h)).filter { frame.mask[$0] == 0 && ids[$0] == majority }.count
+            XCTAssertLessThan(Double(outside) / Double(area), 0.05, "frame \(t): the segment stays on the square")
+            if let squareSegment { XCTAssertEqual(majority, squareSegment, "frame \(t): same segment number") }
+            squareSegment = majority
+        }
+    }
+}
+
+final class MaskLegendTests: XCTestCase {
+    func test_the_legend_shows_each_colour_and_leaves_the_rest_of_the_frame() {
+        let (w, h) = (200, 120)
+        var rgb = [UInt8](repeating: 255, count: w * h * 3)
+        MaskOverlay.drawLegend(rgb: &rgb, width: w, height: h, ids: [1, 2, 12])
+        func pixel(_ x: Int, _ y: Int) -> [UInt8] { Array(rgb[((y * w + x) * 3)..<((y * w + x) * 3 + 3)]) }
+        // scale 2: rows of 14 px, swatches 10 px at x 2..<12, first row at y 2.
+        XCTAssertEqual(pixel(5, 5), Array(DAVISPalette.rgb[3..<6]), "swatch of id 1")
+        XCTAssertEqual(pixel(5, 19), Array(DAVISPalette.rgb[6..<9]), "swatch of id 2")
+        XCTAssertEqual(pixel(5, 33), Array(DAVISPalette.rgb[36..<39]), "swatch of id 12")
+        XCTAssertEqual(pixel(150, 100), [255, 255, 255], "outside the legend")
+        // The digit '1' of row 1: its middle column is lit, the band around it is darkened.
+        XCTAssertEqual(pixel(14 + 2, 2 + 4), [255, 255, 255])
+        XCTAssertEqual(pixel(14, 2 + 4), [102, 102, 102])
+    }
+}
