@@ -11,20 +11,28 @@ struct MCJEPAVideo: AsyncParsableCommand {
         commandName: "mcjepa-video",
         abstract: "MC-JEPA optical flow and content segmentation on real videos.",
         discussion: """
-            Conventions shared by the commands that read video (flow, render, propagate, segment, preprocess):
-              INPUT        a video file, an ffmpeg image pattern (frames/%06d.png), or a folder of frames (images
-                           sorted by name, 30 to the second); `flow` also takes two images (one flow file)
-              --start S --duration D   the part of the input to read, in seconds; frame indices (and output
-                           names like 000000.flo) count from the first frame read
-              -o/--output  where outputs go; an existing output is refused (exit 1) unless -y/--overwrite, and
-                           outputs are written under a temporary name and renamed when complete
-              --progress auto|json|none   a bar with frames/s and ETA on a terminal (auto, quiet otherwise), or
-                           JSON lines on stderr: {"event":"progress","frames_done":N,"frames_total":T,"fps":F,
-                           "eta_s":E,"elapsed_s":S,...}; other messages then come as {"event":"note","message":...}
-              --verbose    say which weights run (always said on a terminal)
-              --model PATH --max-side N --threads N   the network's weights, inference size and threads
-            Summaries go to stdout. Exit codes: 0 ok, 1 failure (output exists, cannot write), 2 usage, 3 bad
-            input (a file that cannot be read or used, named on one line on stderr).
+            Conventions of the commands that read video (flow, render, propagate,
+            segment, preprocess):
+            - INPUT: a video file, an ffmpeg image pattern (frames/%06d.png), or a
+              folder of frames (sorted by name, 30 to the second); `flow` also
+              takes two images (one flow file).
+            - --start S --duration D: the part of the input to read, in seconds;
+              frame indices (and names like 000000.flo) count from the first frame
+              read.
+            - -o/--output: where outputs go. An existing output is refused (exit 1)
+              unless -y/--overwrite; outputs are written under a temporary name and
+              renamed when complete.
+            - --progress auto|json|none: a bar with frames/s and ETA on a terminal
+              (auto; quiet otherwise), or JSON lines on stderr, one schema for all:
+              {"event":"progress","frames_done":N,"frames_total":T,"fps":F,
+               "eta_s":E,"elapsed_s":S,...}; notes and errors then come as
+              {"event":"note"|"error","message":"..."}.
+            - --verbose: say which weights run (always said on a terminal).
+            - --model PATH, --max-side N, --threads N: the network's weights,
+              inference size and threads.
+            Summaries go to stdout. Exit codes: 0 ok, 1 failure (output exists,
+            cannot write), 2 usage, 3 bad input (a file that cannot be read or
+            used, named on one line on stderr).
             """,
         version: MCJEPAVideo.version,
         subcommands: [
