@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -196,14 +197,13 @@ public enum AtomicOutput {
     }
 }
 
-/// The temporaries not yet committed or discarded, for removal on interrupt. A lock, because the signal handler
+/// The temporaries not yet committed or discarded, for removal on interrupt. A mutex, because the signal handler
 /// runs on another thread than the writers.
-final class TemporaryRegistry: @unchecked Sendable {
+final class TemporaryRegistry: Sendable {
     static let shared = TemporaryRegistry()
-    private let lock = NSLock()
-    private var paths = Set<String>()
+    private let paths = Mutex(Set<String>())
 
-    func add(_ path: String) { lock.lock(); paths.insert(path); lock.unlock() }
-    func remove(_ path: String) { lock.lock(); paths.remove(path); lock.unlock() }
-    func all() -> [String] { lock.lock(); defer { lock.unlock() }; return Array(paths) }
+    func add(_ path: String) { paths.withLock { _ = $0.insert(path) } }
+    func remove(_ path: String) { paths.withLock { _ = $0.remove(path) } }
+    func all() -> [String] { paths.withLock { Array($0) } }
 }

@@ -7,9 +7,9 @@ import Foundation
 /// (SIGINT, SIGTERM), so Ctrl-C leaves no hidden partial output behind. Installed once, by the entry point.
 /// The handler runs on a background queue because the main thread is busy in the processing loop.
 enum InterruptCleanup {
-    nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
-
-    static func install() {
+    /// Installs the handlers; the caller keeps the returned sources alive as long as they should deliver.
+    static func install() -> [any DispatchSourceSignal] {
+        var sources: [any DispatchSourceSignal] = []
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN) // let the dispatch source, not the default action, handle it
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
@@ -21,5 +21,6 @@ enum InterruptCleanup {
             source.resume()
             sources.append(source)
         }
+        return sources
     }
 }

@@ -60,7 +60,8 @@ struct MCJEPAVideo: AsyncParsableCommand {
             printError("\(CommandLine.arguments.count - 1) arguments, more than the \(maxArguments) accepted; pass folders, or a --manifest file to preprocess")
             Foundation.exit(Exit.usage.rawValue)
         }
-        InterruptCleanup.install()
+        let interruptSources = InterruptCleanup.install()
+        defer { withExtendedLifetime(interruptSources) {} } // delivering to the end of the run
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
