@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+
+struct VOSBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vos",
+        abstract: "eval vos frames/s and J&F of the model's propagation against colour-patch propagation.",
+        discussion: """
+            Runs the built `mcjepa-video eval vos DAVIS_ROOT --json` (swift build -c release first) once per \
+            method: the model with --method flow-guided (its default) and --method features, and \
+            --pred colour-propagation, the non-learned peer, in the same run. For each: frames (all frames of all \
+            sequences, the given first ones included), wall seconds, frames/s, the CPU seconds of the process and \
+            J&F. On a shared machine the wall time depends on the neighbours; frames per CPU-second times the \
+            thread count bounds what the machine would give alone (parts of the work run on one thread).
+            """)
+    @Argument(help: "A DAVIS-layout folder, e.g. ../shared/data/davis-dev.") var davisRoot: String
+    @Option(help: "Threads for the model (--threads of eval vos).") var threads = 2
+
+    func run() throws {
+        let tool = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("mcjepa-video").path
+        guard FileManager.default.isExecutableFile(atPath: tool) else {
+            throw ValidationError("\(tool) not built (swift build -c release first)")
+        }
+        let runs: [(String, [String])] = [
+            ("colour-propagation (peer)", ["--pred", "colour-propagation"]),
+            ("model, flow-guided", ["--method", "flow-guided", "--threads", "\(threads)"]),
+            ("model, features (DINO protocol)", ["--method", "features", "--threads", "\(threads)"]),
+        ]
+        var peerRate: Double?
+        print("eval vos on \(davisRoot) (\(threads) threads)")
+        for (name, arguments) in runs {
+            let before = cpuSeconds(RUSAGE_CHILDREN.rawValue)
+            let start = DispatchTime.now().uptimeNanoseconds
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: tool)
+            process.arguments = ["eval", "vos", davisRoot, "--json"] + arguments
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let cpu = cpuSeconds(RUSAGE_CHILDREN.rawValue) - before
+            guard process.terminationStatus == 0,
+                  let report = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let jAndF = report["jAndF"] as? Double,
+                  let sequences = report["sequences"] as? [[String: Any]] else {
+                print("  \(name): eval vos failed (exit \(process.terminationStatus))")
+                continue
+            }
+            let frames = sequences.reduce(0) { $0 + (($1["frames"] as? Int) ?? 0) }
+            let rate = Double(frames) / seconds, perCPUSecond = Double(frames) / cpu
+            let ratio = peerRate.map { String(format: ", %.2fx the peer's frames/s", rate / $0) } ?? ""
+            print(String(format: "  %@: J&F %.3f, %d frames in %.1f s = %.2f frames/s (%.1f CPU s = %.2f frames per CPU-second)%@",
+                         name, jAndF, frames, seconds, rate, cpu, perCPUSecond, ratio))
+            if peerRate == nil { peerRate = rate }
+        }
+    }
+}
