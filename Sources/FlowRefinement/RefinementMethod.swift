@@ -2,6 +2,9 @@
 public enum RefinementMethod: String, CaseIterable, Sendable {
     /// OpenCV's DIS started from the network's flow, searched down to full resolution (`SeededDISSearch`).
     case search
+    /// The same search stopping at half resolution, as DIS's medium preset does: about a fifth of the search's
+    /// time, less precise (still ahead of DIS alone).
+    case fastSearch = "fast-search"
     /// The coarse-to-fine variational refinement from 1/16 size (`CoarseToFineRefinement`).
     case variational
 
@@ -13,7 +16,10 @@ public enum RefinementMethod: String, CaseIterable, Sendable {
         switch self {
         case .search:
             SeededDISSearch.setThreads(threads)
-            return SeededDISSearch()
+            return SeededDISSearch(preset: .medium, finestScale: 0)
+        case .fastSearch:
+            SeededDISSearch.setThreads(threads)
+            return SeededDISSearch(preset: .medium, finestScale: 1)
         case .variational:
             return CoarseToFineRefinement(refinement: VariationalRefinement(threads: threads))
         }

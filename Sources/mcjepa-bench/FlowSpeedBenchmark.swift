@@ -7,7 +7,8 @@ import VideoIO
 
 // `mcjepa-bench flow [--video PATH] [--size 640x360] [--pairs N] [--threads T]`: pairs per second of the flow that
 // `flow` computes — the network alone (`--no-refine`) and the default (the network's flow seeded into OpenCV's DIS
-// searched to full resolution) — against OpenCV DIS medium from zero (the classical peer) on the same frames, in
+// searched to full resolution), the same search stopping at half resolution (`--refinement fast-search`), and the
+// network with the variational refinement (`--refinement variational`, the previous default) — against OpenCV DIS medium from zero (the classical peer) on the same frames, in
 // the same process, with the same thread count. Frames are decoded and scaled before timing; each method's time
 // counts turning the frames into its input (the network's planar RGB, DIS's 8-bit luma) and computing the flow,
 // with each frame's features computed once, as `flow` does on a video.
@@ -53,10 +54,16 @@ func flowSpeedBenchmark(video: String, width: Int, height: Int, pairCount: Int, 
     let networkSeconds = streamSeconds(network.features) { network.flow(from: $0, to: $1) }
     let standard = FlowEstimator(model: model, refinement: RefinementMethod.standard.refiner(threads: threads))
     let standardSeconds = streamSeconds(standard.features) { standard.flow(from: $0, to: $1) }
+    let fast = FlowEstimator(model: model, refinement: RefinementMethod.fastSearch.refiner(threads: threads))
+    let fastSeconds = streamSeconds(fast.features) { fast.flow(from: $0, to: $1) }
+    let variational = FlowEstimator(model: model, refinement: RefinementMethod.variational.refiner(threads: threads))
+    let variationalSeconds = streamSeconds(variational.features) { variational.flow(from: $0, to: $1) }
 
     print("flow: \(pairs) pairs of \(video) at \(width)x\(height), \(threads) thread(s), OpenCV \(SeededDISSearch.openCVVersion)")
     for (name, seconds) in [("OpenCV DIS medium (peer)", peer), ("network alone (--no-refine)", networkSeconds),
-                            ("default (network + seeded DIS search)", standardSeconds)] {
+                            ("default (network + seeded DIS search)", standardSeconds),
+                            ("network + fast search (half resolution)", fastSeconds),
+                            ("network + variational refinement", variationalSeconds)] {
         print(String(format: "  %-38@ %6.1f pairs/s %7.1f ms/pair (wall, / DIS %.2f) %7.1f ms/pair (CPU, / DIS %.2f)",
                      name as NSString, Double(pairs) / seconds.wall, 1000 * seconds.wall / Double(pairs),
                      seconds.wall / peer.wall, 1000 * seconds.cpu / Double(pairs), seconds.cpu / peer.cpu))

@@ -61,7 +61,7 @@ struct EvalFlowCommand: AsyncParsableCommand {
           help: "Refine the network's flow on the frames (default), or score the network's flow as it is (--no-refine).")
     var refine: Bool?
 
-    @Option(help: "How the network's flow is refined: search (OpenCV DIS seeded by it, the default) or variational.")
+    @Option(help: "How the network's flow is refined: search (DIS seeded by it, to full resolution), fast-search (to half resolution), or variational.")
     var refinement: RefinementMethod = .standard
 
     @OptionGroup var modelOptions: ModelOptions
@@ -137,5 +137,3 @@ final class PairTimer: Sendable {
     var seconds: Double { totals.withLock { $0.seconds } }
     var count: Int { totals.withLock { $0.pairs } }
 }
-
-extension RefinementMethod: ExpressibleByArgument {}

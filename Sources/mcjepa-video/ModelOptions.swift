@@ -32,3 +32,5 @@ struct ModelOptions: ParsableArguments {
                       refinement: refinement, flipAverage: flipAverage, threads: threads)
     }
 }
+
+extension RefinementMethod: ExpressibleByArgument {}

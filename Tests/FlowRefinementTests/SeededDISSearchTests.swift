@@ -79,6 +79,8 @@ final class SeededDISSearchTests: XCTestCase {
     func test_the_standard_refinement_is_the_seeded_search_at_full_resolution() {
         let refiner = RefinementMethod.standard.refiner(threads: 1)
         XCTAssertEqual(refiner as? SeededDISSearch, SeededDISSearch(preset: .medium, finestScale: 0))
+        XCTAssertEqual(RefinementMethod.fastSearch.refiner(threads: 1) as? SeededDISSearch,
+                       SeededDISSearch(preset: .medium, finestScale: 1))
         XCTAssertTrue(RefinementMethod.variational.refiner(threads: 1) is CoarseToFineRefinement)
     }
 }

@@ -1,4 +1,5 @@
 import FlowIO
+import FlowRefinement
 import Foundation
 import VideoIO
 import XCTest
@@ -100,6 +101,26 @@ final class FlowCommandTests: TemporaryFolderTestCase {
         XCTAssertEqual(fields[1], FlowEstimator(model: weights.model, maxSide: 64).flow(frames[0], frames[1]))
         XCTAssertEqual([fields[0].width, fields[0].height], [320, 240])
         XCTAssertNotEqual(fields[0], fields[1], "the default refines the network's flow")
+    }
+
+    func testRefinementChoosesTheRefinerAndContradictingNoRefineIsAUsageError() throws {
+        let (model, _) = try savedTestModel()
+        let fields = try [firstFlow("search", duration: "0.1", []),
+                          firstFlow("fast", duration: "0.1", ["--refinement", "fast-search"]),
+                          firstFlow("variational", duration: "0.1", ["--refinement", "variational"])]
+        // The fast search is the full one stopped at half resolution: the same as the library computes with it.
+        let reader = try VideoReader(path: sample)
+        let frames = try (0..<2).map { _ in try XCTUnwrap(try reader.nextFrame()) }
+            .map { FrameImage(width: $0.width, height: $0.height, rgb8: $0.rgb) }
+        let weights = try WeightsFile.load(path: model)
+        let fast = FlowEstimator(model: weights.model, maxSide: 64, refinement: SeededDISSearch(preset: .medium, finestScale: 1))
+        XCTAssertEqual(fields[1], fast.flow(frames[0], frames[1]))
+        XCTAssertNotEqual(fields[0], fields[1])
+        XCTAssertNotEqual(fields[1], fields[2])
+        let contradiction = try runProcess(try commandLineTool(), ["flow", sample, "-o", file("no"), "--model", model,
+                                                                   "--no-refine", "--refinement", "fast-search"])
+        XCTAssertEqual(contradiction.status, 2)
+        XCTAssertTrue(contradiction.err.contains("--refinement contradicts --no-refine"), contradiction.err)
     }
 
     func testDefaultOutputFolderIsNextToTheInput() throws {
