@@ -36,7 +36,7 @@ public enum DAVISMasks {
             try writeLabelPNG(LabelImage(width: width, height: height, labels: ids, palette: DAVISPalette.rgb),
                               path: path)
         } catch let error as VideoIOError {
-            throw SegmentationError(file: path, reason: "cannot write the mask (\(error.description))")
+            throw SegmentationError(file: path, reason: "cannot write the mask (\(error.description))", kind: .output)
         }
     }
 }

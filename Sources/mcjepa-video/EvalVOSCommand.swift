@@ -80,12 +80,7 @@ struct EvalVOSCommand: AsyncParsableCommand {
             }
         case let folder?: source = .folder(URL(fileURLWithPath: folder))
         }
-        do {
-            let report = try DAVISEvaluation.evaluate(root: URL(fileURLWithPath: davisRoot), predictions: source)
-            print(json ? DAVISEvaluation.json(report) : DAVISEvaluation.table(report))
-        } catch let error as SegmentationError {
-            printError(error.description)
-            throw Exit.badInput
-        }
+        let report = try DAVISEvaluation.evaluate(root: URL(fileURLWithPath: davisRoot), predictions: source)
+        print(json ? DAVISEvaluation.json(report) : DAVISEvaluation.table(report))
     }
 }

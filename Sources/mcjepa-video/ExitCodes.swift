@@ -6,6 +6,7 @@ import Foundation
 import MCJEPA
 import NN
 import Pipeline
+import Segmentation
 import VideoIO
 import VideoPipeline
 
@@ -56,6 +57,8 @@ func failure(of error: Error) -> (message: String, code: Int32)? {
         case .encoder, .outputExists: Exit.failure
         }
         (message, code) = (error.description, kind.rawValue)
+    case let error as SegmentationError:
+        (message, code) = (error.description, error.kind == .input ? input : output)
     case let error as PipelineError: (message, code) = (error.description, input)
     case let error as ConfigError: (message, code) = (error.description, input)
     case let error as AtomicOutputError: (message, code) = (error.description, output)

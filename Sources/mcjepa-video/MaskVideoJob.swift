@@ -38,15 +38,10 @@ struct MaskVideoJob {
         output.overlayOpacity = opacity
         output.legend = legend
         try await runReportingErrors(input: source.displayPath) {
-            do {
-                for try await frame in source.framesDecodedAhead(decode) {
-                    try output.write(frame: frame, ids: try mask(frame, encoder.features(FrameImage(frame))),
-                                     input: source.displayPath)
-                    reporter.update(done: output.framesWritten, total: opened.expectedFrames)
-                }
-            } catch let error as SegmentationError {
-                printError(error.description)
-                throw Exit.failure
+            for try await frame in source.framesDecodedAhead(decode) {
+                try output.write(frame: frame, ids: try mask(frame, encoder.features(FrameImage(frame))),
+                                 input: source.displayPath)
+                reporter.update(done: output.framesWritten, total: opened.expectedFrames)
             }
             reporter.finish(done: output.framesWritten, total: opened.expectedFrames)
             guard output.framesWritten > 0 else {

@@ -47,13 +47,7 @@ struct PropagateCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let firstMask: LabelImage
-        do {
-            firstMask = try DAVISMasks.read(path: mask)
-        } catch let error as SegmentationError {
-            printError(error.description)
-            throw Exit.badInput
-        }
+        let firstMask = try DAVISMasks.read(path: mask)
         let reporter = reporting.reporter()
         let estimator = try modelOptions.estimator(verbose: reporting.verbose, reporter: reporter)
         var job = MaskVideoJob(input: input, outputDir: output ?? defaultOutputFolder(for: input.inputs[0], suffix: "masks"),
