@@ -22,7 +22,8 @@ struct EvalVOSCommand: AsyncParsableCommand {
             a floor for learned features and a check of the propagation machinery.
 
             Without --pred the model (--model PATH, else the built-in weights) segments each sequence as \
-            `propagate` does: --method flow-guided (default) carries the previous masks along the network's flow \
+            `propagate` does: --method flow-guided (default) carries the previous masks along the flow (the \
+            network's, refined by DIS's search to half resolution) \
             where the forward-backward check passes and corrects them by feature affinity, then refines edges on \
             the frame; --method features is feature affinity alone (DINO's protocol, what papers report). \
             Features are level --level of the encoder pyramid (default 3, stride 8), resampled onto a grid \
@@ -58,12 +59,12 @@ struct EvalVOSCommand: AsyncParsableCommand {
         switch pred {
         case nil:
             // The evaluation runs one sequence, one frame at a time.
-            nonisolated(unsafe) let estimator = try modelOptions.estimator()
+            nonisolated(unsafe) let estimator = try modelOptions.estimator(refinement: method.refinement)
             let name = "model \(modelOptions.model ?? "built-in") (\(method.rawValue), level \(level)"
                 + (modelOptions.maxSide.map { ", max side \($0))" } ?? ")")
             source = .segmenter(name: name) { [level, method] first, mask in
                 func features(_ image: RGBImage) -> FrameFeatures {
-                    estimator.encoder.features(FrameImage(width: image.width, height: image.height, rgb8: image.rgb))
+                    estimator.features(FrameImage(width: image.width, height: image.height, rgb8: image.rgb))
                 }
                 let propagation = try ModelObjectPropagation(estimator: estimator, level: level, method: method,
                                                              firstFeatures: features(first), firstMask: mask.labels,

@@ -23,9 +23,9 @@ struct MaskVideoJob {
     /// Opens the input (exit 3 when it is neither a readable video nor a folder of frames).
     func openInput() throws -> FrameInput { try input.frameInput() }
 
-    /// Runs the loop; `mask` gets each frame and its features and returns its object ids (width x height).
-    /// Returns the number of frames written.
-    func run(source: FrameInput, encoder: ContentEncoder,
+    /// Runs the loop; `mask` gets each frame and its features (`estimator.features`, so they serve its flow too)
+    /// and returns its object ids (width x height). Returns the number of frames written.
+    func run(source: FrameInput, estimator: FlowEstimator,
              mask: (VideoFrame, FrameFeatures) throws -> [UInt8]) async throws -> Int {
         let decode = input.decodeOptions(threads: threads)
         let opened = try openOrExit(source, decode)
@@ -39,7 +39,7 @@ struct MaskVideoJob {
         output.legend = legend
         try await runReportingErrors(input: source.displayPath) {
             for try await frame in source.framesDecodedAhead(decode) {
-                try output.write(frame: frame, ids: try mask(frame, encoder.features(FrameImage(frame))),
+                try output.write(frame: frame, ids: try mask(frame, estimator.features(FrameImage(frame))),
                                  input: source.displayPath)
                 reporter.update(done: output.framesWritten, total: opened.expectedFrames)
             }

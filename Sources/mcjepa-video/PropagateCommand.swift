@@ -15,7 +15,8 @@ struct PropagateCommand: AsyncParsableCommand {
             --mask is the first frame's mask at the video's size: a palette PNG (index k = object k, 0 background, \
             255 void = background) or a grayscale 0/255 PNG (one object). Every later frame is segmented from the \
             first frame and the 7 previous predictions. --method flow-guided (default): the previous frame's \
-            masks are carried along the network's backward flow where the forward-backward check passes, averaged \
+            masks are carried along the backward flow (the network's, refined by DIS's search to half resolution: \
+            `flow --refinement fast-search`) where the forward-backward check passes, averaged \
             with label propagation through features (top-5 cosine neighbours within 12 cells, temperature 0.1, as \
             DINO's VOS evaluation), and the edges refined on the frame by a guided filter. --method features: \
             feature propagation alone, DINO's protocol. Features are level --level of the encoder's pyramid \
@@ -49,14 +50,14 @@ struct PropagateCommand: AsyncParsableCommand {
     func run() async throws {
         let firstMask = try DAVISMasks.read(path: mask)
         let reporter = reporting.reporter()
-        let estimator = try modelOptions.estimator(verbose: reporting.verbose, reporter: reporter)
+        let estimator = try modelOptions.estimator(refinement: method.refinement, verbose: reporting.verbose, reporter: reporter)
         var job = MaskVideoJob(input: input, outputDir: output ?? defaultOutputFolder(for: input.inputs[0], suffix: "masks"),
                                video: video, overwrite: overwriteOption.overwrite, threads: modelOptions.threads,
                                reporter: reporter)
         job.legend = Array(Set(firstMask.labels).subtracting([0])).sorted()
         let source = try job.openInput()
         var propagation: ModelObjectPropagation?
-        _ = try await job.run(source: source, encoder: estimator.encoder) { frame, features in
+        _ = try await job.run(source: source, estimator: estimator) { frame, features in
             if let propagation { return try propagation.next(features, rgb: frame.rgb) }
             guard frame.width == firstMask.width, frame.height == firstMask.height else {
                 printError("\(mask): the mask is \(firstMask.width)x\(firstMask.height), the video \(frame.width)x\(frame.height)")

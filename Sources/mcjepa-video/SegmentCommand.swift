@@ -59,7 +59,7 @@ struct SegmentCommand: AsyncParsableCommand {
         let source = try job.openInput()
         let segmenter = VideoSegmenter(configuration: VideoSegmenter.Configuration(segments: segments))
         var previous: FrameFeatures?
-        _ = try await job.run(source: source, encoder: estimator.encoder) { frame, features in
+        _ = try await job.run(source: source, estimator: estimator) { frame, features in
             let (map, stride) = frameAlignedFeatures(features, level: level)
             var backward: FlowField?, forward: FlowField?
             if !noFlow, let previous {
