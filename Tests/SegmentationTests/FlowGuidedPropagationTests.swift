@@ -75,39 +75,46 @@ final class FlowLabelWarpTests: XCTestCase {
     }
 }
 
-/// The striped scene of `LabelPropagationTests` with one square moving over it.
+/// Intersection over union of one object's pixels in two masks.
+func iou(_ a: [UInt8], _ b: [UInt8], id: UInt8) -> Double {
+    MaskMetrics.jaccard(a.map { $0 == id }, b.map { $0 == id })
+}
+
+/// Squares moving over diagonal stripes (or plain grey), with their true masks: the rendered video of the
+/// propagation tests.
 struct SquareScene {
     let width = 128, height = 96
     /// Diagonal stripes behind the square; false: a plain grey background.
     var striped = true
 
-    /// Frame t as RGB and its true mask (the square's id inside it).
-    func render(_ s: LabelPropagationTests.Square?, t: Int) -> (rgb: [UInt8], mask: [UInt8]) {
+    /// Frame t as RGB and its true mask (each square's id inside it; later squares in front).
+    func render(_ squares: [LabelPropagationTests.Square], t: Int) -> (rgb: [UInt8], mask: [UInt8]) {
         var rgb = [UInt8](repeating: 0, count: width * height * 3), mask = [UInt8](repeating: 0, count: width * height)
         for y in 0..<height {
             for x in 0..<width {
+                // Diagonal stripes, so the background is not uniform and positions are not trivially separable.
                 let light: UInt8 = !striped ? 128 : ((x + y) / 12) % 2 == 0 ? 200 : 90
                 (rgb[(y * width + x) * 3], rgb[(y * width + x) * 3 + 1], rgb[(y * width + x) * 3 + 2]) = (light, light, light / 2)
             }
         }
-        guard let s else { return (rgb, mask) }
-        let x0 = s.x + s.dx * t, y0 = s.y + s.dy * t
-        for y in max(0, y0)..<min(height, y0 + s.size) {
-            for x in max(0, x0)..<min(width, x0 + s.size) {
-                let p = (y * width + x) * 3
-                (rgb[p], rgb[p + 1], rgb[p + 2]) = s.colour
-                mask[y * width + x] = s.id
+        for s in squares {
+            let x0 = s.x + s.dx * t, y0 = s.y + s.dy * t
+            for y in max(0, y0)..<min(height, y0 + s.size) {
+                for x in max(0, x0)..<min(width, x0 + s.size) {
+                    let p = (y * width + x) * 3
+                    (rgb[p], rgb[p + 1], rgb[p + 2]) = s.colour
+                    mask[y * width + x] = s.id
+                }
             }
         }
         return (rgb, mask)
     }
 
-    func iou(_ a: [UInt8], _ b: [UInt8], id: UInt8) -> Double {
-        MaskMetrics.jaccard(a.map { $0 == id }, b.map { $0 == id })
+    /// One square, or none: the background alone.
+    func render(_ s: LabelPropagationTests.Square?, t: Int) -> (rgb: [UInt8], mask: [UInt8]) {
+        render(s.map { [$0] } ?? [], t: t)
     }
 
-    /// The true motion of a square moving by (dx, dy) over a still background: the backward flow on the
-    /// current frame (`mask` is its true mask) and the forward flow on the previous frame.
     func flows(dx: Int, dy: Int, inside mask: [UInt8], id: UInt8) -> (backward: FlowField, forward: FlowField) {
         // The square moves, the background stands still.
         let (w, h) = (width, height)
@@ -144,7 +151,7 @@ final class FlowGuidedPropagationTests: XCTestCase {
             let predicted = try propagation.propagate(
                 ColourPatchFeatures.features(rgb: frame.rgb, width: w, height: h, stride: 8), rgb: frame.rgb,
                 backward: motion.backward, forward: motion.forward)
-            worst = min(worst, scene.iou(predicted, frame.mask, id: 1))
+            worst = min(worst, iou(predicted, frame.mask, id: 1))
         }
         // Edges at stride 8 that fall mid-cell cost feature propagation alone several pixels; the warp and the
         // guided filter keep them on the square's true edges.

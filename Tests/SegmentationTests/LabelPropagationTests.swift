@@ -9,33 +9,7 @@ final class LabelPropagationTests: XCTestCase {
     let width = 128, height = 96
 
     /// Frame t as RGB and its true mask.
-    func render(_ squares: [Square], t: Int) -> (rgb: [UInt8], mask: [UInt8]) {
-        var rgb = [UInt8](repeating: 0, count: width * height * 3), mask = [UInt8](repeating: 0, count: width * height)
-        for y in 0..<height {
-            for x in 0..<width {
-                // Diagonal stripes, so the background is not uniform and positions are not trivially separable.
-                let light: UInt8 = ((x + y) / 12) % 2 == 0 ? 200 : 90
-                rgb[(y * width + x) * 3] = light
-                rgb[(y * width + x) * 3 + 1] = light
-                rgb[(y * width + x) * 3 + 2] = light / 2
-            }
-        }
-        for s in squares {
-            let x0 = s.x + s.dx * t, y0 = s.y + s.dy * t
-            for y in max(0, y0)..<min(height, y0 + s.size) {
-                for x in max(0, x0)..<min(width, x0 + s.size) {
-                    let p = (y * width + x) * 3
-                    (rgb[p], rgb[p + 1], rgb[p + 2]) = s.colour
-                    mask[y * width + x] = s.id
-                }
-            }
-        }
-        return (rgb, mask)
-    }
-
-    func iou(_ a: [UInt8], _ b: [UInt8], id: UInt8) -> Double {
-        MaskMetrics.jaccard(a.map { $0 == id }, b.map { $0 == id })
-    }
+    func render(_ squares: [Square], t: Int) -> (rgb: [UInt8], mask: [UInt8]) { SquareScene().render(squares, t: t) }
 
     func test_propagation_follows_a_moving_square() throws {
         let squares = [Square(id: 1, colour: (220, 30, 30), x: 8, y: 10, dx: 5, dy: 2, size: 32)]
