@@ -5,13 +5,13 @@ import MCJEPA
 import NN
 import VideoIO
 
-// `mcjepa-bench flow [--video PATH] [--size 640x360] [--pairs N] [--threads T]`: pairs per second of the flow that
-// `flow` computes — the network alone (`--no-refine`) and the default (the network's flow seeded into OpenCV's DIS
-// searched to full resolution), the same search stopping at half resolution (`--refinement fast-search`), and the
-// network with the variational refinement (`--refinement variational`, the previous default) — against OpenCV DIS medium from zero (the classical peer) on the same frames, in
-// the same process, with the same thread count. Frames are decoded and scaled before timing; each method's time
-// counts turning the frames into its input (the network's planar RGB, DIS's 8-bit luma) and computing the flow,
-// with each frame's features computed once, as `flow` does on a video.
+// `mcjepa-bench flow [--video PATH] [--size 640x360] [--pairs N] [--threads T]`: pairs per second of what `flow`
+// computes — the network alone (`--no-refine`), the default (the network's flow seeding OpenCV's DIS, searched to
+// full resolution), the search stopped at half resolution (`--refinement fast-search`) and the variational
+// refinement (`--refinement variational`, the previous default) — against OpenCV DIS medium from zero (the
+// classical peer) on the same frames, in the same process, with the same thread count. Frames are decoded and
+// scaled before timing; each method's time counts turning the frames into its input (the network's planar RGB,
+// DIS's 8-bit luma) and computing the flow, with each frame's features computed once, as `flow` does on a video.
 
 func flowSpeedBenchmark(video: String, width: Int, height: Int, pairCount: Int, threads: Int) throws {
     guard let weightsPath = BuiltInWeights.path else { print(BuiltInWeights.missingMessage); exit(1) }
