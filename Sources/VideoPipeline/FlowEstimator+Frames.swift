@@ -60,5 +60,6 @@ extension FrameImage {
 
 /// No weights were named and this build has no built-in ones.
 public struct MissingWeightsError: Error, CustomStringConvertible {
+    public init() {}
     public var description: String { BuiltInWeights.missingMessage }
 }

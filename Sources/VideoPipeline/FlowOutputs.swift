@@ -116,25 +116,3 @@ public actor FlowVideoOutput: FlowPairOutput {
 
     public func finish() throws { try renderer?.finish() }
 }
-
-/// `render`: draws the flow files of `flowFolder` (NAME.flo, .png, .npy or .pfm, NAME as `FrameInput.name(ofFrame:)`
-/// gives it) into `video` over the frames of `source` they start from, skipping frames without one; `progress` gets
-/// the count of frames read.
-/// - Throws: `FlowIOError` naming a flow file that cannot be read or does not have the frames' size.
-public func renderFlowFiles(_ flowFolder: String, over source: FrameInput, decode: DecodeOptions, into video: FlowVideoOutput,
-                            progress: (Int) -> Void) async throws {
-    var read = 0
-    for try await frame in source.framesDecodedAhead(decode) {
-        read += 1
-        progress(read)
-        let base = URL(fileURLWithPath: flowFolder).appendingPathComponent(source.name(ofFrame: frame.index, options: decode))
-        guard let file = FlowFileFormat.allCases.lazy.map({ base.appendingPathExtension($0.rawValue) })
-            .first(where: { FileManager.default.fileExists(atPath: $0.path) }) else { continue }
-        let field = try FlowFile.read(file)
-        guard field.width == frame.width && field.height == frame.height else {
-            throw FlowIOError(url: file, reason: "flow is \(field.width)x\(field.height), frames are \(frame.width)x\(frame.height)")
-        }
-        try await video.write(.pair(FlowPair(first: frame.index, second: frame.index + 1, firstFrame: frame, forward: field,
-                                             backward: nil, startsShot: false)))
-    }
-}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AtomicOutput
 import Foundation
 import MCJEPA
 
@@ -26,7 +27,7 @@ struct AverageCommand: ParsableCommand {
     }
 
     func run() throws {
-        try checkOutputFree(out, overwrite: overwrite)
+        try AtomicOutput.checkFree(out, overwrite: overwrite)
         do {
             let (model, metadata) = try WeightsAverage.average(paths: weights)
             let folder = (out as NSString).deletingLastPathComponent
@@ -34,8 +35,7 @@ struct AverageCommand: ParsableCommand {
             try WeightsFile.save(model, to: out, metadata: metadata, replace: overwrite)
             print("wrote \(out): the mean of \(weights.count) weights files, \(model.parameters.parameterCount) parameters, config \(model.config)")
         } catch let error as CocoaError {
-            printError("\(out): cannot create its folder (\(error.localizedDescription))")
-            throw Exit.failure
+            throw AtomicOutputError(path: out, reason: "cannot create its folder (\(error.localizedDescription))", kind: .io)
         }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AtomicOutput
 import Foundation
 import MCJEPA
 import VideoIO
@@ -27,6 +28,11 @@ struct VideoInputOptions: ParsableArguments {
 
     func decodeOptions(threads: Int) -> DecodeOptions {
         DecodeOptions(threads: threads, start: range.start, duration: range.duration)
+    }
+
+    /// INPUT_BASENAME.SUFFIX next to the input: where the command's output folder goes without -o.
+    func defaultOutputFolder(suffix: String) -> String {
+        StagedOutputFolder.defaultPath(besides: inputs[0], suffix: suffix)
     }
 }
 
@@ -78,10 +84,7 @@ struct FrameSize: ExpressibleByArgument, Equatable {
 /// (through `reporter` when given, so JSON progress stays JSON). Exit 1 when this build has no built-in weights,
 /// 3 when the file is unusable.
 func loadWeights(modelPath: String?, verbose: Bool = false, reporter: ProgressReporter? = nil) throws -> LoadedWeights {
-    guard let path = modelPath ?? BuiltInWeights.path else {
-        printError(BuiltInWeights.missingMessage)
-        throw Exit.failure
-    }
+    guard let path = modelPath ?? BuiltInWeights.path else { throw MissingWeightsError() }
     let loaded = try WeightsFile.load(path: path)
     let banner = "\(modelPath == nil ? "built-in " : "")\(loaded.banner)"
     if verbose {

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import MCJEPA
 import Segmentation
-import VideoIO
 import VideoPipeline
 
 /// `eval vos`: J, F and J&F of video object segmentation masks on a DAVIS-layout folder.
@@ -58,19 +57,9 @@ struct EvalVOSCommand: AsyncParsableCommand {
         let source: DAVISEvaluation.PredictionSource
         switch pred {
         case nil:
-            // The evaluation runs one sequence, one frame at a time.
-            nonisolated(unsafe) let estimator = try modelOptions.estimator(refinement: method.refinement)
             let name = "model \(modelOptions.model ?? "built-in") (\(method.rawValue), level \(level)"
                 + (modelOptions.maxSide.map { ", max side \($0))" } ?? ")")
-            source = .segmenter(name: name) { [level, method] first, mask in
-                func features(_ image: RGBImage) -> FrameFeatures {
-                    estimator.features(FrameImage(width: image.width, height: image.height, rgb8: image.rgb))
-                }
-                let propagation = try ModelObjectPropagation(estimator: estimator, level: level, method: method,
-                                                             firstFeatures: features(first), firstMask: mask.labels,
-                                                             width: first.width, height: first.height)
-                return { try propagation.next(features($0), rgb: $0.rgb) }
-            }
+            source = .model(try modelOptions.estimator(refinement: method.refinement), level: level, method: method, name: name)
         case "first-mask": source = .firstMask
         case "colour-propagation":
             let configuration = LabelPropagation.Configuration()

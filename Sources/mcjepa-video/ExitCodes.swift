@@ -59,6 +59,7 @@ func failure(of error: Error) -> (message: String, code: Int32)? {
         (message, code) = (error.description, kind.rawValue)
     case let error as SegmentationError:
         (message, code) = (error.description, error.kind == .input ? input : output)
+    case let error as VideoPipelineError: (message, code) = (error.description, error.kind == .input ? input : output)
     case let error as PipelineError: (message, code) = (error.description, input)
     case let error as ConfigError: (message, code) = (error.description, input)
     case let error as AtomicOutputError: (message, code) = (error.description, output)

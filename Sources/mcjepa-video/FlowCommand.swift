@@ -77,73 +77,26 @@ struct FlowCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let source = try input.frameInput(allowPair: true)
         let reporter = reporting.reporter()
         let estimator = try modelOptions.estimator(flipAverage: flipAverage, refinement: refine ? refinement : nil,
-                                                   verbose: reporting.verbose,
-                                                   reporter: reporter)
-        let decode = input.decodeOptions(threads: modelOptions.threads)
-        let opened = try openOrExit(source, decode)
-        let outputDir = output ?? defaultOutputFolder(for: input.inputs[0], suffix: "flow")
-        try checkOutputFree(outputDir, overwrite: overwriteOption.overwrite)
-        if let video { try checkOutputFree(video, overwrite: overwriteOption.overwrite) }
-        // Every kind of file flow writes there, in any format: -y replaces only a folder of these.
-        let staged = try StagedOutputFolder(outputDir, overwrite: overwriteOption.overwrite,
-                                            outputExtensions: Set(FlowFileFormat.allCases.map(\.rawValue) + ["png", "json"]))
-        defer { staged.discardUnlessCommitted() }
-
-        let files = FlowFileOutput(folder: staged.path, options: FlowFileOptions(format: format, backward: backward,
-                                                                                 occlusion: occlusion, confidence: confidence),
-                                   name: { source.name(ofFrame: $0, options: decode) })
-        let rendered = video.map {
-            FlowVideoOutput(path: $0, style: style, maxFlow: maxFlow, legend: legend ?? (style == .color),
-                            options: opened.encodeOptions, replace: overwriteOption.overwrite)
-        }
-        // Two images are the pair the user asked for; a video, pattern or folder of frames may hold cuts.
-        let isPair = if case .imagePair = source { true } else { false }
-        let pairs = FlowPairs(source: source, decode: decode, estimator: estimator, options: FlowPairOptions(
-            stride: stride, backward: files.options.needsBackward, keepFrames: video != nil,
-            sceneCutThreshold: !isPair && cutThreshold < 1 ? cutThreshold : nil))
-        let total = opened.expectedFrames
-        var done = 0, pairCount = 0
-        // The outputs are written by the writer task alone, and finished after it ends.
-        nonisolated(unsafe) let outputs: [FlowPairOutput] = [files] + (rendered.map { [$0] } ?? [])
-        try await runReportingErrors(input: source.displayPath) {
-            try await writeConcurrently(pairs, progress: { event in
-                done = event.framesDecoded
-                if case .pair = event { pairCount += 1 }
-                reporter.update(done: done, total: total, counters: ["pairs": pairCount])
-            }, write: { event in
-                for output in outputs { try await output.write(event) }
-            })
-            for output in outputs { try await output.finish() }
-        }
-        reporter.finish(done: done, total: total, counters: ["pairs": pairCount])
-        let (written, skipped) = (await files.pairsWritten, await files.skipped.count)
-        guard written > 0 else {
-            printError("\(source.displayPath): \(done) frame(s) decoded, no pair of frames \(stride) apart in one shot "
-                       + "(check --start/--duration/--stride)")
-            throw Exit.badInput
-        }
-        try staged.commitOrExit(removingOnFailure: [video].compactMap { $0 })
-        var summary = "wrote \(written) flow file(s)\(backward ? " (+ backward)" : "") to \(outputDir)"
-        if skipped > 0 { summary += "; \(skipped) pair(s) across scene cuts skipped (skipped.json)" }
-        if let video { summary += " and \(await rendered?.frameCount ?? 0) frame(s) to \(video)" }
-        print(summary)
+                                                   verbose: reporting.verbose, reporter: reporter)
+        let job = FlowJob(source: try input.frameInput(allowPair: true), decode: input.decodeOptions(threads: modelOptions.threads),
+                          outputFolder: output ?? input.defaultOutputFolder(suffix: "flow"),
+                          files: FlowFileOptions(format: format, backward: backward, occlusion: occlusion, confidence: confidence),
+                          stride: stride, sceneCutThreshold: cutThreshold < 1 ? cutThreshold : nil,
+                          video: video.map { FlowVideoRequest(path: $0, style: style, maxFlow: maxFlow, legend: legend) },
+                          overwrite: overwriteOption.overwrite)
+        print(try await runReportingErrors(input: job.source.displayPath) {
+            try await job.run(estimator: estimator, reporter: reporter)
+        })
     }
 }
 
-/// Opens the source once to check it and learn its length and timing (a `VideoIOError` about the input when it
-/// cannot: exit 3, reported by the entry point).
-func openOrExit(_ source: FrameInput, _ options: DecodeOptions) throws -> FrameReader {
-    try source.open(options)
-}
-
-/// Runs a command's frame loop. The modules' errors say themselves whether an input or an output failed, and the
-/// entry point reports them (`failure(of:)`); an error of no module is reported here against the input (exit 1).
-func runReportingErrors(input: String, _ body: () async throws -> Void) async throws {
+/// Runs a command's work. The modules' errors say themselves whether an input or an output failed, and the entry
+/// point reports them (`failure(of:)`); an error of no module is reported here against the input (exit 1).
+func runReportingErrors<T>(input: String, _ body: () async throws -> T) async throws -> T {
     do {
-        try await body()
+        return try await body()
     } catch where failure(of: error) == nil && !(error is ExitCode) {
         printError("\(input): \(describe(error))")
         throw Exit.failure

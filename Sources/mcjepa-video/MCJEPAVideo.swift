@@ -1,4 +1,5 @@
 import ArgumentParser
+import AtomicOutput
 import Foundation
 
 /// The command-line tool. It only parses arguments and wires the library modules together;
@@ -60,7 +61,7 @@ struct MCJEPAVideo: AsyncParsableCommand {
             printError("\(CommandLine.arguments.count - 1) arguments, more than the \(maxArguments) accepted; pass folders, or a --manifest file to preprocess")
             Foundation.exit(Exit.usage.rawValue)
         }
-        let interruptSources = InterruptCleanup.install()
+        let interruptSources = InterruptCleanup.install(program: "mcjepa-video")
         defer { withExtendedLifetime(interruptSources) {} } // delivering to the end of the run
         do {
             var command = try parseAsRoot()

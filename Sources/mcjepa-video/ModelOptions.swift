@@ -34,3 +34,4 @@ struct ModelOptions: ParsableArguments {
 }
 
 extension RefinementMethod: ExpressibleByArgument {}
+extension PropagationMethod: ExpressibleByArgument {}

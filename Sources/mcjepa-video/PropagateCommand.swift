@@ -51,22 +51,22 @@ struct PropagateCommand: AsyncParsableCommand {
         let firstMask = try DAVISMasks.read(path: mask)
         let reporter = reporting.reporter()
         let estimator = try modelOptions.estimator(refinement: method.refinement, verbose: reporting.verbose, reporter: reporter)
-        var job = MaskVideoJob(input: input, outputDir: output ?? defaultOutputFolder(for: input.inputs[0], suffix: "masks"),
-                               video: video, overwrite: overwriteOption.overwrite, threads: modelOptions.threads,
-                               reporter: reporter)
+        var job = MaskVideoJob(source: try input.frameInput(), decode: input.decodeOptions(threads: modelOptions.threads),
+                               outputFolder: output ?? input.defaultOutputFolder(suffix: "masks"), video: video,
+                               overwrite: overwriteOption.overwrite)
         job.legend = Array(Set(firstMask.labels).subtracting([0])).sorted()
-        let source = try job.openInput()
         var propagation: ModelObjectPropagation?
-        _ = try await job.run(source: source, estimator: estimator) { frame, features in
-            if let propagation { return try propagation.next(features, rgb: frame.rgb) }
-            guard frame.width == firstMask.width, frame.height == firstMask.height else {
-                printError("\(mask): the mask is \(firstMask.width)x\(firstMask.height), the video \(frame.width)x\(frame.height)")
-                throw Exit.badInput
+        print(try await runReportingErrors(input: job.source.displayPath) {
+            try await job.run(estimator: estimator, reporter: reporter) { frame, features in
+                if let propagation { return try propagation.next(features, rgb: frame.rgb) }
+                guard frame.width == firstMask.width, frame.height == firstMask.height else {
+                    throw VideoPipelineError(path: mask, reason: "the mask is \(firstMask.width)x\(firstMask.height), the video \(frame.width)x\(frame.height)")
+                }
+                propagation = try ModelObjectPropagation(estimator: estimator, level: level, method: method,
+                                                         firstFeatures: features, firstMask: firstMask.labels,
+                                                         width: frame.width, height: frame.height)
+                return firstMask.labels
             }
-            propagation = try ModelObjectPropagation(estimator: estimator, level: level, method: method,
-                                                     firstFeatures: features, firstMask: firstMask.labels,
-                                                     width: frame.width, height: frame.height)
-            return firstMask.labels
-        }
+        })
     }
 }

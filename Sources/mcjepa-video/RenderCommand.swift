@@ -16,15 +16,18 @@ struct RenderCommand: AsyncParsableCommand {
             frames, pairs across scene cuts) are skipped. Flow files must have the frames' size. OUT: .mp4/.mov \
             H.264, .mkv lossless FFV1, a .png pattern (seq/%06d.png) or a folder: a PNG sequence numbered by frame \
             index from 000000, like the flow files. Colours: the median of recent frames' 99th-percentile motion, \
-            or --max-flow; the colour wheel is drawn in a corner (--no-legend to leave it out).
+            restarted at scene cuts (detected on the frames as `flow` detects them), or --max-flow; the colour \
+            wheel is drawn in a corner (--no-legend to leave it out).
             """)
 
     @OptionGroup var input: VideoInputOptions
     @Option(help: "Folder of flow files (as written by `flow`).") var flow: String
     @Option(name: .shortAndLong, help: "Output video (.mp4, .mkv) or PNG sequence (seq/%06d.png).") var output: String
     @Option(help: "color, overlay, arrows, side-by-side.") var style: FlowVideoStyle = .color
-    @Option(help: "Flow magnitude (px) of full colour saturation (default: robust, from recent frames).") var maxFlow: Float?
+    @Option(help: "Flow magnitude (px) of full colour saturation (default: robust, per shot).") var maxFlow: Float?
     @Flag(inversion: .prefixedNo, help: "Draw the colour wheel in a corner (default: on for color).") var legend: Bool?
+    @Option(help: "Scene-cut threshold (0...1; 1 turns detection off): the colour scale restarts at each cut.")
+    var cutThreshold = 0.12
     @Option(help: "Decoder threads.") var threads = 2
     @OptionGroup var reporting: ReportingOptions
     @OptionGroup var overwriteOption: OverwriteOption
@@ -32,35 +35,14 @@ struct RenderCommand: AsyncParsableCommand {
     func validate() throws {
         try OptionRange.check(threads, OptionRange.threads, "--threads")
         if let maxFlow, !(maxFlow > 0 && maxFlow.isFinite) { throw ValidationError("--max-flow must be a positive finite number") }
+        try OptionRange.check(cutThreshold, 0...1, "--cut-threshold")
     }
 
     func run() async throws {
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: flow, isDirectory: &isFolder), isFolder.boolValue else {
-            printError("\(flow): no such folder of flow files")
-            throw Exit.badInput
-        }
-        let source = try input.frameInput()
-        let decode = input.decodeOptions(threads: threads)
-        let opened = try openOrExit(source, decode)
-        try checkOutputFree(output, overwrite: overwriteOption.overwrite)
-        let reporter = reporting.reporter()
-        let video = FlowVideoOutput(path: output, style: style, maxFlow: maxFlow, legend: legend ?? (style == .color),
-                                    options: opened.encodeOptions, replace: overwriteOption.overwrite)
-        let total = opened.expectedFrames
-        var done = 0
-        try await runReportingErrors(input: source.displayPath) {
-            try await renderFlowFiles(flow, over: source, decode: decode, into: video) { frames in
-                done = frames
-                reporter.update(done: done, total: total)
-            }
-            reporter.finish(done: done, total: total)
-            guard await video.frameCount > 0 else {
-                printError("\(flow): no flow file named like 000000.flo matches a frame of \(source.displayPath)")
-                throw Exit.badInput
-            }
-            try await video.finish()
-        }
-        print("wrote \(await video.frameCount) frame(s) to \(output)")
+        let job = FlowRenderJob(source: try input.frameInput(), decode: input.decodeOptions(threads: threads), flowFolder: flow,
+                                video: FlowVideoRequest(path: output, style: style, maxFlow: maxFlow, legend: legend),
+                                sceneCutThreshold: cutThreshold < 1 ? cutThreshold : nil, overwrite: overwriteOption.overwrite)
+        let frames = try await runReportingErrors(input: job.source.displayPath) { try await job.run(reporter: reporting.reporter()) }
+        print("wrote \(frames) frame(s) to \(output)")
     }
 }

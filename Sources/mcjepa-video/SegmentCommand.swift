@@ -50,25 +50,26 @@ struct SegmentCommand: AsyncParsableCommand {
     func run() async throws {
         let reporter = reporting.reporter()
         let estimator = try modelOptions.estimator(verbose: reporting.verbose, reporter: reporter)
-        var job = MaskVideoJob(input: input, outputDir: output ?? defaultOutputFolder(for: input.inputs[0], suffix: "segments"),
-                               video: video, overwrite: overwriteOption.overwrite, threads: modelOptions.threads,
-                               reporter: reporter)
+        var job = MaskVideoJob(source: try input.frameInput(), decode: input.decodeOptions(threads: modelOptions.threads),
+                               outputFolder: output ?? input.defaultOutputFolder(suffix: "segments"), video: video,
+                               overwrite: overwriteOption.overwrite)
         // Every pixel has a segment: a light fill keeps the picture visible under it.
         job.opacity = 0.35
         job.legend = (1...segments).map { UInt8($0) }
-        let source = try job.openInput()
         let segmenter = VideoSegmenter(configuration: VideoSegmenter.Configuration(segments: segments))
         var previous: FrameFeatures?
-        _ = try await job.run(source: source, estimator: estimator) { frame, features in
-            let (map, stride) = frameAlignedFeatures(features, level: level)
-            var backward: FlowField?, forward: FlowField?
-            if !noFlow, let previous {
-                backward = estimator.flow(from: features, to: previous)
-                forward = estimator.flow(from: previous, to: features)
+        print(try await runReportingErrors(input: job.source.displayPath) {
+            try await job.run(estimator: estimator, reporter: reporter) { frame, features in
+                let (map, stride) = frameAlignedFeatures(features, level: level)
+                var backward: FlowField?, forward: FlowField?
+                if !noFlow, let previous {
+                    backward = estimator.flow(from: features, to: previous)
+                    forward = estimator.flow(from: previous, to: features)
+                }
+                previous = features
+                return segmenter.segment(map, stride: stride, rgb: frame.rgb, width: frame.width, height: frame.height,
+                                         backward: backward, forward: forward)
             }
-            previous = features
-            return segmenter.segment(map, stride: stride, rgb: frame.rgb, width: frame.width, height: frame.height,
-                                     backward: backward, forward: forward)
-        }
+        })
     }
 }

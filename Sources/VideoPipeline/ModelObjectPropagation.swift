@@ -1,11 +1,10 @@
-import ArgumentParser
 import FlowIO
+import FlowRefinement
 import MCJEPA
 import Segmentation
-import VideoPipeline
 
 /// How `propagate` and `eval vos` carry the first mask through a video with the model.
-enum PropagationMethod: String, ExpressibleByArgument, CaseIterable {
+public enum PropagationMethod: String, CaseIterable, Sendable {
     /// Motion and appearance: the previous masks carried by the flow where the forward-backward check passes,
     /// corrected by feature affinity, edges refined on the frame (`FlowGuidedPropagation`).
     case flowGuided = "flow-guided"
@@ -15,21 +14,22 @@ enum PropagationMethod: String, ExpressibleByArgument, CaseIterable {
     /// The refinement of the network's flow this method needs. Masks are carried along the flow, so its precision
     /// shows at every object edge: the network's flow seeding DIS's search (stopped at half resolution, for
     /// speed) took davis-dev J&F from 61.0 (the network's flow) to 63.6; searching to full resolution gave 63.4.
-    var refinement: RefinementMethod? { self == .flowGuided ? .fastSearch : nil }
+    public var refinement: RefinementMethod? { self == .flowGuided ? .fastSearch : nil }
 }
 
 /// One video's object propagation with the model: each frame's encoder features are computed once (by the
 /// caller) and serve both the affinity and, paired with the previous frame's, the flow in both directions.
-final class ModelObjectPropagation {
-    let estimator: FlowEstimator
-    let level: Int
-    let method: PropagationMethod
+public final class ModelObjectPropagation {
+    public let estimator: FlowEstimator
+    public let level: Int
+    public let method: PropagationMethod
     private var previous: FrameFeatures
     private let flowGuided: FlowGuidedPropagation?
     private let featureOnly: LabelPropagation?
 
     /// Starts from the first frame's features and its mask (object ids per pixel).
-    init(estimator: FlowEstimator, level: Int, method: PropagationMethod, firstFeatures: FrameFeatures,
+    /// - Throws: `SegmentationError` when the mask does not fit the frame.
+    public init(estimator: FlowEstimator, level: Int, method: PropagationMethod, firstFeatures: FrameFeatures,
          firstMask: [UInt8], width: Int, height: Int) throws {
         self.estimator = estimator
         self.level = level
@@ -51,12 +51,26 @@ final class ModelObjectPropagation {
     }
 
     /// The next frame's mask from its features and packed RGB.
-    func next(_ features: FrameFeatures, rgb: [UInt8]) throws -> [UInt8] {
+    public func next(_ features: FrameFeatures, rgb: [UInt8]) throws -> [UInt8] {
         defer { previous = features }
         let map = frameAlignedFeatures(features, level: level).map
         if let featureOnly { return try featureOnly.propagate(map) }
         let backward = estimator.flow(from: features, to: previous)
         let forward = estimator.flow(from: previous, to: features)
         return try flowGuided!.propagate(map, rgb: rgb, backward: backward, forward: forward)
+    }
+}
+
+extension DAVISEvaluation.PredictionSource {
+    /// `eval vos` without `--pred`: each sequence segmented as `propagate` segments a video, one frame at a time
+    /// (the evaluation runs one sequence at a time, so the estimator is never used by two at once).
+    public static func model(_ estimator: FlowEstimator, level: Int, method: PropagationMethod, name: String) -> Self {
+        nonisolated(unsafe) let estimator = estimator
+        return .segmenter(name: name) { first, mask in
+            let propagation = try ModelObjectPropagation(estimator: estimator, level: level, method: method,
+                                                         firstFeatures: estimator.features(FrameImage(first)),
+                                                         firstMask: mask.labels, width: first.width, height: first.height)
+            return { try propagation.next(estimator.features(FrameImage($0)), rgb: $0.rgb) }
+        }
     }
 }
