@@ -6,13 +6,11 @@ import Foundation
 /// Predictions for pair PAIR are looked up in the prediction folder as `PAIR.flo|png|npy|pfm`, then as
 /// `PAIR/flow.flo|png|npy|pfm` (the first that exists wins); they must have the ground truth's size.
 public enum FlowSetEvaluation {
-    /// Where predictions come from: the zero-motion baseline, files in a folder, or an estimator run on each
-    /// pair's folder (it reads PAIR/img1.png and img2.png itself; FlowIO reads no images); `name` labels the
-    /// report.
+    /// Where predictions come from: the zero-motion baseline, or files in a folder. (A model's predictions are
+    /// computed pair by pair and scored with `score`, then gathered with `report`: FlowIO reads no images.)
     public enum PredictionSource: Sendable {
         case zero
         case folder(URL)
-        case estimator(name: String, estimate: @Sendable (_ pairFolder: URL) throws -> FlowField)
     }
 
     public struct PairResult: Codable, Equatable, Sendable {
@@ -86,35 +84,47 @@ public enum FlowSetEvaluation {
         var results = [PairResult]()
         for (name, truthURL) in try pairs(in: set) {
             let truth = try FlowFile.read(truthURL)
-            let prediction: FlowField
             switch predictions {
             case .zero:
-                prediction = FlowField.zero(width: truth.width, height: truth.height)
+                results.append(try score(FlowField.zero(width: truth.width, height: truth.height), truth: truth, pair: name,
+                                         truthURL: truthURL, source: truthURL, label: "prediction"))
             case .folder(let folder):
                 let url = try predictionFile(for: name, in: folder)
-                prediction = try FlowFile.read(url)
-                guard prediction.width == truth.width, prediction.height == truth.height else {
-                    throw FlowIOError(url: url, reason: "prediction is \(prediction.width)x\(prediction.height) but the ground truth \(truthURL.path) is \(truth.width)x\(truth.height)")
-                }
-            case .estimator(_, let estimate):
-                let pairFolder = truthURL.deletingLastPathComponent()
-                prediction = try estimate(pairFolder)
-                guard prediction.width == truth.width, prediction.height == truth.height else {
-                    throw FlowIOError(url: pairFolder, reason: "estimated flow is \(prediction.width)x\(prediction.height) but the ground truth \(truthURL.path) is \(truth.width)x\(truth.height)")
-                }
+                results.append(try score(FlowFile.read(url), truth: truth, pair: name, truthURL: truthURL, source: url,
+                                         label: "prediction"))
             }
-            guard let scores = try FlowMetrics.scores(prediction: prediction, groundTruth: truth) else {
-                throw FlowIOError(url: truthURL, reason: "ground truth has no known pixel")
-            }
-            results.append(PairResult(pair: name, width: truth.width, height: truth.height, scores: scores))
         }
-        let predictionName: String
-        switch predictions {
-        case .zero: predictionName = "zero"
-        case .folder(let folder): predictionName = folder.path
-        case .estimator(let name, _): predictionName = name
+        let predictionName = switch predictions {
+        case .zero: "zero"
+        case .folder(let folder): folder.path
         }
-        return Report(set: set.path, prediction: predictionName, pairs: results, mean: FlowMetrics.mean(results.map(\.scores))!)
+        return report(set: set, prediction: predictionName, pairs: results)
+    }
+
+    /// One pair's scores for a flow estimated from the pair's images (`pairs(in:)` gives the pairs), against its
+    /// ground truth; `report` gathers them.
+    /// - Throws: `FlowIOError` naming `source` when the flow's size is not the ground truth's, or the ground truth
+    ///   when it cannot be read or has no known pixel.
+    public static func score(_ estimate: FlowField, pair name: String, groundTruth truthURL: URL, estimatedFrom source: URL) throws -> PairResult {
+        try score(estimate, truth: FlowFile.read(truthURL), pair: name, truthURL: truthURL, source: source, label: "estimated flow")
+    }
+
+    static func score(_ prediction: FlowField, truth: FlowField, pair name: String, truthURL: URL, source: URL,
+                      label: String) throws -> PairResult {
+        guard prediction.width == truth.width, prediction.height == truth.height else {
+            throw FlowIOError(url: source, reason: "\(label) is \(prediction.width)x\(prediction.height) but the ground truth \(truthURL.path) is \(truth.width)x\(truth.height)")
+        }
+        guard let scores = try FlowMetrics.scores(prediction: prediction, groundTruth: truth) else {
+            throw FlowIOError(url: truthURL, reason: "ground truth has no known pixel")
+        }
+        return PairResult(pair: name, width: truth.width, height: truth.height, scores: scores)
+    }
+
+    /// The report of `pairs` (in name order, at least one: `pairs(in:)` never gives none) scored on `set`;
+    /// `prediction` names what was scored.
+    public static func report(set: URL, prediction: String, pairs: [PairResult]) -> Report {
+        precondition(!pairs.isEmpty, "a report needs at least one pair")
+        return Report(set: set.path, prediction: prediction, pairs: pairs, mean: FlowMetrics.mean(pairs.map(\.scores))!)
     }
 
     /// A fixed-width table for people: one line per pair, then the mean; accuracies and Fl-all in percent, then

@@ -2,9 +2,9 @@ import ArgumentParser
 import FlowIO
 import FlowRefinement
 import Foundation
-import Synchronization
 import MCJEPA
 import VideoIO
+import VideoPipeline
 
 /// `eval`: benchmark commands, one subcommand per task (add `eval vos` and others to `subcommands`).
 struct EvalCommand: AsyncParsableCommand {
@@ -35,7 +35,7 @@ struct EvalFlowCommand: AsyncParsableCommand {
             a few large-motion pairs decide.
 
             Without --pred the model (--model PATH, else the built-in weights) estimates the flow from \
-            PAIR/img1.png to PAIR/img2.png at full resolution (--max-side only shrinks what the network sees; \
+            PAIR/img1.png to PAIR/img2.png as `flow PAIR/img1.png PAIR/img2.png` does, at full resolution (--max-side only shrinks what the network sees; \
             --flip-average averages it with the mirrored pair's flow, as `flow --flip-average` does) and refines it \
             on the images as `flow` does (--refinement search, the seeded DIS search; --refinement variational, \
             the coarse-to-fine variational refinement; --no-refine scores the network's flow as it is); the time \
@@ -74,66 +74,28 @@ struct EvalFlowCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let source: FlowSetEvaluation.PredictionSource
-        let timer = PairTimer()
+        let setURL = URL(fileURLWithPath: set)
+        // The baseline first: a wrong folder fails before the model runs.
+        let baselineReport = try baseline.map { try FlowSetEvaluation.evaluate(set: setURL, predictions: .folder(URL(fileURLWithPath: $0))) }
+        let report: FlowSetEvaluation.Report
         switch pred {
-        case "zero": source = .zero
-        case let folder?: source = .folder(URL(fileURLWithPath: folder))
+        case "zero": report = try FlowSetEvaluation.evaluate(set: setURL, predictions: .zero)
+        case let folder?: report = try FlowSetEvaluation.evaluate(set: setURL, predictions: .folder(URL(fileURLWithPath: folder)))
         case nil:
             let refined = refine ?? true
-            // The evaluation calls the estimate closure for one pair at a time.
-            nonisolated(unsafe) let estimator = try modelOptions.estimator(flipAverage: flipAverage, refinement: refined ? refinement : nil)
             let name = "model \(modelOptions.model ?? "built-in")" + (modelOptions.maxSide.map { " (max side \($0))" } ?? "")
                 + (flipAverage ? " (flip-averaged)" : "") + (refined ? " + \(refinement.rawValue) refinement" : "")
-            source = .estimator(name: name) { pairFolder in
-                try timer.measure {
-                    func frame(_ file: String) throws -> FrameImage {
-                        let image = try readImage(path: pairFolder.appendingPathComponent(file).path)
-                        return FrameImage(width: image.width, height: image.height, rgb8: image.rgb)
-                    }
-                    let first = try frame("img1.png"), second = try frame("img2.png")
-                    guard first.width == second.width, first.height == second.height else {
-                        throw FlowIOError(url: pairFolder.appendingPathComponent("img2.png"), reason:
-                            "image is \(second.width)x\(second.height), img1.png \(first.width)x\(first.height)")
-                    }
-                    return estimator.flow(first, second)
-                }
-            }
+            let estimator = try modelOptions.estimator(flipAverage: flipAverage, refinement: refined ? refinement : nil)
+            let (modelReport, seconds) = try await FlowSetEvaluation.evaluate(set: setURL, estimator: estimator, name: name)
+            report = modelReport
+            FileHandle.standardError.write(Data(String(format: "%.1f ms per pair (%d pairs, images read and flow estimated)\n",
+                                                       1000 * seconds / Double(report.pairs.count), report.pairs.count).utf8))
         }
-        do {
-            let setURL = URL(fileURLWithPath: set)
-            // The baseline first: a wrong folder fails before the model runs.
-            let baselineReport = try baseline.map {
-                try FlowSetEvaluation.evaluate(set: setURL, predictions: .folder(URL(fileURLWithPath: $0)))
-            }
-            let report = try FlowSetEvaluation.evaluate(set: setURL, predictions: source)
-            if let baselineReport {
-                let comparison = try FlowSetComparison(report, baseline: baselineReport)
-                print(json ? comparison.json : comparison.table)
-            } else {
-                print(json ? FlowSetEvaluation.json(report) : FlowSetEvaluation.table(report))
-            }
-            if timer.count > 0 {
-                FileHandle.standardError.write(Data(String(format: "%.1f ms per pair (%d pairs, images read and flow estimated)\n",
-                                                           1000 * timer.seconds / Double(timer.count), timer.count).utf8))
-            }
+        if let baselineReport {
+            let comparison = try FlowSetComparison(report, baseline: baselineReport)
+            print(json ? comparison.json : comparison.table)
+        } else {
+            print(json ? FlowSetEvaluation.json(report) : FlowSetEvaluation.table(report))
         }
     }
-}
-
-/// Wall-clock time over the pairs the model estimated (the estimate closure is @Sendable, so the totals live in
-/// a locked box rather than captured variables).
-final class PairTimer: Sendable {
-    private let totals = Mutex((seconds: 0.0, pairs: 0))
-
-    func measure<T>(_ work: () throws -> T) throws -> T {
-        let start = DispatchTime.now().uptimeNanoseconds
-        let result = try work()
-        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        totals.withLock { $0 = ($0.seconds + elapsed, $0.pairs + 1) }
-        return result
-    }
-
-    var seconds: Double { totals.withLock { $0.seconds } }
-    var count: Int { totals.withLock { $0.pairs } }
 }
