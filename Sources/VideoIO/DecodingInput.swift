@@ -36,7 +36,12 @@ final class DecodingInput {
         self.packet = packet
         // deinit does not run for a failed init, so each failure below frees what was made so far.
         var format: UnsafeMutablePointer<AVFormatContext>? = nil
-        let openCode = avformat_open_input(&format, path, nil, nil)
+        // An image pattern (frames/%06d.png, read by FFmpeg's image2 demuxer) is timed as a folder of frames is,
+        // `FrameInput.imageFrameRate` per second, not at image2's default of 25, so --start counts alike for both.
+        var demuxerOptions: OpaquePointer?
+        defer { av_dict_free(&demuxerOptions) }
+        if path.contains("%") { av_dict_set(&demuxerOptions, "framerate", "\(FrameInput.imageFrameRate)", 0) }
+        let openCode = avformat_open_input(&format, path, nil, &demuxerOptions)
         guard openCode >= 0, let format else {
             Self.free(frame: frame, packet: packet)
             throw Self.openError(path: path, code: openCode)

@@ -15,8 +15,9 @@ struct MCJEPAVideo: AsyncParsableCommand {
             Conventions of the commands that read video (flow, render, propagate,
             segment, preprocess):
             - INPUT: a video file, an ffmpeg image pattern (frames/%06d.png), or a
-              folder of frames (sorted by name, 30 to the second); `flow` also
-              takes two images (one flow file).
+              folder of frames (sorted by name); still images count 30 to the
+              second, in a pattern or a folder. `flow` also takes two images
+              (one flow file).
             - --start S --duration D: the part of the input to read, in seconds;
               frame indices (and names like 000000.flo) count from the first frame
               read.

@@ -138,6 +138,21 @@ final class RoundTripTests: TemporaryFolderTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder), ["seq"], "temporary folder gone")
     }
 
+    func test_an_image_pattern_is_timed_as_a_folder_of_frames_is() throws {
+        let writer = try VideoWriter(path: file("seq/%04d.png"), width: 9, height: 7, options: EncodeOptions(codec: .png))
+        for t in 0..<6 { try writer.write(rgb: noisyPattern(width: 9, height: 7, frame: t)) }
+        try writer.finish()
+        // FFmpeg's image2 demuxer would count 25 frames a second; a folder of frames counts 30.
+        let rate = Double(FrameInput.imageFrameRate)
+        let seconds = try decodeAll(file("seq/%04d.png")).map(\.seconds)
+        XCTAssertEqual(seconds.count, 6)
+        for (index, time) in seconds.enumerated() { XCTAssertEqual(time, Double(index) / rate, accuracy: 1e-6) }
+        let fromPattern = try decodeAll(file("seq/%04d.png"), options: DecodeOptions(start: 3 / rate))
+        let fromFolder = try FrameInput(inputs: [file("seq")]).open(DecodeOptions(start: 3 / rate))
+        XCTAssertEqual(fromPattern.map(\.rgb), (3..<6).map { noisyPattern(width: 9, height: 7, frame: $0) })
+        XCTAssertEqual(try fromFolder.next()?.rgb, fromPattern.first?.rgb, "--start picks the same frame of either")
+    }
+
     func test_writer_rejects_frames_of_the_wrong_size_and_repeated_timestamps() throws {
         let writer = try VideoWriter(path: file("x.mkv"), width: 8, height: 8, options: EncodeOptions(codec: .ffv1))
         XCTAssertThrowsError(try writer.write(rgb: [UInt8](repeating: 0, count: 8 * 7 * 3)))
