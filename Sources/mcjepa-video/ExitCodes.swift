@@ -20,12 +20,17 @@ enum Exit {
 /// Prints one line to standard error, prefixed with the tool's name, the way every error is reported; with
 /// `--progress json` as a JSON line, `{"event":"error","message":"mcjepa-video: ..."}`, so stderr stays JSON.
 func printError(_ message: String) {
-    let line = "mcjepa-video: \(message)"
-    let arguments = CommandLine.arguments
-    let json = arguments.contains("--progress=json")
-        || zip(arguments, arguments.dropFirst()).contains { $0 == "--progress" && $1 == "json" }
-    let text = (json ? ProgressReporter.jsonLine(event: "error", message: line) : line) + "\n"
-    FileHandle.standardError.write(Data(text.utf8))
+    printStandardError("mcjepa-video: \(message)", event: "error", json: asksForJSONProgress(CommandLine.arguments))
+}
+
+/// One line on standard error, or with `json` the JSON line `{"event":EVENT,"message":LINE}`.
+func printStandardError(_ line: String, event: String, json: Bool) {
+    FileHandle.standardError.write(Data(((json ? ProgressReporter.jsonLine(event: event, message: line) : line) + "\n").utf8))
+}
+
+/// Whether `arguments` hold `--progress json` (or `--progress=json`): standard error must then hold only JSON lines.
+func asksForJSONProgress(_ arguments: [String]) -> Bool {
+    arguments.contains("--progress=json") || zip(arguments, arguments.dropFirst()).contains { $0 == "--progress" && $1 == "json" }
 }
 
 /// An error of no module, in one line: Foundation's own description for its errors (never a raw

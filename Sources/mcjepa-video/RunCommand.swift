@@ -44,7 +44,9 @@ struct RunCommand: AsyncParsableCommand {
         }
         if dryRun { return }
         for (invocation, command) in commands {
-            FileHandle.standardError.write(Data("run: \(invocation.arguments.joined(separator: " "))\n".utf8))
+            // A step that reports JSON progress gets its announcement as a JSON note, so its stderr stays JSON.
+            printStandardError("run: \(invocation.arguments.joined(separator: " "))", event: "note",
+                               json: asksForJSONProgress(invocation.arguments))
             var command = command
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()

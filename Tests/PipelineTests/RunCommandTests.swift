@@ -27,6 +27,20 @@ final class RunCommandTests: XCTestCase {
         XCTAssertEqual(files, ["manifest.json", "shard-000000.stats.json", "shard-000000.tar"])
     }
 
+    func test_a_step_with_json_progress_gets_its_announcement_as_a_json_line() throws {
+        let folder = try temporaryFolder()
+        let pipeline = folder + "/json.yaml"
+        try "steps:\n  - command: preprocess\n    options:\n      out: \(folder)/shards\n      size: 64x48\n      max-pairs: 2\n      progress: json\n"
+            .write(toFile: pipeline, atomically: true, encoding: .utf8)
+        let result = try run(["run", pipeline, "Samples/realshort.mp4"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let lines = result.stderr.split(separator: "\n")
+        let objects = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        XCTAssertEqual(objects.count, lines.count, "stderr holds only JSON lines: \(result.stderr)")
+        XCTAssertEqual(objects.first?["event"] as? String, "note")
+        XCTAssertTrue((objects.first?["message"] as? String)?.hasPrefix("run: preprocess") == true, result.stderr)
+    }
+
     func test_dry_run_prints_the_expanded_command_and_writes_nothing() throws {
         let out = try temporaryFolder() + "/shards"
         let result = try run(["run", "Pipelines/preprocess-ssl.yaml", "a.mp4", "--set", "out=\(out)", "--dry-run"])
