@@ -25,7 +25,8 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Total optimisation steps.") var steps = 100_000
     @Option(help: "Flow pairs per step.") var batch = 4
     @Option(help: "Content images per step (two views each), at least 2.") var contentBatch = 16
-    @Option(help: "Flow crop HxW, multiples of 64.") var crop = "256x320"
+    @Option(help: "Flow crop as HEIGHTxWIDTH, height first (unlike --size WIDTHxHEIGHT elsewhere), multiples of 64.")
+    var crop = "256x320"
     @Option(help: "Content view side, a multiple of 64.") var contentSize = 128
     @Option(help: "Folders of still photos for synthetic pairs with exact flow.") var synthetic: [String] = []
     @Option(help: "Weight of the end-point error on pairs with a flow: synthetic pairs, and shards written with preprocess --flow (0 = monitor only).") var supervisedWeight: Float = 0
@@ -81,7 +82,7 @@ struct TrainCommand: AsyncParsableCommand {
         guard newWeightsLRScale > 0 && newWeightsLRScale <= 1000 else { throw ValidationError("--new-weights-lr-scale must be in (0, 1000]") }
         guard supervisedLevelWeight >= 0 else { throw ValidationError("--supervised-level-weight must be >= 0") }
         guard let c = parsedCrop, c.height > 0, c.width > 0, c.height % 64 == 0, c.width % 64 == 0 else {
-            throw ValidationError("--crop \(crop): expected HxW, positive multiples of 64")
+            throw ValidationError("--crop \(crop): expected HEIGHTxWIDTH (height first), positive multiples of 64")
         }
         guard contentSize > 0 && contentSize % 64 == 0 else { throw ValidationError("--content-size must be a positive multiple of 64") }
         guard contentBatch >= 2 else { throw ValidationError("--content-batch must be at least 2 (VICReg variance needs a batch)") }
