@@ -49,6 +49,10 @@ class ModelConfig:
     # False: one flow estimator shared by every decoded level (`decoder.estimator.*`). True: one per level, as in
     # PWC-Net (`decoder.estimators.l<level>.*`): more parameters for the same work.
     per_level_estimators: bool = False
+    # 0: none. > 0: this many iterations of the recurrent refinement at the stop level (`RecurrentRefinement`),
+    # after the context network, with an update block of `refinement_width` channels shared by every iteration.
+    refinement_iterations: int = 0
+    refinement_width: int = 0
 
     def to_dict(self) -> dict:
         d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -56,6 +60,8 @@ class ModelConfig:
             del d["upsampler_width"]  # files of bilinear models stay as they were (and readable by older builds)
         if not d["per_level_estimators"]:
             del d["per_level_estimators"]  # likewise for models with a shared estimator
+        if d["refinement_iterations"] == 0:
+            del d["refinement_iterations"], d["refinement_width"]  # and for models without the refinement
         return d
 
     @staticmethod
@@ -214,6 +220,30 @@ class ConvexUpsampler(nn.Module):
         return convex_upsample(flow, mask, self.factor)
 
 
+class RecurrentRefinement(nn.Module):
+    """RAFT-style update iterations at the stop level, light for the CPU: `iterations` times, warp frame 2's features
+    by the current flow, correlate with frame 1's, and add the residual flow of one shared block on concat(correlation,
+    flow, estimator hidden): 1x1 conv -> leaky ReLU -> 3x3 depthwise conv -> 1x1 conv -> leaky ReLU -> 3x3 conv to 2.
+    No recurrent hidden state: the flow carries what one iteration passes to the next (see RecurrentRefinement.swift).
+    The `out` conv starts at zero, so a model warm-started from weights without the head computes what they did."""
+
+    def __init__(self, in_ch: int, width: int, iterations: int):
+        super().__init__()
+        self.iterations = iterations
+        self.encode = nn.Conv2d(in_ch, width, 1)
+        self.depthwise = nn.Conv2d(width, width, 3, padding=1, groups=width)
+        self.pointwise = nn.Conv2d(width, width, 1)
+        self.out = nn.Conv2d(width, 2, 3, padding=1)
+
+    def forward(self, flow: torch.Tensor, hidden: torch.Tensor, f1: torch.Tensor, f2: torch.Tensor) -> torch.Tensor:
+        for _ in range(self.iterations):
+            corr = correlation(f1, backward_warp(f2, flow))
+            x = leaky_relu(self.encode(torch.cat([corr, flow, hidden], dim=1)))
+            x = leaky_relu(self.pointwise(self.depthwise(x)))
+            flow = flow + self.out(x)
+        return flow
+
+
 class FlowDecoder(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -234,6 +264,10 @@ class FlowDecoder(nn.Module):
         if cfg.upsampler_width > 0:
             self.upsampler = ConvexUpsampler(cfg.estimator_widths[-1] + cfg.widths[cfg.decoder_stop_level - 1] + 2,
                                              cfg.upsampler_width, 2 ** cfg.decoder_stop_level)
+        self.refinement = None
+        if cfg.refinement_iterations > 0:
+            self.refinement = RecurrentRefinement((2 * CORRELATION_RADIUS + 1) ** 2 + 2 + cfg.estimator_widths[-1],
+                                                  cfg.refinement_width, cfg.refinement_iterations)
 
     def estimator_at(self, level: int) -> "FlowEstimator":
         """The estimator that decodes `level` (the shared one, unless the config has one per level)."""
@@ -245,7 +279,8 @@ class FlowDecoder(nn.Module):
     def forward(self, feats1: List[torch.Tensor], feats2: List[torch.Tensor], return_hidden: bool = False):
         """Flow from frame 1 to frame 2 at every decoded level, coarse (level 6) to fine (stop level).
 
-        Each flow is in pixels of its own level's grid. The last entry already includes the context refinement.
+        Each flow is in pixels of its own level's grid. The last entry already includes the context network's
+        refinement and the recurrent refinement's (when the config has one).
         With `return_hidden`, also the estimator's last hidden features at the stop level: (flows, hidden).
         """
         flows = []
@@ -266,6 +301,8 @@ class FlowDecoder(nn.Module):
             flow = up + residual
             if lv == self.stop_level:
                 flow = flow + self.context(torch.cat([hidden, flow], dim=1))
+                if self.refinement is not None:
+                    flow = self.refinement(flow, hidden, f1, f2)
             flows.append(flow)
         return (flows, hidden) if return_hidden else flows
 
@@ -321,6 +358,14 @@ class MCJEPA(nn.Module):
             nn.init.zeros_(up.mask.weight)
             with torch.no_grad():
                 up.mask.bias.copy_(bilinear_stencil_logits(up.factor))
+        # The recurrent refinement: Kaiming for its hidden convs, a zero `out` conv (it starts as the identity).
+        if self.decoder.refinement is not None:
+            ref = self.decoder.refinement
+            for conv in (ref.encode, ref.depthwise, ref.pointwise):
+                nn.init.kaiming_normal_(conv.weight, a=0.1, nonlinearity="leaky_relu")
+                nn.init.zeros_(conv.bias)
+            nn.init.zeros_(ref.out.weight)
+            nn.init.zeros_(ref.out.bias)
 
     @staticmethod
     def prepare(rgb01: torch.Tensor) -> torch.Tensor:

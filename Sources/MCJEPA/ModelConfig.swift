@@ -26,6 +26,11 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
     /// named `decoder.estimators.l<level>.*`: more parameters for the same work, since each level runs one estimator
     /// either way.
     public var perLevelEstimators: Bool
+    /// 0: none. > 0: this many iterations of the recurrent refinement at the stop level (RecurrentRefinement.swift),
+    /// whose update block has `refinementWidth` channels; every iteration shares its weights.
+    public var refinementIterations: Int
+    /// The refinement block's width: > 0 when `refinementIterations` is, else 0.
+    public var refinementWidth: Int
 
     public static let levelCount = 6
     /// Inputs are padded to a multiple of the coarsest stride.
@@ -35,7 +40,8 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
 
     public init(widths: [Int], blocks: [Int], decoderStopLevel: Int, reducedChannels: Int, estimatorWidths: [Int],
                 estimatorNorm: Bool, contextWidths: [Int], contextDilations: [Int] = [1, 2, 4, 8, 16, 1],
-                expanderWidths: [Int], upsamplerWidth: Int = 0, perLevelEstimators: Bool = false) {
+                expanderWidths: [Int], upsamplerWidth: Int = 0, perLevelEstimators: Bool = false,
+                refinementIterations: Int = 0, refinementWidth: Int = 0) {
         self.widths = widths
         self.blocks = blocks
         self.decoderStopLevel = decoderStopLevel
@@ -47,7 +53,13 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
         self.expanderWidths = expanderWidths
         self.upsamplerWidth = upsamplerWidth
         self.perLevelEstimators = perLevelEstimators
+        self.refinementIterations = refinementIterations
+        self.refinementWidth = refinementWidth
     }
+
+    /// The width `train --refinement-iterations N` gives the refinement block when neither the command nor the
+    /// --init file names one.
+    public static let defaultRefinementWidth = 64
 
     /// ConvNeXt-T sized (the paper's encoder; decoder widths as in PWC-Net).
     public static let paper = ModelConfig(
@@ -75,12 +87,14 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
     /// Name of the preset equal to this configuration, if any.
     public var presetName: String? { Self.presets.first { $0.value == self }?.key }
 
-    /// Name of the preset this configuration is, up to its upsampler and estimator sharing.
+    /// Name of the preset this configuration is, up to its upsampler, estimator sharing and refinement.
     var presetFamily: String? {
         Self.presets.first { name, preset in
             var base = self
             base.upsamplerWidth = preset.upsamplerWidth
             base.perLevelEstimators = preset.perLevelEstimators
+            base.refinementIterations = preset.refinementIterations
+            base.refinementWidth = preset.refinementWidth
             return base == preset
         }?.key
     }
@@ -99,6 +113,9 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
     /// Channels of the context network's input: the stop level's estimator hidden features and its flow.
     public var contextInputChannels: Int { estimatorWidths.last! + 2 }
 
+    /// Channels of the refinement block's input: correlation, flow, the stop level's estimator hidden features.
+    public var refinementInputChannels: Int { ModelConfig.correlationChannels + 2 + estimatorWidths.last! }
+
     /// Every estimator's prefix, coarse to fine (one when shared), in state_dict order.
     public var estimatorPrefixes: [String] {
         (perLevelEstimators ? decodedLevels : [decoderStopLevel]).map { estimatorPrefix(level: $0) }
@@ -113,6 +130,11 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
         if contextWidths.count != contextDilations.count { return "context_widths and context_dilations differ in length" }
         let all = widths + blocks + [reducedChannels] + estimatorWidths + contextWidths + contextDilations + expanderWidths
         if (all + [upsamplerWidth]).contains(where: { $0 < 0 || $0 > 1 << 16 }) { return "a width is negative or absurdly large" }
+        if !(0...64).contains(refinementIterations) { return "refinement_iterations \(refinementIterations) is not in 0...64" }
+        if refinementIterations > 0 && !(1...1024).contains(refinementWidth) {
+            return "refinement_width \(refinementWidth) is not in 1...1024 (refinement_iterations is \(refinementIterations))"
+        }
+        if refinementIterations == 0 && refinementWidth != 0 { return "refinement_width without refinement_iterations" }
         if (widths + estimatorWidths + contextWidths + contextDilations + expanderWidths + [reducedChannels]).contains(0) {
             return "a width is zero"
         }
@@ -124,13 +146,16 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
         let name = presetFamily.map { "\($0) " } ?? ""
         let upsampler = upsamplerWidth > 0 ? ", convex upsampler \(upsamplerWidth)" : ""
         let estimators = perLevelEstimators ? ", an estimator per level" : ""
-        return "\(name)(widths \(widths), blocks \(blocks), decoder 6->\(decoderStopLevel)\(estimators)\(upsampler))"
+        let refinement = refinementIterations > 0
+            ? ", refinement \(refinementIterations) iterations of width \(refinementWidth)" : ""
+        return "\(name)(widths \(widths), blocks \(blocks), decoder 6->\(decoderStopLevel)\(estimators)\(refinement)\(upsampler))"
     }
 
     // MARK: JSON, with the reference's snake_case keys
 
-    /// `upsampler_width` only when nonzero and `per_level_estimators` only when true, as the reference writes them:
-    /// files of models without those features are unchanged.
+    /// `upsampler_width` only when nonzero, `per_level_estimators` only when true and `refinement_iterations` /
+    /// `refinement_width` only when the refinement is on, as the reference writes them: files of models without
+    /// those features are unchanged.
     public var jsonObject: [String: Any] {
         var object: [String: Any] = [
             "widths": widths, "blocks": blocks, "decoder_stop_level": decoderStopLevel,
@@ -138,6 +163,10 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
             "context_widths": contextWidths, "context_dilations": contextDilations, "expander_widths": expanderWidths]
         if upsamplerWidth > 0 { object["upsampler_width"] = upsamplerWidth }
         if perLevelEstimators { object["per_level_estimators"] = true }
+        if refinementIterations > 0 {
+            object["refinement_iterations"] = refinementIterations
+            object["refinement_width"] = refinementWidth
+        }
         return object
     }
 
@@ -164,7 +193,8 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
         do {
             let known: Set<String> = ["widths", "blocks", "decoder_stop_level", "reduced_channels", "estimator_widths",
                                       "estimator_norm", "context_widths", "context_dilations", "expander_widths",
-                                      "upsampler_width", "per_level_estimators"]
+                                      "upsampler_width", "per_level_estimators", "refinement_iterations",
+                                      "refinement_width"]
             if let unknown = object.keys.first(where: { !known.contains($0) }) {
                 throw ConfigError(reason: "config field \(unknown) is not known to this build")
             }
@@ -180,7 +210,9 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
                 estimatorNorm: norm, contextWidths: try ints("context_widths"),
                 contextDilations: try ints("context_dilations"), expanderWidths: try ints("expander_widths"),
                 upsamplerWidth: object["upsampler_width"] == nil ? 0 : try int("upsampler_width"),
-                perLevelEstimators: try flag("per_level_estimators"))
+                perLevelEstimators: try flag("per_level_estimators"),
+                refinementIterations: object["refinement_iterations"] == nil ? 0 : try int("refinement_iterations"),
+                refinementWidth: object["refinement_width"] == nil ? 0 : try int("refinement_width"))
             if let problem = config.validationError() { throw ConfigError(reason: "config: \(problem)") }
             return .success(config)
         } catch let error as ConfigError {

@@ -1,15 +1,17 @@
 import NN
 
 // Warm-start surgery: starting a network from a weights file of a smaller version of it (`train --init` with a
-// finer decoder, a convex upsampler or per-level estimators the file lacks). The network's modules know nothing
+// finer decoder, a convex upsampler, per-level estimators or a recurrent refinement the file lacks). The network's modules know nothing
 // of it; this file maps the file's tensors onto the new network's parameters.
 
 extension MCJEPAModel {
     /// Warm start from `other`, which has this network's configuration or a smaller version of it: a decoder that stops
-    /// at a coarser level, bilinear upsampling where this one has a convex upsampler, or one estimator shared by the
-    /// levels where this one has one per level. Copies every parameter of `other` and leaves the rest as they are,
-    /// e.g. freshly initialised: the finer levels' 1x1 reductions, and a convex upsampler that `other` lacks or has
-    /// for another stop level (its shapes depend on the level). A shared estimator and the context network also serve
+    /// at a coarser level, bilinear upsampling where this one has a convex upsampler, one estimator shared by the
+    /// levels where this one has one per level, or no recurrent refinement where this one has one (or one of the same
+    /// width and another number of iterations: they share its weights). Copies every parameter of `other` and leaves
+    /// the rest as they are, e.g. freshly initialised: the finer levels' 1x1 reductions, a convex upsampler that
+    /// `other` lacks or has for another stop level (its shapes depend on the level), and a refinement that `other`
+    /// lacks or ran at another level. A shared estimator and the context network also serve
     /// the finer levels; a shared estimator is copied into every level's, and a finer level's own estimator starts as
     /// a copy of `other`'s finest.
     /// - Returns: the names of the parameters `other` did not have, in state_dict order.
@@ -19,17 +21,23 @@ extension MCJEPAModel {
         comparable.decoderStopLevel = other.config.decoderStopLevel
         comparable.upsamplerWidth = other.config.upsamplerWidth
         comparable.perLevelEstimators = other.config.perLevelEstimators
+        comparable.refinementIterations = other.config.refinementIterations
+        comparable.refinementWidth = other.config.refinementWidth
         let sameStop = other.config.decoderStopLevel == config.decoderStopLevel
         // A learnt upsampler is not dropped, and carries over only to the same one.
         let upsamplerFits = other.config.upsamplerWidth == 0
             || (config.upsamplerWidth > 0 && (!sameStop || other.config.upsamplerWidth == config.upsamplerWidth))
         // Per-level estimators split a shared one; they cannot be merged back into one.
         let estimatorsFit = !other.config.perLevelEstimators || config.perLevelEstimators
+        // A learnt refinement is not dropped, and its weights fit only a block of the same width.
+        let refinementFits = other.config.refinementIterations == 0
+            || (config.refinementIterations > 0 && other.config.refinementWidth == config.refinementWidth)
         guard comparable == other.config, other.config.decoderStopLevel >= config.decoderStopLevel, upsamplerFits,
-              estimatorsFit else {
+              estimatorsFit, refinementFits else {
             throw WeightsError(path: path, reason: "file holds config \(other.config), which cannot start \(config) "
                                + "(only a decoder that stops at a coarser level, one without a convex upsampler, one "
-                               + "or one with a shared estimator can)")
+                               + "with a shared estimator, or one without a recurrent refinement or with one of the same "
+                               + "width can)")
         }
         // Each level's estimator reads `other`'s for the same level, or its finest when this level is finer (or the
         // shared one): decoder.estimators.l<level>.<rest> <- <source prefix>.<rest>.
@@ -45,7 +53,8 @@ extension MCJEPAModel {
             var source: String? = spec.name
             if let (prefix, from) = sources.first(where: { spec.name.hasPrefix($0.prefix) }) {
                 source = from + spec.name.dropFirst(prefix.count)
-            } else if spec.name.hasPrefix("decoder.upsampler.") && !sameStop {
+            } else if (spec.name.hasPrefix("decoder.upsampler.") || spec.name.hasPrefix("decoder.refinement."))
+                        && !sameStop {
                 source = nil
             }
             if let source, let tensor = other.parameters.tensors[source] {

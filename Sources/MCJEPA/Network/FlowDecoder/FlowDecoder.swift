@@ -2,10 +2,10 @@ import NN
 
 /// PWC-style coarse-to-fine flow decoder (MODEL.md section 5), level 6 down to `decoder_stop_level`: at each level,
 /// warp frame 2's features by the upsampled flow, correlate them with frame 1's (radius 4), and let the level's
-/// estimator add a residual flow; at the stop level the context network refines it; then the flow goes to full size
-/// (bilinearly, or by the convex upsampler). Backward flow is the same decoder with the frames swapped.
+/// estimator add a residual flow; at the stop level the context network refines it, then the recurrent refinement
+/// if the config has one; then the flow goes to full size (bilinearly, or by the convex upsampler). Backward flow is the same decoder with the frames swapped.
 /// Mirrors Reference/mcjepa/model.py `FlowDecoder`; parameters `decoder.reduce.l<level>.*` (1x1 reductions of frame-1
-/// features), the estimators, `decoder.context.*`, then `decoder.upsampler.*`.
+/// features), the estimators, `decoder.context.*`, then `decoder.upsampler.*` and `decoder.refinement.*`.
 struct FlowDecoder {
     let levels: [Int]
     let stopLevel: Int
@@ -15,6 +15,8 @@ struct FlowDecoder {
     let context: ContextNetwork
     /// nil: bilinear upsampling to full size.
     let upsampler: ConvexUpsampler?
+    /// nil: the stop level's flow is the context network's.
+    let refinement: RecurrentRefinement?
 
     /// One decoded level's forward values that its backward reads.
     struct LevelRecord {
@@ -29,6 +31,7 @@ struct FlowDecoder {
     struct Record {
         let levels: [LevelRecord]
         let upsampler: ConvexUpsampler.Record?
+        let refinement: RecurrentRefinement.Record?
     }
 
     init(_ store: ParameterStore) {
@@ -46,16 +49,18 @@ struct FlowDecoder {
         estimators = Dictionary(uniqueKeysWithValues: levels.map { ($0, heads[config.estimatorPrefix(level: $0)]!) })
         context = ContextNetwork(store)
         upsampler = config.upsamplerWidth > 0 ? ConvexUpsampler(store) : nil
+        refinement = config.refinementIterations > 0 ? RecurrentRefinement(store) : nil
     }
 
     /// Flow from frame 1 to frame 2 at every decoded level, coarse (level 6) to fine, each in pixels of its own grid,
-    /// the last one including the context refinement; and the full-resolution flow (input pixels). With `recording`,
+    /// the last one including the context network's and the recurrent refinement's; and the full-resolution flow (input pixels). With `recording`,
     /// also what `backward` needs.
     func forward(_ feats1: [Tensor], _ feats2: [Tensor], recording: Bool)
         -> (levels: [Tensor], full: Tensor, record: Record?) {
         var flows: [Tensor] = [], records: [LevelRecord] = []
         var flow: Tensor?
         var stopHidden: Tensor?
+        var refinementRecord: RecurrentRefinement.Record?
         for level in levels {
             let f1 = feats1[level - 1], f2 = feats2[level - 1]
             let up: Tensor?, warped: Tensor
@@ -81,6 +86,10 @@ struct FlowDecoder {
                 accumulate(refinement, current)
                 current = refinement
                 stopHidden = hidden
+                if let refiner = self.refinement {
+                    (current, refinementRecord) = refiner.forward(flow: current, hidden: hidden, f1: f1, f2: f2,
+                                                                  recording: recording)
+                }
             }
             if let estimatorRecord {
                 records.append(LevelRecord(level: level, f1: f1, f2: f2, up: up, warped: warped,
@@ -97,7 +106,8 @@ struct FlowDecoder {
             full = upsampleFlow(flows.last!, height: feats1[0].h * 2, width: feats1[0].w * 2)
             upsamplerRecord = nil
         }
-        return (flows, full, recording ? Record(levels: records, upsampler: upsamplerRecord) : nil)
+        let record = Record(levels: records, upsampler: upsamplerRecord, refinement: refinementRecord)
+        return (flows, full, recording ? record : nil)
     }
 
     /// FLOPs of one direction for a [1, 3, height, width] input: correlations and convolutions (warps, resizes and
@@ -110,6 +120,7 @@ struct FlowDecoder {
             total += reduce[level]!.flops(outputPixels: pixels) + estimators[level]!.flops(outputPixels: pixels)
             if level == stopLevel {
                 total += context.flops(outputPixels: pixels) + (upsampler?.flops(stopLevelPixels: pixels) ?? 0)
+                total += refinement?.flops(stopLevelPixels: pixels, featureChannels: channels) ?? 0
             }
         }
         return total
@@ -138,6 +149,15 @@ struct FlowDecoder {
             }
             dFlows[last] = d
         }
+        // The recurrent refinement turns dL/d(refined flow) into dL/d(the context network's flow).
+        var fromRefinement: Tensor?
+        if let refining = record.refinement, let refinement, let d = dFlows[flows.count - 1] {
+            let g = refinement.backward(refining, gradFlow: d, store: store)
+            dFlows[flows.count - 1] = g.flow
+            add(g.f1, to: &g1, level: stopLevel)
+            add(g.f2, to: &g2, level: stopLevel)
+            fromRefinement = g.hidden
+        }
         for index in record.levels.indices.reversed() {
             guard let dOut = dFlows[index] else { continue }
             let step = record.levels[index]
@@ -154,6 +174,7 @@ struct FlowDecoder {
                     accumulate(dh, fromUpsampler.hidden)
                     add(fromUpsampler.features, to: &g1, level: step.level)
                 }
+                if let fromRefinement { accumulate(dh, fromRefinement) }
                 dHidden = dh
             }
             let dInput = estimators[step.level]!.backward(step.estimator, gradResidual: dFlow, gradHidden: dHidden,

@@ -1,0 +1,111 @@
+import NN
+
+/// Recurrent refinement at the stop level (`refinement_iterations` > 0; RAFT's update iterations, made light for the
+/// CPU as in RAPIDFlow / SEA-RAFT): after the context network, `iterations` times, warp frame 2's stop-level
+/// features by the current flow, correlate them with frame 1's (radius 4), and from concat(correlation (81), flow
+/// (2), the stop level's estimator hidden features) compute a residual flow with one block whose weights every
+/// iteration shares: 1x1 conv to `refinement_width`, leaky ReLU 0.1, 3x3 depthwise conv, 1x1 conv, leaky ReLU, 3x3
+/// conv to 2 channels. The convex upsampler then reads the refined flow.
+///
+/// No recurrent hidden state (no ConvGRU): the flow itself carries what one iteration passes to the next, and the
+/// estimator's hidden features give every iteration the same context. A GRU would triple the block's convolutions
+/// for a state that, at this width, the correlation around the current flow mostly re-derives each iteration.
+/// The `out` conv starts at zero, so that a network warm-started from weights without the head computes exactly
+/// what they computed. Parameters `decoder.refinement.{encode,depthwise,pointwise,out}.*`, listed after every other
+/// parameter (added last, as the convex upsampler's).
+struct RecurrentRefinement {
+    let iterations: Int
+    let encode: ConvLayer, depthwise: ConvLayer, pointwise: ConvLayer, out: ConvLayer
+
+    /// What one iteration's backward reads.
+    struct Step {
+        let flow: Tensor          // the flow the iteration started from
+        let warped: Tensor        // frame 2's features warped by `flow`
+        let input: Tensor         // concat(correlation, flow, hidden)
+        let encoded: Tensor       // the 1x1 conv's output (the activation's input)
+        let activated: Tensor     // the depthwise conv's input
+        let spatial: Tensor       // the depthwise conv's output (the pointwise conv's input)
+        let mixed: Tensor         // the pointwise conv's output (the activation's input)
+        let last: Tensor          // the `out` conv's input
+    }
+
+    struct Record {
+        let steps: [Step]
+        let f1: Tensor, f2: Tensor
+        let hiddenChannels: Int
+    }
+
+    init(_ store: ParameterStore) {
+        let cfg = store.config
+        iterations = cfg.refinementIterations
+        let width = cfg.refinementWidth
+        encode = ConvLayer(store, "decoder.refinement.encode", inputs: cfg.refinementInputChannels, outputs: width,
+                           kernel: 1, initialization: .kaimingLeakyReLU, trailing: true)
+        depthwise = ConvLayer(store, "decoder.refinement.depthwise", inputs: width, outputs: width, kernel: 3,
+                              padding: 1, groups: width, initialization: .kaimingLeakyReLU, trailing: true)
+        pointwise = ConvLayer(store, "decoder.refinement.pointwise", inputs: width, outputs: width, kernel: 1,
+                              initialization: .kaimingLeakyReLU, trailing: true)
+        out = ConvLayer(store, "decoder.refinement.out", inputs: width, outputs: 2, kernel: 3, padding: 1,
+                        initialization: .zeros, trailing: true)
+    }
+
+    /// The refined flow from the stop level's `flow` (after the context network), its estimator `hidden` features
+    /// and both frames' stop-level features.
+    func forward(flow start: Tensor, hidden: Tensor, f1: Tensor, f2: Tensor, recording: Bool) -> (Tensor, Record?) {
+        var flow = start
+        var steps: [Step] = []
+        for _ in 0..<iterations {
+            let warped = backwardWarp(f2, flow)
+            let corr = correlationForward(f1, warped, radius: ModelConfig.correlationRadius)
+            let input = concatChannels([corr, flow, hidden])
+            let encoded = encode(input)
+            let activated = leakyReLUForward(encoded, slope: 0.1)
+            let spatial = depthwise(activated)
+            let mixed = pointwise(spatial)
+            let last = leakyReLUForward(mixed, slope: 0.1)
+            let next = out(last)
+            accumulate(next, flow)
+            if recording {
+                steps.append(Step(flow: flow, warped: warped, input: input, encoded: encoded, activated: activated,
+                                  spatial: spatial, mixed: mixed, last: last))
+            }
+            flow = next
+        }
+        return (flow, recording ? Record(steps: steps, f1: f1, f2: f2, hiddenChannels: hidden.c) : nil)
+    }
+
+    /// FLOPs at a stop level of `pixels` cells: per iteration, the correlation and the four convs.
+    func flops(stopLevelPixels pixels: Int, featureChannels: Int) -> Double {
+        let correlation = 2 * Double(ModelConfig.correlationChannels * featureChannels * pixels)
+        let convs = [encode, depthwise, pointwise, out].reduce(0) { $0 + $1.flops(outputPixels: pixels) }
+        return Double(iterations) * (correlation + convs)
+    }
+
+    /// From dL/d(refined flow): dL/d(the flow it started from), dL/d(hidden) and dL/d(frame 1's and frame 2's
+    /// stop-level features), summed over the iterations; accumulates the shared weights' gradients of every one.
+    func backward(_ r: Record, gradFlow: Tensor, store: ParameterStore)
+        -> (flow: Tensor, hidden: Tensor, f1: Tensor, f2: Tensor) {
+        let dHidden = Tensor(shape: [gradFlow.n, r.hiddenChannels, gradFlow.h, gradFlow.w])
+        let dF1 = Tensor(shape: r.f1.shape), dF2 = Tensor(shape: r.f2.shape)
+        var dFlow = gradFlow
+        for step in r.steps.reversed() {
+            // flow_out = flow_in + delta: the identity path, then everything the delta read of flow_in.
+            let dIn = dFlow.copy()
+            let dLast = out.backward(input: step.last, gradOutput: dFlow, store: store)!
+            let dMixed = leakyReLUGradient(input: step.mixed, gradOutput: dLast)
+            let dSpatial = pointwise.backward(input: step.spatial, gradOutput: dMixed, store: store)!
+            let dActivated = depthwise.backward(input: step.activated, gradOutput: dSpatial, store: store)!
+            let dEncoded = leakyReLUGradient(input: step.encoded, gradOutput: dActivated)
+            let dInput = encode.backward(input: step.input, gradOutput: dEncoded, store: store)!
+            let dCorr = Tensor(shape: [dInput.n, ModelConfig.correlationChannels, dInput.h, dInput.w])
+            concatChannelsBackward(gradOutput: dInput, gradParts: [dCorr, dIn, dHidden],
+                                   channels: [ModelConfig.correlationChannels, 2, r.hiddenChannels])
+            let dWarped = Tensor(shape: step.warped.shape)
+            correlationBackward(r.f1, step.warped, radius: ModelConfig.correlationRadius, gradOutput: dCorr,
+                                gradF1: dF1, gradF2: dWarped)
+            backwardWarpBackward(image: r.f2, flow: step.flow, gradOutput: dWarped, gradImage: dF2, gradFlow: dIn)
+            dFlow = dIn
+        }
+        return (dFlow, dHidden, dF1, dF2)
+    }
+}
