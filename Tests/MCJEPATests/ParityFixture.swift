@@ -48,6 +48,13 @@ struct ParityFixture {
                           regenerate: "regenerate with: cd Reference && python3 -m mcjepa.export_backward_fixture")
     }
 
+    /// refinement_parity.safetensors: the recurrent refinement's decoder (its weights, input features, cotangents,
+    /// flows and PyTorch's gradients of parameters and features).
+    static func refinement() throws -> ParityFixture {
+        try ParityFixture(path: fixturePath("refinement_parity"),
+                          regenerate: "regenerate with: cd Reference && python3 -m mcjepa.export_refinement_fixture")
+    }
+
     /// The `test` model whose weights tiny_parity carries (beside them, the io./loss./grad. tensors are the fixture).
     static func parityModel(_ variant: ParityVariant = .base) throws -> MCJEPAModel {
         try WeightsFile.load(path: parityPath(variant), ignoringPrefixes: ["io.", "loss.", "grad."]).model
@@ -84,10 +91,11 @@ struct ParityFixture {
                                  + "(max |value| \(maxAbs)); if the reference changed, \(regenerate)", file: file, line: line)
     }
 
-    /// Every parameter gradient of `model` against the fixture's grad.<name>: max |difference| <= 1e-3 max |grad|
-    /// (+ 1e-6 for all-zero gradients).
-    func assertParameterGradientsMatch(_ model: MCJEPAModel, file: StaticString = #filePath, line: UInt = #line) throws {
-        for spec in model.parameters.specs {
+    /// Every parameter gradient of `model` (those whose names start with `prefix`) against the fixture's
+    /// grad.<name>: max |difference| <= 1e-3 max |grad| (+ 1e-6 for all-zero gradients).
+    func assertParameterGradientsMatch(_ model: MCJEPAModel, prefix: String = "", file: StaticString = #filePath,
+                                       line: UInt = #line) throws {
+        for spec in model.parameters.specs where spec.name.hasPrefix(prefix) {
             let expected = try tensor("grad.\(spec.name)"), actual = model.parameters.gradient(spec.name)
             XCTAssertEqual(actual.shape, expected.shape, spec.name, file: file, line: line)
             guard actual.shape == expected.shape else { continue }
