@@ -61,7 +61,9 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Decode flow down to this pyramid level (2 = quarter resolution); default: the --init file's, else the preset's.") var decoderStopLevel: Int?
     @Option(help: "Convex upsampling to full size with a mask head of this width (0 = bilinear); default: the --init file's, else the preset's (tiny: 32, test and paper: 0).") var upsamplerWidth: Int?
     @Flag(inversion: .prefixedNo, help: "One flow estimator per decoded level instead of one shared by all (more parameters, the same work); default: the --init file's, else the preset's (tiny: one per level, test and paper: shared).") var perLevelEstimators: Bool?
-    @Option(name: .customLong("init"), help: "Start from these weights (safetensors); with --decoder-stop-level finer than the file's, the new levels' reductions (and a convex upsampler) start fresh and a new level's own estimator as a copy of the file's finest, with --upsampler-width on a bilinear file, the upsampler starts as bilinear upsampling, and with --per-level-estimators on a file with a shared estimator, every level's estimator starts as a copy of it.") var initWeights: String?
+    @Option(help: "Iterations of the recurrent refinement at the decoder's finest level (0 = none); default: the --init file's, else the preset's (0). A file without it starts the head fresh, computing the file's flow.") var refinementIterations: Int?
+    @Option(help: "Width of the recurrent refinement's update block (with --refinement-iterations); default: the --init file's, else \(ModelConfig.defaultRefinementWidth).") var refinementWidth: Int?
+    @Option(name: .customLong("init"), help: "Start from these weights (safetensors); with --decoder-stop-level finer than the file's, the new levels' reductions (and a convex upsampler) start fresh and a new level's own estimator as a copy of the file's finest, with --upsampler-width on a bilinear file, the upsampler starts as bilinear upsampling, with --per-level-estimators on a file with a shared estimator, every level's estimator starts as a copy of it, and with --refinement-iterations on a file without the refinement, the head starts fresh (its last conv at zero: the file's flow).") var initWeights: String?
     @Option(name: .customLong("new-weights-lr-scale"), help: "Learning-rate multiplier for the weights --init did not have (fresh tensors): they have further to go than the ones carried over.") var newWeightsLRScale: Float = 1
     @Option(help: "Override a loss setting, e.g. smooth_weight=50 (repeatable).") var loss: [String] = []
 
@@ -72,6 +74,15 @@ struct TrainCommand: AsyncParsableCommand {
         }
         if let upsamplerWidth, !(0...1024).contains(upsamplerWidth) {
             throw ValidationError("--upsampler-width \(upsamplerWidth): expected 0 (bilinear) to 1024")
+        }
+        if let refinementIterations, !(0...64).contains(refinementIterations) {
+            throw ValidationError("--refinement-iterations \(refinementIterations): expected 0 (none) to 64")
+        }
+        if let refinementWidth, !(1...1024).contains(refinementWidth) {
+            throw ValidationError("--refinement-width \(refinementWidth): expected 1 to 1024")
+        }
+        if refinementWidth != nil && (refinementIterations ?? 0) == 0 {
+            throw ValidationError("--refinement-width needs --refinement-iterations above 0")
         }
         guard syntheticMaxShift >= 0 else { throw ValidationError("--synthetic-max-shift must be >= 0") }
         guard syntheticShiftPower >= 1 else { throw ValidationError("--synthetic-shift-power must be >= 1") }
@@ -143,6 +154,12 @@ struct TrainCommand: AsyncParsableCommand {
             config.decoderStopLevel = decoderStopLevel ?? initial?.model.config.decoderStopLevel ?? config.decoderStopLevel
             config.upsamplerWidth = upsamplerWidth ?? initial?.model.config.upsamplerWidth ?? config.upsamplerWidth
             config.perLevelEstimators = perLevelEstimators ?? initial?.model.config.perLevelEstimators ?? config.perLevelEstimators
+            config.refinementIterations = refinementIterations ?? initial?.model.config.refinementIterations
+                ?? config.refinementIterations
+            // The width matters only with iterations: the command's, the file's head's, else the default.
+            let fileWidth = initial.map(\.model.config.refinementWidth).flatMap { $0 > 0 ? $0 : nil }
+            config.refinementWidth = config.refinementIterations == 0 ? 0
+                : refinementWidth ?? fileWidth ?? ModelConfig.defaultRefinementWidth
             let model = MCJEPAModel(config: config)
             // The seed's initialisation stays only where --init has no tensor: a finer decoder's new reductions, a new
             // convex upsampler (which the seed starts as bilinear upsampling).

@@ -261,6 +261,39 @@ final class TrainCommandTests: TemporaryFolderTestCase {
         XCTAssertTrue(back.err.contains("model.safetensors") && back.err.contains("shared estimator"), back.err)
     }
 
+    /// `--refinement-iterations 2 --refinement-width 4 --init` a file without the head: every tensor carries over,
+    /// the head starts fresh (its zero `out` conv leaves the file's flow), training moves it, `flow --model` runs it,
+    /// and continuing the file keeps the head without the options.
+    func testRefinementIterationsWarmStartFromAModelWithoutThem() throws {
+        let tool = try commandLineTool()
+        let out = file("run")
+        let run = try trainFromSavedModel(seed: 4, name: "plain.safetensors", out: out,
+                                          options: ["--refinement-iterations", "2", "--refinement-width", "4"]).run
+        XCTAssertEqual(run.status, 0, run.err)
+        XCTAssertTrue(run.err.contains("starting decoder.refinement.encode.weight, decoder.refinement.encode.bias, "
+                                       + "decoder.refinement.depthwise.weight"), run.err)
+        XCTAssertTrue(run.err.contains("refinement 2 iterations of width 4"), run.err)
+        let trained = try WeightsFile.load(path: "\(out)/model.safetensors").model
+        XCTAssertEqual(trained.config.refinementIterations, 2)
+        XCTAssertEqual(trained.config.refinementWidth, 4)
+        XCTAssertGreaterThan(trained.parameters["decoder.refinement.out.weight"].array.map(abs).max()!, 0)
+        let flow = try runProcess(tool, ["flow", sample, "-o", file("flows"), "--model", "\(out)/model.safetensors",
+                                         "--max-side", "64", "--duration", "0.2", "--no-refine"])
+        XCTAssertEqual(flow.status, 0, flow.err)
+        let again = try runProcess(tool, trainArguments(file("run2"), steps: 1) + ["--init", "\(out)/model.safetensors"])
+        XCTAssertEqual(again.status, 0, again.err)
+        XCTAssertFalse(again.err.contains("fresh"), again.err)
+        XCTAssertEqual(try WeightsFile.load(path: "\(file("run2"))/model.safetensors").model.config, trained.config)
+        // A head of another width cannot take the file's weights; a width alone is refused.
+        let other = try runProcess(tool, trainArguments(file("run3")) + ["--init", "\(out)/model.safetensors",
+                                                                         "--refinement-width", "8", "--refinement-iterations", "2"])
+        XCTAssertEqual(other.status, 3, other.err)
+        XCTAssertTrue(other.err.contains("model.safetensors") && other.err.contains("recurrent refinement"), other.err)
+        let alone = try runProcess(tool, trainArguments(file("run4")) + ["--refinement-width", "8"])
+        XCTAssertEqual(alone.status, 2, alone.err)
+        XCTAssertTrue(alone.err.contains("--refinement-width needs --refinement-iterations"), alone.err)
+    }
+
     /// `--new-weights-lr-scale` speeds up the tensors `--init` did not carry (here a new convex upsampler), and
     /// nothing else; it must be positive.
     func testNewWeightsLearnFasterAndTheirScaleIsChecked() throws {
