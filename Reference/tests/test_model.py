@@ -132,3 +132,25 @@ def test_convex_upsampler_starts_as_bilinear_and_round_trips_its_config(tmp_path
     img = torch.rand(1, 3, 64, 128)
     flows, full = loaded.flow(loaded.encode(img), loaded.encode(img))
     assert full.shape == (1, 2, 64, 128)
+
+
+def test_recurrent_refinement_starts_as_the_identity_and_round_trips_its_config(tmp_path):
+    """A fresh head (zero `out` conv) leaves the flow of the same weights without it; its config fields are written
+    only when it is on, so files without it are unchanged and load without it."""
+    base = build_model("test").eval()
+    cfg = dataclasses.replace(base.cfg, refinement_iterations=3, refinement_width=8)
+    refined = MCJEPA(cfg).eval()
+    missing, unexpected = refined.load_state_dict(base.state_dict(), strict=False)
+    assert sorted(missing) == sorted(k for k in refined.state_dict() if k.startswith("decoder.refinement."))
+    assert not unexpected and len(missing) == 8
+    img1, img2 = torch.rand(1, 3, 64, 128), torch.rand(1, 3, 64, 128)
+    with torch.no_grad():
+        before = base.flow(base.encode(img1), base.encode(img2))[1]
+        assert torch.equal(refined.flow(refined.encode(img1), refined.encode(img2))[1], before)
+        refined.decoder.refinement.out.bias.fill_(0.25)
+        assert not torch.equal(refined.flow(refined.encode(img1), refined.encode(img2))[1], before)
+    assert "refinement_iterations" not in base.cfg.to_dict()
+    path = str(tmp_path / "refined.safetensors")
+    save_file(refined.state_dict(), path, weights_metadata(cfg))
+    loaded, _ = load_model(path)
+    assert loaded.cfg.refinement_iterations == 3 and loaded.cfg.refinement_width == 8
