@@ -32,6 +32,9 @@ struct BenchModelOptions: ParsableArguments {
     @Option(help: "Convex upsampler width, 0 for bilinear (default: the preset's).") var upsamplerWidth: Int?
     @Flag(inversion: .prefixedNo, help: "One flow estimator per decoded level, or one shared (default: the preset's).")
     var perLevelEstimators: Bool?
+    @Option(help: "Iterations of the recurrent refinement, 0 for none (default: the preset's).") var refinementIterations: Int?
+    @Option(help: "The refinement's width, with --refinement-iterations (default: \(ModelConfig.defaultRefinementWidth)).")
+    var refinementWidth: Int?
 
     func validate() throws {
         guard ModelConfig.presets[config] != nil else {
@@ -44,6 +47,12 @@ struct BenchModelOptions: ParsableArguments {
         if let upsamplerWidth, !(0...1024).contains(upsamplerWidth) {
             throw ValidationError("--upsampler-width must be in 0...1024")
         }
+        if let refinementIterations, !(0...64).contains(refinementIterations) {
+            throw ValidationError("--refinement-iterations must be in 0...64")
+        }
+        if let refinementWidth, !(1...1024).contains(refinementWidth) {
+            throw ValidationError("--refinement-width must be in 1...1024")
+        }
     }
 
     var model: ModelConfig {
@@ -51,6 +60,9 @@ struct BenchModelOptions: ParsableArguments {
         model.decoderStopLevel = decoderStopLevel ?? model.decoderStopLevel
         model.upsamplerWidth = upsamplerWidth ?? model.upsamplerWidth
         model.perLevelEstimators = perLevelEstimators ?? model.perLevelEstimators
+        model.refinementIterations = refinementIterations ?? model.refinementIterations
+        model.refinementWidth = model.refinementIterations == 0 ? 0
+            : refinementWidth ?? (model.refinementWidth > 0 ? model.refinementWidth : ModelConfig.defaultRefinementWidth)
         return model
     }
 }

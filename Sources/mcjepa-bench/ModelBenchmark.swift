@@ -4,7 +4,7 @@ import NN
 import VideoIO
 
 // `mcjepa-bench model [--reps R] [--threads 1,2] [--sizes 640x360,1024x436] [--config tiny] [--decoder-stop-level L] [--upsampler-width W]
-// [--[no-]per-level-estimators] [--no-end-to-end]`: ms per pair of the
+// [--[no-]per-level-estimators] [--refinement-iterations N [--refinement-width W]] [--no-end-to-end]`: ms per pair of the
 // MC-JEPA model in a video stream (features cached per frame: one encoder + one decoder per pair, one direction),
 // against the same weights in PyTorch CPU in the same run (Reference/mcjepa/bench.py --weights, a child process;
 // the weights go through a Swift-saved safetensors file, so this also checks that PyTorch loads Swift files), with

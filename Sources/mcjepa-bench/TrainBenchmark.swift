@@ -17,7 +17,9 @@ private func pytorchTrainStepMilliseconds(preset: String, config: ModelConfig, t
     process.arguments = ["python3", "-m", "mcjepa.bench", "--preset", preset, "--threads", "\(threads)", "--repeats", "\(reps)",
                          "--sizes", "", "--train-size", "\(crop.0)x\(crop.1)", "--train-batch", "\(batch)",
                          "--set", "decoder_stop_level=\(config.decoderStopLevel)", "--set", "upsampler_width=\(config.upsamplerWidth)",
-                         "--set", "per_level_estimators=\(config.perLevelEstimators ? "True" : "False")"]
+                         "--set", "per_level_estimators=\(config.perLevelEstimators ? "True" : "False")",
+                         "--set", "refinement_iterations=\(config.refinementIterations)",
+                         "--set", "refinement_width=\(config.refinementWidth)"]
     let pipe = Pipe()
     process.standardOutput = pipe
     do { try process.run() } catch { print("  PyTorch: cannot run python3 (\(error))"); return nil }

@@ -142,6 +142,17 @@ final class RecurrentRefinementTests: TemporaryFolderTestCase {
                       Self.refinedTest.description)
     }
 
+    /// Four iterations at width 64 on `tiny` at 640x384 (level 3: 80x48 cells): per iteration, the correlation of 32
+    /// channels and the four convs (115 -> 64 1x1, 64 depthwise 3x3, 64 -> 64 1x1, 64 -> 2 3x3), bias-free counts.
+    func testFLOPsCountEveryIteration() {
+        var refined = ModelConfig.tiny
+        refined.refinementIterations = 4
+        refined.refinementWidth = 64
+        let perIteration = 2 * 3840 * (81 * 32 + 64 * 115 + 64 * 9 + 64 * 64 + 2 * 64 * 9)
+        XCTAssertEqual(ModelFLOPs.decoder(refined, height: 384, width: 640) - ModelFLOPs.decoder(.tiny, height: 384, width: 640),
+                       Double(4 * perIteration))
+    }
+
     func testInconsistentRefinementFieldsAreRejected() {
         var config = ModelConfig.test
         config.refinementIterations = 2
