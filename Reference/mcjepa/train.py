@@ -200,6 +200,13 @@ def parse_args(argv=None) -> argparse.Namespace:
                          "same work); default: the --init file's, else the preset's (tiny: one per level; test and "
                          "paper: shared); from an --init file with a shared estimator every level's starts as a copy "
                          "of it")
+    ap.add_argument("--refinement-iterations", type=int, default=None, metavar="K",
+                    help="iterations of the recurrent refinement at the decoder's finest level (0 = none); default: "
+                         "the --init file's, else the preset's (0); from an --init file without it the head starts "
+                         "fresh (its last conv at zero: the file's flow)")
+    ap.add_argument("--refinement-width", type=int, default=None, metavar="W",
+                    help="width of the refinement's update block (with --refinement-iterations); default: the --init "
+                         "file's, else 64")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -225,6 +232,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         ap.error("--synthetic-layers must be at least 2")
     if args.upsampler_width is not None and not 0 <= args.upsampler_width <= 1024:
         ap.error("--upsampler-width must be in [0, 1024] (0 = bilinear)")
+    if args.refinement_iterations is not None and not 0 <= args.refinement_iterations <= 64:
+        ap.error("--refinement-iterations must be in [0, 64] (0 = none)")
+    if args.refinement_width is not None and not 1 <= args.refinement_width <= 1024:
+        ap.error("--refinement-width must be in [1, 1024]")
+    if args.refinement_width is not None and not (args.refinement_iterations or 0) > 0:
+        ap.error("--refinement-width needs --refinement-iterations above 0")
     if not 0 <= args.synthetic_rotation <= 45:
         ap.error("--synthetic-rotation must be in [0, 45] degrees")
     if not 0 <= args.synthetic_zoom <= 0.5:
@@ -328,13 +341,15 @@ def extend_to_finer_levels(model: MCJEPA, tensors: Dict[str, torch.Tensor]) -> D
 def load_weights(model: MCJEPA, path: str, tensors: Dict[str, torch.Tensor], fresh_upsampler: bool = False) -> None:
     """`tensors` (read from `path`) into `model`, names and shapes exactly; with `fresh_upsampler`, a file without
     the convex upsampler's tensors may start a model with one (they keep their bilinear-stencil initialisation); a
+    file without the recurrent refinement a model with one (its zero `out` conv leaves the file's flow); a
     shared estimator starts a model with one per level (`split_shared_estimator`), and a file whose decoder stops at a
     coarser level one that decodes finer levels (`extend_to_finer_levels`: their reductions start fresh)."""
     coarser = {f"decoder.reduce.l{lv}.{kind}" for lv in range(model.cfg.decoder_stop_level, NUM_LEVELS)
                for kind in ("weight", "bias") if f"decoder.reduce.l{lv}.weight" not in tensors}
     tensors = extend_to_finer_levels(model, split_shared_estimator(model, tensors))
     missing, unexpected = model.load_state_dict(tensors, strict=False)
-    fresh = [n for n in missing if n in coarser or (n.startswith("decoder.upsampler.") and (fresh_upsampler or coarser))]
+    fresh = [n for n in missing if n in coarser or (n.startswith("decoder.upsampler.") and (fresh_upsampler or coarser))
+             or (n.startswith("decoder.refinement.") and not any(t.startswith("decoder.refinement.") for t in tensors))]
     if missing and fresh == missing and not unexpected:
         print(f"{path}: starting {', '.join(missing)} fresh", flush=True)
         return
@@ -391,7 +406,14 @@ def main(argv=None) -> None:
     if stop > continued_cfg.get("decoder_stop_level", stop):
         raise SystemExit(f"{continued}: decodes down to level {continued_cfg['decoder_stop_level']}, which cannot "
                          f"start a decoder that stops at level {stop}")
-    cfg = dataclasses.replace(cfg, decoder_stop_level=stop, upsampler_width=width, per_level_estimators=per_level)
+    iterations = (args.refinement_iterations if args.refinement_iterations is not None
+                  else continued_cfg.get("refinement_iterations", preset_cfg.get("refinement_iterations", 0)))
+    if continued_cfg.get("refinement_iterations", 0) and not iterations:
+        raise SystemExit(f"{continued}: has a recurrent refinement, which cannot be dropped")
+    refinement_width = 0 if not iterations else (
+        args.refinement_width or continued_cfg.get("refinement_width") or 64)
+    cfg = dataclasses.replace(cfg, decoder_stop_level=stop, upsampler_width=width, per_level_estimators=per_level,
+                              refinement_iterations=iterations, refinement_width=refinement_width)
     model = MCJEPA(cfg).to(device)
     loss_cfg = loss_config(args.loss)
     make_flow = not args.synthetic_on_device

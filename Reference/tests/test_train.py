@@ -179,6 +179,25 @@ def test_upsampler_width_warm_starts_a_convex_model_from_a_bilinear_file(tmp_pat
     assert bad.returncode == 2 and "--upsampler-width" in bad.stderr
 
 
+def test_refinement_iterations_warm_start_a_model_with_the_head(tmp_path):
+    """--refinement-iterations 2 --refinement-width 4 --init a file without the head: every tensor carries over, the
+    head starts fresh, the saved config carries both fields, and a resume keeps them without the options."""
+    init, model = _photos_and_saved_model(tmp_path)
+    run = tmp_path / "run"
+    common = ["--synthetic", str(tmp_path), "--out", str(run), "--ckpt-every", "1", *SMALL]
+    first = _run_train(*common, "--steps", "1", "--init", str(init), "--refinement-iterations", "2",
+                       "--refinement-width", "4")
+    assert first.returncode == 0, first.stderr
+    assert "starting decoder.refinement.encode.weight" in first.stdout
+    loaded, _ = load_model(str(run / "step-0000001.safetensors"))
+    assert (loaded.cfg.refinement_iterations, loaded.cfg.refinement_width) == (2, 4)
+    second = _run_train(*common, "--steps", "2", "--resume")
+    assert second.returncode == 0, second.stderr
+    assert load_model(str(run / "step-0000002.safetensors"))[0].cfg.refinement_iterations == 2
+    bad = _run_train(*common, "--steps", "1", "--refinement-width", "8")
+    assert bad.returncode == 2 and "--refinement-width" in bad.stderr
+
+
 def test_per_level_estimators_start_as_copies_of_a_shared_one(tmp_path):
     """--per-level-estimators --init a file with a shared estimator: every level's estimator starts as a copy of it
     (the split model computes the same flow), the saved config carries per_level_estimators, a resume keeps it
