@@ -11,6 +11,8 @@ import VideoIO
 // the ratio Swift / PyTorch and the GFLOP/s achieved against sgemm's peak measured in this run.
 // Then, per thread count, the end-to-end speed of the built `mcjepa-video flow` (decode, model, write) at 640x360.
 // Frames are padded to multiples of 64 (640x360 -> 640x384, 1024x436 -> 1024x448); both sides time the padded size.
+// With a recurrent refinement, each size also prints the decoder's cost with and without the head (the same network
+// less its head), timed alternately so that both see the same load, in wall and process CPU time.
 
 /// PyTorch's "pair (stream, 1 encode)" ms per padded size (HxW), or nil with the reason printed.
 private func pytorchPairMilliseconds(weights: String, threads: Int, sizes: [(Int, Int)], reps: Int) -> [String: Double]? {
@@ -68,9 +70,34 @@ func modelBenchmark(reps: Int, threadCounts: [Int], sizes: [(Int, Int)], config:
                 line += "; PyTorch: no figure"
             }
             print(line)
+            if config.refinementIterations > 0 { refinementCost(model, f1, f2, reps: reps) }
         }
         if endToEnd { endToEndFlowBenchmark(weights: weights, threads: threads) }
     }
+}
+
+/// Decode ms (wall and CPU) of `model` and of the same network without its recurrent refinement, alternately.
+private func refinementCost(_ model: MCJEPAModel, _ f1: [Tensor], _ f2: [Tensor], reps: Int) {
+    var plainConfig = model.config
+    plainConfig.refinementIterations = 0
+    plainConfig.refinementWidth = 0
+    let plain = MCJEPAModel(config: plainConfig)
+    plain.initializeRandomly(seed: 0)
+    func time(_ network: MCJEPAModel) -> (wall: Double, cpu: Double) {
+        let (start, cpu) = (DispatchTime.now().uptimeNanoseconds, cpuSeconds(RUSAGE_SELF.rawValue))
+        _ = network.flow(f1, f2)
+        return (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6, 1000 * (cpuSeconds(RUSAGE_SELF.rawValue) - cpu))
+    }
+    _ = time(plain); _ = time(model)
+    var without = (wall: Double.infinity, cpu: Double.infinity), with = without
+    for _ in 0..<reps {
+        let a = time(plain), b = time(model)
+        without = (min(without.wall, a.wall), min(without.cpu, a.cpu))
+        with = (min(with.wall, b.wall), min(with.cpu, b.cpu))
+    }
+    print(String(format: "    decode without the refinement %.1f ms (CPU %.1f), with %d iterations %.1f ms (CPU %.1f): "
+                 + "+%.1f ms (CPU +%.1f) per pair", without.wall, without.cpu, model.config.refinementIterations,
+                 with.wall, with.cpu, with.wall - without.wall, with.cpu - without.cpu))
 }
 
 /// End to end (decode, model, flow files): the built `mcjepa-video flow` on Samples/motion.mov scaled to 640x360
