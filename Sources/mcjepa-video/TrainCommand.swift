@@ -149,43 +149,27 @@ struct TrainCommand: AsyncParsableCommand {
         do {
             let sources = try buildSources()
             let initial = try initWeights.map { try WeightsFile.load(path: $0) }
-            var config = ModelConfig.presets[preset]!
-            // Continuing a model keeps its decoder unless --decoder-stop-level asks for another.
-            config.decoderStopLevel = decoderStopLevel ?? initial?.model.config.decoderStopLevel ?? config.decoderStopLevel
-            config.upsamplerWidth = upsamplerWidth ?? initial?.model.config.upsamplerWidth ?? config.upsamplerWidth
-            config.perLevelEstimators = perLevelEstimators ?? initial?.model.config.perLevelEstimators ?? config.perLevelEstimators
-            config.refinementIterations = refinementIterations ?? initial?.model.config.refinementIterations
-                ?? config.refinementIterations
-            // The width matters only with iterations: the command's, the file's head's, else the default.
-            let fileWidth = initial.map(\.model.config.refinementWidth).flatMap { $0 > 0 ? $0 : nil }
-            config.refinementWidth = config.refinementIterations == 0 ? 0
-                : refinementWidth ?? fileWidth ?? ModelConfig.defaultRefinementWidth
-            let model = MCJEPAModel(config: config)
-            // The seed's initialisation stays only where --init has no tensor: a finer decoder's new reductions, a new
-            // convex upsampler (which the seed starts as bilinear upsampling).
-            model.initializeRandomly(seed: seed)
-            var fresh: [String] = []
-            if let initWeights, let loaded = initial {
-                fresh = try model.warmStart(from: loaded.model, path: initWeights)
-                if !fresh.isEmpty {
-                    FileHandle.standardError.write(Data("train: \(initWeights) has \(loaded.model.config); starting \(fresh.joined(separator: ", ")) fresh\n".utf8))
-                }
+            let (model, fresh) = try MCJEPAModel.forTraining(
+                preset: ModelConfig.presets[preset]!, choices: DecoderChoices(
+                    stopLevel: decoderStopLevel, upsamplerWidth: upsamplerWidth, perLevelEstimators: perLevelEstimators,
+                    refinementIterations: refinementIterations, refinementWidth: refinementWidth),
+                initial: initial, seed: seed)
+            if let initial, !fresh.isEmpty {
+                note("\(initial.path) has \(initial.model.config); starting \(fresh.joined(separator: ", ")) fresh")
             }
             let sampler = MixedSampler(sources: sources, crop: options.crop, contentSize: contentSize)
             let trainer = try Trainer(model: model, sampler: sampler, options: options, folder: out, resume: resume)
             if initial != nil, newWeightsLRScale != 1 {
                 trainer.learningRateScales = model.newWeightLearningRateScales(fresh: fresh, scale: newWeightsLRScale)
                 let count = trainer.learningRateScales.values.reduce(0) { $0 + $1.array.filter { $0 != 1 }.count }
-                FileHandle.standardError.write(Data("train: \(count) new weights learn at \(newWeightsLRScale) x the rate\n".utf8))
+                note("\(count) new weights learn at \(newWeightsLRScale) x the rate")
             }
             if evalSynthetic > 0, let synthetic = sources.first(where: { $0 is SyntheticPairSource }) {
-                // Independent of the training stream: the same pairs for every run with this crop.
-                let evaluation = MixedSampler(sources: [synthetic], crop: options.crop, contentSize: contentSize)
-                var rng = TrainingRNG(seed: 0x5EED)
-                trainer.evaluationBatches = try (0..<evalSynthetic).map { _ in try evaluation.flowBatch(1, rng: &rng) }
+                trainer.evaluationBatches = try MixedSampler.evaluationBatches(from: synthetic, count: evalSynthetic,
+                                                                               crop: options.crop, contentSize: contentSize)
             }
-            let names = sources.map(\.name).joined(separator: ", ")
-            FileHandle.standardError.write(Data("train: preset \(preset)\(config == ModelConfig.presets[preset]! ? "" : " changed to \(config)"), \(model.parameters.parameterCount) parameters, sources \(names), from step \(trainer.state.step)\n".utf8))
+            let config = model.config, changed = config == ModelConfig.presets[preset]! ? "" : " changed to \(config)"
+            note("preset \(preset)\(changed), \(model.parameters.parameterCount) parameters, sources \(sources.map(\.name).joined(separator: ", ")), from step \(trainer.state.step)")
             try trainer.run(stopAt: stopAt) { print($0) }
             if trainer.state.step == steps {
                 print("wrote \(out)/model.safetensors (step \(trainer.state.step))")
@@ -195,6 +179,11 @@ struct TrainCommand: AsyncParsableCommand {
         } catch where failure(of: error) == nil && !(error is ExitCode) {
             printError("\(out): \(describe(error))"); throw Exit.failure
         }
+    }
+
+    /// A status line on standard error, as `train: MESSAGE`.
+    private func note(_ message: String) {
+        FileHandle.standardError.write(Data("train: \(message)\n".utf8))
     }
 
     private func buildSources() throws -> [TrainingPairSource] {

@@ -102,6 +102,26 @@ final class TrainerTests: TemporaryFolderTestCase {
         XCTAssertEqual(saved.metadata["ema_decay"], "0.5")
     }
 
+    func testATrainingRunKeepsTheDecoderOfTheWeightsItContinuesUnlessAskedForAnother() throws {
+        var fineConfig = ModelConfig.test
+        fineConfig.decoderStopLevel = 2
+        let fine = MCJEPAModel(config: fineConfig)
+        fine.initializeRandomly(seed: 4)
+        let initial = LoadedWeights(model: fine, path: "fine.safetensors", metadata: [:])
+        let continued = try MCJEPAModel.forTraining(preset: .test, initial: initial, seed: 9)
+        XCTAssertEqual(continued.model.config, fineConfig, "the file's decoder, not the preset's")
+        XCTAssertEqual(continued.fresh, [])
+        XCTAssertEqual(continued.model.parameters.tensors.mapValues(\.array), fine.parameters.tensors.mapValues(\.array))
+        let fresh = try MCJEPAModel.forTraining(preset: .test, seed: 9)
+        XCTAssertEqual(fresh.model.config, .test)
+        XCTAssertEqual(fresh.fresh, [])
+        // A coarser decoder than the file's cannot be started from it.
+        let coarser = DecoderChoices(stopLevel: ModelConfig.test.decoderStopLevel)
+        XCTAssertThrowsError(try MCJEPAModel.forTraining(preset: .test, choices: coarser, initial: initial, seed: 9)) { error in
+            XCTAssertTrue("\(error)".contains("fine.safetensors"), "\(error)")
+        }
+    }
+
     func testWarmStartCopiesEveryTensorOfACoarserDecoderAndLeavesTheNewOnes() throws {
         let coarse = MCJEPAModel(config: .test)
         coarse.initializeRandomly(seed: 1)
