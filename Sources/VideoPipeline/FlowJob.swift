@@ -77,8 +77,8 @@ public struct FlowJob {
             sceneCutThreshold: isPair ? nil : sceneCutThreshold))
         let total = opened.expectedFrames
         var done = 0, pairCount = 0
-        // The outputs are written by the writer task alone, and finished after it ends.
-        nonisolated(unsafe) let outputs: [FlowPairOutput] = [fileOutput] + (videoOutput.map { [$0] } ?? [])
+        // The outputs (actors) are written by the writer task, and finished after it ends.
+        let outputs: [FlowPairOutput] = [fileOutput] + (videoOutput.map { [$0] } ?? [])
         try await writeConcurrently(pairs, progress: { event in
             done = event.framesDecoded
             if case .pair = event { pairCount += 1 }
