@@ -76,11 +76,12 @@ struct EvalFlowCommand: AsyncParsableCommand {
     func run() async throws {
         let setURL = URL(fileURLWithPath: set)
         // The baseline first: a wrong folder fails before the model runs.
-        let baselineReport = try baseline.map { try FlowSetEvaluation.evaluate(set: setURL, predictions: .folder(URL(fileURLWithPath: $0))) }
+        func folder(_ path: String) -> FlowSetEvaluation.PredictionSource { .folder(URL(fileURLWithPath: path)) }
+        let baselineReport = try baseline.map { try FlowSetEvaluation.evaluate(set: setURL, predictions: folder($0)) }
         let report: FlowSetEvaluation.Report
         switch pred {
         case "zero": report = try FlowSetEvaluation.evaluate(set: setURL, predictions: .zero)
-        case let folder?: report = try FlowSetEvaluation.evaluate(set: setURL, predictions: .folder(URL(fileURLWithPath: folder)))
+        case let path?: report = try FlowSetEvaluation.evaluate(set: setURL, predictions: folder(path))
         case nil:
             let refined = refine ?? true
             let name = "model \(modelOptions.model ?? "built-in")" + (modelOptions.maxSide.map { " (max side \($0))" } ?? "")

@@ -168,8 +168,9 @@ struct TrainCommand: AsyncParsableCommand {
                 trainer.evaluationBatches = try MixedSampler.evaluationBatches(from: synthetic, count: evalSynthetic,
                                                                                crop: options.crop, contentSize: contentSize)
             }
-            let config = model.config, changed = config == ModelConfig.presets[preset]! ? "" : " changed to \(config)"
-            note("preset \(preset)\(changed), \(model.parameters.parameterCount) parameters, sources \(sources.map(\.name).joined(separator: ", ")), from step \(trainer.state.step)")
+            let changed = model.config == ModelConfig.presets[preset]! ? "" : " changed to \(model.config)"
+            note("preset \(preset)\(changed), \(model.parameters.parameterCount) parameters, "
+                 + "sources \(sources.map(\.name).joined(separator: ", ")), from step \(trainer.state.step)")
             try trainer.run(stopAt: stopAt) { print($0) }
             if trainer.state.step == steps {
                 print("wrote \(out)/model.safetensors (step \(trainer.state.step))")
