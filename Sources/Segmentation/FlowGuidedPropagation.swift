@@ -88,8 +88,9 @@ public final class FlowGuidedPropagation {
             }
         }
         if configuration.refineRadius > 0 {
-            GuidedFilter.filter(&maps, count: labelCount, rgb: rgb, width: w, height: h,
-                                radius: configuration.refineRadius, epsilon: configuration.refineEpsilon)
+            // The maps sum to one at every pixel here (both parts are probabilities).
+            GuidedFilter.filterProbabilities(&maps, count: labelCount, rgb: rgb, width: w, height: h,
+                                             radius: configuration.refineRadius, epsilon: configuration.refineEpsilon)
         }
         Self.normaliseProbabilities(&maps, count: labelCount)
         previous = maps

@@ -1,3 +1,5 @@
+import Dispatch
+
 /// The guided filter of He, Sun and Tang (ECCV 2010, "Guided Image Filtering"): each output pixel is a local
 /// linear function of the guide image's colour, a . I + b, fitted to the input in a (2r+1)^2 window with
 /// regularisation eps, and the coefficients averaged over the windows that hold the pixel. Used to snap soft
@@ -6,80 +8,185 @@
 ///
 /// Windows are clipped at the image border (means over the pixels inside), as OpenCV's ximgproc does with
 /// BORDER_REFLECT only approximately; the clipped mean keeps a constant input constant exactly.
-public enum GuidedFilter {
-    /// Filters `count` planar maps (count x height x width) in place, guided by a frame (packed RGB). The colour
-    /// form (the paper's eq. 14, a 3x3 covariance per window) keeps an edge between two colours of equal
-    /// brightness (red on grey), which a grey guide would blur. eps is in colour units (0...1) squared.
+///
+/// What depends on the guide alone (its window means and the inverse of its window covariance) is computed once
+/// per frame, in `init`, and serves every map filtered with it.
+public struct GuidedFilter: Sendable {
+    public let width: Int, height: Int, radius: Int
+    /// The guide's colour planes in 0...1 (3 x pixels) and their window means (3 x pixels).
+    let guide: [Float], means: [Float]
+    /// Per pixel, the inverse of the guide's window covariance plus eps on the diagonal: its six distinct entries
+    /// (rr, rg, rb, gg, gb, bb) as six planes.
+    let inverse: [Float]
+
+    /// Prepares the filter for a frame (packed RGB); eps is in colour units (0...1) squared. The colour form
+    /// (the paper's eq. 14, a 3x3 covariance per window) keeps an edge between two colours of equal brightness
+    /// (red on grey), which a grey guide would blur.
+    public init(rgb: [UInt8], width: Int, height: Int, radius: Int, epsilon: Float) {
+        let n = width * height
+        precondition(rgb.count == 3 * n, "guided filter: the guide is not width x height")
+        self.width = width
+        self.height = height
+        self.radius = radius
+        var guide = [Float](repeating: 0, count: 3 * n)
+        for i in 0..<n { for c in 0..<3 { guide[c * n + i] = Float(rgb[3 * i + c]) / 255 } }
+        // Products of channel pairs, then the window means of the three channels and the six products at once.
+        let pairs = [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)]
+        var planes = guide + [Float](repeating: 0, count: 6 * n)
+        for (p, (i, j)) in pairs.enumerated() {
+            for k in 0..<n { planes[(3 + p) * n + k] = guide[i * n + k] * guide[j * n + k] }
+        }
+        let boxed = Self.boxMeans(planes, planes: 9, width: width, height: height, radius: radius)
+        var inverse = [Float](repeating: 0, count: 6 * n)
+        boxed.withUnsafeBufferPointer { s in
+            inverse.withUnsafeMutableBufferPointer { out in
+                for k in 0..<n {
+                    let mr = s[k], mg = s[n + k], mb = s[2 * n + k]
+                    let rr = s[3 * n + k] - mr * mr + epsilon, rg = s[4 * n + k] - mr * mg
+                    let rb = s[5 * n + k] - mr * mb, gg = s[6 * n + k] - mg * mg + epsilon
+                    let gb = s[7 * n + k] - mg * mb, bb = s[8 * n + k] - mb * mb + epsilon
+                    // Adjugate over determinant of the symmetric matrix.
+                    let c00 = gg * bb - gb * gb, c01 = rb * gb - rg * bb, c02 = rg * gb - rb * gg
+                    let c11 = rr * bb - rb * rb, c12 = rb * rg - rr * gb, c22 = rr * gg - rg * rg
+                    let determinant = rr * c00 + rg * c01 + rb * c02
+                    let scale: Float = abs(determinant) > 1e-20 ? 1 / determinant : 0
+                    out[k] = c00 * scale; out[n + k] = c01 * scale; out[2 * n + k] = c02 * scale
+                    out[3 * n + k] = c11 * scale; out[4 * n + k] = c12 * scale; out[5 * n + k] = c22 * scale
+                }
+            }
+        }
+        self.guide = guide
+        means = Array(boxed[0..<(3 * n)])
+        self.inverse = inverse
+    }
+
+    /// Filters one map (width x height) in place.
+    public func apply(_ map: UnsafeMutableBufferPointer<Float>) {
+        let n = width * height
+        precondition(map.count == n, "guided filter: the map is not width x height")
+        guard radius > 0, n > 0 else { return }
+        // The map and its products with the three channels, boxed together.
+        var planes = [Float](repeating: 0, count: 4 * n)
+        guide.withUnsafeBufferPointer { g in
+            for k in 0..<n {
+                let p = map[k]
+                planes[k] = p
+                planes[n + k] = g[k] * p
+                planes[2 * n + k] = g[n + k] * p
+                planes[3 * n + k] = g[2 * n + k] * p
+            }
+        }
+        let stats = Self.boxMeans(planes, planes: 4, width: width, height: height, radius: radius)
+        // The window's linear coefficients a (3 planes) and b, boxed in their turn.
+        var coefficients = [Float](repeating: 0, count: 4 * n)
+        stats.withUnsafeBufferPointer { s in
+            means.withUnsafeBufferPointer { m in
+                inverse.withUnsafeBufferPointer { v in
+                    coefficients.withUnsafeMutableBufferPointer { out in
+                        for k in 0..<n {
+                            let meanP = s[k]
+                            let cr = s[n + k] - m[k] * meanP
+                            let cg = s[2 * n + k] - m[n + k] * meanP
+                            let cb = s[3 * n + k] - m[2 * n + k] * meanP
+                            let ar = v[k] * cr + v[n + k] * cg + v[2 * n + k] * cb
+                            let ag = v[n + k] * cr + v[3 * n + k] * cg + v[4 * n + k] * cb
+                            let ab = v[2 * n + k] * cr + v[4 * n + k] * cg + v[5 * n + k] * cb
+                            out[k] = ar; out[n + k] = ag; out[2 * n + k] = ab
+                            out[3 * n + k] = meanP - ar * m[k] - ag * m[n + k] - ab * m[2 * n + k]
+                        }
+                    }
+                }
+            }
+        }
+        let averaged = Self.boxMeans(coefficients, planes: 4, width: width, height: height, radius: radius)
+        averaged.withUnsafeBufferPointer { a in
+            guide.withUnsafeBufferPointer { g in
+                for k in 0..<n {
+                    map[k] = a[k] * g[k] + a[n + k] * g[n + k] + a[2 * n + k] * g[2 * n + k] + a[3 * n + k]
+                }
+            }
+        }
+    }
+
+    /// Filters `count` planar maps (count x height x width) in place, guided by a frame (packed RGB).
     public static func filter(_ maps: inout [Float], count: Int, rgb: [UInt8], width: Int, height: Int,
                               radius: Int, epsilon: Float) {
         let n = width * height
         precondition(rgb.count == 3 * n && maps.count == count * n, "guided filter: sizes do not match")
         guard radius > 0, n > 0 else { return }
-        func box(_ values: [Float]) -> [Float] { boxMean(values, width: width, height: height, radius: radius) }
-        let channels = (0..<3).map { c in (0..<n).map { Float(rgb[3 * $0 + c]) / 255 } }
-        let means = channels.map(box)
-        // The window covariance of the guide plus eps on the diagonal, inverted once for every map.
-        let pairs = [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)]
-        let products = pairs.map { (i, j) in box((0..<n).map { channels[i][$0] * channels[j][$0] }) }
-        var inverse = [[Float]](repeating: [Float](repeating: 0, count: n), count: 6)
-        for k in 0..<n {
-            let rr = products[0][k] - means[0][k] * means[0][k] + epsilon
-            let rg = products[1][k] - means[0][k] * means[1][k]
-            let rb = products[2][k] - means[0][k] * means[2][k]
-            let gg = products[3][k] - means[1][k] * means[1][k] + epsilon
-            let gb = products[4][k] - means[1][k] * means[2][k]
-            let bb = products[5][k] - means[2][k] * means[2][k] + epsilon
-            // Adjugate over determinant of the symmetric matrix.
-            let c00 = gg * bb - gb * gb, c01 = rb * gb - rg * bb, c02 = rg * gb - rb * gg
-            let c11 = rr * bb - rb * rb, c12 = rb * rg - rr * gb, c22 = rr * gg - rg * rg
-            let determinant = rr * c00 + rg * c01 + rb * c02
-            let scale: Float = abs(determinant) > 1e-20 ? 1 / determinant : 0
-            inverse[0][k] = c00 * scale; inverse[1][k] = c01 * scale; inverse[2][k] = c02 * scale
-            inverse[3][k] = c11 * scale; inverse[4][k] = c12 * scale; inverse[5][k] = c22 * scale
+        let filter = GuidedFilter(rgb: rgb, width: width, height: height, radius: radius, epsilon: epsilon)
+        maps.withUnsafeMutableBufferPointer { all in
+            for m in 0..<count { filter.apply(UnsafeMutableBufferPointer(rebasing: all[(m * n)..<((m + 1) * n)])) }
         }
-        for m in 0..<count {
-            let p = Array(maps[(m * n)..<((m + 1) * n)])
-            let meanP = box(p)
-            let cross = (0..<3).map { c in box((0..<n).map { channels[c][$0] * p[$0] }) }
-            var a = [[Float]](repeating: [Float](repeating: 0, count: n), count: 3)
-            var b = [Float](repeating: 0, count: n)
+    }
+
+    /// Filters soft label maps that sum to one at every pixel (count x height x width), in place. The filter is
+    /// linear in its input and keeps a constant input exactly, so the filtered maps still sum to one: the first
+    /// count - 1 are filtered and the last is one minus their sum, the same result for one map less of work (half
+    /// the work for an object and its background).
+    public static func filterProbabilities(_ maps: inout [Float], count: Int, rgb: [UInt8], width: Int, height: Int,
+                                           radius: Int, epsilon: Float) {
+        let n = width * height
+        precondition(rgb.count == 3 * n && maps.count == count * n, "guided filter: sizes do not match")
+        guard radius > 0, n > 0, count > 1 else { return }
+        let filter = GuidedFilter(rgb: rgb, width: width, height: height, radius: radius, epsilon: epsilon)
+        maps.withUnsafeMutableBufferPointer { all in
+            for m in 0..<(count - 1) { filter.apply(UnsafeMutableBufferPointer(rebasing: all[(m * n)..<((m + 1) * n)])) }
+            let last = (count - 1) * n
             for k in 0..<n {
-                let cr = cross[0][k] - means[0][k] * meanP[k]
-                let cg = cross[1][k] - means[1][k] * meanP[k]
-                let cb = cross[2][k] - means[2][k] * meanP[k]
-                let ar = inverse[0][k] * cr + inverse[1][k] * cg + inverse[2][k] * cb
-                let ag = inverse[1][k] * cr + inverse[3][k] * cg + inverse[4][k] * cb
-                let ab = inverse[2][k] * cr + inverse[4][k] * cg + inverse[5][k] * cb
-                a[0][k] = ar; a[1][k] = ag; a[2][k] = ab
-                b[k] = meanP[k] - ar * means[0][k] - ag * means[1][k] - ab * means[2][k]
-            }
-            let meanA = a.map(box), meanB = box(b)
-            for k in 0..<n {
-                maps[m * n + k] = meanA[0][k] * channels[0][k] + meanA[1][k] * channels[1][k]
-                    + meanA[2][k] * channels[2][k] + meanB[k]
+                var others: Float = 0
+                for m in 0..<(count - 1) { others += all[m * n + k] }
+                all[last + k] = 1 - others
             }
         }
     }
 
-    /// Mean over the (2r+1)^2 window clipped to the image, by running sums along rows then columns (O(1) per
-    /// pixel whatever r). Sums are accumulated in Double so long rows do not drift.
+    /// Mean over the (2r+1)^2 window clipped to the image, of one map.
     static func boxMean(_ values: [Float], width: Int, height: Int, radius r: Int) -> [Float] {
+        boxMeans(values, planes: 1, width: width, height: height, radius: r)
+    }
+
+    /// Mean over the (2r+1)^2 window clipped to the image, of `planes` maps (planes x height x width): running sums
+    /// along each row, then down the columns a row at a time (O(1) per pixel whatever r, and memory read in
+    /// order). Sums are kept in Double so that adding and removing along a long row or column does not drift
+    /// (the filter subtracts squared means from means of squares, where a drift of 1e-5 would show). Rows, then
+    /// bands of columns, are spread over the cores.
+    static func boxMeans(_ values: [Float], planes: Int, width: Int, height: Int, radius r: Int) -> [Float] {
+        let n = width * height
+        precondition(values.count == planes * n, "box mean: sizes do not match")
         var rows = [Float](repeating: 0, count: values.count)
-        var prefix = [Double](repeating: 0, count: max(width, height) + 1)
-        for y in 0..<height {
-            let base = y * width
-            for x in 0..<width { prefix[x + 1] = prefix[x] + Double(values[base + x]) }
-            for x in 0..<width {
-                let lo = max(0, x - r), hi = min(width, x + r + 1)
-                rows[base + x] = Float((prefix[hi] - prefix[lo]) / Double(hi - lo))
-            }
-        }
         var out = [Float](repeating: 0, count: values.count)
-        for x in 0..<width {
-            for y in 0..<height { prefix[y + 1] = prefix[y] + Double(rows[y * width + x]) }
-            for y in 0..<height {
-                let lo = max(0, y - r), hi = min(height, y + r + 1)
-                out[y * width + x] = Float((prefix[hi] - prefix[lo]) / Double(hi - lo))
+        guard n > 0 else { return out }
+        let bands = min(8, width)
+        values.withUnsafeBufferPointer { input in
+            rows.withUnsafeMutableBufferPointer { rowMeans in
+                out.withUnsafeMutableBufferPointer { output in
+                    // Each iteration writes its own rows, then its own columns: shared pointers, disjoint writes.
+                    nonisolated(unsafe) let (input, rowMeans, output) = (input, rowMeans, output)
+                    DispatchQueue.concurrentPerform(iterations: planes * height) { row in
+                        let source = input.baseAddress! + row * width, target = rowMeans.baseAddress! + row * width
+                        var sum: Double = 0
+                        for x in 0..<min(r, width) { sum += Double(source[x]) }
+                        for x in 0..<width {
+                            if x + r < width { sum += Double(source[x + r]) }
+                            if x - r - 1 >= 0 { sum -= Double(source[x - r - 1]) }
+                            target[x] = Float(sum / Double(min(width, x + r + 1) - max(0, x - r)))
+                        }
+                    }
+                    DispatchQueue.concurrentPerform(iterations: planes * bands) { job in
+                        let plane = job / bands, band = job % bands
+                        let x0 = width * band / bands, x1 = width * (band + 1) / bands
+                        let source = rowMeans.baseAddress! + plane * n, target = output.baseAddress! + plane * n
+                        var sums = [Double](repeating: 0, count: x1 - x0)
+                        for y in 0..<min(r, height) { for x in x0..<x1 { sums[x - x0] += Double(source[y * width + x]) } }
+                        for y in 0..<height {
+                            if y + r < height { for x in x0..<x1 { sums[x - x0] += Double(source[(y + r) * width + x]) } }
+                            if y - r - 1 >= 0 { for x in x0..<x1 { sums[x - x0] -= Double(source[(y - r - 1) * width + x]) } }
+                            let count = Double(min(height, y + r + 1) - max(0, y - r))
+                            for x in x0..<x1 { target[y * width + x] = Float(sums[x - x0] / count) }
+                        }
+                    }
+                }
             }
         }
         return out

@@ -143,8 +143,9 @@ public final class VideoSegmenter {
         }
         let radius = configuration.refineRadius ?? stride
         if radius > 0 {
-            GuidedFilter.filter(&maps, count: k, rgb: rgb, width: width, height: height, radius: radius,
-                                epsilon: configuration.refineEpsilon)
+            // The maps sum to one at every pixel (softmax, bilinear weights and the blend all keep that).
+            GuidedFilter.filterProbabilities(&maps, count: k, rgb: rgb, width: width, height: height, radius: radius,
+                                             epsilon: configuration.refineEpsilon)
         }
         FlowGuidedPropagation.normaliseProbabilities(&maps, count: k)
         var ids = [UInt8](repeating: 0, count: pixels)

@@ -4,18 +4,40 @@ import XCTest
 
 final class GuidedFilterTests: XCTestCase {
     func test_boxMean_matches_a_brute_force_clipped_window() {
-        let (w, h, r) = (7, 5, 2)
-        let values = (0..<(w * h)).map { Float(($0 * 37) % 11) }
-        let fast = GuidedFilter.boxMean(values, width: w, height: h, radius: r)
-        for y in 0..<h {
-            for x in 0..<w {
-                var sum: Float = 0, n: Float = 0
-                for yy in max(0, y - r)...min(h - 1, y + r) {
-                    for xx in max(0, x - r)...min(w - 1, x + r) { sum += values[yy * w + xx]; n += 1 }
+        // Windows inside the image, clipped at its border, and wider than it (r = 6 on a 7 x 5 image).
+        for (w, h, r) in [(7, 5, 2), (7, 5, 6), (13, 11, 1)] {
+            let values = (0..<(w * h)).map { Float(($0 * 37) % 11) }
+            let fast = GuidedFilter.boxMean(values, width: w, height: h, radius: r)
+            for y in 0..<h {
+                for x in 0..<w {
+                    var sum: Float = 0, n: Float = 0
+                    for yy in max(0, y - r)...min(h - 1, y + r) {
+                        for xx in max(0, x - r)...min(w - 1, x + r) { sum += values[yy * w + xx]; n += 1 }
+                    }
+                    XCTAssertEqual(fast[y * w + x], sum / n, accuracy: 1e-5, "\(w)x\(h) r \(r): (\(x), \(y))")
                 }
-                XCTAssertEqual(fast[y * w + x], sum / n, accuracy: 1e-5, "(\(x), \(y))")
             }
         }
+    }
+
+    func test_probability_maps_filtered_as_complements_match_filtering_each_map() {
+        let (w, h) = (31, 17)
+        let rgb = (0..<(3 * w * h)).map { (i: Int) -> UInt8 in UInt8((i * 29 + i / 7) % 256) }
+        // Three labels whose maps sum to one: smooth, a step, and the rest.
+        var maps = [Float](repeating: 0, count: 3 * w * h)
+        for y in 0..<h {
+            for x in 0..<w {
+                let i = y * w + x
+                maps[i] = 0.5 * Float(x) / Float(w)
+                maps[w * h + i] = x > 12 && y > 5 ? 0.4 : 0.1
+                maps[2 * w * h + i] = 1 - maps[i] - maps[w * h + i]
+            }
+        }
+        var each = maps, complement = maps
+        GuidedFilter.filter(&each, count: 3, rgb: rgb, width: w, height: h, radius: 4, epsilon: 1e-3)
+        GuidedFilter.filterProbabilities(&complement, count: 3, rgb: rgb, width: w, height: h, radius: 4, epsilon: 1e-3)
+        for i in 0..<(3 * w * h) { XCTAssertEqual(complement[i], each[i], accuracy: 1e-4, "value \(i)") }
+        XCTAssertGreaterThan(zip(each, maps).map { abs($0 - $1) }.max()!, 0.01, "the filter changed the maps")
     }
 
     func test_a_constant_map_stays_constant() {
