@@ -74,3 +74,13 @@ func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: I
     while i < count { tail += a[i] * b[i &* strideB]; i &+= 1 }
     return tail
 }
+
+/// C (m x n) = A (m x k) * B (n x k)^T, row-major with rows packed (lda = ldb = k, ldc = n), on the calling
+/// thread: for callers that spread independent products over their own threads (one call per thread). Reading
+/// `threadCount` first makes sure OpenBLAS is single-threaded (its own pool would spin beside ours).
+public func multiplyTransposedOnThisThread(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                                           c: UnsafeMutablePointer<Float>) {
+    if m == 0 || n == 0 { return }
+    _ = threadCount
+    sgemmBlock(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: k, beta: 0, c: c, ldc: n)
+}
