@@ -157,33 +157,47 @@ public struct GuidedFilter: Sendable {
         var rows = [Float](repeating: 0, count: values.count)
         var out = [Float](repeating: 0, count: values.count)
         guard n > 0 else { return out }
-        let bands = min(8, width)
+        // 1 / (the window's extent) along a row and down a column: multiplications instead of divisions.
+        let across = (0..<width).map { 1 / Double(min(width, $0 + r + 1) - max(0, $0 - r)) }
+        let down = (0..<height).map { 1 / Double(min(height, $0 + r + 1) - max(0, $0 - r)) }
+        let rowChunks = min(planes * height, 16), bands = min(width, 8)
         values.withUnsafeBufferPointer { input in
             rows.withUnsafeMutableBufferPointer { rowMeans in
                 out.withUnsafeMutableBufferPointer { output in
-                    // Each iteration writes its own rows, then its own columns: shared pointers, disjoint writes.
-                    nonisolated(unsafe) let (input, rowMeans, output) = (input, rowMeans, output)
-                    DispatchQueue.concurrentPerform(iterations: planes * height) { row in
-                        let source = input.baseAddress! + row * width, target = rowMeans.baseAddress! + row * width
-                        var sum: Double = 0
-                        for x in 0..<min(r, width) { sum += Double(source[x]) }
-                        for x in 0..<width {
-                            if x + r < width { sum += Double(source[x + r]) }
-                            if x - r - 1 >= 0 { sum -= Double(source[x - r - 1]) }
-                            target[x] = Float(sum / Double(min(width, x + r + 1) - max(0, x - r)))
+                    // Each job writes its own rows, then its own columns: shared pointers, disjoint writes.
+                    nonisolated(unsafe) let (input, rowMeans, output) = (input.baseAddress!, rowMeans.baseAddress!,
+                                                                        output.baseAddress!)
+                    DispatchQueue.concurrentPerform(iterations: rowChunks) { chunk in
+                        for row in (planes * height * chunk / rowChunks)..<(planes * height * (chunk + 1) / rowChunks) {
+                            let source = input + row * width, target = rowMeans + row * width
+                            var sum: Double = 0
+                            for x in 0..<min(r, width) { sum += Double(source[x]) }
+                            for x in 0..<width {
+                                if x + r < width { sum += Double(source[x + r]) }
+                                if x - r - 1 >= 0 { sum -= Double(source[x - r - 1]) }
+                                target[x] = Float(sum * across[x])
+                            }
                         }
                     }
                     DispatchQueue.concurrentPerform(iterations: planes * bands) { job in
                         let plane = job / bands, band = job % bands
-                        let x0 = width * band / bands, x1 = width * (band + 1) / bands
-                        let source = rowMeans.baseAddress! + plane * n, target = output.baseAddress! + plane * n
-                        var sums = [Double](repeating: 0, count: x1 - x0)
-                        for y in 0..<min(r, height) { for x in x0..<x1 { sums[x - x0] += Double(source[y * width + x]) } }
+                        let x0 = width * band / bands, count = width * (band + 1) / bands - x0
+                        let source = rowMeans + plane * n + x0, target = output + plane * n + x0
+                        let sums = UnsafeMutablePointer<Double>.allocate(capacity: count)
+                        defer { sums.deallocate() }
+                        sums.initialize(repeating: 0, count: count)
+                        for y in 0..<min(r, height) { for x in 0..<count { sums[x] += Double(source[y * width + x]) } }
                         for y in 0..<height {
-                            if y + r < height { for x in x0..<x1 { sums[x - x0] += Double(source[(y + r) * width + x]) } }
-                            if y - r - 1 >= 0 { for x in x0..<x1 { sums[x - x0] -= Double(source[(y - r - 1) * width + x]) } }
-                            let count = Double(min(height, y + r + 1) - max(0, y - r))
-                            for x in x0..<x1 { target[y * width + x] = Float(sums[x - x0] / count) }
+                            if y + r < height {
+                                let entering = source + (y + r) * width
+                                for x in 0..<count { sums[x] += Double(entering[x]) }
+                            }
+                            if y - r - 1 >= 0 {
+                                let leaving = source + (y - r - 1) * width
+                                for x in 0..<count { sums[x] -= Double(leaving[x]) }
+                            }
+                            let scale = down[y], row = target + y * width
+                            for x in 0..<count { row[x] = Float(sums[x] * scale) }
                         }
                     }
                 }

@@ -187,8 +187,9 @@ public final class LabelPropagation {
                                 let row = s.baseAddress! + slot * keys
                                 var threshold = bestSimilarity[top + k - 1]
                                 for ky in max(0, y - radius)...min(h - 1, y + radius) {
+                                    let keyRow = row + (ky - ky0) * keyWidth
                                     for kx in max(0, x - radius)...min(w - 1, x + radius) {
-                                        let similarity = row[(ky - ky0) * keyWidth + (kx - kx0)]
+                                        let similarity = keyRow[kx - kx0]
                                         guard similarity > threshold else { continue }
                                         // Insert into the sorted top-k list.
                                         var i = k - 1
