@@ -9,7 +9,8 @@ struct Bench: ParsableCommand {
         commandName: "mcjepa-bench",
         abstract: "Benchmarks: each prints a figure and its ratio against a peer measured in the same run.",
         subcommands: [DecodeBench.self, FlowSpeedBench.self, FlowIOBench.self, ModelBench.self, NNBench.self,
-                      PipelineBench.self, PreprocessBench.self, RefineBench.self, TrainBench.self, VOSBench.self])
+                      PipelineBench.self, PreprocessBench.self, RefineBench.self, SegmentBench.self, TrainBench.self,
+                      VOSBench.self])
 }
 
 /// Two positive integers written `AxB`; each option says which is the width.

@@ -1,5 +1,4 @@
 import ArgumentParser
-import FlowIO
 import Foundation
 import MCJEPA
 import Segmentation
@@ -56,19 +55,11 @@ struct SegmentCommand: AsyncParsableCommand {
         // Every pixel has a segment: a light fill keeps the picture visible under it.
         job.opacity = 0.35
         job.legend = (1...segments).map { UInt8($0) }
-        let segmenter = VideoSegmenter(configuration: VideoSegmenter.Configuration(segments: segments))
-        var previous: FrameFeatures?
+        let segmentation = ModelVideoSegmentation(estimator: estimator, level: level, useFlow: !noFlow,
+                                                  configuration: VideoSegmenter.Configuration(segments: segments))
         print(try await runReportingErrors(input: job.source.displayPath) {
             try await job.run(estimator: estimator, reporter: reporter) { frame, features in
-                let (map, stride) = frameAlignedFeatures(features, level: level)
-                var backward: FlowField?, forward: FlowField?
-                if !noFlow, let previous {
-                    backward = estimator.flow(from: features, to: previous)
-                    forward = estimator.flow(from: previous, to: features)
-                }
-                previous = features
-                return segmenter.segment(map, stride: stride, rgb: frame.rgb, width: frame.width, height: frame.height,
-                                         backward: backward, forward: forward)
+                segmentation.next(features, rgb: frame.rgb)
             }
         })
     }
