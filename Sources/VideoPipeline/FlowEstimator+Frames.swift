@@ -41,6 +41,18 @@ extension FlowEstimator {
         flow(from: features(FrameImage(first)), to: features(FrameImage(second)))
     }
 
+    /// The flow from one picture to another with the pixels that fail the forward-backward check
+    /// (`ForwardBackwardCheck`: occluded in the second picture, or wrong in either direction) marked unknown: a
+    /// teacher's flow to distil only where it is self-consistent (`preprocess --flow --mask-inconsistent`). Costs
+    /// the backward flow as well; each picture is encoded once.
+    public func consistentFlow(from first: RGBImage, to second: RGBImage) -> FlowField {
+        let a = features(FrameImage(first)), b = features(FrameImage(second))
+        var forward = flow(from: a, to: b)
+        let occluded = ForwardBackwardCheck.occlusion(forward: forward, backward: flow(from: b, to: a))
+        for (i, mark) in occluded.enumerated() where mark != 0 { forward.valid[i] = false }
+        return forward
+    }
+
     /// The flow from one image file to another of the same size.
     /// - Throws: `VideoIOError` naming the image that cannot be read, or the second when the sizes differ.
     public func flow(fromImage first: String, toImage second: String) throws -> FlowField {

@@ -124,7 +124,10 @@ public final class ShardPairSource: ConcurrentTrainingPairSource {
         guard field.u.allSatisfy(\.isFinite) && field.v.allSatisfy(\.isFinite) else {
             throw TrainingError(description: "\(location): flow has non-finite values")
         }
-        return field.u + field.v
+        // Unknown pixels (NaN in the file, `--mask-inconsistent`) go to the trainer as NaN: no supervision there.
+        let unknown = Float.nan
+        return (0..<field.pixelCount).map { field.valid[$0] ? field.u[$0] : unknown }
+            + (0..<field.pixelCount).map { field.valid[$0] ? field.v[$0] : unknown }
     }
 
     public func sample(_ rng: inout TrainingRNG) throws -> TrainingSample {

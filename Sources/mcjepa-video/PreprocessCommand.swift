@@ -79,6 +79,9 @@ struct PreprocessCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "With --flow: refine the model's flow on the frames (the default; --no-refine stores the network's flow as it is, in about half the time).")
     var refine: Bool?
 
+    @Flag(help: "With --flow: also estimate the backward flow and store NaN (unknown) where the forward-backward check fails, so that training learns the stored flow only where it is self-consistent (about twice the time).")
+    var maskInconsistent = false
+
     @Option(help: "Weights for --flow (safetensors). Default: the built-in weights, if this build has them.")
     var model: String?
 
@@ -107,6 +110,7 @@ struct PreprocessCommand: AsyncParsableCommand {
         try OptionRange.check(threads, OptionRange.threads, "--threads")
         if model != nil && !flow { throw ValidationError("--model applies only with --flow") }
         if refine != nil && !flow { throw ValidationError("--refine and --no-refine apply only with --flow") }
+        if maskInconsistent && !flow { throw ValidationError("--mask-inconsistent applies only with --flow") }
     }
 
     func run() async throws {
@@ -139,8 +143,10 @@ struct PreprocessCommand: AsyncParsableCommand {
             let weights = try loadWeights(modelPath: model, verbose: reporting.verbose, reporter: reporter)
             // The preprocessor asks for one pair's flow at a time.
             nonisolated(unsafe) let estimator = FlowEstimator(loaded: weights, refinement: (refine ?? true) ? .standard : nil, threads: threads)
+            let masked = maskInconsistent
             options.pairFlow = { first, second in
-                try FlowFile.encode(estimator.flow(from: first, to: second), format: .npy)
+                try FlowFile.encode(masked ? estimator.consistentFlow(from: first, to: second)
+                                           : estimator.flow(from: first, to: second), format: .npy)
             }
         }
         let encoder = try FFmpegImageEncoder(format: jpegQuality.map { .jpeg(quality: $0) } ?? .png)

@@ -71,6 +71,33 @@ final class PreprocessFlowTests: TemporaryFolderTestCase {
         XCTAssertNotEqual(flows[0], flows[1], "the default refines the network's flow")
     }
 
+    /// `--mask-inconsistent` stores the same flow where it passes the forward-backward check and unknown (NaN)
+    /// where it fails; with a random model's flow on a real clip, both happen.
+    func testMaskInconsistentMarksTheFailingPixelsUnknownAndKeepsTheRest() throws {
+        let tool = try commandLineTool()
+        let (model, _) = try savedTestModel()
+        var stored: [FlowField] = []
+        for masked in [false, true] {
+            let out = file(masked ? "masked" : "plain")
+            let result = try runProcess(tool, ["preprocess", "\(samplesFolder)/realshort.mp4", "-o", out, "--size", "64x48",
+                                               "--stride", "2", "--max-pairs", "1", "--flow", "--no-refine", "--model", model]
+                                               + (masked ? ["--mask-inconsistent"] : []))
+            XCTAssertEqual(result.status, 0, result.err)
+            let member = try XCTUnwrap(try tarMembers("\(out)/shard-000000.tar").first { $0.name.hasSuffix(".flow.npy") })
+            stored.append(try FlowFile.decode(member.bytes, format: .npy, name: member.name))
+        }
+        let (plain, masked) = (stored[0], stored[1])
+        XCTAssertEqual(plain.validCount, plain.pixelCount)
+        XCTAssertGreaterThan(masked.validCount, 0)
+        XCTAssertLessThan(masked.validCount, masked.pixelCount)
+        for i in 0..<plain.pixelCount where masked.valid[i] {
+            XCTAssertEqual([masked.u[i], masked.v[i]], [plain.u[i], plain.v[i]], "pixel \(i)")
+        }
+        let withoutFlow = try runProcess(tool, ["preprocess", "\(samplesFolder)/realshort.mp4", "-o", file("s"), "--mask-inconsistent"])
+        XCTAssertEqual(withoutFlow.status, 2, withoutFlow.err)
+        XCTAssertTrue(withoutFlow.err.contains("--flow"), withoutFlow.err)
+    }
+
     func testRefineWithoutFlowIsAUsageError() throws {
         let tool = try commandLineTool()
         for flag in ["--refine", "--no-refine"] {

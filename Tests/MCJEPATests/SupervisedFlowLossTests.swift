@@ -172,4 +172,21 @@ final class SupervisedFlowLossTests: XCTestCase {
         XCTAssertGreaterThan(skewed.last!, 20, "large motions remain")
         XCTAssertLessThanOrEqual(skewed.last!, 40 * 1.06 + 2, "bounded by max shift (plus rotation and scale)")
     }
+
+    /// Unknown target pixels (NaN, a masked teacher's flow) neither count in the mean nor get a gradient; the
+    /// known ones get the gradient of the mean over the known pixels only.
+    func testEndPointErrorSkipsUnknownTargetPixels() {
+        let flow = Tensor(shape: [1, 2, 1, 3], values: [3, 0, 1, 4, 5, 0])
+        let target = Tensor(shape: [1, 2, 1, 3], values: [0, .nan, 0, 0, 0, 0])
+        let (value, grad) = endPointError(flow, target)
+        // Known pixels 0 (error (3, 4): 5) and 2 (error (1, 0): 1).
+        XCTAssertEqual(value, 3, accuracy: 1e-6)
+        for (i, expected) in [Float(0.3), 0, 0.5, 0.4, 0, 0].enumerated() {
+            XCTAssertEqual(grad.data[i], expected, accuracy: 1e-6, "gradient \(i)")
+        }
+        let unknown = Tensor(shape: [1, 2, 1, 3], repeating: .nan)
+        let none = endPointError(flow, unknown)
+        XCTAssertEqual(none.value, 0)
+        XCTAssertTrue((0..<6).allSatisfy { none.grad.data[$0] == 0 })
+    }
 }

@@ -144,6 +144,29 @@ final class TrainCommandTests: TemporaryFolderTestCase {
         XCTAssertEqual(wrong.err.split(separator: "\n").filter { !$0.hasPrefix("train: preset") }.count, 1, wrong.err)
     }
 
+    /// A teacher's flow stored with `--mask-inconsistent` (NaN where it fails the forward-backward check) trains
+    /// with a finite loss: the unknown pixels are left out of the end-point error, not read as numbers.
+    func testMaskedShardFlowTrainsWithAFiniteLoss() throws {
+        let tool = try commandLineTool()
+        let (teacher, _) = try savedTestModel()
+        let shards = file("shards"), out = file("run")
+        let prep = try runProcess(tool, ["preprocess", sample, "-o", shards, "--max-side", "96", "--max-pairs", "2", "--flow",
+                                         "--no-refine", "--mask-inconsistent", "--model", teacher])
+        XCTAssertEqual(prep.status, 0, prep.err)
+        let run = try runProcess(tool, ["train", shards, "--out", out, "--preset", "test", "--steps", "2", "--crop", "64x64",
+                                        "--content-size", "64", "--content-batch", "2", "--batch", "2", "--content-warmup", "0",
+                                        "--threads", "1", "--log-every", "1", "--supervised-weight", "1",
+                                        "--loss", "photo_weight=0", "--loss", "smooth_weight=0", "--loss", "cycle_weight=0",
+                                        "--loss", "feature_weights=0,0,0,0,0,0", "--loss", "var_weights=0,0,0,0,0,0",
+                                        "--loss", "cov_weights=0,0,0,0,0,0"])
+        XCTAssertEqual(run.status, 0, run.err)
+        for r in try records("\(out)/log.jsonl") {
+            let epe = try XCTUnwrap(r["synthetic_epe"], "no synthetic_epe in \(r)")
+            XCTAssertTrue(epe.isFinite && epe > 0, "synthetic_epe \(epe)")
+            XCTAssertTrue(r["total"]!.isFinite, "total \(r["total"]!)")
+        }
+    }
+
     func testSyntheticPairsReportAndSuperviseEndPointError() throws {
         let tool = try commandLineTool()
         let photos = file("photos"), out = file("run")

@@ -173,25 +173,31 @@ extension MCJEPAModel {
 /// Mean over pixels of |flow - target| (end-point error) and its gradient with respect to `flow`. With
 /// `samples` (one flag per batch item), only the flagged items count: the mean is over their pixels and the other
 /// items get no gradient, so a batch that mixes pairs with and without exact flow is supervised where it can be.
+/// A non-finite target value marks its pixel unknown (a teacher's flow that failed its forward-backward check,
+/// `preprocess --flow --mask-inconsistent`): the mean is over the known pixels and unknown ones get no gradient.
 public func endPointError(_ flow: Tensor, _ target: Tensor, samples: [Bool]? = nil) -> (value: Float, grad: Tensor) {
     precondition(flow.shape == target.shape, "end-point error: flow \(flow.shape) vs target \(target.shape)")
     precondition(samples == nil || samples!.count == flow.n, "end-point error: \(samples!.count) sample flags for \(flow.n) items")
     let N = flow.n, plane = flow.h * flow.w
-    let counted = samples.map { $0.filter { $0 }.count } ?? N
     let grad = Tensor(shape: flow.shape)
-    guard counted > 0 else { return (0, grad) }
-    let count = Float(counted * plane)
+    var known: [(iu: Int, du: Float, dv: Float, e: Float)] = []
+    known.reserveCapacity(N * plane)
     var total = 0.0
     for n in 0..<N where samples?[n] ?? true {
         for p in 0..<plane {
             let iu = n * 2 * plane + p, iv = iu + plane
+            guard target.data[iu].isFinite && target.data[iv].isFinite else { continue }
             let du = flow.data[iu] - target.data[iu], dv = flow.data[iv] - target.data[iv]
             let e = (du * du + dv * dv).squareRoot()
             total += Double(e)
-            guard e > 0 else { continue }
-            grad.data[iu] = du / e / count
-            grad.data[iv] = dv / e / count
+            known.append((iu, du, dv, e))
         }
+    }
+    guard !known.isEmpty else { return (0, grad) }
+    let count = Float(known.count)
+    for (iu, du, dv, e) in known where e > 0 {
+        grad.data[iu] = du / e / count
+        grad.data[iu + plane] = dv / e / count
     }
     return (Float(total / Double(count)), grad)
 }
