@@ -14,7 +14,7 @@ final class RecurrentRefinementTests: TemporaryFolderTestCase {
     }
 
     /// dL/d(every weight, the start flow, the hidden features, both frames' features) of L = sum(refined * upstream),
-    /// through two iterations that share the weights, against central differences.
+    /// through two iterations that share the weights, on a batch of two, against central differences.
     func testBackwardMatchesFiniteDifferences() {
         var config = ModelConfig.test
         config.refinementIterations = 2
@@ -31,10 +31,10 @@ final class RecurrentRefinementTests: TemporaryFolderTestCase {
         // Weights large enough that each iteration moves the flow by about a pixel (the second warp samples other
         // cells than the first).
         for spec in store.specs { fill(store[spec.name], spec.name.contains(".out.") ? 0.3 : 0.6) }
-        let (h, w) = (5, 6)
-        let flow = random([1, 2, h, w], 1.5), hidden = random([1, config.estimatorWidths.last!, h, w], 1)
-        let f1 = random([1, 6, h, w], 1), f2 = random([1, 6, h, w], 1)
-        let upstream = random([1, 2, h, w], 1)
+        let (n, h, w) = (2, 5, 6)
+        let flow = random([n, 2, h, w], 1.5), hidden = random([n, config.estimatorWidths.last!, h, w], 1)
+        let f1 = random([n, 6, h, w], 1), f2 = random([n, 6, h, w], 1)
+        let upstream = random([n, 2, h, w], 1)
 
         let (refined, record) = refinement.forward(flow: flow, hidden: hidden, f1: f1, f2: f2, recording: true)
         XCTAssertGreaterThan(zip(refined.array, flow.array).map { abs($0 - $1) }.max()!, 0.5, "the iterations move the flow")
@@ -46,19 +46,26 @@ final class RecurrentRefinementTests: TemporaryFolderTestCase {
         var checked: [(String, Tensor, Tensor)] = [("flow", flow, g.flow), ("hidden", hidden, g.hidden),
                                                    ("f1", f1, g.f1), ("f2", f2, g.f2)]
         checked += store.specs.map { ($0.name, store[$0.name], store.gradient($0.name)) }
+        // The warps are bilinear and the activations leaky ReLUs: piecewise linear. With this many pixels, a step
+        // often moves some sample across a cell edge (or an activation across 0) on one side; the one-sided
+        // differences then disagree, and the derivative at the point is the one of the side without the kink. So
+        // every element must match the central difference or, where the sides disagree, one of them.
         let eps: Float = 1e-3
+        func close(_ a: Float, _ b: Float) -> Bool { abs(a - b) <= 3e-3 + 2e-2 * abs(b) }
         for (name, input, analytic) in checked {
             var failures: [String] = []
             for i in stride(from: 0, to: input.count, by: max(1, input.count / 40)) {
                 let saved = input.data[i]
+                let base = loss()
                 input.data[i] = saved + eps
                 let plus = loss()
                 input.data[i] = saved - eps
                 let minus = loss()
                 input.data[i] = saved
-                let numeric = Float((plus - minus) / Double(2 * eps))
-                if !(abs(analytic.data[i] - numeric) <= 3e-3 + 2e-2 * abs(numeric)) {
-                    failures.append("[\(i)] analytic \(analytic.data[i]), numeric \(numeric)")
+                let right = Float((plus - base) / Double(eps)), left = Float((base - minus) / Double(eps))
+                let central = Float((plus - minus) / Double(2 * eps)), a = analytic.data[i]
+                if !(close(a, central) || (!close(right, left) && (close(a, right) || close(a, left)))) {
+                    failures.append("[\(i)] analytic \(a), numeric \(central) (left \(left), right \(right))")
                 }
             }
             XCTAssert(failures.isEmpty, "\(name): " + failures.prefix(4).joined(separator: "; "))
