@@ -37,6 +37,31 @@ public enum FlowLabelWarp {
         return (out, valid)
     }
 
+    /// Backward warp of `count` planar maps (count x height x width) of the previous frame along a motion field
+    /// (this frame -> previous, as `warp`'s backward flow), without a check: bilinear, with sources past the
+    /// border clamped to it. For callers that decide themselves where the result may be trusted.
+    public static func sample(_ maps: [Float], count: Int, along motion: FlowField) -> [Float] {
+        let (w, h) = (motion.width, motion.height), n = w * h
+        precondition(maps.count == count * n, "sample: maps are not the motion's size")
+        var out = [Float](repeating: 0, count: count * n)
+        for y in 0..<h {
+            for x in 0..<w {
+                let i = y * w + x
+                let sx = min(max(Float(x) + motion.u[i], 0), Float(w - 1))
+                let sy = min(max(Float(y) + motion.v[i], 0), Float(h - 1))
+                let x0 = Int(sx), y0 = Int(sy), x1 = min(x0 + 1, w - 1), y1 = min(y0 + 1, h - 1)
+                let fx = sx - Float(x0), fy = sy - Float(y0)
+                let w00 = (1 - fx) * (1 - fy), w10 = fx * (1 - fy), w01 = (1 - fx) * fy, w11 = fx * fy
+                for m in 0..<count {
+                    let base = m * n
+                    out[base + i] = w00 * maps[base + y0 * w + x0] + w10 * maps[base + y0 * w + x1]
+                        + w01 * maps[base + y1 * w + x0] + w11 * maps[base + y1 * w + x1]
+                }
+            }
+        }
+        return out
+    }
+
     /// The forward-backward consistency test of Sundaram, Brox and Keutzer (ECCV 2010), with the constants of
     /// UnFlow (Meister et al., AAAI 2018): the round trip |f + b|^2 must stay below 0.01 (|f|^2 + |b|^2) + 0.5.
     /// The same test as the training losses' occlusion mask, so one notion of occlusion runs through the project.

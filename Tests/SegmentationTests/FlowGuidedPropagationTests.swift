@@ -69,6 +69,20 @@ final class GuidedFilterTests: XCTestCase {
 }
 
 final class FlowLabelWarpTests: XCTestCase {
+    func test_sampling_along_a_motion_shifts_the_maps_and_clamps_at_the_border() {
+        let (w, h) = (10, 3)
+        let maps = (0..<(2 * w * h)).map { Float($0 % w) + ($0 >= w * h ? 100 : 0) }  // value = x (+100 on map 2)
+        let motion = FlowField(width: w, height: h, u: [Float](repeating: -2.5, count: w * h), v: [Float](repeating: 1, count: w * h))
+        let sampled = FlowLabelWarp.sample(maps, count: 2, along: motion)
+        for y in 0..<h {
+            for x in 0..<w {
+                let expected = max(0, Float(x) - 2.5)
+                XCTAssertEqual(sampled[y * w + x], expected, accuracy: 1e-5, "(\(x), \(y))")
+                XCTAssertEqual(sampled[w * h + y * w + x], 100 + expected, accuracy: 1e-4, "map 2 (\(x), \(y))")
+            }
+        }
+    }
+
     func uniform(_ u: Float, _ v: Float, _ w: Int, _ h: Int) -> FlowField {
         FlowField(width: w, height: h, u: [Float](repeating: u, count: w * h), v: [Float](repeating: v, count: w * h))
     }
