@@ -69,9 +69,12 @@ public final class StagedOutputFolder {
         }
     }
 
-    /// `INPUT_BASENAME.SUFFIX` in the input's folder: where a command's output folder goes by default.
+    /// `INPUT_BASENAME.SUFFIX` in the input's folder: where a command's output folder goes by default. An image
+    /// pattern (`frames/%06d.png`) names its frames, not the input: its output is named after its folder
+    /// (`frames.SUFFIX`), as a folder of frames' is.
     public static func defaultPath(besides input: String, suffix: String) -> String {
-        let url = URL(fileURLWithPath: input)
+        var url = URL(fileURLWithPath: input)
+        if url.lastPathComponent.contains("%") { url = url.deletingLastPathComponent() }
         return url.deletingLastPathComponent().appendingPathComponent(url.deletingPathExtension().lastPathComponent + "." + suffix).path
     }
 }

@@ -96,6 +96,12 @@ final class OutputSafetyTests: ReliabilityTestCase {
         XCTAssertEqual(leftovers, [], "no partial file")
     }
 
+    func test_the_default_output_folder_is_named_after_the_input_and_a_pattern_after_its_folder() {
+        XCTAssertEqual(StagedOutputFolder.defaultPath(besides: "/data/clip.mp4", suffix: "flow"), "/data/clip.flow")
+        XCTAssertEqual(StagedOutputFolder.defaultPath(besides: "/data/frames/", suffix: "flow"), "/data/frames.flow")
+        XCTAssertEqual(StagedOutputFolder.defaultPath(besides: "/data/frames/%06d.png", suffix: "masks"), "/data/frames.masks")
+    }
+
     func test_overwrite_replaces_an_earlier_output_but_never_a_folder_of_other_things() throws {
         let home = file("home")
         try FileManager.default.createDirectory(atPath: home + "/Documents", withIntermediateDirectories: true)
