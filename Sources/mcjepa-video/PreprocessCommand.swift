@@ -141,13 +141,8 @@ struct PreprocessCommand: AsyncParsableCommand {
         }
         if flow {
             let weights = try loadWeights(modelPath: model, verbose: reporting.verbose, reporter: reporter)
-            // The preprocessor asks for one pair's flow at a time.
-            nonisolated(unsafe) let estimator = FlowEstimator(loaded: weights, refinement: (refine ?? true) ? .standard : nil, threads: threads)
-            let masked = maskInconsistent
-            options.pairFlow = { first, second in
-                try FlowFile.encode(masked ? estimator.consistentFlow(from: first, to: second)
-                                           : estimator.flow(from: first, to: second), format: .npy)
-            }
+            options.storeFlow(of: FlowEstimator(loaded: weights, refinement: (refine ?? true) ? .standard : nil, threads: threads),
+                              maskInconsistent: maskInconsistent)
         }
         let encoder = try FFmpegImageEncoder(format: jpegQuality.map { .jpeg(quality: $0) } ?? .png)
         let opener = VideoFileOpener(resize: options.resize, threads: threads, start: range.start, duration: range.duration)
