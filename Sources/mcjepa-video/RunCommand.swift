@@ -44,14 +44,21 @@ struct RunCommand: AsyncParsableCommand {
         }
         if dryRun { return }
         for (invocation, command) in commands {
-            // A step that reports JSON progress gets its announcement as a JSON note, so its stderr stays JSON.
-            printStandardError("run: \(invocation.arguments.joined(separator: " "))", event: "note",
-                               json: asksForJSONProgress(invocation.arguments))
+            // A step that reports JSON progress gets its announcement and its error as JSON lines, so its stderr
+            // stays JSON (the entry point would judge by run's own arguments).
+            let json = asksForJSONProgress(invocation.arguments)
+            printStandardError("run: \(invocation.arguments.joined(separator: " "))", event: "note", json: json)
             var command = command
-            if var asyncCommand = command as? AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
+            do {
+                if var asyncCommand = command as? AsyncParsableCommand {
+                    try await asyncCommand.run()
+                } else {
+                    try command.run()
+                }
+            } catch where json {
+                guard let failure = failure(of: error) else { throw error }
+                printStandardError("mcjepa-video: \(failure.message)", event: "error", json: true)
+                throw ExitCode(failure.code)
             }
         }
     }

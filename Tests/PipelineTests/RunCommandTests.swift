@@ -39,6 +39,15 @@ final class RunCommandTests: XCTestCase {
         XCTAssertEqual(objects.count, lines.count, "stderr holds only JSON lines: \(result.stderr)")
         XCTAssertEqual(objects.first?["event"] as? String, "note")
         XCTAssertTrue((objects.first?["message"] as? String)?.hasPrefix("run: preprocess") == true, result.stderr)
+
+        // A step that fails reports its error as a JSON line too, with the step's exit code.
+        let failed = try run(["run", pipeline, folder + "/missing.mp4"])
+        XCTAssertEqual(failed.status, 3, failed.stderr)
+        let failedLines = failed.stderr.split(separator: "\n")
+        let failedObjects = failedLines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        XCTAssertEqual(failedObjects.count, failedLines.count, "stderr holds only JSON lines: \(failed.stderr)")
+        XCTAssertEqual(failedObjects.last?["event"] as? String, "error")
+        XCTAssertTrue((failedObjects.last?["message"] as? String)?.contains("missing.mp4") == true, failed.stderr)
     }
 
     func test_dry_run_prints_the_expanded_command_and_writes_nothing() throws {
