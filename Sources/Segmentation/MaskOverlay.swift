@@ -65,8 +65,10 @@ extension MaskOverlay {
         precondition(rgb.count == width * height * 3, "sizes do not match")
         let scale = max(2, min(width, height) / 160)  // glyph pixel size: readable from 240p to 4K
         let row = 7 * scale, margin = scale, swatch = 5 * scale
-        let boxWidth = margin + swatch + margin + 3 * (4 * scale) + margin
         let fitting = ids.prefix(max(0, (height - margin) / row))
+        // As wide as the longest number listed: on a small frame every column the band covers is picture lost.
+        let digits = fitting.map { String($0).count }.max() ?? 1
+        let boxWidth = margin + swatch + margin + digits * (4 * scale)
         guard !fitting.isEmpty, boxWidth < width else { return }
         func fill(_ x0: Int, _ y0: Int, _ w: Int, _ h: Int, _ colour: (Float, Float, Float), alpha: Float) {
             for y in max(0, y0)..<min(height, y0 + h) {

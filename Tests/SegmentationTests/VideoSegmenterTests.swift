@@ -127,5 +127,17 @@ final class MaskLegendTests: XCTestCase {
         // The digit '1' of row 1: its middle column is lit, the band around it is darkened.
         XCTAssertEqual(pixel(14 + 2, 2 + 4), [255, 255, 255])
         XCTAssertEqual(pixel(14, 2 + 4), [102, 102, 102])
+        // The band is as wide as two digits (the longest number, 12): 2 + 10 + 2 + 2 x 8 = 30 pixels.
+        XCTAssertEqual(pixel(29, 5), [102, 102, 102])
+        XCTAssertEqual(pixel(30, 5), [255, 255, 255])
+    }
+
+    func test_a_legend_of_one_digit_numbers_is_one_digit_wide() {
+        let (w, h) = (200, 120)
+        var rgb = [UInt8](repeating: 255, count: w * h * 3)
+        MaskOverlay.drawLegend(rgb: &rgb, width: w, height: h, ids: [1, 2, 3, 4, 5])
+        func pixel(_ x: Int, _ y: Int) -> [UInt8] { Array(rgb[((y * w + x) * 3)..<((y * w + x) * 3 + 3)]) }
+        XCTAssertEqual(pixel(21, 5), [102, 102, 102], "inside the band: 2 + 10 + 2 + 8 = 22 pixels")
+        XCTAssertEqual(pixel(22, 5), [255, 255, 255], "right of the band")
     }
 }
