@@ -38,19 +38,19 @@ public final class FlowGuidedPropagation {
     }
 
     public let configuration: Configuration
-    let appearance: LabelPropagation
+    let affinity: LabelPropagation
     /// The previous frame's final soft label maps (L x frameHeight x frameWidth), summing to 1 per pixel.
     var previous: [Float]
 
-    public var objectIDs: [UInt8] { appearance.objectIDs }
+    public var objectIDs: [UInt8] { affinity.objectIDs }
 
     /// Starts a video from its first frame's features and mask (object ids per pixel, frameWidth x frameHeight).
     public init(firstFeatures: FeatureMap, firstMask: [UInt8], frameWidth: Int, frameHeight: Int,
                 configuration: Configuration = Configuration()) throws {
         self.configuration = configuration
-        appearance = try LabelPropagation(firstFeatures: firstFeatures, firstMask: firstMask, frameWidth: frameWidth,
-                                          frameHeight: frameHeight, configuration: configuration.affinity)
-        let ids = appearance.objectIDs, pixels = frameWidth * frameHeight
+        affinity = try LabelPropagation(firstFeatures: firstFeatures, firstMask: firstMask, frameWidth: frameWidth,
+                                        frameHeight: frameHeight, configuration: configuration.affinity)
+        let ids = affinity.objectIDs, pixels = frameWidth * frameHeight
         var indexOf = [Int](repeating: 0, count: 256)
         for (k, id) in ids.enumerated() { indexOf[Int(id)] = k }
         previous = [Float](repeating: 0, count: ids.count * pixels)
@@ -64,17 +64,37 @@ public final class FlowGuidedPropagation {
     ///   - backward: flow from this frame to the previous one, frame-sized; nil: appearance only.
     ///   - forward: flow from the previous frame to this one (for the occlusion check); needed with `backward`.
     public func propagate(_ features: FeatureMap, rgb: [UInt8], backward: FlowField?, forward: FlowField?) throws -> [UInt8] {
-        let (w, h) = (appearance.frameWidth, appearance.frameHeight), pixels = w * h
+        try propagate(try appearance(features), rgb: rgb, backward: backward, forward: forward)
+    }
+
+    /// Step 1 of a frame, which needs only its features (not the flow, so a caller may compute the flow
+    /// meanwhile): the label maps that feature affinity gives, at full resolution, as probabilities.
+    public struct Appearance: Sendable {
+        let target: [Float]
+        let maps: [Float]
+    }
+
+    /// The appearance step for the next frame (see `Appearance`); `propagate(_:rgb:backward:forward:)` with it
+    /// finishes the frame, before the appearance of the frame after is asked for.
+    public func appearance(_ features: FeatureMap) throws -> Appearance {
+        let target = try affinity.unitTarget(features)
+        var maps = affinity.upsampledMaps(affinity.propagateLabels(target))
+        // DINO's norm_mask, then back to probabilities: a small object's map, diluted in the cells it shares
+        // with the background, is scaled up to the background's range instead of fading.
+        LabelPropagation.normalise(&maps, count: objectIDs.count)
+        Self.normaliseProbabilities(&maps, count: objectIDs.count)
+        return Appearance(target: target, maps: maps)
+    }
+
+    /// Step 2 of a frame: its appearance maps joined with the previous masks carried by the flow, refined on the
+    /// frame; returns its mask (object ids, frameWidth x frameHeight).
+    public func propagate(_ appearance: Appearance, rgb: [UInt8], backward: FlowField?, forward: FlowField?) throws -> [UInt8] {
+        let (w, h) = (affinity.frameWidth, affinity.frameHeight), pixels = w * h
         let labelCount = objectIDs.count
         guard rgb.count == pixels * 3 else {
             throw SegmentationError(file: "", reason: "frame holds \(rgb.count / 3) pixels, expected \(w)x\(h)")
         }
-        let target = try appearance.unitTarget(features)
-        var maps = appearance.upsampledMaps(appearance.propagateLabels(target))
-        // DINO's norm_mask, then back to probabilities: a small object's map, diluted in the cells it shares
-        // with the background, is scaled up to the background's range instead of fading.
-        LabelPropagation.normalise(&maps, count: labelCount)
-        Self.normaliseProbabilities(&maps, count: labelCount)
+        var maps = appearance.maps
         if let backward, let forward {
             guard backward.width == w, backward.height == h, forward.width == w, forward.height == h else {
                 throw SegmentationError(file: "", reason: "flow is \(backward.width)x\(backward.height), the frame \(w)x\(h)")
@@ -94,8 +114,8 @@ public final class FlowGuidedPropagation {
         }
         Self.normaliseProbabilities(&maps, count: labelCount)
         previous = maps
-        appearance.remember(target: target, labels: cellMeans(maps))
-        return appearance.argmax(maps)
+        affinity.remember(target: appearance.target, labels: cellMeans(maps))
+        return affinity.argmax(maps)
     }
 
     /// Clamps negatives (the guided filter overshoots at edges) and rescales each pixel's labels to sum 1; a pixel
@@ -121,8 +141,8 @@ public final class FlowGuidedPropagation {
     /// Full-resolution maps -> per feature cell, the mean over the cell's pixels inside the frame (cells past the
     /// frame, where a model pads its input, are background), the layout of the appearance memory.
     func cellMeans(_ maps: [Float]) -> [Float] {
-        let (w, h, stride) = (appearance.frameWidth, appearance.frameHeight, appearance.configuration.stride)
-        let (gw, gh) = (appearance.gridWidth, appearance.gridHeight), cells = gw * gh, pixels = w * h
+        let (w, h, stride) = (affinity.frameWidth, affinity.frameHeight, affinity.configuration.stride)
+        let (gw, gh) = (affinity.gridWidth, affinity.gridHeight), cells = gw * gh, pixels = w * h
         let labelCount = objectIDs.count
         var out = [Float](repeating: 0, count: labelCount * cells)
         for gy in 0..<gh {

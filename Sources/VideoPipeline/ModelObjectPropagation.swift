@@ -1,3 +1,4 @@
+import Dispatch
 import FlowIO
 import FlowRefinement
 import MCJEPA
@@ -55,9 +56,20 @@ public final class ModelObjectPropagation {
         defer { previous = features }
         let map = frameAlignedFeatures(features, level: level).map
         if let featureOnly { return try featureOnly.propagate(map) }
-        let backward = estimator.flow(from: features, to: previous)
-        let forward = estimator.flow(from: previous, to: features)
-        return try flowGuided!.propagate(map, rgb: rgb, backward: backward, forward: forward)
+        // The two flows need only the two frames, the affinity only this frame's features: the three run side by
+        // side, so each one's serial stretches (the network's coarse levels, DIS's set-up, the affinity's
+        // upsampling) leave the other core to the others. Each job writes its own variable, read after all end.
+        nonisolated(unsafe) var backward: FlowField?, forward: FlowField?
+        nonisolated(unsafe) var appearance: Result<FlowGuidedPropagation.Appearance, Error>?
+        nonisolated(unsafe) let (estimator, previous, features, flowGuided) = (estimator, previous, features, flowGuided!)
+        DispatchQueue.concurrentPerform(iterations: 3) { job in
+            switch job {
+            case 0: backward = estimator.flow(from: features, to: previous)
+            case 1: forward = estimator.flow(from: previous, to: features)
+            default: appearance = Result { try flowGuided.appearance(map) }
+            }
+        }
+        return try flowGuided.propagate(try appearance!.get(), rgb: rgb, backward: backward, forward: forward)
     }
 }
 
