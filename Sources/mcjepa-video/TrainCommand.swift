@@ -28,6 +28,8 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Flow crop as HEIGHTxWIDTH, height first (unlike --size WIDTHxHEIGHT elsewhere), multiples of 64.")
     var crop = "256x320"
     @Option(help: "Content view side, a multiple of 64.") var contentSize = 128
+    @Option(help: "Share (0...1) of content items whose two views come from the two frames of a pair (temporal positives) instead of one frame.")
+    var contentTemporal: Float = 0
     @Option(help: "Folders of still photos for synthetic pairs with exact flow.") var synthetic: [String] = []
     @Option(help: "Weight of the end-point error on pairs with a flow: synthetic pairs, and shards written with preprocess --flow (0 = monitor only).") var supervisedWeight: Float = 0
     @Option(help: "Largest translation (px) of a synthetic layer between the two frames of a pair.") var syntheticMaxShift: Float = 12
@@ -110,6 +112,7 @@ struct TrainCommand: AsyncParsableCommand {
         try OptionRange.check(c.height, 64...4096, "--crop height")
         try OptionRange.check(c.width, 64...4096, "--crop width")
         try OptionRange.check(contentSize, 64...4096, "--content-size")
+        try OptionRange.check(contentTemporal, 0...1, "--content-temporal")
         try OptionRange.check(maxFrames, 1...100_000, "--max-frames")
         // A bound, not a measurement: a batch of crops with the activations the backward pass keeps (about 1 KB
         // per pixel for the tiny model), and one video's --max-frames frames at --max-side, must fit in memory.
@@ -157,7 +160,8 @@ struct TrainCommand: AsyncParsableCommand {
             if let initial, !fresh.isEmpty {
                 note("\(initial.path) has \(initial.model.config); starting \(fresh.joined(separator: ", ")) fresh")
             }
-            let sampler = MixedSampler(sources: sources, crop: options.crop, contentSize: contentSize)
+            let sampler = MixedSampler(sources: sources, crop: options.crop, contentSize: contentSize,
+                                       temporalPositives: contentTemporal)
             let trainer = try Trainer(model: model, sampler: sampler, options: options, folder: out, resume: resume)
             if initial != nil, newWeightsLRScale != 1 {
                 trainer.learningRateScales = model.newWeightLearningRateScales(fresh: fresh, scale: newWeightsLRScale)

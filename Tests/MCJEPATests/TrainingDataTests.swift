@@ -215,4 +215,31 @@ final class TrainingDataTests: XCTestCase {
         XCTAssertEqual((0..<5).map { _ in rng.next() }, (0..<5).map { _ in copy.next() })
         XCTAssertNotEqual(TrainingRNG(seed: 1).state, TrainingRNG(seed: 2).state)
     }
+
+    /// Pairs of a black frame then a white one, to tell which frame a content view was cut from.
+    final class BlackThenWhitePairs: TrainingPairSource {
+        let name = "black then white"
+        func sample(_ rng: inout TrainingRNG) throws -> TrainingSample {
+            let (w, h) = (48, 40)
+            return TrainingSample(first: FrameImage(width: w, height: h, planar: [Float](repeating: 0, count: 3 * w * h)),
+                                  second: FrameImage(width: w, height: h, planar: [Float](repeating: 1, count: 3 * w * h)))
+        }
+    }
+
+    /// With temporal positives every item's first view is cut from a pair's first frame and its second view from
+    /// the second frame; without them both views come from one frame, and the stream of draws is unchanged.
+    func testTemporalPositivesTakeTheTwoViewsFromThePairsTwoFrames() throws {
+        func meanDifferences(temporal: Float) throws -> [Float] {
+            let sampler = MixedSampler(sources: [BlackThenWhitePairs()], crop: (32, 32), contentSize: 32,
+                                       temporalPositives: temporal)
+            var rng = TrainingRNG(seed: 7)
+            let (a, b) = try sampler.contentBatch(4, rng: &rng)
+            let plane = 3 * 32 * 32
+            return (0..<4).map { item in
+                (0..<plane).reduce(Float(0)) { $0 + b.data[item * plane + $1] - a.data[item * plane + $1] } / Float(plane)
+            }
+        }
+        for difference in try meanDifferences(temporal: 1) { XCTAssertGreaterThan(difference, 0.2, "second view from the white frame") }
+        for difference in try meanDifferences(temporal: 0) { XCTAssertEqual(difference, 0, accuracy: 1e-6, "both views from the black frame") }
+    }
 }

@@ -148,10 +148,18 @@ public final class MixedSampler {
     public let sources: [TrainingPairSource]
     public let crop: (height: Int, width: Int)
     public let contentSize: Int
+    /// Share of content items whose two views come from the two frames of one pair (a video pair's frames 1-2
+    /// apart, a synthetic pair's moved layers) instead of one frame: temporal positives, so that VICReg's
+    /// invariance also covers motion, deformation and lighting over time, which a crop-and-jitter of one frame
+    /// never shows. At 0 (the default) the generator's stream is the same as before the option existed.
+    public let temporalPositives: Float
 
-    public init(sources: [TrainingPairSource], crop: (height: Int, width: Int), contentSize: Int) {
+    public init(sources: [TrainingPairSource], crop: (height: Int, width: Int), contentSize: Int,
+                temporalPositives: Float = 0) {
         precondition(!sources.isEmpty, "no training sources")
+        precondition((0...1).contains(temporalPositives), "temporal positives must be a share in 0...1")
         self.sources = sources; self.crop = crop; self.contentSize = contentSize
+        self.temporalPositives = temporalPositives
     }
 
     private func sample(_ rng: inout TrainingRNG) throws -> TrainingSample {
@@ -219,7 +227,14 @@ public final class MixedSampler {
     /// too, stage 8's recipe (videos and synthetic pairs, batch 8, content batch 8) went from 0.70 to 0.84 steps/s.
     public func contentBatch(_ batch: Int, rng: inout TrainingRNG) throws -> (Tensor, Tensor) {
         let views = try itemsFromOwnGenerators(batch, rng: &rng) { rng -> (Tensor, Tensor) in
-            let frame = try sources[rng.below(sources.count)].sampleFrame(&rng)
+            let source = sources[rng.below(sources.count)]
+            // No draw at all without temporal positives, so that runs and checkpoints made before stay exact.
+            if temporalPositives > 0 && rng.uniform() < temporalPositives {
+                let pair = try source.sample(&rng)
+                let a = Augment.contentView(pair.first, size: contentSize, rng: &rng)
+                return (a, Augment.contentView(pair.second, size: contentSize, rng: &rng))
+            }
+            let frame = try source.sampleFrame(&rng)
             let a = Augment.contentView(frame, size: contentSize, rng: &rng)
             return (a, Augment.contentView(frame, size: contentSize, rng: &rng))
         }
