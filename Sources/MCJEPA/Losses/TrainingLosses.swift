@@ -180,9 +180,9 @@ public func endPointError(_ flow: Tensor, _ target: Tensor, samples: [Bool]? = n
     precondition(samples == nil || samples!.count == flow.n, "end-point error: \(samples!.count) sample flags for \(flow.n) items")
     let N = flow.n, plane = flow.h * flow.w
     let grad = Tensor(shape: flow.shape)
-    var known: [(iu: Int, du: Float, dv: Float, e: Float)] = []
-    known.reserveCapacity(N * plane)
+    var known = 0
     var total = 0.0
+    // The direction of each known pixel's error first, divided by the count of known pixels once it is known.
     for n in 0..<N where samples?[n] ?? true {
         for p in 0..<plane {
             let iu = n * 2 * plane + p, iv = iu + plane
@@ -190,15 +190,15 @@ public func endPointError(_ flow: Tensor, _ target: Tensor, samples: [Bool]? = n
             let du = flow.data[iu] - target.data[iu], dv = flow.data[iv] - target.data[iv]
             let e = (du * du + dv * dv).squareRoot()
             total += Double(e)
-            known.append((iu, du, dv, e))
+            known += 1
+            guard e > 0 else { continue }
+            grad.data[iu] = du / e
+            grad.data[iv] = dv / e
         }
     }
-    guard !known.isEmpty else { return (0, grad) }
-    let count = Float(known.count)
-    for (iu, du, dv, e) in known where e > 0 {
-        grad.data[iu] = du / e / count
-        grad.data[iu + plane] = dv / e / count
-    }
+    guard known > 0 else { return (0, grad) }
+    let count = Float(known)
+    for i in 0..<grad.count { grad.data[i] /= count }
     return (Float(total / Double(count)), grad)
 }
 
