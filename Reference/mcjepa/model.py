@@ -19,6 +19,7 @@ from .ops import (LayerNorm2d, gelu, leaky_relu, correlation, backward_warp, ups
 
 NUM_LEVELS = 6
 PAD_MULTIPLE = 2 ** NUM_LEVELS
+FINE_LEVEL = 2  # the level the fine head refines the flow at (1/4)
 
 
 @dataclass
@@ -53,6 +54,10 @@ class ModelConfig:
     # after the context network, with an update block of `refinement_width` channels shared by every iteration.
     refinement_iterations: int = 0
     refinement_width: int = 0
+    # 0: none. > 0: this many iterations of the fine head at level 2 (`FineHead`): the same update block at 1/4, on
+    # frame-1 level-2 features, whose correction is added to the full-size flow. Needs decoder_stop_level > 2.
+    fine_iterations: int = 0
+    fine_width: int = 0
 
     def to_dict(self) -> dict:
         d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -62,6 +67,8 @@ class ModelConfig:
             del d["per_level_estimators"]  # likewise for models with a shared estimator
         if d["refinement_iterations"] == 0:
             del d["refinement_iterations"], d["refinement_width"]  # and for models without the refinement
+        if d["fine_iterations"] == 0:
+            del d["fine_iterations"], d["fine_width"]  # and without the fine head
         return d
 
     @staticmethod
@@ -221,11 +228,13 @@ class ConvexUpsampler(nn.Module):
 
 
 class RecurrentRefinement(nn.Module):
-    """RAFT-style update iterations at the stop level, light for the CPU: `iterations` times, warp frame 2's features
+    """RAFT-style update iterations at one level, light for the CPU: `iterations` times, warp frame 2's features
     by the current flow, correlate with frame 1's, and add the residual flow of one shared block on concat(correlation,
-    flow, estimator hidden): 1x1 conv -> leaky ReLU -> 3x3 depthwise conv -> 1x1 conv -> leaky ReLU -> 3x3 conv to 2.
+    flow, context): 1x1 conv -> leaky ReLU -> 3x3 depthwise conv -> 1x1 conv -> leaky ReLU -> 3x3 conv to 2.
     No recurrent hidden state: the flow carries what one iteration passes to the next (see RecurrentRefinement.swift).
-    The `out` conv starts at zero, so a model warm-started from weights without the head computes what they did."""
+    The `out` conv starts at zero, so a model warm-started from weights without the head computes what they did.
+    Two heads use it: `decoder.refinement` at the stop level (context: the estimator's hidden features) and
+    `decoder.fine` at level 2 (context: frame 1's level-2 features)."""
 
     def __init__(self, in_ch: int, width: int, iterations: int):
         super().__init__()
@@ -235,10 +244,10 @@ class RecurrentRefinement(nn.Module):
         self.pointwise = nn.Conv2d(width, width, 1)
         self.out = nn.Conv2d(width, 2, 3, padding=1)
 
-    def forward(self, flow: torch.Tensor, hidden: torch.Tensor, f1: torch.Tensor, f2: torch.Tensor) -> torch.Tensor:
+    def forward(self, flow: torch.Tensor, context: torch.Tensor, f1: torch.Tensor, f2: torch.Tensor) -> torch.Tensor:
         for _ in range(self.iterations):
             corr = correlation(f1, backward_warp(f2, flow))
-            x = leaky_relu(self.encode(torch.cat([corr, flow, hidden], dim=1)))
+            x = leaky_relu(self.encode(torch.cat([corr, flow, context], dim=1)))
             x = leaky_relu(self.pointwise(self.depthwise(x)))
             flow = flow + self.out(x)
         return flow
@@ -268,6 +277,23 @@ class FlowDecoder(nn.Module):
         if cfg.refinement_iterations > 0:
             self.refinement = RecurrentRefinement((2 * CORRELATION_RADIUS + 1) ** 2 + 2 + cfg.estimator_widths[-1],
                                                   cfg.refinement_width, cfg.refinement_iterations)
+        # Registered last: its parameters come after every other decoder parameter, as in the Swift port.
+        self.fine = None
+        if cfg.fine_iterations > 0:
+            if cfg.decoder_stop_level <= FINE_LEVEL:
+                raise ValueError(f"fine_iterations needs a decoder that stops above level {FINE_LEVEL} "
+                                 f"(decoder_stop_level is {cfg.decoder_stop_level})")
+            self.fine = RecurrentRefinement((2 * CORRELATION_RADIUS + 1) ** 2 + 2 + cfg.widths[FINE_LEVEL - 1],
+                                            cfg.fine_width, cfg.fine_iterations)
+
+    def fine_full(self, coarse: torch.Tensor, coarse_full: torch.Tensor, f1: torch.Tensor,
+                  f2: torch.Tensor) -> torch.Tensor:
+        """The fine head (FineHead.swift): the stop level's flow upsampled to level 2, refined there, and the
+        refinement's correction (not its flow) added to the stop level's full-size flow, which keeps the convex
+        upsampler's edges; with its zero `out` conv, exactly `coarse_full`."""
+        start = upsample_flow(coarse, f1.shape[-2], f1.shape[-1])
+        refined = self.fine(start, f1, f1, f2)
+        return coarse_full + upsample_flow(refined - start, coarse_full.shape[-2], coarse_full.shape[-1])
 
     def estimator_at(self, level: int) -> "FlowEstimator":
         """The estimator that decodes `level` (the shared one, unless the config has one per level)."""
@@ -358,9 +384,11 @@ class MCJEPA(nn.Module):
             nn.init.zeros_(up.mask.weight)
             with torch.no_grad():
                 up.mask.bias.copy_(bilinear_stencil_logits(up.factor))
-        # The recurrent refinement: Kaiming for its hidden convs, a zero `out` conv (it starts as the identity).
-        if self.decoder.refinement is not None:
-            ref = self.decoder.refinement
+        # The recurrent refinement and the fine head: Kaiming for their hidden convs, a zero `out` conv (they start as
+        # the identity).
+        for ref in (self.decoder.refinement, self.decoder.fine):
+            if ref is None:
+                continue
             for conv in (ref.encode, ref.depthwise, ref.pointwise):
                 nn.init.kaiming_normal_(conv.weight, a=0.1, nonlinearity="leaky_relu")
                 nn.init.zeros_(conv.bias)
@@ -377,12 +405,16 @@ class MCJEPA(nn.Module):
         return self.encoder(self.prepare(rgb01))
 
     def flow(self, feats1: List[torch.Tensor], feats2: List[torch.Tensor]) -> Tuple[List[torch.Tensor], torch.Tensor]:
-        """-> (flows per decoded level coarse..fine, full-resolution flow in input pixels)."""
+        """-> (flows per decoded level coarse..fine, full-resolution flow in input pixels, with the fine head's
+        correction when the config has one)."""
         flows, hidden = self.decoder(feats1, feats2, return_hidden=True)
         if self.decoder.upsampler is not None:
-            return flows, self.decoder.upsampler(hidden, feats1[self.cfg.decoder_stop_level - 1], flows[-1])
-        full_h, full_w = feats1[0].shape[-2] * 2, feats1[0].shape[-1] * 2
-        return flows, upsample_flow(flows[-1], full_h, full_w)
+            full = self.decoder.upsampler(hidden, feats1[self.cfg.decoder_stop_level - 1], flows[-1])
+        else:
+            full = upsample_flow(flows[-1], feats1[0].shape[-2] * 2, feats1[0].shape[-1] * 2)
+        if self.decoder.fine is not None:
+            full = self.decoder.fine_full(flows[-1], full, feats1[FINE_LEVEL - 1], feats2[FINE_LEVEL - 1])
+        return flows, full
 
     def content(self, feats: List[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
         """-> (representation = global average pool of level 6, expander embedding)."""

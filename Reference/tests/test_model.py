@@ -154,3 +154,31 @@ def test_recurrent_refinement_starts_as_the_identity_and_round_trips_its_config(
     save_file(refined.state_dict(), path, weights_metadata(cfg))
     loaded, _ = load_model(path)
     assert loaded.cfg.refinement_iterations == 3 and loaded.cfg.refinement_width == 8
+
+
+def test_fine_head_starts_as_the_identity_comes_last_and_round_trips_its_config(tmp_path):
+    """A fresh fine head (zero `out` conv) leaves the full-size flow of the same weights without it, bit for bit; its
+    parameters are the decoder's last; its config fields are written only when it is on; it needs a decoder that stops
+    above level 2."""
+    base = build_model("test").eval()
+    cfg = dataclasses.replace(base.cfg, upsampler_width=8, fine_iterations=2, fine_width=8)
+    base = MCJEPA(dataclasses.replace(cfg, fine_iterations=0, fine_width=0)).eval()
+    fine = MCJEPA(cfg).eval()
+    missing, unexpected = fine.load_state_dict(base.state_dict(), strict=False)
+    assert sorted(missing) == sorted(k for k in fine.state_dict() if k.startswith("decoder.fine."))
+    assert not unexpected and len(missing) == 8
+    decoder_names = [k for k in fine.state_dict() if k.startswith("decoder.")]
+    assert all(k.startswith("decoder.fine.") for k in decoder_names[-8:])
+    img1, img2 = torch.rand(1, 3, 64, 128), torch.rand(1, 3, 64, 128)
+    with torch.no_grad():
+        before = base.flow(base.encode(img1), base.encode(img2))[1]
+        assert torch.equal(fine.flow(fine.encode(img1), fine.encode(img2))[1], before)
+        fine.decoder.fine.out.bias.fill_(0.25)
+        assert not torch.equal(fine.flow(fine.encode(img1), fine.encode(img2))[1], before)
+    assert "fine_iterations" not in base.cfg.to_dict()
+    path = str(tmp_path / "fine.safetensors")
+    save_file(fine.state_dict(), path, weights_metadata(cfg))
+    loaded, _ = load_model(path)
+    assert loaded.cfg.fine_iterations == 2 and loaded.cfg.fine_width == 8
+    with pytest.raises(ValueError, match="fine_iterations needs a decoder that stops above level 2"):
+        MCJEPA(dataclasses.replace(cfg, decoder_stop_level=2))

@@ -31,6 +31,11 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
     public var refinementIterations: Int
     /// The refinement block's width: > 0 when `refinementIterations` is, else 0.
     public var refinementWidth: Int
+    /// 0: none. > 0: this many iterations of the fine head at level 2 (1/4), after the stop level's flow has gone to
+    /// full size: the same update block as the refinement's, whose correction is added to the full-size flow.
+    public var fineIterations: Int
+    /// The fine head's block width: > 0 when `fineIterations` is, else 0.
+    public var fineWidth: Int
 
     public static let levelCount = 6
     /// Inputs are padded to a multiple of the coarsest stride.
@@ -41,7 +46,7 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
     public init(widths: [Int], blocks: [Int], decoderStopLevel: Int, reducedChannels: Int, estimatorWidths: [Int],
                 estimatorNorm: Bool, contextWidths: [Int], contextDilations: [Int] = [1, 2, 4, 8, 16, 1],
                 expanderWidths: [Int], upsamplerWidth: Int = 0, perLevelEstimators: Bool = false,
-                refinementIterations: Int = 0, refinementWidth: Int = 0) {
+                refinementIterations: Int = 0, refinementWidth: Int = 0, fineIterations: Int = 0, fineWidth: Int = 0) {
         self.widths = widths
         self.blocks = blocks
         self.decoderStopLevel = decoderStopLevel
@@ -55,11 +60,19 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
         self.perLevelEstimators = perLevelEstimators
         self.refinementIterations = refinementIterations
         self.refinementWidth = refinementWidth
+        self.fineIterations = fineIterations
+        self.fineWidth = fineWidth
     }
 
     /// The width `train --refinement-iterations N` gives the refinement block when neither the command nor the
     /// --init file names one.
     public static let defaultRefinementWidth = 64
+
+    /// The width `train --fine-iterations N` gives the fine head when neither the command nor the --init file names one.
+    public static let defaultFineWidth = 32
+
+    /// The level the fine head refines the flow at (strides of 4).
+    public static let fineLevel = 2
 
     /// ConvNeXt-T sized (the paper's encoder; decoder widths as in PWC-Net).
     public static let paper = ModelConfig(
@@ -95,6 +108,8 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
             base.perLevelEstimators = preset.perLevelEstimators
             base.refinementIterations = preset.refinementIterations
             base.refinementWidth = preset.refinementWidth
+            base.fineIterations = preset.fineIterations
+            base.fineWidth = preset.fineWidth
             return base == preset
         }?.key
     }
@@ -116,6 +131,9 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
     /// Channels of the refinement block's input: correlation, flow, the stop level's estimator hidden features.
     public var refinementInputChannels: Int { ModelConfig.correlationChannels + 2 + estimatorWidths.last! }
 
+    /// Channels of the fine head's block input: correlation, flow, frame 1's level-2 features.
+    public var fineInputChannels: Int { ModelConfig.correlationChannels + 2 + widths[Self.fineLevel - 1] }
+
     /// Every estimator's prefix, coarse to fine (one when shared), in state_dict order.
     public var estimatorPrefixes: [String] {
         (perLevelEstimators ? decodedLevels : [decoderStopLevel]).map { estimatorPrefix(level: $0) }
@@ -135,6 +153,14 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
             return "refinement_width \(refinementWidth) is not in 1...1024 (refinement_iterations is \(refinementIterations))"
         }
         if refinementIterations == 0 && refinementWidth != 0 { return "refinement_width without refinement_iterations" }
+        if !(0...64).contains(fineIterations) { return "fine_iterations \(fineIterations) is not in 0...64" }
+        if fineIterations > 0 && !(1...1024).contains(fineWidth) {
+            return "fine_width \(fineWidth) is not in 1...1024 (fine_iterations is \(fineIterations))"
+        }
+        if fineIterations == 0 && fineWidth != 0 { return "fine_width without fine_iterations" }
+        if fineIterations > 0 && decoderStopLevel <= Self.fineLevel {
+            return "fine_iterations needs a decoder that stops above level \(Self.fineLevel) (decoder_stop_level is \(decoderStopLevel))"
+        }
         if (widths + estimatorWidths + contextWidths + contextDilations + expanderWidths + [reducedChannels]).contains(0) {
             return "a width is zero"
         }
@@ -148,14 +174,15 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
         let estimators = perLevelEstimators ? ", an estimator per level" : ""
         let refinement = refinementIterations > 0
             ? ", refinement \(refinementIterations) iterations of width \(refinementWidth)" : ""
-        return "\(name)(widths \(widths), blocks \(blocks), decoder 6->\(decoderStopLevel)\(estimators)\(refinement)\(upsampler))"
+        let fine = fineIterations > 0 ? ", fine head \(fineIterations) iterations of width \(fineWidth) at 1/4" : ""
+        return "\(name)(widths \(widths), blocks \(blocks), decoder 6->\(decoderStopLevel)\(estimators)\(refinement)\(upsampler)\(fine))"
     }
 
     // MARK: JSON, with the reference's snake_case keys
 
     /// `upsampler_width` only when nonzero, `per_level_estimators` only when true and `refinement_iterations` /
     /// `refinement_width` only when the refinement is on, as the reference writes them: files of models without
-    /// those features are unchanged.
+    /// those features are unchanged (and `fine_iterations` / `fine_width` likewise).
     public var jsonObject: [String: Any] {
         var object: [String: Any] = [
             "widths": widths, "blocks": blocks, "decoder_stop_level": decoderStopLevel,
@@ -166,6 +193,10 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
         if refinementIterations > 0 {
             object["refinement_iterations"] = refinementIterations
             object["refinement_width"] = refinementWidth
+        }
+        if fineIterations > 0 {
+            object["fine_iterations"] = fineIterations
+            object["fine_width"] = fineWidth
         }
         return object
     }
@@ -194,7 +225,7 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
             let known: Set<String> = ["widths", "blocks", "decoder_stop_level", "reduced_channels", "estimator_widths",
                                       "estimator_norm", "context_widths", "context_dilations", "expander_widths",
                                       "upsampler_width", "per_level_estimators", "refinement_iterations",
-                                      "refinement_width"]
+                                      "refinement_width", "fine_iterations", "fine_width"]
             if let unknown = object.keys.first(where: { !known.contains($0) }) {
                 throw ConfigError(reason: "config field \(unknown) is not known to this build")
             }
@@ -212,7 +243,9 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
                 upsamplerWidth: object["upsampler_width"] == nil ? 0 : try int("upsampler_width"),
                 perLevelEstimators: try flag("per_level_estimators"),
                 refinementIterations: object["refinement_iterations"] == nil ? 0 : try int("refinement_iterations"),
-                refinementWidth: object["refinement_width"] == nil ? 0 : try int("refinement_width"))
+                refinementWidth: object["refinement_width"] == nil ? 0 : try int("refinement_width"),
+                fineIterations: object["fine_iterations"] == nil ? 0 : try int("fine_iterations"),
+                fineWidth: object["fine_width"] == nil ? 0 : try int("fine_width"))
             if let problem = config.validationError() { throw ConfigError(reason: "config: \(problem)") }
             return .success(config)
         } catch let error as ConfigError {

@@ -36,6 +36,9 @@ struct BenchModelOptions: ParsableArguments {
     @Option(help: "Iterations of the recurrent refinement, 0 for none (default: the preset's).") var refinementIterations: Int?
     @Option(help: "The refinement's width, with --refinement-iterations (default: \(ModelConfig.defaultRefinementWidth)).")
     var refinementWidth: Int?
+    @Option(help: "Iterations of the fine head at 1/4, 0 for none (default: the preset's).") var fineIterations: Int?
+    @Option(help: "The fine head's width, with --fine-iterations (default: \(ModelConfig.defaultFineWidth)).")
+    var fineWidth: Int?
 
     func validate() throws {
         guard ModelConfig.presets[config] != nil else {
@@ -54,6 +57,13 @@ struct BenchModelOptions: ParsableArguments {
         if let refinementWidth, !(1...1024).contains(refinementWidth) {
             throw ValidationError("--refinement-width must be in 1...1024")
         }
+        if let fineIterations, !(0...64).contains(fineIterations) {
+            throw ValidationError("--fine-iterations must be in 0...64")
+        }
+        if let fineWidth, !(1...1024).contains(fineWidth) {
+            throw ValidationError("--fine-width must be in 1...1024")
+        }
+        if let problem = model.validationError() { throw ValidationError("the network: \(problem)") }
     }
 
     var model: ModelConfig {
@@ -64,6 +74,9 @@ struct BenchModelOptions: ParsableArguments {
         model.refinementIterations = refinementIterations ?? model.refinementIterations
         model.refinementWidth = model.refinementIterations == 0 ? 0
             : refinementWidth ?? (model.refinementWidth > 0 ? model.refinementWidth : ModelConfig.defaultRefinementWidth)
+        model.fineIterations = fineIterations ?? model.fineIterations
+        model.fineWidth = model.fineIterations == 0 ? 0
+            : fineWidth ?? (model.fineWidth > 0 ? model.fineWidth : ModelConfig.defaultFineWidth)
         return model
     }
 }

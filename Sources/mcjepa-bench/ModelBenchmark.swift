@@ -4,15 +4,16 @@ import NN
 import VideoIO
 
 // `mcjepa-bench model [--reps R] [--threads 1,2] [--sizes 640x360,1024x436] [--config tiny] [--decoder-stop-level L] [--upsampler-width W]
-// [--[no-]per-level-estimators] [--refinement-iterations N [--refinement-width W]] [--no-end-to-end]`: ms per pair of the
+// [--[no-]per-level-estimators] [--refinement-iterations N [--refinement-width W]] [--fine-iterations N [--fine-width W]]
+// [--no-end-to-end]`: ms per pair of the
 // MC-JEPA model in a video stream (features cached per frame: one encoder + one decoder per pair, one direction),
 // against the same weights in PyTorch CPU in the same run (Reference/mcjepa/bench.py --weights, a child process;
 // the weights go through a Swift-saved safetensors file, so this also checks that PyTorch loads Swift files), with
 // the ratio Swift / PyTorch and the GFLOP/s achieved against sgemm's peak measured in this run.
 // Then, per thread count, the end-to-end speed of the built `mcjepa-video flow` (decode, model, write) at 640x360.
 // Frames are padded to multiples of 64 (640x360 -> 640x384, 1024x436 -> 1024x448); both sides time the padded size.
-// With a recurrent refinement, each size also prints the decoder's cost with and without the head (the same network
-// less its head), timed alternately so that both see the same load, in wall and process CPU time.
+// With a recurrent refinement or a fine head, each size also prints the decoder's cost with and without the heads (the
+// same network less its heads), timed alternately so that both see the same load, in wall and process CPU time.
 
 /// PyTorch's "pair (stream, 1 encode)" ms per padded size (HxW), or nil with the reason printed.
 private func pytorchPairMilliseconds(weights: String, threads: Int, sizes: [(Int, Int)], reps: Int) -> [String: Double]? {
@@ -70,17 +71,20 @@ func modelBenchmark(reps: Int, threadCounts: [Int], sizes: [(Int, Int)], config:
                 line += "; PyTorch: no figure"
             }
             print(line)
-            if config.refinementIterations > 0 { refinementCost(model, f1, f2, reps: reps) }
+            if config.refinementIterations > 0 || config.fineIterations > 0 { headCost(model, f1, f2, reps: reps) }
         }
         if endToEnd { endToEndFlowBenchmark(weights: weights, threads: threads) }
     }
 }
 
-/// Decode ms (wall and CPU) of `model` and of the same network without its recurrent refinement, alternately.
-private func refinementCost(_ model: MCJEPAModel, _ f1: [Tensor], _ f2: [Tensor], reps: Int) {
+/// Decode ms (wall and CPU) of `model` and of the same network without its recurrent refinement and fine head,
+/// alternately.
+private func headCost(_ model: MCJEPAModel, _ f1: [Tensor], _ f2: [Tensor], reps: Int) {
     var plainConfig = model.config
     plainConfig.refinementIterations = 0
     plainConfig.refinementWidth = 0
+    plainConfig.fineIterations = 0
+    plainConfig.fineWidth = 0
     let plain = MCJEPAModel(config: plainConfig)
     plain.initializeRandomly(seed: 0)
     func time(_ network: MCJEPAModel) -> (wall: Double, cpu: Double) {
@@ -95,9 +99,12 @@ private func refinementCost(_ model: MCJEPAModel, _ f1: [Tensor], _ f2: [Tensor]
         without = (min(without.wall, a.wall), min(without.cpu, a.cpu))
         with = (min(with.wall, b.wall), min(with.cpu, b.cpu))
     }
-    print(String(format: "    decode without the refinement %.1f ms (CPU %.1f), with %d iterations %.1f ms (CPU %.1f): "
-                 + "+%.1f ms (CPU +%.1f) per pair", without.wall, without.cpu, model.config.refinementIterations,
-                 with.wall, with.cpu, with.wall - without.wall, with.cpu - without.cpu))
+    let heads = [model.config.refinementIterations > 0 ? "\(model.config.refinementIterations) refinement iterations" : nil,
+                 model.config.fineIterations > 0 ? "\(model.config.fineIterations) fine iterations" : nil]
+        .compactMap { $0 }.joined(separator: " and ")
+    print(String(format: "    decode without the heads %.1f ms (CPU %.1f), ", without.wall, without.cpu)
+          + "with \(heads) " + String(format: "%.1f ms (CPU %.1f): +%.1f ms (CPU +%.1f) per pair",
+                                       with.wall, with.cpu, with.wall - without.wall, with.cpu - without.cpu))
 }
 
 /// End to end (decode, model, flow files): the built `mcjepa-video flow` on Samples/motion.mov scaled to 640x360

@@ -19,7 +19,8 @@ private func pytorchTrainStepMilliseconds(preset: String, config: ModelConfig, t
                          "--set", "decoder_stop_level=\(config.decoderStopLevel)", "--set", "upsampler_width=\(config.upsamplerWidth)",
                          "--set", "per_level_estimators=\(config.perLevelEstimators ? "True" : "False")",
                          "--set", "refinement_iterations=\(config.refinementIterations)",
-                         "--set", "refinement_width=\(config.refinementWidth)"]
+                         "--set", "refinement_width=\(config.refinementWidth)",
+                         "--set", "fine_iterations=\(config.fineIterations)", "--set", "fine_width=\(config.fineWidth)"]
     let pipe = Pipe()
     process.standardOutput = pipe
     do { try process.run() } catch { print("  PyTorch: cannot run python3 (\(error))"); return nil }

@@ -65,6 +65,8 @@ struct TrainCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "One flow estimator per decoded level instead of one shared by all (more parameters, the same work); default: the --init file's, else the preset's (tiny: one per level, test and paper: shared).") var perLevelEstimators: Bool?
     @Option(help: "Iterations of the recurrent refinement at the decoder's finest level (0 = none); default: the --init file's, else the preset's (0). A file without it starts the head fresh, computing the file's flow.") var refinementIterations: Int?
     @Option(help: "Width of the recurrent refinement's update block (with --refinement-iterations); default: the --init file's, else \(ModelConfig.defaultRefinementWidth).") var refinementWidth: Int?
+    @Option(help: "Iterations of the fine head at 1/4 resolution (0 = none), which adds a correction to the full-size flow; default: the --init file's, else 0. A file without it starts the head fresh, computing the file's flow.") var fineIterations: Int?
+    @Option(help: "Width of the fine head's update block (with --fine-iterations); default: the --init file's, else \(ModelConfig.defaultFineWidth).") var fineWidth: Int?
     @Option(name: .customLong("init"), help: "Start from these weights (safetensors); with --decoder-stop-level finer than the file's, the new levels' reductions (and a convex upsampler) start fresh and a new level's own estimator as a copy of the file's finest, with --upsampler-width on a bilinear file, the upsampler starts as bilinear upsampling, with --per-level-estimators on a file with a shared estimator, every level's estimator starts as a copy of it, and with --refinement-iterations on a file without the refinement, the head starts fresh (its last conv at zero: the file's flow).") var initWeights: String?
     @Option(name: .customLong("new-weights-lr-scale"), help: "Learning-rate multiplier for the weights --init did not have (fresh tensors): they have further to go than the ones carried over.") var newWeightsLRScale: Float = 1
     @Option(help: "Override a loss setting, e.g. smooth_weight=50 (repeatable).") var loss: [String] = []
@@ -85,6 +87,15 @@ struct TrainCommand: AsyncParsableCommand {
         }
         if refinementWidth != nil && (refinementIterations ?? 0) == 0 {
             throw ValidationError("--refinement-width needs --refinement-iterations above 0")
+        }
+        if let fineIterations, !(0...64).contains(fineIterations) {
+            throw ValidationError("--fine-iterations \(fineIterations): expected 0 (none) to 64")
+        }
+        if let fineWidth, !(1...1024).contains(fineWidth) {
+            throw ValidationError("--fine-width \(fineWidth): expected 1 to 1024")
+        }
+        if fineWidth != nil && (fineIterations ?? 0) == 0 {
+            throw ValidationError("--fine-width needs --fine-iterations above 0")
         }
         guard syntheticMaxShift >= 0 else { throw ValidationError("--synthetic-max-shift must be >= 0") }
         guard syntheticShiftPower >= 1 else { throw ValidationError("--synthetic-shift-power must be >= 1") }
@@ -155,7 +166,8 @@ struct TrainCommand: AsyncParsableCommand {
             let (model, fresh) = try MCJEPAModel.forTraining(
                 preset: ModelConfig.presets[preset]!, choices: DecoderChoices(
                     stopLevel: decoderStopLevel, upsamplerWidth: upsamplerWidth, perLevelEstimators: perLevelEstimators,
-                    refinementIterations: refinementIterations, refinementWidth: refinementWidth),
+                    refinementIterations: refinementIterations, refinementWidth: refinementWidth,
+                    fineIterations: fineIterations, fineWidth: fineWidth),
                 initial: initial, seed: seed)
             if let initial, !fresh.isEmpty {
                 note("\(initial.path) has \(initial.model.config); starting \(fresh.joined(separator: ", ")) fresh")

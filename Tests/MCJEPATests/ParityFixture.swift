@@ -55,6 +55,12 @@ struct ParityFixture {
                           regenerate: "regenerate with: cd Reference && python3 -m mcjepa.export_refinement_fixture")
     }
 
+    /// fine_parity.safetensors: the fine head's decoder (as `refinement`, with level-2 features).
+    static func fine() throws -> ParityFixture {
+        try ParityFixture(path: fixturePath("fine_parity"),
+                          regenerate: "regenerate with: cd Reference && python3 -m mcjepa.export_fine_fixture")
+    }
+
     /// The `test` model whose weights tiny_parity carries (beside them, the io./loss./grad. tensors are the fixture).
     static func parityModel(_ variant: ParityVariant = .base) throws -> MCJEPAModel {
         try WeightsFile.load(path: parityPath(variant), ignoringPrefixes: ["io.", "loss.", "grad."]).model

@@ -20,7 +20,7 @@ final class RecurrentRefinementTests: TemporaryFolderTestCase {
         config.refinementIterations = 2
         config.refinementWidth = 4
         let store = ParameterStore(config: config)
-        let refinement = RecurrentRefinement(store)
+        let refinement = RecurrentRefinement.stopLevel(store)
         var rng = SplitMix64(seed: 3)
         func fill(_ t: Tensor, _ scale: Float) { for i in 0..<t.count { t.data[i] = rng.uniform(-scale, scale) } }
         func random(_ shape: [Int], _ scale: Float) -> Tensor {
@@ -36,14 +36,14 @@ final class RecurrentRefinementTests: TemporaryFolderTestCase {
         let f1 = random([n, 6, h, w], 1), f2 = random([n, 6, h, w], 1)
         let upstream = random([n, 2, h, w], 1)
 
-        let (refined, record) = refinement.forward(flow: flow, hidden: hidden, f1: f1, f2: f2, recording: true)
+        let (refined, record) = refinement.forward(flow: flow, context: hidden, f1: f1, f2: f2, recording: true)
         XCTAssertGreaterThan(zip(refined.array, flow.array).map { abs($0 - $1) }.max()!, 0.5, "the iterations move the flow")
         let g = refinement.backward(record!, gradFlow: upstream, store: store)
         func loss() -> Double {
-            let y = refinement.forward(flow: flow, hidden: hidden, f1: f1, f2: f2, recording: false).0
+            let y = refinement.forward(flow: flow, context: hidden, f1: f1, f2: f2, recording: false).0
             return zip(y.array, upstream.array).reduce(0) { $0 + Double($1.0) * Double($1.1) }
         }
-        var checked: [(String, Tensor, Tensor)] = [("flow", flow, g.flow), ("hidden", hidden, g.hidden),
+        var checked: [(String, Tensor, Tensor)] = [("flow", flow, g.flow), ("hidden", hidden, g.context),
                                                    ("f1", f1, g.f1), ("f2", f2, g.f2)]
         checked += store.specs.map { ($0.name, store[$0.name], store.gradient($0.name)) }
         // The warps are bilinear and the activations leaky ReLUs: piecewise linear. With this many pixels, a step

@@ -317,6 +317,32 @@ final class TrainCommandTests: TemporaryFolderTestCase {
         XCTAssertTrue(alone.err.contains("--refinement-width needs --refinement-iterations"), alone.err)
     }
 
+    /// `--fine-iterations 2 --fine-width 4 --init` a file without the head: the head starts fresh, training moves it,
+    /// `flow --model` runs it; a width alone, and a head on a decoder that already reaches level 2, are refused.
+    func testFineIterationsWarmStartFromAModelWithoutThem() throws {
+        let tool = try commandLineTool()
+        let out = file("run")
+        let run = try trainFromSavedModel(seed: 4, name: "plain.safetensors", out: out,
+                                          options: ["--fine-iterations", "2", "--fine-width", "4"]).run
+        XCTAssertEqual(run.status, 0, run.err)
+        XCTAssertTrue(run.err.contains("starting decoder.fine.encode.weight, decoder.fine.encode.bias, "
+                                       + "decoder.fine.depthwise.weight"), run.err)
+        XCTAssertTrue(run.err.contains("fine head 2 iterations of width 4"), run.err)
+        let trained = try WeightsFile.load(path: "\(out)/model.safetensors").model
+        XCTAssertEqual(trained.config.fineIterations, 2)
+        XCTAssertEqual(trained.config.fineWidth, 4)
+        XCTAssertGreaterThan(trained.parameters["decoder.fine.out.weight"].array.map(abs).max()!, 0)
+        let flow = try runProcess(tool, ["flow", sample, "-o", file("flows"), "--model", "\(out)/model.safetensors",
+                                         "--max-side", "64", "--duration", "0.2", "--no-refine"])
+        XCTAssertEqual(flow.status, 0, flow.err)
+        let alone = try runProcess(tool, trainArguments(file("run2")) + ["--fine-width", "8"])
+        XCTAssertEqual(alone.status, 2, alone.err)
+        XCTAssertTrue(alone.err.contains("--fine-width needs --fine-iterations"), alone.err)
+        let quarter = try runProcess(tool, trainArguments(file("run3")) + ["--fine-iterations", "2", "--decoder-stop-level", "2"])
+        XCTAssertEqual(quarter.status, 3, quarter.err)
+        XCTAssertTrue(quarter.err.contains("fine_iterations needs a decoder that stops above level 2"), quarter.err)
+    }
+
     /// `--new-weights-lr-scale` speeds up the tensors `--init` did not carry (here a new convex upsampler), and
     /// nothing else; it must be positive.
     func testNewWeightsLearnFasterAndTheirScaleIsChecked() throws {

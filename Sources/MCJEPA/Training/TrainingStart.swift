@@ -12,14 +12,20 @@ public struct DecoderChoices: Sendable {
     public var refinementIterations: Int?
     /// Matters only with refinement iterations: else the file's head's width, else `ModelConfig.defaultRefinementWidth`.
     public var refinementWidth: Int?
+    public var fineIterations: Int?
+    /// Matters only with fine iterations: else the file's head's width, else `ModelConfig.defaultFineWidth`.
+    public var fineWidth: Int?
 
     public init(stopLevel: Int? = nil, upsamplerWidth: Int? = nil, perLevelEstimators: Bool? = nil,
-                refinementIterations: Int? = nil, refinementWidth: Int? = nil) {
+                refinementIterations: Int? = nil, refinementWidth: Int? = nil, fineIterations: Int? = nil,
+                fineWidth: Int? = nil) {
         self.stopLevel = stopLevel
         self.upsamplerWidth = upsamplerWidth
         self.perLevelEstimators = perLevelEstimators
         self.refinementIterations = refinementIterations
         self.refinementWidth = refinementWidth
+        self.fineIterations = fineIterations
+        self.fineWidth = fineWidth
     }
 
     /// `preset` with these choices, the rest taken from `start` (a weights file's configuration) when given.
@@ -32,6 +38,9 @@ public struct DecoderChoices: Sendable {
         let fileWidth = start.flatMap { $0.refinementWidth > 0 ? $0.refinementWidth : nil }
         config.refinementWidth = config.refinementIterations == 0 ? 0
             : refinementWidth ?? fileWidth ?? ModelConfig.defaultRefinementWidth
+        config.fineIterations = fineIterations ?? start?.fineIterations ?? config.fineIterations
+        let fileFineWidth = start.flatMap { $0.fineWidth > 0 ? $0.fineWidth : nil }
+        config.fineWidth = config.fineIterations == 0 ? 0 : fineWidth ?? fileFineWidth ?? ModelConfig.defaultFineWidth
         return config
     }
 }
@@ -40,12 +49,16 @@ extension MCJEPAModel {
     /// The network a training run starts: `preset` with `choices` (see `DecoderChoices`), initialised from `seed`,
     /// then warm-started from `initial` where it holds tensors, so the seed's values stay only for what it lacks (a
     /// finer decoder's new reductions, a new convex upsampler, which the seed starts as bilinear upsampling, a new
-    /// refinement head).
+    /// refinement head, a new fine head).
     /// - Returns: the network and the names of the parameters `initial` did not have (none without it).
-    /// - Throws: `WeightsError` naming the file when it cannot start this network (see `warmStart`).
+    /// - Throws: `WeightsError` naming the file when it cannot start this network (see `warmStart`);
+    ///   `TrainingError` when the choices make an invalid network.
     public static func forTraining(preset: ModelConfig, choices: DecoderChoices = DecoderChoices(), initial: LoadedWeights? = nil,
                                    seed: UInt64) throws -> (model: MCJEPAModel, fresh: [String]) {
-        let model = MCJEPAModel(config: choices.config(preset: preset, continuing: initial?.model.config))
+        let config = choices.config(preset: preset, continuing: initial?.model.config)
+        // Choices that contradict each other or the file (a fine head on a decoder that already reaches level 2).
+        if let problem = config.validationError() { throw TrainingError(description: "the network: \(problem)") }
+        let model = MCJEPAModel(config: config)
         model.initializeRandomly(seed: seed)
         guard let initial else { return (model, []) }
         return (model, try model.warmStart(from: initial.model, path: initial.path))

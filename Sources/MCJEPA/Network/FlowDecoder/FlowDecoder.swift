@@ -3,9 +3,11 @@ import NN
 /// PWC-style coarse-to-fine flow decoder (MODEL.md section 5), level 6 down to `decoder_stop_level`: at each level,
 /// warp frame 2's features by the upsampled flow, correlate them with frame 1's (radius 4), and let the level's
 /// estimator add a residual flow; at the stop level the context network refines it, then the recurrent refinement
-/// if the config has one; then the flow goes to full size (bilinearly, or by the convex upsampler). Backward flow is the same decoder with the frames swapped.
+/// if the config has one; then the flow goes to full size (bilinearly, or by the convex upsampler), and the fine head,
+/// if the config has one, adds its level-2 correction. Backward flow is the same decoder with the frames swapped.
 /// Mirrors Reference/mcjepa/model.py `FlowDecoder`; parameters `decoder.reduce.l<level>.*` (1x1 reductions of frame-1
-/// features), the estimators, `decoder.context.*`, then `decoder.upsampler.*` and `decoder.refinement.*`.
+/// features), the estimators, `decoder.context.*`, then `decoder.upsampler.*`, `decoder.refinement.*` and
+/// `decoder.fine.*`.
 struct FlowDecoder {
     let levels: [Int]
     let stopLevel: Int
@@ -17,6 +19,8 @@ struct FlowDecoder {
     let upsampler: ConvexUpsampler?
     /// nil: the stop level's flow is the context network's.
     let refinement: RecurrentRefinement?
+    /// nil: the full-size flow is the stop level's.
+    let fine: FineHead?
 
     /// One decoded level's forward values that its backward reads.
     struct LevelRecord {
@@ -32,6 +36,7 @@ struct FlowDecoder {
         let levels: [LevelRecord]
         let upsampler: ConvexUpsampler.Record?
         let refinement: RecurrentRefinement.Record?
+        let fine: FineHead.Record?
     }
 
     init(_ store: ParameterStore) {
@@ -49,12 +54,13 @@ struct FlowDecoder {
         estimators = Dictionary(uniqueKeysWithValues: levels.map { ($0, heads[config.estimatorPrefix(level: $0)]!) })
         context = ContextNetwork(store)
         upsampler = config.upsamplerWidth > 0 ? ConvexUpsampler(store) : nil
-        refinement = config.refinementIterations > 0 ? RecurrentRefinement(store) : nil
+        refinement = config.refinementIterations > 0 ? RecurrentRefinement.stopLevel(store) : nil
+        fine = config.fineIterations > 0 ? FineHead(store) : nil
     }
 
     /// Flow from frame 1 to frame 2 at every decoded level, coarse (level 6) to fine, each in pixels of its own grid,
-    /// the last one including the context network's and the recurrent refinement's; and the full-resolution flow (input pixels). With `recording`,
-    /// also what `backward` needs.
+    /// the last one including the context network's and the recurrent refinement's; and the full-resolution flow (input
+    /// pixels, with the fine head's correction). With `recording`, also what `backward` needs.
     func forward(_ feats1: [Tensor], _ feats2: [Tensor], recording: Bool)
         -> (levels: [Tensor], full: Tensor, record: Record?) {
         var flows: [Tensor] = [], records: [LevelRecord] = []
@@ -87,7 +93,7 @@ struct FlowDecoder {
                 current = refinement
                 stopHidden = hidden
                 if let refiner = self.refinement {
-                    (current, refinementRecord) = refiner.forward(flow: current, hidden: hidden, f1: f1, f2: f2,
+                    (current, refinementRecord) = refiner.forward(flow: current, context: hidden, f1: f1, f2: f2,
                                                                   recording: recording)
                 }
             }
@@ -98,7 +104,7 @@ struct FlowDecoder {
             flows.append(current)
             flow = current
         }
-        let full: Tensor, upsamplerRecord: ConvexUpsampler.Record?
+        var full: Tensor, upsamplerRecord: ConvexUpsampler.Record?
         if let upsampler {
             (full, upsamplerRecord) = upsampler.forward(hidden: stopHidden!, features: feats1[stopLevel - 1],
                                                         flow: flows.last!, recording: recording)
@@ -106,7 +112,13 @@ struct FlowDecoder {
             full = upsampleFlow(flows.last!, height: feats1[0].h * 2, width: feats1[0].w * 2)
             upsamplerRecord = nil
         }
-        let record = Record(levels: records, upsampler: upsamplerRecord, refinement: refinementRecord)
+        var fineRecord: FineHead.Record?
+        if let fine {
+            let level = ModelConfig.fineLevel
+            (full, fineRecord) = fine.forward(coarse: flows.last!, coarseFull: full, f1: feats1[level - 1],
+                                              f2: feats2[level - 1], recording: recording)
+        }
+        let record = Record(levels: records, upsampler: upsamplerRecord, refinement: refinementRecord, fine: fineRecord)
         return (flows, full, recording ? record : nil)
     }
 
@@ -120,9 +132,10 @@ struct FlowDecoder {
             total += reduce[level]!.flops(outputPixels: pixels) + estimators[level]!.flops(outputPixels: pixels)
             if level == stopLevel {
                 total += context.flops(outputPixels: pixels) + (upsampler?.flops(stopLevelPixels: pixels) ?? 0)
-                total += refinement?.flops(stopLevelPixels: pixels, featureChannels: channels) ?? 0
+                total += refinement?.flops(pixels: pixels, featureChannels: channels) ?? 0
             }
         }
+        total += fine?.flops(height: height, width: width) ?? 0
         return total
     }
 
@@ -138,6 +151,14 @@ struct FlowDecoder {
         }
         var dFlows = gradLevels.map { $0?.copy() }
         var fromUpsampler: (hidden: Tensor, features: Tensor)?
+        // The fine head: the full-size gradient reaches its block, and, unchanged, the stop level's full-size flow.
+        var fromFine: Tensor?
+        if let fining = record.fine, let fine, let gradFull {
+            let g = fine.backward(fining, gradFull: gradFull, store: store)
+            fromFine = g.coarse
+            add(g.f1, to: &g1, level: ModelConfig.fineLevel)
+            add(g.f2, to: &g2, level: ModelConfig.fineLevel)
+        }
         if let gradFull {
             let last = flows.count - 1
             let d = dFlows[last] ?? Tensor(shape: flows[last].shape)
@@ -147,6 +168,7 @@ struct FlowDecoder {
             } else {
                 upsampleFlowBackward(gradOutput: gradFull, into: d)
             }
+            if let fromFine { accumulate(d, fromFine) }
             dFlows[last] = d
         }
         // The recurrent refinement turns dL/d(refined flow) into dL/d(the context network's flow).
@@ -156,7 +178,7 @@ struct FlowDecoder {
             dFlows[flows.count - 1] = g.flow
             add(g.f1, to: &g1, level: stopLevel)
             add(g.f2, to: &g2, level: stopLevel)
-            fromRefinement = g.hidden
+            fromRefinement = g.context
         }
         for index in record.levels.indices.reversed() {
             guard let dOut = dFlows[index] else { continue }
