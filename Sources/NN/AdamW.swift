@@ -34,7 +34,10 @@ public final class AdamW {
     /// One update of every parameter from its gradient. `decay[i] == false` exempts a tensor from weight decay.
     /// `learningRateScales[i]`, when given, multiplies the learning rate (step and decay) element by element for
     /// tensor i: new weights in a warm-started network can learn faster than the ones carried over.
-    public func update(parameters: [Tensor], gradients: [Tensor], decay: [Bool]? = nil, learningRateScales: [Tensor?]? = nil) {
+    /// `updating[i] == false` leaves tensor i and its moments exactly as they are (a frozen parameter: no step, no
+    /// decay); its gradient is not read.
+    public func update(parameters: [Tensor], gradients: [Tensor], decay: [Bool]? = nil, learningRateScales: [Tensor?]? = nil,
+                       updating: [Bool]? = nil) {
         precondition(parameters.count == firstMoments.count && gradients.count == parameters.count,
                      "AdamW: \(parameters.count) parameters, \(gradients.count) gradients, \(firstMoments.count) states")
         step += 1
@@ -42,7 +45,7 @@ public final class AdamW {
         let correction1 = 1 - Float(pow(Double(b1), Double(step)))
         let correction2Root = Float((1 - pow(Double(b2), Double(step))).squareRoot())
         let stepSize = lr / correction1
-        for index in parameters.indices {
+        for index in parameters.indices where updating?[index] ?? true {
             let p = parameters[index], g = gradients[index], m = firstMoments[index], v = secondMoments[index]
             precondition(p.shape == g.shape && p.shape == m.shape, "AdamW: parameter \(index) shape \(p.shape), gradient \(g.shape)")
             let decayRate = (decay?[index] ?? true) ? weightDecay : 0

@@ -70,6 +70,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(name: .customLong("init"), help: "Start from these weights (safetensors); with --decoder-stop-level finer than the file's, the new levels' reductions (and a convex upsampler) start fresh and a new level's own estimator as a copy of the file's finest, with --upsampler-width on a bilinear file, the upsampler starts as bilinear upsampling, with --per-level-estimators on a file with a shared estimator, every level's estimator starts as a copy of it, and with --refinement-iterations on a file without the refinement, the head starts fresh (its last conv at zero: the file's flow).") var initWeights: String?
     @Option(name: .customLong("new-weights-lr-scale"), help: "Learning-rate multiplier for the weights --init did not have (fresh tensors): they have further to go than the ones carried over.") var newWeightsLRScale: Float = 1
     @Option(help: "Override a loss setting, e.g. smooth_weight=50 (repeatable).") var loss: [String] = []
+    @Option(name: .customLong("train-only"), help: ArgumentHelp("Update only the parameters whose names start with PREFIX (repeatable), e.g. decoder.fine.: the others keep their values exactly, and the backward pass stops where it reaches none of them (no content batch when neither encoder. nor expander. trains).", valueName: "PREFIX")) var trainOnly: [String] = []
 
     func validate() throws {
         guard ModelConfig.presets[preset] != nil else { throw ValidationError("--preset \(preset): expected tiny, test or paper") }
@@ -160,6 +161,7 @@ struct TrainCommand: AsyncParsableCommand {
         options.emaDecay = emaDecay
         options.seed = seed
         options.loss = try lossConfig()
+        options.trainOnly = trainOnly
         do {
             let sources = try buildSources()
             let initial = try initWeights.map { try WeightsFile.load(path: $0) }
@@ -187,6 +189,13 @@ struct TrainCommand: AsyncParsableCommand {
             let changed = model.config == ModelConfig.presets[preset]! ? "" : " changed to \(model.config)"
             note("preset \(preset)\(changed), \(model.parameters.parameterCount) parameters, "
                  + "sources \(sources.map(\.name).joined(separator: ", ")), from step \(trainer.state.step)")
+            if !trainOnly.isEmpty {
+                let count = zip(model.parameters.specs, trainer.updatedParameters).filter(\.1)
+                    .reduce(0) { $0 + $1.0.shape.reduce(1, *) }
+                note("training only \(trainOnly.joined(separator: ", ")) (\(count) parameters); the others stay as they are"
+                     + (trainer.computesContent || !options.loss.hasContentTerms ? ""
+                        : "; no content batch: its loss reaches no trained parameter"))
+            }
             try trainer.run(stopAt: stopAt) { print($0) }
             if trainer.state.step == steps {
                 print("wrote \(out)/model.safetensors (step \(trainer.state.step))")

@@ -41,7 +41,7 @@ final class FineHeadTests: TemporaryFolderTestCase {
         let withoutHead = head.forward(coarse: coarse, coarseFull: coarseFull, f1: f1, f2: f2, recording: false).0
         XCTAssertEqual(full.array, withoutHead.array, "recording changes nothing")
         XCTAssertGreaterThan(zip(full.array, coarseFull.array).map { abs($0 - $1) }.max()!, 1, "the head moves the flow")
-        let g = head.backward(record!, gradFull: upstream, store: store)
+        let g = head.backward(record!, gradFull: upstream, store: store)!
         func loss() -> Double {
             let y = head.forward(coarse: coarse, coarseFull: coarseFull, f1: f1, f2: f2, recording: false).0
             return zip(y.array, upstream.array).reduce(0) { $0 + Double($1.0) * Double($1.1) }

@@ -343,6 +343,26 @@ final class TrainCommandTests: TemporaryFolderTestCase {
         XCTAssertTrue(quarter.err.contains("fine_iterations needs a decoder that stops above level 2"), quarter.err)
     }
 
+    /// `--train-only decoder.fine.` on a file without the head: the log says what trains and that the content batch
+    /// is skipped, and the written weights equal the file's but for the head's; a prefix that matches nothing is refused.
+    func testTrainOnlyTheFineHeadKeepsEveryOtherWeightOfTheInitFile() throws {
+        let out = file("run")
+        let (initial, run) = try trainFromSavedModel(seed: 4, name: "plain.safetensors", out: out, options: [
+            "--fine-iterations", "2", "--fine-width", "4", "--train-only", "decoder.fine."])
+        XCTAssertEqual(run.status, 0, run.err)
+        XCTAssertTrue(run.err.contains("training only decoder.fine. ("), run.err)
+        XCTAssertTrue(run.err.contains("no content batch: its loss reaches no trained parameter"), run.err)
+        XCTAssertFalse(run.out.contains("vicreg_inv"), run.out)
+        let trained = try WeightsFile.load(path: "\(out)/model.safetensors").model
+        for spec in initial.parameters.specs {
+            XCTAssertTrue(trained.parameters[spec.name].array == initial.parameters[spec.name].array, "\(spec.name) moved")
+        }
+        XCTAssertGreaterThan(trained.parameters["decoder.fine.out.weight"].array.map(abs).max()!, 0)
+        let wrong = try runProcess(try commandLineTool(), trainArguments(file("run2")) + ["--train-only", "decoder.fine."])
+        XCTAssertEqual(wrong.status, 3, wrong.err)
+        XCTAssertTrue(wrong.err.contains("--train-only decoder.fine.: no parameter"), wrong.err)
+    }
+
     /// `--new-weights-lr-scale` speeds up the tensors `--init` did not carry (here a new convex upsampler), and
     /// nothing else; it must be positive.
     func testNewWeightsLearnFasterAndTheirScaleIsChecked() throws {

@@ -29,6 +29,9 @@ public struct LossConfig: Equatable, Sendable {
             || (featureWeights + varWeights + covWeights).contains { $0 != 0 }
     }
 
+    /// Whether any VICReg (content) term has a non-zero weight.
+    public var hasContentTerms: Bool { vicregInv != 0 || vicregVar != 0 || vicregCov != 0 }
+
     /// The reference's `to_dict()` keys.
     public var jsonObject: [String: Any] {
         ["photo_weight": photoWeight, "photo_l1": photoL1, "photo_ssim": photoSSIM, "feature_weights": featureWeights,

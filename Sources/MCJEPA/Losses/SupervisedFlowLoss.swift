@@ -11,10 +11,12 @@ extension MCJEPAModel {
     /// over decoded levels of `level_epe_l<l>` = that level's end-point error against the target average-pooled
     /// to its resolution, in full-resolution pixels (level values x 2^l). Accumulates `gradientScale` x d total /
     /// d parameters. Images [N,3,H,W] in [0,1], H and W multiples of 64; `target` [N,2,H,W] frame 1 -> 2; with
-    /// `samples`, only the flagged items count (see `endPointError`).
+    /// `samples`, only the flagged items count (see `endPointError`). Gradients only as far as the `trainable` parts
+    /// need.
     @discardableResult
     public func supervisedFlowLossWithBackward(_ img1: Tensor, _ img2: Tensor, target: Tensor, levelWeight: Float = 0,
-                                               gradientScale: Float = 1, samples: [Bool]? = nil) -> LossReport {
+                                               gradientScale: Float = 1, samples: [Bool]? = nil,
+                                               trainable: TrainableParts = .all) -> LossReport {
         precondition(target.shape == [img1.n, 2, img1.h, img1.w], "supervised flow: target \(target.shape) for images \(img1.shape)")
         let t1 = encodeForTraining(img1), t2 = encodeForTraining(img2)
         let trace = flowForTraining(t1.features, t2.features)
@@ -37,7 +39,8 @@ extension MCJEPAModel {
             report.terms["level_epe"] = sum / Float(trace.levels.count)
             report.total += perLevel * sum
         }
-        let fromFlow = backwardFlow(trace, gradLevels: gradLevels, gradFull: gradFull)
+        let fromFlow = backwardFlow(trace, gradLevels: gradLevels, gradFull: gradFull, trainable: trainable)
+        guard trainable.encoder else { return report }
         backwardEncoder(t1, gradFeatures: fromFlow.feats1)
         backwardEncoder(t2, gradFeatures: fromFlow.feats2)
         return report

@@ -31,11 +31,12 @@ extension MCJEPAModel {
     /// Flow losses on a pair [N,3,H,W] in [0,1] (H, W multiples of 64), both directions; accumulates
     /// `gradientScale` x d total / d parameters. `targetFlow` (frame 1 -> 2, [N,2,H,W]) adds
     /// `supervisedWeight` x mean end-point error of the forward flow (synthetic pairs with exact flow), over the
-    /// items flagged in `targetSamples` (all when nil).
+    /// items flagged in `targetSamples` (all when nil). Gradients are computed only as far as the `trainable`
+    /// parts need (the values do not depend on it).
     @discardableResult
     public func flowLossesWithBackward(_ img1: Tensor, _ img2: Tensor, config: LossConfig, gradientScale: Float = 1,
                                        targetFlow: Tensor? = nil, supervisedWeight: Float = 0,
-                                       targetSamples: [Bool]? = nil)
+                                       targetSamples: [Bool]? = nil, trainable: TrainableParts = .all)
         -> (report: LossReport, outputs: FlowPassOutputs) {
         let t1 = encodeForTraining(img1), t2 = encodeForTraining(img2)
         let f1 = t1.features, f2 = t2.features
@@ -56,7 +57,7 @@ extension MCJEPAModel {
             report.terms["var_l\(l + 1)"] = v
             report.terms["cov_l\(l + 1)"] = c
             varcov += config.varWeights[l] * v + config.covWeights[l] * c
-            guard config.varWeights[l] != 0 || config.covWeights[l] != 0 else { continue }
+            guard trainable.encoder, config.varWeights[l] != 0 || config.covWeights[l] != 0 else { continue }
             let g = Tensor(shape: samples.shape)
             accumulate(g, gv, scale: config.varWeights[l] * gradientScale)
             accumulate(g, gc, scale: config.covWeights[l] * gradientScale)
@@ -82,8 +83,11 @@ extension MCJEPAModel {
         }
         scaleInPlace(dFullFw, half); scaleInPlace(dFullBw, half)
         for g in gradFw.levelsAB + gradBw.levelsAB { scaleInPlace(g, half) }
-        let fromFw = backwardFlow(fw, gradLevels: gradFw.levelsAB, gradFull: dFullFw)
-        let fromBw = backwardFlow(bw, gradLevels: gradBw.levelsAB, gradFull: dFullBw)
+        let fromFw = backwardFlow(fw, gradLevels: gradFw.levelsAB, gradFull: dFullFw, trainable: trainable)
+        let fromBw = backwardFlow(bw, gradLevels: gradBw.levelsAB, gradFull: dFullBw, trainable: trainable)
+        let outputs = FlowPassOutputs(features1: f1, features2: f2, forward: fw, backward: bw,
+                                      forwardMaskFull: maskFull, forwardMaskLevels: maskLevels, maskMargin: margin)
+        guard trainable.encoder else { return (report, outputs) }
         for l in 0..<ModelConfig.levelCount {
             featureGrad1[l] = sumGradients([featureGrad1[l], fromFw.feats1[l], fromBw.feats2[l],
                                             scaled(gradFw.featsA[l], half), scaled(gradBw.featsB[l], half)])
@@ -92,15 +96,14 @@ extension MCJEPAModel {
         }
         backwardEncoder(t1, gradFeatures: featureGrad1)
         backwardEncoder(t2, gradFeatures: featureGrad2)
-        let outputs = FlowPassOutputs(features1: f1, features2: f2, forward: fw, backward: bw,
-                                      forwardMaskFull: maskFull, forwardMaskLevels: maskLevels, maskMargin: margin)
         return (report, outputs)
     }
 
     /// VICReg through the expander on two augmented views [B,3,H,W] (B >= 2); accumulates
-    /// `gradientScale` x d total / d parameters.
+    /// `gradientScale` x d total / d parameters (only the expander's when the encoder is not `trainable`).
     @discardableResult
-    public func contentLossesWithBackward(_ viewA: Tensor, _ viewB: Tensor, config: LossConfig, gradientScale: Float = 1) -> LossReport {
+    public func contentLossesWithBackward(_ viewA: Tensor, _ viewB: Tensor, config: LossConfig, gradientScale: Float = 1,
+                                          trainable: TrainableParts = .all) -> LossReport {
         let ta = encodeForTraining(viewA), tb = encodeForTraining(viewB)
         let ca = contentForTraining(ta.features), cb = contentForTraining(tb.features)
         let (terms, total) = vicregTerms(ca.embedding, cb.embedding, config: config)
@@ -108,6 +111,7 @@ extension MCJEPAModel {
         let top = ModelConfig.levelCount - 1
         for (trace, content, grad) in [(ta, ca, terms.gradA), (tb, cb, terms.gradB)] {
             let dTop = backwardContent(content, gradRepresentation: nil, gradEmbedding: grad)
+            guard trainable.encoder else { continue }
             var grads = [Tensor?](repeating: nil, count: ModelConfig.levelCount)
             grads[top] = dTop
             backwardEncoder(trace, gradFeatures: grads)

@@ -138,10 +138,16 @@ extension MCJEPAModel {
     }
 
     /// Accumulates parameter gradients from dL/dflows (per decoded level, coarse to fine, nil = none) and
-    /// dL/dfull; returns dL/dfeatures of both frames (nil at levels the decoder does not use).
-    public func backwardFlow(_ trace: DecoderTrace, gradLevels: [Tensor?], gradFull: Tensor?)
-        -> (feats1: [Tensor?], feats2: [Tensor?]) {
-        decoder.backward(trace.record, flows: trace.levels, gradLevels: gradLevels, gradFull: gradFull, store: parameters)
+    /// dL/dfull; returns dL/dfeatures of both frames (nil at levels the decoder does not use). Only as far as
+    /// `trainable` parts need: nothing when no flow-reaching part trains, the fine head's weights alone (no feature
+    /// gradients) when nothing before it trains.
+    public func backwardFlow(_ trace: DecoderTrace, gradLevels: [Tensor?], gradFull: Tensor?,
+                             trainable: TrainableParts = .all) -> (feats1: [Tensor?], feats2: [Tensor?]) {
+        guard trainable.flow else {
+            return (Array(repeating: nil, count: ModelConfig.levelCount), Array(repeating: nil, count: ModelConfig.levelCount))
+        }
+        return decoder.backward(trace.record, flows: trace.levels, gradLevels: gradLevels, gradFull: gradFull,
+                                store: parameters, onlyFineHead: !trainable.decoderBelowFineHead)
     }
 
     public func contentForTraining(_ feats: [Tensor]) -> ContentTrace {

@@ -29,6 +29,9 @@ public struct TrainerOptions {
     public var logEvery = 10
     public var seed: UInt64 = 0
     public var loss = LossConfig()
+    /// Parameter-name prefixes of the only parameters updated (empty: every parameter). The others keep their values
+    /// bit for bit, and the backward pass stops where no gradient reaches a trained one (`TrainableParts`).
+    public var trainOnly: [String] = []
 
     public init() {}
 }
@@ -49,7 +52,9 @@ public struct TrainingError: Error, CustomStringConvertible {
 /// views) and, after the content warm-up, one flow batch (both directions), both gradients into the shared
 /// encoder; global-norm clipping; AdamW with linear warm-up then cosine decay to 1% of the rate; checkpoints.
 /// Terms whose weights are all zero are not computed: no content pass without VICReg, and a supervised-only
-/// flow pass (forward direction, optional multi-scale term) when no self-supervised flow term is on.
+/// flow pass (forward direction, optional multi-scale term) when no self-supervised flow term is on. With
+/// `trainOnly`, only the named parameters are updated, and the passes whose loss reaches none of them are skipped
+/// (the content batch when neither the encoder nor the expander trains).
 public final class Trainer {
     public let model: MCJEPAModel
     public let options: TrainerOptions
@@ -58,6 +63,11 @@ public final class Trainer {
     public private(set) var state: TrainingState
     let optimizer: AdamW
     let decay: [Bool]
+    /// Per parameter (in `specs` order): whether it is updated.
+    let updated: [Bool]
+    public var updatedParameters: [Bool] { updated }
+    /// The parts of the network that hold an updated parameter.
+    public let trainable: TrainableParts
     private var rng: TrainingRNG
     /// The moving average of the weights, when `options.emaDecay` > 0.
     public let average: MCJEPAModel?
@@ -67,6 +77,11 @@ public final class Trainer {
         let specs = model.parameters.specs
         // Biases and norm gains (1-D) get no weight decay, as in the reference's parameter groups.
         decay = specs.map { $0.shape.count > 1 }
+        if let unmatched = options.trainOnly.first(where: { prefix in !specs.contains { $0.name.hasPrefix(prefix) } }) {
+            throw TrainingError(description: "--train-only \(unmatched): no parameter of \(model.config) starts with it")
+        }
+        updated = specs.map { spec in options.trainOnly.isEmpty || options.trainOnly.contains { spec.name.hasPrefix($0) } }
+        trainable = TrainableParts(trainable: zip(specs, updated).filter(\.1).map(\.0.name))
         optimizer = AdamW(parameterShapes: specs.map(\.shape), learningRate: options.learningRate, weightDecay: options.weightDecay)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         rng = TrainingRNG(seed: options.seed)
@@ -105,6 +120,12 @@ public final class Trainer {
     /// command.
     public var learningRateScales: [String: Tensor] = [:]
 
+    /// Whether a step computes the content (VICReg) pass: some VICReg weight is on and the encoder or the expander
+    /// trains.
+    public var computesContent: Bool {
+        options.loss.hasContentTerms && trainable.content
+    }
+
     /// Learning rate at `step` (train.py `lr_at`).
     public func learningRate(at step: Int) -> Float {
         cosineLearningRate(step: step, baseLR: options.learningRate, warmupSteps: options.warmup,
@@ -117,15 +138,16 @@ public final class Trainer {
         var loss = options.loss
         loss.useOcclusion = step >= options.occlusionStart && state.visible >= options.minVisible
         let flowOn = step >= options.contentWarmup
-        // With every VICReg weight at zero the content pass contributes nothing: skip it (and its batch).
-        let contentOn = loss.vicregInv != 0 || loss.vicregVar != 0 || loss.vicregCov != 0
+        // With every VICReg weight at zero, or nothing it reaches trained, the content pass contributes nothing: skip
+        // it (and its batch).
+        let contentOn = computesContent
         let views = contentOn ? try sampler.contentBatch(options.contentBatch, rng: &rng) : nil
         let flowBatch = flowOn ? try sampler.flowBatch(options.batch, rng: &rng) : nil
         model.parameters.zeroGradients()
         var terms: [String: Float] = [:]
         var total: Float = 0
         if let (viewA, viewB) = views {
-            let content = model.contentLossesWithBackward(viewA, viewB, config: loss)
+            let content = model.contentLossesWithBackward(viewA, viewB, config: loss, trainable: trainable)
             terms = content.terms
             terms["content"] = content.total
             total = content.total
@@ -135,7 +157,7 @@ public final class Trainer {
             let report = model.supervisedFlowLossWithBackward(batch.first, batch.second, target: target,
                                                               levelWeight: options.supervisedLevelWeight,
                                                               gradientScale: options.supervisedWeight,
-                                                              samples: batch.flowSamples)
+                                                              samples: batch.flowSamples, trainable: trainable)
             terms.merge(report.terms) { _, new in new }
             terms["synthetic_epe"] = terms.removeValue(forKey: "supervised_epe")
             terms["flow"] = options.supervisedWeight * report.total
@@ -143,7 +165,7 @@ public final class Trainer {
         } else if let batch = flowBatch {
             let (flow, _) = model.flowLossesWithBackward(batch.first, batch.second, config: loss, targetFlow: batch.flow,
                                                          supervisedWeight: options.supervisedWeight,
-                                                         targetSamples: batch.flowSamples)
+                                                         targetSamples: batch.flowSamples, trainable: trainable)
             terms.merge(flow.terms) { _, new in new }
             terms["flow"] = flow.total
             total += flow.total
@@ -162,8 +184,9 @@ public final class Trainer {
         terms["total"] = total
         let gradients = model.parameters.specs.map { model.parameters.gradient($0.name) }
         if options.clip > 0 {
+            // The norm of the updated parameters' gradients (a frozen one's may be partly computed, and is not used).
             var squares = 0.0
-            for g in gradients { for i in 0..<g.count { squares += Double(g.data[i]) * Double(g.data[i]) } }
+            for (g, isUpdated) in zip(gradients, updated) where isUpdated { for i in 0..<g.count { squares += Double(g.data[i]) * Double(g.data[i]) } }
             let norm = Float(squares.squareRoot())
             terms["grad_norm"] = norm
             // torch's clip_grad_norm_: scale by clip / (norm + 1e-6) when that is below 1.
@@ -173,7 +196,8 @@ public final class Trainer {
         optimizer.learningRate = learningRate(at: step)
         let specs = model.parameters.specs
         optimizer.update(parameters: specs.map { model.parameters[$0.name] }, gradients: gradients, decay: decay,
-                         learningRateScales: learningRateScales.isEmpty ? nil : specs.map { learningRateScales[$0.name] })
+                         learningRateScales: learningRateScales.isEmpty ? nil : specs.map { learningRateScales[$0.name] },
+                         updating: options.trainOnly.isEmpty ? nil : updated)
         if let average { updateAverage(average) }
         terms["occlusion_on"] = loss.useOcclusion ? 1 : 0
         state.step = step + 1

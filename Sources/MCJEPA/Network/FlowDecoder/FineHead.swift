@@ -46,12 +46,16 @@ struct FineHead {
 
     /// From dL/d(full-size flow), which also reaches the stop level's full-size flow unchanged (the caller passes it
     /// on): accumulates the block's weight gradients and returns dL/d(the stop level's flow) through the start flow,
-    /// and dL/d(frame 1's and frame 2's level-2 features).
-    func backward(_ r: Record, gradFull: Tensor, store: ParameterStore) -> (coarse: Tensor, f1: Tensor, f2: Tensor) {
+    /// and dL/d(frame 1's and frame 2's level-2 features). With `inputs` false (only the head trains), only the
+    /// weights' gradients: nil.
+    @discardableResult
+    func backward(_ r: Record, gradFull: Tensor, store: ParameterStore, inputs: Bool = true)
+        -> (coarse: Tensor, f1: Tensor, f2: Tensor)? {
         // d(refined - start) = the full-size gradient taken back to level 2.
         let dDelta = Tensor(shape: r.start.shape)
         upsampleFlowBackward(gradOutput: gradFull, into: dDelta)
-        let g = block.backward(r.block, gradFlow: dDelta, store: store)
+        let g = block.backward(r.block, gradFlow: dDelta, store: store, featureGradients: inputs)
+        guard inputs else { return nil }
         // The start flow reaches the output through the block (g.flow, its identity path included) and with a minus
         // sign through the subtraction.
         let dStart = g.flow

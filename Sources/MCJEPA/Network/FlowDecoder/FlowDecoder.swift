@@ -140,11 +140,17 @@ struct FlowDecoder {
     }
 
     /// Accumulates parameter gradients from dL/dflows (per decoded level, coarse to fine, nil = none) and dL/dfull;
-    /// returns dL/dfeatures of both frames (nil at levels the decoder does not use).
+    /// returns dL/dfeatures of both frames (nil at levels the decoder does not use). With `onlyFineHead` (nothing
+    /// else it reaches trains), only the fine head's weights' gradients: every level's gradient is ignored and no
+    /// feature gradient is returned.
     func backward(_ record: Record, flows: [Tensor], gradLevels: [Tensor?], gradFull: Tensor?,
-                  store: ParameterStore) -> (feats1: [Tensor?], feats2: [Tensor?]) {
+                  store: ParameterStore, onlyFineHead: Bool = false) -> (feats1: [Tensor?], feats2: [Tensor?]) {
         precondition(gradLevels.count == flows.count, "one gradient (or nil) per decoded level")
         var g1 = [Tensor?](repeating: nil, count: ModelConfig.levelCount), g2 = g1
+        if onlyFineHead {
+            if let fining = record.fine, let fine, let gradFull { fine.backward(fining, gradFull: gradFull, store: store, inputs: false) }
+            return (g1, g2)
+        }
         // A level's features are read in several places (reduction, correlation, upsampler): sum them.
         func add(_ gradient: Tensor, to grads: inout [Tensor?], level: Int) {
             if let g = grads[level - 1] { accumulate(g, gradient) } else { grads[level - 1] = gradient }
@@ -154,7 +160,7 @@ struct FlowDecoder {
         // The fine head: the full-size gradient reaches its block, and, unchanged, the stop level's full-size flow.
         var fromFine: Tensor?
         if let fining = record.fine, let fine, let gradFull {
-            let g = fine.backward(fining, gradFull: gradFull, store: store)
+            let g = fine.backward(fining, gradFull: gradFull, store: store)!
             fromFine = g.coarse
             add(g.f1, to: &g1, level: ModelConfig.fineLevel)
             add(g.f2, to: &g2, level: ModelConfig.fineLevel)

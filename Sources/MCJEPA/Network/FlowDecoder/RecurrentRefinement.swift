@@ -93,8 +93,10 @@ struct RecurrentRefinement {
     }
 
     /// From dL/d(refined flow): dL/d(the flow it started from), dL/d(context) and dL/d(frame 1's and frame 2's
-    /// features), summed over the iterations; accumulates the shared weights' gradients of every one.
-    func backward(_ r: Record, gradFlow: Tensor, store: ParameterStore)
+    /// features), summed over the iterations; accumulates the shared weights' gradients of every one. Without
+    /// `featureGradients` (nothing before the block trains) the context's and features' gradients are not computed
+    /// and stay zero; the weights' are the same.
+    func backward(_ r: Record, gradFlow: Tensor, store: ParameterStore, featureGradients: Bool = true)
         -> (flow: Tensor, context: Tensor, f1: Tensor, f2: Tensor) {
         let dContext = Tensor(shape: [gradFlow.n, r.contextChannels, gradFlow.h, gradFlow.w])
         let dF1 = Tensor(shape: r.f1.shape), dF2 = Tensor(shape: r.f2.shape)
@@ -109,12 +111,13 @@ struct RecurrentRefinement {
             let dEncoded = leakyReLUGradient(input: step.encoded, gradOutput: dActivated)
             let dInput = encode.backward(input: step.input, gradOutput: dEncoded, store: store)!
             let dCorr = Tensor(shape: [dInput.n, ModelConfig.correlationChannels, dInput.h, dInput.w])
-            concatChannelsBackward(gradOutput: dInput, gradParts: [dCorr, dIn, dContext],
+            concatChannelsBackward(gradOutput: dInput, gradParts: [dCorr, dIn, featureGradients ? dContext : nil],
                                    channels: [ModelConfig.correlationChannels, 2, r.contextChannels])
             let dWarped = Tensor(shape: step.warped.shape)
             correlationBackward(r.f1, step.warped, radius: ModelConfig.correlationRadius, gradOutput: dCorr,
-                                gradF1: dF1, gradF2: dWarped)
-            backwardWarpBackward(image: r.f2, flow: step.flow, gradOutput: dWarped, gradImage: dF2, gradFlow: dIn)
+                                gradF1: featureGradients ? dF1 : nil, gradF2: dWarped)
+            backwardWarpBackward(image: r.f2, flow: step.flow, gradOutput: dWarped,
+                                 gradImage: featureGradients ? dF2 : nil, gradFlow: dIn)
             dFlow = dIn
         }
         return (dFlow, dContext, dF1, dF2)
