@@ -24,19 +24,28 @@ public final class ModelObjectPropagation {
     public let estimator: FlowEstimator
     public let level: Int
     public let method: PropagationMethod
+    /// What the affinity compares: `appearance` for flow-guided, always the features for `.features` (DINO's
+    /// protocol is the measure of the model's features, so nothing else enters it).
+    public let appearance: PropagationAppearance
     private var previous: FrameFeatures
     private let flowGuided: FlowGuidedPropagation?
     private let featureOnly: LabelPropagation?
 
-    /// Starts from the first frame's features and its mask (object ids per pixel).
-    /// - Throws: `SegmentationError` when the mask does not fit the frame.
-    public init(estimator: FlowEstimator, level: Int, method: PropagationMethod, firstFeatures: FrameFeatures,
-         firstMask: [UInt8], width: Int, height: Int) throws {
+    /// Starts from the first frame's features, its pixels (packed RGB, for a colour appearance) and its mask
+    /// (object ids per pixel).
+    /// - Throws: `SegmentationError` when the mask or the frame does not fit the frame's size.
+    public init(estimator: FlowEstimator, level: Int, method: PropagationMethod,
+                appearance: PropagationAppearance = .default, firstFeatures: FrameFeatures, firstRGB: [UInt8],
+                firstMask: [UInt8], width: Int, height: Int) throws {
+        guard firstRGB.count == width * height * 3 else {
+            throw SegmentationError(file: "", reason: "first frame holds \(firstRGB.count / 3) pixels, expected \(width)x\(height)")
+        }
         self.estimator = estimator
         self.level = level
         self.method = method
+        self.appearance = method == .features ? .features : appearance
         previous = firstFeatures
-        let (map, stride) = frameAlignedFeatures(firstFeatures, level: level)
+        let (map, stride) = self.appearance.descriptor(firstFeatures, level: level, rgb: firstRGB)
         let affinity = LabelPropagation.Configuration(stride: stride)
         switch method {
         case .flowGuided:
@@ -53,35 +62,45 @@ public final class ModelObjectPropagation {
 
     /// The next frame's mask from its features and packed RGB.
     public func next(_ features: FrameFeatures, rgb: [UInt8]) throws -> [UInt8] {
+        guard rgb.count == features.width * features.height * 3 else {
+            throw SegmentationError(file: "", reason: "frame holds \(rgb.count / 3) pixels, expected \(features.width)x\(features.height)")
+        }
         defer { previous = features }
-        let map = frameAlignedFeatures(features, level: level).map
-        if let featureOnly { return try featureOnly.propagate(map) }
-        // The two flows need only the two frames, the affinity only this frame's features: the three run side by
-        // side, so each one's serial stretches (the network's coarse levels, DIS's set-up, the affinity's
-        // upsampling) leave the other core to the others. Each job writes its own variable, read after all end.
+        if let featureOnly { return try featureOnly.propagate(appearance.descriptor(features, level: level, rgb: rgb).map) }
+        // The two flows need only the two frames, the affinity only this frame's descriptor: the three run side
+        // by side, so each one's serial stretches (the network's coarse levels, DIS's set-up, the descriptor and
+        // the affinity's upsampling) leave the other core to the others. Each job writes its own variable, read
+        // after all end.
         nonisolated(unsafe) var backward: FlowField?, forward: FlowField?
-        nonisolated(unsafe) var appearance: Result<FlowGuidedPropagation.Appearance, Error>?
+        nonisolated(unsafe) var appearanceMaps: Result<FlowGuidedPropagation.Appearance, Error>?
         nonisolated(unsafe) let (estimator, previous, features, flowGuided) = (estimator, previous, features, flowGuided!)
+        let (appearance, level) = (appearance, level)
         DispatchQueue.concurrentPerform(iterations: 3) { job in
             switch job {
             case 0: backward = estimator.flow(from: features, to: previous)
             case 1: forward = estimator.flow(from: previous, to: features)
-            default: appearance = Result { try flowGuided.appearance(map) }
+            default:
+                appearanceMaps = Result {
+                    try flowGuided.appearance(appearance.descriptor(features, level: level, rgb: rgb).map)
+                }
             }
         }
-        return try flowGuided.propagate(try appearance!.get(), rgb: rgb, backward: backward, forward: forward)
+        return try flowGuided.propagate(try appearanceMaps!.get(), rgb: rgb, backward: backward, forward: forward)
     }
 }
 
 extension DAVISEvaluation.PredictionSource {
     /// `eval vos` without `--pred`: each sequence segmented as `propagate` segments a video, one frame at a time
     /// (the evaluation runs one sequence at a time, so the estimator is never used by two at once).
-    public static func model(_ estimator: FlowEstimator, level: Int, method: PropagationMethod, name: String) -> Self {
+    public static func model(_ estimator: FlowEstimator, level: Int, method: PropagationMethod,
+                             appearance: PropagationAppearance = .default, name: String) -> Self {
         nonisolated(unsafe) let estimator = estimator
         return .segmenter(name: name) { first, mask in
             let propagation = try ModelObjectPropagation(estimator: estimator, level: level, method: method,
+                                                         appearance: appearance,
                                                          firstFeatures: estimator.features(FrameImage(first)),
-                                                         firstMask: mask.labels, width: first.width, height: first.height)
+                                                         firstRGB: first.rgb, firstMask: mask.labels,
+                                                         width: first.width, height: first.height)
             return { try propagation.next(estimator.features(FrameImage($0)), rgb: $0.rgb) }
         }
     }

@@ -7,14 +7,17 @@ struct VOSBench: ParsableCommand {
         abstract: "eval vos frames/s and J&F of the model's propagation against colour-patch propagation.",
         discussion: """
             Runs the built `mcjepa-video eval vos DAVIS_ROOT --json` (swift build -c release first) once per \
-            method: the model with --method flow-guided (its default) and --method features, and \
-            --pred colour-propagation, the non-learned peer, in the same run. For each: frames (all frames of all \
-            sequences, the given first ones included), wall seconds, frames/s, the CPU seconds of the process and \
-            J&F. On a shared machine the wall time depends on the neighbours; frames per CPU-second times the \
-            thread count bounds what the machine would give alone (parts of the work run on one thread).
+            method: --pred colour-propagation, the non-learned peer, then the model with --method flow-guided \
+            and each --appearance of --appearances (features, colour patches, both), and --method features \
+            (DINO's protocol), in the same run. For each: frames (all frames of all sequences, the given first \
+            ones included), wall seconds, frames/s, the CPU seconds of the process, J&F and each sequence's J&F. \
+            On a shared machine the wall time depends on the neighbours; frames per CPU-second times the thread \
+            count bounds what the machine would give alone (parts of the work run on one thread).
             """)
     @Argument(help: "A DAVIS-layout folder, e.g. ../shared/data/davis-dev.") var davisRoot: String
     @Option(help: "Threads for the model (--threads of eval vos).") var threads = 2
+    @Option(help: "The --appearance values of flow-guided propagation to run, comma-separated.")
+    var appearances = "features,colour,both"
 
     func run() throws {
         let tool = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -22,11 +25,12 @@ struct VOSBench: ParsableCommand {
         guard FileManager.default.isExecutableFile(atPath: tool) else {
             throw ValidationError("\(tool) not built (swift build -c release first)")
         }
-        let runs: [(String, [String])] = [
-            ("colour-propagation (peer)", ["--pred", "colour-propagation"]),
-            ("model, flow-guided", ["--method", "flow-guided", "--threads", "\(threads)"]),
-            ("model, features (DINO protocol)", ["--method", "features", "--threads", "\(threads)"]),
-        ]
+        let flowGuided = appearances.split(separator: ",").map { appearance in
+            ("model, flow-guided, --appearance \(appearance)",
+             ["--method", "flow-guided", "--appearance", String(appearance), "--threads", "\(threads)"])
+        }
+        let runs: [(String, [String])] = [("colour-propagation (peer)", ["--pred", "colour-propagation"])] + flowGuided
+            + [("model, features (DINO protocol)", ["--method", "features", "--threads", "\(threads)"])]
         var peerRate: Double?
         print("eval vos on \(davisRoot) (\(threads) threads)")
         for (name, arguments) in runs {
@@ -55,6 +59,10 @@ struct VOSBench: ParsableCommand {
             let ratio = peerRate.map { String(format: ", %.2fx the peer's frames/s", rate / $0) } ?? ""
             print(String(format: "  %@: J&F %.3f, %d frames in %.1f s = %.2f frames/s (%.1f CPU s = %.2f frames per CPU-second)%@",
                          name, jAndF, frames, seconds, rate, cpu, perCPUSecond, ratio))
+            let perSequence = sequences.map { sequence in
+                String(format: "%@ %.1f", (sequence["sequence"] as? String) ?? "?", 100 * ((sequence["jAndF"] as? Double) ?? .nan))
+            }
+            print("    per sequence: " + perSequence.joined(separator: ", "))
             if peerRate == nil { peerRate = rate }
         }
     }

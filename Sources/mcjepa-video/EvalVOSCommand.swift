@@ -24,7 +24,9 @@ struct EvalVOSCommand: AsyncParsableCommand {
             `propagate` does: --method flow-guided (default) carries the previous masks along the flow (the \
             network's, refined by DIS's search to half resolution) \
             where the forward-backward check passes and corrects them by feature affinity, then refines edges on \
-            the frame; --method features is feature affinity alone (DINO's protocol, what papers report). \
+            the frame; --appearance says what its affinity compares: the model's features (default), colour \
+            patches of the frame at the same stride, or both with equal weight. --method features is feature \
+            affinity alone (DINO's protocol, what papers report; --appearance does not apply). \
             Features are level --level of the encoder pyramid (default 3, stride 8), resampled onto a grid \
             aligned with the frame (the network sees a padded, with --max-side also shrunk, frame).
             """)
@@ -41,13 +43,15 @@ struct EvalVOSCommand: AsyncParsableCommand {
     @Option(help: "Without --pred: the encoder pyramid level whose features are propagated (1...6, stride 2^level).")
     var level = 3
 
-    @Option(help: "Without --pred: flow-guided (flow and features) or features (DINO's feature-only protocol).")
-    var method: PropagationMethod = .flowGuided
+    @OptionGroup var propagation: PropagationOptions
 
     @OptionGroup var modelOptions: ModelOptions
 
     func validate() throws {
         try modelOptions.checkUnused(withPrediction: pred)
+        if pred != nil && propagation.appearance != nil {
+            throw ValidationError("--appearance applies only without --pred")
+        }
         guard (1...ModelConfig.levelCount).contains(level) else {
             throw ValidationError("--level must be in 1...\(ModelConfig.levelCount)")
         }
@@ -57,9 +61,12 @@ struct EvalVOSCommand: AsyncParsableCommand {
         let source: DAVISEvaluation.PredictionSource
         switch pred {
         case nil:
-            let name = "model \(modelOptions.model ?? "built-in") (\(method.rawValue), level \(level)"
+            let (method, appearance) = (propagation.method, propagation.resolvedAppearance)
+            let name = "model \(modelOptions.model ?? "built-in") (\(method.rawValue)"
+                + (method == .flowGuided ? ", appearance \(appearance.rawValue)" : "") + ", level \(level)"
                 + (modelOptions.maxSide.map { ", max side \($0))" } ?? ")")
-            source = .model(try modelOptions.estimator(refinement: method.refinement), level: level, method: method, name: name)
+            source = .model(try modelOptions.estimator(refinement: method.refinement), level: level, method: method,
+                            appearance: appearance, name: name)
         case "first-mask": source = .firstMask
         case "colour-propagation":
             let configuration = LabelPropagation.Configuration()

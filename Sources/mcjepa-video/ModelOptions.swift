@@ -35,3 +35,22 @@ struct ModelOptions: ParsableArguments {
 
 extension RefinementMethod: ExpressibleByArgument {}
 extension PropagationMethod: ExpressibleByArgument {}
+extension PropagationAppearance: ExpressibleByArgument {}
+
+/// `--method` and `--appearance` of `propagate` and `eval vos`.
+struct PropagationOptions: ParsableArguments {
+    @Option(help: "flow-guided (flow and appearance, default) or features (DINO's feature-only protocol).")
+    var method: PropagationMethod = .flowGuided
+    @Option(help: ArgumentHelp("What flow-guided propagation's affinity compares: the model's features, colour patches, or both (default: \(PropagationAppearance.default.rawValue)).",
+                               valueName: "features|colour|both"))
+    var appearance: PropagationAppearance?
+
+    func validate() throws {
+        if method == .features, let appearance, appearance != .features {
+            throw ValidationError("--appearance \(appearance.rawValue) applies to --method flow-guided; --method features is DINO's protocol, the model's features alone")
+        }
+    }
+
+    /// The appearance that runs (always the features with --method features).
+    var resolvedAppearance: PropagationAppearance { method == .features ? .features : appearance ?? .default }
+}

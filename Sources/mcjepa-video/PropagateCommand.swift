@@ -18,7 +18,9 @@ struct PropagateCommand: AsyncParsableCommand {
             masks are carried along the backward flow (the network's, refined by DIS's search to half resolution: \
             `flow --refinement fast-search`) where the forward-backward check passes, averaged \
             with label propagation through features (top-5 cosine neighbours within 12 cells, temperature 0.1, as \
-            DINO's VOS evaluation), and the edges refined on the frame by a guided filter. --method features: \
+            DINO's VOS evaluation), and the edges refined on the frame by a guided filter; --appearance says what \
+            that affinity compares: the model's features (default), colour patches (the mean colour of each \
+            cell's quadrants), or both with equal weight (a neighbour must match on both). --method features: \
             feature propagation alone, DINO's protocol. Features are level --level of the encoder's pyramid \
             (stride 2^level; the default 3 is stride 8). Masks are written as DAVIS palette PNGs DIR/%06d.png, one per \
             frame (frame 0 is the given mask), with the object ids of --mask; DIR defaults to INPUT_BASENAME.masks \
@@ -35,8 +37,7 @@ struct PropagateCommand: AsyncParsableCommand {
     var output: String?
     @Option(help: "Also write the masks drawn over the video to this path (e.g. out.mp4).") var video: String?
     @Option(help: "Encoder pyramid level whose features are propagated (1...6, stride 2^level).") var level = 3
-    @Option(help: "flow-guided (flow and features, default) or features (DINO's feature-only protocol).")
-    var method: PropagationMethod = .flowGuided
+    @OptionGroup var propagationOptions: PropagationOptions
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var reporting: ReportingOptions
     @OptionGroup var overwriteOption: OverwriteOption
@@ -50,6 +51,7 @@ struct PropagateCommand: AsyncParsableCommand {
     func run() async throws {
         let firstMask = try DAVISMasks.read(path: mask)
         let reporter = reporting.reporter()
+        let (method, appearance) = (propagationOptions.method, propagationOptions.resolvedAppearance)
         let estimator = try modelOptions.estimator(refinement: method.refinement, verbose: reporting.verbose, reporter: reporter)
         var job = MaskVideoJob(source: try input.frameInput(), decode: input.decodeOptions(threads: modelOptions.threads),
                                outputFolder: output ?? input.defaultOutputFolder(suffix: "masks"), video: video,
@@ -63,7 +65,8 @@ struct PropagateCommand: AsyncParsableCommand {
                     throw VideoPipelineError(path: mask, reason: "the mask is \(firstMask.width)x\(firstMask.height), the video \(frame.width)x\(frame.height)")
                 }
                 propagation = try ModelObjectPropagation(estimator: estimator, level: level, method: method,
-                                                         firstFeatures: features, firstMask: firstMask.labels,
+                                                         appearance: appearance, firstFeatures: features,
+                                                         firstRGB: frame.rgb, firstMask: firstMask.labels,
                                                          width: frame.width, height: frame.height)
                 return firstMask.labels
             }

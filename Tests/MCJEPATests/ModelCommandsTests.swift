@@ -136,7 +136,7 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
         let result = try runProcess(tool, ["eval", "vos", root, "--model", model, "--json"])
         XCTAssertEqual(result.status, 0, result.err)
         let report = try jsonReport(result.out)
-        XCTAssertEqual(report["prediction"] as? String, "model \(model) (flow-guided, level 3)")
+        XCTAssertEqual(report["prediction"] as? String, "model \(model) (flow-guided, appearance features, level 3)")
         let j = try XCTUnwrap(report["j"] as? Double)
         XCTAssertTrue((0...1).contains(j), "\(j)")
         XCTAssertGreaterThan(j, 0, "the square is found at least in part")
@@ -164,6 +164,50 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
             XCTAssertEqual(missing.status, 1)
             XCTAssertEqual(missing.err, "mcjepa-video: \(BuiltInWeights.missingMessage)\n")
         }
+    }
+
+    /// `--appearance` of flow-guided propagation, end to end: each value runs and is named in the report, the
+    /// colour patches find the red square whatever the random model's features say, `propagate` writes the masks
+    /// `eval vos` scores, and the option is refused where it has no meaning.
+    func testPropagateAndEvalVOSTakeAnAppearance() throws {
+        let tool = try commandLineTool()
+        let (model, _) = try savedTestModel()
+        let root = try makeSyntheticDAVIS()
+        var scores: [String: Double] = [:]
+        for appearance in ["features", "colour", "both"] {
+            let result = try runProcess(tool, ["eval", "vos", root, "--model", model, "--appearance", appearance, "--json"])
+            XCTAssertEqual(result.status, 0, result.err)
+            let report = try jsonReport(result.out)
+            XCTAssertEqual(report["prediction"] as? String, "model \(model) (flow-guided, appearance \(appearance), level 3)")
+            scores[appearance] = try XCTUnwrap(report["j"] as? Double)
+        }
+        XCTAssertGreaterThan(try XCTUnwrap(scores["colour"]), 0.8, "the square's colour sets it apart: \(scores)")
+        // The flow carries the square almost alone here (J near 1 for all three), but the affinity decides a few
+        // edge pixels: the option reaches the propagation.
+        XCTAssertNotEqual(scores["features"], scores["colour"], "\(scores)")
+
+        let pred = file("pred")
+        let propagated = try runProcess(tool, ["propagate", "\(root)/JPEGImages/480p/square", "--mask",
+                                               "\(root)/Annotations/480p/square/00000.png", "-o", "\(pred)/square",
+                                               "--model", model, "--appearance", "colour"])
+        XCTAssertEqual(propagated.status, 0, propagated.err)
+        let fromFiles = try runProcess(tool, ["eval", "vos", root, "--pred", pred, "--json"])
+        XCTAssertEqual(try XCTUnwrap(try jsonReport(fromFiles.out)["j"] as? Double), try XCTUnwrap(scores["colour"]), accuracy: 1e-12)
+
+        let dino = try runProcess(tool, ["eval", "vos", root, "--model", model, "--method", "features", "--appearance", "both"])
+        XCTAssertEqual(dino.status, 2)
+        XCTAssertTrue(dino.err.contains("--appearance both applies to --method flow-guided"), dino.err)
+        let dinoFeatures = try runProcess(tool, ["eval", "vos", root, "--model", model, "--method", "features",
+                                                 "--appearance", "features", "--json"])
+        XCTAssertEqual(dinoFeatures.status, 0, dinoFeatures.err)
+        XCTAssertEqual(try jsonReport(dinoFeatures.out)["prediction"] as? String, "model \(model) (features, level 3)")
+        let withPred = try runProcess(tool, ["eval", "vos", root, "--pred", pred, "--appearance", "colour"])
+        XCTAssertEqual(withPred.status, 2)
+        XCTAssertTrue(withPred.err.contains("--appearance applies only without --pred"), withPred.err)
+        let unknown = try runProcess(tool, ["propagate", "\(root)/JPEGImages/480p/square", "--mask",
+                                            "\(root)/Annotations/480p/square/00000.png", "-o", file("o"),
+                                            "--model", model, "--appearance", "texture"])
+        XCTAssertEqual(unknown.status, 2, unknown.err)
     }
 
     func testEvalFlowWithAModelScoresASyntheticSetAndReportsTheTime() throws {

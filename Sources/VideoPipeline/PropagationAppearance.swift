@@ -1,0 +1,36 @@
+import MCJEPA
+import Segmentation
+
+/// What the appearance step of flow-guided propagation compares from frame to frame (the affinity of
+/// `LabelPropagation`: cosine similarity of cell descriptors, temperature, top-k).
+///
+/// The model's stride-8 features and raw colour fail differently: colour confuses an object with background of
+/// its colour, and the features blur the colour edges that separate an object from what touches it. `both` asks
+/// each cell to match on both. On davis-dev (`mcjepa-bench vos`), flow-guided J&F: features 63.6, colour 65.3,
+/// both 65.0; but colour and both lose kite-surf by 8.6 and 6.7, so by the rule set before measuring (+1.0 J&F,
+/// no sequence worse by more than 2) the default stays the features (the model card has the figures).
+public enum PropagationAppearance: String, CaseIterable, Sendable {
+    /// The model's features at the propagation level alone.
+    case features
+    /// Colour patches alone (`ColourPatchFeatures`: the mean colour of each cell's four quadrants), no model.
+    case colour
+    /// Both, joined with equal weight (`FeatureMap.joined`): each part scaled to length 1/sqrt(2) per cell, so
+    /// the cosine of two cells is the mean of the features' cosine and the colour's, and their affinity
+    /// exp(cos / T) the geometric mean of the two affinities, whatever each part's channel count or scale.
+    case both
+
+    /// What `propagate` and `eval vos` use unless told otherwise.
+    public static let `default`: PropagationAppearance = .features
+
+    /// A frame's descriptor map on the frame-aligned grid of encoder level `level`, and that grid's stride in
+    /// frame pixels. `rgb` is the frame, packed RGB at its full size (`features.width` x `features.height`).
+    public func descriptor(_ features: FrameFeatures, level: Int, rgb: [UInt8]) -> (map: FeatureMap, stride: Int) {
+        let model = frameAlignedFeatures(features, level: level)
+        if self == .features { return model }
+        // The grid's stride is at least 2 (level >= 1, frames are only ever shrunk for the network), as the
+        // quadrants need; the colour map has ceil(size / stride) cells per side, the frame-aligned grid's count.
+        let colour = ColourPatchFeatures.features(rgb: rgb, width: features.width, height: features.height,
+                                                  stride: model.stride)
+        return (self == .colour ? colour : FeatureMap.joined([model.map, colour]), model.stride)
+    }
+}
