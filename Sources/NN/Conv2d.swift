@@ -4,9 +4,12 @@
 // KD = CG * KH * KW (the im2col column height, i.e. the GEMM's inner dimension).
 // Weights are (O, CG, KH, KW) and bias (O), as in PyTorch.
 //
-// Three paths: 1x1 stride-1 unpadded convolutions are one sgemm on the input as it lies (no im2col);
-// depthwise convolutions (G == C == O) run a direct loop (DepthwiseConv2d.swift); everything else is im2col
-// over bands of output rows + sgemm, col2im for the input gradient.
+// Four forward paths: 1x1 stride-1 unpadded convolutions are one sgemm on the input as it lies (no im2col);
+// depthwise convolutions (G == C == O) run a direct loop (DepthwiseConv2d.swift); ungrouped stride-1 convolutions
+// with few outputs (O KH KW <= C, e.g. a flow head's 3x3 conv to 2 channels) are one sgemm to O KH KW channels (one
+// per output and tap) whose shifted planes are summed, since im2col's column (C KH KW rows) would be the larger
+// matrix; everything else is im2col over bands of output rows + sgemm. The backward is im2col + sgemm, col2im for
+// the input gradient (or the direct loop for depthwise).
 // Backward functions ACCUMULATE (+=) into the gradient tensors they are given (nil = not needed), so a tensor
 // used by several layers collects all its gradients; the caller zeroes them once per step.
 
@@ -50,6 +53,52 @@ private func isPointwise(_ weight: Tensor, _ config: Conv2dConfig) -> Bool {
     weight.shape[2] == 1 && weight.shape[3] == 1 && config.stride == 1 && config.padding == 0 && config.groups == 1
 }
 
+/// Whether the tap planes (O KH KW of them) are fewer than the input channels, for an ungrouped stride-1 kernel larger
+/// than 1x1: then `tapPlanesForward` moves less memory than im2col.
+private func hasFewOutputs(_ x: Tensor, _ weight: Tensor, _ config: Conv2dConfig) -> Bool {
+    config.groups == 1 && config.stride == 1 && weight.shape[2] * weight.shape[3] > 1
+        && weight.shape[0] * weight.shape[2] * weight.shape[3] <= x.c
+}
+
+/// y[n, o, oy, ox] = sum over taps (ky, kx) of z[n, o KK + ky KW + kx, oy - pad + ky dil, ox - pad + kx dil] (taps
+/// outside the input read zero), z = W' x one sgemm over the input pixels, W'[o KK + k, c] = weight[o, c, k].
+private func tapPlanesForward(input x: Tensor, weight: Tensor, config: Conv2dConfig, output y: Tensor) {
+    let (N, C, H, W) = (x.n, x.c, x.h, x.w)
+    let (O, KH, KW, OH, OW) = (y.c, weight.shape[2], weight.shape[3], y.h, y.w)
+    let KK = KH * KW, pad = config.padding, dil = config.dilation
+    let taps = Tensor(uninitializedShape: [O * KK, C])
+    let wp = weight.data, tp = taps.data
+    for o in 0..<O { for c in 0..<C { for k in 0..<KK { tp[(o * KK + k) * C + c] = wp[(o * C + c) * KK + k] } } }
+    withScratch(O * KK * H * W) { z in
+        nonisolated(unsafe) let (z, yp) = (z, y.data)  // each task writes its own output planes
+        for n in 0..<N {
+            sgemm(m: O * KK, n: H * W, k: C, a: tp, lda: C, b: x.data + n * C * H * W, ldb: H * W, beta: 0, c: z, ldc: H * W)
+            parallelFor(O, itemCost: KK * OH * OW) { outputs in
+                for o in outputs {
+                    let out = yp + (n * O + o) * OH * OW
+                    out.update(repeating: 0, count: OH * OW)
+                    for ky in 0..<KH {
+                        // Output rows whose tap row lies inside the input.
+                        let dy = ky * dil - pad
+                        let oy0 = max(0, -dy), oy1 = min(OH, H - dy)
+                        guard oy0 < oy1 else { continue }
+                        for kx in 0..<KW {
+                            let dx = kx * dil - pad
+                            let ox0 = max(0, -dx), ox1 = min(OW, W - dx)
+                            guard ox0 < ox1 else { continue }
+                            let plane = z + (o * KK + ky * KW + kx) * H * W
+                            for oy in oy0..<oy1 {
+                                let src = plane + (oy + dy) * W + dx, dst = out + oy * OW
+                                for ox in ox0..<ox1 { dst[ox] += src[ox] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 private func isDepthwise(_ x: Tensor, _ weight: Tensor, _ config: Conv2dConfig) -> Bool {
     config.groups > 1 && config.groups == x.c && weight.shape[0] == x.c
 }
@@ -68,6 +117,8 @@ public func conv2dForward(input x: Tensor, weight: Tensor, bias: Tensor?, config
             sgemm(m: O, n: P, k: C, a: weight.data, lda: C, b: x.data + n * C * H * W, ldb: H * W,
                   beta: 0, c: y.data + n * O * P, ldc: P)
         }
+    } else if hasFewOutputs(x, weight, config) {
+        tapPlanesForward(input: x, weight: weight, config: config, output: y)
     } else {
         let geometry = Im2colGeometry(x: x, weight: weight, config: config, outH: OH, outW: OW)
         let (G, CG, OG, KD) = (config.groups, C / config.groups, O / config.groups, geometry.columnHeight)
