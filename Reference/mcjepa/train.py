@@ -22,7 +22,7 @@ import math
 import os
 import random
 import time
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import cv2
 import numpy as np
@@ -207,6 +207,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--refinement-width", type=int, default=None, metavar="W",
                     help="width of the refinement's update block (with --refinement-iterations); default: the --init "
                          "file's, else 64")
+    ap.add_argument("--fine-iterations", type=int, default=None, metavar="K",
+                    help="iterations of the fine head at 1/4 resolution (0 = none), whose correction is added to the "
+                         "full-size flow; default: the --init file's, else 0; from an --init file without it the head "
+                         "starts fresh (its last conv at zero: the file's flow)")
+    ap.add_argument("--fine-width", type=int, default=None, metavar="W",
+                    help="width of the fine head's update block (with --fine-iterations); default: the --init file's, "
+                         "else 32")
+    ap.add_argument("--train-only", action="append", default=[], metavar="PREFIX",
+                    help="update only the parameters whose names start with PREFIX (repeatable, e.g. decoder.fine.); "
+                         "the others keep their values, and with neither encoder. nor expander. trained the content "
+                         "loss, which reaches neither, is not computed")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -238,6 +249,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         ap.error("--refinement-width must be in [1, 1024]")
     if args.refinement_width is not None and not (args.refinement_iterations or 0) > 0:
         ap.error("--refinement-width needs --refinement-iterations above 0")
+    if args.fine_iterations is not None and not 0 <= args.fine_iterations <= 64:
+        ap.error("--fine-iterations must be in [0, 64] (0 = none)")
+    if args.fine_width is not None and not 1 <= args.fine_width <= 1024:
+        ap.error("--fine-width must be in [1, 1024]")
+    if args.fine_width is not None and not (args.fine_iterations or 0) > 0:
+        ap.error("--fine-width needs --fine-iterations above 0")
     if not 0 <= args.synthetic_rotation <= 45:
         ap.error("--synthetic-rotation must be in [0, 45] degrees")
     if not 0 <= args.synthetic_zoom <= 0.5:
@@ -338,10 +355,20 @@ def extend_to_finer_levels(model: MCJEPA, tensors: Dict[str, torch.Tensor]) -> D
     return extended
 
 
+def trainable_names(model: MCJEPA, prefixes: List[str]) -> set:
+    """Names of the parameters `--train-only` trains (all without prefixes); a prefix that matches none is an error."""
+    names = [n for n, _ in model.named_parameters()]
+    for prefix in prefixes:
+        if not any(n.startswith(prefix) for n in names):
+            raise SystemExit(f"--train-only {prefix}: no parameter of the model starts with it")
+    return {n for n in names if not prefixes or any(n.startswith(p) for p in prefixes)}
+
+
 def load_weights(model: MCJEPA, path: str, tensors: Dict[str, torch.Tensor], fresh_upsampler: bool = False) -> None:
     """`tensors` (read from `path`) into `model`, names and shapes exactly; with `fresh_upsampler`, a file without
     the convex upsampler's tensors may start a model with one (they keep their bilinear-stencil initialisation); a
-    file without the recurrent refinement a model with one (its zero `out` conv leaves the file's flow); a
+    file without the recurrent refinement or the fine head a model with one (its zero `out` conv leaves the file's
+    flow); a
     shared estimator starts a model with one per level (`split_shared_estimator`), and a file whose decoder stops at a
     coarser level one that decodes finer levels (`extend_to_finer_levels`: their reductions start fresh)."""
     coarser = {f"decoder.reduce.l{lv}.{kind}" for lv in range(model.cfg.decoder_stop_level, NUM_LEVELS)
@@ -349,7 +376,8 @@ def load_weights(model: MCJEPA, path: str, tensors: Dict[str, torch.Tensor], fre
     tensors = extend_to_finer_levels(model, split_shared_estimator(model, tensors))
     missing, unexpected = model.load_state_dict(tensors, strict=False)
     fresh = [n for n in missing if n in coarser or (n.startswith("decoder.upsampler.") and (fresh_upsampler or coarser))
-             or (n.startswith("decoder.refinement.") and not any(t.startswith("decoder.refinement.") for t in tensors))]
+             or (n.startswith("decoder.refinement.") and not any(t.startswith("decoder.refinement.") for t in tensors))
+             or (n.startswith("decoder.fine.") and not any(t.startswith("decoder.fine.") for t in tensors))]
     if missing and fresh == missing and not unexpected:
         print(f"{path}: starting {', '.join(missing)} fresh", flush=True)
         return
@@ -412,18 +440,36 @@ def main(argv=None) -> None:
         raise SystemExit(f"{continued}: has a recurrent refinement, which cannot be dropped")
     refinement_width = 0 if not iterations else (
         args.refinement_width or continued_cfg.get("refinement_width") or 64)
+    fine = (args.fine_iterations if args.fine_iterations is not None
+            else continued_cfg.get("fine_iterations", preset_cfg.get("fine_iterations", 0)))
+    if continued_cfg.get("fine_iterations", 0) and not fine:
+        raise SystemExit(f"{continued}: has a fine head, which cannot be dropped")
+    fine_width = 0 if not fine else (args.fine_width or continued_cfg.get("fine_width") or 32)
     cfg = dataclasses.replace(cfg, decoder_stop_level=stop, upsampler_width=width, per_level_estimators=per_level,
-                              refinement_iterations=iterations, refinement_width=refinement_width)
-    model = MCJEPA(cfg).to(device)
+                              refinement_iterations=iterations, refinement_width=refinement_width,
+                              fine_iterations=fine, fine_width=fine_width)
+    try:
+        model = MCJEPA(cfg).to(device)
+    except ValueError as error:
+        raise SystemExit(f"the network: {error}")
     loss_cfg = loss_config(args.loss)
+    trained = trainable_names(model, args.train_only)
+    if args.train_only:
+        for n, p in model.named_parameters():
+            p.requires_grad_(n in trained)
+        if not any(n.startswith(("encoder.", "expander.")) for n in trained) and loss_cfg.has_content_terms():
+            # VICReg reaches only the encoder and the expander: with both frozen it would be computed for nothing.
+            loss_cfg.vicreg_inv = loss_cfg.vicreg_var = loss_cfg.vicreg_cov = 0.0
+            if rank == 0:
+                print("no content batch: its loss reaches no trained parameter", flush=True)
     make_flow = not args.synthetic_on_device
     # Workers only when they have batches to make: with on-device pairs and no content terms they would have none.
     # With workers this process makes no batches, so it opens no sources and keeps no sampler.
     use_workers = args.workers > 0 and (make_flow or loss_cfg.has_content_terms())
     sampler = None if use_workers else MixedSampler(build_sources(args, rank, world), crop=args.crop,
                                                     content_size=args.content_size, seed=args.seed * 1000 + rank)
-    decay = [p for n, p in model.named_parameters() if p.ndim > 1]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]  # biases and norm gains
+    decay = [p for n, p in model.named_parameters() if p.ndim > 1 and n in trained]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1 and n in trained]  # biases and norm gains
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
     start = 0

@@ -179,6 +179,31 @@ def test_upsampler_width_warm_starts_a_convex_model_from_a_bilinear_file(tmp_pat
     assert bad.returncode == 2 and "--upsampler-width" in bad.stderr
 
 
+def test_fine_head_trained_alone_from_a_file_without_it(tmp_path):
+    """--fine-iterations 2 --fine-width 4 --train-only decoder.fine. --init a file without the head: the head starts
+    fresh and moves, every other tensor stays exactly the file's, no content batch is made, and a resume keeps the
+    head; a prefix that matches nothing is refused."""
+    init, model = _photos_and_saved_model(tmp_path)
+    run = tmp_path / "run"
+    common = ["--synthetic", str(tmp_path), "--out", str(run), "--ckpt-every", "1", "--supervised-weight", "1", *SMALL]
+    first = _run_train(*common, "--steps", "3", "--init", str(init), "--fine-iterations", "2", "--fine-width", "4",
+                       "--train-only", "decoder.fine.")
+    assert first.returncode == 0, first.stderr
+    assert "starting decoder.fine.encode.weight" in first.stdout
+    assert "no content batch" in first.stdout and "vicreg_inv" not in first.stdout
+    loaded, _ = load_model(str(run / "step-0000003.safetensors"))
+    assert (loaded.cfg.fine_iterations, loaded.cfg.fine_width) == (2, 4)
+    trained = loaded.state_dict()
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(trained[name], tensor), name
+    assert trained["decoder.fine.out.weight"].abs().max() > 0
+    second = _run_train(*common, "--steps", "4", "--resume", "--train-only", "decoder.fine.")
+    assert second.returncode == 0, second.stderr
+    assert load_model(str(run / "step-0000004.safetensors"))[0].cfg.fine_iterations == 2
+    bad = _run_train(*common, "--steps", "1", "--out", str(tmp_path / "run2"), "--train-only", "decoder.fine.")
+    assert bad.returncode != 0 and "--train-only decoder.fine.: no parameter" in bad.stderr
+
+
 def test_refinement_iterations_warm_start_a_model_with_the_head(tmp_path):
     """--refinement-iterations 2 --refinement-width 4 --init a file without the head: every tensor carries over, the
     head starts fresh, the saved config carries both fields, and a resume keeps them without the options."""
