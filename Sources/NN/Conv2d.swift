@@ -142,6 +142,35 @@ public func conv2dForward(input x: Tensor, weight: Tensor, bias: Tensor?, config
     return y
 }
 
+/// A 1x1 convolution of the channel concatenation of `parts` (weight [O, sum of channels, 1, 1]) without building
+/// the concatenation: one sgemm per part on the weight's columns of that part. A part whose tensor is nil is left out
+/// (its columns unused), `bias` is added when given and `base` ([N, O, H, W]) too: so a part that does not change
+/// between calls can be multiplied once and passed back as `base`.
+public func pointwiseConvForward(parts: [(tensor: Tensor?, channels: Int)], weight: Tensor, bias: Tensor?,
+                                 base: Tensor? = nil) -> Tensor {
+    let C = parts.reduce(0) { $0 + $1.channels }, O = weight.shape[0]
+    precondition(weight.shape == [O, C, 1, 1], "pointwise conv: weight \(weight.shape) for \(C) input channels")
+    guard let first = (parts.compactMap(\.tensor).first ?? base) else { preconditionFailure("pointwise conv: no input") }
+    let (N, H, W) = (first.n, first.h, first.w)
+    for part in parts {
+        if let t = part.tensor { checkShape(t, [N, part.channels, H, W], "pointwise conv part") }
+    }
+    if let base { checkShape(base, [N, O, H, W], "pointwise conv base") }
+    let y = base?.copy() ?? Tensor(shape: [N, O, H, W])
+    let P = H * W
+    var offset = 0
+    for part in parts {
+        defer { offset += part.channels }
+        guard let t = part.tensor else { continue }
+        for n in 0..<N {
+            sgemm(m: O, n: P, k: part.channels, a: weight.data + offset, lda: C, b: t.data + n * part.channels * P, ldb: P,
+                  beta: 1, c: y.data + n * O * P, ldc: P)
+        }
+    }
+    if let bias { addChannelBias(y, bias) }
+    return y
+}
+
 /// Accumulates dL/dx, dL/dweight and dL/dbias given dL/dy (any of the three may be nil).
 public func conv2dBackward(input x: Tensor, weight: Tensor, config: Conv2dConfig = Conv2dConfig(), gradOutput dy: Tensor,
                            gradInput dx: Tensor?, gradWeight dw: Tensor?, gradBias db: Tensor?) {

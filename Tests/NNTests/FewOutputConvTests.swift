@@ -2,7 +2,8 @@ import XCTest
 @testable import NN
 
 /// Convolutions with few outputs (O KH KW <= C: a flow head's 3x3 conv to 2 channels) take the tap-plane path; it must
-/// compute what the direct sum computes, for padded, unpadded and dilated kernels, with and without a bias.
+/// compute what the direct sum computes, for padded, unpadded and dilated kernels, with and without a bias. A 1x1
+/// convolution of parts (`pointwiseConvForward`) must compute the convolution of their concatenation.
 final class FewOutputConvTests: XCTestCase {
     private func random(_ shape: [Int], _ rng: inout SplitMix64) -> Tensor {
         Tensor(shape: shape, values: (0..<shape.reduce(1, *)).map { _ in rng.uniform(-1, 1) })
@@ -37,5 +38,18 @@ final class FewOutputConvTests: XCTestCase {
             let worst = zip(y.array, expected.array).map { abs($0 - $1) }.max()!
             XCTAssertLessThan(worst, 1e-4, "C \(c) O \(o) \(k)x\(k) padding \(padding) dilation \(dilation)")
         }
+    }
+
+    func test_a_pointwise_conv_of_parts_equals_the_conv_of_their_concatenation() {
+        var rng = SplitMix64(seed: 12)
+        let a = random([2, 5, 3, 4], &rng), b = random([2, 2, 3, 4], &rng), c = random([2, 3, 3, 4], &rng)
+        let weight = random([6, 10, 1, 1], &rng), bias = random([6], &rng)
+        let expected = conv2dForward(input: concatChannels([a, b, c]), weight: weight, bias: bias).array
+        func close(_ y: Tensor) -> Bool { zip(y.array, expected).allSatisfy { abs($0 - $1) < 1e-5 } }
+        XCTAssertTrue(close(pointwiseConvForward(parts: [(a, 5), (b, 2), (c, 3)], weight: weight, bias: bias)))
+        // The last part's share once, then added as the base of the others'.
+        let share = pointwiseConvForward(parts: [(nil, 5), (nil, 2), (c, 3)], weight: weight, bias: bias)
+        XCTAssertTrue(close(pointwiseConvForward(parts: [(a, 5), (b, 2), (nil, 3)], weight: weight, bias: nil, base: share)))
+        XCTAssertFalse(close(pointwiseConvForward(parts: [(a, 5), (b, 2), (nil, 3)], weight: weight, bias: bias)))
     }
 }

@@ -64,11 +64,16 @@ struct RecurrentRefinement {
     func forward(flow start: Tensor, context: Tensor, f1: Tensor, f2: Tensor, recording: Bool) -> (Tensor, Record?) {
         var flow = start
         var steps: [Step] = []
+        // The 1x1 encode conv reads concat(correlation, flow, context); the context's share is the same in every
+        // iteration, so it is computed once (with the bias), and the concatenation is never built for it.
+        let corrChannels = ModelConfig.correlationChannels
+        let contextTerm = pointwiseConvForward(parts: [(nil, corrChannels), (nil, 2), (context, context.c)],
+                                               weight: encode.weight, bias: encode.bias)
         for _ in 0..<iterations {
             let warped = backwardWarp(f2, flow)
             let corr = correlationForward(f1, warped, radius: ModelConfig.correlationRadius)
-            let input = concatChannels([corr, flow, context])
-            let encoded = encode(input)
+            let encoded = pointwiseConvForward(parts: [(corr, corrChannels), (flow, 2), (nil, context.c)],
+                                               weight: encode.weight, bias: nil, base: contextTerm)
             let activated = leakyReLUForward(encoded, slope: 0.1)
             let spatial = depthwise(activated)
             let mixed = pointwise(spatial)
@@ -76,6 +81,8 @@ struct RecurrentRefinement {
             let next = out(last)
             accumulate(next, flow)
             if recording {
+                // The encode conv's backward reads its input as one tensor.
+                let input = concatChannels([corr, flow, context])
                 steps.append(Step(flow: flow, warped: warped, input: input, encoded: encoded, activated: activated,
                                   spatial: spatial, mixed: mixed, last: last))
             }
