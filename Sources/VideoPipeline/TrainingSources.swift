@@ -49,6 +49,18 @@ public final class VideoPairSource: ConcurrentTrainingPairSource {
         let (a, _) = pick(&rng)
         return FrameImage(width: a.width, height: a.height, rgb8: a.rgb)
     }
+
+    /// Two frames of a random video, a distance uniform in 1...gap apart (at most the video's decoded frames
+    /// allow), at a uniform position, in either order: any two frames that far apart are equally likely.
+    public func framesApart(upTo gap: Int, _ rng: inout TrainingRNG) throws -> (FrameImage, FrameImage) {
+        let frames = videos[rng.below(videos.count)].frames
+        let distance = 1 + rng.below(min(gap, frames.count - 1))
+        let start = rng.below(frames.count - distance)
+        let (a, b) = (frames[start], frames[start + distance])
+        let first = FrameImage(width: a.width, height: a.height, rgb8: a.rgb)
+        let second = FrameImage(width: b.width, height: b.height, rgb8: b.rgb)
+        return rng.uniform() < 0.5 ? (first, second) : (second, first)
+    }
 }
 
 /// Pairs from `preprocess` shards: tar members `<key>.f0.png` / `<key>.f1.png` (or .jpg), indexed at start and
@@ -137,6 +149,14 @@ public final class ShardPairSource: ConcurrentTrainingPairSource {
             throw TrainingError(description: "\(a.shard): \(a.name) and \(b.name) differ in size")
         }
         return TrainingSample(first: first, second: second, flow: try f.map { try flow($0, width: first.width, height: first.height) })
+    }
+
+    /// A shard holds pairs, not clips: a temporal positive is a stored pair's two frames (`preprocess --stride`
+    /// apart), whatever the gap.
+    public func framesApart(upTo gap: Int, _ rng: inout TrainingRNG) throws -> (FrameImage, FrameImage) {
+        let (a, b, _) = pairs[rng.below(pairs.count)]
+        let first = try decode(a), second = try decode(b)
+        return (first, second)
     }
 }
 

@@ -30,6 +30,11 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Content view side, a multiple of 64.") var contentSize = 128
     @Option(help: "Share (0...1) of content items whose two views come from the two frames of a pair (temporal positives) instead of one frame.")
     var contentTemporal: Float = 0
+    @Option(help: "Temporal positives' frames are 1 to G frames apart in one video (uniform, either order) instead of a flow pair's frames; still photos give two views of one photo, shards a stored pair's frames (default: the flow pair's frames).")
+    var contentGap: Int?
+    @Option(help: "Multi-crop: smaller local views per content item (each a crop of 5-40% of the item's frame, in the VICReg loss against both global views).")
+    var contentLocalViews = 0
+    @Option(help: "Local view side, a multiple of 64 smaller than --content-size.") var contentLocalSize = 64
     @Option(help: "Folders of still photos for synthetic pairs with exact flow.") var synthetic: [String] = []
     @Option(help: "Weight of the end-point error on pairs with a flow: synthetic pairs, and shards written with preprocess --flow (0 = monitor only).") var supervisedWeight: Float = 0
     @Option(help: "Largest translation (px) of a synthetic layer between the two frames of a pair.") var syntheticMaxShift: Float = 12
@@ -125,6 +130,14 @@ struct TrainCommand: AsyncParsableCommand {
         try OptionRange.check(c.width, 64...4096, "--crop width")
         try OptionRange.check(contentSize, 64...4096, "--content-size")
         try OptionRange.check(contentTemporal, 0...1, "--content-temporal")
+        try OptionRange.check(contentGap, 1...100_000, "--content-gap")
+        try OptionRange.check(contentLocalViews, 0...64, "--content-local-views")
+        guard contentLocalSize > 0 && contentLocalSize % 64 == 0 else {
+            throw ValidationError("--content-local-size \(contentLocalSize): expected a positive multiple of 64")
+        }
+        guard contentLocalViews == 0 || contentLocalSize < contentSize else {
+            throw ValidationError("--content-local-size \(contentLocalSize): expected smaller than --content-size \(contentSize)")
+        }
         try OptionRange.check(maxFrames, 1...100_000, "--max-frames")
         // A bound, not a measurement: a batch of crops with the activations the backward pass keeps (about 1 KB
         // per pixel for the tiny model), and one video's --max-frames frames at --max-side, must fit in memory.
@@ -175,7 +188,8 @@ struct TrainCommand: AsyncParsableCommand {
                 note("\(initial.path) has \(initial.model.config); starting \(fresh.joined(separator: ", ")) fresh")
             }
             let sampler = MixedSampler(sources: sources, crop: options.crop, contentSize: contentSize,
-                                       temporalPositives: contentTemporal)
+                                       temporalPositives: contentTemporal, temporalGap: contentGap,
+                                       localViews: contentLocalViews, localSize: contentLocalSize)
             let trainer = try Trainer(model: model, sampler: sampler, options: options, folder: out, resume: resume)
             if initial != nil, newWeightsLRScale != 1 {
                 trainer.learningRateScales = model.newWeightLearningRateScales(fresh: fresh, scale: newWeightsLRScale)

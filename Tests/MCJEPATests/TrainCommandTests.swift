@@ -81,6 +81,39 @@ final class TrainCommandTests: TemporaryFolderTestCase {
         XCTAssertFalse((try FileManager.default.contentsOfDirectory(atPath: flows)).isEmpty)
     }
 
+    /// Multi-crop local views and temporal positives from frames up to --content-gap apart: finite losses, the local
+    /// views' invariance logged, and a resumed run equal to an uninterrupted one.
+    func testMultiCropWithAContentGapLogsItsLossesAndResumesDeterministically() throws {
+        let tool = try commandLineTool()
+        func arguments(_ out: String) -> [String] {
+            var arguments = trainArguments(out)
+            arguments[arguments.firstIndex(of: "--content-size")! + 1] = "128"  // global views 128, local views 64
+            return arguments + ["--content-local-views", "2", "--content-local-size", "64", "--content-temporal", "0.5",
+                                "--content-gap", "4"]
+        }
+        let full = file("full"), split = file("split")
+        let run = try runProcess(tool, arguments(full))
+        XCTAssertEqual(run.status, 0, run.err)
+        let log = try records("\(full)/log.jsonl")
+        XCTAssertEqual(log.map { $0["step"] }, [1, 2, 3, 4])
+        for record in log {
+            for key in ["vicreg_inv", "vicreg_inv_local", "vicreg_var", "vicreg_cov", "content", "total"] {
+                let value = try XCTUnwrap(record[key], "log lacks \(key)")
+                XCTAssertTrue(value.isFinite, "\(key) \(value)")
+            }
+        }
+        XCTAssertNotEqual(log[0]["vicreg_inv_local"], log[0]["vicreg_inv"])
+
+        let first = try runProcess(tool, arguments(split) + ["--stop-at", "2"])
+        XCTAssertEqual(first.status, 0, first.err)
+        let resumed = try runProcess(tool, arguments(split) + ["--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.err)
+        XCTAssertEqual(try records("\(split)/log.jsonl"), log, "resumed run's log differs from the uninterrupted run's")
+        let a = try Safetensors.read(path: "\(full)/model.safetensors").tensors
+        let b = try Safetensors.read(path: "\(split)/model.safetensors").tensors
+        for (name, tensor) in a { XCTAssertEqual(tensor.array, b[name]?.array, "\(name) differs after resume") }
+    }
+
     func testTrainsOnPreprocessedShards() throws {
         let tool = try commandLineTool()
         let shards = file("shards"), out = file("run")
@@ -409,6 +442,15 @@ final class TrainCommandTests: TemporaryFolderTestCase {
         let temporal = try runProcess(tool, ["train", sample, "--out", file("run"), "--content-temporal", "1.5"])
         XCTAssertEqual(temporal.status, 2, temporal.err)
         XCTAssertTrue(temporal.err.contains("--content-temporal"), temporal.err)
+        for (options, message) in [(["--content-local-views", "2", "--content-local-size", "96"], "--content-local-size 96: expected a positive multiple of 64"),
+                                   (["--content-local-views", "2", "--content-local-size", "128"], "--content-local-size 128: expected smaller than --content-size 128"),
+                                   (["--content-local-views=-1"], "--content-local-views must be in 0...64, got -1"),
+                                   (["--content-gap", "0"], "--content-gap must be in 1...100000, got 0")] {
+            let bad = try runProcess(tool, ["train", sample, "--out", file("run")] + options)
+            XCTAssertEqual(bad.status, 2, bad.err)
+            XCTAssertTrue(bad.err.contains(message), bad.err)
+            XCTAssertEqual(bad.err.split(separator: "\n").count, 1, bad.err)
+        }
         let blur = try runProcess(tool, ["train", sample, "--out", file("run"), "--synthetic-motion-blur", "1.5"])
         XCTAssertEqual(blur.status, 2, blur.err)
         XCTAssertTrue(blur.err.contains("--synthetic-motion-blur must be in [0, 1]"), blur.err)

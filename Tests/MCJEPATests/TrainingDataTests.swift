@@ -139,8 +139,8 @@ final class TrainingDataTests: XCTestCase {
             func batch(threads: Int, seed: UInt64) throws -> (Tensor, Tensor, UInt64) {
                 NN.setThreads(threads)
                 var rng = TrainingRNG(seed: seed)
-                let (a, b) = try sampler.contentBatch(5, rng: &rng)
-                return (a, b, rng.state)
+                let views = try sampler.contentBatch(5, rng: &rng)
+                return (views.first, views.second, rng.state)
             }
             let one = try batch(threads: 1, seed: 3), two = try batch(threads: 2, seed: 3), other = try batch(threads: 2, seed: 4)
             XCTAssertEqual(one.0.shape, [5, 3, 32, 32])
@@ -233,7 +233,8 @@ final class TrainingDataTests: XCTestCase {
             let sampler = MixedSampler(sources: [BlackThenWhitePairs()], crop: (32, 32), contentSize: 32,
                                        temporalPositives: temporal)
             var rng = TrainingRNG(seed: 7)
-            let (a, b) = try sampler.contentBatch(4, rng: &rng)
+            let views = try sampler.contentBatch(4, rng: &rng)
+            let (a, b) = (views.first, views.second)
             let plane = 3 * 32 * 32
             return (0..<4).map { item in
                 (0..<plane).reduce(Float(0)) { $0 + b.data[item * plane + $1] - a.data[item * plane + $1] } / Float(plane)
@@ -241,5 +242,111 @@ final class TrainingDataTests: XCTestCase {
         }
         for difference in try meanDifferences(temporal: 1) { XCTAssertGreaterThan(difference, 0.2, "second view from the white frame") }
         for difference in try meanDifferences(temporal: 0) { XCTAssertEqual(difference, 0, accuracy: 1e-6, "both views from the black frame") }
+    }
+
+    /// `contentBatch` as it was before `temporalGap` and local views existed, step for step: the reference the
+    /// default stream must keep reproducing, so that runs and checkpoints made before stay exact.
+    func contentBatchAsBefore(_ sources: [TrainingPairSource], size: Int, temporal: Float, batch: Int,
+                              rng: inout TrainingRNG) throws -> (Tensor, Tensor) {
+        let seeds = (0..<batch).map { _ in rng.next() }
+        let views = try seeds.map { seed -> (Tensor, Tensor) in
+            var rng = TrainingRNG(seed: seed)
+            let source = sources[rng.below(sources.count)]
+            if temporal > 0 && rng.uniform() < temporal {
+                let pair = try source.sample(&rng)
+                let a = Augment.contentView(pair.first, size: size, rng: &rng)
+                return (a, Augment.contentView(pair.second, size: size, rng: &rng))
+            }
+            let frame = try source.sampleFrame(&rng)
+            let a = Augment.contentView(frame, size: size, rng: &rng)
+            return (a, Augment.contentView(frame, size: size, rng: &rng))
+        }
+        return (Augment.stack(views.map(\.0)), Augment.stack(views.map(\.1)))
+    }
+
+    func testTheDefaultContentStreamIsTheOneBeforeGapsAndLocalViews() throws {
+        let synthetic = SyntheticPairSource(photos: [photo(width: 160, height: 120, phase: 0)], height: 80, width: 96,
+                                            maxShift: 20, jitter: true)
+        let sources: [TrainingPairSource] = [synthetic, ConcurrentStillPairs(photo(width: 96, height: 80, phase: 1))]
+        for temporal: Float in [0, 0.5] {
+            let sampler = MixedSampler(sources: sources, crop: (64, 64), contentSize: 32, temporalPositives: temporal)
+            var rng = TrainingRNG(seed: 13), before = TrainingRNG(seed: 13)
+            for _ in 0..<2 {
+                let views = try sampler.contentBatch(6, rng: &rng)
+                let (a, b) = try contentBatchAsBefore(sources, size: 32, temporal: temporal, batch: 6, rng: &before)
+                XCTAssertEqual(views.first.array, a.array, "temporal \(temporal)")
+                XCTAssertEqual(views.second.array, b.array, "temporal \(temporal)")
+                XCTAssertNil(views.local)
+                XCTAssertEqual(rng.state, before.state)
+            }
+        }
+    }
+
+    func testLocalViewsAreSmallerCropsAndLeaveTheGlobalViewsAsTheyWere() throws {
+        let sources: [TrainingPairSource] = [ConcurrentStillPairs(photo(width: 96, height: 80, phase: 1))]
+        let plain = MixedSampler(sources: sources, crop: (64, 64), contentSize: 64, temporalPositives: 0.5)
+        let multi = MixedSampler(sources: sources, crop: (64, 64), contentSize: 64, temporalPositives: 0.5,
+                                 localViews: 3, localSize: 32)
+        var plainRNG = TrainingRNG(seed: 2), multiRNG = TrainingRNG(seed: 2)
+        let without = try plain.contentBatch(4, rng: &plainRNG), with = try multi.contentBatch(4, rng: &multiRNG)
+        XCTAssertEqual(with.first.array, without.first.array)
+        XCTAssertEqual(with.second.array, without.second.array)
+        XCTAssertEqual(multiRNG.state, plainRNG.state, "local views draw from the items' own generators only")
+        let local = try XCTUnwrap(with.local)
+        XCTAssertEqual(local.shape, [12, 3, 32, 32])
+        XCTAssertEqual(with.localCount, 3)
+        XCTAssertEqual(without.localCount, 0)
+        // View-major: rows m*4..<(m+1)*4 are local view m of the four items, each its own crop.
+        let views = (0..<12).map { batchItems(local, [$0]).array }
+        XCTAssertEqual(Set(views.map { $0.map(\.bitPattern) }).count, 12, "every local view is a crop of its own")
+    }
+
+    /// Pairs of a black frame then a white one, whose `framesApart` gives a white frame then a black one and
+    /// records the gaps it is asked for.
+    final class RecordingClip: TrainingPairSource {
+        let name = "recording clip"
+        var gaps: [Int] = [], pairs = 0
+        func frame(_ value: Float) -> FrameImage {
+            FrameImage(width: 48, height: 40, planar: [Float](repeating: value, count: 3 * 48 * 40))
+        }
+        func sample(_ rng: inout TrainingRNG) throws -> TrainingSample {
+            pairs += 1
+            return TrainingSample(first: frame(0), second: frame(1))
+        }
+        func framesApart(upTo gap: Int, _ rng: inout TrainingRNG) throws -> (FrameImage, FrameImage) {
+            gaps.append(gap)
+            return (frame(1), frame(0))
+        }
+    }
+
+    /// Mean of the second view minus the first, per item.
+    func meanDifferences(_ views: ContentViews) -> [Float] {
+        let plane = views.first.count / views.first.n
+        return (0..<views.first.n).map { item in
+            (0..<plane).reduce(Float(0)) { $0 + views.second.data[item * plane + $1] - views.first.data[item * plane + $1] } / Float(plane)
+        }
+    }
+
+    /// With a gap, temporal positives take their frames from `framesApart` (a clip's frames 1...G apart), not from a
+    /// flow pair; without one, from the flow pair as before. A source of still photos gives one frame twice.
+    func testAContentGapTakesTemporalPositivesFromFramesApart() throws {
+        let clip = RecordingClip()
+        let gapped = MixedSampler(sources: [clip], crop: (32, 32), contentSize: 32, temporalPositives: 1, temporalGap: 5)
+        var rng = TrainingRNG(seed: 7)
+        for difference in meanDifferences(try gapped.contentBatch(4, rng: &rng)) {
+            XCTAssertLessThan(difference, -0.2, "first view from framesApart's white frame, second from its black one")
+        }
+        XCTAssertEqual(clip.gaps, [5, 5, 5, 5])
+        XCTAssertEqual(clip.pairs, 0)
+        let plain = MixedSampler(sources: [clip], crop: (32, 32), contentSize: 32, temporalPositives: 1)
+        for difference in meanDifferences(try plain.contentBatch(4, rng: &rng)) {
+            XCTAssertGreaterThan(difference, 0.2, "the flow pair's black then white frames")
+        }
+        XCTAssertEqual(clip.gaps.count, 4, "no framesApart without a gap")
+        XCTAssertEqual(clip.pairs, 4)
+        // Still photos (no clip): both views of one frame, the pair's first (black).
+        let still = MixedSampler(sources: [BlackThenWhitePairs()], crop: (32, 32), contentSize: 32, temporalPositives: 1,
+                                 temporalGap: 5)
+        for difference in meanDifferences(try still.contentBatch(4, rng: &rng)) { XCTAssertEqual(difference, 0, accuracy: 1e-6) }
     }
 }

@@ -99,25 +99,37 @@ extension MCJEPAModel {
         return (report, outputs)
     }
 
-    /// VICReg through the expander on two augmented views [B,3,H,W] (B >= 2); accumulates
-    /// `gradientScale` x d total / d parameters (only the expander's when the encoder is not `trainable`).
+    /// VICReg through the expander on two augmented views [B,3,H,W] (B >= 2) and, optionally, multi-crop local views
+    /// [M*B,3,h,w] (view-major: rows m*B..<(m+1)*B are local view m of the B items, usually smaller than the global
+    /// views), encoded in one pass of their own (`vicregMultiViewTerms`; without local views the loss and gradients
+    /// are the two-view VICReg's exactly); accumulates `gradientScale` x d total / d parameters (only the expander's
+    /// when the encoder is not `trainable`).
     @discardableResult
-    public func contentLossesWithBackward(_ viewA: Tensor, _ viewB: Tensor, config: LossConfig, gradientScale: Float = 1,
-                                          trainable: TrainableParts = .all) -> LossReport {
+    public func contentLossesWithBackward(_ viewA: Tensor, _ viewB: Tensor, localViews: Tensor? = nil, config: LossConfig,
+                                          gradientScale: Float = 1, trainable: TrainableParts = .all) -> LossReport {
+        let batch = viewA.n
+        precondition(localViews.map { $0.n % batch == 0 } ?? true, "local views: \(localViews!.n) rows for \(batch) items")
         let ta = encodeForTraining(viewA), tb = encodeForTraining(viewB)
         let ca = contentForTraining(ta.features), cb = contentForTraining(tb.features)
-        let (terms, total) = vicregTerms(ca.embedding, cb.embedding, config: config)
-        scaleInPlace(terms.gradA, gradientScale); scaleInPlace(terms.gradB, gradientScale)
+        let tl = localViews.map(encodeForTraining)
+        let cl = tl.map { contentForTraining($0.features) }
+        let locals = cl.map { splitRows($0.embedding, into: $0.embedding.shape[0] / batch) } ?? []
+        let (terms, total) = vicregMultiViewTerms(ca.embedding, cb.embedding, locals: locals, config: config)
+        var passes = [(ta, ca, terms.gradFirst), (tb, cb, terms.gradSecond)]
+        if let tl, let cl { passes.append((tl, cl, joinRows(terms.gradLocals))) }
         let top = ModelConfig.levelCount - 1
-        for (trace, content, grad) in [(ta, ca, terms.gradA), (tb, cb, terms.gradB)] {
+        for (trace, content, grad) in passes {
+            scaleInPlace(grad, gradientScale)
             let dTop = backwardContent(content, gradRepresentation: nil, gradEmbedding: grad)
             guard trainable.encoder else { continue }
             var grads = [Tensor?](repeating: nil, count: ModelConfig.levelCount)
             grads[top] = dTop
             backwardEncoder(trace, gradFeatures: grads)
         }
-        return LossReport(terms: ["vicreg_inv": terms.invariance, "vicreg_var": terms.variance,
-                                  "vicreg_cov": terms.covariance], total: total)
+        var report = LossReport(terms: ["vicreg_inv": terms.invariance, "vicreg_var": terms.variance,
+                                        "vicreg_cov": terms.covariance], total: total)
+        report.terms["vicreg_inv_local"] = terms.localInvariance
+        return report
     }
 
     /// One direction a -> b (`_direction_terms`): values, and gradients of the unweighted-by-1/2 direction total
@@ -216,6 +228,24 @@ private func scaled(_ t: Tensor?, _ s: Float) -> Tensor? {
     let c = t.copy()
     scaleInPlace(c, s)
     return c
+}
+
+/// [K*B, D] -> K tensors [B, D] of consecutive rows.
+private func splitRows(_ x: Tensor, into parts: Int) -> [Tensor] {
+    let rows = x.shape[0] / parts, width = x.shape[1]
+    return (0..<parts).map { part in
+        let out = Tensor(shape: [rows, width])
+        out.data.update(from: x.data + part * rows * width, count: rows * width)
+        return out
+    }
+}
+
+/// The adjoint of `splitRows`: K tensors [B, D] -> [K*B, D].
+private func joinRows(_ parts: [Tensor]) -> Tensor {
+    let (rows, width) = (parts[0].shape[0], parts[0].shape[1])
+    let out = Tensor(shape: [parts.count * rows, width])
+    for (k, part) in parts.enumerated() { (out.data + k * rows * width).update(from: part.data, count: rows * width) }
+    return out
 }
 
 /// Sum of the present gradients (nil when none is).

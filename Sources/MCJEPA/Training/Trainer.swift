@@ -49,7 +49,7 @@ public struct TrainingError: Error, CustomStringConvertible {
 }
 
 /// The self-supervised MC-JEPA training loop (train.py `main`): each step one content batch (VICReg on two
-/// views) and, after the content warm-up, one flow batch (both directions), both gradients into the shared
+/// views, and the sampler's multi-crop local views) and, after the content warm-up, one flow batch (both directions), both gradients into the shared
 /// encoder; global-norm clipping; AdamW with linear warm-up then cosine decay to 1% of the rate; checkpoints.
 /// Terms whose weights are all zero are not computed: no content pass without VICReg, and a supervised-only
 /// flow pass (forward direction, optional multi-scale term) when no self-supervised flow term is on. With
@@ -146,8 +146,9 @@ public final class Trainer {
         model.parameters.zeroGradients()
         var terms: [String: Float] = [:]
         var total: Float = 0
-        if let (viewA, viewB) = views {
-            let content = model.contentLossesWithBackward(viewA, viewB, config: loss, trainable: trainable)
+        if let views {
+            let content = model.contentLossesWithBackward(views.first, views.second, localViews: views.local, config: loss,
+                                                          trainable: trainable)
             terms = content.terms
             terms["content"] = content.total
             total = content.total

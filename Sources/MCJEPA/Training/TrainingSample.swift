@@ -22,10 +22,26 @@ public protocol TrainingPairSource: AnyObject {
     func sample(_ rng: inout TrainingRNG) throws -> TrainingSample
     /// One frame, for the content views: the first frame of `sample`, which a source may make without the second.
     func sampleFrame(_ rng: inout TrainingRNG) throws -> FrameImage
+    /// Two frames of one clip `1...gap` frames apart, in either order, for temporal content positives
+    /// (`MixedSampler.temporalGap`). Sources without clips (still photos) give one frame twice.
+    func framesApart(upTo gap: Int, _ rng: inout TrainingRNG) throws -> (FrameImage, FrameImage)
 }
 
 extension TrainingPairSource {
     public func sampleFrame(_ rng: inout TrainingRNG) throws -> FrameImage { try sample(&rng).first }
+
+    public func framesApart(upTo gap: Int, _ rng: inout TrainingRNG) throws -> (FrameImage, FrameImage) {
+        let frame = try sampleFrame(&rng)
+        return (frame, frame)
+    }
+}
+
+/// A content batch: two augmented global views [B,3,S,S] of each item and, with multi-crop, `localCount` smaller
+/// local views of each item, view-major in `local` [localCount*B,3,s,s] (rows m*B..<(m+1)*B are local view m).
+public struct ContentViews {
+    public let first: Tensor, second: Tensor
+    public let local: Tensor?
+    public var localCount: Int { local.map { $0.n / first.n } ?? 0 }
 }
 
 /// A source whose `sample` may run on several threads at once: it reads only state fixed at creation (the
@@ -86,13 +102,15 @@ enum Augment {
         return (crop(a, negateFirstChannel: false), crop(b, negateFirstChannel: false), f.map { crop($0, negateFirstChannel: true) })
     }
 
-    /// VICReg-style view as data.py `content_view`: random resized crop (area 0.2-1, aspect 3/4-4/3) to
-    /// size x size, flip, colour jitter (brightness, contrast, saturation, p = 0.8), grayscale (p = 0.2).
-    static func contentView(_ image: FrameImage, size: Int, rng: inout TrainingRNG) -> Tensor {
+    /// VICReg-style view as data.py `content_view`: random resized crop (area 0.2-1 of the frame by default,
+    /// aspect 3/4-4/3) to size x size, flip, colour jitter (brightness, contrast, saturation, p = 0.8), grayscale
+    /// (p = 0.2). Multi-crop's local views cover a smaller `area` (DINO's 0.05-0.4).
+    static func contentView(_ image: FrameImage, size: Int, area areaRange: ClosedRange<Float> = 0.2...1.0,
+                            rng: inout TrainingRNG) -> Tensor {
         let (h, w) = (image.height, image.width)
         var cw = min(h, w), ch = min(h, w)
         for _ in 0..<10 {
-            let area = Float(h * w) * rng.uniform(0.2, 1.0)
+            let area = Float(h * w) * rng.uniform(areaRange.lowerBound, areaRange.upperBound)
             let aspect = Float(exp(Double(rng.uniform(Float(log(3.0 / 4.0)), Float(log(4.0 / 3.0))))))
             let tw = Int((area * aspect).squareRoot().rounded()), th = Int((area / aspect).squareRoot().rounded())
             if tw > 0 && tw <= w && th > 0 && th <= h { cw = tw; ch = th; break }
@@ -153,14 +171,30 @@ public final class MixedSampler {
     /// invariance also covers motion, deformation and lighting over time, which a crop-and-jitter of one frame
     /// never shows. At 0 (the default) the generator's stream is the same as before the option existed.
     public let temporalPositives: Float
+    /// With a gap G, a temporal positive's two frames are 1...G frames apart in one clip instead of a flow pair's
+    /// (`TrainingPairSource.framesApart`: a video's frames, uniform in distance and either order; a still photo
+    /// twice). nil (the default): the flow pair's two frames, the stream of runs made before the option existed.
+    public let temporalGap: Int?
+    /// Multi-crop: local views per item, each a smaller random crop (`localSize` px, DINO's area 0.05-0.4) of the
+    /// item's frame, or alternately of its two frames for a temporal positive, augmented as the global views. At 0
+    /// (the default) nothing is drawn for them and the stream is unchanged.
+    public let localViews: Int
+    public let localSize: Int
 
     public init(sources: [TrainingPairSource], crop: (height: Int, width: Int), contentSize: Int,
-                temporalPositives: Float = 0) {
+                temporalPositives: Float = 0, temporalGap: Int? = nil, localViews: Int = 0, localSize: Int = 64) {
         precondition(!sources.isEmpty, "no training sources")
         precondition((0...1).contains(temporalPositives), "temporal positives must be a share in 0...1")
+        precondition(temporalGap.map { $0 >= 1 } ?? true, "temporal gap must be at least 1 frame")
+        precondition(localViews >= 0 && localSize > 0, "local views: \(localViews) of \(localSize) px")
         self.sources = sources; self.crop = crop; self.contentSize = contentSize
-        self.temporalPositives = temporalPositives
+        self.temporalPositives = temporalPositives; self.temporalGap = temporalGap
+        self.localViews = localViews; self.localSize = localSize
     }
+
+    /// Local views' share of their frame's area (DINO's local crops): smaller than the global views' 0.2-1, so that
+    /// a local view must be matched to the whole item, not to a near copy of itself.
+    public static let localViewArea: ClosedRange<Float> = 0.05...0.4
 
     private func sample(_ rng: inout TrainingRNG) throws -> TrainingSample {
         try sources[rng.below(sources.count)].sample(&rng)
@@ -220,24 +254,38 @@ public final class MixedSampler {
                          flow: flow, hasFlow: hasFlow)
     }
 
-    /// Two augmented views [B,3,S,S] of each of `batch` frames. Each frame and its two views come from their own
+    /// Two augmented views [B,3,S,S] of each of `batch` frames (and `localViews` local views of each, view-major).
+    /// Each frame and its views come from their own
     /// generator (as `flowBatch`'s pairs), on `NN.threadCount` threads when every source may sample concurrently;
     /// a source renders only the frame it is asked for (`sampleFrame`: rendering, blurring and jittering a
     /// synthetic pair's unused second frame doubled the work). With both changes and video pairs made in parallel
     /// too, stage 8's recipe (videos and synthetic pairs, batch 8, content batch 8) went from 0.70 to 0.84 steps/s.
-    public func contentBatch(_ batch: Int, rng: inout TrainingRNG) throws -> (Tensor, Tensor) {
-        let views = try itemsFromOwnGenerators(batch, rng: &rng) { rng -> (Tensor, Tensor) in
+    public func contentBatch(_ batch: Int, rng: inout TrainingRNG) throws -> ContentViews {
+        let items = try itemsFromOwnGenerators(batch, rng: &rng) { rng -> [Tensor] in
             let source = sources[rng.below(sources.count)]
+            let frames: (FrameImage, FrameImage)
             // No draw at all without temporal positives, so that runs and checkpoints made before stay exact.
             if temporalPositives > 0 && rng.uniform() < temporalPositives {
-                let pair = try source.sample(&rng)
-                let a = Augment.contentView(pair.first, size: contentSize, rng: &rng)
-                return (a, Augment.contentView(pair.second, size: contentSize, rng: &rng))
+                if let temporalGap {
+                    frames = try source.framesApart(upTo: temporalGap, &rng)
+                } else {
+                    let pair = try source.sample(&rng)
+                    frames = (pair.first, pair.second)
+                }
+            } else {
+                let frame = try source.sampleFrame(&rng)
+                frames = (frame, frame)
             }
-            let frame = try source.sampleFrame(&rng)
-            let a = Augment.contentView(frame, size: contentSize, rng: &rng)
-            return (a, Augment.contentView(frame, size: contentSize, rng: &rng))
+            let a = Augment.contentView(frames.0, size: contentSize, rng: &rng)
+            let b = Augment.contentView(frames.1, size: contentSize, rng: &rng)
+            // Drawn after the global views, so that they are the same with and without local views.
+            let locals = (0..<localViews).map { m in
+                Augment.contentView(m % 2 == 0 ? frames.0 : frames.1, size: localSize, area: Self.localViewArea, rng: &rng)
+            }
+            return [a, b] + locals
         }
-        return (Augment.stack(views.map(\.0)), Augment.stack(views.map(\.1)))
+        let local = localViews == 0 ? nil
+            : Augment.stack((0..<localViews).flatMap { m in items.map { $0[2 + m] } })
+        return ContentViews(first: Augment.stack(items.map { $0[0] }), second: Augment.stack(items.map { $0[1] }), local: local)
     }
 }
