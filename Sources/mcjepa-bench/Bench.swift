@@ -214,15 +214,24 @@ struct RefineBench: ParsableCommand {
 struct TrainBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "ms per training step of the flow batch against the same step in PyTorch.")
+        abstract: "ms per training step of the flow batch against the same step in PyTorch; with --content-local-views, the step with its content batch, with multi-crop local views against without.")
     @Option(help: "Runs; the best is kept.") var reps = 5
     @Option(help: "Threads.") var threads = 2
     @Option(help: "Crop HxW.") var crop = Dimensions(argument: "256x320")!
     @Option(help: "Pairs per batch.") var batch = 1
+    @Option(help: "With local views: content items per step (two global views each).") var contentBatch = 8
+    @Option(help: "With local views: global content view side.") var contentSize = 128
+    @Option(help: "Multi-crop local views per content item: also time the step with the content batch, without and with them (0 = flow batch only).")
+    var contentLocalViews = 0
+    @Option(help: "Local view side.") var contentLocalSize = 64
     @OptionGroup var modelOptions: BenchModelOptions
 
     func run() throws {
+        let content = contentLocalViews > 0
+            ? ContentBenchSettings(batch: max(2, contentBatch), size: contentSize, localViews: contentLocalViews,
+                                   localSize: contentLocalSize)
+            : nil
         try trainBenchmark(reps: max(1, reps), threads: max(1, threads), crop: (crop.first, crop.second),
-                           batch: max(1, batch), preset: modelOptions.config, config: modelOptions.model)
+                           batch: max(1, batch), preset: modelOptions.config, config: modelOptions.model, content: content)
     }
 }

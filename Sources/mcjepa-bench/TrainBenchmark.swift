@@ -8,6 +8,9 @@ import NN
 // against the same step in PyTorch CPU in the same run (Reference/mcjepa/bench.py --train-size, a child
 // process, its own random weights of the same preset), and the ratio Swift / PyTorch (target <= 1).
 // The content batch is not part of either figure (bench.py times flow_losses only).
+// With `--content-local-views M [--content-batch B --content-size S --content-local-size s]` it also times whole
+// Swift steps, the flow batch plus a content batch (two global views of B items at S px), without and with M local
+// views per item at s px, and prints the cost of the local views as a ratio of the two.
 
 private func pytorchTrainStepMilliseconds(preset: String, config: ModelConfig, threads: Int, crop: (Int, Int), batch: Int,
                                           reps: Int) -> Double? {
@@ -35,8 +38,13 @@ private func pytorchTrainStepMilliseconds(preset: String, config: ModelConfig, t
     return nil
 }
 
+/// The content batch of `mcjepa-bench train --content-local-views`.
+struct ContentBenchSettings {
+    let batch: Int, size: Int, localViews: Int, localSize: Int
+}
+
 func trainBenchmark(reps: Int, threads: Int, crop: (Int, Int), batch: Int, preset presetName: String,
-                    config: ModelConfig) throws {
+                    config: ModelConfig, content: ContentBenchSettings? = nil) throws {
     setThreads(threads)
     let model = MCJEPAModel(config: config)
     model.initializeRandomly(seed: 0)
@@ -54,8 +62,31 @@ func trainBenchmark(reps: Int, threads: Int, crop: (Int, Int), batch: Int, prese
     let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
     print("train step \(config) \(crop.0)x\(crop.1), batch \(batch), both directions, \(threads) threads, best of \(reps); load average \(load)")
     print(String(format: "  Swift:   %.1f ms/step (%.2f steps/s)", best, 1000 / best))
+    if let content { contentStepBenchmark(content, model: model, optimizer: optimizer, img1: img1, img2: img2, reps: reps) }
     if let reference = pytorchTrainStepMilliseconds(preset: presetName, config: config, threads: threads, crop: crop, batch: batch, reps: reps) {
         print(String(format: "  PyTorch: %.1f ms/step (%.2f steps/s)", reference, 1000 / reference))
         print(String(format: "  ratio Swift / PyTorch time: %.2f", best / reference))
     }
+}
+
+/// Whole steps (flow batch + content batch + update) without and with multi-crop local views, on the same weights.
+private func contentStepBenchmark(_ content: ContentBenchSettings, model: MCJEPAModel, optimizer: AdamW, img1: Tensor,
+                                  img2: Tensor, reps: Int) {
+    let specs = model.parameters.specs
+    let viewA = pseudoRandomTensor([content.batch, 3, content.size, content.size], seed: 3)
+    let viewB = pseudoRandomTensor([content.batch, 3, content.size, content.size], seed: 4)
+    let local = pseudoRandomTensor([content.localViews * content.batch, 3, content.localSize, content.localSize], seed: 5)
+    let loss = LossConfig()
+    func step(localViews: Tensor?) {
+        model.parameters.zeroGradients()
+        model.flowLossesWithBackward(img1, img2, config: loss)
+        model.contentLossesWithBackward(viewA, viewB, localViews: localViews, config: loss)
+        optimizer.update(parameters: specs.map { model.parameters[$0.name] }, gradients: specs.map { model.parameters.gradient($0.name) })
+    }
+    let plain = 1000 * bestSeconds(reps: reps) { step(localViews: nil) }
+    let multi = 1000 * bestSeconds(reps: reps) { step(localViews: local) }
+    print("  with a content batch of \(content.batch) at \(content.size) px (two views each):")
+    print(String(format: "  Swift:   %.1f ms/step without local views", plain))
+    print(String(format: "  Swift:   %.1f ms/step with %d local views of %d px per item", multi, content.localViews, content.localSize))
+    print(String(format: "  ratio with / without local views: %.2f", multi / plain))
 }
