@@ -34,7 +34,8 @@ struct TrainCommand: AsyncParsableCommand {
     var contentGap: Int?
     @Option(help: "Multi-crop: smaller local views per content item (each a crop of 5-40% of the item's frame, in the VICReg loss against both global views).")
     var contentLocalViews = 0
-    @Option(help: "Local view side, a multiple of 64 smaller than --content-size.") var contentLocalSize = 64
+    @Option(help: "Local view side, a multiple of 64 smaller than --content-size (with --content-local-views; default 64).")
+    var contentLocalSize: Int?
     @Option(help: "Folders of still photos for synthetic pairs with exact flow.") var synthetic: [String] = []
     @Option(help: "Weight of the end-point error on pairs with a flow: synthetic pairs, and shards written with preprocess --flow (0 = monitor only).") var supervisedWeight: Float = 0
     @Option(help: "Largest translation (px) of a synthetic layer between the two frames of a pair.") var syntheticMaxShift: Float = 12
@@ -131,12 +132,18 @@ struct TrainCommand: AsyncParsableCommand {
         try OptionRange.check(contentSize, 64...4096, "--content-size")
         try OptionRange.check(contentTemporal, 0...1, "--content-temporal")
         try OptionRange.check(contentGap, 1...100_000, "--content-gap")
-        try OptionRange.check(contentLocalViews, 0...64, "--content-local-views")
-        guard contentLocalSize > 0 && contentLocalSize % 64 == 0 else {
-            throw ValidationError("--content-local-size \(contentLocalSize): expected a positive multiple of 64")
+        if contentGap != nil && contentTemporal == 0 {
+            throw ValidationError("--content-gap needs --content-temporal above 0 (the share of items it applies to)")
         }
-        guard contentLocalViews == 0 || contentLocalSize < contentSize else {
-            throw ValidationError("--content-local-size \(contentLocalSize): expected smaller than --content-size \(contentSize)")
+        try OptionRange.check(contentLocalViews, 0...64, "--content-local-views")
+        if let contentLocalSize {
+            guard contentLocalViews > 0 else { throw ValidationError("--content-local-size needs --content-local-views above 0") }
+            guard contentLocalSize > 0 && contentLocalSize % 64 == 0 else {
+                throw ValidationError("--content-local-size \(contentLocalSize): expected a positive multiple of 64")
+            }
+        }
+        guard contentLocalViews == 0 || localSize < contentSize else {
+            throw ValidationError("--content-local-size \(localSize): expected smaller than --content-size \(contentSize)")
         }
         try OptionRange.check(maxFrames, 1...100_000, "--max-frames")
         // A bound, not a measurement: a batch of crops with the activations the backward pass keeps (about 1 KB
@@ -150,6 +157,9 @@ struct TrainCommand: AsyncParsableCommand {
         guard !inputs.isEmpty || !synthetic.isEmpty else { throw ValidationError("give INPUTS and/or --synthetic") }
         _ = try lossConfig()
     }
+
+    /// The local views' side: --content-local-size, 64 by default.
+    var localSize: Int { contentLocalSize ?? 64 }
 
     var parsedCrop: (height: Int, width: Int)? {
         let parts = crop.lowercased().split(separator: "x").compactMap { Int($0) }
@@ -189,7 +199,7 @@ struct TrainCommand: AsyncParsableCommand {
             }
             let sampler = MixedSampler(sources: sources, crop: options.crop, contentSize: contentSize,
                                        temporalPositives: contentTemporal, temporalGap: contentGap,
-                                       localViews: contentLocalViews, localSize: contentLocalSize)
+                                       localViews: contentLocalViews, localSize: localSize)
             let trainer = try Trainer(model: model, sampler: sampler, options: options, folder: out, resume: resume)
             if initial != nil, newWeightsLRScale != 1 {
                 trainer.learningRateScales = model.newWeightLearningRateScales(fresh: fresh, scale: newWeightsLRScale)

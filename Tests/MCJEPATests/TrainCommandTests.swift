@@ -445,7 +445,10 @@ final class TrainCommandTests: TemporaryFolderTestCase {
         for (options, message) in [(["--content-local-views", "2", "--content-local-size", "96"], "--content-local-size 96: expected a positive multiple of 64"),
                                    (["--content-local-views", "2", "--content-local-size", "128"], "--content-local-size 128: expected smaller than --content-size 128"),
                                    (["--content-local-views=-1"], "--content-local-views must be in 0...64, got -1"),
-                                   (["--content-gap", "0"], "--content-gap must be in 1...100000, got 0")] {
+                                   (["--content-local-views", "2", "--content-size", "64"], "--content-local-size 64: expected smaller than --content-size 64"),
+                                   (["--content-local-size", "64"], "--content-local-size needs --content-local-views above 0"),
+                                   (["--content-gap", "3"], "--content-gap needs --content-temporal above 0"),
+                                   (["--content-temporal", "0.5", "--content-gap", "0"], "--content-gap must be in 1...100000, got 0")] {
             let bad = try runProcess(tool, ["train", sample, "--out", file("run")] + options)
             XCTAssertEqual(bad.status, 2, bad.err)
             XCTAssertTrue(bad.err.contains(message), bad.err)
