@@ -130,6 +130,13 @@ final class TrainCommandTests: TemporaryFolderTestCase {
         XCTAssertEqual(log.count, 2)
         XCTAssertNotNil(log[0]["photo"], "flow terms from the first step with --content-warmup 0")
         XCTAssertTrue(FileManager.default.fileExists(atPath: "\(out)/model.safetensors"))
+        // Shards hold pairs, not clips: a temporal positive with --content-gap is a stored pair's two frames.
+        let gapped = file("gapped")
+        let gap = try runProcess(tool, ["train", shards, "--out", gapped, "--preset", "test", "--steps", "1", "--crop", "64x64",
+                                        "--content-size", "64", "--content-batch", "2", "--batch", "1", "--threads", "1",
+                                        "--content-temporal", "1", "--content-gap", "5"])
+        XCTAssertEqual(gap.status, 0, gap.err)
+        XCTAssertTrue(try XCTUnwrap(try records("\(gapped)/log.jsonl").first?["content"]).isFinite)
     }
 
     /// Shards written by `preprocess --flow`: each pair's stored flow supervises it (a teacher's flow distilled into
