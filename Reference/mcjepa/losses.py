@@ -39,6 +39,9 @@ class LossConfig:
     # At initialisation forward and backward flows are not yet opposite, so the test marks almost every pixel
     # occluded; the trainer switches masking on after a number of flow steps (--occlusion-start).
     use_occlusion: bool = True
+    # > 0: the supervised end-point error is truncated per pixel at this many pixels (min(EPE, cap)), so errors
+    # beyond a local head's reach give no gradient; 0 = off.
+    epe_cap: float = 0.0
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -226,10 +229,14 @@ def flow_losses(model, img1: torch.Tensor, img2: torch.Tensor, cfg: LossConfig, 
     return total, terms
 
 
-def end_point_error(flow: torch.Tensor, target: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+def end_point_error(flow: torch.Tensor, target: torch.Tensor, mask: Optional[torch.Tensor] = None,
+                    cap: float = 0.0) -> torch.Tensor:
     """Mean over pixels of |flow - target| (Euclidean over the two channels); [N,2,H,W] each. With `mask` ([N]
-    bool), only the flagged items count (a batch that mixes pairs with and without exact flow); 0 when none is."""
+    bool), only the flagged items count (a batch that mixes pairs with and without exact flow); 0 when none is.
+    With `cap` > 0 each pixel counts min(error, cap): no gradient past the cap."""
     errors = (flow - target).norm(dim=1)
+    if cap > 0:
+        errors = errors.clamp(max=cap)
     if mask is None:
         return errors.mean()
     if not bool(mask.any()):
@@ -248,13 +255,13 @@ def level_end_point_error(flow: torch.Tensor, target: torch.Tensor, level: int,
 
 def supervised_flow_losses(model, img1: torch.Tensor, img2: torch.Tensor, target: torch.Tensor,
                            level_weight: float = 0.0,
-                           mask: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+                           mask: Optional[torch.Tensor] = None, epe_cap: float = 0.0) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
     """Supervised training on pairs with exact flow: the forward flow only (one decoder pass, not the two of
     `flow_losses`). total = supervised_epe + level_weight * level_epe, where level_epe is the mean over decoded
     levels of `level_end_point_error` (PWC-Net's multi-scale supervision: the coarse levels, which find the large
     motions, get a direct signal instead of only what reaches them through the finer levels' warps)."""
     levels, full = model.flow(model.encode(img1), model.encode(img2))
-    epe = end_point_error(full, target, mask)
+    epe = end_point_error(full, target, mask, epe_cap)
     terms = {"supervised_epe": epe}
     total = epe
     if level_weight != 0:

@@ -68,7 +68,7 @@ class TrainStep(nn.Module):
     def _supervised_only(self, flow, supervised_weight: float, level_weight: float, terms) -> torch.Tensor:
         """Forward flow against the exact one: half the cost of the full flow pass."""
         loss, flow_terms = supervised_flow_losses(self.model, flow["f0"], flow["f1"], flow["flow"], level_weight,
-                                                  flow.get("flow_mask"))
+                                                  flow.get("flow_mask"), self.loss_cfg.epe_cap)
         terms.update({k: v.detach() for k, v in flow_terms.items()})
         terms["synthetic_epe"] = terms.pop("supervised_epe")
         weighted = supervised_weight * loss
@@ -82,7 +82,7 @@ class TrainStep(nn.Module):
         terms.update({k: v.detach() for k, v in flow_terms.items()})
         terms["flow"] = flow_total.detach()
         if "flow" in flow:
-            epe = end_point_error(outputs["fw"][1], flow["flow"], flow.get("flow_mask"))
+            epe = end_point_error(outputs["fw"][1], flow["flow"], flow.get("flow_mask"), self.loss_cfg.epe_cap)
             terms["synthetic_epe"] = epe.detach()
             if supervised_weight > 0:
                 flow_total = flow_total + supervised_weight * epe

@@ -158,3 +158,14 @@ def test_two_supervised_only_steps_with_the_recipe_flags(tmp_path):
         assert {"synthetic_epe", "level_epe", "level_epe_l3", "level_epe_l6", "flow"} <= set(r)
         assert "content" not in r and "photo" not in r and "vicreg_inv" not in r
         assert np.isfinite(r["total"]) and abs(r["total"] - r["synthetic_epe"] - r["level_epe"]) < 1e-4
+
+
+def test_capped_epe_truncates_each_pixel_and_gives_no_gradient_past_the_cap():
+    flow = torch.tensor([[[[3.0, 20.0, 1.0]], [[4.0, 0.0, 0.0]]]], requires_grad=True)
+    target = torch.zeros(1, 2, 1, 3)
+    capped = end_point_error(flow, target, cap=8.0)
+    assert abs(capped.item() - 14 / 3) < 1e-6
+    capped.backward()
+    assert flow.grad[0, :, 0, 1].abs().max().item() == 0
+    assert abs(flow.grad[0, 0, 0, 0].item() - 0.6 / 3) < 1e-6
+    assert abs(end_point_error(flow, target).item() - 26 / 3) < 1e-5

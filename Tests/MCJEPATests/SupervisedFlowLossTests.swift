@@ -189,4 +189,26 @@ final class SupervisedFlowLossTests: XCTestCase {
         XCTAssertEqual(none.value, 0)
         XCTAssertTrue((0..<6).allSatisfy { none.grad.data[$0] == 0 })
     }
+
+    /// With a cap, a pixel counts min(error, cap) and one past the cap gets no gradient; pixels within it keep the
+    /// gradient of the mean over every known pixel (the capped ones still count in the mean).
+    func testCappedEndPointErrorTruncatesLargeErrors() {
+        let flow = Tensor(shape: [1, 2, 1, 3], values: [3, 20, 1, 4, 0, 0])
+        let target = Tensor(shape: [1, 2, 1, 3], values: [0, 0, 0, 0, 0, 0])
+        // Errors: (3, 4) = 5, (20, 0) = 20, (1, 0) = 1; cap 8: 5 + 8 + 1 over 3 pixels.
+        let (value, grad) = endPointError(flow, target, cap: 8)
+        XCTAssertEqual(value, 14 / 3, accuracy: 1e-6)
+        for (i, expected) in [Float](arrayLiteral: 0.6 / 3, 0, 1.0 / 3, 0.8 / 3, 0, 0).enumerated() {
+            XCTAssertEqual(grad.data[i], expected, accuracy: 1e-6, "gradient \(i)")
+        }
+        // Cap 0 is off: the plain mean.
+        XCTAssertEqual(endPointError(flow, target, cap: 0).value, 26 / 3, accuracy: 1e-5)
+    }
+
+    /// `epe_cap` is a loss setting (what `--loss epe_cap=N` sets), off by default; a negative cap is refused.
+    func testEPECapIsALossSetting() throws {
+        XCTAssertEqual(try LossConfig.fromJSON(#"{"epe_cap": 8}"#).get().epeCap, 8)
+        XCTAssertEqual(LossConfig().epeCap, 0)
+        guard case .failure = LossConfig.fromJSON(#"{"epe_cap": -1}"#) else { return XCTFail("a negative cap parsed") }
+    }
 }

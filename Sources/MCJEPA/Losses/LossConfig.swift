@@ -19,6 +19,11 @@ public struct LossConfig: Equatable, Sendable {
     public var occAlpha2: Float = 0.5
     /// Whether the photometric and feature terms are occlusion masked (the cycle term always is).
     public var useOcclusion = true
+    /// 0: off. > 0: the supervised end-point error is truncated at this many pixels, min(EPE, cap) per pixel, so a
+    /// pixel whose error is beyond the cap gives no gradient. A head that corrects a flow locally (the fine head
+    /// reaches about 16 px) cannot fix a 30 px error; without the cap such pixels' error directions, unrelated to
+    /// what the head sees, drown the signal of the pixels it can fix.
+    public var epeCap: Float = 0
 
     public init() {}
 
@@ -37,7 +42,8 @@ public struct LossConfig: Equatable, Sendable {
         ["photo_weight": photoWeight, "photo_l1": photoL1, "photo_ssim": photoSSIM, "feature_weights": featureWeights,
          "smooth_weight": smoothWeight, "smooth_edge": smoothEdge, "cycle_weight": cycleWeight,
          "var_weights": varWeights, "cov_weights": covWeights, "vicreg_inv": vicregInv, "vicreg_var": vicregVar,
-         "vicreg_cov": vicregCov, "occ_alpha1": occAlpha1, "occ_alpha2": occAlpha2, "use_occlusion": useOcclusion]
+         "vicreg_cov": vicregCov, "occ_alpha1": occAlpha1, "occ_alpha2": occAlpha2, "use_occlusion": useOcclusion,
+         "epe_cap": epeCap]
     }
 
     public var json: String {
@@ -79,6 +85,11 @@ public struct LossConfig: Equatable, Sendable {
                 case "vicreg_cov": cfg.vicregCov = try number(key, value)
                 case "occ_alpha1": cfg.occAlpha1 = try number(key, value)
                 case "occ_alpha2": cfg.occAlpha2 = try number(key, value)
+                case "epe_cap":
+                    cfg.epeCap = try number(key, value)
+                    guard cfg.epeCap >= 0, cfg.epeCap.isFinite else {
+                        throw ConfigError(reason: "loss config: epe_cap must be a finite number >= 0 (0 = off)")
+                    }
                 case "use_occlusion":
                     guard let b = value as? Bool else { throw ConfigError(reason: "loss config: use_occlusion must be true or false") }
                     cfg.useOcclusion = b

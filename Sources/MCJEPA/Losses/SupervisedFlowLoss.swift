@@ -12,16 +12,16 @@ extension MCJEPAModel {
     /// to its resolution, in full-resolution pixels (level values x 2^l). Accumulates `gradientScale` x d total /
     /// d parameters. Images [N,3,H,W] in [0,1], H and W multiples of 64; `target` [N,2,H,W] frame 1 -> 2; with
     /// `samples`, only the flagged items count (see `endPointError`). Gradients only as far as the `trainable` parts
-    /// need.
+    /// need. `epeCap` > 0 truncates the full-resolution term per pixel (`LossConfig.epeCap`).
     @discardableResult
     public func supervisedFlowLossWithBackward(_ img1: Tensor, _ img2: Tensor, target: Tensor, levelWeight: Float = 0,
-                                               gradientScale: Float = 1, samples: [Bool]? = nil,
+                                               epeCap: Float = 0, gradientScale: Float = 1, samples: [Bool]? = nil,
                                                trainable: TrainableParts = .all) -> LossReport {
         precondition(target.shape == [img1.n, 2, img1.h, img1.w], "supervised flow: target \(target.shape) for images \(img1.shape)")
         let t1 = encodeForTraining(img1), t2 = encodeForTraining(img2)
         let trace = flowForTraining(t1.features, t2.features)
         var report = LossReport()
-        let (epe, gradFull) = endPointError(trace.full, target, samples: samples)
+        let (epe, gradFull) = endPointError(trace.full, target, samples: samples, cap: epeCap)
         scaleInPlace(gradFull, gradientScale)
         report.terms["supervised_epe"] = epe
         report.total = epe

@@ -76,7 +76,7 @@ extension MCJEPAModel {
         accumulate(dFullFw, gradBw.fullBA)
         accumulate(dFullBw, gradFw.fullBA)
         if let targetFlow, supervisedWeight > 0 {
-            let (epe, gradEPE) = endPointError(fw.full, targetFlow, samples: targetSamples)
+            let (epe, gradEPE) = endPointError(fw.full, targetFlow, samples: targetSamples, cap: config.epeCap)
             report.terms["supervised_epe"] = epe
             report.total += supervisedWeight * epe
             accumulate(dFullFw, gradEPE, scale: supervisedWeight * gradientScale / half)
@@ -191,7 +191,9 @@ extension MCJEPAModel {
 /// items get no gradient, so a batch that mixes pairs with and without exact flow is supervised where it can be.
 /// A non-finite target value marks its pixel unknown (a teacher's flow that failed its forward-backward check,
 /// `preprocess --flow --mask-inconsistent`): the mean is over the known pixels and unknown ones get no gradient.
-public func endPointError(_ flow: Tensor, _ target: Tensor, samples: [Bool]? = nil) -> (value: Float, grad: Tensor) {
+/// With `cap` > 0 each known pixel counts min(error, cap) (`LossConfig.epeCap`): past the cap, no gradient.
+public func endPointError(_ flow: Tensor, _ target: Tensor, samples: [Bool]? = nil,
+                          cap: Float = 0) -> (value: Float, grad: Tensor) {
     precondition(flow.shape == target.shape, "end-point error: flow \(flow.shape) vs target \(target.shape)")
     precondition(samples == nil || samples!.count == flow.n, "end-point error: \(samples!.count) sample flags for \(flow.n) items")
     let N = flow.n, plane = flow.h * flow.w
@@ -205,8 +207,12 @@ public func endPointError(_ flow: Tensor, _ target: Tensor, samples: [Bool]? = n
             guard target.data[iu].isFinite && target.data[iv].isFinite else { continue }
             let du = flow.data[iu] - target.data[iu], dv = flow.data[iv] - target.data[iv]
             let e = (du * du + dv * dv).squareRoot()
-            total += Double(e)
             known += 1
+            if cap > 0 && e > cap {
+                total += Double(cap)
+                continue
+            }
+            total += Double(e)
             guard e > 0 else { continue }
             grad.data[iu] = du / e
             grad.data[iv] = dv / e

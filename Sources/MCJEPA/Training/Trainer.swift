@@ -157,7 +157,7 @@ public final class Trainer {
             // Supervised only: the forward flow against the exact one, half the cost of the full flow pass.
             let report = model.supervisedFlowLossWithBackward(batch.first, batch.second, target: target,
                                                               levelWeight: options.supervisedLevelWeight,
-                                                              gradientScale: options.supervisedWeight,
+                                                              epeCap: loss.epeCap, gradientScale: options.supervisedWeight,
                                                               samples: batch.flowSamples, trainable: trainable)
             terms.merge(report.terms) { _, new in new }
             terms["synthetic_epe"] = terms.removeValue(forKey: "supervised_epe")
