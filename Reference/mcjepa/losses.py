@@ -233,15 +233,18 @@ def end_point_error(flow: torch.Tensor, target: torch.Tensor, mask: Optional[tor
                     cap: float = 0.0) -> torch.Tensor:
     """Mean over pixels of |flow - target| (Euclidean over the two channels); [N,2,H,W] each. With `mask` ([N]
     bool), only the flagged items count (a batch that mixes pairs with and without exact flow); 0 when none is.
-    With `cap` > 0 each pixel counts min(error, cap): no gradient past the cap."""
-    errors = (flow - target).norm(dim=1)
+    With `cap` > 0 each pixel counts min(error, cap): no gradient past the cap. A non-finite target value marks its
+    pixel unknown (a teacher's flow that failed its forward-backward check, `preprocess --flow
+    --mask-inconsistent`): the mean is over the known pixels, and unknown ones get no gradient (as in Swift)."""
+    known = torch.isfinite(target).all(dim=1)
+    errors = (flow - torch.where(known.unsqueeze(1), target, torch.zeros_like(target))).norm(dim=1)
     if cap > 0:
         errors = errors.clamp(max=cap)
-    if mask is None:
-        return errors.mean()
-    if not bool(mask.any()):
+    if mask is not None:
+        known = known & mask.view(-1, 1, 1)
+    if not bool(known.any()):
         return errors.sum() * 0
-    return errors[mask].mean()
+    return errors[known].mean()
 
 
 def level_end_point_error(flow: torch.Tensor, target: torch.Tensor, level: int,

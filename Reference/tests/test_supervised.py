@@ -169,3 +169,17 @@ def test_capped_epe_truncates_each_pixel_and_gives_no_gradient_past_the_cap():
     assert flow.grad[0, :, 0, 1].abs().max().item() == 0
     assert abs(flow.grad[0, 0, 0, 0].item() - 0.6 / 3) < 1e-6
     assert abs(end_point_error(flow, target).item() - 26 / 3) < 1e-5
+
+
+def test_epe_skips_unknown_target_pixels_as_the_swift_trainer_does():
+    # The values of SupervisedFlowLossTests.testEndPointErrorSkipsUnknownTargetPixels: known pixels 0 (error 5)
+    # and 2 (error 1), pixel 1 unknown (NaN).
+    flow = torch.tensor([[[[3.0, 0.0, 1.0]], [[4.0, 5.0, 0.0]]]], requires_grad=True)
+    target = torch.tensor([[[[0.0, float("nan"), 0.0]], [[0.0, 0.0, 0.0]]]])
+    epe = end_point_error(flow, target)
+    assert abs(epe.item() - 3.0) < 1e-6
+    epe.backward()
+    expected = torch.tensor([[[[0.3, 0.0, 0.5]], [[0.4, 0.0, 0.0]]]])
+    assert torch.allclose(flow.grad, expected, atol=1e-6)
+    none = end_point_error(flow, torch.full_like(target, float("nan")))
+    assert none.item() == 0
