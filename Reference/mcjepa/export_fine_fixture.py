@@ -22,7 +22,7 @@ import os
 
 import torch
 
-from .export_fixtures import fixture_frames
+from .export_refinement_fixture import decoder_parity_tensors
 from .model import FINE_LEVEL, MCJEPA, PRESETS
 from .weights import save_file
 
@@ -42,32 +42,8 @@ def main() -> None:
         # About a pixel per iteration at level 2, so the warps of the second iteration sample other cells.
         model.decoder.fine.out.weight.normal_(0, 0.05)
         model.decoder.fine.out.bias.normal_(0, 0.1)
-    img1, img2 = fixture_frames(batch=1)
-    with torch.no_grad():
-        feats1, feats2 = model.encode(img1), model.encode(img2)
     levels = model.decoder.decoded_levels
-    read = range(FINE_LEVEL, levels[0] + 1)
-    f1 = [f.clone().requires_grad_(True) for f in feats1]
-    f2 = [f.clone().requires_grad_(True) for f in feats2]
-    flows, full = model.flow(f1, f2)
-
-    g = torch.Generator().manual_seed(1)
-    out = {name: p.detach().clone() for name, p in model.state_dict().items() if name.startswith("decoder.")}
-    loss = 0
-    for lv, flow in zip(levels, flows):
-        ct = torch.randn(flow.shape, generator=g)
-        out[f"io.flow.l{lv}"], out[f"ct.flow.l{lv}"] = flow, ct
-        loss = loss + (flow * ct).sum()
-    ct = torch.randn(full.shape, generator=g)
-    out["io.flow.full"], out["ct.full"] = full, ct
-    loss = loss + (full * ct).sum()
-    loss.backward()
-    for lv in read:
-        out[f"io.feats1.l{lv}"], out[f"io.feats2.l{lv}"] = feats1[lv - 1], feats2[lv - 1]
-        out[f"grad.feats1.l{lv}"], out[f"grad.feats2.l{lv}"] = f1[lv - 1].grad, f2[lv - 1].grad
-    for name, p in model.decoder.named_parameters():
-        out[f"grad.decoder.{name}"] = p.grad
-    out = {k: v.detach().float().contiguous() for k, v in out.items()}
+    out, loss, feats1, feats2, _, full = decoder_parity_tensors(model, read_levels=range(FINE_LEVEL, levels[0] + 1))
     save_file(out, OUT, {"config": json.dumps(cfg.to_dict()), "loss": f"{loss.item():.6g}",
                          "generator": "Reference/mcjepa/export_fine_fixture.py", "torch": torch.__version__})
     with torch.no_grad():  # how far the head moved the full-size flow: the check must see it

@@ -32,17 +32,11 @@ ITERATIONS = 3
 WIDTH = 8
 
 
-def main() -> None:
-    torch.set_num_threads(1)  # single-threaded reductions: the same bits on every run of this machine
-    torch.manual_seed(0)
-    cfg = dataclasses.replace(PRESETS["test"](), upsampler_width=8, refinement_iterations=ITERATIONS,
-                              refinement_width=WIDTH)
-    model = MCJEPA(cfg)
-    with torch.no_grad():
-        model.decoder.upsampler.mask.weight.normal_(0, 0.5)
-        # About a pixel per iteration at level 3, so the warps of later iterations sample other cells.
-        model.decoder.refinement.out.weight.normal_(0, 0.05)
-        model.decoder.refinement.out.bias.normal_(0, 0.1)
+def decoder_parity_tensors(model, read_levels):
+    """The decoder-only parity check of `model` on one pair of `fixture_frames`: its decoder weights, flows, fixed
+    random cotangents (L = sum(full * ct.full) + sum_l sum(flow.l * ct.flow.l)), dL/dparameter, and the input features
+    and dL/dfeatures of `read_levels`, as float tensors named as this module's docstring lists them. Returns them with
+    L, both frames' features, the flows and the full-size flow."""
     img1, img2 = fixture_frames(batch=1)
     with torch.no_grad():
         feats1, feats2 = model.encode(img1), model.encode(img2)
@@ -62,12 +56,28 @@ def main() -> None:
     out["io.flow.full"], out["ct.full"] = full, ct
     loss = loss + (full * ct).sum()
     loss.backward()
-    for lv in levels:
+    for lv in read_levels:
         out[f"io.feats1.l{lv}"], out[f"io.feats2.l{lv}"] = feats1[lv - 1], feats2[lv - 1]
         out[f"grad.feats1.l{lv}"], out[f"grad.feats2.l{lv}"] = f1[lv - 1].grad, f2[lv - 1].grad
     for name, p in model.decoder.named_parameters():
         out[f"grad.decoder.{name}"] = p.grad
     out = {k: v.detach().float().contiguous() for k, v in out.items()}
+    return out, loss, feats1, feats2, flows, full
+
+
+def main() -> None:
+    torch.set_num_threads(1)  # single-threaded reductions: the same bits on every run of this machine
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(PRESETS["test"](), upsampler_width=8, refinement_iterations=ITERATIONS,
+                              refinement_width=WIDTH)
+    model = MCJEPA(cfg)
+    with torch.no_grad():
+        model.decoder.upsampler.mask.weight.normal_(0, 0.5)
+        # About a pixel per iteration at level 3, so the warps of later iterations sample other cells.
+        model.decoder.refinement.out.weight.normal_(0, 0.05)
+        model.decoder.refinement.out.bias.normal_(0, 0.1)
+    levels = model.decoder.decoded_levels
+    out, loss, feats1, feats2, flows, _ = decoder_parity_tensors(model, read_levels=levels)
     save_file(out, OUT, {"config": json.dumps(cfg.to_dict()), "loss": f"{loss.item():.6g}",
                          "generator": "Reference/mcjepa/export_refinement_fixture.py", "torch": torch.__version__})
     with torch.no_grad():  # how far the iterations moved the stop level's flow: the check must see them

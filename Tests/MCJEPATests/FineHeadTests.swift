@@ -16,7 +16,7 @@ final class FineHeadTests: TemporaryFolderTestCase {
 
     /// dL/d(every weight, the stop level's flow, both frames' level-2 features) of L = sum(full * upstream), through
     /// two iterations that share the weights, the start's upsampling and the correction's, on a batch of two,
-    /// against central differences (or a one-sided one at a kink, as in RecurrentRefinementTests).
+    /// against central differences (or a one-sided one at a kink: `assertMatchesFiniteDifferences`).
     func testBackwardMatchesFiniteDifferences() {
         let config = Self.fineTest
         let store = ParameterStore(config: config)
@@ -51,26 +51,7 @@ final class FineHeadTests: TemporaryFolderTestCase {
             .map { ($0.name, store[$0.name], store.gradient($0.name)) }
         // The correction reaches full size multiplied by 4 (flow in level-2 pixels): at eps 1e-3 the float rounding of
         // the forward already moves the differences by about 0.01.
-        let eps: Float = 3e-3
-        func close(_ a: Float, _ b: Float) -> Bool { abs(a - b) <= 3e-3 + 2e-2 * abs(b) }
-        for (name, input, analytic) in checked {
-            var failures: [String] = []
-            for i in stride(from: 0, to: input.count, by: max(1, input.count / 40)) {
-                let saved = input.data[i]
-                let base = loss()
-                input.data[i] = saved + eps
-                let plus = loss()
-                input.data[i] = saved - eps
-                let minus = loss()
-                input.data[i] = saved
-                let right = Float((plus - base) / Double(eps)), left = Float((base - minus) / Double(eps))
-                let central = Float((plus - minus) / Double(2 * eps)), a = analytic.data[i]
-                if !(close(a, central) || (!close(right, left) && (close(a, right) || close(a, left)))) {
-                    failures.append("[\(i)] analytic \(a), numeric \(central) (left \(left), right \(right))")
-                }
-            }
-            XCTAssert(failures.isEmpty, "\(name): " + failures.prefix(4).joined(separator: "; "))
-        }
+        assertMatchesFiniteDifferences(checked, eps: 3e-3, loss: loss)
     }
 
     /// The decoder (convex upsampling, 2 fine iterations) against model.py: every level's flow and the full-size flow,

@@ -46,30 +46,8 @@ final class RecurrentRefinementTests: TemporaryFolderTestCase {
         var checked: [(String, Tensor, Tensor)] = [("flow", flow, g.flow), ("hidden", hidden, g.context),
                                                    ("f1", f1, g.f1), ("f2", f2, g.f2)]
         checked += store.specs.map { ($0.name, store[$0.name], store.gradient($0.name)) }
-        // The warps are bilinear and the activations leaky ReLUs: piecewise linear. With this many pixels, a step
-        // often moves some sample across a cell edge (or an activation across 0) on one side; the one-sided
-        // differences then disagree, and the derivative at the point is the one of the side without the kink. So
-        // every element must match the central difference or, where the sides disagree, one of them.
-        let eps: Float = 1e-3
-        func close(_ a: Float, _ b: Float) -> Bool { abs(a - b) <= 3e-3 + 2e-2 * abs(b) }
-        for (name, input, analytic) in checked {
-            var failures: [String] = []
-            for i in stride(from: 0, to: input.count, by: max(1, input.count / 40)) {
-                let saved = input.data[i]
-                let base = loss()
-                input.data[i] = saved + eps
-                let plus = loss()
-                input.data[i] = saved - eps
-                let minus = loss()
-                input.data[i] = saved
-                let right = Float((plus - base) / Double(eps)), left = Float((base - minus) / Double(eps))
-                let central = Float((plus - minus) / Double(2 * eps)), a = analytic.data[i]
-                if !(close(a, central) || (!close(right, left) && (close(a, right) || close(a, left)))) {
-                    failures.append("[\(i)] analytic \(a), numeric \(central) (left \(left), right \(right))")
-                }
-            }
-            XCTAssert(failures.isEmpty, "\(name): " + failures.prefix(4).joined(separator: "; "))
-        }
+        // Piecewise linear (bilinear warps, leaky ReLUs): a kink on one side is allowed for.
+        assertMatchesFiniteDifferences(checked, eps: 1e-3, loss: loss)
     }
 
     /// The decoder (convex upsampling, 3 iterations) against model.py: every level's flow and the full-size flow, then

@@ -48,6 +48,36 @@ func sineTexture(side: Int) -> FrameImage {
     return FrameImage(width: side, height: side, planar: planar)
 }
 
+/// Checks each analytic gradient of `checked` (name, the input it is taken with respect to, dL/d(input)) against
+/// finite differences of `loss`, on about 40 elements per input.
+///
+/// Bilinear warps and leaky ReLUs are piecewise linear: with many pixels, a step often moves some sample across a cell
+/// edge (or an activation across 0) on one side; the one-sided differences then disagree, and the derivative at the
+/// point is the one of the side without the kink. So every element must match the central difference or, where the
+/// sides disagree, one of them.
+func assertMatchesFiniteDifferences(_ checked: [(String, Tensor, Tensor)], eps: Float,
+                                    loss: () -> Double, file: StaticString = #filePath, line: UInt = #line) {
+    func close(_ a: Float, _ b: Float) -> Bool { abs(a - b) <= 3e-3 + 2e-2 * abs(b) }
+    for (name, input, analytic) in checked {
+        var failures: [String] = []
+        for i in stride(from: 0, to: input.count, by: max(1, input.count / 40)) {
+            let saved = input.data[i]
+            let base = loss()
+            input.data[i] = saved + eps
+            let plus = loss()
+            input.data[i] = saved - eps
+            let minus = loss()
+            input.data[i] = saved
+            let right = Float((plus - base) / Double(eps)), left = Float((base - minus) / Double(eps))
+            let central = Float((plus - minus) / Double(2 * eps)), a = analytic.data[i]
+            if !(close(a, central) || (!close(right, left) && (close(a, right) || close(a, left)))) {
+                failures.append("[\(i)] analytic \(a), numeric \(central) (left \(left), right \(right))")
+            }
+        }
+        XCTAssert(failures.isEmpty, "\(name): " + failures.prefix(4).joined(separator: "; "), file: file, line: line)
+    }
+}
+
 /// Items `indices` of a batch tensor [N,C,H,W], stacked in that order.
 func batchItems(_ t: Tensor, _ indices: [Int]) -> Tensor {
     let size = t.count / t.n
