@@ -501,8 +501,10 @@ def random_crop_pair(sample: Dict[str, np.ndarray], height: int, width: int, rng
     return {k: np.ascontiguousarray(v) for k, v in out.items()}
 
 
-def content_view(image: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """VICReg-style view: random resized crop (scale 0.2-1, aspect 3/4-4/3), flip, colour jitter, grayscale."""
+def content_view(image: np.ndarray, size: int, rng: np.random.Generator, return_box: bool = False):
+    """VICReg-style view: random resized crop (scale 0.2-1, aspect 3/4-4/3), flip, colour jitter, grayscale.
+    With `return_box`, also where the view lies in the image: (x, y, w, h, flipped), the crop's box in the image's
+    pixels and whether the view was mirrored after resizing (the dense content loss's geometry)."""
     h, w = image.shape[:2]
     for _ in range(10):
         area = h * w * rng.uniform(0.2, 1.0)
@@ -514,7 +516,8 @@ def content_view(image: np.ndarray, size: int, rng: np.random.Generator) -> np.n
         cw, ch = min(h, w), min(h, w)
     y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
     view = cv2.resize(image[y:y + ch, x:x + cw], (size, size), interpolation=cv2.INTER_LINEAR)
-    if rng.random() < 0.5:
+    flipped = rng.random() < 0.5
+    if flipped:
         view = view[:, ::-1]
     if rng.random() < 0.8:
         view = view * rng.uniform(0.6, 1.4)                                   # brightness
@@ -525,7 +528,8 @@ def content_view(image: np.ndarray, size: int, rng: np.random.Generator) -> np.n
     if rng.random() < 0.2:
         gray = view @ np.array([0.299, 0.587, 0.114], np.float32)
         view = np.repeat(gray[..., None], 3, axis=2)
-    return np.ascontiguousarray(np.clip(view, 0, 1), dtype=np.float32)
+    view = np.ascontiguousarray(np.clip(view, 0, 1), dtype=np.float32)
+    return (view, np.array([x, y, cw, ch, float(flipped)], np.float32)) if return_box else view
 
 
 def to_tensor(images: List[np.ndarray]) -> torch.Tensor:
@@ -562,9 +566,15 @@ class MixedSampler:
         return out
 
     def content_batch(self, batch: int) -> Dict[str, torch.Tensor]:
+        """Two views "a", "b" of each of `batch` frames, with their boxes ("boxes_a", "boxes_b": [B, 5]) and
+        "same_frame" (both views of one frame, so the boxes relate their pixels: always here)."""
         frames = [self._sample()["f0"] for _ in range(batch)]
-        return {"a": to_tensor([content_view(f, self.content_size, self.rng) for f in frames]),
-                "b": to_tensor([content_view(f, self.content_size, self.rng) for f in frames])}
+        a = [content_view(f, self.content_size, self.rng, return_box=True) for f in frames]
+        b = [content_view(f, self.content_size, self.rng, return_box=True) for f in frames]
+        return {"a": to_tensor([v for v, _ in a]), "b": to_tensor([v for v, _ in b]),
+                "boxes_a": torch.from_numpy(np.stack([box for _, box in a])),
+                "boxes_b": torch.from_numpy(np.stack([box for _, box in b])),
+                "same_frame": torch.ones(batch, dtype=torch.bool)}
 
     def state(self) -> dict:
         return self.rng.bit_generator.state

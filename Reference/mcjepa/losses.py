@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, asdict
 from typing import Dict, List, Optional, Tuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -159,14 +160,81 @@ def vicreg_terms(za: torch.Tensor, zb: torch.Tensor) -> Dict[str, torch.Tensor]:
             "vicreg_cov": covariance_loss(za) + covariance_loss(zb)}
 
 
-def content_losses(model, view_a: torch.Tensor, view_b: torch.Tensor, cfg: LossConfig):
-    """Two augmented views [B,3,H,W] (B >= 2) -> (weighted VICReg total, terms)."""
-    _, za = model.content(model.encode(view_a))
-    _, zb = model.content(model.encode(view_b))
+def content_losses(model, view_a: torch.Tensor, view_b: torch.Tensor, cfg: LossConfig, dense: Optional[dict] = None):
+    """Two augmented views [B,3,H,W] (B >= 2) -> (weighted VICReg total, terms). With `dense` ({"weight" > 0,
+    "boxes_a", "boxes_b": [B, 5] (x, y, w, h, flipped) of each view in its frame, "same_frame": [B] bools}; the
+    model needs a local projector), adds weight x the dense VICReg of the views' cells at the projector's level."""
+    feats_a, feats_b = model.encode(view_a), model.encode(view_b)
+    _, za = model.content(feats_a)
+    _, zb = model.content(feats_b)
     terms = vicreg_terms(za, zb)
     total = cfg.vicreg_inv * terms["vicreg_inv"] + cfg.vicreg_var * terms["vicreg_var"] \
         + cfg.vicreg_cov * terms["vicreg_cov"]
+    if dense is not None and dense["weight"] > 0:
+        fmap = feats_a[model.cfg.local_projector_level - 1]
+        host = [torch.as_tensor(dense[k]).cpu().numpy() for k in ("boxes_a", "boxes_b", "same_frame")]
+        matches = dense_cell_matches(*host, fmap.shape[2], fmap.shape[3])
+        local = dense_vicreg_terms(model.local_embedding(feats_a), model.local_embedding(feats_b),
+                                   matches.to(fmap.device))
+        dense_total = cfg.vicreg_inv * local["dense_inv"] + cfg.vicreg_var * local["dense_var"] \
+            + cfg.vicreg_cov * local["dense_cov"]
+        terms.update(local)
+        terms["dense"] = dense_total
+        terms["dense_pairs"] = torch.tensor(float(len(matches)))
+        total = total + dense["weight"] * dense_total
     return total, terms
+
+
+def _box_centres(boxes: np.ndarray, rows: int, cols: int):
+    """Frame positions (x, y) [rows*cols] of the cell centres of a view whose box is (x, y, w, h, flipped): the
+    view's coordinates scale linearly onto the box, mirrored first when the view was (float32, as the Swift
+    `ViewBox.centre`)."""
+    x, y, w, h, flipped = (np.float32(v) for v in boxes)
+    r, c = np.meshgrid(np.arange(rows, dtype=np.float32), np.arange(cols, dtype=np.float32), indexing="ij")
+    u = (c.reshape(-1) + np.float32(0.5)) / np.float32(cols)
+    if flipped:
+        u = np.float32(1) - u
+    return x + u * w, y + (r.reshape(-1) + np.float32(0.5)) / np.float32(rows) * h
+
+
+def _box_cells(boxes: np.ndarray, px: np.ndarray, py: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """The cell index (row * cols + col) of the view with this box that holds each frame position, -1 outside."""
+    x, y, w, h, flipped = (np.float32(v) for v in boxes)
+    u, v = (px - x) / w, (py - y) / h
+    inside = (u >= 0) & (u < 1) & (v >= 0) & (v < 1)
+    if flipped:
+        u = np.float32(1) - u
+    row = np.minimum((v * np.float32(rows)).astype(np.int64), rows - 1)
+    col = np.clip((u * np.float32(cols)).astype(np.int64), 0, cols - 1)
+    return np.where(inside, row * cols + col, -1)
+
+
+def dense_cell_matches(boxes_a: np.ndarray, boxes_b: np.ndarray, same_frame, rows: int, cols: int) -> torch.Tensor:
+    """[P, 2] matched rows (view A's, view B's) of the local embeddings (row n*rows*cols + cell): each cell of
+    view A with the cell of view B whose box holds A's cell centre in the frame, then the same from B to A. Items
+    whose views come from different frames (same_frame false) give none. Boxes: [N, 5] (x, y, w, h, flipped)."""
+    plane, pairs = rows * cols, []
+    for n in range(len(boxes_a)):
+        if not same_frame[n]:
+            continue
+        cells = np.arange(plane)
+        hit = _box_cells(boxes_b[n], *_box_centres(boxes_a[n], rows, cols), rows, cols)
+        keep = hit >= 0
+        pairs.append(np.stack([n * plane + cells[keep], n * plane + hit[keep]], 1))
+        hit = _box_cells(boxes_a[n], *_box_centres(boxes_b[n], rows, cols), rows, cols)
+        keep = hit >= 0
+        pairs.append(np.stack([n * plane + hit[keep], n * plane + cells[keep]], 1))
+    return torch.from_numpy(np.concatenate(pairs) if pairs else np.zeros((0, 2), np.int64))
+
+
+def dense_vicreg_terms(za: torch.Tensor, zb: torch.Tensor, matches: torch.Tensor) -> Dict[str, torch.Tensor]:
+    """VICRegL-style dense VICReg on two views' local embeddings [M, D] (every cell of a batch's feature maps):
+    invariance = MSE over the matched pairs (0 without any), variance (averaged over the two views) and covariance
+    (summed) over all cells of each view, as `vicreg_terms`."""
+    invariance = (F.mse_loss(za[matches[:, 0]], zb[matches[:, 1]]) if len(matches) else za.new_zeros(()))
+    return {"dense_inv": invariance,
+            "dense_var": (variance_loss(za) + variance_loss(zb)) / 2,
+            "dense_cov": covariance_loss(za) + covariance_loss(zb)}
 
 
 def _direction_terms(model, img_a, img_b, feats_a, feats_b, out_ab, out_ba, cfg: LossConfig):

@@ -7,6 +7,7 @@ contract with the Swift port: see Reference/MODEL.md.
 from __future__ import annotations
 
 import json
+import dataclasses
 from dataclasses import dataclass, field, asdict
 from typing import Dict, List, Optional, Tuple
 
@@ -58,6 +59,11 @@ class ModelConfig:
     # frame-1 level-2 features, whose correction is added to the full-size flow. Needs decoder_stop_level > 2.
     fine_iterations: int = 0
     fine_width: int = 0
+    # 0: none. 1..6: the encoder level whose feature map the local projector (`local_projector.*`, the expander's
+    # layers as 1x1 convs, widths `local_projector_widths`) embeds pixel by pixel for the dense content loss
+    # (`dense_vicreg_terms`, train.py --content-dense). Training only: inference never runs it.
+    local_projector_level: int = 0
+    local_projector_widths: Tuple[int, ...] = ()
 
     def to_dict(self) -> dict:
         d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -69,7 +75,14 @@ class ModelConfig:
             del d["refinement_iterations"], d["refinement_width"]  # and for models without the refinement
         if d["fine_iterations"] == 0:
             del d["fine_iterations"], d["fine_width"]  # and without the fine head
+        if d["local_projector_level"] == 0:
+            del d["local_projector_level"], d["local_projector_widths"]  # and without the local projector
         return d
+
+    def with_local_projector(self, level: int) -> "ModelConfig":
+        """The local projector --content-dense adds at `level`: 1x1 convs C -> 2C -> 2C (C the level's width)."""
+        widths = (2 * self.widths[level - 1],) * 2 if level > 0 else ()
+        return dataclasses.replace(self, local_projector_level=level, local_projector_widths=widths)
 
     @staticmethod
     def from_dict(d: dict) -> "ModelConfig":
@@ -357,6 +370,10 @@ class MCJEPA(nn.Module):
         self.encoder = Encoder(cfg)
         self.decoder = FlowDecoder(cfg)
         self.expander = Expander(cfg.widths[-1], cfg.expander_widths)
+        if (cfg.local_projector_level > 0) != bool(cfg.local_projector_widths):
+            raise ValueError("local_projector_level and local_projector_widths go together")
+        self.local_projector = (Expander(cfg.widths[cfg.local_projector_level - 1], cfg.local_projector_widths)
+                                if cfg.local_projector_level > 0 else None)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -420,6 +437,11 @@ class MCJEPA(nn.Module):
         """-> (representation = global average pool of level 6, expander embedding)."""
         rep = feats[-1].mean(dim=(2, 3))
         return rep, self.expander(rep)
+
+    def local_embedding(self, feats: List[torch.Tensor]) -> torch.Tensor:
+        """The local projector on every pixel of level `local_projector_level`: [N*H*W, D], row n*H*W + y*W + x."""
+        fmap = feats[self.cfg.local_projector_level - 1]
+        return self.local_projector(fmap.permute(0, 2, 3, 1).reshape(-1, fmap.shape[1]))
 
     @torch.no_grad()
     def estimate_flow(self, img1: torch.Tensor, img2: torch.Tensor, flip_average: bool = False) -> torch.Tensor:

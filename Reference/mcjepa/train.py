@@ -44,17 +44,21 @@ class TrainStep(nn.Module):
     multi-scale term) when no self-supervised flow term is on and the batch has exact flow.
     """
 
-    def __init__(self, model: MCJEPA, loss_cfg: LossConfig):
+    def __init__(self, model: MCJEPA, loss_cfg: LossConfig, content_dense: float = 0.0):
         super().__init__()
         self.model = model
         self.loss_cfg = loss_cfg
+        self.content_dense = content_dense
 
     def forward(self, content: Optional[Dict[str, torch.Tensor]], flow: Optional[Dict[str, torch.Tensor]],
                 flow_on: bool, supervised_weight: float = 0.0, level_weight: float = 0.0):
         total = next(self.model.parameters()).new_zeros(())
         terms = {}
         if content is not None:
-            total, terms = content_losses(self.model, content["a"], content["b"], self.loss_cfg)
+            dense = None if self.content_dense == 0 else {
+                "weight": self.content_dense, "boxes_a": content["boxes_a"], "boxes_b": content["boxes_b"],
+                "same_frame": content["same_frame"]}
+            total, terms = content_losses(self.model, content["a"], content["b"], self.loss_cfg, dense)
             terms = {k: v.detach() for k, v in terms.items()}
             terms["content"] = total.detach()
         if flow_on and flow is not None:
@@ -146,6 +150,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--content-batch", type=int, default=16, help="content images per step (per process), >= 2")
     ap.add_argument("--crop", default="256x320", help="flow crop HxW, multiples of 64")
     ap.add_argument("--content-size", type=int, default=128, help="content view side, a multiple of 64")
+    ap.add_argument("--content-dense", type=float, default=0.0,
+                    help="weight of the dense content loss (VICRegL-style, 0 = off): a local projector "
+                         "(local_projector.*, not used by inference) embeds every cell of --content-dense-level's "
+                         "feature map of both views, and the cells of the two views that cover the same point of the "
+                         "frame must agree (VICReg invariance, variance and covariance over all cells)")
+    ap.add_argument("--content-dense-level", type=int, default=None,
+                    help="encoder level of the dense content loss (1..6; with --content-dense); default: the "
+                         "continued file's projector's, else 3, the level propagation reads")
     ap.add_argument("--content-warmup", type=int, default=1000, help="content-only steps before flow losses")
     ap.add_argument("--occlusion-start", type=int, default=3000,
                     help="step from which forward-backward occlusion masks are applied (before: all visible)")
@@ -231,6 +243,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         ap.error(f"--crop {args.crop}: H and W must be positive multiples of 64")
     if args.content_size <= 0 or args.content_size % 64:
         ap.error("--content-size must be a positive multiple of 64")
+    if not 0 <= args.content_dense <= 1000:
+        ap.error("--content-dense must be in 0...1000")
+    if args.content_dense_level is not None and (args.content_dense == 0 or not 1 <= args.content_dense_level <= 6):
+        ap.error("--content-dense-level needs --content-dense above 0 and must be in 1...6")
     if args.content_batch < 2:
         ap.error("--content-batch must be >= 2 (VICReg variance needs a batch)")
     if args.synthetic_max_shift < 0:
@@ -374,10 +390,15 @@ def load_weights(model: MCJEPA, path: str, tensors: Dict[str, torch.Tensor], fre
     coarser = {f"decoder.reduce.l{lv}.{kind}" for lv in range(model.cfg.decoder_stop_level, NUM_LEVELS)
                for kind in ("weight", "bias") if f"decoder.reduce.l{lv}.weight" not in tensors}
     tensors = extend_to_finer_levels(model, split_shared_estimator(model, tensors))
+    # A local projector the model lacks or has at another shape is left out (it is a training head).
+    own = model.state_dict()
+    tensors = {n: t for n, t in tensors.items()
+               if not n.startswith("local_projector.") or (n in own and own[n].shape == t.shape)}
     missing, unexpected = model.load_state_dict(tensors, strict=False)
     fresh = [n for n in missing if n in coarser or (n.startswith("decoder.upsampler.") and (fresh_upsampler or coarser))
              or (n.startswith("decoder.refinement.") and not any(t.startswith("decoder.refinement.") for t in tensors))
-             or (n.startswith("decoder.fine.") and not any(t.startswith("decoder.fine.") for t in tensors))]
+             or (n.startswith("decoder.fine.") and not any(t.startswith("decoder.fine.") for t in tensors))
+             or n.startswith("local_projector.")]
     if missing and fresh == missing and not unexpected:
         print(f"{path}: starting {', '.join(missing)} fresh", flush=True)
         return
@@ -448,6 +469,16 @@ def main(argv=None) -> None:
     cfg = dataclasses.replace(cfg, decoder_stop_level=stop, upsampler_width=width, per_level_estimators=per_level,
                               refinement_iterations=iterations, refinement_width=refinement_width,
                               fine_iterations=fine, fine_width=fine_width)
+    # The local projector: the continued file's (kept when the level is the same), else a fresh one at the asked
+    # level with --content-dense; without --content-dense a continued file's stays, unused.
+    projector_level = continued_cfg.get("local_projector_level", 0)
+    if args.content_dense > 0:
+        projector_level = args.content_dense_level or projector_level or 3
+    if projector_level == continued_cfg.get("local_projector_level", 0) and projector_level > 0:
+        cfg = dataclasses.replace(cfg, local_projector_level=projector_level,
+                                  local_projector_widths=tuple(continued_cfg["local_projector_widths"]))
+    else:
+        cfg = cfg.with_local_projector(projector_level)
     try:
         model = MCJEPA(cfg).to(device)
     except ValueError as error:
@@ -496,7 +527,7 @@ def main(argv=None) -> None:
             average = {n: t.to(device) for n, t in load_file(saved)[0].items()}
         else:
             average = {n: p.detach().clone() for n, p in model.named_parameters()}
-    step_module = TrainStep(model, loss_cfg)
+    step_module = TrainStep(model, loss_cfg, args.content_dense)
     if distributed:
         # The decoder is idle during the content warm-up, hence find_unused_parameters.
         step_module = nn.parallel.DistributedDataParallel(

@@ -36,6 +36,12 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
     public var fineIterations: Int
     /// The fine head's block width: > 0 when `fineIterations` is, else 0.
     public var fineWidth: Int
+    /// 0: none. 1...6: the encoder level whose feature map the local projector embeds, pixel by pixel, for the dense
+    /// (VICRegL-style) content loss (`train --content-dense`). Training only: inference never runs it.
+    public var localProjectorLevel: Int
+    /// The local projector's widths (1x1 convs: Linear + LayerNorm + ReLU per hidden width, then a Linear, as the
+    /// expander); empty when `localProjectorLevel` is 0.
+    public var localProjectorWidths: [Int]
 
     public static let levelCount = 6
     /// Inputs are padded to a multiple of the coarsest stride.
@@ -46,7 +52,8 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
     public init(widths: [Int], blocks: [Int], decoderStopLevel: Int, reducedChannels: Int, estimatorWidths: [Int],
                 estimatorNorm: Bool, contextWidths: [Int], contextDilations: [Int] = [1, 2, 4, 8, 16, 1],
                 expanderWidths: [Int], upsamplerWidth: Int = 0, perLevelEstimators: Bool = false,
-                refinementIterations: Int = 0, refinementWidth: Int = 0, fineIterations: Int = 0, fineWidth: Int = 0) {
+                refinementIterations: Int = 0, refinementWidth: Int = 0, fineIterations: Int = 0, fineWidth: Int = 0,
+                localProjectorLevel: Int = 0, localProjectorWidths: [Int] = []) {
         self.widths = widths
         self.blocks = blocks
         self.decoderStopLevel = decoderStopLevel
@@ -62,7 +69,21 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
         self.refinementWidth = refinementWidth
         self.fineIterations = fineIterations
         self.fineWidth = fineWidth
+        self.localProjectorLevel = localProjectorLevel
+        self.localProjectorWidths = localProjectorWidths
     }
+
+    /// The local projector `train --content-dense` adds at `level`: 1x1 convs C -> 2C -> 2C (C the level's width), the
+    /// expander's shape at the scale of one pixel.
+    public func withLocalProjector(level: Int) -> ModelConfig {
+        var config = self
+        config.localProjectorLevel = level
+        config.localProjectorWidths = (1...Self.levelCount).contains(level) ? [2 * widths[level - 1], 2 * widths[level - 1]] : []
+        return config
+    }
+
+    /// The default level of the local projector: the one propagation (`eval vos`, `propagate`) reads, stride 8.
+    public static let defaultLocalProjectorLevel = 3
 
     /// The width `train --refinement-iterations N` gives the refinement block when neither the command nor the
     /// --init file names one.
@@ -110,6 +131,8 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
             base.refinementWidth = preset.refinementWidth
             base.fineIterations = preset.fineIterations
             base.fineWidth = preset.fineWidth
+            base.localProjectorLevel = preset.localProjectorLevel
+            base.localProjectorWidths = preset.localProjectorWidths
             return base == preset
         }?.key
     }
@@ -161,6 +184,15 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
         if fineIterations > 0 && decoderStopLevel <= Self.fineLevel {
             return "fine_iterations needs a decoder that stops above level \(Self.fineLevel) (decoder_stop_level is \(decoderStopLevel))"
         }
+        if !(0...Self.levelCount).contains(localProjectorLevel) {
+            return "local_projector_level \(localProjectorLevel) is not in 0...\(Self.levelCount)"
+        }
+        if (localProjectorLevel > 0) != !localProjectorWidths.isEmpty {
+            return "local_projector_level and local_projector_widths go together (level \(localProjectorLevel), widths \(localProjectorWidths))"
+        }
+        if localProjectorWidths.contains(where: { !(1...(1 << 16)).contains($0) }) {
+            return "local_projector_widths \(localProjectorWidths): a width is not in 1...65536"
+        }
         if (widths + estimatorWidths + contextWidths + contextDilations + expanderWidths + [reducedChannels]).contains(0) {
             return "a width is zero"
         }
@@ -175,14 +207,17 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
         let refinement = refinementIterations > 0
             ? ", refinement \(refinementIterations) iterations of width \(refinementWidth)" : ""
         let fine = fineIterations > 0 ? ", fine head \(fineIterations) iterations of width \(fineWidth) at 1/4" : ""
-        return "\(name)(widths \(widths), blocks \(blocks), decoder 6->\(decoderStopLevel)\(estimators)\(refinement)\(upsampler)\(fine))"
+        let projector = localProjectorLevel > 0
+            ? ", local projector \(localProjectorWidths) at level \(localProjectorLevel)" : ""
+        return "\(name)(widths \(widths), blocks \(blocks), decoder 6->\(decoderStopLevel)\(estimators)\(refinement)\(upsampler)\(fine)\(projector))"
     }
 
     // MARK: JSON, with the reference's snake_case keys
 
     /// `upsampler_width` only when nonzero, `per_level_estimators` only when true and `refinement_iterations` /
     /// `refinement_width` only when the refinement is on, as the reference writes them: files of models without
-    /// those features are unchanged (and `fine_iterations` / `fine_width` likewise).
+    /// those features are unchanged (and `fine_iterations` / `fine_width`, `local_projector_level` /
+    /// `local_projector_widths` likewise).
     public var jsonObject: [String: Any] {
         var object: [String: Any] = [
             "widths": widths, "blocks": blocks, "decoder_stop_level": decoderStopLevel,
@@ -197,6 +232,10 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
         if fineIterations > 0 {
             object["fine_iterations"] = fineIterations
             object["fine_width"] = fineWidth
+        }
+        if localProjectorLevel > 0 {
+            object["local_projector_level"] = localProjectorLevel
+            object["local_projector_widths"] = localProjectorWidths
         }
         return object
     }
@@ -225,7 +264,8 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
             let known: Set<String> = ["widths", "blocks", "decoder_stop_level", "reduced_channels", "estimator_widths",
                                       "estimator_norm", "context_widths", "context_dilations", "expander_widths",
                                       "upsampler_width", "per_level_estimators", "refinement_iterations",
-                                      "refinement_width", "fine_iterations", "fine_width"]
+                                      "refinement_width", "fine_iterations", "fine_width", "local_projector_level",
+                                      "local_projector_widths"]
             if let unknown = object.keys.first(where: { !known.contains($0) }) {
                 throw ConfigError(reason: "config field \(unknown) is not known to this build")
             }
@@ -245,7 +285,9 @@ public struct ModelConfig: Equatable, Sendable, CustomStringConvertible {
                 refinementIterations: object["refinement_iterations"] == nil ? 0 : try int("refinement_iterations"),
                 refinementWidth: object["refinement_width"] == nil ? 0 : try int("refinement_width"),
                 fineIterations: object["fine_iterations"] == nil ? 0 : try int("fine_iterations"),
-                fineWidth: object["fine_width"] == nil ? 0 : try int("fine_width"))
+                fineWidth: object["fine_width"] == nil ? 0 : try int("fine_width"),
+                localProjectorLevel: object["local_projector_level"] == nil ? 0 : try int("local_projector_level"),
+                localProjectorWidths: object["local_projector_widths"] == nil ? [] : try ints("local_projector_widths"))
             if let problem = config.validationError() { throw ConfigError(reason: "config: \(problem)") }
             return .success(config)
         } catch let error as ConfigError {

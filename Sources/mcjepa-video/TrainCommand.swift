@@ -36,6 +36,10 @@ struct TrainCommand: AsyncParsableCommand {
     var contentLocalViews = 0
     @Option(help: "Local view side, a multiple of 64 smaller than --content-size (with --content-local-views; default 64).")
     var contentLocalSize: Int?
+    @Option(help: "Weight of the dense content loss (VICRegL-style, 0 = off): a local projector (1x1 convs, new weights `local_projector.*`, not used by inference) embeds every cell of --content-dense-level's feature map of the two global views, and the cells of two views of one frame that cover the same point must agree (VICReg's invariance, with variance and covariance over all cells). Temporal positives give no matched cells.")
+    var contentDense: Float = 0
+    @Option(help: "Encoder level of the dense content loss (1...6, stride 2^level; with --content-dense); default: the --init file's projector's, else 3, the level propagation reads.")
+    var contentDenseLevel: Int?
     @Option(help: "Folders of still photos for synthetic pairs with exact flow.") var synthetic: [String] = []
     @Option(help: "Weight of the end-point error on pairs with a flow: synthetic pairs, and shards written with preprocess --flow (0 = monitor only).") var supervisedWeight: Float = 0
     @Option(help: "Largest translation (px) of a synthetic layer between the two frames of a pair.") var syntheticMaxShift: Float = 12
@@ -136,6 +140,12 @@ struct TrainCommand: AsyncParsableCommand {
             throw ValidationError("--content-gap needs --content-temporal above 0 (the share of items it applies to)")
         }
         try OptionRange.check(contentLocalViews, 0...64, "--content-local-views")
+        try OptionRange.checkFinite(contentDense, "--content-dense")
+        try OptionRange.check(contentDense, 0...1000, "--content-dense")
+        if let contentDenseLevel {
+            guard contentDense > 0 else { throw ValidationError("--content-dense-level needs --content-dense above 0") }
+            try OptionRange.check(contentDenseLevel, 1...ModelConfig.levelCount, "--content-dense-level")
+        }
         if let contentLocalSize {
             guard contentLocalViews > 0 else { throw ValidationError("--content-local-size needs --content-local-views above 0") }
             guard contentLocalSize > 0 && contentLocalSize % 64 == 0 else {
@@ -156,6 +166,13 @@ struct TrainCommand: AsyncParsableCommand {
         }
         guard !inputs.isEmpty || !synthetic.isEmpty else { throw ValidationError("give INPUTS and/or --synthetic") }
         _ = try lossConfig()
+    }
+
+    /// The dense loss's level: --content-dense-level, else the --init file's projector's, else the default (3).
+    func denseLevel(initial: ModelConfig?) -> Int {
+        if let contentDenseLevel { return contentDenseLevel }
+        if let level = initial?.localProjectorLevel, level > 0 { return level }
+        return ModelConfig.defaultLocalProjectorLevel
     }
 
     /// The local views' side: --content-local-size, 64 by default.
@@ -185,6 +202,7 @@ struct TrainCommand: AsyncParsableCommand {
         options.seed = seed
         options.loss = try lossConfig()
         options.trainOnly = trainOnly
+        options.contentDense = contentDense
         do {
             let sources = try buildSources()
             let initial = try initWeights.map { try WeightsFile.load(path: $0) }
@@ -192,7 +210,8 @@ struct TrainCommand: AsyncParsableCommand {
                 preset: ModelConfig.presets[preset]!, choices: DecoderChoices(
                     stopLevel: decoderStopLevel, upsamplerWidth: upsamplerWidth, perLevelEstimators: perLevelEstimators,
                     refinementIterations: refinementIterations, refinementWidth: refinementWidth,
-                    fineIterations: fineIterations, fineWidth: fineWidth),
+                    fineIterations: fineIterations, fineWidth: fineWidth,
+                    localProjectorLevel: contentDense > 0 ? denseLevel(initial: initial?.model.config) : nil),
                 initial: initial, seed: seed)
             if let initial, !fresh.isEmpty {
                 note("\(initial.path) has \(initial.model.config); starting \(fresh.joined(separator: ", ")) fresh")

@@ -11,6 +11,18 @@ public struct LossReport {
     public var total: Float = 0
 }
 
+/// What the dense content loss needs besides the views: its weight in the content total, and per item where the two
+/// global views lie in their frame (`ContentViews`' boxes) and whether they share one.
+public struct DenseContent: Sendable {
+    public var weight: Float
+    public var firstBoxes: [ViewBox], secondBoxes: [ViewBox]
+    public var sameFrame: [Bool]
+
+    public init(weight: Float, firstBoxes: [ViewBox], secondBoxes: [ViewBox], sameFrame: [Bool]) {
+        self.weight = weight; self.firstBoxes = firstBoxes; self.secondBoxes = secondBoxes; self.sameFrame = sameFrame
+    }
+}
+
 /// Outputs of the flow pass worth inspecting (the parity test compares them with the reference's).
 public struct FlowPassOutputs {
     public let features1: [Tensor], features2: [Tensor]
@@ -103,9 +115,12 @@ extension MCJEPAModel {
     /// [M*B,3,h,w] (view-major: rows m*B..<(m+1)*B are local view m of the B items, usually smaller than the global
     /// views), encoded in one pass of their own (`vicregMultiViewTerms`; without local views the loss and gradients
     /// are the two-view VICReg's exactly); accumulates `gradientScale` x d total / d parameters (only the expander's
-    /// when the encoder is not `trainable`).
+    /// when the encoder is not `trainable`). With `dense` (a weight above 0; the model must have a local projector),
+    /// adds weight x the dense VICReg of the two global views' cells (`denseVICRegTerms`) at the projector's level,
+    /// whose gradient reaches the encoder there; without it nothing of the dense loss is computed.
     @discardableResult
     public func contentLossesWithBackward(_ viewA: Tensor, _ viewB: Tensor, localViews: Tensor? = nil, config: LossConfig,
+                                          dense: DenseContent? = nil,
                                           gradientScale: Float = 1, trainable: TrainableParts = .all) -> LossReport {
         let batch = viewA.n
         precondition(localViews.map { $0.n % batch == 0 } ?? true, "local views: \(localViews!.n) rows for \(batch) items")
@@ -115,20 +130,44 @@ extension MCJEPAModel {
         let cl = tl.map { contentForTraining($0.features) }
         let locals = cl.map { splitRows($0.embedding, into: $0.embedding.shape[0] / batch) } ?? []
         let (terms, total) = vicregMultiViewTerms(ca.embedding, cb.embedding, locals: locals, config: config)
-        var passes = [(ta, ca, terms.gradFirst), (tb, cb, terms.gradSecond)]
-        if let tl, let cl { passes.append((tl, cl, joinRows(terms.gradLocals))) }
+        var report = LossReport(terms: ["vicreg_inv": terms.invariance, "vicreg_var": terms.variance,
+                                        "vicreg_cov": terms.covariance], total: total)
+        report.terms["vicreg_inv_local"] = terms.localInvariance
+        // The dense loss's gradients with respect to the two global views' feature maps at the projector's level.
+        var denseGrads: [Tensor?] = [nil, nil]
+        if let dense, dense.weight > 0 {
+            precondition(self.config.localProjectorLevel > 0, "dense content loss: \(self.config) has no local projector")
+            let level = self.config.localProjectorLevel, map = ta.features[level - 1]
+            let la = localEmbeddingForTraining(ta.features), lb = localEmbeddingForTraining(tb.features)
+            let matches = denseCellMatches(firstBoxes: dense.firstBoxes, secondBoxes: dense.secondBoxes,
+                                           sameFrame: dense.sameFrame, rows: map.h, columns: map.w)
+            let (denseTerms, denseTotal) = denseVICRegTerms(la.embedding, lb.embedding, matches: matches, config: config)
+            report.terms["dense_inv"] = denseTerms.invariance
+            report.terms["dense_var"] = denseTerms.variance
+            report.terms["dense_cov"] = denseTerms.covariance
+            report.terms["dense_pairs"] = Float(denseTerms.pairs)
+            report.terms["dense"] = denseTotal
+            report.total += dense.weight * denseTotal
+            scaleInPlace(denseTerms.gradFirst, dense.weight * gradientScale)
+            scaleInPlace(denseTerms.gradSecond, dense.weight * gradientScale)
+            denseGrads = [backwardLocalEmbedding(la, gradEmbedding: denseTerms.gradFirst),
+                          backwardLocalEmbedding(lb, gradEmbedding: denseTerms.gradSecond)]
+        }
+        var passes = [(ta, ca, terms.gradFirst, denseGrads[0]), (tb, cb, terms.gradSecond, denseGrads[1])]
+        if let tl, let cl { passes.append((tl, cl, joinRows(terms.gradLocals), nil)) }
         let top = ModelConfig.levelCount - 1
-        for (trace, content, grad) in passes {
+        for (trace, content, grad, denseGrad) in passes {
             scaleInPlace(grad, gradientScale)
             let dTop = backwardContent(content, gradRepresentation: nil, gradEmbedding: grad)
             guard trainable.encoder else { continue }
             var grads = [Tensor?](repeating: nil, count: ModelConfig.levelCount)
             grads[top] = dTop
+            if let denseGrad {
+                let level = self.config.localProjectorLevel - 1
+                grads[level] = sumGradients([grads[level], denseGrad])
+            }
             backwardEncoder(trace, gradFeatures: grads)
         }
-        var report = LossReport(terms: ["vicreg_inv": terms.invariance, "vicreg_var": terms.variance,
-                                        "vicreg_cov": terms.covariance], total: total)
-        report.terms["vicreg_inv_local"] = terms.localInvariance
         return report
     }
 

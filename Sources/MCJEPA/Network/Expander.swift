@@ -1,8 +1,9 @@
 import NN
 
-/// VICReg expander: [Linear -> LayerNorm (eps 1e-6) -> ReLU] per hidden width, then a final Linear, on the
-/// global-average-pooled level-6 features. Mirrors Reference/mcjepa/model.py `Expander`; parameters
-/// `expander.linears.<i>.*` then `expander.norms.<i>.*`.
+/// VICReg expander: [Linear -> LayerNorm (eps 1e-6) -> ReLU] per hidden width, then a final Linear, on rows
+/// [B, D]: the global-average-pooled level-6 features (`expander.*`), or for the local projector
+/// (`local_projector.*`) every pixel of a level's feature map, where each Linear is a 1x1 conv. Mirrors
+/// Reference/mcjepa/model.py `Expander`; parameters `<prefix>.linears.<i>.*` then `<prefix>.norms.<i>.*`.
 struct Expander {
     let linears: [(name: String, weight: Tensor, bias: Tensor)]
     let norms: [ChannelNorm]
@@ -13,16 +14,20 @@ struct Expander {
         var reluInputs: [Tensor] = []
     }
 
+    /// The content expander on level 6.
     init(_ store: ParameterStore) {
-        let cfg = store.config
-        var features = cfg.widths.last!
-        linears = cfg.expanderWidths.enumerated().map { i, width in
-            let name = "expander.linears.\(i)"
+        self.init(store, prefix: "expander", inputWidth: store.config.widths.last!, widths: store.config.expanderWidths)
+    }
+
+    init(_ store: ParameterStore, prefix: String, inputWidth: Int, widths: [Int]) {
+        var features = inputWidth
+        linears = widths.enumerated().map { i, width in
+            let name = "\(prefix).linears.\(i)"
             defer { features = width }
             return (name, store.declare("\(name).weight", [width, features], initialization: .truncatedNormal(std: 0.02)),
                     store.declare("\(name).bias", [width], initialization: .zeros))
         }
-        norms = cfg.expanderWidths.dropLast().enumerated().map { ChannelNorm(store, "expander.norms.\($0)", channels: $1) }
+        norms = widths.dropLast().enumerated().map { ChannelNorm(store, "\(prefix).norms.\($0)", channels: $1) }
     }
 
     /// [B, D] representation -> [B, expander width] embedding.

@@ -6,11 +6,17 @@ struct Network {
     let encoder: Encoder
     let decoder: FlowDecoder
     let expander: Expander
+    /// The dense content loss's per-pixel projector (training only), when the configuration has one.
+    let localProjector: Expander?
 
     init(_ store: ParameterStore) {
         encoder = Encoder(store)
         decoder = FlowDecoder(store)
         expander = Expander(store)
+        let cfg = store.config
+        localProjector = cfg.localProjectorLevel == 0 ? nil
+            : Expander(store, prefix: "local_projector", inputWidth: cfg.widths[cfg.localProjectorLevel - 1],
+                       widths: cfg.localProjectorWidths)
     }
 }
 
@@ -29,6 +35,7 @@ public final class MCJEPAModel {
     let encoder: Encoder
     let decoder: FlowDecoder
     let expander: Expander
+    let localProjector: Expander?
 
     /// A network with zero weights (norm gains 1); load weights with `WeightsFile.load` or `loadParameters`.
     public init(config: ModelConfig) {
@@ -39,6 +46,7 @@ public final class MCJEPAModel {
         encoder = network.encoder
         decoder = network.decoder
         expander = network.expander
+        localProjector = network.localProjector
     }
 
     /// [N, 3, H, W] RGB in [0, 1], H and W multiples of 64 -> features of levels 1..6 (level l: H/2^l x W/2^l).
@@ -166,4 +174,54 @@ extension MCJEPAModel {
         globalAvgPoolBackward(gradOutput: dRep.reshaped([rows, trace.top.c, 1, 1]), gradInput: dTop)
         return dTop
     }
+}
+
+/// The local projector's forward pass on one view batch's feature map.
+public struct LocalEmbeddingTrace {
+    /// [N*H*W, D]: row n*H*W + y*W + x is pixel (y, x) of item n.
+    public let embedding: Tensor
+    let mapShape: [Int]
+    let record: Expander.Record
+}
+
+extension MCJEPAModel {
+    /// The local projector on every pixel of `feats[localProjectorLevel - 1]` (the model must have one).
+    public func localEmbeddingForTraining(_ feats: [Tensor]) -> LocalEmbeddingTrace {
+        guard let localProjector else { preconditionFailure("local embedding: \(config) has no local projector") }
+        let map = feats[config.localProjectorLevel - 1]
+        let (embedding, record) = localProjector.forward(pixelRows(map), recording: true)
+        return LocalEmbeddingTrace(embedding: embedding, mapShape: map.shape, record: record!)
+    }
+
+    /// Accumulates the local projector's parameter gradients; returns dL/d(the level's feature map).
+    public func backwardLocalEmbedding(_ trace: LocalEmbeddingTrace, gradEmbedding: Tensor) -> Tensor {
+        let dRows = localProjector!.backward(trace.record, gradEmbedding: gradEmbedding, store: parameters)
+        return pixelRowsAsMap(dRows, shape: trace.mapShape)
+    }
+}
+
+/// [N, C, H, W] -> [N*H*W, C]: one row per pixel, so that a Linear on the rows is a 1x1 conv.
+func pixelRows(_ map: Tensor) -> Tensor {
+    let (N, C, plane) = (map.n, map.c, map.h * map.w)
+    let rows = Tensor(shape: [N * plane, C])
+    for n in 0..<N {
+        for c in 0..<C {
+            let src = map.data + (n * C + c) * plane, dst = rows.data + n * plane * C + c
+            for p in 0..<plane { dst[p * C] = src[p] }
+        }
+    }
+    return rows
+}
+
+/// The inverse of `pixelRows`: [N*H*W, C] -> [N, C, H, W] (`shape`).
+func pixelRowsAsMap(_ rows: Tensor, shape: [Int]) -> Tensor {
+    let map = Tensor(shape: shape)
+    let (N, C, plane) = (map.n, map.c, map.h * map.w)
+    for n in 0..<N {
+        for c in 0..<C {
+            let src = rows.data + n * plane * C + c, dst = map.data + (n * C + c) * plane
+            for p in 0..<plane { dst[p] = src[p * C] }
+        }
+    }
+    return map
 }

@@ -9,7 +9,7 @@ public struct TrainableParts: Equatable, Sendable {
     public var decoder: Bool
     /// `decoder.fine.*`
     public var fineHead: Bool
-    /// `expander.*`
+    /// `expander.*` and `local_projector.*`: the content heads on the encoder
     public var expander: Bool
 
     public static let all = TrainableParts(encoder: true, decoder: true, fineHead: true, expander: true)
@@ -22,7 +22,7 @@ public struct TrainableParts: Equatable, Sendable {
     public init(trainable names: [String]) {
         func any(_ prefix: String) -> Bool { names.contains { $0.hasPrefix(prefix) } }
         self.init(encoder: any("encoder."), decoder: names.contains { $0.hasPrefix("decoder.") && !$0.hasPrefix("decoder.fine.") },
-                  fineHead: any("decoder.fine."), expander: any("expander."))
+                  fineHead: any("decoder.fine."), expander: any("expander.") || any("local_projector."))
     }
 
     /// Whether the flow losses reach a trainable parameter.

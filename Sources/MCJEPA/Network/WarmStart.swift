@@ -9,8 +9,9 @@ extension MCJEPAModel {
     /// at a coarser level, bilinear upsampling where this one has a convex upsampler, one estimator shared by the
     /// levels where this one has one per level, or no recurrent refinement where this one has one (or one of the same
     /// width and another number of iterations: they share its weights), or likewise no fine head where this one has
-    /// one (or one of the same width). Copies every parameter of `other` and leaves
-    /// the rest as they are, e.g. freshly initialised: the finer levels' 1x1 reductions, a convex upsampler that
+    /// one (or one of the same width), or no local projector or another one. Copies every parameter of `other` and
+    /// leaves the rest as they are, e.g. freshly initialised: a local projector `other` lacks or has at another level
+    /// or width (a network without one leaves `other`'s out), the finer levels' 1x1 reductions, a convex upsampler that
     /// `other` lacks or has for another stop level (its shapes depend on the level), a refinement that `other`
     /// lacks or ran at another level, and a fine head that `other` lacks (its zero `out` conv then keeps the flow
     /// `other` computed, bit for bit). A shared estimator and the context network also serve
@@ -27,6 +28,12 @@ extension MCJEPAModel {
         comparable.refinementWidth = other.config.refinementWidth
         comparable.fineIterations = other.config.fineIterations
         comparable.fineWidth = other.config.fineWidth
+        // The local projector is a training head: a file without it (or with another) starts this one fresh, and a
+        // network without it leaves the file's out.
+        comparable.localProjectorLevel = other.config.localProjectorLevel
+        comparable.localProjectorWidths = other.config.localProjectorWidths
+        let sameProjector = other.config.localProjectorLevel == config.localProjectorLevel
+            && other.config.localProjectorWidths == config.localProjectorWidths
         let sameStop = other.config.decoderStopLevel == config.decoderStopLevel
         // A learnt upsampler is not dropped, and carries over only to the same one.
         let upsamplerFits = other.config.upsamplerWidth == 0
@@ -62,6 +69,8 @@ extension MCJEPAModel {
                 source = from + spec.name.dropFirst(prefix.count)
             } else if (spec.name.hasPrefix("decoder.upsampler.") || spec.name.hasPrefix("decoder.refinement."))
                         && !sameStop {
+                source = nil
+            } else if spec.name.hasPrefix("local_projector.") && !sameProjector {
                 source = nil
             }
             if let source, let tensor = other.parameters.tensors[source] {

@@ -29,6 +29,9 @@ public struct TrainerOptions {
     public var logEvery = 10
     public var seed: UInt64 = 0
     public var loss = LossConfig()
+    /// Weight of the dense (VICRegL-style) content loss on the two global views' cells (0 = off: nothing of it is
+    /// computed and the run is the same as without it). Needs a model with a local projector (`withLocalProjector`).
+    public var contentDense: Float = 0
     /// Parameter-name prefixes of the only parameters updated (empty: every parameter). The others keep their values
     /// bit for bit, and the backward pass stops where no gradient reaches a trained one (`TrainableParts`).
     public var trainOnly: [String] = []
@@ -79,6 +82,9 @@ public final class Trainer {
         decay = specs.map { $0.shape.count > 1 }
         if let unmatched = options.trainOnly.first(where: { prefix in !specs.contains { $0.name.hasPrefix(prefix) } }) {
             throw TrainingError(description: "--train-only \(unmatched): no parameter of \(model.config) starts with it")
+        }
+        if options.contentDense > 0 && model.config.localProjectorLevel == 0 {
+            throw TrainingError(description: "the dense content loss needs a network with a local projector; \(model.config) has none")
         }
         updated = specs.map { spec in options.trainOnly.isEmpty || options.trainOnly.contains { spec.name.hasPrefix($0) } }
         trainable = TrainableParts(trainable: zip(specs, updated).filter(\.1).map(\.0.name))
@@ -147,8 +153,11 @@ public final class Trainer {
         var terms: [String: Float] = [:]
         var total: Float = 0
         if let views {
+            let dense = options.contentDense > 0
+                ? DenseContent(weight: options.contentDense, firstBoxes: views.firstBoxes, secondBoxes: views.secondBoxes,
+                               sameFrame: views.sameFrame) : nil
             let content = model.contentLossesWithBackward(views.first, views.second, localViews: views.local, config: loss,
-                                                          trainable: trainable)
+                                                          dense: dense, trainable: trainable)
             terms = content.terms
             terms["content"] = content.total
             total = content.total

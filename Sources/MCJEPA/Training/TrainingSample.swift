@@ -41,7 +41,41 @@ extension TrainingPairSource {
 public struct ContentViews {
     public let first: Tensor, second: Tensor
     public let local: Tensor?
+    /// Per item: where its two global views lie in their frames, and whether both come from the same frame (not a
+    /// temporal positive), so that the boxes relate their pixels.
+    public var firstBoxes: [ViewBox] = [], secondBoxes: [ViewBox] = []
+    public var sameFrame: [Bool] = []
     public var localCount: Int { local.map { $0.n / first.n } ?? 0 }
+}
+
+/// Where a content view lies in its frame: the crop's box in the frame's pixels (continuous coordinates, pixel i
+/// spanning [i, i + 1)) and whether the view was mirrored left to right after it was resized. The dense content
+/// loss (`denseVICRegTerms`) maps feature cells through it to find the cells two views of one frame share.
+public struct ViewBox: Equatable, Sendable {
+    public var x: Float, y: Float, width: Float, height: Float
+    public var flipped: Bool
+
+    public init(x: Float, y: Float, width: Float, height: Float, flipped: Bool) {
+        self.x = x; self.y = y; self.width = width; self.height = height; self.flipped = flipped
+    }
+
+    /// The frame position of the centre of cell (row, column) of a `rows` x `columns` grid over the view (a feature
+    /// map of the view): the view's coordinates scale linearly onto the box (a bilinear resize without aligned
+    /// corners), mirrored first when the view was.
+    public func centre(row: Int, column: Int, rows: Int, columns: Int) -> (x: Float, y: Float) {
+        var u = (Float(column) + 0.5) / Float(columns)
+        if flipped { u = 1 - u }
+        return (x + u * width, y + (Float(row) + 0.5) / Float(rows) * height)
+    }
+
+    /// The cell of a `rows` x `columns` grid over the view that holds frame position (px, py), nil outside the box.
+    public func cell(containing px: Float, _ py: Float, rows: Int, columns: Int) -> (row: Int, column: Int)? {
+        var u = (px - x) / width
+        let v = (py - y) / height
+        guard u >= 0 && u < 1 && v >= 0 && v < 1 else { return nil }
+        if flipped { u = 1 - u }
+        return (min(Int(v * Float(rows)), rows - 1), min(max(Int(u * Float(columns)), 0), columns - 1))
+    }
 }
 
 /// A source whose `sample` may run on several threads at once: it reads only state fixed at creation (the
@@ -107,6 +141,12 @@ enum Augment {
     /// (p = 0.2). Multi-crop's local views cover a smaller `area` (DINO's 0.05-0.4).
     static func contentView(_ image: FrameImage, size: Int, area areaRange: ClosedRange<Float> = 0.2...1.0,
                             rng: inout TrainingRNG) -> Tensor {
+        contentViewWithBox(image, size: size, area: areaRange, rng: &rng).view
+    }
+
+    /// `contentView` and where the view lies in its frame (the same draws).
+    static func contentViewWithBox(_ image: FrameImage, size: Int, area areaRange: ClosedRange<Float> = 0.2...1.0,
+                                   rng: inout TrainingRNG) -> (view: Tensor, box: ViewBox) {
         let (h, w) = (image.height, image.width)
         var cw = min(h, w), ch = min(h, w)
         for _ in 0..<10 {
@@ -125,7 +165,8 @@ enum Augment {
         let view = resizeBilinearForward(region, height: size, width: size)
         let plane = size * size
         let p = view.data
-        if rng.uniform() < 0.5 {
+        let flipped = rng.uniform() < 0.5
+        if flipped {
             for c in 0..<3 {
                 for row in 0..<size {
                     var line = UnsafeMutableBufferPointer(start: p + (c * size + row) * size, count: size)
@@ -149,7 +190,7 @@ enum Augment {
             for i in 0..<plane { let g = gray(i); for c in 0..<3 { p[c * plane + i] = g } }
         }
         for i in 0..<view.count { p[i] = min(max(p[i], 0), 1) }
-        return view
+        return (view, ViewBox(x: Float(x), y: Float(y), width: Float(cw), height: Float(ch), flipped: flipped))
     }
 
     /// Stacks [1,C,H,W] tensors into [B,C,H,W].
@@ -261,9 +302,10 @@ public final class MixedSampler {
     /// synthetic pair's unused second frame doubled the work). With both changes and video pairs made in parallel
     /// too, stage 8's recipe (videos and synthetic pairs, batch 8, content batch 8) went from 0.70 to 0.84 steps/s.
     public func contentBatch(_ batch: Int, rng: inout TrainingRNG) throws -> ContentViews {
-        let items = try itemsFromOwnGenerators(batch, rng: &rng) { rng -> [Tensor] in
+        let items = try itemsFromOwnGenerators(batch, rng: &rng) { rng -> (views: [Tensor], boxes: [ViewBox], sameFrame: Bool) in
             let source = sources[rng.below(sources.count)]
             let frames: (FrameImage, FrameImage)
+            var sameFrame = false
             // No draw at all without temporal positives, so that runs and checkpoints made before stay exact.
             if temporalPositives > 0 && rng.uniform() < temporalPositives {
                 if let temporalGap {
@@ -275,17 +317,20 @@ public final class MixedSampler {
             } else {
                 let frame = try source.sampleFrame(&rng)
                 frames = (frame, frame)
+                sameFrame = true
             }
-            let a = Augment.contentView(frames.0, size: contentSize, rng: &rng)
-            let b = Augment.contentView(frames.1, size: contentSize, rng: &rng)
+            let a = Augment.contentViewWithBox(frames.0, size: contentSize, rng: &rng)
+            let b = Augment.contentViewWithBox(frames.1, size: contentSize, rng: &rng)
             // Drawn after the global views, so that they are the same with and without local views.
             let locals = (0..<localViews).map { m in
                 Augment.contentView(m % 2 == 0 ? frames.0 : frames.1, size: localSize, area: Self.localViewArea, rng: &rng)
             }
-            return [a, b] + locals
+            return ([a.view, b.view] + locals, [a.box, b.box], sameFrame)
         }
         let local = localViews == 0 ? nil
-            : Augment.stack((0..<localViews).flatMap { m in items.map { $0[2 + m] } })
-        return ContentViews(first: Augment.stack(items.map { $0[0] }), second: Augment.stack(items.map { $0[1] }), local: local)
+            : Augment.stack((0..<localViews).flatMap { m in items.map { $0.views[2 + m] } })
+        return ContentViews(first: Augment.stack(items.map { $0.views[0] }), second: Augment.stack(items.map { $0.views[1] }),
+                            local: local, firstBoxes: items.map { $0.boxes[0] }, secondBoxes: items.map { $0.boxes[1] },
+                            sameFrame: items.map(\.sameFrame))
     }
 }

@@ -15,10 +15,13 @@ public struct DecoderChoices: Sendable {
     public var fineIterations: Int?
     /// Matters only with fine iterations: else the file's head's width, else `ModelConfig.defaultFineWidth`.
     public var fineWidth: Int?
+    /// The local projector's level (0: none), for the dense content loss; its widths are the file's when the file has
+    /// one at this level, else `ModelConfig.withLocalProjector`'s.
+    public var localProjectorLevel: Int?
 
     public init(stopLevel: Int? = nil, upsamplerWidth: Int? = nil, perLevelEstimators: Bool? = nil,
                 refinementIterations: Int? = nil, refinementWidth: Int? = nil, fineIterations: Int? = nil,
-                fineWidth: Int? = nil) {
+                fineWidth: Int? = nil, localProjectorLevel: Int? = nil) {
         self.stopLevel = stopLevel
         self.upsamplerWidth = upsamplerWidth
         self.perLevelEstimators = perLevelEstimators
@@ -26,6 +29,7 @@ public struct DecoderChoices: Sendable {
         self.refinementWidth = refinementWidth
         self.fineIterations = fineIterations
         self.fineWidth = fineWidth
+        self.localProjectorLevel = localProjectorLevel
     }
 
     /// `preset` with these choices, the rest taken from `start` (a weights file's configuration) when given.
@@ -41,6 +45,13 @@ public struct DecoderChoices: Sendable {
         config.fineIterations = fineIterations ?? start?.fineIterations ?? config.fineIterations
         let fileFineWidth = start.flatMap { $0.fineWidth > 0 ? $0.fineWidth : nil }
         config.fineWidth = config.fineIterations == 0 ? 0 : fineWidth ?? fileFineWidth ?? ModelConfig.defaultFineWidth
+        let projectorLevel = localProjectorLevel ?? start?.localProjectorLevel ?? config.localProjectorLevel
+        if let start, start.localProjectorLevel == projectorLevel {
+            config.localProjectorLevel = start.localProjectorLevel
+            config.localProjectorWidths = start.localProjectorWidths
+        } else {
+            config = config.withLocalProjector(level: projectorLevel)
+        }
         return config
     }
 }

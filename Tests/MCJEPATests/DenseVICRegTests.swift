@@ -1,0 +1,183 @@
+import Foundation
+import NN
+import XCTest
+@testable import MCJEPA
+
+/// The dense content loss (`denseCellMatches`, `denseVICRegTerms`, `contentLossesWithBackward(dense:)`): the cells
+/// two views of one frame share, on hand-built boxes; gradients against finite differences on the embeddings and
+/// through the local projector and the encoder; and weight 0 computing nothing.
+final class DenseVICRegTests: XCTestCase {
+    /// Rows of `pairs` (a, b) as matches.
+    func matches(_ pairs: [(Int, Int)]) -> [CellMatch] { pairs.map { CellMatch(first: $0.0, second: $0.1) } }
+
+    /// View A covers x 0..<32 of the frame, view B x 8..<40 (the same rows), both 4x4 cells of 8 px: A's column c
+    /// (centre 4 + 8c) lies in B's column c - 1, and B's column c (centre 12 + 8c) in A's column c + 1; A's first
+    /// column and B's last see what the other view does not.
+    func testTwoViewsEightPixelsApartMatchTheCellsOneColumnOver() {
+        let a = ViewBox(x: 0, y: 0, width: 32, height: 32, flipped: false)
+        let b = ViewBox(x: 8, y: 0, width: 32, height: 32, flipped: false)
+        let found = denseCellMatches(firstBoxes: [a], secondBoxes: [b], sameFrame: [true], rows: 4, columns: 4)
+        var expected: [(Int, Int)] = []
+        for r in 0..<4 { for c in 1..<4 { expected.append((r * 4 + c, r * 4 + c - 1)) } }
+        for r in 0..<4 { for c in 0..<3 { expected.append((r * 4 + c + 1, r * 4 + c)) } }
+        XCTAssertEqual(found, matches(expected))
+    }
+
+    /// The same boxes with view B mirrored: B's cell column k shows frame column 3 - k of its box, so A's column c
+    /// meets B's column 4 - c; and the second item of a batch numbers its cells after the first's.
+    func testAMirroredViewMatchesMirroredColumnsAndLaterItemsAreOffsetByAPlane() {
+        let a = ViewBox(x: 0, y: 0, width: 32, height: 32, flipped: false)
+        let b = ViewBox(x: 8, y: 0, width: 32, height: 32, flipped: true)
+        let found = denseCellMatches(firstBoxes: [a, a], secondBoxes: [b, b], sameFrame: [false, true], rows: 4, columns: 4)
+        var expected: [(Int, Int)] = []
+        for r in 0..<4 { for c in 1..<4 { expected.append((16 + r * 4 + c, 16 + r * 4 + 4 - c)) } }
+        // B's column k (centre 36 - 8k) lies in A's column 4 - k, for k = 1...3.
+        for r in 0..<4 { for k in 1..<4 { expected.append((16 + r * 4 + 4 - k, 16 + r * 4 + k)) } }
+        XCTAssertEqual(found, matches(expected), "the temporal positive (item 0) gives no pairs")
+    }
+
+    /// A view twice as large (cells of 16 px) and offset down: each of B's cells holds the centres of 2x2 of A's.
+    func testAViewAtAnotherScaleMatchesByFramePosition() {
+        let a = ViewBox(x: 10, y: 20, width: 32, height: 32, flipped: false)
+        let b = ViewBox(x: 10, y: 4, width: 64, height: 64, flipped: false)
+        let found = denseCellMatches(firstBoxes: [a], secondBoxes: [b], sameFrame: [true], rows: 4, columns: 4)
+        // A's row r has centre y 24 + 8r -> B row (20 + 8r) / 16; column c: x 14 + 8c -> B column (4 + 8c) / 16.
+        var expected: [(Int, Int)] = []
+        for r in 0..<4 { for c in 0..<4 { expected.append((r * 4 + c, (20 + 8 * r) / 16 * 4 + (4 + 8 * c) / 16)) } }
+        // B's centres: x 18 + 16k inside A (10..<42) for k = 0, 1 -> A column (8 + 16k) / 8; y 12 + 16j inside A
+        // (20..<52) for j = 1, 2 -> A row (16j - 8) / 8.
+        for j in 1...2 { for k in 0...1 { expected.append(((16 * j - 8) / 8 * 4 + (8 + 16 * k) / 8, j * 4 + k)) } }
+        XCTAssertEqual(found, matches(expected))
+    }
+
+    /// [rows, width] values in [-scale, scale): a small spread keeps every feature's std below 1, off the variance
+    /// hinge's kink.
+    func embeddings(_ rows: Int, _ width: Int, seed: UInt64, scale: Float = 0.4) -> Tensor {
+        var rng = SplitMix64(seed: seed)
+        return Tensor(shape: [rows, width], values: (0..<(rows * width)).map { _ in scale * (2 * rng.uniform() - 1) })
+    }
+
+    func testGradientsWithRespectToBothViewsEmbeddingsMatchFiniteDifferences() {
+        var config = LossConfig()
+        config.vicregInv = 2; config.vicregVar = 3; config.vicregCov = 5
+        let a = embeddings(32, 4, seed: 5), b = embeddings(32, 4, seed: 6)
+        let boxes = (ViewBox(x: 0, y: 0, width: 32, height: 32, flipped: false),
+                     ViewBox(x: 8, y: 4, width: 40, height: 40, flipped: true))
+        let found = denseCellMatches(firstBoxes: [boxes.0, boxes.1], secondBoxes: [boxes.1, boxes.0], sameFrame: [true, true],
+                                     rows: 4, columns: 4)
+        XCTAssertGreaterThan(found.count, 8)
+        let (terms, _) = denseVICRegTerms(a, b, matches: found, config: config)
+        XCTAssertEqual(terms.pairs, found.count)
+        XCTAssertGreaterThan(terms.invariance, 0)
+        XCTAssertGreaterThan(terms.variance, 0, "every feature below the variance hinge")
+        assertMatchesFiniteDifferences([("first", a, terms.gradFirst), ("second", b, terms.gradSecond)], eps: 1e-2) {
+            Double(denseVICRegTerms(a, b, matches: found, config: config).total)
+        }
+    }
+
+    /// Without pairs the invariance is 0 and only variance and covariance pull.
+    func testWithoutMatchesTheInvarianceIsZero() {
+        let a = embeddings(8, 3, seed: 1), b = embeddings(8, 3, seed: 2)
+        let (terms, _) = denseVICRegTerms(a, b, matches: [], config: LossConfig())
+        XCTAssertEqual(terms.invariance, 0)
+        XCTAssertEqual(terms.pairs, 0)
+        XCTAssertEqual(terms.variance, (varianceLoss(samples: transposed(a)).value + varianceLoss(samples: transposed(b)).value) / 2)
+    }
+
+    func pseudoRandomImages(_ shape: [Int], seed: UInt64) -> Tensor {
+        var rng = SplitMix64(seed: seed)
+        return Tensor(shape: shape, values: (0..<shape.reduce(1, *)).map { _ in rng.uniform() })
+    }
+
+    /// Two 64x64 views of three items (level 3: 8x8 cells), the first two items' boxes overlapping, the third a
+    /// temporal positive.
+    func denseInputs(weight: Float) -> DenseContent {
+        let a = ViewBox(x: 0, y: 0, width: 96, height: 96, flipped: false)
+        let b = ViewBox(x: 24, y: 12, width: 80, height: 80, flipped: true)
+        return DenseContent(weight: weight, firstBoxes: [a, b, a], secondBoxes: [b, a, b], sameFrame: [true, true, false])
+    }
+
+    /// The model's parameter gradients with the dense loss on (the local projector's, and the encoder's through the
+    /// level-3 feature maps) match finite differences of the total.
+    func testModelGradientsThroughTheProjectorAndTheEncoderMatchFiniteDifferences() {
+        let model = MCJEPAModel(config: ModelConfig.test.withLocalProjector(level: 3))
+        model.initializeRandomly(seed: 4)
+        let a = pseudoRandomImages([3, 3, 64, 64], seed: 1), b = pseudoRandomImages([3, 3, 64, 64], seed: 2)
+        let config = LossConfig(), dense = denseInputs(weight: 0.7)
+        model.parameters.zeroGradients()
+        let report = model.contentLossesWithBackward(a, b, config: config, dense: dense)
+        XCTAssertGreaterThan(try XCTUnwrap(report.terms["dense_pairs"]), 0)
+        let t = report.terms
+        let global = 25 * t["vicreg_inv"]! + 25 * t["vicreg_var"]! + t["vicreg_cov"]!
+        XCTAssertEqual(t["dense"]!, 25 * t["dense_inv"]! + 25 * t["dense_var"]! + t["dense_cov"]!, accuracy: 1e-4)
+        XCTAssertEqual(report.total, global + 0.7 * t["dense"]!, accuracy: 1e-4)
+        let names = ["local_projector.linears.0.weight", "local_projector.linears.1.weight", "local_projector.norms.0.weight",
+                     "encoder.levels.2.conv.weight", "encoder.levels.0.conv.weight"]
+        let analytic = Dictionary(uniqueKeysWithValues: names.map { ($0, model.parameters.gradient($0).copy()) })
+        // Without the dense loss the encoder's level-3 weights get another gradient: the check below sees the dense
+        // term's part.
+        model.parameters.zeroGradients()
+        model.contentLossesWithBackward(a, b, config: config)
+        let withoutDense = model.parameters.gradient("encoder.levels.2.conv.weight").array
+        XCTAssertGreaterThan(zip(withoutDense, analytic["encoder.levels.2.conv.weight"]!.array).map { abs($0 - $1) }.max()!, 1e-4)
+        func total() -> Float {
+            model.parameters.zeroGradients()
+            return model.contentLossesWithBackward(a, b, config: config, dense: dense).total
+        }
+        for name in names {
+            let parameter = model.parameters[name], gradient = analytic[name]!
+            XCTAssertGreaterThan(gradient.array.map(abs).max()!, 1e-5, "\(name) gets a gradient")
+            // The entries with the largest gradients, where a missing or misplaced term shows most.
+            let indices = (0..<gradient.count).sorted { abs(gradient.data[$0]) > abs(gradient.data[$1]) }.prefix(3)
+            for i in indices {
+                let kept = parameter.data[i], eps: Float = 3e-4
+                parameter.data[i] = kept + eps; let up = total()
+                parameter.data[i] = kept - eps; let down = total()
+                parameter.data[i] = kept
+                let numeric = (up - down) / (2 * eps)
+                XCTAssertEqual(gradient.data[i], numeric, accuracy: 0.03 * abs(numeric) + 5e-3, "\(name)[\(i)]")
+            }
+        }
+    }
+
+    /// Weight 0 computes nothing of the dense loss: the report and every gradient are those without it, bit for bit.
+    func testWeightZeroIsTheLossWithoutItBitForBit() {
+        let model = MCJEPAModel(config: ModelConfig.test.withLocalProjector(level: 3))
+        model.initializeRandomly(seed: 8)
+        let a = pseudoRandomImages([3, 3, 64, 64], seed: 3), b = pseudoRandomImages([3, 3, 64, 64], seed: 4)
+        func run(_ dense: DenseContent?) -> (LossReport, [[Float]]) {
+            model.parameters.zeroGradients()
+            let report = model.contentLossesWithBackward(a, b, config: LossConfig(), dense: dense)
+            return (report, model.parameters.specs.map { model.parameters.gradient($0.name).array })
+        }
+        let (off, offGradients) = run(nil), (zero, zeroGradients) = run(denseInputs(weight: 0))
+        XCTAssertEqual(zero.terms, off.terms)
+        XCTAssertEqual(zero.total.bitPattern, off.total.bitPattern)
+        XCTAssertEqual(zeroGradients, offGradients)
+        XCTAssertNil(zero.terms["dense"])
+    }
+
+    /// The projector is a training head: configurations without it write no new JSON keys, one with it round-trips,
+    /// and a file without it warm-starts a network with one (the projector fresh, everything else copied).
+    func testTheProjectorRoundTripsInTheConfigAndWarmStartsFresh() throws {
+        XCTAssertNil(ModelConfig.tiny.jsonObject["local_projector_level"])
+        let config = ModelConfig.test.withLocalProjector(level: 3)
+        XCTAssertEqual(config.localProjectorWidths, [32, 32])
+        XCTAssertEqual(try ModelConfig.fromJSON(config.json).get(), config)
+        var broken = config
+        broken.localProjectorWidths = []
+        XCTAssertNotNil(broken.validationError())
+
+        let plain = MCJEPAModel(config: .test)
+        plain.initializeRandomly(seed: 2)
+        let model = MCJEPAModel(config: config)
+        model.initializeRandomly(seed: 3)
+        let fresh = try model.warmStart(from: plain, path: "plain.safetensors")
+        XCTAssertEqual(fresh, model.parameters.specs.map(\.name).filter { $0.hasPrefix("local_projector.") })
+        XCTAssertEqual(fresh.count, 6)
+        for spec in plain.parameters.specs { XCTAssertEqual(model.parameters[spec.name].array, plain.parameters[spec.name].array) }
+        // And back: a network without the projector leaves the file's out.
+        let back = MCJEPAModel(config: .test)
+        XCTAssertEqual(try back.warmStart(from: model, path: "dense.safetensors"), [])
+    }
+}
