@@ -180,4 +180,39 @@ final class DenseVICRegTests: XCTestCase {
         let back = MCJEPAModel(config: .test)
         XCTAssertEqual(try back.warmStart(from: model, path: "dense.safetensors"), [])
     }
+
+    /// A view's box says where it came from: the frame's pixels in the box, resized to the view and mirrored when
+    /// the box says so, are the view up to the colour jitter, which on a grey frame without clipping (values in
+    /// 0.35...0.65) is an affine map of the values. A wrong box, size or mirroring leaves a large residual.
+    func testAContentViewsBoxIsWhereItsPixelsCameFrom() {
+        let (width, height, size) = (96, 80, 64)
+        var texture = SplitMix64(seed: 11)
+        let grey = (0..<(width * height)).map { _ in 0.35 + 0.3 * texture.uniform() }
+        let frame = FrameImage(width: width, height: height, planar: grey + grey + grey)
+        var flips = 0
+        for seed: UInt64 in 0..<12 {
+            var rng = TrainingRNG(seed: seed)
+            let (view, box) = Augment.contentViewWithBox(frame, size: size, rng: &rng)
+            XCTAssertEqual(box.x.rounded(), box.x)
+            XCTAssertTrue(box.x >= 0 && box.y >= 0 && box.x + box.width <= Float(width) && box.y + box.height <= Float(height), "\(box)")
+            let (x, y, w, h) = (Int(box.x), Int(box.y), Int(box.width), Int(box.height))
+            let region = Tensor(shape: [1, 1, h, w], values: (0..<(w * h)).map { grey[(y + $0 / w) * width + x + $0 % w] })
+            let reference = resizeBilinearForward(region, height: size, width: size)
+            flips += box.flipped ? 1 : 0
+            // Least-squares a, b of view = a * reference + b over channel 0, then the largest residual.
+            var pairs: [(Double, Double)] = []
+            for row in 0..<size {
+                for col in 0..<size {
+                    let source = reference.data[row * size + (box.flipped ? size - 1 - col : col)]
+                    pairs.append((Double(source), Double(view.data[row * size + col])))
+                }
+            }
+            let n = Double(pairs.count)
+            let (mx, my) = (pairs.map(\.0).reduce(0, +) / n, pairs.map(\.1).reduce(0, +) / n)
+            let slope = pairs.map { ($0.0 - mx) * ($0.1 - my) }.reduce(0, +) / pairs.map { ($0.0 - mx) * ($0.0 - mx) }.reduce(0, +)
+            let residual = pairs.map { abs($0.1 - (my + slope * ($0.0 - mx))) }.max()!
+            XCTAssertLessThan(residual, 1e-4, "seed \(seed), \(box)")
+        }
+        XCTAssertTrue((1...11).contains(flips), "both mirrored and plain views were checked")
+    }
 }
