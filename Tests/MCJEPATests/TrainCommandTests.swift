@@ -114,6 +114,54 @@ final class TrainCommandTests: TemporaryFolderTestCase {
         for (name, tensor) in a { XCTAssertEqual(tensor.array, b[name]?.array, "\(name) differs after resume") }
     }
 
+    /// `--content-dense`: the dense terms logged and finite, a local projector in the weights (which `flow` ignores),
+    /// a resumed run equal to an uninterrupted one; weight 0 is the run without the option, bit for bit; and a file
+    /// without a projector starts one fresh.
+    func testDenseContentLossTrainsAProjectorResumesAndIsOffAtZero() throws {
+        let tool = try commandLineTool()
+        let dense = ["--content-dense", "0.5"]
+        let full = file("full"), split = file("split")
+        let run = try runProcess(tool, trainArguments(full) + dense)
+        XCTAssertEqual(run.status, 0, run.err)
+        let log = try records("\(full)/log.jsonl")
+        XCTAssertEqual(log.map { $0["step"] }, [1, 2, 3, 4])
+        for record in log {
+            for key in ["dense", "dense_inv", "dense_var", "dense_cov", "vicreg_inv", "content", "total"] {
+                XCTAssertTrue(try XCTUnwrap(record[key], "log lacks \(key)").isFinite, key)
+            }
+            XCTAssertGreaterThan(try XCTUnwrap(record["dense_pairs"]), 0)
+        }
+        let weights = try WeightsFile.load(path: "\(full)/model.safetensors")
+        XCTAssertEqual(weights.model.config.localProjectorLevel, ModelConfig.defaultLocalProjectorLevel)
+        XCTAssertNotNil(weights.model.parameters.tensors["local_projector.linears.0.weight"])
+        let flows = file("flows")
+        let flow = try runProcess(tool, ["flow", sample, "-o", flows, "--model", "\(full)/model.safetensors", "--max-side", "64",
+                                         "--duration", "0.1"])
+        XCTAssertEqual(flow.status, 0, flow.err)
+
+        let first = try runProcess(tool, trainArguments(split) + dense + ["--stop-at", "2"])
+        XCTAssertEqual(first.status, 0, first.err)
+        let resumed = try runProcess(tool, trainArguments(split) + dense + ["--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.err)
+        XCTAssertEqual(try records("\(split)/log.jsonl"), log, "resumed run's log differs from the uninterrupted run's")
+        let a = try Safetensors.read(path: "\(full)/model.safetensors").tensors
+        let b = try Safetensors.read(path: "\(split)/model.safetensors").tensors
+        for (name, tensor) in a { XCTAssertEqual(tensor.array, b[name]?.array, "\(name) differs after resume") }
+
+        let plain = file("plain"), zero = file("zero")
+        XCTAssertEqual(try runProcess(tool, trainArguments(plain, steps: 2)).status, 0)
+        XCTAssertEqual(try runProcess(tool, trainArguments(zero, steps: 2) + ["--content-dense", "0"]).status, 0)
+        XCTAssertEqual(try records("\(zero)/log.jsonl"), try records("\(plain)/log.jsonl"))
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(zero)/model.safetensors")),
+                       try Data(contentsOf: URL(fileURLWithPath: "\(plain)/model.safetensors")), "--content-dense 0 changed the weights")
+
+        let (_, warm) = try trainFromSavedModel(seed: 5, name: "plain.safetensors", out: file("warm"),
+                                                options: ["--content-dense", "1", "--content-dense-level", "4"])
+        XCTAssertEqual(warm.status, 0, warm.err)
+        XCTAssertTrue(warm.err.contains("starting local_projector.linears.0.weight"), warm.err)
+        XCTAssertEqual(try WeightsFile.load(path: file("warm/model.safetensors")).model.config.localProjectorLevel, 4)
+    }
+
     func testTrainsOnPreprocessedShards() throws {
         let tool = try commandLineTool()
         let shards = file("shards"), out = file("run")
@@ -455,6 +503,9 @@ final class TrainCommandTests: TemporaryFolderTestCase {
                                    (["--content-local-views", "2", "--content-size", "64"], "--content-local-size 64: expected smaller than --content-size 64"),
                                    (["--content-local-size", "64"], "--content-local-size needs --content-local-views above 0"),
                                    (["--content-gap", "3"], "--content-gap needs --content-temporal above 0"),
+                                   (["--content-dense-level", "3"], "--content-dense-level needs --content-dense above 0"),
+                                   (["--content-dense", "1", "--content-dense-level", "7"], "--content-dense-level must be in 1...6, got 7"),
+                                   (["--content-dense=-1"], "--content-dense must be in"),
                                    (["--content-temporal", "0.5", "--content-gap", "0"], "--content-gap must be in 1...100000, got 0")] {
             let bad = try runProcess(tool, ["train", sample, "--out", file("run")] + options)
             XCTAssertEqual(bad.status, 2, bad.err)
