@@ -214,7 +214,7 @@ struct RefineBench: ParsableCommand {
 struct TrainBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "ms per training step of the flow batch against the same step in PyTorch; with --content-local-views, the step with its content batch, with multi-crop local views against without.")
+        abstract: "ms per training step of the flow batch against the same step in PyTorch; with --content-local-views (--content-dense), the step with its content batch, with multi-crop local views (the dense content loss) against without.")
     @Option(help: "Runs; the best is kept.") var reps = 5
     @Option(help: "Threads.") var threads = 2
     @Option(help: "Crop HxW.") var crop = Dimensions(argument: "256x320")!
@@ -224,12 +224,22 @@ struct TrainBench: ParsableCommand {
     @Option(help: "Multi-crop local views per content item: also time the step with the content batch, without and with them (0 = flow batch only).")
     var contentLocalViews = 0
     @Option(help: "Local view side.") var contentLocalSize = 64
+    @Option(help: "Weight of the dense content loss: also time the step with the content batch, without and with it (0 = not timed).")
+    var contentDense: Float = 0
+    @Option(help: "Encoder level of the dense content loss.") var contentDenseLevel = ModelConfig.defaultLocalProjectorLevel
     @OptionGroup var modelOptions: BenchModelOptions
 
+    func validate() throws {
+        guard contentDense >= 0 && contentDense.isFinite else { throw ValidationError("--content-dense must be a number >= 0") }
+        guard (1...ModelConfig.levelCount).contains(contentDenseLevel) else {
+            throw ValidationError("--content-dense-level must be in 1...\(ModelConfig.levelCount)")
+        }
+    }
+
     func run() throws {
-        let content = contentLocalViews > 0
+        let content = contentLocalViews > 0 || contentDense > 0
             ? ContentBenchSettings(batch: max(2, contentBatch), size: contentSize, localViews: contentLocalViews,
-                                   localSize: contentLocalSize)
+                                   localSize: contentLocalSize, denseWeight: contentDense, denseLevel: contentDenseLevel)
             : nil
         try trainBenchmark(reps: max(1, reps), threads: max(1, threads), crop: (crop.first, crop.second),
                            batch: max(1, batch), preset: modelOptions.config, config: modelOptions.model, content: content)

@@ -10,7 +10,9 @@ import NN
 // The content batch is not part of either figure (bench.py times flow_losses only).
 // With `--content-local-views M [--content-batch B --content-size S --content-local-size s]` it also times whole
 // Swift steps, the flow batch plus a content batch (two global views of B items at S px), without and with M local
-// views per item at s px, and prints the cost of the local views as a ratio of the two.
+// views per item at s px, and prints the cost of the local views as a ratio of the two. With `--content-dense W
+// [--content-dense-level L]` likewise without and with the dense content loss (a local projector at level L on the
+// two global views, cells of overlapping boxes matched), on a network with the projector.
 
 private func pytorchTrainStepMilliseconds(preset: String, config: ModelConfig, threads: Int, crop: (Int, Int), batch: Int,
                                           reps: Int) -> Double? {
@@ -41,12 +43,15 @@ private func pytorchTrainStepMilliseconds(preset: String, config: ModelConfig, t
 /// The content batch of `mcjepa-bench train --content-local-views`.
 struct ContentBenchSettings {
     let batch: Int, size: Int, localViews: Int, localSize: Int
+    /// The dense content loss's weight (0: not timed) and level.
+    var denseWeight: Float = 0, denseLevel = ModelConfig.defaultLocalProjectorLevel
 }
 
 func trainBenchmark(reps: Int, threads: Int, crop: (Int, Int), batch: Int, preset presetName: String,
                     config: ModelConfig, content: ContentBenchSettings? = nil) throws {
     setThreads(threads)
-    let model = MCJEPAModel(config: config)
+    // The dense loss's projector is a training head: the flow step's figure does not change with it.
+    let model = MCJEPAModel(config: (content?.denseWeight ?? 0) > 0 ? config.withLocalProjector(level: content!.denseLevel) : config)
     model.initializeRandomly(seed: 0)
     let specs = model.parameters.specs
     let optimizer = AdamW(parameterShapes: specs.map(\.shape), learningRate: 1e-4)
@@ -77,16 +82,29 @@ private func contentStepBenchmark(_ content: ContentBenchSettings, model: MCJEPA
     let viewB = pseudoRandomTensor([content.batch, 3, content.size, content.size], seed: 4)
     let local = pseudoRandomTensor([content.localViews * content.batch, 3, content.localSize, content.localSize], seed: 5)
     let loss = LossConfig()
-    func step(localViews: Tensor?) {
+    // Boxes of the two views in a 320x240 frame: overlapping, one of each pair mirrored, offsets varying by item.
+    let dense = DenseContent(
+        weight: content.denseWeight,
+        firstBoxes: (0..<content.batch).map { _ in ViewBox(x: 0, y: 0, width: 200, height: 200, flipped: false) },
+        secondBoxes: (0..<content.batch).map { ViewBox(x: Float(40 + 4 * $0), y: 30, width: 180, height: 180, flipped: $0 % 2 == 0) },
+        sameFrame: Array(repeating: true, count: content.batch))
+    func step(localViews: Tensor?, dense: DenseContent? = nil) {
         model.parameters.zeroGradients()
         model.flowLossesWithBackward(img1, img2, config: loss)
-        model.contentLossesWithBackward(viewA, viewB, localViews: localViews, config: loss)
+        model.contentLossesWithBackward(viewA, viewB, localViews: localViews, config: loss, dense: dense)
         optimizer.update(parameters: specs.map { model.parameters[$0.name] }, gradients: specs.map { model.parameters.gradient($0.name) })
     }
     let plain = 1000 * bestSeconds(reps: reps) { step(localViews: nil) }
-    let multi = 1000 * bestSeconds(reps: reps) { step(localViews: local) }
     print("  with a content batch of \(content.batch) at \(content.size) px (two views each):")
     print(String(format: "  Swift:   %.1f ms/step without local views", plain))
-    print(String(format: "  Swift:   %.1f ms/step with %d local views of %d px per item", multi, content.localViews, content.localSize))
-    print(String(format: "  ratio with / without local views: %.2f", multi / plain))
+    if content.localViews > 0 {
+        let multi = 1000 * bestSeconds(reps: reps) { step(localViews: local) }
+        print(String(format: "  Swift:   %.1f ms/step with %d local views of %d px per item", multi, content.localViews, content.localSize))
+        print(String(format: "  ratio with / without local views: %.2f", multi / plain))
+    }
+    if content.denseWeight > 0 {
+        let withDense = 1000 * bestSeconds(reps: reps) { step(localViews: nil, dense: dense) }
+        print(String(format: "  Swift:   %.1f ms/step with the dense content loss at level %d", withDense, content.denseLevel))
+        print(String(format: "  ratio with / without the dense content loss: %.3f", withDense / plain))
+    }
 }
