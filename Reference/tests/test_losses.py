@@ -1,9 +1,10 @@
+import numpy as np
 import torch
 
 from mcjepa.losses import (LossConfig, content_losses, covariance_loss, cycle_loss, feature_regression_loss,
                            flow_losses, occlusion_mask, photometric_loss, smoothness_loss, ssim_loss_map,
                            variance_loss, vicreg_terms)
-from mcjepa.model import build_model
+from mcjepa.model import MCJEPA, build_model, test_config
 from mcjepa.ops import backward_warp
 
 
@@ -104,3 +105,36 @@ def test_flow_and_content_losses_are_finite_and_give_gradients_everywhere():
         assert key in terms
     for name, p in model.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all(), name
+
+
+def test_dense_matches_of_two_views_eight_pixels_apart_are_one_column_over():
+    # As the Swift DenseVICRegTests: view A covers x 0..32, view B x 8..40, 4x4 cells of 8 px.
+    from mcjepa.losses import dense_cell_matches
+    a = np.array([[0, 0, 32, 32, 0]], np.float32)
+    b = np.array([[8, 0, 32, 32, 0]], np.float32)
+    found = dense_cell_matches(a, b, [True], 4, 4).tolist()
+    expected = [[r * 4 + c, r * 4 + c - 1] for r in range(4) for c in range(1, 4)] \
+        + [[r * 4 + c + 1, r * 4 + c] for r in range(4) for c in range(3)]
+    assert found == expected
+    # B mirrored: A's column c meets B's column 4 - c; a temporal positive (item 0) gives none.
+    b[0, 4] = 1
+    found = dense_cell_matches(np.concatenate([a, a]), np.concatenate([b, b]), [False, True], 4, 4).tolist()
+    expected = [[16 + r * 4 + c, 16 + r * 4 + 4 - c] for r in range(4) for c in range(1, 4)] \
+        + [[16 + r * 4 + 4 - k, 16 + r * 4 + k] for r in range(4) for k in range(1, 4)]
+    assert found == expected
+
+
+def test_dense_content_loss_reaches_the_projector_and_is_nothing_at_weight_zero():
+    torch.manual_seed(0)
+    model = MCJEPA(test_config().with_local_projector(3))
+    a, b = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    boxes = {"boxes_a": np.array([[0, 0, 64, 64, 0]] * 2, np.float32),
+             "boxes_b": np.array([[16, 8, 48, 48, 1]] * 2, np.float32), "same_frame": [True, True]}
+    plain, plain_terms = content_losses(model, a, b, LossConfig())
+    zero, zero_terms = content_losses(model, a, b, LossConfig(), dict(boxes, weight=0.0))
+    assert torch.equal(plain, zero) and set(zero_terms) == set(plain_terms)
+    total, terms = content_losses(model, a, b, LossConfig(), dict(boxes, weight=0.5))
+    assert terms["dense_pairs"] > 0 and torch.isfinite(total)
+    assert torch.allclose(total, plain + 0.5 * terms["dense"])
+    total.backward()
+    assert model.local_projector.linears[0].weight.grad.abs().max() > 0

@@ -268,3 +268,18 @@ def test_decoder_stop_level_warm_starts_a_finer_decoder(tmp_path):
     back = _run_train("--synthetic", str(tmp_path), "--out", str(tmp_path / "run2"), *SMALL, "--steps", "1",
                       "--init", str(run / "step-0000002.safetensors"), "--decoder-stop-level", "3")
     assert back.returncode != 0 and "cannot start a decoder that stops at level 3" in back.stderr
+
+
+def test_content_dense_starts_a_local_projector_fresh_from_a_file_without_one(tmp_path):
+    init, _ = _photos_and_saved_model(tmp_path)
+    run = tmp_path / "run"
+    result = _run_train("--synthetic", str(tmp_path), "--out", str(run), "--steps", "2", "--ckpt-every", "2", *SMALL,
+                        "--init", str(init), "--content-dense", "0.5")
+    assert result.returncode == 0, result.stderr
+    assert "starting local_projector.linears.0.weight" in result.stdout
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(r["dense"]) and r["dense_pairs"] >= 0 for r in records)
+    loaded, metadata = load_model(str(run / "step-0000002.safetensors"))
+    assert loaded.cfg.local_projector_level == 3 and '"local_projector_widths": [32, 32]' in metadata["config"]
+    bad = _run_train("--synthetic", str(tmp_path), "--out", str(tmp_path / "bad"), *SMALL, "--content-dense-level", "3")
+    assert bad.returncode == 2 and "--content-dense-level needs --content-dense" in bad.stderr

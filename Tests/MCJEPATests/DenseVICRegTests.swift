@@ -215,4 +215,37 @@ final class DenseVICRegTests: XCTestCase {
         }
         XCTAssertTrue((1...11).contains(flips), "both mirrored and plain views were checked")
     }
+
+    /// PyTorch parity (Reference/mcjepa/export_dense_fixture.py): the same matched cells, every content loss term
+    /// and the gradients of every parameter the content loss reaches, with the dense loss at weight 0.7.
+    func testMatchesLossTermsAndGradientsEqualThePyTorchReference() throws {
+        let fixture = try ParityFixture.dense(), model = try ParityFixture.denseModel()
+        XCTAssertEqual(model.config, ModelConfig.test.withLocalProjector(level: 3))
+        func boxes(_ name: String) throws -> [ViewBox] {
+            let t = try fixture.tensor(name)
+            return (0..<t.shape[0]).map { n in
+                let row = (0..<5).map { t.data[n * 5 + $0] }
+                return ViewBox(x: row[0], y: row[1], width: row[2], height: row[3], flipped: row[4] != 0)
+            }
+        }
+        let sameFrame = try fixture.tensor("io.same_frame").array.map { $0 != 0 }
+        let dense = DenseContent(weight: try XCTUnwrap(Float(try XCTUnwrap(fixture.metadata["dense_weight"]))),
+                                 firstBoxes: try boxes("io.boxes_a"), secondBoxes: try boxes("io.boxes_b"), sameFrame: sameFrame)
+        let found = denseCellMatches(firstBoxes: dense.firstBoxes, secondBoxes: dense.secondBoxes, sameFrame: sameFrame,
+                                     rows: 8, columns: 8)
+        let expected = try fixture.tensor("io.matches").array.map(Int.init)
+        XCTAssertEqual(found.flatMap { [$0.first, $0.second] }, expected, "matched cells; \(fixture.regenerate)")
+        model.parameters.zeroGradients()
+        let report = model.contentLossesWithBackward(try fixture.tensor("io.view_a"), try fixture.tensor("io.view_b"),
+                                                     config: LossConfig(), dense: dense)
+        for (name, value) in report.terms.merging(["total": report.total], uniquingKeysWith: { a, _ in a }) {
+            let reference = try fixture.tensor("loss.\(name)").data[0]
+            XCTAssertEqual(value, reference, accuracy: 1e-4 * max(1, abs(reference)), "\(name); \(fixture.regenerate)")
+        }
+        XCTAssertEqual(Set(report.terms.keys).union(["total"]),
+                       Set(fixture.tensors.keys.filter { $0.hasPrefix("loss.") }.map { String($0.dropFirst(5)) }))
+        for prefix in ["encoder.", "expander.", "local_projector."] {
+            try fixture.assertParameterGradientsMatch(model, prefix: prefix)
+        }
+    }
 }

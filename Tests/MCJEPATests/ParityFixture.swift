@@ -61,6 +61,18 @@ struct ParityFixture {
                           regenerate: "regenerate with: cd Reference && python3 -m mcjepa.export_fine_fixture")
     }
 
+    /// dense_parity.safetensors: the `test` preset with a local projector at level 3, its weights, two views of
+    /// three items with their boxes, the matched cells, every content loss term with the dense loss at weight 0.7,
+    /// and PyTorch's gradients of the parameters the content loss reaches.
+    static func dense() throws -> ParityFixture {
+        try ParityFixture(path: fixturePath("dense_parity"),
+                          regenerate: "regenerate with: cd Reference && python3 -m mcjepa.export_dense_fixture")
+    }
+
+    static func denseModel() throws -> MCJEPAModel {
+        try WeightsFile.load(path: fixturePath("dense_parity"), ignoringPrefixes: ["io.", "loss.", "grad."]).model
+    }
+
     /// The `test` model whose weights tiny_parity carries (beside them, the io./loss./grad. tensors are the fixture).
     static func parityModel(_ variant: ParityVariant = .base) throws -> MCJEPAModel {
         try WeightsFile.load(path: parityPath(variant), ignoringPrefixes: ["io.", "loss.", "grad."]).model
