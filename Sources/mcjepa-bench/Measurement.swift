@@ -17,6 +17,23 @@ func bestSeconds(reps: Int, _ body: () -> Void) -> Double {
     return best
 }
 
+/// The best times of `first` and `second`, run in turn `reps` times after one warm-up run of each: a load that
+/// comes and goes on a shared machine then falls on both alike, which back-to-back series do not ensure when the
+/// difference sought is a few percent.
+func bestSecondsInterleaved(reps: Int, _ first: () -> Void, _ second: () -> Void) -> (first: Double, second: Double) {
+    first(); second()
+    var best = (Double.infinity, Double.infinity)
+    for _ in 0..<max(1, reps) {
+        var start = DispatchTime.now().uptimeNanoseconds
+        first()
+        best.0 = min(best.0, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        start = DispatchTime.now().uptimeNanoseconds
+        second()
+        best.1 = min(best.1, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+    return best
+}
+
 /// User + system CPU seconds of this process (all threads, `RUSAGE_SELF`) or of its waited-for children
 /// (`RUSAGE_CHILDREN`).
 func cpuSeconds(_ who: Int32) -> Double {

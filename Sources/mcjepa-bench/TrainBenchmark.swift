@@ -103,8 +103,20 @@ private func contentStepBenchmark(_ content: ContentBenchSettings, model: MCJEPA
         print(String(format: "  ratio with / without local views: %.2f", multi / plain))
     }
     if content.denseWeight > 0 {
-        let withDense = 1000 * bestSeconds(reps: reps) { step(localViews: nil, dense: dense) }
-        print(String(format: "  Swift:   %.1f ms/step with the dense content loss at level %d", withDense, content.denseLevel))
-        print(String(format: "  ratio with / without the dense content loss: %.3f", withDense / plain))
+        // Interleaved with the plain step: the difference is a few percent, within a shared machine's drift.
+        let (without, with) = bestSecondsInterleaved(reps: reps, { step(localViews: nil) }, { step(localViews: nil, dense: dense) })
+        print(String(format: "  Swift:   %.1f ms/step without, %.1f ms/step with the dense content loss at level %d (interleaved)",
+                     1000 * without, 1000 * with, content.denseLevel))
+        print(String(format: "  ratio with / without the dense content loss: %.3f", with / without))
+        // The content pass alone (encoder, expander, losses and backward of the two views), where the cost lies.
+        let (plainContent, denseContent) = bestSecondsInterleaved(reps: reps, {
+            model.parameters.zeroGradients()
+            model.contentLossesWithBackward(viewA, viewB, config: loss)
+        }, {
+            model.parameters.zeroGradients()
+            model.contentLossesWithBackward(viewA, viewB, config: loss, dense: dense)
+        })
+        print(String(format: "  content pass alone: %.1f ms without, %.1f ms with the dense loss (ratio %.3f)",
+                     1000 * plainContent, 1000 * denseContent, denseContent / plainContent))
     }
 }
