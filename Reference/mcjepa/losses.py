@@ -162,8 +162,9 @@ def vicreg_terms(za: torch.Tensor, zb: torch.Tensor) -> Dict[str, torch.Tensor]:
 
 def content_losses(model, view_a: torch.Tensor, view_b: torch.Tensor, cfg: LossConfig, dense: Optional[dict] = None):
     """Two augmented views [B,3,H,W] (B >= 2) -> (weighted VICReg total, terms). With `dense` ({"weight" > 0,
-    "boxes_a", "boxes_b": [B, 5] (x, y, w, h, flipped) of each view in its frame, "same_frame": [B] bools}; the
-    model needs a local projector), adds weight x the dense VICReg of the views' cells at the projector's level."""
+    "boxes_a", "boxes_b": [B, 5] (x, y, w, h, flipped) of each view in its frame, "same_frame": [B] bools, optional
+    "nearest_neighbours": K for `dense_nn_matches`; the model needs a local projector), adds weight x the dense VICReg
+    of the views' cells at the projector's level."""
     feats_a, feats_b = model.encode(view_a), model.encode(view_b)
     _, za = model.content(feats_a)
     _, zb = model.content(feats_b)
@@ -174,10 +175,12 @@ def content_losses(model, view_a: torch.Tensor, view_b: torch.Tensor, cfg: LossC
         fmap = feats_a[model.cfg.local_projector_level - 1]
         host = [torch.as_tensor(dense[k]).cpu().numpy() for k in ("boxes_a", "boxes_b", "same_frame")]
         matches = dense_cell_matches(*host, fmap.shape[2], fmap.shape[3])
-        local = dense_vicreg_terms(model.local_embedding(feats_a), model.local_embedding(feats_b),
-                                   matches.to(fmap.device))
-        dense_total = cfg.vicreg_inv * local["dense_inv"] + cfg.vicreg_var * local["dense_var"] \
-            + cfg.vicreg_cov * local["dense_cov"]
+        la, lb = model.local_embedding(feats_a), model.local_embedding(feats_b)
+        keep = dense.get("nearest_neighbours", 0)
+        nn_matches = dense_nn_matches(la, lb, fmap.shape[2] * fmap.shape[3], keep).to(fmap.device) if keep else None
+        local = dense_vicreg_terms(la, lb, matches.to(fmap.device), nn_matches)
+        dense_total = cfg.vicreg_inv * (local["dense_inv"] + local.get("dense_inv_nn", 0)) \
+            + cfg.vicreg_var * local["dense_var"] + cfg.vicreg_cov * local["dense_cov"]
         terms.update(local)
         terms["dense"] = dense_total
         terms["dense_pairs"] = torch.tensor(float(len(matches)))
@@ -227,14 +230,38 @@ def dense_cell_matches(boxes_a: np.ndarray, boxes_b: np.ndarray, same_frame, row
     return torch.from_numpy(np.concatenate(pairs) if pairs else np.zeros((0, 2), np.int64))
 
 
-def dense_vicreg_terms(za: torch.Tensor, zb: torch.Tensor, matches: torch.Tensor) -> Dict[str, torch.Tensor]:
+@torch.no_grad()
+def dense_nn_matches(za: torch.Tensor, zb: torch.Tensor, plane: int, keep: int) -> torch.Tensor:
+    """VICRegL's feature-space matching: [P, 2] rows (view A's, view B's). Per item (`plane` rows each), each cell of
+    A with its nearest cell of B in embedding space (squared Euclidean distance), the `keep` closest such pairs; then
+    the same from B to A. Pairs by item, A -> B then B -> A, each by increasing distance (ties: lower row first)."""
+    pairs = []
+    for base in range(0, za.shape[0], plane):
+        a, b = za[base:base + plane], zb[base:base + plane]
+        dist = (a[:, None, :] - b[None, :, :]).pow(2).sum(-1)           # [plane (A), plane (B)]
+        for d, own_first in ((dist, True), (dist.t(), False)):
+            best, match = d.min(dim=1)                                     # first minimum, as the Swift loop
+            rows = torch.arange(plane)
+            order = sorted(range(plane), key=lambda i: (best[i].item(), i))[:keep]
+            kept = torch.stack([rows[order], match[order]], 1) + base
+            pairs.append(kept if own_first else kept.flip(1))
+    return torch.cat(pairs) if pairs else torch.zeros(0, 2, dtype=torch.long)
+
+
+def dense_vicreg_terms(za: torch.Tensor, zb: torch.Tensor, matches: torch.Tensor,
+                       nn_matches: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
     """VICRegL-style dense VICReg on two views' local embeddings [M, D] (every cell of a batch's feature maps):
     invariance = MSE over the matched pairs (0 without any), variance (averaged over the two views) and covariance
-    (summed) over all cells of each view, as `vicreg_terms`."""
-    invariance = (F.mse_loss(za[matches[:, 0]], zb[matches[:, 1]]) if len(matches) else za.new_zeros(()))
-    return {"dense_inv": invariance,
-            "dense_var": (variance_loss(za) + variance_loss(zb)) / 2,
-            "dense_cov": covariance_loss(za) + covariance_loss(zb)}
+    (summed) over all cells of each view, as `vicreg_terms`; with `nn_matches` (feature-space pairs) also their own
+    invariance "dense_inv_nn", weighted as the invariance."""
+    def invariance(pairs):
+        return F.mse_loss(za[pairs[:, 0]], zb[pairs[:, 1]]) if len(pairs) else za.new_zeros(())
+    terms = {"dense_inv": invariance(matches),
+             "dense_var": (variance_loss(za) + variance_loss(zb)) / 2,
+             "dense_cov": covariance_loss(za) + covariance_loss(zb)}
+    if nn_matches is not None:
+        terms["dense_inv_nn"] = invariance(nn_matches)
+    return terms
 
 
 def _direction_terms(model, img_a, img_b, feats_a, feats_b, out_ab, out_ba, cfg: LossConfig):

@@ -44,11 +44,12 @@ class TrainStep(nn.Module):
     multi-scale term) when no self-supervised flow term is on and the batch has exact flow.
     """
 
-    def __init__(self, model: MCJEPA, loss_cfg: LossConfig, content_dense: float = 0.0):
+    def __init__(self, model: MCJEPA, loss_cfg: LossConfig, content_dense: float = 0.0, content_dense_nn: int = 0):
         super().__init__()
         self.model = model
         self.loss_cfg = loss_cfg
         self.content_dense = content_dense
+        self.content_dense_nn = content_dense_nn
 
     def forward(self, content: Optional[Dict[str, torch.Tensor]], flow: Optional[Dict[str, torch.Tensor]],
                 flow_on: bool, supervised_weight: float = 0.0, level_weight: float = 0.0):
@@ -57,7 +58,7 @@ class TrainStep(nn.Module):
         if content is not None:
             dense = None if self.content_dense == 0 else {
                 "weight": self.content_dense, "boxes_a": content["boxes_a"], "boxes_b": content["boxes_b"],
-                "same_frame": content["same_frame"]}
+                "same_frame": content["same_frame"], "nearest_neighbours": self.content_dense_nn}
             total, terms = content_losses(self.model, content["a"], content["b"], self.loss_cfg, dense)
             terms = {k: v.detach() for k, v in terms.items()}
             terms["content"] = total.detach()
@@ -158,6 +159,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--content-dense-level", type=int, default=None,
                     help="encoder level of the dense content loss (1..6; with --content-dense); default: the "
                          "continued file's projector's, else 3, the level propagation reads")
+    ap.add_argument("--content-dense-nn", type=int, default=0,
+                    help="with --content-dense: VICRegL's feature-space matching as well, each cell's nearest cell of "
+                         "the other view in the projector's embedding, the K closest pairs per item and direction in "
+                         "an invariance term of their own (dense_inv_nn); 0 = off")
     ap.add_argument("--content-warmup", type=int, default=1000, help="content-only steps before flow losses")
     ap.add_argument("--occlusion-start", type=int, default=3000,
                     help="step from which forward-backward occlusion masks are applied (before: all visible)")
@@ -247,6 +252,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         ap.error("--content-dense must be in 0...1000")
     if args.content_dense_level is not None and (args.content_dense == 0 or not 1 <= args.content_dense_level <= 6):
         ap.error("--content-dense-level needs --content-dense above 0 and must be in 1...6")
+    if args.content_dense_nn and (args.content_dense == 0 or not 0 <= args.content_dense_nn <= 4096):
+        ap.error("--content-dense-nn needs --content-dense above 0 and must be in 0...4096")
     if args.content_batch < 2:
         ap.error("--content-batch must be >= 2 (VICReg variance needs a batch)")
     if args.synthetic_max_shift < 0:
@@ -527,7 +534,7 @@ def main(argv=None) -> None:
             average = {n: t.to(device) for n, t in load_file(saved)[0].items()}
         else:
             average = {n: p.detach().clone() for n, p in model.named_parameters()}
-    step_module = TrainStep(model, loss_cfg, args.content_dense)
+    step_module = TrainStep(model, loss_cfg, args.content_dense, args.content_dense_nn)
     if distributed:
         # The decoder is idle during the content warm-up, hence find_unused_parameters.
         step_module = nn.parallel.DistributedDataParallel(

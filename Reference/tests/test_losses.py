@@ -138,3 +138,12 @@ def test_dense_content_loss_reaches_the_projector_and_is_nothing_at_weight_zero(
     assert torch.allclose(total, plain + 0.5 * terms["dense"])
     total.backward()
     assert model.local_projector.linears[0].weight.grad.abs().max() > 0
+
+
+def test_dense_nn_pairs_are_the_closest_of_each_item_both_ways():
+    # As the Swift test: A = (0, 10, 20), B = (11, 1, 30) per item, one-dimensional embeddings.
+    from mcjepa.losses import dense_nn_matches
+    a = torch.tensor([0., 10, 20, 0, 10, 20])[:, None]
+    b = torch.tensor([11., 1, 30, 11, 1, 30])[:, None]
+    assert dense_nn_matches(a, b, 3, 2).tolist() == [[0, 1], [1, 0], [1, 0], [0, 1], [3, 4], [4, 3], [4, 3], [3, 4]]
+    assert dense_nn_matches(a, b, 3, 3).tolist()[:6] == [[0, 1], [1, 0], [2, 0], [1, 0], [0, 1], [2, 2]]

@@ -274,11 +274,11 @@ def test_content_dense_starts_a_local_projector_fresh_from_a_file_without_one(tm
     init, _ = _photos_and_saved_model(tmp_path)
     run = tmp_path / "run"
     result = _run_train("--synthetic", str(tmp_path), "--out", str(run), "--steps", "2", "--ckpt-every", "2", *SMALL,
-                        "--init", str(init), "--content-dense", "0.5")
+                        "--init", str(init), "--content-dense", "0.5", "--content-dense-nn", "3")
     assert result.returncode == 0, result.stderr
     assert "starting local_projector.linears.0.weight" in result.stdout
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
-    assert all(np.isfinite(r["dense"]) and r["dense_pairs"] >= 0 for r in records)
+    assert all(np.isfinite(r["dense"]) and np.isfinite(r["dense_inv_nn"]) and r["dense_pairs"] >= 0 for r in records)
     loaded, metadata = load_model(str(run / "step-0000002.safetensors"))
     assert loaded.cfg.local_projector_level == 3 and '"local_projector_widths": [32, 32]' in metadata["config"]
     bad = _run_train("--synthetic", str(tmp_path), "--out", str(tmp_path / "bad"), *SMALL, "--content-dense-level", "3")

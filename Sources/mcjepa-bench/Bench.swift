@@ -227,6 +227,7 @@ struct TrainBench: ParsableCommand {
     @Option(help: "Weight of the dense content loss: also time the step with the content batch, without and with it (0 = not timed).")
     var contentDense: Float = 0
     @Option(help: "Encoder level of the dense content loss.") var contentDenseLevel = ModelConfig.defaultLocalProjectorLevel
+    @Option(help: "Feature-space (nearest-neighbour) pairs of the dense content loss kept per item and direction.") var contentDenseNn = 0
     @OptionGroup var modelOptions: BenchModelOptions
 
     func validate() throws {
@@ -239,7 +240,8 @@ struct TrainBench: ParsableCommand {
     func run() throws {
         let content = contentLocalViews > 0 || contentDense > 0
             ? ContentBenchSettings(batch: max(2, contentBatch), size: contentSize, localViews: contentLocalViews,
-                                   localSize: contentLocalSize, denseWeight: contentDense, denseLevel: contentDenseLevel)
+                                   localSize: contentLocalSize, denseWeight: contentDense, denseLevel: contentDenseLevel,
+                                   denseNearest: max(0, contentDenseNn))
             : nil
         try trainBenchmark(reps: max(1, reps), threads: max(1, threads), crop: (crop.first, crop.second),
                            batch: max(1, batch), preset: modelOptions.config, config: modelOptions.model, content: content)

@@ -12,7 +12,8 @@ import NN
 // Swift steps, the flow batch plus a content batch (two global views of B items at S px), without and with M local
 // views per item at s px, and prints the cost of the local views as a ratio of the two. With `--content-dense W
 // [--content-dense-level L]` likewise without and with the dense content loss (a local projector at level L on the
-// two global views, cells of overlapping boxes matched), on a network with the projector.
+// two global views, cells of overlapping boxes matched; `--content-dense-nn K` adds the feature-space pairs), on a
+// network with the projector.
 
 private func pytorchTrainStepMilliseconds(preset: String, config: ModelConfig, threads: Int, crop: (Int, Int), batch: Int,
                                           reps: Int) -> Double? {
@@ -45,6 +46,8 @@ struct ContentBenchSettings {
     let batch: Int, size: Int, localViews: Int, localSize: Int
     /// The dense content loss's weight (0: not timed) and level.
     var denseWeight: Float = 0, denseLevel = ModelConfig.defaultLocalProjectorLevel
+    /// Feature-space pairs kept per item and direction (`--content-dense-nn`).
+    var denseNearest = 0
 }
 
 func trainBenchmark(reps: Int, threads: Int, crop: (Int, Int), batch: Int, preset presetName: String,
@@ -87,7 +90,7 @@ private func contentStepBenchmark(_ content: ContentBenchSettings, model: MCJEPA
         weight: content.denseWeight,
         firstBoxes: (0..<content.batch).map { _ in ViewBox(x: 0, y: 0, width: 200, height: 200, flipped: false) },
         secondBoxes: (0..<content.batch).map { ViewBox(x: Float(40 + 4 * $0), y: 30, width: 180, height: 180, flipped: $0 % 2 == 0) },
-        sameFrame: Array(repeating: true, count: content.batch))
+        sameFrame: Array(repeating: true, count: content.batch), nearestNeighbours: content.denseNearest)
     func step(localViews: Tensor?, dense: DenseContent? = nil) {
         model.parameters.zeroGradients()
         model.flowLossesWithBackward(img1, img2, config: loss)
@@ -105,8 +108,9 @@ private func contentStepBenchmark(_ content: ContentBenchSettings, model: MCJEPA
     if content.denseWeight > 0 {
         // Interleaved with the plain step: the difference is a few percent, within a shared machine's drift.
         let (without, with) = bestSecondsInterleaved(reps: reps, { step(localViews: nil) }, { step(localViews: nil, dense: dense) })
-        print(String(format: "  Swift:   %.1f ms/step without, %.1f ms/step with the dense content loss at level %d (interleaved)",
-                     1000 * without, 1000 * with, content.denseLevel))
+        print(String(format: "  Swift:   %.1f ms/step without, %.1f ms/step with the dense content loss at level %d%@ (interleaved)",
+                     1000 * without, 1000 * with, content.denseLevel,
+                     content.denseNearest > 0 ? ", \(content.denseNearest) nearest-neighbour pairs" : ""))
         print(String(format: "  ratio with / without the dense content loss: %.3f", with / without))
         // The content pass alone (encoder, expander, losses and backward of the two views), where the cost lies.
         let (plainContent, denseContent) = bestSecondsInterleaved(reps: reps, {

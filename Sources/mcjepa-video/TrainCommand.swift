@@ -40,6 +40,8 @@ struct TrainCommand: AsyncParsableCommand {
     var contentDense: Float = 0
     @Option(help: "Encoder level of the dense content loss (1...6, stride 2^level; with --content-dense); default: the --init file's projector's, else 3, the level propagation reads.")
     var contentDenseLevel: Int?
+    @Option(help: "With --content-dense: VICRegL's feature-space matching as well, each cell's nearest cell of the other view in the projector's embedding, the K closest such pairs per item and direction in an invariance term of their own (dense_inv_nn); temporal positives give these pairs too (0 = off).")
+    var contentDenseNn = 0
     @Option(help: "Folders of still photos for synthetic pairs with exact flow.") var synthetic: [String] = []
     @Option(help: "Weight of the end-point error on pairs with a flow: synthetic pairs, and shards written with preprocess --flow (0 = monitor only).") var supervisedWeight: Float = 0
     @Option(help: "Largest translation (px) of a synthetic layer between the two frames of a pair.") var syntheticMaxShift: Float = 12
@@ -146,6 +148,8 @@ struct TrainCommand: AsyncParsableCommand {
             guard contentDense > 0 else { throw ValidationError("--content-dense-level needs --content-dense above 0") }
             try OptionRange.check(contentDenseLevel, 1...ModelConfig.levelCount, "--content-dense-level")
         }
+        try OptionRange.check(contentDenseNn, 0...4096, "--content-dense-nn")
+        if contentDenseNn > 0 && contentDense == 0 { throw ValidationError("--content-dense-nn needs --content-dense above 0") }
         if let contentLocalSize {
             guard contentLocalViews > 0 else { throw ValidationError("--content-local-size needs --content-local-views above 0") }
             guard contentLocalSize > 0 && contentLocalSize % 64 == 0 else {
@@ -203,6 +207,7 @@ struct TrainCommand: AsyncParsableCommand {
         options.loss = try lossConfig()
         options.trainOnly = trainOnly
         options.contentDense = contentDense
+        options.contentDenseNearest = contentDenseNn
         do {
             let sources = try buildSources()
             let initial = try initWeights.map { try WeightsFile.load(path: $0) }

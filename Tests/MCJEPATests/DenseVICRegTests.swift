@@ -66,13 +66,33 @@ final class DenseVICRegTests: XCTestCase {
         let found = denseCellMatches(firstBoxes: [boxes.0, boxes.1], secondBoxes: [boxes.1, boxes.0], sameFrame: [true, true],
                                      rows: 4, columns: 4)
         XCTAssertGreaterThan(found.count, 8)
-        let (terms, _) = denseVICRegTerms(a, b, matches: found, config: config)
+        // The feature-space pairs are chosen once: the loss's gradient is the one for fixed pairs.
+        let nearest = denseNearestNeighbourMatches(a, b, plane: 16, keep: 3)
+        XCTAssertEqual(nearest.count, 12)
+        let (terms, _) = denseVICRegTerms(a, b, matches: found, nearestMatches: nearest, config: config)
         XCTAssertEqual(terms.pairs, found.count)
         XCTAssertGreaterThan(terms.invariance, 0)
+        XCTAssertGreaterThan(terms.invarianceNearest, 0)
         XCTAssertGreaterThan(terms.variance, 0, "every feature below the variance hinge")
         assertMatchesFiniteDifferences([("first", a, terms.gradFirst), ("second", b, terms.gradSecond)], eps: 1e-2) {
-            Double(denseVICRegTerms(a, b, matches: found, config: config).total)
+            Double(denseVICRegTerms(a, b, matches: found, nearestMatches: nearest, config: config).total)
         }
+    }
+
+    /// Feature-space pairs on one-dimensional embeddings: A = (0, 10, 20), B = (11, 1, 30) per item. From A: 0 -> B's
+    /// 1 and 10 -> B's 11 (distance 1 each), 20 -> 11 (81); from B: 11 -> 10, 1 -> 0 (1 each), 30 -> 20 (100). With
+    /// two kept per item and direction, the two of distance 1 each way; the second item's rows follow the first's.
+    func testNearestNeighbourPairsAreTheClosestOfEachItemBothWays() {
+        let a = Tensor(shape: [6, 1], values: [0, 10, 20, 0, 10, 20]), b = Tensor(shape: [6, 1], values: [11, 1, 30, 11, 1, 30])
+        XCTAssertEqual(denseNearestNeighbourMatches(a, b, plane: 3, keep: 2),
+                       matches([(0, 1), (1, 0), (1, 0), (0, 1), (3, 4), (4, 3), (4, 3), (3, 4)]))
+        XCTAssertEqual(denseNearestNeighbourMatches(a, b, plane: 3, keep: 3).prefix(6),
+                       matches([(0, 1), (1, 0), (2, 0), (1, 0), (0, 1), (2, 2)])[...])
+        // Their invariance has a term (and gradient) of its own.
+        let config = LossConfig()
+        let (terms, _) = denseVICRegTerms(a, b, matches: [], nearestMatches: matches([(2, 0)]), config: config)
+        XCTAssertEqual(terms.invariance, 0)
+        XCTAssertEqual(terms.invarianceNearest, 81)
     }
 
     /// Without pairs the invariance is 0 and only variance and covariance pull.
@@ -216,8 +236,9 @@ final class DenseVICRegTests: XCTestCase {
         XCTAssertTrue((1...11).contains(flips), "both mirrored and plain views were checked")
     }
 
-    /// PyTorch parity (Reference/mcjepa/export_dense_fixture.py): the same matched cells, every content loss term
-    /// and the gradients of every parameter the content loss reaches, with the dense loss at weight 0.7.
+    /// PyTorch parity (Reference/mcjepa/export_dense_fixture.py): the same matched cells (by position, and by
+    /// nearest neighbours in the projector's embedding), every content loss term and the gradients of every parameter
+    /// the content loss reaches, with the dense loss at weight 0.7.
     func testMatchesLossTermsAndGradientsEqualThePyTorchReference() throws {
         let fixture = try ParityFixture.dense(), model = try ParityFixture.denseModel()
         XCTAssertEqual(model.config, ModelConfig.test.withLocalProjector(level: 3))
@@ -229,12 +250,19 @@ final class DenseVICRegTests: XCTestCase {
             }
         }
         let sameFrame = try fixture.tensor("io.same_frame").array.map { $0 != 0 }
+        let nearest = try XCTUnwrap(Int(try XCTUnwrap(fixture.metadata["nearest_neighbours"], fixture.regenerate)))
         let dense = DenseContent(weight: try XCTUnwrap(Float(try XCTUnwrap(fixture.metadata["dense_weight"]))),
-                                 firstBoxes: try boxes("io.boxes_a"), secondBoxes: try boxes("io.boxes_b"), sameFrame: sameFrame)
+                                 firstBoxes: try boxes("io.boxes_a"), secondBoxes: try boxes("io.boxes_b"), sameFrame: sameFrame,
+                                 nearestNeighbours: nearest)
         let found = denseCellMatches(firstBoxes: dense.firstBoxes, secondBoxes: dense.secondBoxes, sameFrame: sameFrame,
                                      rows: 8, columns: 8)
         let expected = try fixture.tensor("io.matches").array.map(Int.init)
         XCTAssertEqual(found.flatMap { [$0.first, $0.second] }, expected, "matched cells; \(fixture.regenerate)")
+        let local = (model.localEmbeddingForTraining(model.encodeForTraining(try fixture.tensor("io.view_a")).features),
+                     model.localEmbeddingForTraining(model.encodeForTraining(try fixture.tensor("io.view_b")).features))
+        let nearestFound = denseNearestNeighbourMatches(local.0.embedding, local.1.embedding, plane: 64, keep: nearest)
+        XCTAssertEqual(nearestFound.flatMap { [$0.first, $0.second] }, try fixture.tensor("io.nn_matches").array.map(Int.init),
+                       "feature-space pairs; \(fixture.regenerate)")
         model.parameters.zeroGradients()
         let report = model.contentLossesWithBackward(try fixture.tensor("io.view_a"), try fixture.tensor("io.view_b"),
                                                      config: LossConfig(), dense: dense)

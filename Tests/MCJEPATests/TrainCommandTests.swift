@@ -116,7 +116,7 @@ final class TrainCommandTests: TemporaryFolderTestCase {
 
     /// `--content-dense`: the dense terms logged and finite, a local projector in the weights (which `flow` ignores),
     /// a resumed run equal to an uninterrupted one; weight 0 is the run without the option, bit for bit; and a file
-    /// without a projector starts one fresh.
+    /// without a projector starts one fresh (there with feature-space pairs too, `--content-dense-nn`).
     func testDenseContentLossTrainsAProjectorResumesAndIsOffAtZero() throws {
         let tool = try commandLineTool()
         let dense = ["--content-dense", "0.5"]
@@ -156,8 +156,9 @@ final class TrainCommandTests: TemporaryFolderTestCase {
                        try Data(contentsOf: URL(fileURLWithPath: "\(plain)/model.safetensors")), "--content-dense 0 changed the weights")
 
         let (_, warm) = try trainFromSavedModel(seed: 5, name: "plain.safetensors", out: file("warm"),
-                                                options: ["--content-dense", "1", "--content-dense-level", "4"])
+                                                options: ["--content-dense", "1", "--content-dense-level", "4", "--content-dense-nn", "2"])
         XCTAssertEqual(warm.status, 0, warm.err)
+        XCTAssertTrue(try records(file("warm/log.jsonl")).allSatisfy { $0["dense_inv_nn"]?.isFinite == true }, "dense_inv_nn logged")
         XCTAssertTrue(warm.err.contains("starting local_projector.linears.0.weight"), warm.err)
         XCTAssertEqual(try WeightsFile.load(path: file("warm/model.safetensors")).model.config.localProjectorLevel, 4)
     }
@@ -506,6 +507,7 @@ final class TrainCommandTests: TemporaryFolderTestCase {
                                    (["--content-dense-level", "3"], "--content-dense-level needs --content-dense above 0"),
                                    (["--content-dense", "1", "--content-dense-level", "7"], "--content-dense-level must be in 1...6, got 7"),
                                    (["--content-dense=-1"], "--content-dense must be in"),
+                                   (["--content-dense-nn", "4"], "--content-dense-nn needs --content-dense above 0"),
                                    (["--content-temporal", "0.5", "--content-gap", "0"], "--content-gap must be in 1...100000, got 0")] {
             let bad = try runProcess(tool, ["train", sample, "--out", file("run")] + options)
             XCTAssertEqual(bad.status, 2, bad.err)

@@ -11,7 +11,10 @@ import NN
 //   covariance = covariance term of A's rows + that of B's
 // the two-view VICReg terms (`vicregTerms`) with matched cells in place of matched images, weighted 25/25/1 alike.
 // Views of two different frames (temporal positives) have no known geometry: they give no pairs, but their cells
-// still count in the variance and covariance.
+// still count in the variance and covariance. Optionally (VICRegL's feature-based matching) each item's K closest
+// pairs of nearest neighbours in embedding space, either direction, add an invariance of their own,
+//   invariance_nn = mean over those pairs of MSE          (the pairs are chosen without gradient)
+// which temporal positives also give.
 
 /// A matched cell pair: row `first` of view A's local embeddings and row `second` of view B's.
 public struct CellMatch: Equatable, Sendable {
@@ -49,24 +52,63 @@ public func denseCellMatches(firstBoxes: [ViewBox], secondBoxes: [ViewBox], same
     return matches
 }
 
+/// VICRegL's feature-space matching: for each cell of view A, its nearest cell of view B in embedding space (squared
+/// Euclidean distance, among the same item's cells), of which the `keep` closest pairs of each item count; then the
+/// same from B to A. It needs no geometry, so temporal positives give pairs too. Rows as `pixelRows` numbers them,
+/// `plane` cells per item; pairs by item, A -> B then B -> A, each by increasing distance (ties: lower row first).
+public func denseNearestNeighbourMatches(_ first: Tensor, _ second: Tensor, plane: Int, keep: Int) -> [CellMatch] {
+    precondition(first.shape == second.shape && first.rank == 2 && first.shape[0] % plane == 0,
+                 "nearest neighbours: embeddings \(first.shape), \(second.shape), \(plane) cells per item")
+    let (M, D) = (first.shape[0], first.shape[1])
+    func distance(_ a: Tensor, _ i: Int, _ b: Tensor, _ j: Int) -> Float {
+        let x = a.data + i * D, y = b.data + j * D
+        var total: Float = 0
+        for d in 0..<D { let diff = x[d] - y[d]; total += diff * diff }
+        return total
+    }
+    /// Each row of `from` in `rows` with its nearest row of `to`, the `keep` closest.
+    func closest(_ from: Tensor, _ to: Tensor, _ rows: Range<Int>) -> [(row: Int, match: Int)] {
+        let nearest = rows.map { i -> (distance: Float, row: Int, match: Int) in
+            var best = (distance: Float.infinity, row: i, match: rows.lowerBound)
+            for j in rows {
+                let d = distance(from, i, to, j)
+                if d < best.distance { best = (d, i, j) }
+            }
+            return best
+        }
+        return nearest.sorted { ($0.distance, $0.row) < ($1.distance, $1.row) }.prefix(keep).map { ($0.row, $0.match) }
+    }
+    var matches: [CellMatch] = []
+    for base in stride(from: 0, to: M, by: plane) {
+        let rows = base..<(base + plane)
+        matches += closest(first, second, rows).map { CellMatch(first: $0.row, second: $0.match) }
+        matches += closest(second, first, rows).map { CellMatch(first: $0.match, second: $0.row) }
+    }
+    return matches
+}
+
 /// Dense VICReg terms, and the gradients of the weighted total (config's vicreg weights) with respect to both
-/// views' local embeddings [M, D].
+/// views' local embeddings [M, D]. `invarianceNearest` is the invariance over `nearestMatches` (VICRegL's
+/// feature-space pairs, 0 without any), weighted as the invariance.
 public struct DenseVICRegTerms {
     public var invariance: Float, variance: Float, covariance: Float
+    public var invarianceNearest: Float = 0
     /// Matched pairs (both directions).
     public var pairs: Int
     public var gradFirst: Tensor, gradSecond: Tensor
 }
 
-public func denseVICRegTerms(_ first: Tensor, _ second: Tensor, matches: [CellMatch], config: LossConfig)
-    -> (terms: DenseVICRegTerms, total: Float) {
+public func denseVICRegTerms(_ first: Tensor, _ second: Tensor, matches: [CellMatch], nearestMatches: [CellMatch] = [],
+                             config: LossConfig) -> (terms: DenseVICRegTerms, total: Float) {
     precondition(first.shape == second.shape && first.rank == 2, "dense vicreg: embeddings \(first.shape) and \(second.shape)")
     let (M, D) = (first.shape[0], first.shape[1])
     let gradFirst = Tensor(shape: first.shape), gradSecond = Tensor(shape: second.shape)
-    var squares = 0.0
-    if !matches.isEmpty {
-        let count = Float(matches.count * D)
-        for match in matches {
+    /// The mean squared difference of the pairs (0 without any); accumulates its weighted gradient.
+    func invariance(_ pairs: [CellMatch]) -> Float {
+        guard !pairs.isEmpty else { return 0 }
+        var squares = 0.0
+        let count = Float(pairs.count * D)
+        for match in pairs {
             precondition(match.first < M && match.second < M, "dense vicreg: match \(match) beyond \(M) rows")
             let za = first.data + match.first * D, zb = second.data + match.second * D
             let ga = gradFirst.data + match.first * D, gb = gradSecond.data + match.second * D
@@ -78,8 +120,9 @@ public func denseVICRegTerms(_ first: Tensor, _ second: Tensor, matches: [CellMa
                 gb[d] -= g
             }
         }
+        return Float(squares / Double(pairs.count * D))
     }
-    let invariance = matches.isEmpty ? 0 : Float(squares / Double(matches.count * D))
+    let located = invariance(matches), nearest = invariance(nearestMatches)
     let ta = transposed(first), tb = transposed(second)
     let (va, gva) = varianceLoss(samples: ta), (vb, gvb) = varianceLoss(samples: tb)
     let (ca, gca) = covarianceLoss(samples: ta), (cb, gcb) = covarianceLoss(samples: tb)
@@ -87,8 +130,9 @@ public func denseVICRegTerms(_ first: Tensor, _ second: Tensor, matches: [CellMa
     accumulate(ga, gva, scale: config.vicregVar / 2); accumulate(ga, gca, scale: config.vicregCov)
     accumulate(gb, gvb, scale: config.vicregVar / 2); accumulate(gb, gcb, scale: config.vicregCov)
     accumulate(gradFirst, transposed(ga)); accumulate(gradSecond, transposed(gb))
-    let terms = DenseVICRegTerms(invariance: invariance, variance: (va + vb) / 2, covariance: ca + cb,
-                                 pairs: matches.count, gradFirst: gradFirst, gradSecond: gradSecond)
-    let total = config.vicregInv * terms.invariance + config.vicregVar * terms.variance + config.vicregCov * terms.covariance
+    let terms = DenseVICRegTerms(invariance: located, variance: (va + vb) / 2, covariance: ca + cb,
+                                 invarianceNearest: nearest, pairs: matches.count, gradFirst: gradFirst, gradSecond: gradSecond)
+    let total = config.vicregInv * (terms.invariance + terms.invarianceNearest) + config.vicregVar * terms.variance
+        + config.vicregCov * terms.covariance
     return (terms, total)
 }

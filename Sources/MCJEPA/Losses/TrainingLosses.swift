@@ -17,9 +17,12 @@ public struct DenseContent: Sendable {
     public var weight: Float
     public var firstBoxes: [ViewBox], secondBoxes: [ViewBox]
     public var sameFrame: [Bool]
+    /// VICRegL's feature-space matching: the closest pairs of nearest neighbours kept per item and direction (0: off).
+    public var nearestNeighbours: Int
 
-    public init(weight: Float, firstBoxes: [ViewBox], secondBoxes: [ViewBox], sameFrame: [Bool]) {
+    public init(weight: Float, firstBoxes: [ViewBox], secondBoxes: [ViewBox], sameFrame: [Bool], nearestNeighbours: Int = 0) {
         self.weight = weight; self.firstBoxes = firstBoxes; self.secondBoxes = secondBoxes; self.sameFrame = sameFrame
+        self.nearestNeighbours = nearestNeighbours
     }
 }
 
@@ -141,8 +144,12 @@ extension MCJEPAModel {
             let la = localEmbeddingForTraining(ta.features), lb = localEmbeddingForTraining(tb.features)
             let matches = denseCellMatches(firstBoxes: dense.firstBoxes, secondBoxes: dense.secondBoxes,
                                            sameFrame: dense.sameFrame, rows: map.h, columns: map.w)
-            let (denseTerms, denseTotal) = denseVICRegTerms(la.embedding, lb.embedding, matches: matches, config: config)
+            let nearest = dense.nearestNeighbours == 0 ? []
+                : denseNearestNeighbourMatches(la.embedding, lb.embedding, plane: map.h * map.w, keep: dense.nearestNeighbours)
+            let (denseTerms, denseTotal) = denseVICRegTerms(la.embedding, lb.embedding, matches: matches,
+                                                            nearestMatches: nearest, config: config)
             report.terms["dense_inv"] = denseTerms.invariance
+            if dense.nearestNeighbours > 0 { report.terms["dense_inv_nn"] = denseTerms.invarianceNearest }
             report.terms["dense_var"] = denseTerms.variance
             report.terms["dense_cov"] = denseTerms.covariance
             report.terms["dense_pairs"] = Float(denseTerms.pairs)

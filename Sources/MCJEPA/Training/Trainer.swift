@@ -32,6 +32,9 @@ public struct TrainerOptions {
     /// Weight of the dense (VICRegL-style) content loss on the two global views' cells (0 = off: nothing of it is
     /// computed and the run is the same as without it). Needs a model with a local projector (`withLocalProjector`).
     public var contentDense: Float = 0
+    /// With the dense loss: VICRegL's feature-space matching, the closest nearest-neighbour pairs kept per item and
+    /// direction (0 = off).
+    public var contentDenseNearest = 0
     /// Parameter-name prefixes of the only parameters updated (empty: every parameter). The others keep their values
     /// bit for bit, and the backward pass stops where no gradient reaches a trained one (`TrainableParts`).
     public var trainOnly: [String] = []
@@ -155,7 +158,7 @@ public final class Trainer {
         if let views {
             let dense = options.contentDense > 0
                 ? DenseContent(weight: options.contentDense, firstBoxes: views.firstBoxes, secondBoxes: views.secondBoxes,
-                               sameFrame: views.sameFrame) : nil
+                               sameFrame: views.sameFrame, nearestNeighbours: options.contentDenseNearest) : nil
             let content = model.contentLossesWithBackward(views.first, views.second, localViews: views.local, config: loss,
                                                           dense: dense, trainable: trainable)
             terms = content.terms
