@@ -36,7 +36,7 @@ struct TrainCommand: AsyncParsableCommand {
     var contentLocalViews = 0
     @Option(help: "Local view side, a multiple of 64 smaller than --content-size (with --content-local-views; default 64).")
     var contentLocalSize: Int?
-    @Option(help: "Weight of the dense content loss (VICRegL-style, 0 = off): a local projector (1x1 convs, new weights `local_projector.*`, not used by inference) embeds every cell of --content-dense-level's feature map of the two global views, and the cells of two views of one frame that cover the same point must agree (VICReg's invariance, with variance and covariance over all cells). Temporal positives give no matched cells.")
+    @Option(help: "Weight of the dense content loss (VICRegL-style, 0 = off): a local projector (1x1 convs, new weights `local_projector.*`, not used by inference) embeds every cell of --content-dense-level's feature map of the two global views, and the cells of two views of one frame that cover the same point must agree (VICReg's invariance, with variance and covariance over all cells). Temporal positives give no cells matched by position (see --content-dense-nn).")
     var contentDense: Float = 0
     @Option(help: "Encoder level of the dense content loss (1...6, stride 2^level; with --content-dense); default: the --init file's projector's, else 3, the level propagation reads.")
     var contentDenseLevel: Int?
