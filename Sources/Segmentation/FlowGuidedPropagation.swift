@@ -1,14 +1,16 @@
 import FlowIO
 
 /// Semi-supervised video object segmentation from motion and appearance together. For each new frame:
-/// 1. appearance: label propagation through features (`LabelPropagation`: the first frame with its mask and a
-///    short memory of past frames with their final label maps, top-k cosine neighbours), giving soft label maps
-///    at feature resolution, upsampled to the frame, each min-max normalised as DINO's `norm_mask` does and
-///    turned back into probabilities;
+/// 1. appearance: label propagation through each appearance cue's descriptors (`LabelPropagation`: the first
+///    frame with its mask and a short memory of past frames with their final label maps, top-k cosine
+///    neighbours), giving soft label maps at feature resolution, upsampled to the frame, each min-max normalised
+///    as DINO's `norm_mask` does and turned back into probabilities; with several cues (the model's features and
+///    colour patches), their maps are joined as `fusion` says;
 /// 2. motion: the previous frame's final soft label maps, at full resolution, carried into this frame along the
-///    backward flow (this frame -> previous), and trusted only where the forward-backward check passes;
-/// 3. where the flow is trusted the two are averaged (`flowWeight` on the carried maps), elsewhere (occlusions,
-///    pixels that came from outside the frame) appearance alone decides;
+///    backward flow (this frame -> previous), judged by the forward-backward check;
+/// 3. the two are joined as `fusion` says: `.average`, a fixed weighted mean (`flowWeight` on the carried maps)
+///    where the check passes, appearance alone elsewhere (occlusions, pixels that came from outside the frame);
+///    `.confidence`, per pixel each part weighted by its confidence (`CueFusion`);
 /// 4. the result is snapped to the frame's edges by a guided filter on its colours at full resolution, each pixel
 ///    takes the most likely label, and the frame joins the memory with these maps (a colour guide: an edge
 ///    between two colours of the same brightness is still an edge).
@@ -27,30 +29,62 @@ public final class FlowGuidedPropagation {
         public var refineRadius: Int
         /// Guided-filter regularisation in colour units (0...1) squared: 1e-3 keeps edges of about 8 levels.
         public var refineEpsilon: Float
+        /// How the cues are joined.
+        public var fusion: Fusion
 
         public init(affinity: LabelPropagation.Configuration = .init(), flowWeight: Float = 0.5,
-                    refineRadius: Int? = nil, refineEpsilon: Float = 1e-3) {
+                    refineRadius: Int? = nil, refineEpsilon: Float = 1e-3, fusion: Fusion = .average) {
             self.affinity = affinity
             self.flowWeight = flowWeight
             self.refineRadius = refineRadius ?? affinity.stride
             self.refineEpsilon = refineEpsilon
+            self.fusion = fusion
         }
     }
 
+    /// How the appearance cues' maps, then appearance and the flow-carried maps, are joined.
+    public enum Fusion: Sendable {
+        /// Fixed weights: the appearance cues' plain mean; then `flowWeight` on the carried maps where the
+        /// forward-backward check passes, nothing elsewhere.
+        case average
+        /// Per pixel, by confidence (`CueFusion.pool`): the appearance cues by their margins (best label minus
+        /// second); then appearance and the carried maps by their margins, the carried maps' weight also scaled
+        /// by the soft forward-backward reliability (`CueFusion.flowReliability`). Two stages, so that adding
+        /// an appearance cue refines what appearance says without outvoting the flow.
+        case confidence
+    }
+
     public let configuration: Configuration
-    let affinity: LabelPropagation
+    /// One label propagation per appearance cue (the same first mask, each with its own memory of descriptors,
+    /// all with the same final label maps); the first also serves the geometry and the argmax.
+    let affinities: [LabelPropagation]
+    var affinity: LabelPropagation { affinities[0] }
     /// The previous frame's final soft label maps (L x frameHeight x frameWidth), summing to 1 per pixel.
     var previous: [Float]
 
     public var objectIDs: [UInt8] { affinity.objectIDs }
 
     /// Starts a video from its first frame's features and mask (object ids per pixel, frameWidth x frameHeight).
-    public init(firstFeatures: FeatureMap, firstMask: [UInt8], frameWidth: Int, frameHeight: Int,
+    public convenience init(firstFeatures: FeatureMap, firstMask: [UInt8], frameWidth: Int, frameHeight: Int,
+                            configuration: Configuration = Configuration()) throws {
+        try self.init(firstCues: [firstFeatures], firstMask: firstMask, frameWidth: frameWidth,
+                      frameHeight: frameHeight, configuration: configuration)
+    }
+
+    /// Starts a video from its first frame's descriptor maps, one per appearance cue (each on the same grid, of
+    /// any channel count), and its mask.
+    public init(firstCues: [FeatureMap], firstMask: [UInt8], frameWidth: Int, frameHeight: Int,
                 configuration: Configuration = Configuration()) throws {
+        guard let firstCue = firstCues.first,
+              firstCues.allSatisfy({ $0.width == firstCue.width && $0.height == firstCue.height }) else {
+            throw SegmentationError(file: "", reason: "appearance cues must be one or more maps on one grid")
+        }
         self.configuration = configuration
-        affinity = try LabelPropagation(firstFeatures: firstFeatures, firstMask: firstMask, frameWidth: frameWidth,
-                                        frameHeight: frameHeight, configuration: configuration.affinity)
-        let ids = affinity.objectIDs, pixels = frameWidth * frameHeight
+        affinities = try firstCues.map {
+            try LabelPropagation(firstFeatures: $0, firstMask: firstMask, frameWidth: frameWidth,
+                                 frameHeight: frameHeight, configuration: configuration.affinity)
+        }
+        let ids = affinities[0].objectIDs, pixels = frameWidth * frameHeight
         var indexOf = [Int](repeating: 0, count: 256)
         for (k, id) in ids.enumerated() { indexOf[Int(id)] = k }
         previous = [Float](repeating: 0, count: ids.count * pixels)
@@ -64,26 +98,47 @@ public final class FlowGuidedPropagation {
     ///   - backward: flow from this frame to the previous one, frame-sized; nil: appearance only.
     ///   - forward: flow from the previous frame to this one (for the occlusion check); needed with `backward`.
     public func propagate(_ features: FeatureMap, rgb: [UInt8], backward: FlowField?, forward: FlowField?) throws -> [UInt8] {
-        try propagate(try appearance(features), rgb: rgb, backward: backward, forward: forward)
+        try propagate(try appearance([features]), rgb: rgb, backward: backward, forward: forward)
     }
 
     /// Step 1 of a frame, which needs only its features (not the flow, so a caller may compute the flow
     /// meanwhile): the label maps that feature affinity gives, at full resolution, as probabilities.
     public struct Appearance: Sendable {
-        let target: [Float]
+        /// Each cue's unit descriptors, for the memory.
+        let targets: [[Float]]
         let maps: [Float]
     }
 
-    /// The appearance step for the next frame (see `Appearance`); `propagate(_:rgb:backward:forward:)` with it
-    /// finishes the frame, before the appearance of the frame after is asked for.
-    public func appearance(_ features: FeatureMap) throws -> Appearance {
-        let target = try affinity.unitTarget(features)
-        var maps = affinity.upsampledMaps(affinity.propagateLabels(target))
-        // DINO's norm_mask, then back to probabilities: a small object's map, diluted in the cells it shares
-        // with the background, is scaled up to the background's range instead of fading.
-        LabelPropagation.normalise(&maps, count: objectIDs.count)
-        Self.normaliseProbabilities(&maps, count: objectIDs.count)
-        return Appearance(target: target, maps: maps)
+    /// The appearance step for the next frame (see `Appearance`), from its descriptor maps in the order of the
+    /// first frame's cues; `propagate(_:rgb:backward:forward:)` with it finishes the frame, before the appearance
+    /// of the frame after is asked for.
+    public func appearance(_ cues: [FeatureMap]) throws -> Appearance {
+        guard cues.count == affinities.count else {
+            throw SegmentationError(file: "", reason: "\(cues.count) appearance cues, the first frame had \(affinities.count)")
+        }
+        let labelCount = objectIDs.count
+        var targets: [[Float]] = [], cueMaps: [[Float]] = []
+        for (affinity, cue) in zip(affinities, cues) {
+            let target = try affinity.unitTarget(cue)
+            var maps = affinity.upsampledMaps(affinity.propagateLabels(target))
+            // DINO's norm_mask, then back to probabilities: a small object's map, diluted in the cells it shares
+            // with the background, is scaled up to the background's range instead of fading.
+            LabelPropagation.normalise(&maps, count: labelCount)
+            Self.normaliseProbabilities(&maps, count: labelCount)
+            targets.append(target)
+            cueMaps.append(maps)
+        }
+        guard cueMaps.count > 1 else { return Appearance(targets: targets, maps: cueMaps[0]) }
+        switch configuration.fusion {
+        case .average:
+            var maps = cueMaps[0]
+            let share = 1 / Float(cueMaps.count)
+            for i in maps.indices { maps[i] = cueMaps.reduce(0) { $0 + $1[i] } * share }
+            return Appearance(targets: targets, maps: maps)
+        case .confidence:
+            return Appearance(targets: targets, maps: CueFusion.pool(cueMaps.map { CueFusion.Cue(maps: $0) },
+                                                                      count: labelCount))
+        }
     }
 
     /// Step 2 of a frame: its appearance maps joined with the previous masks carried by the flow, refined on the
@@ -100,11 +155,18 @@ public final class FlowGuidedPropagation {
                 throw SegmentationError(file: "", reason: "flow is \(backward.width)x\(backward.height), the frame \(w)x\(h)")
             }
             let carried = FlowLabelWarp.warp(previous, count: labelCount, backward: backward, forward: forward)
-            let weight = configuration.flowWeight
-            for i in 0..<pixels where carried.valid[i] {
-                for l in 0..<labelCount {
-                    maps[l * pixels + i] = weight * carried.maps[l * pixels + i] + (1 - weight) * maps[l * pixels + i]
+            switch configuration.fusion {
+            case .average:
+                let weight = configuration.flowWeight
+                for i in 0..<pixels where carried.valid[i] {
+                    for l in 0..<labelCount {
+                        maps[l * pixels + i] = weight * carried.maps[l * pixels + i] + (1 - weight) * maps[l * pixels + i]
+                    }
                 }
+            case .confidence:
+                let reliability = carried.roundTrip.map { CueFusion.flowReliability(roundTripRatio: $0) }
+                maps = CueFusion.pool([CueFusion.Cue(maps: carried.maps, reliability: reliability),
+                                       CueFusion.Cue(maps: maps)], count: labelCount)
             }
         }
         if configuration.refineRadius > 0 {
@@ -114,7 +176,8 @@ public final class FlowGuidedPropagation {
         }
         Self.normaliseProbabilities(&maps, count: labelCount)
         previous = maps
-        affinity.remember(target: appearance.target, labels: cellMeans(maps))
+        let cells = cellMeans(maps)
+        for (affinity, target) in zip(affinities, appearance.targets) { affinity.remember(target: target, labels: cells) }
         return affinity.argmax(maps)
     }
 

@@ -6,13 +6,16 @@ public enum FlowLabelWarp {
     /// Backward warp of `count` planar maps (count x height x width) of the previous frame: the current frame's
     /// pixel x takes the bilinear sample of the previous maps at x + backward(x), where `backward` is the flow from
     /// the current frame to the previous one. Returns the warped maps and, per pixel, whether the sample is usable:
-    /// inside the previous frame and passing the forward-backward check (not occluded, see `consistent`).
-    public static func warp(_ maps: [Float], count: Int, backward: FlowField, forward: FlowField) -> (maps: [Float], valid: [Bool]) {
+    /// inside the previous frame and passing the forward-backward check (not occluded, see `consistent`), and how
+    /// well it passes: the round trip's ratio to the check's tolerance (`roundTripRatio`; infinity outside).
+    public static func warp(_ maps: [Float], count: Int, backward: FlowField,
+                            forward: FlowField) -> (maps: [Float], valid: [Bool], roundTrip: [Float]) {
         let (w, h) = (backward.width, backward.height), n = w * h
         precondition(maps.count == count * n, "warp: maps are not the flow's size")
         precondition(forward.width == w && forward.height == h, "warp: forward and backward flows differ in size")
         var out = [Float](repeating: 0, count: count * n)
         var valid = [Bool](repeating: false, count: n)
+        var roundTrip = [Float](repeating: .infinity, count: n)
         for y in 0..<h {
             for x in 0..<w {
                 let i = y * w + x
@@ -27,6 +30,7 @@ public enum FlowLabelWarp {
                 let fu = w00 * forward.u[i00] + w10 * forward.u[i10] + w01 * forward.u[i01] + w11 * forward.u[i11]
                 let fv = w00 * forward.v[i00] + w10 * forward.v[i10] + w01 * forward.v[i01] + w11 * forward.v[i11]
                 valid[i] = consistent(forward: (fu, fv), backward: (backward.u[i], backward.v[i]))
+                roundTrip[i] = roundTripRatio(forward: (fu, fv), backward: (backward.u[i], backward.v[i]))
                 for m in 0..<count {
                     let base = m * n
                     out[base + i] = w00 * maps[base + i00] + w10 * maps[base + i10] + w01 * maps[base + i01]
@@ -34,7 +38,7 @@ public enum FlowLabelWarp {
                 }
             }
         }
-        return (out, valid)
+        return (out, valid, roundTrip)
     }
 
     /// Backward warp of `count` planar maps (count x height x width) of the previous frame along a motion field
@@ -69,5 +73,13 @@ public enum FlowLabelWarp {
     public static func consistent(forward f: (Float, Float), backward b: (Float, Float)) -> Bool {
         let du = f.0 + b.0, dv = f.1 + b.1
         return du * du + dv * dv <= 0.01 * (f.0 * f.0 + f.1 * f.1 + b.0 * b.0 + b.1 * b.1) + 0.5
+    }
+
+    /// The forward-backward round trip's squared error over the tolerance of `consistent`:
+    /// |f + b|^2 / (0.01 (|f|^2 + |b|^2) + 0.5); the check passes where it is at most 1.
+    @inline(__always)
+    public static func roundTripRatio(forward f: (Float, Float), backward b: (Float, Float)) -> Float {
+        let du = f.0 + b.0, dv = f.1 + b.1
+        return (du * du + dv * dv) / (0.01 * (f.0 * f.0 + f.1 * f.1 + b.0 * b.0 + b.1 * b.1) + 0.5)
     }
 }

@@ -45,16 +45,16 @@ public final class ModelObjectPropagation {
         self.method = method
         self.appearance = method == .features ? .features : appearance
         previous = firstFeatures
-        let (map, stride) = self.appearance.descriptor(firstFeatures, level: level, rgb: firstRGB)
+        let (maps, stride) = self.appearance.cues(firstFeatures, level: level, rgb: firstRGB)
         let affinity = LabelPropagation.Configuration(stride: stride)
         switch method {
         case .flowGuided:
-            flowGuided = try FlowGuidedPropagation(firstFeatures: map, firstMask: firstMask, frameWidth: width,
+            flowGuided = try FlowGuidedPropagation(firstCues: maps, firstMask: firstMask, frameWidth: width,
                                                    frameHeight: height,
-                                                   configuration: FlowGuidedPropagation.Configuration(affinity: affinity))
+                                                   configuration: .init(affinity: affinity, fusion: self.appearance.fusion))
             featureOnly = nil
         case .features:
-            featureOnly = try LabelPropagation(firstFeatures: map, firstMask: firstMask, frameWidth: width,
+            featureOnly = try LabelPropagation(firstFeatures: maps[0], firstMask: firstMask, frameWidth: width,
                                                frameHeight: height, configuration: affinity)
             flowGuided = nil
         }
@@ -66,7 +66,7 @@ public final class ModelObjectPropagation {
             throw SegmentationError(file: "", reason: "frame holds \(rgb.count / 3) pixels, expected \(features.width)x\(features.height)")
         }
         defer { previous = features }
-        if let featureOnly { return try featureOnly.propagate(appearance.descriptor(features, level: level, rgb: rgb).map) }
+        if let featureOnly { return try featureOnly.propagate(appearance.cues(features, level: level, rgb: rgb).maps[0]) }
         // The two flows need only the two frames, the affinity only this frame's descriptor: the three run side
         // by side, so each one's serial stretches (the network's coarse levels, DIS's set-up, the descriptor and
         // the affinity's upsampling) leave the other core to the others. Each job writes its own variable, read
@@ -81,7 +81,7 @@ public final class ModelObjectPropagation {
             case 1: forward = estimator.flow(from: previous, to: features)
             default:
                 appearanceMaps = Result {
-                    try flowGuided.appearance(appearance.descriptor(features, level: level, rgb: rgb).map)
+                    try flowGuided.appearance(appearance.cues(features, level: level, rgb: rgb).maps)
                 }
             }
         }

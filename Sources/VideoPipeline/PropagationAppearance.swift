@@ -18,19 +18,31 @@ public enum PropagationAppearance: String, CaseIterable, Sendable {
     /// the cosine of two cells is the mean of the features' cosine and the colour's, and their affinity
     /// exp(cos / T) the geometric mean of the two affinities, whatever each part's channel count or scale.
     case both
+    /// Both as two separate cues, each propagated on its own, joined per pixel by confidence
+    /// (`FlowGuidedPropagation.Fusion.confidence`: where colour is ambiguous, sea against sky, the features
+    /// decide, and colour where the features blur an edge), as is the flow-carried mask.
+    case weighted
 
     /// What `propagate` and `eval vos` use unless told otherwise.
     public static let `default`: PropagationAppearance = .features
 
-    /// A frame's descriptor map on the frame-aligned grid of encoder level `level`, and that grid's stride in
-    /// frame pixels. `rgb` is the frame, packed RGB at its full size (`features.width` x `features.height`).
-    public func descriptor(_ features: FrameFeatures, level: Int, rgb: [UInt8]) -> (map: FeatureMap, stride: Int) {
+    /// How flow-guided propagation joins the cues with this appearance.
+    public var fusion: FlowGuidedPropagation.Fusion { self == .weighted ? .confidence : .average }
+
+    /// A frame's descriptor maps (one per appearance cue, all on the frame-aligned grid of encoder level
+    /// `level`), and that grid's stride in frame pixels. `rgb` is the frame, packed RGB at its full size
+    /// (`features.width` x `features.height`).
+    public func cues(_ features: FrameFeatures, level: Int, rgb: [UInt8]) -> (maps: [FeatureMap], stride: Int) {
         let model = frameAlignedFeatures(features, level: level)
-        if self == .features { return model }
+        if self == .features { return ([model.map], model.stride) }
         // The grid's stride is at least 2 (level >= 1, frames are only ever shrunk for the network), as the
         // quadrants need; the colour map has ceil(size / stride) cells per side, the frame-aligned grid's count.
         let colour = ColourPatchFeatures.features(rgb: rgb, width: features.width, height: features.height,
                                                   stride: model.stride)
-        return (self == .colour ? colour : FeatureMap.joined([model.map, colour]), model.stride)
+        switch self {
+        case .features, .colour: return ([colour], model.stride)
+        case .both: return ([FeatureMap.joined([model.map, colour])], model.stride)
+        case .weighted: return ([model.map, colour], model.stride)
+        }
     }
 }

@@ -41,8 +41,8 @@ extension PropagationAppearance: ExpressibleByArgument {}
 struct PropagationOptions: ParsableArguments {
     @Option(help: "flow-guided (flow and appearance, default) or features (DINO's feature-only protocol).")
     var method: PropagationMethod = .flowGuided
-    @Option(help: ArgumentHelp("What flow-guided propagation's affinity compares: the model's features, colour patches, or both (default: \(PropagationAppearance.default.rawValue)).",
-                               valueName: "features|colour|both"))
+    @Option(help: ArgumentHelp("What flow-guided propagation's affinity compares: the model's features, colour patches, both joined in one descriptor, or both as separate cues weighted per pixel by confidence (default: \(PropagationAppearance.default.rawValue)).",
+                               valueName: "features|colour|both|weighted"))
     var appearance: PropagationAppearance?
 
     func validate() throws {

@@ -25,13 +25,23 @@ final class PropagationAppearanceTests: XCTestCase {
         return (rgb, features, width, height)
     }
 
-    func test_features_is_the_models_level_and_colour_the_colour_patches_on_the_same_grid() {
+    func test_features_is_the_models_level_and_colour_the_colour_patches_on_the_same_grid() throws {
         let (rgb, features, width, height) = frame()
         let model = frameAlignedFeatures(features, level: 3)
-        let (featureMap, featureStride) = PropagationAppearance.features.descriptor(features, level: 3, rgb: rgb)
+        let (featureMaps, featureStride) = PropagationAppearance.features.cues(features, level: 3, rgb: rgb)
+        let featureMap = try XCTUnwrap(featureMaps.first)
+        XCTAssertEqual(featureMaps.count, 1)
         XCTAssertEqual(featureStride, 8)
         XCTAssertEqual(featureMap.values, model.map.values, "--appearance features is the old propagation's input")
-        let (colourMap, colourStride) = PropagationAppearance.colour.descriptor(features, level: 3, rgb: rgb)
+        let (colourMaps, colourStride) = PropagationAppearance.colour.cues(features, level: 3, rgb: rgb)
+        let colourMap = try XCTUnwrap(colourMaps.first)
+        XCTAssertEqual(colourMaps.count, 1)
+        // weighted: the same two maps as separate cues, joined by confidence.
+        let (weighted, weightedStride) = PropagationAppearance.weighted.cues(features, level: 3, rgb: rgb)
+        XCTAssertEqual(weightedStride, 8)
+        XCTAssertEqual(weighted.map(\.values), [featureMap.values, colourMap.values])
+        XCTAssertEqual(PropagationAppearance.weighted.fusion, .confidence)
+        XCTAssertEqual(PropagationAppearance.both.fusion, .average)
         XCTAssertEqual(colourStride, 8)
         XCTAssertEqual(colourMap.values, ColourPatchFeatures.features(rgb: rgb, width: width, height: height, stride: 8).values)
         XCTAssertEqual([colourMap.height, colourMap.width], [model.map.height, model.map.width])
@@ -42,7 +52,9 @@ final class PropagationAppearanceTests: XCTestCase {
         let (rgb, features, width, height) = frame()
         let model = frameAlignedFeatures(features, level: 3).map
         let colour = ColourPatchFeatures.features(rgb: rgb, width: width, height: height, stride: 8)
-        let (both, stride) = PropagationAppearance.both.descriptor(features, level: 3, rgb: rgb)
+        let (joined, stride) = PropagationAppearance.both.cues(features, level: 3, rgb: rgb)
+        XCTAssertEqual(joined.count, 1)
+        let both = joined[0]
         XCTAssertEqual(stride, 8)
         XCTAssertEqual([both.channels, both.height, both.width], [model.channels + 12, model.height, model.width])
         let cells = both.height * both.width
@@ -75,8 +87,8 @@ final class PropagationAppearanceTests: XCTestCase {
         model.initializeRandomly(seed: 7)
         // --max-side 30 halves the frame for the network: level 3 stands for 16 frame pixels.
         let features = FlowEstimator(model: model, maxSide: 30).features(FrameImage(RGBImage(width: width, height: height, rgb: rgb)))
-        let (map, stride) = PropagationAppearance.both.descriptor(features, level: 3, rgb: rgb)
+        let (maps, stride) = PropagationAppearance.weighted.cues(features, level: 3, rgb: rgb)
         XCTAssertEqual(stride, 16)
-        XCTAssertEqual([map.height, map.width], [3, 4])
+        for map in maps { XCTAssertEqual([map.height, map.width], [3, 4]) }
     }
 }

@@ -1,0 +1,76 @@
+/// Joining the label maps of several cues (the flow-carried previous masks, feature affinity, colour affinity)
+/// pixel by pixel, each weighted by how sure it is there, instead of a fixed average.
+///
+/// A linear opinion pool: p(l) = sum_c w_c p_c(l) / sum_c w_c, with w_c = reliability_c * (margin_c + floor), where
+/// - margin_c is the cue's own sharpness at the pixel: its best label's probability minus the second best's
+///   (0: it cannot tell the labels apart, 1: it is certain); a cue that is ambiguous at a pixel (colour where the
+///   object and the background share a colour, features across a boundary they blur) yields to one that is not;
+/// - reliability_c is what is known about the cue from outside its maps (the flow's forward-backward round trip,
+///   `flowReliability`), 1 when nothing is;
+/// - the floor (1e-3) keeps the pool an even mean where every cue has margin 0, and is scaled by the reliability,
+///   so that a cue with reliability 0 (a pixel whose source left the frame) has no say at all.
+/// Every cue's maps must be probabilities (each pixel's labels sum to 1); so is the result.
+public enum CueFusion {
+    /// One cue: planar label maps (labels x pixels) and, optionally, a reliability per pixel (0...1).
+    public struct Cue {
+        public var maps: [Float]
+        public var reliability: [Float]?
+
+        public init(maps: [Float], reliability: [Float]? = nil) {
+            self.maps = maps
+            self.reliability = reliability
+        }
+    }
+
+    /// The weight a cue with margin 0 keeps (before its reliability).
+    static let floor: Float = 1e-3
+
+    /// The pool of `cues`, each `count` planar maps of the same pixel count.
+    public static func pool(_ cues: [Cue], count labelCount: Int) -> [Float] {
+        precondition(!cues.isEmpty && labelCount > 0, "pool: no cues or no labels")
+        let size = cues[0].maps.count, pixels = size / labelCount
+        precondition(cues.allSatisfy { $0.maps.count == size && ($0.reliability?.count ?? pixels) == pixels },
+                     "pool: cues of different sizes")
+        var out = [Float](repeating: 0, count: size)
+        var weights = [Float](repeating: 0, count: cues.count)
+        for i in 0..<pixels {
+            var total: Float = 0
+            for (c, cue) in cues.enumerated() {
+                let reliability = cue.reliability?[i] ?? 1
+                weights[c] = reliability * (margin(cue.maps, count: labelCount, pixels: pixels, at: i) + floor)
+                total += weights[c]
+            }
+            guard total > 0 else {
+                // No cue has a say (none is reliable here): the plain mean.
+                for cue in cues { for l in 0..<labelCount { out[l * pixels + i] += cue.maps[l * pixels + i] / Float(cues.count) } }
+                continue
+            }
+            for (c, cue) in cues.enumerated() where weights[c] > 0 {
+                let share = weights[c] / total
+                for l in 0..<labelCount { out[l * pixels + i] += share * cue.maps[l * pixels + i] }
+            }
+        }
+        return out
+    }
+
+    /// A pixel's best label probability minus its second best (with one label: the probability itself).
+    @inline(__always)
+    static func margin(_ maps: [Float], count labelCount: Int, pixels: Int, at i: Int) -> Float {
+        var best: Float = -.infinity, second: Float = -.infinity
+        for l in 0..<labelCount {
+            let value = maps[l * pixels + i]
+            if value > best { (best, second) = (value, best) } else if value > second { second = value }
+        }
+        return labelCount == 1 ? best : best - second
+    }
+
+    /// A soft form of the forward-backward check (`FlowLabelWarp.consistent`): with q the round trip's squared
+    /// error over the check's tolerance (`FlowLabelWarp.roundTripRatio`; the hard check passes for q <= 1), the
+    /// reliability is 1 / (1 + q^2), the logistic of -2 ln q: 1 for a perfect round trip, exactly 1/2 at the hard
+    /// check's threshold, and falling smoothly past it, so that a pixel just past the threshold is not trusted
+    /// fully one frame and not at all the next.
+    @inline(__always)
+    public static func flowReliability(roundTripRatio q: Float) -> Float {
+        q.isFinite ? 1 / (1 + q * q) : 0
+    }
+}
