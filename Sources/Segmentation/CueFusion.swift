@@ -31,23 +31,32 @@ public enum CueFusion {
         let size = cues[0].maps.count, pixels = size / labelCount
         precondition(cues.allSatisfy { $0.maps.count == size && ($0.reliability?.count ?? pixels) == pixels },
                      "pool: cues of different sizes")
+        // The cues' maps and reliabilities side by side in two flat buffers, read through pointers: the loop runs
+        // over every pixel of every frame, and nested arrays of structs cost reference counting per access.
+        let cueCount = cues.count
+        let maps = cues.flatMap(\.maps)
+        let reliabilities = cues.flatMap { $0.reliability ?? [Float](repeating: 1, count: pixels) }
         var out = [Float](repeating: 0, count: size)
-        var weights = [Float](repeating: 0, count: cues.count)
-        for i in 0..<pixels {
-            var total: Float = 0
-            for (c, cue) in cues.enumerated() {
-                let reliability = cue.reliability?[i] ?? 1
-                weights[c] = reliability * (margin(cue.maps, count: labelCount, pixels: pixels, at: i) + floor)
-                total += weights[c]
-            }
-            guard total > 0 else {
-                // No cue has a say (none is reliable here): the plain mean.
-                for cue in cues { for l in 0..<labelCount { out[l * pixels + i] += cue.maps[l * pixels + i] / Float(cues.count) } }
-                continue
-            }
-            for (c, cue) in cues.enumerated() where weights[c] > 0 {
-                let share = weights[c] / total
-                for l in 0..<labelCount { out[l * pixels + i] += share * cue.maps[l * pixels + i] }
+        maps.withUnsafeBufferPointer { maps in
+            reliabilities.withUnsafeBufferPointer { reliabilities in
+                out.withUnsafeMutableBufferPointer { out in
+                    var weights = [Float](repeating: 0, count: cueCount)
+                    for i in 0..<pixels {
+                        var total: Float = 0
+                        for c in 0..<cueCount {
+                            let cue = UnsafeBufferPointer(rebasing: maps[(c * size)..<((c + 1) * size)])
+                            weights[c] = reliabilities[c * pixels + i] * (margin(cue, count: labelCount, pixels: pixels, at: i) + floor)
+                            total += weights[c]
+                        }
+                        // No cue has a say (none is reliable here): the plain mean.
+                        let even = total > 0 ? 0 : 1 / Float(cueCount), scale = total > 0 ? 1 / total : 0
+                        for c in 0..<cueCount {
+                            let share = weights[c] * scale + even
+                            guard share > 0 else { continue }
+                            for l in 0..<labelCount { out[l * pixels + i] += share * maps[c * size + l * pixels + i] }
+                        }
+                    }
+                }
             }
         }
         return out
@@ -55,7 +64,7 @@ public enum CueFusion {
 
     /// A pixel's best label probability minus its second best (with one label: the probability itself).
     @inline(__always)
-    static func margin(_ maps: [Float], count labelCount: Int, pixels: Int, at i: Int) -> Float {
+    static func margin(_ maps: UnsafeBufferPointer<Float>, count labelCount: Int, pixels: Int, at i: Int) -> Float {
         var best: Float = -.infinity, second: Float = -.infinity
         for l in 0..<labelCount {
             let value = maps[l * pixels + i]

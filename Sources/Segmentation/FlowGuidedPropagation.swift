@@ -43,7 +43,7 @@ public final class FlowGuidedPropagation {
     }
 
     /// How the appearance cues' maps, then appearance and the flow-carried maps, are joined.
-    public enum Fusion: Sendable {
+    public enum Fusion: String, CaseIterable, Sendable {
         /// Fixed weights: the appearance cues' plain mean; then `flowWeight` on the carried maps where the
         /// forward-backward check passes, nothing elsewhere.
         case average
@@ -52,6 +52,9 @@ public final class FlowGuidedPropagation {
         /// by the soft forward-backward reliability (`CueFusion.flowReliability`). Two stages, so that adding
         /// an appearance cue refines what appearance says without outvoting the flow.
         case confidence
+
+        /// What `propagate` and `eval vos` use unless told otherwise.
+        public static let `default`: Fusion = .average
     }
 
     public let configuration: Configuration

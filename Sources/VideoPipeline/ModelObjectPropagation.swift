@@ -27,6 +27,8 @@ public final class ModelObjectPropagation {
     /// What the affinity compares: `appearance` for flow-guided, always the features for `.features` (DINO's
     /// protocol is the measure of the model's features, so nothing else enters it).
     public let appearance: PropagationAppearance
+    /// How flow-guided propagation joins its cues (`FlowGuidedPropagation.Fusion`).
+    public let fusion: FlowGuidedPropagation.Fusion
     private var previous: FrameFeatures
     private let flowGuided: FlowGuidedPropagation?
     private let featureOnly: LabelPropagation?
@@ -35,8 +37,8 @@ public final class ModelObjectPropagation {
     /// (object ids per pixel).
     /// - Throws: `SegmentationError` when the mask or the frame does not fit the frame's size.
     public init(estimator: FlowEstimator, level: Int, method: PropagationMethod,
-                appearance: PropagationAppearance = .default, firstFeatures: FrameFeatures, firstRGB: [UInt8],
-                firstMask: [UInt8], width: Int, height: Int) throws {
+                appearance: PropagationAppearance = .default, fusion: FlowGuidedPropagation.Fusion = .default,
+                firstFeatures: FrameFeatures, firstRGB: [UInt8], firstMask: [UInt8], width: Int, height: Int) throws {
         guard firstRGB.count == width * height * 3 else {
             throw SegmentationError(file: "", reason: "first frame holds \(firstRGB.count / 3) pixels, expected \(width)x\(height)")
         }
@@ -44,6 +46,7 @@ public final class ModelObjectPropagation {
         self.level = level
         self.method = method
         self.appearance = method == .features ? .features : appearance
+        self.fusion = fusion
         previous = firstFeatures
         let (maps, stride) = self.appearance.cues(firstFeatures, level: level, rgb: firstRGB)
         let affinity = LabelPropagation.Configuration(stride: stride)
@@ -51,7 +54,7 @@ public final class ModelObjectPropagation {
         case .flowGuided:
             flowGuided = try FlowGuidedPropagation(firstCues: maps, firstMask: firstMask, frameWidth: width,
                                                    frameHeight: height,
-                                                   configuration: .init(affinity: affinity, fusion: self.appearance.fusion))
+                                                   configuration: .init(affinity: affinity, fusion: fusion))
             featureOnly = nil
         case .features:
             featureOnly = try LabelPropagation(firstFeatures: maps[0], firstMask: firstMask, frameWidth: width,
@@ -93,11 +96,12 @@ extension DAVISEvaluation.PredictionSource {
     /// `eval vos` without `--pred`: each sequence segmented as `propagate` segments a video, one frame at a time
     /// (the evaluation runs one sequence at a time, so the estimator is never used by two at once).
     public static func model(_ estimator: FlowEstimator, level: Int, method: PropagationMethod,
-                             appearance: PropagationAppearance = .default, name: String) -> Self {
+                             appearance: PropagationAppearance = .default,
+                             fusion: FlowGuidedPropagation.Fusion = .default, name: String) -> Self {
         nonisolated(unsafe) let estimator = estimator
         return .segmenter(name: name) { first, mask in
             let propagation = try ModelObjectPropagation(estimator: estimator, level: level, method: method,
-                                                         appearance: appearance,
+                                                         appearance: appearance, fusion: fusion,
                                                          firstFeatures: estimator.features(FrameImage(first)),
                                                          firstRGB: first.rgb, firstMask: mask.labels,
                                                          width: first.width, height: first.height)

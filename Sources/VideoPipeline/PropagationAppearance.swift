@@ -18,16 +18,13 @@ public enum PropagationAppearance: String, CaseIterable, Sendable {
     /// the cosine of two cells is the mean of the features' cosine and the colour's, and their affinity
     /// exp(cos / T) the geometric mean of the two affinities, whatever each part's channel count or scale.
     case both
-    /// Both as two separate cues, each propagated on its own, joined per pixel by confidence
-    /// (`FlowGuidedPropagation.Fusion.confidence`: where colour is ambiguous, sea against sky, the features
-    /// decide, and colour where the features blur an edge), as is the flow-carried mask.
-    case weighted
+    /// Both as two separate cues, each propagated on its own with its own memory, their label maps joined as the
+    /// propagation's `FlowGuidedPropagation.Fusion` says (by confidence: per pixel, the one surer of its label
+    /// weighs more).
+    case separate
 
     /// What `propagate` and `eval vos` use unless told otherwise.
     public static let `default`: PropagationAppearance = .features
-
-    /// How flow-guided propagation joins the cues with this appearance.
-    public var fusion: FlowGuidedPropagation.Fusion { self == .weighted ? .confidence : .average }
 
     /// A frame's descriptor maps (one per appearance cue, all on the frame-aligned grid of encoder level
     /// `level`), and that grid's stride in frame pixels. `rgb` is the frame, packed RGB at its full size
@@ -42,7 +39,7 @@ public enum PropagationAppearance: String, CaseIterable, Sendable {
         switch self {
         case .features, .colour: return ([colour], model.stride)
         case .both: return ([FeatureMap.joined([model.map, colour])], model.stride)
-        case .weighted: return ([model.map, colour], model.stride)
+        case .separate: return ([model.map, colour], model.stride)
         }
     }
 }

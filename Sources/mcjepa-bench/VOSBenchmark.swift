@@ -16,7 +16,7 @@ struct VOSBench: ParsableCommand {
             """)
     @Argument(help: "A DAVIS-layout folder, e.g. ../shared/data/davis-dev.") var davisRoot: String
     @Option(help: "Threads for the model (--threads of eval vos).") var threads = 2
-    @Option(help: "The --appearance values of flow-guided propagation to run, comma-separated.")
+    @Option(help: "The --appearance values of flow-guided propagation to run, comma-separated; APPEARANCE:FUSION also sets --fusion (e.g. features:confidence).")
     var appearances = "features,colour,both"
 
     func run() throws {
@@ -25,9 +25,11 @@ struct VOSBench: ParsableCommand {
         guard FileManager.default.isExecutableFile(atPath: tool) else {
             throw ValidationError("\(tool) not built (swift build -c release first)")
         }
-        let flowGuided = appearances.split(separator: ",").map { appearance in
-            ("model, flow-guided, --appearance \(appearance)",
-             ["--method", "flow-guided", "--appearance", String(appearance), "--threads", "\(threads)"])
+        let flowGuided = appearances.split(separator: ",").map { entry in
+            let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)
+            let fusion = parts.count > 1 ? ["--fusion", parts[1]] : []
+            return ("model, flow-guided, --appearance \(parts[0])" + (parts.count > 1 ? " --fusion \(parts[1])" : ""),
+                    ["--method", "flow-guided", "--appearance", parts[0], "--threads", "\(threads)"] + fusion)
         }
         let runs: [(String, [String])] = [("colour-propagation (peer)", ["--pred", "colour-propagation"])] + flowGuided
             + [("model, features (DINO protocol)", ["--method", "features", "--threads", "\(threads)"])]

@@ -25,7 +25,11 @@ struct EvalVOSCommand: AsyncParsableCommand {
             network's, refined by DIS's search to half resolution) \
             where the forward-backward check passes and corrects them by feature affinity, then refines edges on \
             the frame; --appearance says what its affinity compares: the model's features (default), colour \
-            patches of the frame at the same stride, or both with equal weight. --method features is feature \
+            patches of the frame at the same stride, both with equal weight in one descriptor, or both as separate \
+            cues; --fusion says how appearance and the carried masks (and separate cues) are joined: average (a \
+            fixed mean where the forward-backward check passes) or confidence (per pixel, each weighted by its \
+            margin between best and second label, the flow also by a soft forward-backward check). \
+            --method features is feature \
             affinity alone (DINO's protocol, what papers report; --appearance does not apply). \
             Features are level --level of the encoder pyramid (default 3, stride 8), resampled onto a grid \
             aligned with the frame (the network sees a padded, with --max-side also shrunk, frame).
@@ -52,6 +56,9 @@ struct EvalVOSCommand: AsyncParsableCommand {
         if pred != nil && propagation.appearance != nil {
             throw ValidationError("--appearance applies only without --pred")
         }
+        if pred != nil && propagation.fusion != nil {
+            throw ValidationError("--fusion applies only without --pred")
+        }
         guard (1...ModelConfig.levelCount).contains(level) else {
             throw ValidationError("--level must be in 1...\(ModelConfig.levelCount)")
         }
@@ -61,12 +68,15 @@ struct EvalVOSCommand: AsyncParsableCommand {
         let source: DAVISEvaluation.PredictionSource
         switch pred {
         case nil:
-            let (method, appearance) = (propagation.method, propagation.resolvedAppearance)
-            let name = "model \(modelOptions.model ?? "built-in") (\(method.rawValue)"
-                + (method == .flowGuided ? ", appearance \(appearance.rawValue)" : "") + ", level \(level)"
-                + (modelOptions.maxSide.map { ", max side \($0))" } ?? ")")
+            let (method, appearance, fusion) = (propagation.method, propagation.resolvedAppearance, propagation.resolvedFusion)
+            var settings = [method.rawValue]
+            if method == .flowGuided { settings.append("appearance \(appearance.rawValue)") }
+            if method == .flowGuided && fusion != .default { settings.append("fusion \(fusion.rawValue)") }
+            settings.append("level \(level)")
+            if let maxSide = modelOptions.maxSide { settings.append("max side \(maxSide)") }
+            let name = "model \(modelOptions.model ?? "built-in") (\(settings.joined(separator: ", ")))"
             source = .model(try modelOptions.estimator(refinement: method.refinement), level: level, method: method,
-                            appearance: appearance, name: name)
+                            appearance: appearance, fusion: fusion, name: name)
         case "first-mask": source = .firstMask
         case "colour-propagation":
             let configuration = LabelPropagation.Configuration()

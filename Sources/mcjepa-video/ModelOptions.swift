@@ -2,6 +2,7 @@ import ArgumentParser
 import FlowRefinement
 import Foundation
 import MCJEPA
+import Segmentation
 import VideoPipeline
 
 /// The options every command that runs the network shares (`flow`, `propagate`, `segment`, `eval`): which
@@ -36,21 +37,30 @@ struct ModelOptions: ParsableArguments {
 extension RefinementMethod: ExpressibleByArgument {}
 extension PropagationMethod: ExpressibleByArgument {}
 extension PropagationAppearance: ExpressibleByArgument {}
+extension FlowGuidedPropagation.Fusion: ExpressibleByArgument {}
 
 /// `--method` and `--appearance` of `propagate` and `eval vos`.
 struct PropagationOptions: ParsableArguments {
     @Option(help: "flow-guided (flow and appearance, default) or features (DINO's feature-only protocol).")
     var method: PropagationMethod = .flowGuided
-    @Option(help: ArgumentHelp("What flow-guided propagation's affinity compares: the model's features, colour patches, both joined in one descriptor, or both as separate cues weighted per pixel by confidence (default: \(PropagationAppearance.default.rawValue)).",
-                               valueName: "features|colour|both|weighted"))
+    @Option(help: ArgumentHelp("What flow-guided propagation's affinity compares: the model's features, colour patches, both joined in one descriptor, or both as separate cues (default: \(PropagationAppearance.default.rawValue)).",
+                               valueName: "features|colour|both|separate"))
     var appearance: PropagationAppearance?
+    @Option(help: ArgumentHelp("How flow-guided propagation joins appearance and the flow-carried masks (and separate appearance cues): a fixed average where the forward-backward check passes, or per pixel by each one's confidence (default: \(FlowGuidedPropagation.Fusion.default.rawValue)).",
+                               valueName: "average|confidence"))
+    var fusion: FlowGuidedPropagation.Fusion?
 
     func validate() throws {
         if method == .features, let appearance, appearance != .features {
             throw ValidationError("--appearance \(appearance.rawValue) applies to --method flow-guided; --method features is DINO's protocol, the model's features alone")
         }
+        if method == .features, fusion != nil {
+            throw ValidationError("--fusion applies to --method flow-guided; --method features is DINO's protocol, the model's features alone")
+        }
     }
 
     /// The appearance that runs (always the features with --method features).
     var resolvedAppearance: PropagationAppearance { method == .features ? .features : appearance ?? .default }
+    /// The fusion that runs (flow-guided only).
+    var resolvedFusion: FlowGuidedPropagation.Fusion { fusion ?? .default }
 }

@@ -51,7 +51,8 @@ struct PropagateCommand: AsyncParsableCommand {
     func run() async throws {
         let firstMask = try DAVISMasks.read(path: mask)
         let reporter = reporting.reporter()
-        let (method, appearance) = (propagationOptions.method, propagationOptions.resolvedAppearance)
+        let (method, appearance, fusion) = (propagationOptions.method, propagationOptions.resolvedAppearance,
+                                            propagationOptions.resolvedFusion)
         let estimator = try modelOptions.estimator(refinement: method.refinement, verbose: reporting.verbose, reporter: reporter)
         var job = MaskVideoJob(source: try input.frameInput(), decode: input.decodeOptions(threads: modelOptions.threads),
                                outputFolder: output ?? input.defaultOutputFolder(suffix: "masks"), video: video,
@@ -65,7 +66,7 @@ struct PropagateCommand: AsyncParsableCommand {
                     throw VideoPipelineError(path: mask, reason: "the mask is \(firstMask.width)x\(firstMask.height), the video \(frame.width)x\(frame.height)")
                 }
                 propagation = try ModelObjectPropagation(estimator: estimator, level: level, method: method,
-                                                         appearance: appearance, firstFeatures: features,
+                                                         appearance: appearance, fusion: fusion, firstFeatures: features,
                                                          firstRGB: frame.rgb, firstMask: firstMask.labels,
                                                          width: frame.width, height: frame.height)
                 return firstMask.labels

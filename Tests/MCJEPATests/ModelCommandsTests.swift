@@ -174,7 +174,7 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
         let (model, _) = try savedTestModel()
         let root = try makeSyntheticDAVIS()
         var scores: [String: Double] = [:]
-        for appearance in ["features", "colour", "both"] {
+        for appearance in ["features", "colour", "both", "separate"] {
             let result = try runProcess(tool, ["eval", "vos", root, "--model", model, "--appearance", appearance, "--json"])
             XCTAssertEqual(result.status, 0, result.err)
             let report = try jsonReport(result.out)
@@ -185,6 +185,16 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
         // The flow carries the square almost alone here (J near 1 for all three), but the affinity decides a few
         // edge pixels: the option reaches the propagation.
         XCTAssertNotEqual(scores["features"], scores["colour"], "\(scores)")
+        // --fusion confidence: runs, is named in the report, and tracks the square as well.
+        let confident = try runProcess(tool, ["eval", "vos", root, "--model", model, "--appearance", "separate",
+                                              "--fusion", "confidence", "--json"])
+        XCTAssertEqual(confident.status, 0, confident.err)
+        let confidentReport = try jsonReport(confident.out)
+        XCTAssertEqual(confidentReport["prediction"] as? String, "model \(model) (flow-guided, appearance separate, fusion confidence, level 3)")
+        XCTAssertGreaterThan(try XCTUnwrap(confidentReport["j"] as? Double), 0.8)
+        let dinoFusion = try runProcess(tool, ["eval", "vos", root, "--model", model, "--method", "features", "--fusion", "confidence"])
+        XCTAssertEqual(dinoFusion.status, 2)
+        XCTAssertTrue(dinoFusion.err.contains("--fusion applies to --method flow-guided"), dinoFusion.err)
 
         let pred = file("pred")
         let propagated = try runProcess(tool, ["propagate", "\(root)/JPEGImages/480p/square", "--mask",
@@ -204,6 +214,9 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
         let withPred = try runProcess(tool, ["eval", "vos", root, "--pred", pred, "--appearance", "colour"])
         XCTAssertEqual(withPred.status, 2)
         XCTAssertTrue(withPred.err.contains("--appearance applies only without --pred"), withPred.err)
+        let fusionWithPred = try runProcess(tool, ["eval", "vos", root, "--pred", pred, "--fusion", "confidence"])
+        XCTAssertEqual(fusionWithPred.status, 2)
+        XCTAssertTrue(fusionWithPred.err.contains("--fusion applies only without --pred"), fusionWithPred.err)
         let unknown = try runProcess(tool, ["propagate", "\(root)/JPEGImages/480p/square", "--mask",
                                             "\(root)/Annotations/480p/square/00000.png", "-o", file("o"),
                                             "--model", model, "--appearance", "texture"])

@@ -36,12 +36,10 @@ final class PropagationAppearanceTests: XCTestCase {
         let (colourMaps, colourStride) = PropagationAppearance.colour.cues(features, level: 3, rgb: rgb)
         let colourMap = try XCTUnwrap(colourMaps.first)
         XCTAssertEqual(colourMaps.count, 1)
-        // weighted: the same two maps as separate cues, joined by confidence.
-        let (weighted, weightedStride) = PropagationAppearance.weighted.cues(features, level: 3, rgb: rgb)
-        XCTAssertEqual(weightedStride, 8)
-        XCTAssertEqual(weighted.map(\.values), [featureMap.values, colourMap.values])
-        XCTAssertEqual(PropagationAppearance.weighted.fusion, .confidence)
-        XCTAssertEqual(PropagationAppearance.both.fusion, .average)
+        // separate: the same two maps as two cues.
+        let (separate, separateStride) = PropagationAppearance.separate.cues(features, level: 3, rgb: rgb)
+        XCTAssertEqual(separateStride, 8)
+        XCTAssertEqual(separate.map(\.values), [featureMap.values, colourMap.values])
         XCTAssertEqual(colourStride, 8)
         XCTAssertEqual(colourMap.values, ColourPatchFeatures.features(rgb: rgb, width: width, height: height, stride: 8).values)
         XCTAssertEqual([colourMap.height, colourMap.width], [model.map.height, model.map.width])
@@ -87,7 +85,7 @@ final class PropagationAppearanceTests: XCTestCase {
         model.initializeRandomly(seed: 7)
         // --max-side 30 halves the frame for the network: level 3 stands for 16 frame pixels.
         let features = FlowEstimator(model: model, maxSide: 30).features(FrameImage(RGBImage(width: width, height: height, rgb: rgb)))
-        let (maps, stride) = PropagationAppearance.weighted.cues(features, level: 3, rgb: rgb)
+        let (maps, stride) = PropagationAppearance.separate.cues(features, level: 3, rgb: rgb)
         XCTAssertEqual(stride, 16)
         for map in maps { XCTAssertEqual([map.height, map.width], [3, 4]) }
     }
