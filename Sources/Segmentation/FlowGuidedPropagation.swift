@@ -134,9 +134,9 @@ public final class FlowGuidedPropagation {
         guard cueMaps.count > 1 else { return Appearance(targets: targets, maps: cueMaps[0]) }
         switch configuration.fusion {
         case .average:
-            var maps = cueMaps[0]
+            var maps = [Float](repeating: 0, count: cueMaps[0].count)
             let share = 1 / Float(cueMaps.count)
-            for i in maps.indices { maps[i] = cueMaps.reduce(0) { $0 + $1[i] } * share }
+            for cue in cueMaps { for i in maps.indices { maps[i] += share * cue[i] } }
             return Appearance(targets: targets, maps: maps)
         case .confidence:
             return Appearance(targets: targets, maps: CueFusion.pool(cueMaps.map { CueFusion.Cue(maps: $0) },

@@ -188,34 +188,21 @@ public final class LabelPropagation {
                                 var threshold = bestSimilarity[top + k - 1]
                                 for ky in max(0, y - radius)...min(h - 1, y + radius) {
                                     let keyRow = row + (ky - ky0) * keyWidth
-                                    // Eight keys at a time: once the top k fill up, most keys beat none of it,
-                                    // and one vector comparison says so for eight (the threshold only rises, so a
-                                    // skipped key would not have entered; the choice is the key-by-key one).
-                                    let kxEnd = min(w - 1, x + radius) + 1
-                                    var chunkStart = max(0, x - radius)
-                                    while chunkStart < kxEnd {
-                                        let chunkEnd = min(chunkStart + 8, kxEnd)
-                                        if chunkEnd - chunkStart == 8 {
-                                            let chunk = UnsafeRawPointer(keyRow + (chunkStart - kx0)).loadUnaligned(as: SIMD8<Float>.self)
-                                            if !any(chunk .> SIMD8(repeating: threshold)) { chunkStart = chunkEnd; continue }
+                                    for kx in max(0, x - radius)...min(w - 1, x + radius) {
+                                        let similarity = keyRow[kx - kx0]
+                                        guard similarity > threshold else { continue }
+                                        // Insert into the sorted top-k list.
+                                        var i = k - 1
+                                        while i > 0 && bestSimilarity[top + i - 1] < similarity {
+                                            bestSimilarity[top + i] = bestSimilarity[top + i - 1]
+                                            bestFrame[top + i] = bestFrame[top + i - 1]
+                                            bestCell[top + i] = bestCell[top + i - 1]
+                                            i -= 1
                                         }
-                                        for kx in chunkStart..<chunkEnd {
-                                            let similarity = keyRow[kx - kx0]
-                                            guard similarity > threshold else { continue }
-                                            // Insert into the sorted top-k list.
-                                            var i = k - 1
-                                            while i > 0 && bestSimilarity[top + i - 1] < similarity {
-                                                bestSimilarity[top + i] = bestSimilarity[top + i - 1]
-                                                bestFrame[top + i] = bestFrame[top + i - 1]
-                                                bestCell[top + i] = bestCell[top + i - 1]
-                                                i -= 1
-                                            }
-                                            bestSimilarity[top + i] = similarity
-                                            bestFrame[top + i] = f
-                                            bestCell[top + i] = ky * w + kx
-                                            threshold = bestSimilarity[top + k - 1]
-                                        }
-                                        chunkStart = chunkEnd
+                                        bestSimilarity[top + i] = similarity
+                                        bestFrame[top + i] = f
+                                        bestCell[top + i] = ky * w + kx
+                                        threshold = bestSimilarity[top + k - 1]
                                     }
                                 }
                             }

@@ -108,8 +108,9 @@ final class CueFusionTests: XCTestCase {
         XCTAssertThrowsError(try FlowGuidedPropagation(firstCues: [], firstMask: first.mask, frameWidth: w, frameHeight: h))
     }
 
-    /// The top-k search skips eight keys at a time; its choice must be the key-by-key one: against a brute-force
-    /// DINO propagation on random features, with a memory of past frames and windows not a multiple of eight.
+    /// The top-k search (tiles of target cells against their context in one matrix product, then each cell's
+    /// window scanned) must choose as a brute-force DINO propagation does, on random features, with a memory of
+    /// past frames, windows clipped at the borders and k = 1.
     func test_label_propagation_matches_a_brute_force_top_k() throws {
         var generator = SplitMix(seed: 11)
         for (gw, gh, radius, topK) in [(23, 13, 4, 5), (28, 14, 12, 5), (11, 9, 3, 1)] {
