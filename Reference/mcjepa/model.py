@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .alignment import ITERATIONS as ALIGNMENT_ITERATIONS, align_flow
 from .ops import (LayerNorm2d, gelu, leaky_relu, correlation, backward_warp, upsample_flow, normalize_image,
                   InputPadder, CORRELATION_RADIUS)
 
@@ -444,8 +445,12 @@ class MCJEPA(nn.Module):
         return self.local_projector(fmap.permute(0, 2, 3, 1).reshape(-1, fmap.shape[1]))
 
     @torch.no_grad()
-    def estimate_flow(self, img1: torch.Tensor, img2: torch.Tensor, flip_average: bool = False) -> torch.Tensor:
+    def estimate_flow(self, img1: torch.Tensor, img2: torch.Tensor, flip_average: bool = False,
+                      alignment_iterations: int = ALIGNMENT_ITERATIONS) -> torch.Tensor:
         """Any-size RGB [0,1] frames -> full-resolution flow from img1 to img2 (padding handled here).
+
+        alignment_iterations: Gauss-Newton steps of the feature alignment on the level-1 features (`alignment.py`)
+        after the decoder, on the padded frames; 0 gives the decoder's flow alone. As the Swift `FlowEstimator`.
 
         flip_average: the mean with the flow of the pair mirrored left to right, mirrored back (u negated), as the
         Swift `FlowEstimator(flipAverage:)`; the mirrored frames are padded after mirroring.
@@ -453,7 +458,9 @@ class MCJEPA(nn.Module):
         padder = InputPadder(img1.shape[-2], img1.shape[-1], PAD_MULTIPLE)
 
         def flow(a, b):
-            return padder.unpad(self.flow(self.encode(padder.pad_tensor(a)), self.encode(padder.pad_tensor(b)))[1])
+            feats1, feats2 = self.encode(padder.pad_tensor(a)), self.encode(padder.pad_tensor(b))
+            full = align_flow(self.flow(feats1, feats2)[1], feats1[0], feats2[0], alignment_iterations)
+            return padder.unpad(full)
 
         forward = flow(img1, img2)
         if not flip_average:

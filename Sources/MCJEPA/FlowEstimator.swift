@@ -11,6 +11,9 @@ import NN
 /// On the built-in weights it helps the network alone a little on flow-dev (EPE against DIS medium's, geometric mean
 /// over the pairs: 1.94x -> 1.86x) and not the refined flow (0.81x either way).
 ///
+/// The network's flow ends in `FeatureAlignment` (`alignmentIterations` Gauss-Newton steps on the level-1 features,
+/// default 3; 0 gives the decoder's flow alone), on each pair of the flip average separately.
+///
 /// With `refinement`, the network's flow (after flip averaging, at the frames' full size) seeds a refiner on the
 /// frames' luma: `SeededDISSearch` (OpenCV's DIS started from the network's flow, the default of `flow`) or
 /// `CoarseToFineRefinement` (a variational refinement). The network finds the motion, the refiner sharpens it to
@@ -18,13 +21,17 @@ import NN
 public final class FlowEstimator {
     public let encoder: ContentEncoder
     public let flipAverage: Bool
+    public let alignmentIterations: Int
     public let refinement: (any FlowRefiner)?
     public var model: MCJEPAModel { encoder.model }
 
     public init(model: MCJEPAModel, maxSide: Int? = nil, flipAverage: Bool = false,
-                refinement: (any FlowRefiner)? = nil) {
+                alignmentIterations: Int = FeatureAlignment.defaultIterations, refinement: (any FlowRefiner)? = nil) {
+        precondition(FeatureAlignment.iterationRange.contains(alignmentIterations),
+                     "alignment iterations \(alignmentIterations) not in \(FeatureAlignment.iterationRange)")
         encoder = ContentEncoder(model: model, maxSide: maxSide)
         self.flipAverage = flipAverage
+        self.alignmentIterations = alignmentIterations
         self.refinement = refinement
     }
 
@@ -40,13 +47,13 @@ public final class FlowEstimator {
                      "flow: frames are \(first.width)x\(first.height) and \(second.width)x\(second.height)")
         precondition(!flipAverage || (first.mirroredPyramid != nil && second.mirroredPyramid != nil),
                      "flow: flip averaging needs features from this estimator's features(_:)")
-        let full = first.padder.unpad(model.flow(first.pyramid, second.pyramid).full)
+        let full = first.padder.unpad(networkFlow(first.pyramid, second.pyramid))
         let (w, h) = (first.inferenceWidth, first.inferenceHeight)
         var u = Array(UnsafeBufferPointer(start: full.data, count: w * h))
         var v = Array(UnsafeBufferPointer(start: full.data + w * h, count: w * h))
         if flipAverage, let mirrored1 = first.mirroredPyramid, let mirrored2 = second.mirroredPyramid {
             // The mirrored pair's flow at x is the pair's at W - 1 - x, with u pointing the other way.
-            let mirrored = first.padder.unpad(model.flow(mirrored1, mirrored2).full)
+            let mirrored = first.padder.unpad(networkFlow(mirrored1, mirrored2))
             for y in 0..<h {
                 let mu = mirrored.data + y * w, mv = mirrored.data + w * h + y * w
                 for x in 0..<w {
@@ -62,6 +69,12 @@ public final class FlowEstimator {
             preconditionFailure("flow: refinement needs features from this estimator's features(_:)")
         }
         return refinement.refine(field, from: luma1, to: luma2)
+    }
+
+    /// The decoder's full-size flow on padded frames, aligned on their level-1 features.
+    private func networkFlow(_ pyramid1: [Tensor], _ pyramid2: [Tensor]) -> Tensor {
+        FeatureAlignment.align(model.flow(pyramid1, pyramid2).full, features1: pyramid1[FeatureAlignment.level - 1],
+                               features2: pyramid2[FeatureAlignment.level - 1], iterations: alignmentIterations)
     }
 
     /// Convenience for one isolated pair (encodes both frames).

@@ -15,19 +15,21 @@ extension FlowEstimator {
     /// - Throws: `WeightsError` naming the file when it cannot be used; `MissingWeightsError` when `weights` is nil
     ///   and this build has no built-in weights.
     public static func load(weights: String? = nil, maxSide: Int? = nil, refinement: RefinementMethod? = .standard,
-                            flipAverage: Bool = false, threads: Int = 2) throws -> FlowEstimator {
+                            flipAverage: Bool = false, alignmentIterations: Int = FeatureAlignment.defaultIterations,
+                            threads: Int = 2) throws -> FlowEstimator {
         guard let path = weights ?? BuiltInWeights.path else {
             throw MissingWeightsError()
         }
         return FlowEstimator(loaded: try WeightsFile.load(path: path), maxSide: maxSide, refinement: refinement,
-                             flipAverage: flipAverage, threads: threads)
+                             flipAverage: flipAverage, alignmentIterations: alignmentIterations, threads: threads)
     }
 
     /// An estimator for loaded weights; sets the network's thread count.
     public convenience init(loaded: LoadedWeights, maxSide: Int? = nil, refinement: RefinementMethod? = .standard,
-                            flipAverage: Bool = false, threads: Int = 2) {
+                            flipAverage: Bool = false, alignmentIterations: Int = FeatureAlignment.defaultIterations,
+                            threads: Int = 2) {
         setThreads(threads)
-        self.init(model: loaded.model, maxSide: maxSide, flipAverage: flipAverage,
+        self.init(model: loaded.model, maxSide: maxSide, flipAverage: flipAverage, alignmentIterations: alignmentIterations,
                   refinement: refinement?.refiner(threads: threads))
     }
 

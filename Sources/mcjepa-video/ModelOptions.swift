@@ -13,10 +13,14 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Shrink frames so their longer side is at most N pixels for the network (outputs stay full size).")
     var maxSide: Int?
     @Option(help: "Threads for decoding and the network.") var threads = 2
+    @Option(help: ArgumentHelp("Gauss-Newton steps of the network's feature alignment on its level-1 features, after the decoder (0: the decoder's flow alone).",
+                               valueName: "N"))
+    var alignmentIterations = FeatureAlignment.defaultIterations
 
     func validate() throws {
         try OptionRange.check(threads, OptionRange.threads, "--threads")
         try OptionRange.check(maxSide, 8...OptionRange.side.upperBound, "--max-side")
+        try OptionRange.check(alignmentIterations, FeatureAlignment.iterationRange, "--alignment-iterations")
     }
 
     /// For commands that run the model only without --pred: naming weights or a size there is a mistake.
@@ -30,7 +34,8 @@ struct ModelOptions: ParsableArguments {
     func estimator(flipAverage: Bool = false, refinement: RefinementMethod? = nil, verbose: Bool = false,
                    reporter: ProgressReporter? = nil) throws -> FlowEstimator {
         FlowEstimator(loaded: try loadWeights(modelPath: model, verbose: verbose, reporter: reporter), maxSide: maxSide,
-                      refinement: refinement, flipAverage: flipAverage, threads: threads)
+                      refinement: refinement, flipAverage: flipAverage, alignmentIterations: alignmentIterations,
+                      threads: threads)
     }
 }
 

@@ -1,3 +1,4 @@
+import FlowIO
 import Foundation
 import NN
 import VideoIO
@@ -6,8 +7,9 @@ import XCTest
 
 /// The built-in weights' outputs on a real frame pair, against values the code computed before the model
 /// definition was restructured (issue 26): a refactor of the network must not change what the shipped weights
-/// compute. Fixtures/builtin_regression.safetensors holds the network's flow (no refinement) of frames 0 -> 1 of
-/// Samples/realshort.mp4 at its full 320x240, every 4th pixel of every 4th row, the flow of every decoded level,
+/// compute. Fixtures/builtin_regression.safetensors holds the decoder's flow (no alignment, no refinement) and the
+/// network's flow (aligned on the level-1 features) of frames 0 -> 1 of Samples/realshort.mp4 at its full 320x240,
+/// every 4th pixel of every 4th row, the flow of every decoded level,
 /// and frame 0's content representation and embedding; builtin_regression_gradients.safetensors the training
 /// passes' parameter gradients on crops of the same frames.
 ///
@@ -22,19 +24,23 @@ final class BuiltInFlowRegressionTests: XCTestCase {
         let reader = try VideoReader(path: "\(samplesFolder)/realshort.mp4")
         let frames = try (0..<2).map { _ in try XCTUnwrap(try reader.nextFrame()) }
             .map { FrameImage(width: $0.width, height: $0.height, rgb8: $0.rgb) }
-        let estimator = FlowEstimator(model: model)
-        let features = frames.map { estimator.features($0) }
-        let field = estimator.flow(from: features[0], to: features[1])
-        let (width, height) = (field.width, field.height)
-        let (subW, subH) = ((width + 3) / 4, (height + 3) / 4)
-        var sampled = [Float](repeating: 0, count: 2 * subW * subH)
-        for y in 0..<subH {
-            for x in 0..<subW {
-                sampled[y * subW + x] = field.u[4 * y * width + 4 * x]
-                sampled[subW * subH + y * subW + x] = field.v[4 * y * width + 4 * x]
+        let decoderOnly = FlowEstimator(model: model, alignmentIterations: 0), aligned = FlowEstimator(model: model)
+        let features = frames.map { decoderOnly.features($0) }
+        func everyFourth(_ field: FlowField) -> Tensor {
+            let (width, height) = (field.width, field.height)
+            let (subW, subH) = ((width + 3) / 4, (height + 3) / 4)
+            var sampled = [Float](repeating: 0, count: 2 * subW * subH)
+            for y in 0..<subH {
+                for x in 0..<subW {
+                    sampled[y * subW + x] = field.u[4 * y * width + 4 * x]
+                    sampled[subW * subH + y * subW + x] = field.v[4 * y * width + 4 * x]
+                }
             }
+            return Tensor(shape: [2, subH, subW], values: sampled)
         }
-        var actual: [String: Tensor] = ["flow_every_4th": Tensor(shape: [2, subH, subW], values: sampled)]
+        var actual: [String: Tensor] = [
+            "flow_every_4th": everyFourth(decoderOnly.flow(from: features[0], to: features[1])),
+            "aligned_flow_every_4th": everyFourth(aligned.flow(from: features[0], to: features[1]))]
         for (i, level) in model.flow(features[0].pyramid, features[1].pyramid).levels.enumerated() {
             actual["level_flow.\(i)"] = level
         }

@@ -47,9 +47,11 @@ final class InferenceTests: XCTestCase {
         let (a, b) = (frame(width: 50, height: 37, shift: 0), frame(width: 50, height: 37, shift: 2))
         let field = estimator.flow(a, b)
         XCTAssertEqual([field.width, field.height], [50, 37])
-        // The same computation by hand: pad, encode, flow, crop at the padder's offsets.
+        // The same computation by hand: pad, encode, flow, align on the level-1 features, crop at the padder's offsets.
         let padder = InputPadder(height: 37, width: 50)
-        let full = model.flow(model.encode(padder.pad(a.tensor)), model.encode(padder.pad(b.tensor))).full
+        let (features1, features2) = (model.encode(padder.pad(a.tensor)), model.encode(padder.pad(b.tensor)))
+        let full = FeatureAlignment.align(model.flow(features1, features2).full, features1: features1[0],
+                                          features2: features2[0], iterations: FeatureAlignment.defaultIterations)
         XCTAssertEqual(full.shape, [1, 2, 64, 64])
         for (y, x) in [(0, 0), (36, 49), (18, 25)] {
             XCTAssertEqual(field.u[y * 50 + x], full.data[(y + padder.top) * 64 + x + padder.left])

@@ -73,6 +73,12 @@ struct ParityFixture {
         try WeightsFile.load(path: fixturePath("dense_parity"), ignoringPrefixes: ["io.", "loss.", "grad."]).model
     }
 
+    /// alignment_parity.safetensors: level-1 features of two frames, a full-size flow and PyTorch's aligned flows.
+    static func alignment() throws -> ParityFixture {
+        try ParityFixture(path: fixturePath("alignment_parity"),
+                          regenerate: "regenerate with: cd Reference && python3 -m mcjepa.export_alignment_fixture")
+    }
+
     /// The `test` model whose weights tiny_parity carries (beside them, the io./loss./grad. tensors are the fixture).
     static func parityModel(_ variant: ParityVariant = .base) throws -> MCJEPAModel {
         try WeightsFile.load(path: parityPath(variant), ignoringPrefixes: ["io.", "loss.", "grad."]).model

@@ -1,0 +1,53 @@
+"""Writes the feature alignment's parity fixture for the Swift port:
+
+  cd Reference && python3 -m mcjepa.export_alignment_fixture   # -> ../Tests/MCJEPATests/Fixtures/alignment_parity.safetensors
+
+Two items of smooth random level-1 features (8 channels, 24x40), frame 2's being frame 1's moved by a smooth
+sub-pixel motion plus noise, and a full-size (48x80) flow near that motion: the alignment has something to correct,
+and at least one step of every item hits the step clamp. The file holds io.features1, io.features2, io.flow and
+io.aligned.k{1,3} (the aligned full-size flow after 1 and 3 iterations). A few tens of KB.
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.nn.functional as F
+
+from .alignment import MAX_STEP, align_flow, gauss_newton_step
+from .ops import backward_warp, upsample_flow
+from .weights import save_file
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "Tests", "MCJEPATests", "Fixtures")
+OUT = os.path.join(FIXTURES, "alignment_parity.safetensors")
+
+
+def smooth_noise(generator: torch.Generator, shape, passes: int = 2) -> torch.Tensor:
+    x = torch.randn(shape, generator=generator)
+    for _ in range(passes):
+        x = F.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
+    return x / x.std()
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    g = torch.Generator().manual_seed(0)
+    n, c, h, w = 2, 8, 24, 40
+    features1 = smooth_noise(g, (n, c, h, w))
+    motion = 1.5 * smooth_noise(g, (n, 2, h, w), passes=6)           # level-1 pixels
+    # frame 2 at p + motion(p) shows frame 1 at p: sample frame 1 at p - motion (close enough for a test scene)
+    features2 = backward_warp(features1, -motion) + 0.05 * torch.randn((n, c, h, w), generator=g)
+    flow = upsample_flow(motion + 2.0 * smooth_noise(g, (n, 2, h, w), passes=3), 2 * h, 2 * w)
+    tensors = {"io.features1": features1, "io.features2": features2, "io.flow": flow}
+    for k in (1, 3):
+        tensors[f"io.aligned.k{k}"] = align_flow(flow, features1, features2, k)
+    first_step = gauss_newton_step(F.avg_pool2d(flow, 2) / 2, features1, features2)
+    clamped = (first_step.abs() > MAX_STEP).float().mean().item()
+    assert 0 < clamped < 0.5, f"{clamped:.0%} of the first steps clamped: the fixture would not test the clamp and the solve"
+    save_file(tensors, OUT, {"generator": "Reference/mcjepa/export_alignment_fixture.py", "torch": torch.__version__})
+    moved = (tensors["io.aligned.k3"] - flow).abs().max().item()
+    print(f"wrote {os.path.abspath(OUT)}: {os.path.getsize(OUT) / 1e3:.0f} KB; 3 iterations moved the flow by up to {moved:.2f} px")
+
+
+if __name__ == "__main__":
+    main()
