@@ -45,18 +45,9 @@ public enum FeatureAlignment {
 
     /// avg_pool2d(flow, 2) / 2: the flow at level 1, in level-1 pixels.
     static func halfSizeMean(_ full: Tensor) -> Tensor {
-        let (h, w) = (full.h / 2, full.w / 2)
-        let out = Tensor(shape: [full.n, 2, h, w])
-        for plane in 0..<full.n * 2 {
-            let src = full.data + plane * full.h * full.w, dst = out.data + plane * h * w
-            for y in 0..<h {
-                let top = src + 2 * y * full.w, bottom = top + full.w
-                for x in 0..<w {
-                    dst[y * w + x] = 0.125 * (top[2 * x] + top[2 * x + 1] + bottom[2 * x] + bottom[2 * x + 1])
-                }
-            }
-        }
-        return out
+        let mean = avgPool2dForward(full, kernel: 2)
+        for i in 0..<mean.count { mean.data[i] *= 0.5 }
+        return mean
     }
 
     /// One Gauss-Newton step on `flow` ([N, 2, h, w], level-1 pixels), in place.
@@ -64,28 +55,29 @@ public enum FeatureAlignment {
         let warped = backwardWarp(f2, flow)
         let (n, c, h, w) = (f1.n, f1.c, f1.h, f1.w)
         let plane = h * w
-        // The five per-pixel sums over channels: gx gx, gy gy, gx gy, gx r, gy r.
+        // The five per-pixel sums over channels: gx gx, gy gy, gx gy, gx r, gy r; each row of each item is one task.
         let sums = Tensor(shape: [n, 5, h, w])
-        for item in 0..<n {
-            let s = sums.data + item * 5 * plane
-            for ch in 0..<c {
-                let f = warped.data + (item * c + ch) * plane, a = f1.data + (item * c + ch) * plane
-                for y in 0..<h {
+        parallelFor(n * h, itemCost: 12 * c * w) { rows in
+            for task in rows {
+                let (item, y) = (task / h, task % h)
+                let s = sums.data + item * 5 * plane + y * w
+                for ch in 0..<c {
+                    let f = warped.data + (item * c + ch) * plane + y * w, a = f1.data + (item * c + ch) * plane + y * w
+                    let hasRows = y > 0 && y < h - 1
                     for x in 0..<w {
-                        let i = y * w + x
-                        let gx: Float = x == 0 || x == w - 1 ? 0 : 0.5 * (f[i + 1] - f[i - 1])
-                        let gy: Float = y == 0 || y == h - 1 ? 0 : 0.5 * (f[i + w] - f[i - w])
-                        let r = f[i] - a[i]
-                        s[i] += gx * gx
-                        s[plane + i] += gy * gy
-                        s[2 * plane + i] += gx * gy
-                        s[3 * plane + i] += gx * r
-                        s[4 * plane + i] += gy * r
+                        let gx: Float = x == 0 || x == w - 1 ? 0 : 0.5 * (f[x + 1] - f[x - 1])
+                        let gy: Float = hasRows ? 0.5 * (f[x + w] - f[x - w]) : 0
+                        let r = f[x] - a[x]
+                        s[x] += gx * gx
+                        s[plane + x] += gy * gy
+                        s[2 * plane + x] += gx * gy
+                        s[3 * plane + x] += gx * r
+                        s[4 * plane + x] += gy * r
                     }
                 }
             }
         }
-        let boxed = boxMean(sums, window: window)
+        let boxed = boxMeanValidForward(sums, window: window)
         let diagonal = damping * Float(c)
         for item in 0..<n {
             let s = boxed.data + item * 5 * plane, u = flow.data + item * 2 * plane, v = u + plane
@@ -99,33 +91,5 @@ public enum FeatureAlignment {
                 v[i] += min(max(dv, -maxStep), maxStep)
             }
         }
-    }
-
-    /// avg_pool2d(x, window, stride 1, padding window/2, count_include_pad=False): each output is the mean of the
-    /// valid pixels in the window around it (separable: rows, then columns, each by a running sum).
-    static func boxMean(_ x: Tensor, window: Int) -> Tensor {
-        let (h, w) = (x.h, x.w), radius = window / 2
-        let rows = Tensor(shape: x.shape), out = Tensor(shape: x.shape)
-        for plane in 0..<x.n * x.c {
-            let src = x.data + plane * h * w, mid = rows.data + plane * h * w, dst = out.data + plane * h * w
-            for y in 0..<h {
-                let row = src + y * w
-                for xo in 0..<w {
-                    let lo = max(0, xo - radius), hi = min(w - 1, xo + radius)
-                    var sum: Float = 0
-                    for k in lo...hi { sum += row[k] }
-                    mid[y * w + xo] = sum / Float(hi - lo + 1)
-                }
-            }
-            for yo in 0..<h {
-                let lo = max(0, yo - radius), hi = min(h - 1, yo + radius), scale = 1 / Float(hi - lo + 1)
-                for xo in 0..<w {
-                    var sum: Float = 0
-                    for k in lo...hi { sum += mid[k * w + xo] }
-                    dst[yo * w + xo] = sum * scale
-                }
-            }
-        }
-        return out
     }
 }

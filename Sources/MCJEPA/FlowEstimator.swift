@@ -11,8 +11,10 @@ import NN
 /// On the built-in weights it helps the network alone a little on flow-dev (EPE against DIS medium's, geometric mean
 /// over the pairs: 1.94x -> 1.86x) and not the refined flow (0.81x either way).
 ///
-/// The network's flow ends in `FeatureAlignment` (`alignmentIterations` Gauss-Newton steps on the level-1 features,
-/// default 3; 0 gives the decoder's flow alone), on each pair of the flip average separately.
+/// The network's flow ends in `FeatureAlignment` (`alignmentIterations` Gauss-Newton steps on the level-1 features;
+/// 0 gives the decoder's flow alone), on each pair of the flip average separately. By default it runs only when no
+/// refiner follows: the seeded search does the same job at full resolution on the frames, and seeding it with the
+/// aligned flow did not help (flow-dev, EPE against DIS medium's in geometric mean: 0.811x against 0.808x).
 ///
 /// With `refinement`, the network's flow (after flip averaging, at the frames' full size) seeds a refiner on the
 /// frames' luma: `SeededDISSearch` (OpenCV's DIS started from the network's flow, the default of `flow`) or
@@ -26,12 +28,13 @@ public final class FlowEstimator {
     public var model: MCJEPAModel { encoder.model }
 
     public init(model: MCJEPAModel, maxSide: Int? = nil, flipAverage: Bool = false,
-                alignmentIterations: Int = FeatureAlignment.defaultIterations, refinement: (any FlowRefiner)? = nil) {
-        precondition(FeatureAlignment.iterationRange.contains(alignmentIterations),
-                     "alignment iterations \(alignmentIterations) not in \(FeatureAlignment.iterationRange)")
+                alignmentIterations: Int? = nil, refinement: (any FlowRefiner)? = nil) {
+        let iterations = alignmentIterations ?? (refinement == nil ? FeatureAlignment.defaultIterations : 0)
+        precondition(FeatureAlignment.iterationRange.contains(iterations),
+                     "alignment iterations \(iterations) not in \(FeatureAlignment.iterationRange)")
         encoder = ContentEncoder(model: model, maxSide: maxSide)
         self.flipAverage = flipAverage
-        self.alignmentIterations = alignmentIterations
+        self.alignmentIterations = iterations
         self.refinement = refinement
     }
 

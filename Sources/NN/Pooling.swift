@@ -58,3 +58,38 @@ public func globalAvgPoolBackward(gradOutput dy: Tensor, gradInput dx: Tensor) {
         for i in 0..<HW { dst[i] += g }
     }
 }
+
+/// avg_pool2d(x, window, stride 1, padding window / 2, count_include_pad=False) for an odd `window`: each output is
+/// the mean of the valid pixels of the window around it. Separable running sums, so the cost per pixel does not grow
+/// with the window.
+public func boxMeanValidForward(_ x: Tensor, window: Int) -> Tensor {
+    precondition(x.rank == 4 && window > 0 && window % 2 == 1, "boxMeanValid: \(x.shape), window \(window)")
+    let (h, w, radius) = (x.h, x.w, window / 2)
+    let out = Tensor(uninitializedShape: x.shape)
+    parallelFor(x.n * x.c, itemCost: 4 * h * w) { planes in
+        var prefix = [Float](repeating: 0, count: w + 1)
+        var columns = [Float](repeating: 0, count: w)
+        let rows = Tensor(uninitializedShape: [h, w])
+        for plane in planes {
+            let src = x.data + plane * h * w, dst = out.data + plane * h * w, mid = rows.data
+            for y in 0..<h {
+                let row = src + y * w
+                for i in 0..<w { prefix[i + 1] = prefix[i] + row[i] }
+                for i in 0..<w {
+                    let lo = max(0, i - radius), hi = min(w - 1, i + radius)
+                    mid[y * w + i] = (prefix[hi + 1] - prefix[lo]) / Float(hi - lo + 1)
+                }
+            }
+            // The window's rows lo...hi, summed per column; sliding down one row adds one row and drops one.
+            for i in 0..<w { columns[i] = 0 }
+            for y in 0...min(h - 1, radius) { for i in 0..<w { columns[i] += mid[y * w + i] } }
+            for y in 0..<h {
+                let lo = max(0, y - radius), hi = min(h - 1, y + radius), scale = 1 / Float(hi - lo + 1)
+                for i in 0..<w { dst[y * w + i] = columns[i] * scale }
+                if y + radius + 1 < h { for i in 0..<w { columns[i] += mid[(y + radius + 1) * w + i] } }
+                if y - radius >= 0 { for i in 0..<w { columns[i] -= mid[(y - radius) * w + i] } }
+            }
+        }
+    }
+    return out
+}

@@ -37,7 +37,7 @@ private let minimumWorkPerChunk = 16_384
 /// run on the calling thread instead of paying a thread hand-off. `body` must only write memory that belongs
 /// to its own range.
 @inline(__always)
-func parallelFor(_ count: Int, itemCost: Int = 1, _ body: (Range<Int>) -> Void) {
+public func parallelFor(_ count: Int, itemCost: Int = 1, _ body: (Range<Int>) -> Void) {
     let threads = threadCount
     if count <= 0 { return }
     let minChunk = max(1, minimumWorkPerChunk / max(1, itemCost))

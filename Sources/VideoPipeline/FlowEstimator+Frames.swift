@@ -15,7 +15,7 @@ extension FlowEstimator {
     /// - Throws: `WeightsError` naming the file when it cannot be used; `MissingWeightsError` when `weights` is nil
     ///   and this build has no built-in weights.
     public static func load(weights: String? = nil, maxSide: Int? = nil, refinement: RefinementMethod? = .standard,
-                            flipAverage: Bool = false, alignmentIterations: Int = FeatureAlignment.defaultIterations,
+                            flipAverage: Bool = false, alignmentIterations: Int? = nil,
                             threads: Int = 2) throws -> FlowEstimator {
         guard let path = weights ?? BuiltInWeights.path else {
             throw MissingWeightsError()
@@ -26,7 +26,7 @@ extension FlowEstimator {
 
     /// An estimator for loaded weights; sets the network's thread count.
     public convenience init(loaded: LoadedWeights, maxSide: Int? = nil, refinement: RefinementMethod? = .standard,
-                            flipAverage: Bool = false, alignmentIterations: Int = FeatureAlignment.defaultIterations,
+                            flipAverage: Bool = false, alignmentIterations: Int? = nil,
                             threads: Int = 2) {
         setThreads(threads)
         self.init(model: loaded.model, maxSide: maxSide, flipAverage: flipAverage, alignmentIterations: alignmentIterations,

@@ -6,7 +6,7 @@ import NN
 import VideoIO
 
 // `mcjepa-bench flow [--video PATH] [--size 640x360] [--pairs N] [--threads T]`: pairs per second of what `flow`
-// computes — the network alone (`--no-refine`), the default (the network's flow seeding OpenCV's DIS, searched to
+// computes — the network alone (`--no-refine`; and without its feature alignment), the default (the network's flow seeding OpenCV's DIS, searched to
 // full resolution), the search stopped at half resolution (`--refinement fast-search`) and the variational
 // refinement (`--refinement variational`, the previous default) — against OpenCV DIS medium from zero (the
 // classical peer) on the same frames, in the same process, with the same thread count. Frames are decoded and
@@ -52,6 +52,8 @@ func flowSpeedBenchmark(video: String, width: Int, height: Int, pairCount: Int, 
     let peer = streamSeconds(luma) { dis.search(from: $0, to: $1) }
     let network = FlowEstimator(model: model)
     let networkSeconds = streamSeconds(network.features) { network.flow(from: $0, to: $1) }
+    let decoder = FlowEstimator(model: model, alignmentIterations: 0)
+    let decoderSeconds = streamSeconds(decoder.features) { decoder.flow(from: $0, to: $1) }
     let standard = FlowEstimator(model: model, refinement: RefinementMethod.standard.refiner(threads: threads))
     let standardSeconds = streamSeconds(standard.features) { standard.flow(from: $0, to: $1) }
     let fast = FlowEstimator(model: model, refinement: RefinementMethod.fastSearch.refiner(threads: threads))
@@ -61,10 +63,11 @@ func flowSpeedBenchmark(video: String, width: Int, height: Int, pairCount: Int, 
 
     print("flow: \(pairs) pairs of \(video) at \(width)x\(height), \(threads) thread(s), OpenCV \(SeededDISSearch.openCVVersion)")
     for (name, seconds) in [("OpenCV DIS medium (peer)", peer), ("network alone (--no-refine)", networkSeconds),
+                            ("decoder alone (--alignment-iterations 0)", decoderSeconds),
                             ("default (network + seeded DIS search)", standardSeconds),
                             ("network + fast search (half resolution)", fastSeconds),
                             ("network + variational refinement", variationalSeconds)] {
-        print(String(format: "  %-38@ %6.1f pairs/s %7.1f ms/pair (wall, / DIS %.2f) %7.1f ms/pair (CPU, / DIS %.2f)",
+        print(String(format: "  %-42@ %6.1f pairs/s %7.1f ms/pair (wall, / DIS %.2f) %7.1f ms/pair (CPU, / DIS %.2f)",
                      name as NSString, Double(pairs) / seconds.wall, 1000 * seconds.wall / Double(pairs),
                      seconds.wall / peer.wall, 1000 * seconds.cpu / Double(pairs), seconds.cpu / peer.cpu))
     }

@@ -13,9 +13,9 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Shrink frames so their longer side is at most N pixels for the network (outputs stay full size).")
     var maxSide: Int?
     @Option(help: "Threads for decoding and the network.") var threads = 2
-    @Option(help: ArgumentHelp("Gauss-Newton steps of the network's feature alignment on its level-1 features, after the decoder (0: the decoder's flow alone).",
+    @Option(help: ArgumentHelp("Gauss-Newton steps of the network's feature alignment on its level-1 features, after the decoder (0: the decoder's flow alone; default: \(FeatureAlignment.defaultIterations) when no refinement follows, else 0).",
                                valueName: "N"))
-    var alignmentIterations = FeatureAlignment.defaultIterations
+    var alignmentIterations: Int?
 
     func validate() throws {
         try OptionRange.check(threads, OptionRange.threads, "--threads")

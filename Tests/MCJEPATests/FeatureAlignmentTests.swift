@@ -1,5 +1,6 @@
 import Foundation
 import NN
+import FlowRefinement
 import XCTest
 @testable import MCJEPA
 
@@ -17,17 +18,27 @@ final class FeatureAlignmentTests: XCTestCase {
         }
     }
 
+    /// The estimator aligns by default only when no refiner follows; an explicit count wins either way.
+    func testEstimatorAlignsByDefaultOnlyWithoutARefiner() {
+        let model = MCJEPAModel(config: .test)
+        let refiner = RefinementMethod.fastSearch.refiner(threads: 1)
+        XCTAssertEqual(FlowEstimator(model: model).alignmentIterations, FeatureAlignment.defaultIterations)
+        XCTAssertEqual(FlowEstimator(model: model, refinement: refiner).alignmentIterations, 0)
+        XCTAssertEqual(FlowEstimator(model: model, alignmentIterations: 2, refinement: refiner).alignmentIterations, 2)
+        XCTAssertEqual(FlowEstimator(model: model, alignmentIterations: 0).alignmentIterations, 0)
+    }
+
     func testZeroIterationsReturnTheDecoderFlow() {
         let flow = Tensor(shape: [1, 2, 8, 8], repeating: 0.25)
         let features = Tensor(shape: [1, 3, 4, 4], repeating: 1)
         XCTAssertTrue(FeatureAlignment.align(flow, features1: features, features2: features, iterations: 0) === flow)
     }
 
-    /// Against a direct loop over each window's valid pixels.
+    /// The box mean (NN's `boxMeanValidForward`) against a direct loop over each window's valid pixels.
     func testBoxMeanCountsOnlyValidPixels() {
         let (h, w, window) = (7, 9, 5)
         let x = Tensor(shape: [1, 2, h, w], values: (0..<(2 * h * w)).map { Float(($0 * 37) % 11) - 5 })
-        let boxed = FeatureAlignment.boxMean(x, window: window)
+        let boxed = boxMeanValidForward(x, window: window)
         for plane in 0..<2 {
             for y in 0..<h {
                 for xo in 0..<w {

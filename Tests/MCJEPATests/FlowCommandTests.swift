@@ -103,6 +103,27 @@ final class FlowCommandTests: TemporaryFolderTestCase {
         XCTAssertNotEqual(fields[0], fields[1], "the default refines the network's flow")
     }
 
+    /// `--alignment-iterations`: 0 writes the decoder's flow, N the flow after N alignment steps, as the library
+    /// computes them; out of range is a one-line usage error.
+    func testAlignmentIterationsReachTheNetworksFlow() throws {
+        let (model, _) = try savedTestModel()
+        let fields = try [firstFlow("k0", duration: "0.1", ["--no-refine", "--alignment-iterations", "0"]),
+                          firstFlow("k1", duration: "0.1", ["--no-refine", "--alignment-iterations", "1"])]
+        let reader = try VideoReader(path: sample)
+        let frames = try (0..<2).map { _ in try XCTUnwrap(try reader.nextFrame()) }
+            .map { FrameImage(width: $0.width, height: $0.height, rgb8: $0.rgb) }
+        let weights = try WeightsFile.load(path: model)
+        XCTAssertEqual(fields[0], FlowEstimator(model: weights.model, maxSide: 64, alignmentIterations: 0).flow(frames[0], frames[1]))
+        XCTAssertEqual(fields[1], FlowEstimator(model: weights.model, maxSide: 64, alignmentIterations: 1).flow(frames[0], frames[1]))
+        XCTAssertNotEqual(fields[0], fields[1])
+        let absurd = try runProcess(try commandLineTool(), ["flow", sample, "-o", file("absurd"), "--model", model,
+                                                            "--alignment-iterations", "1000"])
+        XCTAssertEqual(absurd.status, 2)
+        XCTAssertTrue(absurd.err.contains("--alignment-iterations"), absurd.err)
+        XCTAssertEqual(absurd.err.split(separator: "\n").count, 1, absurd.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: file("absurd")))
+    }
+
     func testRefinementChoosesTheRefinerAndContradictingNoRefineIsAUsageError() throws {
         let (model, _) = try savedTestModel()
         let fields = try [firstFlow("search", duration: "0.1", []),
