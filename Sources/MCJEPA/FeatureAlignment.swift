@@ -61,19 +61,20 @@ public enum FeatureAlignment {
             for task in rows {
                 let (item, y) = (task / h, task % h)
                 let s = sums.data + item * 5 * plane + y * w
-                for ch in 0..<c {
-                    let f = warped.data + (item * c + ch) * plane + y * w, a = f1.data + (item * c + ch) * plane + y * w
-                    let hasRows = y > 0 && y < h - 1
-                    for x in 0..<w {
-                        let gx: Float = x == 0 || x == w - 1 ? 0 : 0.5 * (f[x + 1] - f[x - 1])
-                        let gy: Float = hasRows ? 0.5 * (f[x + w] - f[x - w]) : 0
-                        let r = f[x] - a[x]
-                        s[x] += gx * gx
-                        s[plane + x] += gy * gy
-                        s[2 * plane + x] += gx * gy
-                        s[3 * plane + x] += gx * r
-                        s[4 * plane + x] += gy * r
+                let f = warped.data + item * c * plane + y * w, a = f1.data + item * c * plane + y * w
+                let hasRows = y > 0 && y < h - 1
+                for x in 0..<w {
+                    // Channels innermost with the five sums in registers: one store each per pixel.
+                    var (sxx, syy, sxy, sxr, syr): (Float, Float, Float, Float, Float) = (0, 0, 0, 0, 0)
+                    let hasColumns = x > 0 && x < w - 1
+                    for ch in 0..<c {
+                        let p = f + ch * plane + x
+                        let gx: Float = hasColumns ? 0.5 * (p[1] - p[-1]) : 0
+                        let gy: Float = hasRows ? 0.5 * (p[w] - p[-w]) : 0
+                        let r = p[0] - a[ch * plane + x]
+                        sxx += gx * gx; syy += gy * gy; sxy += gx * gy; sxr += gx * r; syr += gy * r
                     }
+                    s[x] = sxx; s[plane + x] = syy; s[2 * plane + x] = sxy; s[3 * plane + x] = sxr; s[4 * plane + x] = syr
                 }
             }
         }

@@ -67,7 +67,7 @@ func flowSpeedBenchmark(video: String, width: Int, height: Int, pairCount: Int, 
                             ("default (network + seeded DIS search)", standardSeconds),
                             ("network + fast search (half resolution)", fastSeconds),
                             ("network + variational refinement", variationalSeconds)] {
-        print(String(format: "  %-42@ %6.1f pairs/s %7.1f ms/pair (wall, / DIS %.2f) %7.1f ms/pair (CPU, / DIS %.2f)",
+        print(String(format: "  %-38@ %6.1f pairs/s %7.1f ms/pair (wall, / DIS %.2f) %7.1f ms/pair (CPU, / DIS %.2f)",
                      name as NSString, Double(pairs) / seconds.wall, 1000 * seconds.wall / Double(pairs),
                      seconds.wall / peer.wall, 1000 * seconds.cpu / Double(pairs), seconds.cpu / peer.cpu))
     }
