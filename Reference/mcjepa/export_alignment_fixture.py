@@ -4,7 +4,7 @@
 
 Two items of smooth random level-1 features (8 channels, 24x40), frame 2's being frame 1's moved by a smooth
 sub-pixel motion plus noise, and a full-size (48x80) flow near that motion: the alignment has something to correct,
-and at least one step of every item hits the step clamp. The file holds io.features1, io.features2, io.flow and
+some first steps hit the step clamp and some samples fall outside frame 2's grid. The file holds io.features1, io.features2, io.flow and
 io.aligned.k{1,3} (the aligned full-size flow after 1 and 3 iterations). A few tens of KB.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import os
 import torch
 import torch.nn.functional as F
 
-from .alignment import MAX_STEP, align_flow, gauss_newton_step
+from .alignment import MAX_STEP, align_flow, gauss_newton_step, sampled_inside
 from .ops import backward_warp, upsample_flow
 from .weights import save_file
 
@@ -42,6 +42,8 @@ def main() -> None:
     for k in (1, 3):
         tensors[f"io.aligned.k{k}"] = align_flow(flow, features1, features2, k)
     first_step = gauss_newton_step(F.avg_pool2d(flow, 2) / 2, features1, features2)
+    outside = 1 - sampled_inside(F.avg_pool2d(flow, 2) / 2).mean().item()
+    assert 0 < outside < 0.2, f"{outside:.1%} of the first samples outside frame 2: the fixture would not test the mask"
     clamped = (first_step.abs() > MAX_STEP).float().mean().item()
     assert 0 < clamped < 0.5, f"{clamped:.0%} of the first steps clamped: the fixture would not test the clamp and the solve"
     save_file(tensors, OUT, {"generator": "Reference/mcjepa/export_alignment_fixture.py", "torch": torch.__version__})

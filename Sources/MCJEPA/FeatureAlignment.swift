@@ -9,9 +9,9 @@ import NN
 /// on its features over a window removes much of that noise with nothing to train.
 ///
 /// Each iteration, at level 1 (the full-size flow averaged over 2x2 blocks, in level-1 pixels):
-/// r = warp(f2, flow) - f1; gx, gy the central differences of warp(f2, flow) (0 on the border);
-/// A = box(sum_c [gx gx, gx gy; gx gy, gy gy]) + damping C I, b = box(sum_c [gx r, gy r]) over a `window`-wide
-/// window of the valid pixels; flow += clamp(-A^-1 b, +-maxStep). The correction (flow - start) goes back to full
+/// r = warp(f2, flow) - f1; gx, gy the central differences of warp(f2, flow) (0 on the border); m = 1 where p + flow(p)
+/// falls inside frame 2's grid, else 0; A = box(m sum_c [gx gx, gx gy; gx gy, gy gy]) + damping C I,
+/// b = box(m sum_c [gx r, gy r]) over a `window`-wide window of the valid pixels; flow += clamp(-A^-1 b, +-maxStep). The correction (flow - start) goes back to full
 /// size (`upsampleFlow`) and is added to the decoder's flow, so the decoder's motion edges stay.
 /// Training does not run it: it has no weights, and the losses see the decoder's flow.
 public enum FeatureAlignment {
@@ -63,7 +63,14 @@ public enum FeatureAlignment {
                 let s = sums.data + item * 5 * plane + y * w
                 let f = warped.data + item * c * plane + y * w, a = f1.data + item * c * plane + y * w
                 let hasRows = y > 0 && y < h - 1
+                let u = flow.data + item * 2 * plane + y * w, v = u + plane
                 for x in 0..<w {
+                    // Where the sample falls outside frame 2's grid the warp read zeros, not features: no say.
+                    let (sx, sy) = (Float(x) + u[x], Float(y) + v[x])
+                    guard sx >= 0 && sx <= Float(w - 1) && sy >= 0 && sy <= Float(h - 1) else {
+                        for k in 0..<5 { s[k * plane + x] = 0 }
+                        continue
+                    }
                     // Channels innermost with the five sums in registers: one store each per pixel.
                     var (sxx, syy, sxy, sxr, syr): (Float, Float, Float, Float, Float) = (0, 0, 0, 0, 0)
                     let hasColumns = x > 0 && x < w - 1
