@@ -74,6 +74,26 @@ class VideoPairs:
                 return {"f0": _to_rgb01(frames[0]), "f1": _to_rgb01(frames[1])}
         raise RuntimeError(f"could not read a frame pair from {path}")
 
+    def frames_apart(self, gap: int, rng: np.random.Generator):
+        """Two frames of a random video, a distance uniform in 1...gap apart (at most the video's length allows), at a
+        uniform position, in either order: a temporal content positive (the Swift `VideoPairSource.framesApart`)."""
+        for _ in range(10):  # a bad seek or a short read: try another position
+            path, count = self.videos[rng.integers(len(self.videos))]
+            distance = 1 + int(rng.integers(min(gap, count - 1)))
+            start = int(rng.integers(0, count - distance))
+            cap = cv2.VideoCapture(path)
+            cap.set(cv2.CAP_PROP_POS_FRAMES, start)
+            ok, first = cap.read()
+            # The frames between are decoded but not converted (grab): up to `gap` of them per item.
+            for _ in range(distance - 1):
+                ok = ok and cap.grab()
+            ok2, second = cap.read() if ok else (False, None)
+            cap.release()
+            if ok and ok2:
+                pair = (_to_rgb01(first), _to_rgb01(second))
+                return pair if rng.random() < 0.5 else pair[::-1]
+        raise RuntimeError(f"could not read two frames {gap} or fewer apart from {path}")
+
 
 class ShardPairs:
     """WebDataset tar shards with samples `<key>.f0.png`, `<key>.f1.png`, `<key>.json` (keys have no dots).
@@ -107,6 +127,12 @@ class ShardPairs:
         fields = self.samples[rng.integers(len(self.samples))]
         decode = lambda b: _to_rgb01(cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_UNCHANGED))
         return {"f0": decode(fields["f0.png"]), "f1": decode(fields["f1.png"])}
+
+    def frames_apart(self, gap: int, rng: np.random.Generator):
+        """A shard holds pairs, not clips: a temporal positive is a stored pair's two frames, whatever the gap (as
+        the Swift `ShardPairSource.framesApart`)."""
+        sample = self.sample(rng)
+        return sample["f0"], sample["f1"]
 
 
 SYNTHETIC_SHAPES = ("ellipse", "blob")
@@ -501,15 +527,22 @@ def random_crop_pair(sample: Dict[str, np.ndarray], height: int, width: int, rng
     return {k: np.ascontiguousarray(v) for k, v in out.items()}
 
 
-def content_view(image: np.ndarray, size: int, rng: np.random.Generator, return_box: bool = False):
-    """VICReg-style view: random resized crop (scale 0.2-1, aspect 3/4-4/3), flip, colour jitter, grayscale.
-    With `return_box`, also where the view lies in the image: (x, y, w, h, flipped), the crop's box in the image's
-    pixels and whether the view was mirrored after resizing (the dense content loss's geometry)."""
+GLOBAL_VIEW_AREA = (0.2, 1.0)
+# Multi-crop's local views (DINO's local crops, the Swift `MixedSampler.localViewArea`): smaller than the global
+# views, so that a local view must be matched to the whole item, not to a near copy of itself.
+LOCAL_VIEW_AREA = (0.05, 0.4)
+
+
+def content_view(image: np.ndarray, size: int, rng: np.random.Generator, return_box: bool = False,
+                 area=GLOBAL_VIEW_AREA):
+    """VICReg-style view: random resized crop (`area` of the image, default 0.2-1; aspect 3/4-4/3), flip, colour
+    jitter, grayscale. With `return_box`, also where the view lies in the image: (x, y, w, h, flipped), the crop's
+    box in the image's pixels and whether the view was mirrored after resizing (the dense content loss's geometry)."""
     h, w = image.shape[:2]
     for _ in range(10):
-        area = h * w * rng.uniform(0.2, 1.0)
+        area_px = h * w * rng.uniform(*area)
         aspect = np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))
-        cw, ch = int(round(np.sqrt(area * aspect))), int(round(np.sqrt(area / aspect)))
+        cw, ch = int(round(np.sqrt(area_px * aspect))), int(round(np.sqrt(area_px / aspect)))
         if 0 < cw <= w and 0 < ch <= h:
             break
     else:
@@ -539,14 +572,32 @@ def to_tensor(images: List[np.ndarray]) -> torch.Tensor:
 
 class MixedSampler:
     """Picks a source per sample (uniformly) and builds flow batches and content batches; a flow batch has
-    "flow" when any of its pairs has exact flow, and "flow_mask" ([N] bool) when only some have."""
+    "flow" when any of its pairs has exact flow, and "flow_mask" ([N] bool) when only some have.
 
-    def __init__(self, sources: List, crop=(256, 320), content_size: int = 128, seed: int = 0):
+    Content options (the Swift `MixedSampler`'s; at their defaults nothing is drawn for them and the batches are
+    those of runs made before they existed): `temporal` P, the share of content items whose two global views come
+    from two frames of one clip (temporal positives): `gap` G, frames 1...G apart (`frames_apart`: a video's frames
+    at a uniform distance, in either order; a shard's stored pair; a still photo twice), or without a gap a flow
+    pair's two frames; `local_views` M local views per item of `local_size` px (multi-crop, `LOCAL_VIEW_AREA` of the
+    frame; for a temporal positive alternately of its two frames), drawn after the global views so that these are
+    the same with and without local views.
+    """
+
+    def __init__(self, sources: List, crop=(256, 320), content_size: int = 128, seed: int = 0,
+                 temporal: float = 0.0, gap: Optional[int] = None, local_views: int = 0, local_size: int = 64):
         if not sources:
             raise ValueError("no data sources")
+        if not 0 <= temporal <= 1:
+            raise ValueError("temporal positives must be a share in 0...1")
+        if gap is not None and gap < 1:
+            raise ValueError("temporal gap must be at least 1 frame")
+        if local_views < 0 or local_size <= 0:
+            raise ValueError(f"local views: {local_views} of {local_size} px")
         self.sources = sources
         self.crop = crop
         self.content_size = content_size
+        self.temporal, self.gap = temporal, gap
+        self.local_views, self.local_size = local_views, local_size
         self.rng = np.random.default_rng(seed)
 
     def _sample(self) -> Dict[str, np.ndarray]:
@@ -565,16 +616,38 @@ class MixedSampler:
                 out["flow_mask"] = torch.tensor(has_flow)
         return out
 
+    def _content_frames(self):
+        """One content item's two frames and whether they are one frame (not a temporal positive)."""
+        source = self.sources[self.rng.integers(len(self.sources))]
+        # No draw at all without temporal positives, so that the stream is the one of runs made before.
+        if self.temporal > 0 and self.rng.random() < self.temporal:
+            if self.gap is None:
+                pair = source.sample(self.rng)
+                return pair["f0"], pair["f1"], False
+            if hasattr(source, "frames_apart"):
+                first, second = source.frames_apart(self.gap, self.rng)
+                return first, second, False
+            frame = source.sample(self.rng)["f0"]  # still photos: one frame twice (still not same_frame, as Swift)
+            return frame, frame, False
+        frame = source.sample(self.rng)["f0"]
+        return frame, frame, True
+
     def content_batch(self, batch: int) -> Dict[str, torch.Tensor]:
-        """Two views "a", "b" of each of `batch` frames, with their boxes ("boxes_a", "boxes_b": [B, 5]) and
-        "same_frame" (both views of one frame, so the boxes relate their pixels: always here)."""
-        frames = [self._sample()["f0"] for _ in range(batch)]
-        a = [content_view(f, self.content_size, self.rng, return_box=True) for f in frames]
-        b = [content_view(f, self.content_size, self.rng, return_box=True) for f in frames]
-        return {"a": to_tensor([v for v, _ in a]), "b": to_tensor([v for v, _ in b]),
-                "boxes_a": torch.from_numpy(np.stack([box for _, box in a])),
-                "boxes_b": torch.from_numpy(np.stack([box for _, box in b])),
-                "same_frame": torch.ones(batch, dtype=torch.bool)}
+        """Two global views "a", "b" [B,3,S,S] of each of `batch` items, with their boxes ("boxes_a", "boxes_b":
+        [B, 5]) and "same_frame" ([B] bools: both views of one frame, so the boxes relate their pixels; false for
+        temporal positives); with local views also "local" [M*B,3,s,s], view-major (rows m*B..(m+1)*B are local
+        view m of the B items)."""
+        items = [self._content_frames() for _ in range(batch)]
+        a = [content_view(f0, self.content_size, self.rng, return_box=True) for f0, _, _ in items]
+        b = [content_view(f1, self.content_size, self.rng, return_box=True) for _, f1, _ in items]
+        out = {"a": to_tensor([v for v, _ in a]), "b": to_tensor([v for v, _ in b]),
+               "boxes_a": torch.from_numpy(np.stack([box for _, box in a])),
+               "boxes_b": torch.from_numpy(np.stack([box for _, box in b])),
+               "same_frame": torch.tensor([same for _, _, same in items], dtype=torch.bool)}
+        if self.local_views > 0:
+            out["local"] = to_tensor([content_view(item[m % 2], self.local_size, self.rng, area=LOCAL_VIEW_AREA)
+                                      for m in range(self.local_views) for item in items])
+        return out
 
     def state(self) -> dict:
         return self.rng.bit_generator.state

@@ -160,15 +160,44 @@ def vicreg_terms(za: torch.Tensor, zb: torch.Tensor) -> Dict[str, torch.Tensor]:
             "vicreg_cov": covariance_loss(za) + covariance_loss(zb)}
 
 
-def content_losses(model, view_a: torch.Tensor, view_b: torch.Tensor, cfg: LossConfig, dense: Optional[dict] = None):
-    """Two augmented views [B,3,H,W] (B >= 2) -> (weighted VICReg total, terms). With `dense` ({"weight" > 0,
+def vicreg_multiview_terms(za: torch.Tensor, zb: torch.Tensor, local: List[torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """VICReg with multi-crop (the Swift `vicregMultiViewTerms`): two global views' embeddings [B, D] and M local
+    views' [B, D] each, in the same item order. With V = 2 + M views and P = 1 + 2M positive pairs (the two global
+    views, and every local view with each global view):
+      vicreg_inv = mean over the P pairs of MSE(pair);  vicreg_var = mean over the V views of `variance_loss`;
+      vicreg_cov = 2 x mean over the V views of `covariance_loss`;  vicreg_inv_local (logged, with M > 0) = mean
+      of the 2M local pairs' MSE.
+    With M = 0 these are `vicreg_terms` exactly; averaging instead of summing keeps the loss's scale, and so the
+    tuned weights, the same for any M."""
+    views = [za, zb] + list(local)
+    pairs = [(0, 1)] + [(m + 2, g) for m in range(len(local)) for g in (0, 1)]
+    mse = [F.mse_loss(views[i], views[j]) for i, j in pairs]
+    terms = {"vicreg_inv": sum(mse[1:], mse[0]) / len(pairs),
+             "vicreg_var": sum(variance_loss(v) for v in views) / len(views),
+             "vicreg_cov": 2 * sum(covariance_loss(v) for v in views) / len(views)}
+    if local:
+        terms["vicreg_inv_local"] = sum(mse[2:], mse[1]) / (len(pairs) - 1)
+    return terms
+
+
+def content_losses(model, view_a: torch.Tensor, view_b: torch.Tensor, cfg: LossConfig, dense: Optional[dict] = None,
+                   local: Optional[torch.Tensor] = None):
+    """Two augmented views [B,3,H,W] (B >= 2) -> (weighted VICReg total, terms). With `local` (multi-crop: [M*B,3,h,w]
+    local views, view-major, rows m*B..(m+1)*B are local view m), encoded in one pass of their own, the VICReg terms
+    are `vicreg_multiview_terms` (without, the two-view `vicreg_terms`). With `dense` ({"weight" > 0,
     "boxes_a", "boxes_b": [B, 5] (x, y, w, h, flipped) of each view in its frame, "same_frame": [B] bools, optional
     "nearest_neighbours": K for `dense_nn_matches`; the model needs a local projector), adds weight x the dense VICReg
-    of the views' cells at the projector's level."""
+    of the two global views' cells at the projector's level."""
     feats_a, feats_b = model.encode(view_a), model.encode(view_b)
     _, za = model.content(feats_a)
     _, zb = model.content(feats_b)
-    terms = vicreg_terms(za, zb)
+    if local is not None and len(local):
+        if len(local) % len(view_a):
+            raise ValueError(f"local views: {len(local)} rows for {len(view_a)} items")
+        _, zl = model.content(model.encode(local))
+        terms = vicreg_multiview_terms(za, zb, list(zl.split(len(view_a))))
+    else:
+        terms = vicreg_terms(za, zb)
     total = cfg.vicreg_inv * terms["vicreg_inv"] + cfg.vicreg_var * terms["vicreg_var"] \
         + cfg.vicreg_cov * terms["vicreg_cov"]
     if dense is not None and dense["weight"] > 0:

@@ -1,6 +1,7 @@
 """Self-supervised MC-JEPA training (flow + content with one shared encoder), single process or torchrun DDP.
 
-Each step: one content batch (two augmented views -> VICReg) and, after `--content-warmup` steps, one flow batch
+Each step: one content batch (two augmented global views, optionally from two frames of a clip, `--content-temporal`,
+and multi-crop local views, `--content-local-views` -> VICReg) and, after `--content-warmup` steps, one flow batch
 (both directions -> photometric, feature regression, smoothness, cycle, variance-covariance); both gradients go
 into the shared encoder. AdamW with linear warm-up then cosine decay. Checkpoints every `--ckpt-every` steps:
 `step-XXXXXXX.safetensors` (weights, state_dict names, config in the metadata) and `step-XXXXXXX.state.pt`
@@ -59,7 +60,8 @@ class TrainStep(nn.Module):
             dense = None if self.content_dense == 0 else {
                 "weight": self.content_dense, "boxes_a": content["boxes_a"], "boxes_b": content["boxes_b"],
                 "same_frame": content["same_frame"], "nearest_neighbours": self.content_dense_nn}
-            total, terms = content_losses(self.model, content["a"], content["b"], self.loss_cfg, dense)
+            total, terms = content_losses(self.model, content["a"], content["b"], self.loss_cfg, dense,
+                                          content.get("local"))
             terms = {k: v.detach() for k, v in terms.items()}
             terms["content"] = total.detach()
         if flow_on and flow is not None:
@@ -113,11 +115,17 @@ class StepBatches(torch.utils.data.IterableDataset):
             cv2.setNumThreads(1)  # one core per worker: OpenCV's own threads would oversubscribe them
         worker, count = (info.id, info.num_workers) if info else (0, 1)
         args = self.args
-        sampler = MixedSampler(build_sources(args, self.rank, self.world), crop=args.crop,
-                               content_size=args.content_size,
+        sampler = make_sampler(args, build_sources(args, self.rank, self.world),
                                seed=[args.seed, self.rank, self.start, worker, 7919])
         yield from step_batches(args, self.loss_cfg, sampler, range(self.start + worker, args.steps, count),
                                 self.make_flow)
+
+
+def make_sampler(args, sources, seed) -> MixedSampler:
+    """The flow and content sampler of `args` (its content options: temporal positives, gap, multi-crop)."""
+    return MixedSampler(sources, crop=args.crop, content_size=args.content_size, seed=seed,
+                        temporal=args.content_temporal, gap=args.content_gap, local_views=args.content_local_views,
+                        local_size=args.content_local_size or 64)
 
 
 def step_batches(args, loss_cfg: LossConfig, sampler: MixedSampler, steps, make_flow: bool = True):
@@ -151,6 +159,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--content-batch", type=int, default=16, help="content images per step (per process), >= 2")
     ap.add_argument("--crop", default="256x320", help="flow crop HxW, multiples of 64")
     ap.add_argument("--content-size", type=int, default=128, help="content view side, a multiple of 64")
+    ap.add_argument("--content-temporal", type=float, default=0.0, metavar="P",
+                    help="share (0...1) of content items whose two global views come from two frames of a clip "
+                         "(temporal positives) instead of one frame: a flow pair's frames, or with --content-gap "
+                         "frames 1..G apart (default 0)")
+    ap.add_argument("--content-gap", type=int, default=None, metavar="G",
+                    help="temporal positives' frames are 1 to G frames apart in one video (uniform, either order) "
+                         "instead of a flow pair's frames; still photos give two views of one photo, shards a stored "
+                         "pair's frames (with --content-temporal above 0)")
+    ap.add_argument("--content-local-views", type=int, default=0, metavar="M",
+                    help="multi-crop: smaller local views per content item (each a crop of 5-40%% of the item's "
+                         "frame), in the VICReg loss against both global views (logged: vicreg_inv_local)")
+    ap.add_argument("--content-local-size", type=int, default=None, metavar="S",
+                    help="local view side, a multiple of 64 smaller than --content-size (with --content-local-views; "
+                         "default 64)")
     ap.add_argument("--content-dense", type=float, default=0.0,
                     help="weight of the dense content loss (VICRegL-style, 0 = off): a local projector "
                          "(local_projector.*, not used by inference) embeds every cell of --content-dense-level's "
@@ -248,6 +270,23 @@ def parse_args(argv=None) -> argparse.Namespace:
         ap.error(f"--crop {args.crop}: H and W must be positive multiples of 64")
     if args.content_size <= 0 or args.content_size % 64:
         ap.error("--content-size must be a positive multiple of 64")
+    if not 0 <= args.content_temporal <= 1:
+        ap.error(f"--content-temporal must be in 0.0...1.0, got {args.content_temporal}")
+    if args.content_gap is not None:
+        if not 1 <= args.content_gap <= 100_000:
+            ap.error(f"--content-gap must be in 1...100000, got {args.content_gap}")
+        if args.content_temporal == 0:
+            ap.error("--content-gap needs --content-temporal above 0 (the share of items it applies to)")
+    if not 0 <= args.content_local_views <= 64:
+        ap.error(f"--content-local-views must be in 0...64, got {args.content_local_views}")
+    if args.content_local_size is not None:
+        if args.content_local_views == 0:
+            ap.error("--content-local-size needs --content-local-views above 0")
+        if args.content_local_size <= 0 or args.content_local_size % 64:
+            ap.error(f"--content-local-size {args.content_local_size}: expected a positive multiple of 64")
+    if args.content_local_views and (args.content_local_size or 64) >= args.content_size:
+        ap.error(f"--content-local-size {args.content_local_size or 64}: expected smaller than --content-size "
+                 f"{args.content_size}")
     if not 0 <= args.content_dense <= 1000:
         ap.error("--content-dense must be in 0...1000")
     if args.content_dense_level is not None and (args.content_dense == 0 or not 1 <= args.content_dense_level <= 6):
@@ -504,8 +543,7 @@ def main(argv=None) -> None:
     # Workers only when they have batches to make: with on-device pairs and no content terms they would have none.
     # With workers this process makes no batches, so it opens no sources and keeps no sampler.
     use_workers = args.workers > 0 and (make_flow or loss_cfg.has_content_terms())
-    sampler = None if use_workers else MixedSampler(build_sources(args, rank, world), crop=args.crop,
-                                                    content_size=args.content_size, seed=args.seed * 1000 + rank)
+    sampler = None if use_workers else make_sampler(args, build_sources(args, rank, world), seed=args.seed * 1000 + rank)
     decay = [p for n, p in model.named_parameters() if p.ndim > 1 and n in trained]
     no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1 and n in trained]  # biases and norm gains
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
