@@ -41,19 +41,36 @@ def find_files(paths: List[str], extensions) -> List[str]:
 
 
 class VideoPairs:
-    """Consecutive (or up to `max_stride` apart) frames from random positions of random videos, via cv2."""
+    """Consecutive (or up to `max_stride` apart) frames from random positions of random videos, via cv2.
 
-    def __init__(self, paths: List[str], max_stride: int = 2):
+    `max_side` shrinks frames whose longer side is larger to that side (aspect kept, sizes rounded, area
+    interpolation) and `max_frames` uses only the first frames of each video, as the Swift `VideoPairSource` (which
+    keeps them in memory, by default 640 and 300); None (the default): full size, every frame.
+    """
+
+    def __init__(self, paths: List[str], max_stride: int = 2, max_side: Optional[int] = None,
+                 max_frames: Optional[int] = None):
         self.videos = []
+        self.max_side = max_side
         for path in find_files(paths, VIDEO_EXTENSIONS):
             cap = cv2.VideoCapture(path)
             count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
             cap.release()
+            if max_frames is not None:
+                count = min(count, max_frames)
             if count > max_stride + 1:
                 self.videos.append((path, count))
         if not self.videos:
             raise ValueError(f"no readable videos in {paths}")
         self.max_stride = max_stride
+
+    def _frame(self, bgr: np.ndarray) -> np.ndarray:
+        h, w = bgr.shape[:2]
+        if self.max_side is not None and max(h, w) > self.max_side:
+            scale = self.max_side / max(h, w)
+            size = (max(1, int(math.floor(w * scale + 0.5))), max(1, int(math.floor(h * scale + 0.5))))
+            bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+        return _to_rgb01(bgr)
 
     def sample(self, rng: np.random.Generator) -> Dict[str, np.ndarray]:
         for _ in range(10):  # a bad seek or a short read: try another position
@@ -71,7 +88,7 @@ class VideoPairs:
                     frames.append(frame)
             cap.release()
             if len(frames) == 2:
-                return {"f0": _to_rgb01(frames[0]), "f1": _to_rgb01(frames[1])}
+                return {"f0": self._frame(frames[0]), "f1": self._frame(frames[1])}
         raise RuntimeError(f"could not read a frame pair from {path}")
 
     def frames_apart(self, gap: int, rng: np.random.Generator):
@@ -90,7 +107,7 @@ class VideoPairs:
             ok2, second = cap.read() if ok else (False, None)
             cap.release()
             if ok and ok2:
-                pair = (_to_rgb01(first), _to_rgb01(second))
+                pair = (self._frame(first), self._frame(second))
                 return pair if rng.random() < 0.5 else pair[::-1]
         raise RuntimeError(f"could not read two frames {gap} or fewer apart from {path}")
 

@@ -219,6 +219,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="make the synthetic flow pairs batch-wise with torch on --device (BatchedSyntheticPairs: "
                          "the numpy source cannot keep a GPU busy); only with --synthetic and no --data")
     ap.add_argument("--max-stride", type=int, default=2, help="largest frame distance of video pairs")
+    ap.add_argument("--max-side", type=int, default=None,
+                    help="shrink video frames whose longer side is larger to this side (default: full size; "
+                         "mcjepa-video train decodes at 640)")
+    ap.add_argument("--max-frames", type=int, default=None,
+                    help="use only the first N frames of each video (default: all; mcjepa-video train keeps 300)")
     ap.add_argument("--ema-decay", type=float, default=0.0,
                     help="decay of a moving average of the weights (0 = off, e.g. 0.999): each checkpoint also "
                          "writes step-N.ema.safetensors, from which --resume restores the average")
@@ -327,6 +332,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         ap.error("give --data and/or --synthetic")
     if args.synthetic_on_device and (args.data or not args.synthetic):
         ap.error("--synthetic-on-device needs --synthetic and no --data (flow batches come from it alone)")
+    if args.max_side is not None and not 8 <= args.max_side <= 8192:
+        ap.error(f"--max-side must be in 8...8192, got {args.max_side}")
+    if args.max_frames is not None and not 1 <= args.max_frames <= 100_000:
+        ap.error(f"--max-frames must be in 1...100000, got {args.max_frames}")
     if args.workers < 0:
         ap.error("--workers must be >= 0")
     if not 0 <= args.ema_decay < 1:
@@ -352,7 +361,7 @@ def build_sources(args, rank: int, world: int):
     if shards:
         sources.append(ShardPairs(shards, rank, world))
     if videos:
-        sources.append(VideoPairs(videos, args.max_stride))
+        sources.append(VideoPairs(videos, args.max_stride, args.max_side, args.max_frames))
     if args.synthetic:
         h, w = args.crop
         sources.append(SyntheticPairs(args.synthetic, size=(h + 64, w + 64), max_shift=args.synthetic_max_shift,

@@ -1,5 +1,6 @@
-"""The content sampler's temporal positives and multi-crop local views, and the multi-view VICReg loss (the Swift
-`MixedSampler.contentBatch` and `vicregMultiViewTerms` semantics): at their defaults nothing changes."""
+"""The content sampler's temporal positives and multi-crop local views, the multi-view VICReg loss and the video
+source's size and length limits (the Swift `MixedSampler.contentBatch`, `vicregMultiViewTerms` and `VideoPairSource`
+semantics): at their defaults nothing changes."""
 import json
 import os
 import subprocess
@@ -123,6 +124,20 @@ def test_video_frames_apart_are_one_to_gap_frames_apart_in_either_order(tmp_path
     assert {abs(d) for d in distances} == {1, 2, 3, 4, 5} and min(distances) < 0 < max(distances)
 
 
+def test_videos_at_most_max_side_and_their_first_max_frames(tmp_path):
+    _clip(tmp_path / "clip.avi")
+    source, rng = VideoPairs([str(tmp_path)], max_side=32, max_frames=5), np.random.default_rng(1)
+    seen = set()
+    for _ in range(30):
+        first, second = source.frames_apart(30, rng)
+        assert first.shape == second.shape == (24, 32, 3)
+        seen |= {_index(first), _index(second)}
+    assert seen == {0, 1, 2, 3, 4}
+    pair = source.sample(rng)
+    assert pair["f0"].shape == (24, 32, 3) and max(_index(pair["f0"]), _index(pair["f1"])) < 5
+    assert VideoPairs([str(tmp_path)]).sample(rng)["f0"].shape == (48, 64, 3)  # default: full size
+
+
 def test_multiview_vicreg_against_a_hand_computation():
     g = torch.Generator().manual_seed(0)
     views = [0.5 * torch.randn(6, 4, generator=g, dtype=torch.float64) for _ in range(4)]  # 2 global, 2 local
@@ -175,6 +190,8 @@ def test_content_loss_with_local_views_reaches_them_and_without_is_the_old_loss(
     (["--content-local-size", "64"], "--content-local-size needs --content-local-views above 0"),
     (["--content-local-views", "2", "--content-local-size", "96"], "expected a positive multiple of 64"),
     (["--content-local-views", "2", "--content-local-size", "128"], "expected smaller than --content-size 128"),
+    (["--max-side", "4"], "--max-side must be in 8...8192"),
+    (["--max-frames", "0"], "--max-frames must be in 1...100000"),
 ])
 def test_content_options_are_checked(flags, message, capsys):
     with pytest.raises(SystemExit) as exit_code:

@@ -10,9 +10,9 @@
 # WARMUP (100), WORKERS (14), PROBE_STEPS (100) override the defaults; extra flags come last and win. OUT ends with
 # model.safetensors, the last step's moving average of the weights (as the Swift trainer's), which the Swift tool
 # loads (`--weights OUT/model.safetensors`).
-# Not the Swift run's in three ways: the reference's video source seeks frames at their full size in the whole video
-# (Swift: at most 640 px, the first 300 frames), it has no --new-weights-lr-scale (a local projector INIT lacks starts
-# at the base rate; INIT from stage 47/48 has one), and its random streams differ. No pair is made on the GPU: with
+# Not the Swift run's in two ways: the reference has no --new-weights-lr-scale (a local projector INIT lacks starts at
+# the base rate; INIT from stage 47/48 has one), and its random streams differ. Videos are read as Swift reads them:
+# at most 640 px on the longer side, the first 300 frames of each. No pair is made on the GPU: with
 # --data the batches come from the numpy sources in WORKERS processes (--synthetic-on-device needs no --data).
 set -u -o pipefail
 out=$1 init=$(realpath "$2") seconds=$3
@@ -23,7 +23,8 @@ mkdir -p "$out" && out=$(realpath "$out")
 cd Reference
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c "import torch, cv2; print('torch', torch.__version__, 'cv2', cv2.__version__, 'cuda', torch.cuda.is_available())"
-common=(--preset tiny --data "$videos" --synthetic "$textures" --device cuda --workers "${WORKERS:-14}"
+common=(--preset tiny --data "$videos" --max-side 640 --max-frames 300 --synthetic "$textures" --device cuda
+        --workers "${WORKERS:-14}"
         --batch "${BATCH:-8}" --crop 384x512 --content-batch "${CONTENT_BATCH:-16}" --content-size 192 --content-warmup 0
         --content-temporal 0.5 --content-gap 30 --content-local-views 4 --content-local-size 64
         --content-dense 1 --content-dense-nn 20
