@@ -231,6 +231,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--log-every", type=int, default=10)
     ap.add_argument("--resume", action="store_true", help="continue from OUT/latest.json")
     ap.add_argument("--init", default="", help="start from these weights (safetensors)")
+    ap.add_argument("--new-weights-lr-scale", type=float, default=1.0, metavar="K",
+                    help="learning-rate multiplier (step and weight decay) for the parameters --init does not have "
+                         "(fresh tensors, e.g. a new local projector): they have further to go than the ones carried "
+                         "over; no effect without --init (default 1)")
     ap.add_argument("--decoder-stop-level", type=int, default=None, choices=range(1, 7), metavar="L",
                     help="decode flow down to this pyramid level (2 = quarter resolution); default: the --init file's, "
                          "else the preset's; finer than the --init file's, the new levels' reductions (and a convex "
@@ -336,6 +340,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         ap.error(f"--max-side must be in 8...8192, got {args.max_side}")
     if args.max_frames is not None and not 1 <= args.max_frames <= 100_000:
         ap.error(f"--max-frames must be in 1...100000, got {args.max_frames}")
+    if not 0 < args.new_weights_lr_scale <= 1000:
+        ap.error("--new-weights-lr-scale must be in (0, 1000]")
     if args.workers < 0:
         ap.error("--workers must be >= 0")
     if not 0 <= args.ema_decay < 1:
@@ -424,6 +430,13 @@ def extend_to_finer_levels(model: MCJEPA, tensors: Dict[str, torch.Tensor]) -> D
             if n.startswith(source):
                 extended[f"decoder.estimators.l{lv}." + n[len(source):]] = t.clone()
     return extended
+
+
+def fresh_names(model: MCJEPA, tensors: Dict[str, torch.Tensor]) -> List[str]:
+    """The parameters of `model` that a warm start from `tensors` does not carry, which `load_weights` starts fresh
+    (copies of a shared or coarser estimator are carried): the Swift `warmStart`'s `fresh`."""
+    carried = extend_to_finer_levels(model, split_shared_estimator(model, tensors))
+    return [n for n, p in model.named_parameters() if n not in carried or carried[n].shape != p.shape]
 
 
 def trainable_names(model: MCJEPA, prefixes: List[str]) -> set:
@@ -553,10 +566,22 @@ def main(argv=None) -> None:
     # With workers this process makes no batches, so it opens no sources and keeps no sampler.
     use_workers = args.workers > 0 and (make_flow or loss_cfg.has_content_terms())
     sampler = None if use_workers else make_sampler(args, build_sources(args, rank, world), seed=args.seed * 1000 + rank)
-    decay = [p for n, p in model.named_parameters() if p.ndim > 1 and n in trained]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1 and n in trained]  # biases and norm gains
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
+    # --new-weights-lr-scale: the parameters --init does not carry (recomputed from the same --init on a resume, as
+    # the Swift trainer does) learn in groups of their own at K x the rate, step and weight decay alike.
+    fresh = set()
+    if args.new_weights_lr_scale != 1 and args.init:
+        fresh = set(fresh_names(model, tensors if continued == args.init else load_file(args.init)[0]))
+        if rank == 0:
+            count = sum(p.numel() for n, p in model.named_parameters() if n in fresh and n in trained)
+            print(f"{count} new weights learn at {args.new_weights_lr_scale:g} x the rate", flush=True)
+    groups = []
+    for scaled in ([False, True] if args.new_weights_lr_scale != 1 and args.init else [False]):
+        chosen = [(n, p) for n, p in model.named_parameters() if n in trained and (n in fresh) == scaled]
+        scale = args.new_weights_lr_scale if scaled else 1.0
+        groups += [{"params": [p for n, p in chosen if p.ndim > 1], "weight_decay": args.weight_decay, "lr_scale": scale},
+                   {"params": [p for n, p in chosen if p.ndim <= 1], "weight_decay": 0.0,  # biases and norm gains
+                    "lr_scale": scale}]
+    optimizer = torch.optim.AdamW(groups, lr=args.lr)
     start = 0
     if info is not None:
         load_weights(model, continued, tensors)
@@ -613,7 +638,7 @@ def main(argv=None) -> None:
     for step, content_cpu, flow_cpu in batches:
         lr = lr_at(step, args.lr, args.warmup, args.steps)
         for group in optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)  # checkpoints made before lr_scale existed lack it
         flow_on = step >= args.content_warmup
         # Masks switch on at --occlusion-start, but only while most pixels pass the forward-backward test: with
         # flows that are not yet opposite the mask is ~empty and would silence the photometric term.

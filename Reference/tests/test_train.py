@@ -283,3 +283,33 @@ def test_content_dense_starts_a_local_projector_fresh_from_a_file_without_one(tm
     assert loaded.cfg.local_projector_level == 3 and '"local_projector_widths": [32, 32]' in metadata["config"]
     bad = _run_train("--synthetic", str(tmp_path), "--out", str(tmp_path / "bad"), *SMALL, "--content-dense-level", "3")
     assert bad.returncode == 2 and "--content-dense-level needs --content-dense" in bad.stderr
+
+
+
+def test_new_weights_lr_scale_speeds_up_only_the_tensors_init_lacks_and_resumes(tmp_path):
+    """AdamW's first step moves every element with a gradient by about lr: by lr x K for the fresh local projector,
+    by lr for the encoder --init carries; a resume with the same command keeps the groups."""
+    init, _ = _photos_and_saved_model(tmp_path)
+    initial = load_file(str(init))[0]
+
+    def one_step(out, scale, *extra):
+        result = _run_train("--synthetic", str(tmp_path), "--out", str(out), "--ckpt-every", "1", *SMALL,
+                            "--init", str(init), "--content-dense", "0.5", "--new-weights-lr-scale", scale, "--lr", "1e-3",
+                            "--warmup", "1", "--weight-decay", "0", "--clip", "0", "--content-warmup", "0", *extra)
+        assert result.returncode == 0, result.stderr
+        return result
+
+    fast = one_step(tmp_path / "fast", "10", "--steps", "1")
+    one_step(tmp_path / "plain", "1", "--steps", "1")
+    assert "new weights learn at 10 x the rate" in fast.stdout
+    a = load_file(str(tmp_path / "fast" / "step-0000001.safetensors"))[0]
+    b = load_file(str(tmp_path / "plain" / "step-0000001.safetensors"))[0]
+    encoder = next(n for n in initial if n.startswith("encoder.") and initial[n].ndim > 1)
+    assert 0.5e-3 < (a[encoder] - initial[encoder]).abs().max() < 1.5e-3 and torch.equal(a[encoder], b[encoder])
+    # Both runs start the projector from the same seed: the scaled one's step is 10 x the other's, 9 lr further.
+    projector = "local_projector.linears.0.weight"
+    assert projector not in initial
+    further = (a[projector] - b[projector]).abs().max().item()
+    assert 7e-3 < further < 11e-3
+    resumed = one_step(tmp_path / "fast", "10", "--steps", "2", "--resume")
+    assert "resumed from step-0000001" in resumed.stdout

@@ -10,9 +10,9 @@
 # WARMUP (100), WORKERS (14), PROBE_STEPS (100) override the defaults; extra flags come last and win. OUT ends with
 # model.safetensors, the last step's moving average of the weights (as the Swift trainer's), which the Swift tool
 # loads (`--weights OUT/model.safetensors`).
-# Not the Swift run's in two ways: the reference has no --new-weights-lr-scale (a local projector INIT lacks starts at
-# the base rate; INIT from stage 47/48 has one), and its random streams differ. Videos are read as Swift reads them:
-# at most 640 px on the longer side, the first 300 frames of each. No pair is made on the GPU: with
+# Only the random streams differ from the Swift run's. Videos are read as Swift reads them: at most 640 px on the longer
+# side, the first 300 frames of each; a local projector INIT lacks (stage 47's has none) learns at 10x the rate
+# (--new-weights-lr-scale 10). No pair is made on the GPU: with
 # --data the batches come from the numpy sources in WORKERS processes (--synthetic-on-device needs no --data).
 set -u -o pipefail
 out=$1 init=$(realpath "$2") seconds=$3
@@ -27,7 +27,7 @@ common=(--preset tiny --data "$videos" --max-side 640 --max-frames 300 --synthet
         --workers "${WORKERS:-14}"
         --batch "${BATCH:-8}" --crop 384x512 --content-batch "${CONTENT_BATCH:-16}" --content-size 192 --content-warmup 0
         --content-temporal 0.5 --content-gap 30 --content-local-views 4 --content-local-size 64
-        --content-dense 1 --content-dense-nn 20
+        --content-dense 1 --content-dense-nn 20 --new-weights-lr-scale 10
         --synthetic-max-shift 96 --synthetic-shift-power 1 --synthetic-layers 6 --synthetic-shape blob
         --synthetic-rotation 10 --synthetic-zoom 0.1 --synthetic-jitter --synthetic-motion-blur 0.8
         --occlusion-start 0 --min-visible 0.3 --supervised-weight 0.1 --clip 0 --ema-decay 0.995
