@@ -5,7 +5,9 @@
 Two items of smooth random level-1 features (8 channels, 24x40), frame 2's being frame 1's moved by a smooth
 sub-pixel motion plus noise, and a full-size (48x80) flow near that motion: the alignment has something to correct,
 some first steps hit the step clamp and some samples fall outside frame 2's grid. The file holds io.features1, io.features2, io.flow and
-io.aligned.k{1,3} (the aligned full-size flow after 1 and 3 iterations). A few tens of KB.
+io.aligned.k{1,3} (the aligned full-size flow after 1 and 3 iterations) and, for the backward pass, a random
+cotangent grad.cotangent.k{1,3} of each aligned flow with autograd's gradients of <cotangent, aligned> with respect to
+the flow and both feature maps: grad.flow.k{1,3}, grad.features1.k{1,3}, grad.features2.k{1,3}. A few hundred KB.
 """
 from __future__ import annotations
 
@@ -40,7 +42,14 @@ def main() -> None:
     flow = upsample_flow(motion + 2.0 * smooth_noise(g, (n, 2, h, w), passes=3), 2 * h, 2 * w)
     tensors = {"io.features1": features1, "io.features2": features2, "io.flow": flow}
     for k in (1, 3):
-        tensors[f"io.aligned.k{k}"] = align_flow(flow, features1, features2, k)
+        inputs = [t.clone().requires_grad_(True) for t in (flow, features1, features2)]
+        aligned = align_flow(*inputs, k)
+        cotangent = torch.randn(aligned.shape, generator=g)
+        grads = torch.autograd.grad((aligned * cotangent).sum(), inputs)
+        tensors[f"io.aligned.k{k}"] = aligned.detach()
+        tensors[f"grad.cotangent.k{k}"] = cotangent
+        for name, grad in zip(("flow", "features1", "features2"), grads):
+            tensors[f"grad.{name}.k{k}"] = grad
     first_step = gauss_newton_step(F.avg_pool2d(flow, 2) / 2, features1, features2)
     outside = 1 - sampled_inside(F.avg_pool2d(flow, 2) / 2).mean().item()
     assert 0 < outside < 0.2, f"{outside:.1%} of the first samples outside frame 2: the fixture would not test the mask"

@@ -93,3 +93,40 @@ public func boxMeanValidForward(_ x: Tensor, window: Int) -> Tensor {
     }
     return out
 }
+
+/// Backward of `boxMeanValidForward` (the input gradient is accumulated into `dx`). The forward is a clipped row
+/// mean then a clipped column mean, each output divided by its own window's valid count; window membership is
+/// symmetric, so the adjoint divides each output gradient by its counts and then sums it over the same clipped
+/// windows.
+public func boxMeanValidBackward(window: Int, gradOutput dy: Tensor, gradInput dx: Tensor) {
+    precondition(dy.rank == 4 && dy.shape == dx.shape && window > 0 && window % 2 == 1,
+                 "boxMeanValid backward: \(dy.shape) into \(dx.shape), window \(window)")
+    let (h, w, radius) = (dy.h, dy.w, window / 2)
+    func count(_ i: Int, _ size: Int) -> Float { Float(min(size - 1, i + radius) - max(0, i - radius) + 1) }
+    let rowScale = (0..<w).map { 1 / count($0, w) }, columnScale = (0..<h).map { 1 / count($0, h) }
+    parallelFor(dy.n * dy.c, itemCost: 4 * h * w) { planes in
+        var prefix = [Float](repeating: 0, count: w + 1)
+        var columns = [Float](repeating: 0, count: w)
+        let mid = Tensor(uninitializedShape: [h, w])
+        for plane in planes {
+            let src = dy.data + plane * h * w, dst = dx.data + plane * h * w, m = mid.data
+            // Adjoint of the column mean: each row of dy over its count, summed over the rows whose window holds y.
+            for i in 0..<w { columns[i] = 0 }
+            for y in 0...min(h - 1, radius) { for i in 0..<w { columns[i] += src[y * w + i] * columnScale[y] } }
+            for y in 0..<h {
+                for i in 0..<w { m[y * w + i] = columns[i] }
+                if y + radius + 1 < h { for i in 0..<w { columns[i] += src[(y + radius + 1) * w + i] * columnScale[y + radius + 1] } }
+                if y - radius >= 0 { for i in 0..<w { columns[i] -= src[(y - radius) * w + i] * columnScale[y - radius] } }
+            }
+            // Adjoint of the row mean, the same along each row.
+            for y in 0..<h {
+                let row = m + y * w
+                for i in 0..<w { prefix[i + 1] = prefix[i] + row[i] * rowScale[i] }
+                for i in 0..<w {
+                    let lo = max(0, i - radius), hi = min(w - 1, i + radius)
+                    dst[y * w + i] += prefix[hi + 1] - prefix[lo]
+                }
+            }
+        }
+    }
+}

@@ -87,3 +87,81 @@ final class FeatureAlignmentTests: XCTestCase {
         XCTAssertLessThan(error / count, 0.1 * start, "mean interior error \(error / count) px from \(start) px")
     }
 }
+
+/// The alignment's backward pass (`FeatureAlignment.backward`) and its box mean's (`boxMeanValidBackward`).
+final class FeatureAlignmentBackwardTests: XCTestCase {
+    /// Autograd's gradients of <cotangent, aligned> through 1 and 3 iterations, where some steps clamp and some
+    /// samples fall outside frame 2 (the exporter checks both).
+    func testMatchesPyTorchGradients() throws {
+        let fixture = try ParityFixture.alignment()
+        let flow = try fixture.tensor("io.flow")
+        let f1 = try fixture.tensor("io.features1"), f2 = try fixture.tensor("io.features2")
+        for k in [1, 3] {
+            let (aligned, record) = FeatureAlignment.align(flow, features1: f1, features2: f2, iterations: k, recording: true)
+            try fixture.assertMatches(aligned, "io.aligned.k\(k)")
+            let grads = FeatureAlignment.backward(record!, gradOutput: try fixture.tensor("grad.cotangent.k\(k)"))
+            try assertClose(grads.gradFlow, fixture.tensor("grad.flow.k\(k)"), "grad.flow.k\(k)")
+            try assertClose(grads.gradFeatures1, fixture.tensor("grad.features1.k\(k)"), "grad.features1.k\(k)")
+            try assertClose(grads.gradFeatures2, fixture.tensor("grad.features2.k\(k)"), "grad.features2.k\(k)")
+        }
+    }
+
+    /// Central differences of <cotangent, aligned> on a tiny smooth scene whose steps stay inside the clamp.
+    func testMatchesFiniteDifferences() {
+        let (c, h, w) = (3, 6, 8)
+        func texture(_ ch: Int, _ x: Float, _ y: Float) -> Float {
+            sin(0.7 * x + 1.1 * Float(ch)) + cos(0.6 * y - 0.9 * Float(ch)) + 0.3 * sin(0.5 * (x - y) + Float(ch))
+        }
+        let f1 = Tensor(shape: [1, c, h, w]), f2 = Tensor(shape: [1, c, h, w])
+        for ch in 0..<c {
+            for y in 0..<h {
+                for x in 0..<w {
+                    f1.data[(ch * h + y) * w + x] = texture(ch, Float(x), Float(y))
+                    f2.data[(ch * h + y) * w + x] = texture(ch, Float(x) - 0.35, Float(y) + 0.2)
+                }
+            }
+        }
+        let full = Tensor(shape: [1, 2, 2 * h, 2 * w], values: (0..<(8 * h * w)).map { i in
+            (i < 4 * h * w ? 0.5 : -0.3) + 0.2 * sin(0.37 * Float(i)) })
+        let cotangent = Tensor(shape: full.shape, values: (0..<full.count).map { cos(0.91 * Float($0)) })
+        let iterations = 2
+        let (_, record) = FeatureAlignment.align(full, features1: f1, features2: f2, iterations: iterations, recording: true)
+        let grads = FeatureAlignment.backward(record!, gradOutput: cotangent)
+        assertMatchesFiniteDifferences([("flow", full, grads.gradFlow), ("features1", f1, grads.gradFeatures1),
+                                        ("features2", f2, grads.gradFeatures2)], eps: 1e-2) {
+            let aligned = FeatureAlignment.align(full, features1: f1, features2: f2, iterations: iterations)
+            return (0..<aligned.count).reduce(0.0) { $0 + Double(aligned.data[$1]) * Double(cotangent.data[$1]) }
+        }
+    }
+
+    /// <boxMean(x), y> = <x, boxMeanBackward(y)> for random x, y, with windows wider than the image too.
+    func testBoxMeanBackwardIsItsAdjoint() {
+        for (h, w, window) in [(7, 9, 5), (4, 6, 11), (12, 5, 3)] {
+            let x = Tensor(shape: [2, 3, h, w], values: (0..<(6 * h * w)).map { sin(1.7 * Float($0)) })
+            let y = Tensor(shape: x.shape, values: (0..<(6 * h * w)).map { cos(0.3 * Float($0) + 0.5) })
+            let gradX = Tensor(shape: x.shape, repeating: 1)
+            boxMeanValidBackward(window: window, gradOutput: y, gradInput: gradX)
+            let boxed = boxMeanValidForward(x, window: window)
+            var left = 0.0, right = 0.0
+            for i in 0..<x.count {
+                left += Double(boxed.data[i]) * Double(y.data[i])
+                right += Double(x.data[i]) * Double(gradX.data[i] - 1)  // it accumulates onto the ones
+            }
+            XCTAssertEqual(left, right, accuracy: 1e-4 * max(1, abs(left)), "\(h)x\(w), window \(window)")
+        }
+    }
+
+    /// Relative to the expected tensor's largest magnitude, as the other gradient parity tests.
+    private func assertClose(_ actual: Tensor, _ expected: Tensor, _ name: String,
+                             file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(actual.shape, expected.shape, name, file: file, line: line)
+        var maxDiff: Float = 0, maxAbs: Float = 0
+        for i in 0..<min(actual.count, expected.count) {
+            maxDiff = max(maxDiff, abs(actual.data[i] - expected.data[i]))
+            maxAbs = max(maxAbs, abs(expected.data[i]))
+        }
+        XCTAssertGreaterThan(maxAbs, 0, "\(name) is zero in the fixture", file: file, line: line)
+        XCTAssertLessThanOrEqual(maxDiff, 1e-3 * maxAbs, "\(name): max difference \(maxDiff), max |value| \(maxAbs)",
+                                 file: file, line: line)
+    }
+}
