@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .alignment import ITERATIONS as ALIGNMENT_ITERATIONS, align_flow
 from .ops import backward_warp, resize_bilinear
 
 MASK_EPS = 1e-6
@@ -331,15 +332,30 @@ def variance_covariance_terms(feats1: List[torch.Tensor], feats2: List[torch.Ten
     return total, terms
 
 
-def flow_losses(model, img1: torch.Tensor, img2: torch.Tensor, cfg: LossConfig, return_outputs: bool = False):
+def aligned_output(output, feats_a: List[torch.Tensor], feats_b: List[torch.Tensor], iterations: int):
+    """(levels, full) with `full` replaced by the feature alignment's (alignment.py) on the level-1 features, as the
+    network's flow at inference; with 0 iterations `output` itself. Autograd carries the losses' gradient through it
+    into the decoder's full flow and both frames' level-1 features."""
+    if iterations == 0:
+        return output
+    levels, full = output
+    return levels, align_flow(full, feats_a[0], feats_b[0], iterations)
+
+
+def flow_losses(model, img1: torch.Tensor, img2: torch.Tensor, cfg: LossConfig, return_outputs: bool = False,
+                align_iterations: int = 0):
     """Frame pair [N,3,H,W] in [0,1], H and W multiples of 64 -> (weighted total, terms[, outputs]).
+
+    With `align_iterations` > 0 (`train.py --train-through-alignment`), the full-resolution flows of both directions
+    that the photometric and cycle terms (and the returned outputs) see are the aligned ones.
 
     Flow is estimated in both directions from features computed once per frame; photo/feature/smooth/cycle are
     the mean of the two directions. total = photo_weight * photo + feature + smooth_weight * smooth
     + cycle_weight * cycle + varcov (feature and varcov carry their per-level weights already).
     """
     feats1, feats2 = model.encode(img1), model.encode(img2)
-    out_fw, out_bw = model.flow(feats1, feats2), model.flow(feats2, feats1)
+    out_fw = aligned_output(model.flow(feats1, feats2), feats1, feats2, align_iterations)
+    out_bw = aligned_output(model.flow(feats2, feats1), feats2, feats1, align_iterations)
     fw = _direction_terms(model, img1, img2, feats1, feats2, out_fw, out_bw, cfg)
     bw = _direction_terms(model, img2, img1, feats2, feats1, out_bw, out_fw, cfg)
     terms = {k: (fw[k] + bw[k]) / 2 for k in fw}
@@ -382,12 +398,15 @@ def level_end_point_error(flow: torch.Tensor, target: torch.Tensor, level: int,
 
 def supervised_flow_losses(model, img1: torch.Tensor, img2: torch.Tensor, target: torch.Tensor,
                            level_weight: float = 0.0,
-                           mask: Optional[torch.Tensor] = None, epe_cap: float = 0.0) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+                           mask: Optional[torch.Tensor] = None, epe_cap: float = 0.0,
+                           align_iterations: int = 0) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
     """Supervised training on pairs with exact flow: the forward flow only (one decoder pass, not the two of
     `flow_losses`). total = supervised_epe + level_weight * level_epe, where level_epe is the mean over decoded
     levels of `level_end_point_error` (PWC-Net's multi-scale supervision: the coarse levels, which find the large
-    motions, get a direct signal instead of only what reaches them through the finer levels' warps)."""
-    levels, full = model.flow(model.encode(img1), model.encode(img2))
+    motions, get a direct signal instead of only what reaches them through the finer levels' warps). With
+    `align_iterations` > 0 the full-resolution EPE is the aligned flow's (as in `flow_losses`)."""
+    feats1, feats2 = model.encode(img1), model.encode(img2)
+    levels, full = aligned_output(model.flow(feats1, feats2), feats1, feats2, align_iterations)
     epe = end_point_error(full, target, mask, epe_cap)
     terms = {"supervised_epe": epe}
     total = epe

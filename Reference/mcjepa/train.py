@@ -34,6 +34,7 @@ import torch.nn as nn
 from .data import BatchedSyntheticPairs, MixedSampler, ShardPairs, SyntheticPairs, VideoPairs, find_files, VIDEO_EXTENSIONS
 from .losses import LossConfig, content_losses, end_point_error, flow_losses, supervised_flow_losses
 from .model import MCJEPA, ModelConfig, NUM_LEVELS, PRESETS, count_parameters, weights_metadata
+from .alignment import ITERATIONS as ALIGNMENT_ITERATIONS
 from .weights import load_file, save_file
 
 
@@ -45,8 +46,10 @@ class TrainStep(nn.Module):
     multi-scale term) when no self-supervised flow term is on and the batch has exact flow.
     """
 
-    def __init__(self, model: MCJEPA, loss_cfg: LossConfig, content_dense: float = 0.0, content_dense_nn: int = 0):
+    def __init__(self, model: MCJEPA, loss_cfg: LossConfig, content_dense: float = 0.0, content_dense_nn: int = 0,
+                 align_iterations: int = 0):
         super().__init__()
+        self.align_iterations = align_iterations
         self.model = model
         self.loss_cfg = loss_cfg
         self.content_dense = content_dense
@@ -75,7 +78,7 @@ class TrainStep(nn.Module):
     def _supervised_only(self, flow, supervised_weight: float, level_weight: float, terms) -> torch.Tensor:
         """Forward flow against the exact one: half the cost of the full flow pass."""
         loss, flow_terms = supervised_flow_losses(self.model, flow["f0"], flow["f1"], flow["flow"], level_weight,
-                                                  flow.get("flow_mask"), self.loss_cfg.epe_cap)
+                                                  flow.get("flow_mask"), self.loss_cfg.epe_cap, self.align_iterations)
         terms.update({k: v.detach() for k, v in flow_terms.items()})
         terms["synthetic_epe"] = terms.pop("supervised_epe")
         weighted = supervised_weight * loss
@@ -85,7 +88,8 @@ class TrainStep(nn.Module):
     def _full_flow(self, flow, supervised_weight: float, terms) -> torch.Tensor:
         """Both directions with every flow loss; on pairs with exact flow also the EPE (monitored, and supervised
         when `supervised_weight` > 0)."""
-        flow_total, flow_terms, outputs = flow_losses(self.model, flow["f0"], flow["f1"], self.loss_cfg, True)
+        flow_total, flow_terms, outputs = flow_losses(self.model, flow["f0"], flow["f1"], self.loss_cfg, True,
+                                                      self.align_iterations)
         terms.update({k: v.detach() for k, v in flow_terms.items()})
         terms["flow"] = flow_total.detach()
         if "flow" in flow:
@@ -195,6 +199,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--warmup", type=int, default=500, help="learning-rate warm-up steps")
     ap.add_argument("--clip", type=float, default=1.0, help="gradient norm clip (0 = off)")
     ap.add_argument("--supervised-weight", type=float, default=0.0, help="EPE weight on synthetic pairs")
+    ap.add_argument("--train-through-alignment", action="store_true",
+                    help="the flow losses and the supervised EPE see the full flow after the feature alignment "
+                         "(alignment.py), as at inference; gradients reach the decoder and the level-1 features")
     ap.add_argument("--supervised-level-weight", type=float, default=0.0,
                     help="weight of the multi-scale term (mean per-level EPE) when training supervised only")
     ap.add_argument("--synthetic-max-shift", type=float, default=12.0,
@@ -606,7 +613,8 @@ def main(argv=None) -> None:
             average = {n: t.to(device) for n, t in load_file(saved)[0].items()}
         else:
             average = {n: p.detach().clone() for n, p in model.named_parameters()}
-    step_module = TrainStep(model, loss_cfg, args.content_dense, args.content_dense_nn)
+    step_module = TrainStep(model, loss_cfg, args.content_dense, args.content_dense_nn,
+                            ALIGNMENT_ITERATIONS if args.train_through_alignment else 0)
     if distributed:
         # The decoder is idle during the content warm-up, hence find_unused_parameters.
         step_module = nn.parallel.DistributedDataParallel(

@@ -214,7 +214,7 @@ struct RefineBench: ParsableCommand {
 struct TrainBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "ms per training step of the flow batch against the same step in PyTorch; with --content-local-views (--content-dense), the step with its content batch, with multi-crop local views (the dense content loss) against without.")
+        abstract: "ms per training step of the flow batch against the same step in PyTorch; with --content-local-views (--content-dense), the step with its content batch, with multi-crop local views (the dense content loss) against without; with --train-through-alignment, the flow step with the losses on the aligned flow against without.")
     @Option(help: "Runs; the best is kept.") var reps = 5
     @Option(help: "Threads.") var threads = 2
     @Option(help: "Crop HxW.") var crop = Dimensions(argument: "256x320")!
@@ -228,6 +228,8 @@ struct TrainBench: ParsableCommand {
     var contentDense: Float = 0
     @Option(help: "Encoder level of the dense content loss.") var contentDenseLevel = ModelConfig.defaultLocalProjectorLevel
     @Option(help: "Feature-space (nearest-neighbour) pairs of the dense content loss kept per item and direction.") var contentDenseNn = 0
+    @Flag(help: "Also time the flow step with the losses on the aligned flow (train --train-through-alignment), interleaved with the step without, and print the ratio.")
+    var trainThroughAlignment = false
     @OptionGroup var modelOptions: BenchModelOptions
 
     func validate() throws {
@@ -244,6 +246,7 @@ struct TrainBench: ParsableCommand {
                                    denseNearest: max(0, contentDenseNn))
             : nil
         try trainBenchmark(reps: max(1, reps), threads: max(1, threads), crop: (crop.first, crop.second),
-                           batch: max(1, batch), preset: modelOptions.config, config: modelOptions.model, content: content)
+                           batch: max(1, batch), preset: modelOptions.config, config: modelOptions.model, content: content,
+                           throughAlignment: trainThroughAlignment)
     }
 }

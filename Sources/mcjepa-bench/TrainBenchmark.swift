@@ -13,7 +13,9 @@ import NN
 // views per item at s px, and prints the cost of the local views as a ratio of the two. With `--content-dense W
 // [--content-dense-level L]` likewise without and with the dense content loss (a local projector at level L on the
 // two global views, cells of overlapping boxes matched; `--content-dense-nn K` adds the feature-space pairs), on a
-// network with the projector.
+// network with the projector. With `--train-through-alignment` it also times the flow step whose losses see the
+// feature-aligned flow (`TrainerOptions.trainThroughAlignment`: the alignment's forward and backward in both
+// directions), interleaved with the plain step, and prints their ratio.
 
 private func pytorchTrainStepMilliseconds(preset: String, config: ModelConfig, threads: Int, crop: (Int, Int), batch: Int,
                                           reps: Int) -> Double? {
@@ -51,7 +53,7 @@ struct ContentBenchSettings {
 }
 
 func trainBenchmark(reps: Int, threads: Int, crop: (Int, Int), batch: Int, preset presetName: String,
-                    config: ModelConfig, content: ContentBenchSettings? = nil) throws {
+                    config: ModelConfig, content: ContentBenchSettings? = nil, throughAlignment: Bool = false) throws {
     setThreads(threads)
     // The dense loss's projector is a training head: the flow step's figure does not change with it.
     let model = MCJEPAModel(config: (content?.denseWeight ?? 0) > 0 ? config.withLocalProjector(level: content!.denseLevel) : config)
@@ -61,15 +63,23 @@ func trainBenchmark(reps: Int, threads: Int, crop: (Int, Int), batch: Int, prese
     let img1 = pseudoRandomTensor([batch, 3, crop.0, crop.1], seed: 1)
     let img2 = pseudoRandomTensor([batch, 3, crop.0, crop.1], seed: 2)
     let loss = LossConfig()
-    func step() {
+    func step(alignmentIterations: Int = 0) {
         model.parameters.zeroGradients()
-        model.flowLossesWithBackward(img1, img2, config: loss)
+        model.flowLossesWithBackward(img1, img2, config: loss, alignmentIterations: alignmentIterations)
         optimizer.update(parameters: specs.map { model.parameters[$0.name] }, gradients: specs.map { model.parameters.gradient($0.name) })
     }
-    let best = 1000 * bestSeconds(reps: reps, step)  // its warm-up run fills the allocator pools
+    let best = 1000 * bestSeconds(reps: reps) { step() }  // its warm-up run fills the allocator pools
     let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
     print("train step \(config) \(crop.0)x\(crop.1), batch \(batch), both directions, \(threads) threads, best of \(reps); load average \(load)")
     print(String(format: "  Swift:   %.1f ms/step (%.2f steps/s)", best, 1000 / best))
+    if throughAlignment {
+        // Interleaved: the alignment is a modest part of the step, within a shared machine's drift.
+        let iterations = FeatureAlignment.defaultIterations
+        let (without, with) = bestSecondsInterleaved(reps: reps, { step() }, { step(alignmentIterations: iterations) })
+        print(String(format: "  Swift:   %.1f ms/step without, %.1f ms/step through the alignment (%d iterations, both directions; interleaved)",
+                     1000 * without, 1000 * with, iterations))
+        print(String(format: "  ratio through / without the alignment: %.3f", with / without))
+    }
     if let content { contentStepBenchmark(content, model: model, optimizer: optimizer, img1: img1, img2: img2, reps: reps) }
     if let reference = pytorchTrainStepMilliseconds(preset: presetName, config: config, threads: threads, crop: crop, batch: batch, reps: reps) {
         print(String(format: "  PyTorch: %.1f ms/step (%.2f steps/s)", reference, 1000 / reference))

@@ -53,6 +53,8 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Largest scale change of a synthetic layer between the two frames, as a log factor (0.1 = x0.90 to x1.11).") var syntheticZoom: Float = 0.05
     @Option(help: "Motion blur on synthetic pairs: longest exposure as a fraction of the frame interval (0 = sharp, up to 1); each pair draws its own in [0, F].") var syntheticMotionBlur: Float = 0
     @Option(help: "Weight of the multi-scale term (per-level EPE) when training supervised only.") var supervisedLevelWeight: Float = 0
+    @Flag(help: "The flow losses and the supervised EPE see the network's flow at inference: the decoder's full flow after the feature alignment on the level-1 features (both directions); gradients reach the decoder and those features through it. synthetic_epe and eval_epe measure the aligned flow too.")
+    var trainThroughAlignment = false
     @Option(help: "Synthetic pairs (fixed, own seed) whose mean EPE is logged as eval_epe at each checkpoint.") var evalSynthetic = 0
     @Option(help: "Content-only steps before the flow losses switch on.") var contentWarmup = 1000
     @Option(help: "Step from which occlusion masks may apply.") var occlusionStart = 3000
@@ -208,6 +210,7 @@ struct TrainCommand: AsyncParsableCommand {
         options.trainOnly = trainOnly
         options.contentDense = contentDense
         options.contentDenseNearest = contentDenseNn
+        options.trainThroughAlignment = trainThroughAlignment
         do {
             let sources = try buildSources()
             let initial = try initWeights.map { try WeightsFile.load(path: $0) }

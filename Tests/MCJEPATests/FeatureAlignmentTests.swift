@@ -165,3 +165,84 @@ final class FeatureAlignmentBackwardTests: XCTestCase {
                                  file: file, line: line)
     }
 }
+
+/// Training through the alignment (`flowLossesWithBackward(alignmentIterations:)`, `train --train-through-alignment`)
+/// against autograd through Reference/mcjepa/losses.py's `flow_losses(align_iterations=3)` plus the aligned forward
+/// flow's end-point error.
+final class FeatureAlignmentTrainingTests: XCTestCase {
+    func testLossesAndParameterGradientsMatchPyTorch() throws {
+        let model = try ParityFixture.parityModel()
+        let fixture = try ParityFixture.alignmentTraining(), parity = try ParityFixture.parity()
+        let config = try LossConfig.fromJSON(try XCTUnwrap(fixture.metadata["loss_config"])).get()
+        let iterations = try XCTUnwrap(Int(fixture.metadata["alignment_iterations"] ?? ""))
+        let img1 = try parity.tensor("io.img1"), img2 = try parity.tensor("io.img2")
+        model.parameters.zeroGradients()
+        let (report, outputs) = model.flowLossesWithBackward(img1, img2, config: config, targetFlow: try fixture.tensor("io.target"),
+                                                             supervisedWeight: 1, alignmentIterations: iterations)
+        try fixture.assertMatches(outputs.forward.full, "io.flow_fw.full")
+        try fixture.assertMatches(outputs.backward.full, "io.flow_bw.full")
+        // A pixel this close to the occlusion threshold may flip under float32 rounding; none is in this fixture.
+        let margin = Float(fixture.metadata["mask_margin_min"] ?? "1") ?? 1
+        let expectedMask = try fixture.tensor("io.mask_fw.full")
+        let flips = (0..<expectedMask.count).filter { expectedMask.data[$0] != outputs.forwardMaskFull.data[$0] }.count
+        XCTAssertLessThanOrEqual(flips, margin < 1e-3 ? 1 : 0, "io.mask_fw.full: \(flips) pixels differ")
+        var terms = report.terms
+        terms["total"] = report.total
+        for name in fixture.tensors.keys.filter({ $0.hasPrefix("loss.") }).sorted() {
+            let key = String(name.dropFirst("loss.".count)), expected = try fixture.tensor(name).data[0]
+            let actual = try XCTUnwrap(terms[key], "Swift computes no term \(key)")
+            XCTAssertEqual(actual, expected, accuracy: 2e-4 * max(1, abs(expected)), "\(name): Swift \(actual), PyTorch \(expected)")
+        }
+        try fixture.assertParameterGradientsMatch(model)
+    }
+
+    /// The trainer's supervised-only pass (`supervisedFlowLossWithBackward`), its multi-scale term on.
+    func testSupervisedOnlyPassMatchesPyTorch() throws {
+        let model = try ParityFixture.parityModel()
+        let fixture = try ParityFixture.alignmentTraining(), parity = try ParityFixture.parity()
+        let iterations = try XCTUnwrap(Int(fixture.metadata["alignment_iterations"] ?? ""))
+        let levelWeight = try XCTUnwrap(Float(fixture.metadata["supervised_level_weight"] ?? ""))
+        model.parameters.zeroGradients()
+        let report = model.supervisedFlowLossWithBackward(try parity.tensor("io.img1"), try parity.tensor("io.img2"),
+                                                          target: try fixture.tensor("io.target"), levelWeight: levelWeight,
+                                                          alignmentIterations: iterations)
+        var terms = report.terms
+        terms["total"] = report.total
+        for name in fixture.tensors.keys.filter({ $0.hasPrefix("supervised.loss.") }).sorted() {
+            let key = String(name.dropFirst("supervised.loss.".count)), expected = try fixture.tensor(name).data[0]
+            let actual = try XCTUnwrap(terms[key], "Swift computes no term \(key)")
+            XCTAssertEqual(actual, expected, accuracy: 2e-4 * max(1, abs(expected)), "\(name): Swift \(actual), PyTorch \(expected)")
+        }
+        for spec in model.parameters.specs {
+            let expected = try fixture.tensor("supervised.grad.\(spec.name)"), actual = model.parameters.gradient(spec.name)
+            var maxDiff: Float = 0, maxAbs: Float = 0
+            for i in 0..<expected.count {
+                maxDiff = max(maxDiff, abs(actual.data[i] - expected.data[i]))
+                maxAbs = max(maxAbs, abs(expected.data[i]))
+            }
+            XCTAssertLessThanOrEqual(maxDiff, 1e-3 * maxAbs + 1e-6, "supervised.grad.\(spec.name): max difference \(maxDiff), max |grad| \(maxAbs)")
+        }
+    }
+
+    /// With 0 iterations nothing changes: the same report and the same gradients, bit for bit, as without the argument.
+    func testZeroIterationsAreTheDecoderFlowsTraining() throws {
+        let model = try ParityFixture.parityModel(), parity = try ParityFixture.parity()
+        let img1 = try parity.tensor("io.img1"), img2 = try parity.tensor("io.img2")
+        func gradients(_ pass: () -> LossReport) -> (LossReport, [[Float]]) {
+            model.parameters.zeroGradients()
+            let report = pass()
+            return (report, model.parameters.specs.map { model.parameters.gradient($0.name).array })
+        }
+        let (plain, plainGradients) = gradients { model.flowLossesWithBackward(img1, img2, config: LossConfig()).report }
+        let (zero, zeroGradients) = gradients {
+            model.flowLossesWithBackward(img1, img2, config: LossConfig(), alignmentIterations: 0).report
+        }
+        let (aligned, _) = gradients {
+            model.flowLossesWithBackward(img1, img2, config: LossConfig(), alignmentIterations: 3).report
+        }
+        XCTAssertEqual(zero.terms, plain.terms)
+        XCTAssertEqual(zero.total, plain.total)
+        XCTAssertTrue(zeroGradients == plainGradients, "0 alignment iterations changed a gradient")
+        XCTAssertNotEqual(aligned.terms["photo"], plain.terms["photo"], "the alignment changed nothing the losses see")
+    }
+}

@@ -42,6 +42,13 @@ struct ParityFixture {
         try ParityFixture(path: parityPath(variant), regenerate: "regenerate with: cd Reference && python3 -m mcjepa.export_fixtures")
     }
 
+    /// alignment_training_parity.safetensors: the flow losses and supervised EPE through the feature alignment
+    /// (tiny_parity's weights, frames and loss config): aligned flows, loss terms and PyTorch's parameter gradients.
+    static func alignmentTraining() throws -> ParityFixture {
+        try ParityFixture(path: fixturePath("alignment_training_parity"),
+                          regenerate: "regenerate with: cd Reference && python3 -m mcjepa.export_alignment_training_fixture")
+    }
+
     /// backward_parity.safetensors: cotangents for every model output and PyTorch's parameter gradients.
     static func backward() throws -> ParityFixture {
         try ParityFixture(path: fixturePath("backward_parity"),

@@ -12,14 +12,16 @@ extension MCJEPAModel {
     /// to its resolution, in full-resolution pixels (level values x 2^l). Accumulates `gradientScale` x d total /
     /// d parameters. Images [N,3,H,W] in [0,1], H and W multiples of 64; `target` [N,2,H,W] frame 1 -> 2; with
     /// `samples`, only the flagged items count (see `endPointError`). Gradients only as far as the `trainable` parts
-    /// need. `epeCap` > 0 truncates the full-resolution term per pixel (`LossConfig.epeCap`).
+    /// need. `epeCap` > 0 truncates the full-resolution term per pixel (`LossConfig.epeCap`). With
+    /// `alignmentIterations` > 0 the full-resolution term is the `FeatureAlignment`-aligned flow's.
     @discardableResult
     public func supervisedFlowLossWithBackward(_ img1: Tensor, _ img2: Tensor, target: Tensor, levelWeight: Float = 0,
                                                epeCap: Float = 0, gradientScale: Float = 1, samples: [Bool]? = nil,
-                                               trainable: TrainableParts = .all) -> LossReport {
+                                               trainable: TrainableParts = .all, alignmentIterations: Int = 0) -> LossReport {
         precondition(target.shape == [img1.n, 2, img1.h, img1.w], "supervised flow: target \(target.shape) for images \(img1.shape)")
         let t1 = encodeForTraining(img1), t2 = encodeForTraining(img2)
-        let trace = flowForTraining(t1.features, t2.features)
+        let decoded = flowForTraining(t1.features, t2.features)
+        let (trace, alignment) = alignedForTraining(decoded, t1.features, t2.features, iterations: alignmentIterations)
         var report = LossReport()
         let (epe, gradFull) = endPointError(trace.full, target, samples: samples, cap: epeCap)
         scaleInPlace(gradFull, gradientScale)
@@ -39,8 +41,13 @@ extension MCJEPAModel {
             report.terms["level_epe"] = sum / Float(trace.levels.count)
             report.total += perLevel * sum
         }
-        let fromFlow = backwardFlow(trace, gradLevels: gradLevels, gradFull: gradFull, trainable: trainable)
+        let through = alignment.map { FeatureAlignment.backward($0, gradOutput: gradFull) }
+        var fromFlow = backwardFlow(decoded, gradLevels: gradLevels, gradFull: through?.gradFlow ?? gradFull,
+                                    trainable: trainable)
         guard trainable.encoder else { return report }
+        let level = FeatureAlignment.level - 1
+        fromFlow.feats1[level] = sumGradients([fromFlow.feats1[level], through?.gradFeatures1])
+        fromFlow.feats2[level] = sumGradients([fromFlow.feats2[level], through?.gradFeatures2])
         backwardEncoder(t1, gradFeatures: fromFlow.feats1)
         backwardEncoder(t2, gradFeatures: fromFlow.feats2)
         return report

@@ -47,15 +47,19 @@ extension MCJEPAModel {
     /// `gradientScale` x d total / d parameters. `targetFlow` (frame 1 -> 2, [N,2,H,W]) adds
     /// `supervisedWeight` x mean end-point error of the forward flow (synthetic pairs with exact flow), over the
     /// items flagged in `targetSamples` (all when nil). Gradients are computed only as far as the `trainable`
-    /// parts need (the values do not depend on it).
+    /// parts need (the values do not depend on it). With `alignmentIterations` > 0 the full-resolution flows of both
+    /// directions that the losses see are `FeatureAlignment`'s, as at inference (`alignedForTraining`).
     @discardableResult
     public func flowLossesWithBackward(_ img1: Tensor, _ img2: Tensor, config: LossConfig, gradientScale: Float = 1,
                                        targetFlow: Tensor? = nil, supervisedWeight: Float = 0,
-                                       targetSamples: [Bool]? = nil, trainable: TrainableParts = .all)
+                                       targetSamples: [Bool]? = nil, trainable: TrainableParts = .all,
+                                       alignmentIterations: Int = 0)
         -> (report: LossReport, outputs: FlowPassOutputs) {
         let t1 = encodeForTraining(img1), t2 = encodeForTraining(img2)
         let f1 = t1.features, f2 = t2.features
-        let fw = flowForTraining(f1, f2), bw = flowForTraining(f2, f1)
+        let decodedFw = flowForTraining(f1, f2), decodedBw = flowForTraining(f2, f1)
+        let (fw, alignFw) = alignedForTraining(decodedFw, f1, f2, iterations: alignmentIterations)
+        let (bw, alignBw) = alignedForTraining(decodedBw, f2, f1, iterations: alignmentIterations)
         var report = LossReport()
 
         let (termsFw, gradFw, maskFull, maskLevels, margin) = directionTerms(img1, img2, f1, f2, fw, bw, config)
@@ -98,8 +102,13 @@ extension MCJEPAModel {
         }
         scaleInPlace(dFullFw, half); scaleInPlace(dFullBw, half)
         for g in gradFw.levelsAB + gradBw.levelsAB { scaleInPlace(g, half) }
-        let fromFw = backwardFlow(fw, gradLevels: gradFw.levelsAB, gradFull: dFullFw, trainable: trainable)
-        let fromBw = backwardFlow(bw, gradLevels: gradBw.levelsAB, gradFull: dFullBw, trainable: trainable)
+        // Through the alignment (when on) to the decoder's full flows and the level-1 features of both frames.
+        let throughFw = alignFw.map { FeatureAlignment.backward($0, gradOutput: dFullFw) }
+        let throughBw = alignBw.map { FeatureAlignment.backward($0, gradOutput: dFullBw) }
+        let fromFw = backwardFlow(decodedFw, gradLevels: gradFw.levelsAB, gradFull: throughFw?.gradFlow ?? dFullFw,
+                                  trainable: trainable)
+        let fromBw = backwardFlow(decodedBw, gradLevels: gradBw.levelsAB, gradFull: throughBw?.gradFlow ?? dFullBw,
+                                  trainable: trainable)
         let outputs = FlowPassOutputs(features1: f1, features2: f2, forward: fw, backward: bw,
                                       forwardMaskFull: maskFull, forwardMaskLevels: maskLevels, maskMargin: margin)
         guard trainable.encoder else { return (report, outputs) }
@@ -109,6 +118,9 @@ extension MCJEPAModel {
             featureGrad2[l] = sumGradients([featureGrad2[l], fromFw.feats2[l], fromBw.feats1[l],
                                             scaled(gradFw.featsB[l], half), scaled(gradBw.featsA[l], half)])
         }
+        let level = FeatureAlignment.level - 1
+        featureGrad1[level] = sumGradients([featureGrad1[level], throughFw?.gradFeatures1, throughBw?.gradFeatures2])
+        featureGrad2[level] = sumGradients([featureGrad2[level], throughFw?.gradFeatures2, throughBw?.gradFeatures1])
         backwardEncoder(t1, gradFeatures: featureGrad1)
         backwardEncoder(t2, gradFeatures: featureGrad2)
         return (report, outputs)
@@ -176,6 +188,17 @@ extension MCJEPAModel {
             backwardEncoder(trace, gradFeatures: grads)
         }
         return report
+    }
+
+    /// `trace` with its full-resolution flow replaced by `FeatureAlignment`'s on the two frames' level-1 features, and
+    /// the alignment's record for its backward; with 0 iterations `trace` itself and no record.
+    func alignedForTraining(_ trace: DecoderTrace, _ featsA: [Tensor], _ featsB: [Tensor], iterations: Int)
+        -> (trace: DecoderTrace, record: FeatureAlignment.Record?) {
+        guard iterations > 0 else { return (trace, nil) }
+        let level = FeatureAlignment.level - 1
+        let (aligned, record) = FeatureAlignment.align(trace.full, features1: featsA[level], features2: featsB[level],
+                                                       iterations: iterations, recording: true)
+        return (DecoderTrace(levels: trace.levels, full: aligned, record: trace.record), record)
     }
 
     /// One direction a -> b (`_direction_terms`): values, and gradients of the unweighted-by-1/2 direction total

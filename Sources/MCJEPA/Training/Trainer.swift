@@ -38,6 +38,14 @@ public struct TrainerOptions {
     /// Parameter-name prefixes of the only parameters updated (empty: every parameter). The others keep their values
     /// bit for bit, and the backward pass stops where no gradient reaches a trained one (`TrainableParts`).
     public var trainOnly: [String] = []
+    /// The full-resolution flows that the flow losses and the supervised EPE see (both directions), and the
+    /// monitored `synthetic_epe` and `eval_epe`, are the network's flow at inference: the decoder's after
+    /// `FeatureAlignment` (its default iterations). Gradients flow back through the alignment into the decoder's
+    /// full flow and both frames' level-1 features, so the decoder and those features adapt to it. Off: the
+    /// decoder's flow, as before, bit for bit.
+    public var trainThroughAlignment = false
+    /// The alignment iterations a training pass runs (0 when `trainThroughAlignment` is off).
+    public var alignmentIterations: Int { trainThroughAlignment ? FeatureAlignment.defaultIterations : 0 }
 
     public init() {}
 }
@@ -118,10 +126,17 @@ public final class Trainer {
         var total: Float = 0
         for batch in evaluationBatches {
             guard let target = batch.flow else { continue }
-            total += endPointError(model.flow(model.encode(batch.first), model.encode(batch.second)).full, target,
-                                   samples: batch.flowSamples).value
+            total += endPointError(monitoredFlow(of: model, batch), target, samples: batch.flowSamples).value
         }
         return total / Float(evaluationBatches.count)
+    }
+
+    /// The forward full-resolution flow the losses see (aligned with `trainThroughAlignment`), for monitoring.
+    private func monitoredFlow(of model: MCJEPAModel, _ batch: FlowBatch) -> Tensor {
+        let f1 = model.encode(batch.first), f2 = model.encode(batch.second)
+        let level = FeatureAlignment.level - 1
+        return FeatureAlignment.align(model.flow(f1, f2).full, features1: f1[level], features2: f2[level],
+                                      iterations: options.alignmentIterations)
     }
 
     /// Per-element learning-rate multipliers by parameter name (`newWeightLearningRateScales`); parameters without
@@ -170,7 +185,8 @@ public final class Trainer {
             let report = model.supervisedFlowLossWithBackward(batch.first, batch.second, target: target,
                                                               levelWeight: options.supervisedLevelWeight,
                                                               epeCap: loss.epeCap, gradientScale: options.supervisedWeight,
-                                                              samples: batch.flowSamples, trainable: trainable)
+                                                              samples: batch.flowSamples, trainable: trainable,
+                                                              alignmentIterations: options.alignmentIterations)
             terms.merge(report.terms) { _, new in new }
             terms["synthetic_epe"] = terms.removeValue(forKey: "supervised_epe")
             terms["flow"] = options.supervisedWeight * report.total
@@ -178,14 +194,14 @@ public final class Trainer {
         } else if let batch = flowBatch {
             let (flow, _) = model.flowLossesWithBackward(batch.first, batch.second, config: loss, targetFlow: batch.flow,
                                                          supervisedWeight: options.supervisedWeight,
-                                                         targetSamples: batch.flowSamples, trainable: trainable)
+                                                         targetSamples: batch.flowSamples, trainable: trainable,
+                                                         alignmentIterations: options.alignmentIterations)
             terms.merge(flow.terms) { _, new in new }
             terms["flow"] = flow.total
             total += flow.total
             if let target = batch.flow, terms["supervised_epe"] == nil {
                 // Monitoring only: EPE of the forward flow on synthetic pairs without supervision.
-                terms["synthetic_epe"] = endPointError(model.flow(model.encode(batch.first), model.encode(batch.second)).full, target,
-                                                       samples: batch.flowSamples).value
+                terms["synthetic_epe"] = endPointError(monitoredFlow(of: model, batch), target, samples: batch.flowSamples).value
             } else if let epe = terms.removeValue(forKey: "supervised_epe") {
                 terms["synthetic_epe"] = epe
             }
