@@ -163,6 +163,34 @@ final class TrainCommandTests: TemporaryFolderTestCase {
         XCTAssertEqual(try WeightsFile.load(path: file("warm/model.safetensors")).model.config.localProjectorLevel, 4)
     }
 
+    /// `--train-through-alignment`: finite flow losses on the aligned flow, a resumed run equal to the uninterrupted
+    /// one, and a log that differs from the plain run's only once the flow losses switch on (step 1 is content only).
+    func testTrainThroughAlignmentLogsFiniteLossesAndResumes() throws {
+        let tool = try commandLineTool()
+        let option = ["--train-through-alignment"]
+        let full = file("full"), split = file("split"), plain = file("plain")
+        let run = try runProcess(tool, trainArguments(full) + option)
+        XCTAssertEqual(run.status, 0, run.err)
+        let log = try records("\(full)/log.jsonl")
+        XCTAssertEqual(log.map { $0["step"] }, [1, 2, 3, 4])
+        for record in log.dropFirst() {
+            for key in ["flow", "photo", "cycle", "feature", "total"] {
+                XCTAssertTrue(try XCTUnwrap(record[key], "log lacks \(key)").isFinite, "\(key) in \(record)")
+            }
+        }
+        XCTAssertEqual(try runProcess(tool, trainArguments(split) + option + ["--stop-at", "2"]).status, 0)
+        let resumed = try runProcess(tool, trainArguments(split) + option + ["--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.err)
+        XCTAssertEqual(try records("\(split)/log.jsonl"), log, "resumed run's log differs from the uninterrupted run's")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(split)/model.safetensors")),
+                       try Data(contentsOf: URL(fileURLWithPath: "\(full)/model.safetensors")), "weights differ after resume")
+
+        XCTAssertEqual(try runProcess(tool, trainArguments(plain, steps: 2)).status, 0)
+        let plainLog = try records("\(plain)/log.jsonl")
+        XCTAssertEqual(plainLog[0], log[0], "the content-only step changed")
+        XCTAssertNotEqual(plainLog[1]["photo"], log[1]["photo"], "the photometric loss did not see the aligned flow")
+    }
+
     func testTrainsOnPreprocessedShards() throws {
         let tool = try commandLineTool()
         let shards = file("shards"), out = file("run")
