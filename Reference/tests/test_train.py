@@ -313,3 +313,19 @@ def test_new_weights_lr_scale_speeds_up_only_the_tensors_init_lacks_and_resumes(
     assert 7e-3 < further < 11e-3
     resumed = one_step(tmp_path / "fast", "10", "--steps", "2", "--resume")
     assert "resumed from step-0000001" in resumed.stdout
+
+
+def test_train_through_alignment_changes_only_the_flow_steps_and_resumes(tmp_path):
+    _photos(tmp_path)
+    common = ["--synthetic", str(tmp_path), "--ckpt-every", "3", *SMALL]
+    plain = _run_train(*common, "--out", str(tmp_path / "plain"), "--steps", "3")
+    aligned = _run_train(*common, "--out", str(tmp_path / "aligned"), "--steps", "3", "--train-through-alignment")
+    assert plain.returncode == 0 and aligned.returncode == 0, aligned.stderr
+    read = lambda run: [json.loads(line) for line in (tmp_path / run / "log.jsonl").read_text().splitlines()]
+    plain_log, aligned_log = read("plain"), read("aligned")
+    drop = lambda r: {k: v for k, v in r.items() if k not in ("time", "steps_per_s")}
+    assert drop(plain_log[0]) == drop(aligned_log[0])  # content only: the option changes nothing there
+    assert np.isfinite(aligned_log[2]["photo"]) and aligned_log[2]["photo"] != plain_log[2]["photo"]
+    resumed = _run_train(*common, "--out", str(tmp_path / "aligned"), "--steps", "4", "--resume", "--train-through-alignment")
+    assert resumed.returncode == 0, resumed.stderr
+    assert np.isfinite(read("aligned")[-1]["total"])
