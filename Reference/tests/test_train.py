@@ -285,7 +285,6 @@ def test_content_dense_starts_a_local_projector_fresh_from_a_file_without_one(tm
     assert bad.returncode == 2 and "--content-dense-level needs --content-dense" in bad.stderr
 
 
-
 def test_new_weights_lr_scale_speeds_up_only_the_tensors_init_lacks_and_resumes(tmp_path):
     """AdamW's first step moves every element with a gradient by about lr: by lr x K for the fresh local projector,
     by lr for the encoder --init carries; a resume with the same command keeps the groups."""
