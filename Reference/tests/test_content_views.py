@@ -213,3 +213,13 @@ def test_training_with_temporal_positives_and_local_views_logs_the_local_term(tm
     records = [json.loads(line) for line in open(tmp_path / "run" / "log.jsonl")]
     assert len(records) == 2 and all("vicreg_inv_local" in r and "dense_inv_nn" in r for r in records)
     assert "photo" in records[1]
+
+
+def test_batch_benchmark_times_a_training_commands_batches(tmp_path):
+    _photos(tmp_path)
+    run = subprocess.run([sys.executable, "-m", "mcjepa.bench_batches", "--repeats", "1", "--", "--synthetic",
+                          str(tmp_path), "--crop", "64x64", "--content-size", "128", "--content-batch", "2",
+                          "--batch", "1", "--content-local-views", "2"],
+                         cwd=REFERENCE, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "content batch 2:" in run.stdout and "steps/s per worker" in run.stdout

@@ -13,7 +13,9 @@
 # Only the random streams differ from the Swift run's. Videos are read as Swift reads them: at most 640 px on the longer
 # side, the first 300 frames of each; a local projector INIT lacks (stage 47's has none) learns at 10x the rate
 # (--new-weights-lr-scale 10). No pair is made on the GPU: with
-# --data the batches come from the numpy sources in WORKERS processes (--synthetic-on-device needs no --data).
+# --data the batches come from the numpy sources in WORKERS processes (--synthetic-on-device needs no --data). One
+# worker made a step's batches in 4.8 s on the 2-core dev machine (`python3 -m mcjepa.bench_batches -- FLAGS`), so
+# 14 workers bound the rate near 3 steps/s there; the probe measures the real rate.
 set -u -o pipefail
 out=$1 init=$(realpath "$2") seconds=$3
 shift 3
