@@ -11,8 +11,9 @@ import NN
 /// Each iteration, at level 1 (the full-size flow averaged over 2x2 blocks, in level-1 pixels):
 /// r = warp(f2, flow) - f1; gx, gy the central differences of warp(f2, flow) (0 on the border); m = 1 where p + flow(p)
 /// falls inside frame 2's grid, else 0; A = box(m sum_c [gx gx, gx gy; gx gy, gy gy]) + damping C I,
-/// b = box(m sum_c [gx r, gy r]) over a `window`-wide window of the valid pixels; flow += clamp(-A^-1 b, +-maxStep). The correction (flow - start) goes back to full
-/// size (`upsampleFlow`) and is added to the decoder's flow, so the decoder's motion edges stay.
+/// b = box(m sum_c [gx r, gy r]) over a `window`-wide window of the valid pixels; flow += clamp(-A^-1 b, +-maxStep).
+/// The correction (flow - start) goes back to full size (`upsampleFlow`) and is added to the decoder's flow, so the
+/// decoder's motion edges stay.
 /// Training runs it only with `TrainerOptions.trainThroughAlignment` (`backward` is its exact gradient).
 public enum FeatureAlignment {
     /// The encoder level whose features it aligns (stride 2).
