@@ -9,7 +9,7 @@
 # VIDEOS (default ../shared/data/videos), TEXTURES (../shared/data/textures), BATCH (8), CONTENT_BATCH (16), LR (3e-5),
 # WARMUP (100), WORKERS (14), PROBE_STEPS (100) override the defaults; extra flags come last and win. OUT ends with
 # model.safetensors, the last step's moving average of the weights (as the Swift trainer's), which the Swift tool
-# loads (`--weights OUT/model.safetensors`).
+# loads (`--model OUT/model.safetensors`).
 # Only the random streams differ from the Swift run's. Videos are read as Swift reads them: at most 640 px on the longer
 # side, the first 300 frames of each; a local projector INIT lacks (stage 47's has none) learns at 10x the rate
 # (--new-weights-lr-scale 10). No pair is made on the GPU: with
