@@ -50,17 +50,10 @@ final class DenseVICRegTests: XCTestCase {
         XCTAssertEqual(found, matches(expected))
     }
 
-    /// [rows, width] values in [-scale, scale): a small spread keeps every feature's std below 1, off the variance
-    /// hinge's kink.
-    func embeddings(_ rows: Int, _ width: Int, seed: UInt64, scale: Float = 0.4) -> Tensor {
-        var rng = SplitMix64(seed: seed)
-        return Tensor(shape: [rows, width], values: (0..<(rows * width)).map { _ in scale * (2 * rng.uniform() - 1) })
-    }
-
     func testGradientsWithRespectToBothViewsEmbeddingsMatchFiniteDifferences() {
         var config = LossConfig()
         config.vicregInv = 2; config.vicregVar = 3; config.vicregCov = 5
-        let a = embeddings(32, 4, seed: 5), b = embeddings(32, 4, seed: 6)
+        let a = smallEmbeddings(32, 4, seed: 5), b = smallEmbeddings(32, 4, seed: 6)
         let boxes = (ViewBox(x: 0, y: 0, width: 32, height: 32, flipped: false),
                      ViewBox(x: 8, y: 4, width: 40, height: 40, flipped: true))
         let found = denseCellMatches(firstBoxes: [boxes.0, boxes.1], secondBoxes: [boxes.1, boxes.0], sameFrame: [true, true],
@@ -97,7 +90,7 @@ final class DenseVICRegTests: XCTestCase {
 
     /// Without pairs the invariance is 0 and only variance and covariance pull.
     func testWithoutMatchesTheInvarianceIsZero() {
-        let a = embeddings(8, 3, seed: 1), b = embeddings(8, 3, seed: 2)
+        let a = smallEmbeddings(8, 3, seed: 1), b = smallEmbeddings(8, 3, seed: 2)
         let (terms, _) = denseVICRegTerms(a, b, matches: [], config: LossConfig())
         XCTAssertEqual(terms.invariance, 0)
         XCTAssertEqual(terms.pairs, 0)

@@ -7,18 +7,11 @@ import XCTest
 /// the two-view loss bit for bit; with them its gradients match finite differences, on the embeddings and through
 /// the model's one pass over the local views.
 final class MultiViewVICRegTests: XCTestCase {
-    /// [rows, width] values in [-scale, scale): a small spread keeps every feature's std below 1, away from the
-    /// variance hinge's kink, where finite differences are not the derivative.
-    func embeddings(_ rows: Int, _ width: Int, seed: UInt64, scale: Float = 0.4) -> Tensor {
-        var rng = SplitMix64(seed: seed)
-        return Tensor(shape: [rows, width], values: (0..<(rows * width)).map { _ in scale * (2 * rng.uniform() - 1) })
-    }
-
     func testWithoutLocalViewsTheLossAndItsGradientsAreTwoViewVICRegBitForBit() {
         var config = LossConfig()
         config.vicregInv = 3; config.vicregVar = 7; config.vicregCov = 0.5
         for seed: UInt64 in 1...3 {
-            let a = embeddings(6, 5, seed: seed), b = embeddings(6, 5, seed: seed + 10)
+            let a = smallEmbeddings(6, 5, seed: seed), b = smallEmbeddings(6, 5, seed: seed + 10)
             let (pair, pairTotal) = vicregTerms(a, b, config: config)
             let (multi, multiTotal) = vicregMultiViewTerms(a, b, locals: [], config: config)
             XCTAssertEqual(multiTotal.bitPattern, pairTotal.bitPattern)
@@ -36,7 +29,7 @@ final class MultiViewVICRegTests: XCTestCase {
     func testGradientsMatchFiniteDifferences() {
         var config = LossConfig()
         config.vicregInv = 2; config.vicregVar = 3; config.vicregCov = 5
-        let views = (0..<5).map { embeddings(5, 4, seed: 20 + UInt64($0)) }
+        let views = (0..<5).map { smallEmbeddings(5, 4, seed: 20 + UInt64($0)) }
         func total() -> Float {
             vicregMultiViewTerms(views[0], views[1], locals: Array(views[2...]), config: config).total
         }

@@ -48,6 +48,13 @@ func sineTexture(side: Int) -> FrameImage {
     return FrameImage(width: side, height: side, planar: planar)
 }
 
+/// [rows, width] VICReg embeddings with values in [-scale, scale): a small spread keeps every feature's std below 1,
+/// away from the variance hinge's kink, where finite differences are not the derivative.
+func smallEmbeddings(_ rows: Int, _ width: Int, seed: UInt64, scale: Float = 0.4) -> Tensor {
+    var rng = SplitMix64(seed: seed)
+    return Tensor(shape: [rows, width], values: (0..<(rows * width)).map { _ in scale * (2 * rng.uniform() - 1) })
+}
+
 /// Checks each analytic gradient of `checked` (name, the input it is taken with respect to, dL/d(input)) against
 /// finite differences of `loss`, on about 40 elements per input.
 ///

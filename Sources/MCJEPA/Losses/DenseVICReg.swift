@@ -123,14 +123,9 @@ public func denseVICRegTerms(_ first: Tensor, _ second: Tensor, matches: [CellMa
         return Float(squares / Double(pairs.count * D))
     }
     let located = invariance(matches), nearest = invariance(nearestMatches)
-    let ta = transposed(first), tb = transposed(second)
-    let (va, gva) = varianceLoss(samples: ta), (vb, gvb) = varianceLoss(samples: tb)
-    let (ca, gca) = covarianceLoss(samples: ta), (cb, gcb) = covarianceLoss(samples: tb)
-    let ga = Tensor(shape: ta.shape), gb = Tensor(shape: tb.shape)
-    accumulate(ga, gva, scale: config.vicregVar / 2); accumulate(ga, gca, scale: config.vicregCov)
-    accumulate(gb, gvb, scale: config.vicregVar / 2); accumulate(gb, gcb, scale: config.vicregCov)
-    accumulate(gradFirst, transposed(ga)); accumulate(gradSecond, transposed(gb))
-    let terms = DenseVICRegTerms(invariance: located, variance: (va + vb) / 2, covariance: ca + cb,
+    let (variance, covariance) = twoViewVarianceCovariance(first, second, config: config, gradA: gradFirst,
+                                                           gradB: gradSecond)
+    let terms = DenseVICRegTerms(invariance: located, variance: variance, covariance: covariance,
                                  invarianceNearest: nearest, pairs: matches.count, gradFirst: gradFirst, gradSecond: gradSecond)
     let total = config.vicregInv * (terms.invariance + terms.invarianceNearest) + config.vicregVar * terms.variance
         + config.vicregCov * terms.covariance

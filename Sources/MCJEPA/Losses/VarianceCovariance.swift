@@ -109,6 +109,22 @@ public struct VICRegTerms {
     public var gradA: Tensor, gradB: Tensor
 }
 
+/// VICReg's variance (mean of the two views') and covariance (sum) terms of two views' embeddings [B, D], with the
+/// gradients of their weighted share of the total (vicregVar x variance + vicregCov x covariance) added to `gradA` and
+/// `gradB` ([B, D]).
+func twoViewVarianceCovariance(_ za: Tensor, _ zb: Tensor, config: LossConfig, gradA: Tensor,
+                               gradB: Tensor) -> (variance: Float, covariance: Float) {
+    let ta = transposed(za), tb = transposed(zb)
+    let (va, gva) = varianceLoss(samples: ta), (vb, gvb) = varianceLoss(samples: tb)
+    let (ca, gca) = covarianceLoss(samples: ta), (cb, gcb) = covarianceLoss(samples: tb)
+    // Gradients of the weighted total, back in [B, D] layout.
+    let ga = Tensor(shape: ta.shape), gb = Tensor(shape: tb.shape)
+    accumulate(ga, gva, scale: config.vicregVar / 2); accumulate(ga, gca, scale: config.vicregCov)
+    accumulate(gb, gvb, scale: config.vicregVar / 2); accumulate(gb, gcb, scale: config.vicregCov)
+    accumulate(gradA, transposed(ga)); accumulate(gradB, transposed(gb))
+    return ((va + vb) / 2, ca + cb)
+}
+
 public func vicregTerms(_ za: Tensor, _ zb: Tensor, config: LossConfig) -> (terms: VICRegTerms, total: Float) {
     precondition(za.shape == zb.shape && za.rank == 2, "vicreg: embeddings \(za.shape) and \(zb.shape)")
     let count = za.count
@@ -121,15 +137,8 @@ public func vicregTerms(_ za: Tensor, _ zb: Tensor, config: LossConfig) -> (term
         gradA.data[i] = g
         gradB.data[i] = -g
     }
-    let ta = transposed(za), tb = transposed(zb)
-    let (va, gva) = varianceLoss(samples: ta), (vb, gvb) = varianceLoss(samples: tb)
-    let (ca, gca) = covarianceLoss(samples: ta), (cb, gcb) = covarianceLoss(samples: tb)
-    // Gradients of the weighted total, back in [B, D] layout.
-    let ga = Tensor(shape: ta.shape), gb = Tensor(shape: tb.shape)
-    accumulate(ga, gva, scale: config.vicregVar / 2); accumulate(ga, gca, scale: config.vicregCov)
-    accumulate(gb, gvb, scale: config.vicregVar / 2); accumulate(gb, gcb, scale: config.vicregCov)
-    accumulate(gradA, transposed(ga)); accumulate(gradB, transposed(gb))
-    let terms = VICRegTerms(invariance: Float(mse / Double(count)), variance: (va + vb) / 2, covariance: ca + cb,
+    let (variance, covariance) = twoViewVarianceCovariance(za, zb, config: config, gradA: gradA, gradB: gradB)
+    let terms = VICRegTerms(invariance: Float(mse / Double(count)), variance: variance, covariance: covariance,
                             gradA: gradA, gradB: gradB)
     let total = config.vicregInv * terms.invariance + config.vicregVar * terms.variance + config.vicregCov * terms.covariance
     return (terms, total)
