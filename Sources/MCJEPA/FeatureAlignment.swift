@@ -92,8 +92,26 @@ public enum FeatureAlignment {
     /// avg_pool2d(flow, 2) / 2: the flow at level 1, in level-1 pixels.
     static func halfSizeMean(_ full: Tensor) -> Tensor {
         let mean = avgPool2dForward(full, kernel: 2)
-        for i in 0..<mean.count { mean.data[i] *= 0.5 }
+        scaleInPlace(mean, 0.5)
         return mean
+    }
+
+    /// Whether level-1 pixel (x, y) moved by (u, v) samples inside the [0, width-1] x [0, height-1] grid.
+    @inline(__always)
+    static func samplesInside(x: Int, y: Int, u: Float, v: Float, width: Int, height: Int) -> Bool {
+        let (sx, sy) = (Float(x) + u, Float(y) + v)
+        return sx >= 0 && sx <= Float(width - 1) && sy >= 0 && sy <= Float(height - 1)
+    }
+
+    /// The unclamped step -A^-1 b of one pixel from its box-averaged sums (`sums[k * plane]`: gx gx, gy gy, gx gy,
+    /// gx r, gy r), with A's damped entries and determinant, which the backward needs too.
+    @inline(__always)
+    static func solve(_ sums: UnsafeMutablePointer<Float>, plane: Int, diagonal: Float)
+        -> (step: (du: Float, dv: Float), sxx: Float, syy: Float, sxy: Float, det: Float) {
+        let sxx = sums[0] + diagonal, syy = sums[plane] + diagonal, sxy = sums[2 * plane]
+        let bx = sums[3 * plane], by = sums[4 * plane]
+        let det = sxx * syy - sxy * sxy  // > 0: the damping makes A positive definite
+        return ((-(syy * bx - sxy * by) / det, -(sxx * by - sxy * bx) / det), sxx, syy, sxy, det)
     }
 
     /// One Gauss-Newton step on `flow` ([N, 2, h, w], level-1 pixels), in place. Returns frame 2's warped features
@@ -114,8 +132,7 @@ public enum FeatureAlignment {
                 let u = flow.data + item * 2 * plane + y * w, v = u + plane
                 for x in 0..<w {
                     // Where the sample falls outside frame 2's grid the warp read zeros, not features: no say.
-                    let (sx, sy) = (Float(x) + u[x], Float(y) + v[x])
-                    guard sx >= 0 && sx <= Float(w - 1) && sy >= 0 && sy <= Float(h - 1) else {
+                    guard samplesInside(x: x, y: y, u: u[x], v: v[x], width: w, height: h) else {
                         for k in 0..<5 { s[k * plane + x] = 0 }
                         continue
                     }
@@ -138,11 +155,7 @@ public enum FeatureAlignment {
         for item in 0..<n {
             let s = boxed.data + item * 5 * plane, u = flow.data + item * 2 * plane, v = u + plane
             for i in 0..<plane {
-                let sxx = s[i] + diagonal, syy = s[plane + i] + diagonal, sxy = s[2 * plane + i]
-                let bx = s[3 * plane + i], by = s[4 * plane + i]
-                let det = sxx * syy - sxy * sxy  // > 0: the damping makes A positive definite
-                let du = -(syy * bx - sxy * by) / det
-                let dv = -(sxx * by - sxy * bx) / det
+                let (du, dv) = solve(s + i, plane: plane, diagonal: diagonal).step
                 u[i] += min(max(du, -maxStep), maxStep)
                 v[i] += min(max(dv, -maxStep), maxStep)
             }
@@ -163,10 +176,7 @@ public enum FeatureAlignment {
             let s = boxed.data + item * 5 * plane, g = gradBoxed.data + item * 5 * plane
             let gu = gradNext.data + item * 2 * plane, gv = gu + plane
             for i in 0..<plane {
-                let sxx = s[i] + diagonal, syy = s[plane + i] + diagonal, sxy = s[2 * plane + i]
-                let bx = s[3 * plane + i], by = s[4 * plane + i]
-                let det = sxx * syy - sxy * sxy
-                let du = -(syy * bx - sxy * by) / det, dv = -(sxx * by - sxy * bx) / det
+                let ((du, dv), sxx, syy, sxy, det) = solve(s + i, plane: plane, diagonal: diagonal)
                 // torch's clamp passes the gradient within [-maxStep, maxStep], bounds included.
                 let pu: Float = abs(du) <= maxStep ? gu[i] : 0, pv: Float = abs(dv) <= maxStep ? gv[i] : 0
                 let eu = -(syy * pu - sxy * pv) / det, ev = -(sxx * pv - sxy * pu) / det
@@ -190,8 +200,7 @@ public enum FeatureAlignment {
                 let hasRows = y > 0 && y < h - 1
                 let u = flow.data + item * 2 * plane + y * w, v = u + plane
                 for x in 0..<w {
-                    let (sx, sy) = (Float(x) + u[x], Float(y) + v[x])
-                    guard sx >= 0 && sx <= Float(w - 1) && sy >= 0 && sy <= Float(h - 1) else { continue }
+                    guard samplesInside(x: x, y: y, u: u[x], v: v[x], width: w, height: h) else { continue }
                     let (gxx, gyy, gxy, gxr, gyr) = (s[x], s[plane + x], s[2 * plane + x], s[3 * plane + x], s[4 * plane + x])
                     let hasColumns = x > 0 && x < w - 1
                     for ch in 0..<c {

@@ -4,6 +4,22 @@ import FlowRefinement
 import XCTest
 @testable import MCJEPA
 
+/// Level-1 features [1, c, h, w] of two frames of a smooth scene, frame 2's moved by (du, dv) level-1 pixels: frame 2
+/// at p + d shows frame 1 at p.
+private func translatedScene(channels c: Int, height h: Int, width w: Int, du: Float, dv: Float,
+                             _ texture: (Int, Float, Float) -> Float) -> (Tensor, Tensor) {
+    let f1 = Tensor(shape: [1, c, h, w]), f2 = Tensor(shape: [1, c, h, w])
+    for ch in 0..<c {
+        for y in 0..<h {
+            for x in 0..<w {
+                f1.data[(ch * h + y) * w + x] = texture(ch, Float(x), Float(y))
+                f2.data[(ch * h + y) * w + x] = texture(ch, Float(x) - du, Float(y) - dv)
+            }
+        }
+    }
+    return (f1, f2)
+}
+
 /// The feature alignment (`FeatureAlignment`): PyTorch parity, its box mean, and what it must do on a scene whose
 /// motion is known.
 final class FeatureAlignmentTests: XCTestCase {
@@ -61,16 +77,7 @@ final class FeatureAlignmentTests: XCTestCase {
         func texture(_ ch: Int, _ x: Float, _ y: Float) -> Float {
             sin(0.45 * x + 1.3 * Float(ch)) + cos(0.37 * y - 0.8 * Float(ch)) + 0.5 * sin(0.21 * (x + y) + Float(ch))
         }
-        let f1 = Tensor(shape: [1, c, h, w]), f2 = Tensor(shape: [1, c, h, w])
-        for ch in 0..<c {
-            for y in 0..<h {
-                for x in 0..<w {
-                    f1.data[(ch * h + y) * w + x] = texture(ch, Float(x), Float(y))
-                    // frame 2 at p + d shows frame 1 at p
-                    f2.data[(ch * h + y) * w + x] = texture(ch, Float(x) - du, Float(y) - dv)
-                }
-            }
-        }
+        let (f1, f2) = translatedScene(channels: c, height: h, width: w, du: du, dv: dv, texture)
         let full = Tensor(shape: [1, 2, 2 * h, 2 * w])
         let (truthU, truthV) = (2 * du, 2 * dv), offset: Float = 0.8
         for i in 0..<(4 * h * w) { full.data[i] = truthU + offset; full.data[4 * h * w + i] = truthV - offset }
@@ -112,15 +119,7 @@ final class FeatureAlignmentBackwardTests: XCTestCase {
         func texture(_ ch: Int, _ x: Float, _ y: Float) -> Float {
             sin(0.7 * x + 1.1 * Float(ch)) + cos(0.6 * y - 0.9 * Float(ch)) + 0.3 * sin(0.5 * (x - y) + Float(ch))
         }
-        let f1 = Tensor(shape: [1, c, h, w]), f2 = Tensor(shape: [1, c, h, w])
-        for ch in 0..<c {
-            for y in 0..<h {
-                for x in 0..<w {
-                    f1.data[(ch * h + y) * w + x] = texture(ch, Float(x), Float(y))
-                    f2.data[(ch * h + y) * w + x] = texture(ch, Float(x) - 0.35, Float(y) + 0.2)
-                }
-            }
-        }
+        let (f1, f2) = translatedScene(channels: c, height: h, width: w, du: 0.35, dv: -0.2, texture)
         let full = Tensor(shape: [1, 2, 2 * h, 2 * w], values: (0..<(8 * h * w)).map { i in
             (i < 4 * h * w ? 0.5 : -0.3) + 0.2 * sin(0.37 * Float(i)) })
         let cotangent = Tensor(shape: full.shape, values: (0..<full.count).map { cos(0.91 * Float($0)) })
