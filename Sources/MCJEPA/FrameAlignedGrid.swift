@@ -20,11 +20,17 @@ extension FrameFeatures {
     /// bilinearly at its centre's position in the map. Where the positions land on cells (no shrinking, or a
     /// shrink factor that keeps them whole, and padding a multiple of the level's stride) the values are the
     /// map's own, shifted by the padding.
-    /// - Parameter stride: the grid's stride in frame pixels; default 2^level times the shrink factor (the
-    ///   network's own cell size in the frame). A fixed stride suits callers that need one for frames of any size.
-    public func frameAligned(level: Int, stride fixedStride: Int? = nil) -> FrameAlignedGrid {
+    /// - Parameters:
+    ///   - stride: the grid's stride in frame pixels; default 2^level times the shrink factor (the network's own
+    ///     cell size in the frame). A fixed stride suits callers that need one for frames of any size.
+    ///   - samplesPerCell: n > 1 averages n x n samples per cell, at the centres of its n x n equal sub-cells,
+    ///     instead of one at its centre: a level finer than the grid by a factor n (a stride-4 level on a
+    ///     stride-8 grid: n = 2) then gives each cell the mean of the n x n map cells it covers (an area average,
+    ///     exact where the positions land on cells), where a single sample would read only the middle ones.
+    public func frameAligned(level: Int, stride fixedStride: Int? = nil, samplesPerCell: Int = 1) -> FrameAlignedGrid {
         precondition((1...pyramid.count).contains(level), "level \(level) is not in 1...\(pyramid.count)")
         precondition(fixedStride.map { $0 >= 1 } ?? true, "stride must be positive")
+        precondition(samplesPerCell >= 1, "samplesPerCell must be positive")
         let tensor = pyramid[level - 1]
         let (channels, mapHeight, mapWidth) = (tensor.c, tensor.h, tensor.w)
         let levelStride = Double(1 << level)
@@ -33,28 +39,39 @@ extension FrameFeatures {
         let stride = fixedStride ?? max(1, Int((levelStride * max(scaleX, scaleY)).rounded()))
         let gridWidth = (width + stride - 1) / stride, gridHeight = (height + stride - 1) / stride
 
-        /// A grid cell's centre -> (lower tap, upper tap, weight of the upper) along one axis of the map.
-        func taps(cell: Int, scale: Double, padding: Int, size: Int) -> (Int, Int, Float) {
-            let framePosition = (Double(cell) + 0.5) * Double(stride)
+        /// Sample `sample` of a grid cell (its centre when samplesPerCell is 1) -> (lower tap, upper tap, weight of
+        /// the upper) along one axis of the map.
+        func taps(cell: Int, sample: Int, scale: Double, padding: Int, size: Int) -> (Int, Int, Float) {
+            let framePosition = (Double(cell) + (Double(sample) + 0.5) / Double(samplesPerCell)) * Double(stride)
             let paddedPosition = framePosition / scale + Double(padding)
             let position = min(max(paddedPosition / levelStride - 0.5, 0), Double(size - 1))
             let lower = Int(position)
             return (lower, min(lower + 1, size - 1), Float(position - Double(lower)))
         }
-        let columns = (0..<gridWidth).map { taps(cell: $0, scale: scaleX, padding: padder.left, size: mapWidth) }
-        let rows = (0..<gridHeight).map { taps(cell: $0, scale: scaleY, padding: padder.top, size: mapHeight) }
+        let columnSamples = (0..<samplesPerCell).map { sample in
+            (0..<gridWidth).map { taps(cell: $0, sample: sample, scale: scaleX, padding: padder.left, size: mapWidth) }
+        }
+        let rowSamples = (0..<samplesPerCell).map { sample in
+            (0..<gridHeight).map { taps(cell: $0, sample: sample, scale: scaleY, padding: padder.top, size: mapHeight) }
+        }
 
         var values = [Float](repeating: 0, count: channels * gridHeight * gridWidth)
         let plane = mapHeight * mapWidth, gridPlane = gridHeight * gridWidth
-        for c in 0..<channels {
-            let map = tensor.data + c * plane
-            for (gy, (y0, y1, wy)) in rows.enumerated() {
-                for (gx, (x0, x1, wx)) in columns.enumerated() {
-                    let top = map[y0 * mapWidth + x0] * (1 - wx) + map[y0 * mapWidth + x1] * wx
-                    let bottom = map[y1 * mapWidth + x0] * (1 - wx) + map[y1 * mapWidth + x1] * wx
-                    values[c * gridPlane + gy * gridWidth + gx] = top * (1 - wy) + bottom * wy
+        for (rows, columns) in rowSamples.flatMap({ rows in columnSamples.map { (rows, $0) } }) {
+            for c in 0..<channels {
+                let map = tensor.data + c * plane
+                for (gy, (y0, y1, wy)) in rows.enumerated() {
+                    for (gx, (x0, x1, wx)) in columns.enumerated() {
+                        let top = map[y0 * mapWidth + x0] * (1 - wx) + map[y0 * mapWidth + x1] * wx
+                        let bottom = map[y1 * mapWidth + x0] * (1 - wx) + map[y1 * mapWidth + x1] * wx
+                        values[c * gridPlane + gy * gridWidth + gx] += top * (1 - wy) + bottom * wy
+                    }
                 }
             }
+        }
+        if samplesPerCell > 1 {
+            let share = 1 / Float(samplesPerCell * samplesPerCell)
+            for i in values.indices { values[i] *= share }
         }
         return FrameAlignedGrid(channels: channels, height: gridHeight, width: gridWidth, stride: stride, values: values)
     }

@@ -22,7 +22,8 @@ public enum PropagationMethod: String, CaseIterable, Sendable {
 /// caller) and serve both the affinity and, paired with the previous frame's, the flow in both directions.
 public final class ModelObjectPropagation {
     public let estimator: FlowEstimator
-    public let level: Int
+    /// The encoder levels the affinity's model features are made of, and their grid.
+    public let levels: FeatureLevels
     public let method: PropagationMethod
     /// What the affinity compares: `appearance` for flow-guided, always the features for `.features` (DINO's
     /// protocol is the measure of the model's features, so nothing else enters it).
@@ -36,19 +37,19 @@ public final class ModelObjectPropagation {
     /// Starts from the first frame's features, its pixels (packed RGB, for a colour appearance) and its mask
     /// (object ids per pixel).
     /// - Throws: `SegmentationError` when the mask or the frame does not fit the frame's size.
-    public init(estimator: FlowEstimator, level: Int, method: PropagationMethod,
+    public init(estimator: FlowEstimator, levels: FeatureLevels, method: PropagationMethod,
                 appearance: PropagationAppearance = .default, fusion: FlowGuidedPropagation.Fusion = .default,
                 firstFeatures: FrameFeatures, firstRGB: [UInt8], firstMask: [UInt8], width: Int, height: Int) throws {
         guard firstRGB.count == width * height * 3 else {
             throw SegmentationError(file: "", reason: "first frame holds \(firstRGB.count / 3) pixels, expected \(width)x\(height)")
         }
         self.estimator = estimator
-        self.level = level
+        self.levels = levels
         self.method = method
         self.appearance = method == .features ? .features : appearance
         self.fusion = fusion
         previous = firstFeatures
-        let (maps, stride) = self.appearance.cues(firstFeatures, level: level, rgb: firstRGB)
+        let (maps, stride) = self.appearance.cues(firstFeatures, levels: levels, rgb: firstRGB)
         let affinity = LabelPropagation.Configuration(stride: stride)
         switch method {
         case .flowGuided:
@@ -69,7 +70,7 @@ public final class ModelObjectPropagation {
             throw SegmentationError(file: "", reason: "frame holds \(rgb.count / 3) pixels, expected \(features.width)x\(features.height)")
         }
         defer { previous = features }
-        if let featureOnly { return try featureOnly.propagate(appearance.cues(features, level: level, rgb: rgb).maps[0]) }
+        if let featureOnly { return try featureOnly.propagate(appearance.cues(features, levels: levels, rgb: rgb).maps[0]) }
         // The two flows need only the two frames, the affinity only this frame's descriptor: the three run side
         // by side, so each one's serial stretches (the network's coarse levels, DIS's set-up, the descriptor and
         // the affinity's upsampling) leave the other core to the others. Each job writes its own variable, read
@@ -77,14 +78,14 @@ public final class ModelObjectPropagation {
         nonisolated(unsafe) var backward: FlowField?, forward: FlowField?
         nonisolated(unsafe) var appearanceMaps: Result<FlowGuidedPropagation.Appearance, Error>?
         nonisolated(unsafe) let (estimator, previous, features, flowGuided) = (estimator, previous, features, flowGuided!)
-        let (appearance, level) = (appearance, level)
+        let (appearance, levels) = (appearance, levels)
         DispatchQueue.concurrentPerform(iterations: 3) { job in
             switch job {
             case 0: backward = estimator.flow(from: features, to: previous)
             case 1: forward = estimator.flow(from: previous, to: features)
             default:
                 appearanceMaps = Result {
-                    try flowGuided.appearance(appearance.cues(features, level: level, rgb: rgb).maps)
+                    try flowGuided.appearance(appearance.cues(features, levels: levels, rgb: rgb).maps)
                 }
             }
         }
@@ -95,12 +96,12 @@ public final class ModelObjectPropagation {
 extension DAVISEvaluation.PredictionSource {
     /// `eval vos` without `--pred`: each sequence segmented as `propagate` segments a video, one frame at a time
     /// (the evaluation runs one sequence at a time, so the estimator is never used by two at once).
-    public static func model(_ estimator: FlowEstimator, level: Int, method: PropagationMethod,
+    public static func model(_ estimator: FlowEstimator, levels: FeatureLevels, method: PropagationMethod,
                              appearance: PropagationAppearance = .default,
                              fusion: FlowGuidedPropagation.Fusion = .default, name: String) -> Self {
         nonisolated(unsafe) let estimator = estimator
         return .segmenter(name: name) { first, mask in
-            let propagation = try ModelObjectPropagation(estimator: estimator, level: level, method: method,
+            let propagation = try ModelObjectPropagation(estimator: estimator, levels: levels, method: method,
                                                          appearance: appearance, fusion: fusion,
                                                          firstFeatures: estimator.features(FrameImage(first)),
                                                          firstRGB: first.rgb, firstMask: mask.labels,

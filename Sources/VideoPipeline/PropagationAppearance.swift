@@ -26,11 +26,11 @@ public enum PropagationAppearance: String, CaseIterable, Sendable {
     /// What `propagate` and `eval vos` use unless told otherwise.
     public static let `default`: PropagationAppearance = .features
 
-    /// A frame's descriptor maps (one per appearance cue, all on the frame-aligned grid of encoder level
-    /// `level`), and that grid's stride in frame pixels. `rgb` is the frame, packed RGB at its full size
-    /// (`features.width` x `features.height`).
-    public func cues(_ features: FrameFeatures, level: Int, rgb: [UInt8]) -> (maps: [FeatureMap], stride: Int) {
-        let model = frameAlignedFeatures(features, level: level)
+    /// A frame's descriptor maps (one per appearance cue, all on the frame-aligned grid of `levels.grid`; the
+    /// model's part is made of `levels`), and that grid's stride in frame pixels. `rgb` is the frame, packed RGB
+    /// at its full size (`features.width` x `features.height`).
+    public func cues(_ features: FrameFeatures, levels: FeatureLevels, rgb: [UInt8]) -> (maps: [FeatureMap], stride: Int) {
+        let model = levels.map(features)
         if self == .features { return ([model.map], model.stride) }
         // The grid's stride is at least 2 (level >= 1, frames are only ever shrunk for the network), as the
         // quadrants need; the colour map has ceil(size / stride) cells per side, the frame-aligned grid's count.

@@ -9,7 +9,8 @@ struct VOSBench: ParsableCommand {
             Runs the built `mcjepa-video eval vos DAVIS_ROOT --json` (swift build -c release first) once per \
             method: --pred colour-propagation, the non-learned peer, then the model with --method flow-guided \
             and each --appearance of --appearances (features, colour patches, both), and --method features \
-            (DINO's protocol), in the same run. For each: frames (all frames of all sequences, the given first \
+            (DINO's protocol), in the same run; each --levels L,L,... (repeatable) adds flow-guided with the \
+            default appearance and --method features, both with those levels joined. For each: frames (all frames of all sequences, the given first \
             ones included), wall seconds, frames/s, the CPU seconds of the process, J&F and each sequence's J&F. \
             On a shared machine the wall time depends on the neighbours; frames per CPU-second times the thread \
             count bounds what the machine would give alone (parts of the work run on one thread).
@@ -18,6 +19,8 @@ struct VOSBench: ParsableCommand {
     @Option(help: "Threads for the model (--threads of eval vos).") var threads = 2
     @Option(help: "The --appearance values of flow-guided propagation to run, comma-separated; APPEARANCE:FUSION also sets --fusion (e.g. features:confidence).")
     var appearances = "features,colour,both"
+    @Option(help: "A --levels value of eval vos (e.g. 2,3,4), run with flow-guided and with --method features; repeatable.")
+    var levels: [String] = []
 
     func run() throws {
         let tool = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -33,6 +36,10 @@ struct VOSBench: ParsableCommand {
         }
         let runs: [(String, [String])] = [("colour-propagation (peer)", ["--pred", "colour-propagation"])] + flowGuided
             + [("model, features (DINO protocol)", ["--method", "features", "--threads", "\(threads)"])]
+            + levels.flatMap { set in
+                [("model, flow-guided, --levels \(set)", ["--method", "flow-guided", "--levels", set, "--threads", "\(threads)"]),
+                 ("model, features (DINO protocol), --levels \(set)", ["--method", "features", "--levels", set, "--threads", "\(threads)"])]
+            }
         var peerRate: Double?
         print("eval vos on \(davisRoot) (\(threads) threads)")
         for (name, arguments) in runs {

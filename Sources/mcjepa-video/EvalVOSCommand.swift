@@ -32,7 +32,8 @@ struct EvalVOSCommand: AsyncParsableCommand {
             --method features is feature \
             affinity alone (DINO's protocol, what papers report; --appearance does not apply). \
             Features are level --level of the encoder pyramid (default 3, stride 8), resampled onto a grid \
-            aligned with the frame (the network sees a padded, with --max-side also shrunk, frame).
+            aligned with the frame (the network sees a padded, with --max-side also shrunk, frame); --levels 2,3,4 \
+            joins several levels on --level's grid, each weighing the same in the affinity.
             """)
 
     @Argument(help: "The DAVIS-layout folder.")
@@ -44,8 +45,7 @@ struct EvalVOSCommand: AsyncParsableCommand {
     @Flag(help: "Print the report as JSON (J and F in 0...1) instead of a table.")
     var json = false
 
-    @Option(help: "Without --pred: the encoder pyramid level whose features are propagated (1...6, stride 2^level).")
-    var level = 3
+    @OptionGroup var featureLevels: FeatureLevelOptions
 
     @OptionGroup var propagation: PropagationOptions
 
@@ -59,8 +59,8 @@ struct EvalVOSCommand: AsyncParsableCommand {
         if pred != nil && propagation.fusion != nil {
             throw ValidationError("--fusion applies only without --pred")
         }
-        guard (1...ModelConfig.levelCount).contains(level) else {
-            throw ValidationError("--level must be in 1...\(ModelConfig.levelCount)")
+        if pred != nil && featureLevels.levels != nil {
+            throw ValidationError("--levels applies only without --pred")
         }
     }
 
@@ -72,10 +72,11 @@ struct EvalVOSCommand: AsyncParsableCommand {
             var settings = [method.rawValue]
             if method == .flowGuided { settings.append("appearance \(appearance.rawValue)") }
             if method == .flowGuided && fusion != .default { settings.append("fusion \(fusion.rawValue)") }
-            settings.append("level \(level)")
+            let levels = featureLevels.resolved
+            settings.append(levels.description)
             if let maxSide = modelOptions.maxSide { settings.append("max side \(maxSide)") }
             let name = "model \(modelOptions.model ?? "built-in") (\(settings.joined(separator: ", ")))"
-            source = .model(try modelOptions.estimator(refinement: method.refinement), level: level, method: method,
+            source = .model(try modelOptions.estimator(refinement: method.refinement), levels: levels, method: method,
                             appearance: appearance, fusion: fusion, name: name)
         case "first-mask": source = .firstMask
         case "colour-propagation":

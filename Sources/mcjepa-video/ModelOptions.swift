@@ -69,3 +69,45 @@ struct PropagationOptions: ParsableArguments {
     /// The fusion that runs (flow-guided only).
     var resolvedFusion: FlowGuidedPropagation.Fusion { fusion ?? .default }
 }
+
+/// `--level` and `--levels` of `propagate` and `eval vos`: which encoder levels the affinity's model features are
+/// made of, on whose grid.
+struct FeatureLevelOptions: ParsableArguments {
+    @Option(help: "Encoder pyramid level whose features are propagated (1...6, stride 2^level); with --levels, the level whose grid they share.")
+    var level = 3
+    @Option(help: ArgumentHelp("Several encoder levels joined per cell on --level's grid, comma-separated (e.g. 2,3,4): finer ones area-averaged, coarser ones upsampled bilinearly, each scaled to unit length and weighing the same in the affinity (default: --level alone).",
+                               valueName: "L,L,..."))
+    var levels: String?
+
+    func validate() throws {
+        guard (1...ModelConfig.levelCount).contains(level) else {
+            throw ValidationError("--level must be in 1...\(ModelConfig.levelCount)")
+        }
+        _ = try listedLevels()
+    }
+
+    /// The levels of --levels, as typed; nil without it.
+    func listedLevels() throws -> [Int]? {
+        guard let levels else { return nil }
+        let range = 1...ModelConfig.levelCount
+        let entries = levels.split(separator: ",", omittingEmptySubsequences: false)
+            .map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !entries.isEmpty, entries.allSatisfy({ $0 != nil }) else {
+            throw ValidationError("--levels must be comma-separated levels in \(range.lowerBound)...\(range.upperBound) (e.g. 2,3,4), got '\(levels)'")
+        }
+        let list = entries.compactMap { $0 }
+        if let outside = list.first(where: { !range.contains($0) }) {
+            throw ValidationError("--levels: level \(outside) is not in \(range.lowerBound)...\(range.upperBound)")
+        }
+        if let twice = list.first(where: { level in list.filter { $0 == level }.count > 1 }) {
+            throw ValidationError("--levels names level \(twice) twice")
+        }
+        return list
+    }
+
+    /// What runs (after `validate()`): --levels on --level's grid, else --level alone.
+    var resolved: FeatureLevels {
+        guard let list = try? listedLevels() else { return .single(level) }
+        return FeatureLevels(grid: level, levels: list)
+    }
+}

@@ -22,7 +22,8 @@ struct PropagateCommand: AsyncParsableCommand {
             that affinity compares: the model's features (default), colour patches (the mean colour of each \
             cell's quadrants), or both with equal weight (a neighbour must match on both). --method features: \
             feature propagation alone, DINO's protocol. Features are level --level of the encoder's pyramid \
-            (stride 2^level; the default 3 is stride 8). Masks are written as DAVIS palette PNGs DIR/%06d.png, one per \
+            (stride 2^level; the default 3 is stride 8); --levels 2,3,4 joins several levels on --level's grid \
+            (each level's vector scaled to unit length per cell, each weighing the same in the cosine). Masks are written as DAVIS palette PNGs DIR/%06d.png, one per \
             frame (frame 0 is the given mask), with the object ids of --mask; DIR defaults to INPUT_BASENAME.masks \
             next to the input and is written under a temporary name, renamed when complete. --video draws the \
             masks over the frames at the input's timestamps. INPUT may be a folder of frames (.jpg/.png in name \
@@ -36,23 +37,18 @@ struct PropagateCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Output folder for the masks (default: INPUT_BASENAME.masks next to the input).")
     var output: String?
     @Option(help: "Also write the masks drawn over the video to this path (e.g. out.mp4).") var video: String?
-    @Option(help: "Encoder pyramid level whose features are propagated (1...6, stride 2^level).") var level = 3
+    @OptionGroup var featureLevels: FeatureLevelOptions
     @OptionGroup var propagationOptions: PropagationOptions
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var reporting: ReportingOptions
     @OptionGroup var overwriteOption: OverwriteOption
-
-    func validate() throws {
-        guard (1...ModelConfig.levelCount).contains(level) else {
-            throw ValidationError("--level must be in 1...\(ModelConfig.levelCount)")
-        }
-    }
 
     func run() async throws {
         let firstMask = try DAVISMasks.read(path: mask)
         let reporter = reporting.reporter()
         let (method, appearance, fusion) = (propagationOptions.method, propagationOptions.resolvedAppearance,
                                             propagationOptions.resolvedFusion)
+        let levels = featureLevels.resolved
         let estimator = try modelOptions.estimator(refinement: method.refinement, verbose: reporting.verbose, reporter: reporter)
         var job = MaskVideoJob(source: try input.frameInput(), decode: input.decodeOptions(threads: modelOptions.threads),
                                outputFolder: output ?? input.defaultOutputFolder(suffix: "masks"), video: video,
@@ -65,7 +61,7 @@ struct PropagateCommand: AsyncParsableCommand {
                 guard frame.width == firstMask.width, frame.height == firstMask.height else {
                     throw VideoPipelineError(path: mask, reason: "the mask is \(firstMask.width)x\(firstMask.height), the video \(frame.width)x\(frame.height)")
                 }
-                propagation = try ModelObjectPropagation(estimator: estimator, level: level, method: method,
+                propagation = try ModelObjectPropagation(estimator: estimator, levels: levels, method: method,
                                                          appearance: appearance, fusion: fusion, firstFeatures: features,
                                                          firstRGB: frame.rgb, firstMask: firstMask.labels,
                                                          width: frame.width, height: frame.height)

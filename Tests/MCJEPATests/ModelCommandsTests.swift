@@ -223,6 +223,73 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
         XCTAssertEqual(unknown.status, 2, unknown.err)
     }
 
+    /// `--levels`, end to end: several encoder levels joined run on a real clip and on a DAVIS folder, reach the
+    /// propagation (DINO's protocol scores differently than with level 3 alone), are named in the report, write
+    /// the masks `eval vos` scores; `--levels 3` is `--level 3`; a bad list is a one-line usage error.
+    func testPropagateAndEvalVOSTakeSeveralLevels() throws {
+        let tool = try commandLineTool()
+        let (model, _) = try savedTestModel()
+        var first = [UInt8](repeating: 0, count: 320 * 240)
+        for y in 60..<180 { for x in 40..<200 { first[y * 320 + x] = 2 } }
+        let mask = file("first.png")
+        try writeLabelPNG(LabelImage(width: 320, height: 240, labels: first, palette: [UInt8](repeating: 0, count: 768)), path: mask)
+        let clipMasks = file("clip-masks")
+        let clip = try runProcess(tool, ["propagate", sample, "--mask", mask, "-o", clipMasks, "--model", model,
+                                         "--max-side", "64", "--duration", "0.3", "--levels", "2,3,4"])
+        XCTAssertEqual(clip.status, 0, clip.err)
+        let names = try FileManager.default.contentsOfDirectory(atPath: clipMasks).sorted()
+        XCTAssertGreaterThan(names.count, 2)
+        XCTAssertEqual(try labels("\(clipMasks)/\(names[0])").labels, first)
+        let last = try labels("\(clipMasks)/\(names.last!)")
+        XCTAssertEqual([last.width, last.height], [320, 240])
+        XCTAssertTrue(Set(last.labels).isSubset(of: [0, 2]) && last.labels.contains(2), "the object survives")
+
+        let root = try makeSyntheticDAVIS()
+        func evaluate(_ arguments: [String]) throws -> (name: String?, j: Double) {
+            let result = try runProcess(tool, ["eval", "vos", root, "--model", model, "--json"] + arguments)
+            XCTAssertEqual(result.status, 0, result.err)
+            let report = try jsonReport(result.out)
+            return (report["prediction"] as? String, try XCTUnwrap(report["j"] as? Double))
+        }
+        let joined = try evaluate(["--levels", "4,2,3"])
+        XCTAssertEqual(joined.name, "model \(model) (flow-guided, appearance features, levels 2+3+4 on level 3's grid)")
+        XCTAssertGreaterThan(joined.j, 0.8, "the flow carries the square")
+        let dinoJoined = try evaluate(["--method", "features", "--levels", "2,3,4"])
+        XCTAssertEqual(dinoJoined.name, "model \(model) (features, levels 2+3+4 on level 3's grid)")
+        let dinoSingle = try evaluate(["--method", "features"])
+        XCTAssertNotEqual(dinoJoined.j, dinoSingle.j, "the levels reach the affinity")
+        let dinoListed = try evaluate(["--method", "features", "--levels", "3"])
+        XCTAssertEqual(dinoListed.name, "model \(model) (features, level 3)")
+        XCTAssertEqual(dinoListed.j, dinoSingle.j, "--levels 3 is --level 3")
+
+        let pred = file("pred")
+        let propagated = try runProcess(tool, ["propagate", "\(root)/JPEGImages/480p/square", "--mask",
+                                               "\(root)/Annotations/480p/square/00000.png", "-o", "\(pred)/square",
+                                               "--model", model, "--levels", "2,3,4"])
+        XCTAssertEqual(propagated.status, 0, propagated.err)
+        let fromFiles = try runProcess(tool, ["eval", "vos", root, "--pred", pred, "--json"])
+        XCTAssertEqual(try XCTUnwrap(try jsonReport(fromFiles.out)["j"] as? Double), joined.j, accuracy: 1e-12)
+
+        for (levels, message) in [("2,x", "--levels must be comma-separated levels in 1...6 (e.g. 2,3,4), got '2,x'"),
+                                  ("", "--levels must be comma-separated levels in 1...6 (e.g. 2,3,4), got ''"),
+                                  ("2,,4", "--levels must be comma-separated levels in 1...6 (e.g. 2,3,4), got '2,,4'"),
+                                  ("0,3", "--levels: level 0 is not in 1...6"),
+                                  ("3,7", "--levels: level 7 is not in 1...6"),
+                                  ("3,2,3", "--levels names level 3 twice")] {
+            for command in [["propagate", "\(root)/JPEGImages/480p/square", "--mask", "\(root)/Annotations/480p/square/00000.png",
+                             "-o", file("bad"), "--model", model], ["eval", "vos", root, "--model", model]] {
+                let result = try runProcess(tool, command + ["--levels", levels])
+                XCTAssertEqual(result.status, 2, "\(levels): \(result.err)")
+                XCTAssertTrue(result.err.contains(message), result.err)
+                XCTAssertEqual(result.err.split(separator: "\n").count, 1, result.err)
+            }
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: file("bad")), "no output on a usage error")
+        let withPred = try runProcess(tool, ["eval", "vos", root, "--pred", pred, "--levels", "2,3"])
+        XCTAssertEqual(withPred.status, 2)
+        XCTAssertTrue(withPred.err.contains("--levels applies only without --pred"), withPred.err)
+    }
+
     func testEvalFlowWithAModelScoresASyntheticSetAndReportsTheTime() throws {
         let tool = try commandLineTool()
         let (model, _) = try savedTestModel()

@@ -28,16 +28,16 @@ final class PropagationAppearanceTests: XCTestCase {
     func test_features_is_the_models_level_and_colour_the_colour_patches_on_the_same_grid() throws {
         let (rgb, features, width, height) = frame()
         let model = frameAlignedFeatures(features, level: 3)
-        let (featureMaps, featureStride) = PropagationAppearance.features.cues(features, level: 3, rgb: rgb)
+        let (featureMaps, featureStride) = PropagationAppearance.features.cues(features, levels: .single(3), rgb: rgb)
         let featureMap = try XCTUnwrap(featureMaps.first)
         XCTAssertEqual(featureMaps.count, 1)
         XCTAssertEqual(featureStride, 8)
         XCTAssertEqual(featureMap.values, model.map.values, "--appearance features is the old propagation's input")
-        let (colourMaps, colourStride) = PropagationAppearance.colour.cues(features, level: 3, rgb: rgb)
+        let (colourMaps, colourStride) = PropagationAppearance.colour.cues(features, levels: .single(3), rgb: rgb)
         let colourMap = try XCTUnwrap(colourMaps.first)
         XCTAssertEqual(colourMaps.count, 1)
         // separate: the same two maps as two cues.
-        let (separate, separateStride) = PropagationAppearance.separate.cues(features, level: 3, rgb: rgb)
+        let (separate, separateStride) = PropagationAppearance.separate.cues(features, levels: .single(3), rgb: rgb)
         XCTAssertEqual(separateStride, 8)
         XCTAssertEqual(separate.map(\.values), [featureMap.values, colourMap.values])
         XCTAssertEqual(colourStride, 8)
@@ -50,7 +50,7 @@ final class PropagationAppearanceTests: XCTestCase {
         let (rgb, features, width, height) = frame()
         let model = frameAlignedFeatures(features, level: 3).map
         let colour = ColourPatchFeatures.features(rgb: rgb, width: width, height: height, stride: 8)
-        let (joined, stride) = PropagationAppearance.both.cues(features, level: 3, rgb: rgb)
+        let (joined, stride) = PropagationAppearance.both.cues(features, levels: .single(3), rgb: rgb)
         XCTAssertEqual(joined.count, 1)
         let both = joined[0]
         XCTAssertEqual(stride, 8)
@@ -85,7 +85,7 @@ final class PropagationAppearanceTests: XCTestCase {
         model.initializeRandomly(seed: 7)
         // --max-side 30 halves the frame for the network: level 3 stands for 16 frame pixels.
         let features = FlowEstimator(model: model, maxSide: 30).features(FrameImage(RGBImage(width: width, height: height, rgb: rgb)))
-        let (maps, stride) = PropagationAppearance.separate.cues(features, level: 3, rgb: rgb)
+        let (maps, stride) = PropagationAppearance.separate.cues(features, levels: .single(3), rgb: rgb)
         XCTAssertEqual(stride, 16)
         for map in maps { XCTAssertEqual([map.height, map.width], [3, 4]) }
     }
