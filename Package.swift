@@ -77,7 +77,7 @@ let package = Package(
         .target(name: "CommandLineTestSupport", path: "Tests/CommandLineTestSupport"),
         .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "CommandLineTestSupport"]),
         .testTarget(name: "FlowIOTests", dependencies: ["FlowIO", "CommandLineTestSupport"]),
-        .testTarget(name: "FlowRefinementTests", dependencies: ["FlowRefinement", "CSIMDMath", "FlowIO", "NN"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "FlowRefinementTests", dependencies: ["FlowRefinement", "CDISFlow", "CSIMDMath", "FlowIO", "NN"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "CommandLineTestSupport"]),
         .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "VideoIO", "NN", "CommandLineTestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "CommandLineTestSupport"]),

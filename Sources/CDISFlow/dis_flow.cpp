@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <memory>
 
 struct dis_flow {
     cv::Ptr<cv::DISOpticalFlow> dis;
@@ -17,15 +18,42 @@ static void set_error(char *error, size_t capacity, const char *message) {
     if (error != nullptr && capacity > 0) std::snprintf(error, capacity, "%s", message);
 }
 
-extern "C" dis_flow *dis_flow_create(int preset, int finest_scale, char *error, size_t error_capacity) {
-    if (preset < DIS_FLOW_PRESET_ULTRAFAST || preset > DIS_FLOW_PRESET_MEDIUM) {
-        set_error(error, error_capacity, "unknown DIS preset");
-        return nullptr;
+extern "C" int dis_flow_preset_params(int preset, dis_flow_params *params, char *error, size_t error_capacity) {
+    if (preset < DIS_FLOW_PRESET_ULTRAFAST || preset > DIS_FLOW_PRESET_MEDIUM || params == nullptr) {
+        set_error(error, error_capacity, "unknown DIS preset, or no parameters to fill");
+        return -1;
     }
     try {
-        auto *handle = new dis_flow{cv::DISOpticalFlow::create(preset)};
-        if (finest_scale >= 0) handle->dis->setFinestScale(finest_scale);
-        return handle;
+        const cv::Ptr<cv::DISOpticalFlow> dis = cv::DISOpticalFlow::create(preset);
+        *params = dis_flow_params{dis->getFinestScale(), dis->getPatchSize(), dis->getPatchStride(),
+                                  dis->getGradientDescentIterations(), dis->getVariationalRefinementIterations(),
+                                  dis->getVariationalRefinementAlpha(), dis->getVariationalRefinementDelta(),
+                                  dis->getVariationalRefinementGamma(), dis->getUseMeanNormalization() ? 1 : 0,
+                                  dis->getUseSpatialPropagation() ? 1 : 0};
+        return 0;
+    } catch (const std::exception &e) {
+        set_error(error, error_capacity, e.what());
+        return -1;
+    }
+}
+
+extern "C" dis_flow *dis_flow_create(const dis_flow_params *params, char *error, size_t error_capacity) {
+    try {
+        auto handle = std::make_unique<dis_flow>(dis_flow{cv::DISOpticalFlow::create(DIS_FLOW_PRESET_MEDIUM)});
+        if (params != nullptr) {
+            cv::DISOpticalFlow &dis = *handle->dis;
+            dis.setFinestScale(params->finest_scale);
+            dis.setPatchSize(params->patch_size);
+            dis.setPatchStride(params->patch_stride);
+            dis.setGradientDescentIterations(params->gradient_descent_iterations);
+            dis.setVariationalRefinementIterations(params->variational_refinement_iterations);
+            dis.setVariationalRefinementAlpha(params->variational_refinement_alpha);
+            dis.setVariationalRefinementDelta(params->variational_refinement_delta);
+            dis.setVariationalRefinementGamma(params->variational_refinement_gamma);
+            dis.setUseMeanNormalization(params->use_mean_normalization != 0);
+            dis.setUseSpatialPropagation(params->use_spatial_propagation != 0);
+        }
+        return handle.release();
     } catch (const std::exception &e) {
         set_error(error, error_capacity, e.what());
         return nullptr;

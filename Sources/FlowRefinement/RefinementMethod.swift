@@ -14,14 +14,30 @@ public enum RefinementMethod: String, CaseIterable, Sendable {
     /// A refiner of this kind using `threads` threads.
     public func refiner(threads: Int) -> any FlowRefiner {
         switch self {
-        case .search:
+        case .search, .fastSearch:
             SeededDISSearch.setThreads(threads)
-            return SeededDISSearch(preset: .medium, finestScale: 0)
-        case .fastSearch:
-            SeededDISSearch.setThreads(threads)
-            return SeededDISSearch(preset: .medium, finestScale: 1)
+            return SeededDISSearch(searchConfiguration!)
         case .variational:
             return CoarseToFineRefinement(refinement: VariationalRefinement(threads: threads))
         }
+    }
+
+    /// The DIS parameters of the two searches (nil for the variational refinement): what `--search-options`
+    /// changes.
+    public var searchConfiguration: SeededDISSearch.Configuration? {
+        switch self {
+        case .search: .standard
+        case .fastSearch: .medium
+        case .variational: nil
+        }
+    }
+
+    /// A refiner of this kind using `threads` threads, with the search's parameters replaced by `search` (which
+    /// must be nil for `variational`).
+    public func refiner(threads: Int, search: SeededDISSearch.Configuration?) -> any FlowRefiner {
+        guard let search else { return refiner(threads: threads) }
+        precondition(searchConfiguration != nil, "\(rawValue) refinement has no search parameters")
+        SeededDISSearch.setThreads(threads)
+        return SeededDISSearch(search)
     }
 }

@@ -1,5 +1,6 @@
 import CDISFlow
 import FlowIO
+import Foundation
 
 /// What turns a rough flow into a precise one on the frames: a refiner takes an initial flow (from the network)
 /// and the two frames' luma and returns a flow of the same size.
@@ -18,20 +19,16 @@ extension CoarseToFineRefinement: FlowRefiner {}
 /// large motions. `finestScale` 0 runs the search down to full resolution (OpenCV's medium preset stops at half),
 /// which is what makes it sub-pixel precise on textured scenes.
 public struct SeededDISSearch: FlowRefiner, Equatable {
-    public enum Preset: Int32, Sendable {
-        case ultrafast = 0, fast = 1, medium = 2
-    }
+    /// DIS's parameters (`Configuration`), and how many times the search runs, each pass seeded by the last.
+    public var configuration: Configuration
 
-    public var preset: Preset
-    /// The finest pyramid level searched: 0 is full resolution, 1 half (the medium preset's own), and so on.
-    public var finestScale: Int
-    /// Frames with a side shorter than this are returned unrefined: DIS's patches (up to 12 px) need room.
+    /// Frames with a side shorter than this are returned unrefined: DIS's patches need room.
     public static let minimumSide = 32
 
-    public init(preset: Preset = .medium, finestScale: Int = 0) {
-        precondition(finestScale >= 0 && finestScale <= 4, "finestScale \(finestScale) is outside 0...4")
-        self.preset = preset
-        self.finestScale = finestScale
+    /// - Precondition: `configuration` is valid (`Configuration.validate()`); a user's values are checked there first.
+    public init(_ configuration: Configuration = .standard) {
+        do { try configuration.validate() } catch { preconditionFailure("\(error)") }
+        self.configuration = configuration
     }
 
     /// The OpenCV version the search runs on.
@@ -40,22 +37,34 @@ public struct SeededDISSearch: FlowRefiner, Equatable {
     /// OpenCV's worker threads for every search in this process (its own pool, separate from the network's).
     public static func setThreads(_ threads: Int) { dis_flow_set_threads(Int32(clamping: threads)) }
 
+    /// Whether frames of this size can be searched down to `finestScale`. OpenCV picks its coarsest pyramid level
+    /// from the frame and patch sizes (the formula below is its own); a coarsest level finer than `finestScale`
+    /// leaves its buffers unset (OpenCV 4.6), so such frames are not searched at all.
+    public func canSearch(width: Int, height: Int) -> Bool {
+        guard min(width, height) >= Self.minimumSide else { return false }
+        let patch = configuration.patchSize
+        // As OpenCV computes it, integer division included.
+        let coarsest = min(Int(log(Double(max(width, height)) / (4 * Double(patch))) / log(2.0) + 0.5),
+                           Int(log(Double(min(width, height) / patch)) / log(2.0)))
+        return coarsest >= configuration.finestScale
+    }
+
     public func refine(_ flow: FlowField, from first: GrayImage, to second: GrayImage) -> FlowField {
         precondition(flow.width == first.width && flow.height == first.height,
                      "search: \(flow.width)x\(flow.height) flow for \(first.width)x\(first.height) frames")
-        guard min(first.width, first.height) >= Self.minimumSide else { return flow }
+        guard canSearch(width: first.width, height: first.height) else { return flow }
         var refined = search(from: first, to: second, initial: flow)
         refined.valid = flow.valid
         return refined
     }
 
     /// DIS's flow from `first` to `second`, started from `initial` when given, else from zero (plain DIS, the
-    /// classical peer the benchmarks compare with). Frames must be at least `minimumSide` on each side.
+    /// classical peer the benchmarks compare with). Frames must pass `canSearch`.
     public func search(from first: GrayImage, to second: GrayImage, initial: FlowField? = nil) -> FlowField {
         precondition(second.width == first.width && second.height == first.height,
                      "search: \(first.width)x\(first.height) and \(second.width)x\(second.height) frames")
-        precondition(min(first.width, first.height) >= Self.minimumSide,
-                     "search: \(first.width)x\(first.height) frames are below \(Self.minimumSide) px")
+        precondition(canSearch(width: first.width, height: first.height),
+                     "search: \(first.width)x\(first.height) frames are too small for \(configuration)")
         let (w, h) = (first.width, first.height)
         var interleaved = [Float](repeating: 0, count: 2 * w * h)
         if let flow = initial {
@@ -67,12 +76,19 @@ public struct SeededDISSearch: FlowRefiner, Equatable {
             }
         }
         let gray1 = first.bytes, gray2 = second.bytes
+        var params = configuration.params
         var message = [CChar](repeating: 0, count: 256)
         let status: Int32 = message.withUnsafeMutableBufferPointer { error in
-            guard let dis = dis_flow_create(preset.rawValue, Int32(finestScale), error.baseAddress, error.count) else { return -1 }
+            guard let dis = dis_flow_create(&params, error.baseAddress, error.count) else { return -1 }
             defer { dis_flow_destroy(dis) }
-            return dis_flow_calc(dis, gray1, gray2, Int32(w), Int32(h), &interleaved, initial == nil ? 0 : 1,
-                                 error.baseAddress, error.count)
+            for pass in 0..<configuration.passes {
+                // Every pass after the first starts from the previous pass's flow, left in `interleaved`.
+                let seeded: Int32 = initial != nil || pass > 0 ? 1 : 0
+                let status = dis_flow_calc(dis, gray1, gray2, Int32(w), Int32(h), &interleaved, seeded,
+                                           error.baseAddress, error.count)
+                if status != 0 { return status }
+            }
+            return 0
         }
         // OpenCV refuses only arguments this type has already checked (sizes, types); a refusal is a bug here.
         precondition(status == 0, "OpenCV DIS failed: \(String(cString: message))")

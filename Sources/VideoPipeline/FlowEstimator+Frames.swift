@@ -24,13 +24,14 @@ extension FlowEstimator {
                              flipAverage: flipAverage, alignmentIterations: alignmentIterations, threads: threads)
     }
 
-    /// An estimator for loaded weights; sets the network's thread count.
+    /// An estimator for loaded weights; sets the network's thread count. `search` replaces the DIS parameters of
+    /// a search `refinement` (`--search-options`).
     public convenience init(loaded: LoadedWeights, maxSide: Int? = nil, refinement: RefinementMethod? = .standard,
-                            flipAverage: Bool = false, alignmentIterations: Int? = nil,
-                            threads: Int = 2) {
+                            search: SeededDISSearch.Configuration? = nil, flipAverage: Bool = false,
+                            alignmentIterations: Int? = nil, threads: Int = 2) {
         setThreads(threads)
         self.init(model: loaded.model, maxSide: maxSide, flipAverage: flipAverage, alignmentIterations: alignmentIterations,
-                  refinement: refinement?.refiner(threads: threads))
+                  refinement: refinement?.refiner(threads: threads, search: search))
     }
 
     /// The flow from one decoded frame to another (frames of one size), at the frames' size.

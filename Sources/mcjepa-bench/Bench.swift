@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlowRefinement
 import MCJEPA
 
 /// Benchmarks are not tests: each prints a figure and its ratio against a peer measured in the same run.
@@ -99,14 +100,22 @@ struct FlowSpeedBench: ParsableCommand {
     @Option(help: "Frame size WxH (at least 32x32).") var size = Dimensions(argument: "640x360")!
     @Option(help: "Pairs to time.") var pairs = 20
     @Option(help: "Threads.") var threads = 2
+    @Option(help: "Also time the network + a search with these DIS parameters (`flow --search-options`; repeatable).")
+    var searchOptions: [String] = []
+    @Flag(help: "Time only DIS medium, the default and the --search-options candidates.") var searchOnly = false
 
     func validate() throws {
         guard size.first >= 32, size.second >= 32 else { throw ValidationError("--size must be at least 32x32") }
+        for text in searchOptions {
+            do { _ = try SeededDISSearch.Configuration(parsing: text) } catch { throw ValidationError("\(error)") }
+        }
     }
 
     func run() throws {
         try flowSpeedBenchmark(video: video, width: size.first, height: size.second, pairCount: max(1, pairs),
-                               threads: max(1, threads))
+                               threads: max(1, threads),
+                               candidates: try searchOptions.map { ($0, try SeededDISSearch.Configuration(parsing: $0)) },
+                               searchOnly: searchOnly)
     }
 }
 

@@ -12,8 +12,13 @@ import VideoIO
 // classical peer) on the same frames, in the same process, with the same thread count. Frames are decoded and
 // scaled before timing; each method's time counts turning the frames into its input (the network's planar RGB,
 // DIS's 8-bit luma) and computing the flow, with each frame's features computed once, as `flow` does on a video.
+// `--search-options KEY=VALUE,...` (repeatable) also times the network + a search with those DIS parameters over the
+// default's, and `--search-only` skips the network alone, fast search and variational rows: how a candidate search
+// configuration is compared with the default in one run.
 
-func flowSpeedBenchmark(video: String, width: Int, height: Int, pairCount: Int, threads: Int) throws {
+func flowSpeedBenchmark(video: String, width: Int, height: Int, pairCount: Int, threads: Int,
+                        candidates: [(name: String, configuration: SeededDISSearch.Configuration)] = [],
+                        searchOnly: Bool = false) throws {
     guard let weightsPath = BuiltInWeights.path else { print(BuiltInWeights.missingMessage); exit(1) }
     let model = try WeightsFile.load(path: weightsPath).model
     setThreads(threads)
@@ -48,25 +53,28 @@ func flowSpeedBenchmark(video: String, width: Int, height: Int, pairCount: Int, 
         return first.wall <= second.wall ? first : second
     }
 
-    let dis = SeededDISSearch(preset: .medium, finestScale: 1)
+    let dis = SeededDISSearch(.medium)
     let peer = streamSeconds(luma) { dis.search(from: $0, to: $1) }
-    let network = FlowEstimator(model: model)
-    let networkSeconds = streamSeconds(network.features) { network.flow(from: $0, to: $1) }
-    let decoder = FlowEstimator(model: model, alignmentIterations: 0)
-    let decoderSeconds = streamSeconds(decoder.features) { decoder.flow(from: $0, to: $1) }
     let standard = FlowEstimator(model: model, refinement: RefinementMethod.standard.refiner(threads: threads))
-    let standardSeconds = streamSeconds(standard.features) { standard.flow(from: $0, to: $1) }
-    let fast = FlowEstimator(model: model, refinement: RefinementMethod.fastSearch.refiner(threads: threads))
-    let fastSeconds = streamSeconds(fast.features) { fast.flow(from: $0, to: $1) }
-    let variational = FlowEstimator(model: model, refinement: RefinementMethod.variational.refiner(threads: threads))
-    let variationalSeconds = streamSeconds(variational.features) { variational.flow(from: $0, to: $1) }
+    var rows = [("OpenCV DIS medium (peer)", peer),
+                ("default (network + seeded DIS search)", streamSeconds(standard.features) { standard.flow(from: $0, to: $1) })]
+    if !searchOnly {
+        let network = FlowEstimator(model: model)
+        rows.append(("network alone (--no-refine)", streamSeconds(network.features) { network.flow(from: $0, to: $1) }))
+        let decoder = FlowEstimator(model: model, alignmentIterations: 0)
+        rows.append(("decoder alone (--alignment-iterations 0)", streamSeconds(decoder.features) { decoder.flow(from: $0, to: $1) }))
+        let fast = FlowEstimator(model: model, refinement: RefinementMethod.fastSearch.refiner(threads: threads))
+        rows.append(("network + fast search (half resolution)", streamSeconds(fast.features) { fast.flow(from: $0, to: $1) }))
+        let variational = FlowEstimator(model: model, refinement: RefinementMethod.variational.refiner(threads: threads))
+        rows.append(("network + variational refinement", streamSeconds(variational.features) { variational.flow(from: $0, to: $1) }))
+    }
+    for (name, configuration) in candidates {
+        let candidate = FlowEstimator(model: model, refinement: SeededDISSearch(configuration))
+        rows.append(("network + search \(name)", streamSeconds(candidate.features) { candidate.flow(from: $0, to: $1) }))
+    }
 
     print("flow: \(pairs) pairs of \(video) at \(width)x\(height), \(threads) thread(s), OpenCV \(SeededDISSearch.openCVVersion)")
-    for (name, seconds) in [("OpenCV DIS medium (peer)", peer), ("network alone (--no-refine)", networkSeconds),
-                            ("decoder alone (--alignment-iterations 0)", decoderSeconds),
-                            ("default (network + seeded DIS search)", standardSeconds),
-                            ("network + fast search (half resolution)", fastSeconds),
-                            ("network + variational refinement", variationalSeconds)] {
+    for (name, seconds) in rows {
         print(String(format: "  %-38@ %6.1f pairs/s %7.1f ms/pair (wall, / DIS %.2f) %7.1f ms/pair (CPU, / DIS %.2f)",
                      name as NSString, Double(pairs) / seconds.wall, 1000 * seconds.wall / Double(pairs),
                      seconds.wall / peer.wall, 1000 * seconds.cpu / Double(pairs), seconds.cpu / peer.cpu))

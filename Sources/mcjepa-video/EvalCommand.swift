@@ -64,6 +64,7 @@ struct EvalFlowCommand: AsyncParsableCommand {
     @Option(help: "How the network's flow is refined: search (DIS seeded by it, to full resolution), fast-search (to half resolution), or variational.")
     var refinement: RefinementMethod = .standard
 
+    @OptionGroup var searchOptions: SearchOptions
     @OptionGroup var modelOptions: ModelOptions
 
     func validate() throws {
@@ -71,6 +72,8 @@ struct EvalFlowCommand: AsyncParsableCommand {
         if pred != nil && flipAverage { throw ValidationError("--flip-average applies only without --pred") }
         if pred != nil && refine != nil { throw ValidationError("--refine/--no-refine apply only without --pred") }
         if refine == false && refinement != .standard { throw ValidationError("--refinement contradicts --no-refine") }
+        if pred != nil && searchOptions.searchOptions != nil { throw ValidationError("--search-options applies only without --pred") }
+        _ = try searchOptions.configuration(refinement: refine == false ? nil : refinement)
     }
 
     func run() async throws {
@@ -86,7 +89,9 @@ struct EvalFlowCommand: AsyncParsableCommand {
             let refined = refine ?? true
             let name = "model \(modelOptions.model ?? "built-in")" + (modelOptions.maxSide.map { " (max side \($0))" } ?? "")
                 + (flipAverage ? " (flip-averaged)" : "") + (refined ? " + \(refinement.rawValue) refinement" : "")
-            let estimator = try modelOptions.estimator(flipAverage: flipAverage, refinement: refined ? refinement : nil)
+                + (searchOptions.searchOptions.map { " (\($0))" } ?? "")
+            let estimator = try modelOptions.estimator(flipAverage: flipAverage, refinement: refined ? refinement : nil,
+                                                       search: try searchOptions.configuration(refinement: refined ? refinement : nil))
             let (modelReport, seconds) = try await FlowSetEvaluation.evaluate(set: setURL, estimator: estimator, name: name)
             report = modelReport
             FileHandle.standardError.write(Data(String(format: "%.1f ms per pair (%d pairs, images read and flow estimated)\n",

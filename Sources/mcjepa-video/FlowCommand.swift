@@ -26,7 +26,11 @@ struct FlowCommand: AsyncParsableCommand {
             over the pairs, against 1.94x for the network alone). --refinement fast-search stops the search at \
             half resolution, as DIS's medium preset does: about twice as fast, 0.94x DIS medium's error; \
             --no-refine writes the network's flow as it is, faster still. --flip-average also runs the mirrored frames and averages the two flows (half \
-            the speed; flow-dev against DIS medium: network 1.94x -> 1.86x, refined 0.81x either way).
+            the speed; flow-dev against DIS medium: network 1.94x -> 1.86x, refined 0.81x either way). \
+            --search-options KEY=VALUE,... (advanced) sets OpenCV DIS's parameters for the search, over those of the \
+            --refinement: finest-scale, patch-size, patch-stride, gradient-descent-iterations, \
+            variational-refinement-iterations/-alpha/-delta/-gamma, mean-normalization, spatial-propagation, and \
+            passes (searches run one after the other, each seeded by the last).
 
             --occlusion writes DIR/%06d.occ.png per pair: 255 where the first frame's pixel is occluded in the \
             second, by the forward-backward check |f + b'|^2 >= 0.01 (|f|^2 + |b'|^2) + 0.5 (b' = the backward \
@@ -65,6 +69,7 @@ struct FlowCommand: AsyncParsableCommand {
     @Option(help: "How the network's flow is refined: search (DIS seeded by it, to full resolution), fast-search (to half resolution), or variational.")
     var refinement: RefinementMethod = .standard
     @Option(help: "Scene-cut threshold (0...1; 1 turns detection off).") var cutThreshold = 0.12
+    @OptionGroup var searchOptions: SearchOptions
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var reporting: ReportingOptions
     @OptionGroup var overwriteOption: OverwriteOption
@@ -74,11 +79,13 @@ struct FlowCommand: AsyncParsableCommand {
         if let maxFlow, !(maxFlow > 0 && maxFlow.isFinite) { throw ValidationError("--max-flow must be a positive finite number") }
         guard (0...1).contains(cutThreshold) else { throw ValidationError("--cut-threshold must be in 0...1") }
         if !refine && refinement != .standard { throw ValidationError("--refinement contradicts --no-refine") }
+        _ = try searchOptions.configuration(refinement: refine ? refinement : nil)
     }
 
     func run() async throws {
         let reporter = reporting.reporter()
         let estimator = try modelOptions.estimator(flipAverage: flipAverage, refinement: refine ? refinement : nil,
+                                                   search: try searchOptions.configuration(refinement: refine ? refinement : nil),
                                                    verbose: reporting.verbose, reporter: reporter)
         let job = FlowJob(source: try input.frameInput(allowPair: true), decode: input.decodeOptions(threads: modelOptions.threads),
                           outputFolder: output ?? input.defaultOutputFolder(suffix: "flow"),

@@ -31,11 +31,35 @@ struct ModelOptions: ParsableArguments {
     }
 
     /// Loads the weights (saying which ones run: see `loadWeights`) and sets the network's thread count.
-    func estimator(flipAverage: Bool = false, refinement: RefinementMethod? = nil, verbose: Bool = false,
+    func estimator(flipAverage: Bool = false, refinement: RefinementMethod? = nil,
+                   search: SeededDISSearch.Configuration? = nil, verbose: Bool = false,
                    reporter: ProgressReporter? = nil) throws -> FlowEstimator {
         FlowEstimator(loaded: try loadWeights(modelPath: model, verbose: verbose, reporter: reporter), maxSide: maxSide,
-                      refinement: refinement, flipAverage: flipAverage, alignmentIterations: alignmentIterations,
-                      threads: threads)
+                      refinement: refinement, search: search, flipAverage: flipAverage,
+                      alignmentIterations: alignmentIterations, threads: threads)
+    }
+}
+
+/// `--search-options` of `flow` and `eval flow`: OpenCV DIS's parameters for the search that refines the network's
+/// flow, over those of the `--refinement` that runs (an advanced option, for trying other trade-offs).
+struct SearchOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "Advanced: DIS parameters of the search, over the --refinement's own, as KEY=VALUE,... with keys \(SeededDISSearch.Configuration.Key.allCases.map(\.rawValue).joined(separator: ", ")) (the default search: \(SeededDISSearch.Configuration.standard)).",
+        valueName: "KEY=VALUE,..."))
+    var searchOptions: String?
+
+    /// The search's configuration with `--search-options` applied, or nil without it; a usage error when the text
+    /// is wrong or the refinement that runs is not a search.
+    func configuration(refinement: RefinementMethod?) throws -> SeededDISSearch.Configuration? {
+        guard let searchOptions else { return nil }
+        guard let base = refinement?.searchConfiguration else {
+            throw ValidationError("--search-options applies to --refinement search or fast-search")
+        }
+        do {
+            return try SeededDISSearch.Configuration(parsing: searchOptions, base: base)
+        } catch let error as SearchConfigurationError {
+            throw ValidationError("--search-options: \(error.reason)")
+        }
     }
 }
 

@@ -1,3 +1,4 @@
+import CDISFlow
 import FlowIO
 import XCTest
 @testable import FlowRefinement
@@ -78,9 +79,136 @@ final class SeededDISSearchTests: XCTestCase {
 
     func test_the_standard_refinement_is_the_seeded_search_at_full_resolution() {
         let refiner = RefinementMethod.standard.refiner(threads: 1)
-        XCTAssertEqual(refiner as? SeededDISSearch, SeededDISSearch(preset: .medium, finestScale: 0))
-        XCTAssertEqual(RefinementMethod.fastSearch.refiner(threads: 1) as? SeededDISSearch,
-                       SeededDISSearch(preset: .medium, finestScale: 1))
+        XCTAssertEqual(refiner as? SeededDISSearch, SeededDISSearch(.standard))
+        XCTAssertEqual(RefinementMethod.fastSearch.refiner(threads: 1) as? SeededDISSearch, SeededDISSearch(.medium))
         XCTAssertTrue(RefinementMethod.variational.refiner(threads: 1) is CoarseToFineRefinement)
+        var denser = SeededDISSearch.Configuration.standard
+        denser.patchStride = 2
+        XCTAssertEqual(RefinementMethod.search.refiner(threads: 1, search: denser) as? SeededDISSearch, SeededDISSearch(denser))
+    }
+
+    // MARK: the configuration
+
+    /// The default is OpenCV's medium preset, read back from OpenCV itself, searched to full resolution.
+    func test_the_medium_configuration_is_OpenCVs_preset_and_the_standard_one_searches_to_full_resolution() {
+        XCTAssertEqual(SeededDISSearch.Configuration.openCVMedium(), .medium)
+        var standard = SeededDISSearch.Configuration.medium
+        standard.finestScale = 0
+        XCTAssertEqual(SeededDISSearch.Configuration.standard, standard)
+        XCTAssertEqual(SeededDISSearch().configuration, standard)
+    }
+
+    /// DIS as it ran before its parameters were exposed: OpenCV's medium preset left as it is (no parameter set),
+    /// one `calc`, through the C interface directly.
+    static func presetMediumSearch(_ first: GrayImage, _ second: GrayImage, initial: FlowField?) -> FlowField {
+        let (w, h) = (first.width, first.height)
+        var interleaved = [Float](repeating: 0, count: 2 * w * h)
+        if let initial { for i in 0..<(w * h) { interleaved[2 * i] = initial.u[i]; interleaved[2 * i + 1] = initial.v[i] } }
+        let dis = dis_flow_create(nil, nil, 0)!
+        defer { dis_flow_destroy(dis) }
+        XCTAssertEqual(dis_flow_calc(dis, first.bytes, second.bytes, Int32(w), Int32(h), &interleaved, initial == nil ? 0 : 1, nil, 0), 0)
+        return FlowField(width: w, height: h, u: stride(from: 0, to: 2 * w * h, by: 2).map { interleaved[$0] },
+                         v: stride(from: 1, to: 2 * w * h, by: 2).map { interleaved[$0] })
+    }
+
+    /// Setting every parameter to the preset's values, in one pass, changes no bit of the flow, from zero or seeded.
+    func test_the_medium_configuration_gives_bit_identical_flow_to_OpenCVs_untouched_preset() {
+        let (first, second) = Self.shiftedPair(width: 160, height: 120, dx: 7, dy: -3)
+        var seed = FlowField.zero(width: 160, height: 120)
+        for i in 0..<seed.pixelCount { seed.u[i] = Float(i % 160) / 40; seed.v[i] = -2 }
+        let search = SeededDISSearch(.medium)
+        let (fromZero, seeded) = (search.search(from: first, to: second), search.search(from: first, to: second, initial: seed))
+        XCTAssertEqual(fromZero, Self.presetMediumSearch(first, second, initial: nil))
+        XCTAssertEqual(seeded, Self.presetMediumSearch(first, second, initial: seed))
+        XCTAssertNotEqual(fromZero, seeded, "the seed would make no difference on this pair")
+        var changed = SeededDISSearch.Configuration.medium
+        changed.variationalRefinementGamma = 9
+        XCTAssertNotEqual(SeededDISSearch(changed).search(from: first, to: second, initial: seed), seeded,
+                          "the parameters would not reach OpenCV")
+    }
+
+    /// Two passes are the search run on its own output: the second pass is seeded by the first.
+    func test_a_second_pass_searches_again_from_the_first_passs_flow() {
+        let (first, second) = Self.shiftedPair(width: 128, height: 96, dx: 20, dy: 5)
+        var seed = FlowField.zero(width: 128, height: 96)
+        for i in 0..<seed.pixelCount { seed.u[i] = 18; seed.v[i] = 6 }
+        var twice = SeededDISSearch.Configuration.standard
+        twice.passes = 2
+        let once = SeededDISSearch()
+        let expected = once.search(from: first, to: second, initial: once.search(from: first, to: second, initial: seed))
+        XCTAssertEqual(SeededDISSearch(twice).search(from: first, to: second, initial: seed), expected)
+        XCTAssertNotEqual(expected, once.search(from: first, to: second, initial: seed))
+    }
+
+    func test_the_text_form_reads_back_to_the_same_configuration() throws {
+        let all = SeededDISSearch.Configuration(
+            finestScale: 2, patchSize: 12, patchStride: 5, gradientDescentIterations: 7, variationalRefinementIterations: 0,
+            variationalRefinementAlpha: 12.5, variationalRefinementDelta: 0.1, variationalRefinementGamma: 3e-3,
+            useMeanNormalization: false, useSpatialPropagation: false, passes: 3)
+        for configuration in [SeededDISSearch.Configuration.standard, .medium, all] {
+            XCTAssertEqual(try SeededDISSearch.Configuration(parsing: configuration.description, base: .medium), configuration)
+        }
+        XCTAssertEqual(SeededDISSearch.Configuration.standard.description,
+                       "finest-scale=0,patch-size=8,patch-stride=3,gradient-descent-iterations=25,"
+                       + "variational-refinement-iterations=5,variational-refinement-alpha=20.0,"
+                       + "variational-refinement-delta=5.0,variational-refinement-gamma=10.0,mean-normalization=true,"
+                       + "spatial-propagation=true,passes=1")
+        // A few keys change only those parameters of the base.
+        var expected = SeededDISSearch.Configuration.medium
+        expected.patchStride = 2
+        expected.useSpatialPropagation = false
+        XCTAssertEqual(try SeededDISSearch.Configuration(parsing: "patch-stride=2, spatial-propagation=0", base: .medium), expected)
+    }
+
+    func test_absurd_or_malformed_text_is_refused_with_one_line_naming_the_parameter() {
+        let cases: [(String, String)] = [
+            ("patch-stride=9", "patch-stride must be in 1...8 (the patch size), got 9"),
+            ("patch-size=2", "patch-size must be in 4...32, got 2"),
+            ("passes=0", "passes must be in 1...8, got 0"),
+            ("finest-scale=-1", "finest-scale must be in 0...8, got -1"),
+            ("gradient-descent-iterations=100000", "gradient-descent-iterations must be in 0...500, got 100000"),
+            ("variational-refinement-alpha=-1", "variational-refinement-alpha must be in 0.0...10000.0, got -1.0"),
+            ("variational-refinement-delta=nan", "variational-refinement-delta must be a finite number, got 'nan'"),
+            ("variational-refinement-gamma=inf", "variational-refinement-gamma must be a finite number, got 'inf'"),
+            ("patch-size=8.5", "patch-size must be an integer, got '8.5'"),
+            ("mean-normalization=maybe", "mean-normalization must be true or false, got 'maybe'"),
+            ("passes=2,passes=3", "passes is given twice"),
+            ("patch-stride", "expected KEY=VALUE, got 'patch-stride'"),
+            ("", "expected KEY=VALUE, got ''"),
+        ]
+        for (text, reason) in cases {
+            XCTAssertThrowsError(try SeededDISSearch.Configuration(parsing: text), text) { error in
+                XCTAssertEqual(error as? SearchConfigurationError, SearchConfigurationError(reason), text)
+            }
+        }
+        XCTAssertThrowsError(try SeededDISSearch.Configuration(parsing: "stride=2")) { error in
+            XCTAssertTrue("\(error)".hasPrefix("search options: unknown parameter 'stride' (known: finest-scale, patch-size,"), "\(error)")
+            XCTAssertFalse("\(error)".contains("\n"))
+        }
+    }
+
+    /// The ranges' corners all run in OpenCV and give a finite flow; frames too small for the patches or the
+    /// finest scale are returned as they came instead of reaching OpenCV.
+    func test_every_corner_of_the_ranges_gives_a_finite_flow_and_too_small_frames_are_left_alone() throws {
+        let (first, second) = Self.shiftedPair(width: 72, height: 56, dx: 2, dy: 1)
+        let seed = FlowField.zero(width: 72, height: 56)
+        for text in ["patch-size=4,patch-stride=4", "patch-size=4,patch-stride=1", "patch-size=32,patch-stride=32",
+                     "patch-size=5,patch-stride=2", "gradient-descent-iterations=0,variational-refinement-iterations=0",
+                     "variational-refinement-alpha=0,variational-refinement-delta=0,variational-refinement-gamma=0",
+                     "variational-refinement-alpha=10000,variational-refinement-delta=10000,variational-refinement-gamma=10000",
+                     "mean-normalization=false,spatial-propagation=false,passes=2"] {
+            let flow = SeededDISSearch(try SeededDISSearch.Configuration(parsing: text)).refine(seed, from: first, to: second)
+            XCTAssertTrue(flow.u.allSatisfy(\.isFinite) && flow.v.allSatisfy(\.isFinite), text)
+        }
+        // 40x40 at half resolution, or with 32 px patches: OpenCV's coarsest level would be finer than the finest.
+        let (small1, small2) = Self.shiftedPair(width: 40, height: 40, dx: 1, dy: 0)
+        var smallSeed = FlowField.zero(width: 40, height: 40)
+        smallSeed.u[3] = 4
+        XCTAssertFalse(SeededDISSearch(.medium).canSearch(width: 40, height: 40))
+        XCTAssertEqual(SeededDISSearch(.medium).refine(smallSeed, from: small1, to: small2), smallSeed)
+        XCTAssertTrue(SeededDISSearch().canSearch(width: 40, height: 40))
+        let large = try SeededDISSearch.Configuration(parsing: "patch-size=32,patch-stride=8")
+        XCTAssertFalse(SeededDISSearch(large).canSearch(width: 40, height: 40))
+        XCTAssertTrue(SeededDISSearch(large).canSearch(width: 72, height: 56))
     }
 }

@@ -134,7 +134,7 @@ final class FlowCommandTests: TemporaryFolderTestCase {
         let frames = try (0..<2).map { _ in try XCTUnwrap(try reader.nextFrame()) }
             .map { FrameImage(width: $0.width, height: $0.height, rgb8: $0.rgb) }
         let weights = try WeightsFile.load(path: model)
-        let fast = FlowEstimator(model: weights.model, maxSide: 64, refinement: SeededDISSearch(preset: .medium, finestScale: 1))
+        let fast = FlowEstimator(model: weights.model, maxSide: 64, refinement: SeededDISSearch(.medium))
         XCTAssertEqual(fields[1], fast.flow(frames[0], frames[1]))
         XCTAssertNotEqual(fields[0], fields[1])
         XCTAssertNotEqual(fields[1], fields[2])
@@ -142,6 +142,34 @@ final class FlowCommandTests: TemporaryFolderTestCase {
                                                                    "--no-refine", "--refinement", "fast-search"])
         XCTAssertEqual(contradiction.status, 2)
         XCTAssertTrue(contradiction.err.contains("--refinement contradicts --no-refine"), contradiction.err)
+    }
+
+    /// `--search-options` sets the search's DIS parameters over the --refinement's own: the file is what the library
+    /// computes with them; an absurd value, or options for a refinement that is no search, is a one-line usage error.
+    func testSearchOptionsReachTheSearchAndAbsurdValuesAreUsageErrors() throws {
+        let (model, _) = try savedTestModel()
+        let options = "patch-stride=2,gradient-descent-iterations=12,passes=2"
+        let field = try firstFlow("tuned", duration: "0.1", ["--refinement", "fast-search", "--search-options", options])
+        let reader = try VideoReader(path: sample)
+        let frames = try (0..<2).map { _ in try XCTUnwrap(try reader.nextFrame()) }
+            .map { FrameImage(width: $0.width, height: $0.height, rgb8: $0.rgb) }
+        let weights = try WeightsFile.load(path: model)
+        let configuration = try SeededDISSearch.Configuration(parsing: options, base: .medium)
+        XCTAssertEqual(configuration.finestScale, 1, "the options apply over fast-search's own parameters")
+        let tuned = FlowEstimator(model: weights.model, maxSide: 64, refinement: SeededDISSearch(configuration))
+        XCTAssertEqual(field, tuned.flow(frames[0], frames[1]))
+        let fast = FlowEstimator(model: weights.model, maxSide: 64, refinement: SeededDISSearch(.medium))
+        XCTAssertNotEqual(field, fast.flow(frames[0], frames[1]))
+        for (extra, message) in [(["--search-options", "patch-stride=99"], "--search-options: patch-stride must be in 1...8 (the patch size), got 99"),
+                                 (["--search-options", "passes=2", "--refinement", "variational"],
+                                  "--search-options applies to --refinement search or fast-search"),
+                                 (["--search-options", "passes=2", "--no-refine"], "--search-options applies to --refinement search or fast-search")] {
+            let refused = try runProcess(try commandLineTool(), ["flow", sample, "-o", file("refused"), "--model", model] + extra)
+            XCTAssertEqual(refused.status, 2, "\(extra)")
+            XCTAssertTrue(refused.err.contains(message), refused.err)
+            XCTAssertEqual(refused.err.split(separator: "\n").count, 1, refused.err)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: file("refused")))
+        }
     }
 
     func testDefaultOutputFolderIsNextToTheInput() throws {
