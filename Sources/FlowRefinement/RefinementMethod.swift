@@ -1,6 +1,7 @@
 /// The refiners a command can run on the network's flow, by name (`--refinement`).
 public enum RefinementMethod: String, CaseIterable, Sendable {
-    /// OpenCV's DIS started from the network's flow, searched down to full resolution (`SeededDISSearch`).
+    /// OpenCV's DIS started from the network's flow, searched down to full resolution (`SeededDISSearch`, with
+    /// `SeededDISSearch.Configuration.standard`'s parameters).
     case search
     /// The same search stopping at half resolution, as DIS's medium preset does: about a fifth of the search's
     /// time, less precise (still ahead of DIS alone).

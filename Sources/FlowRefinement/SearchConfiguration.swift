@@ -51,8 +51,20 @@ extension SeededDISSearch {
             variationalRefinementIterations: 5, variationalRefinementAlpha: 20, variationalRefinementDelta: 5,
             variationalRefinementGamma: 10, useMeanNormalization: true, useSpatialPropagation: true)
 
-        /// The medium preset searched to full resolution: what `flow` runs on the network's flow by default.
-        public static let standard: Configuration = { var c = medium; c.finestScale = 0; return c }()
+        /// What `flow` runs on the network's flow by default: the medium preset searched to full resolution, with
+        /// 12 gradient-descent iterations instead of 25 and the variational refinement's smoothness weight at 40
+        /// instead of 20. Started from the network's flow, fewer descent steps keep patches nearer that seed and
+        /// the stronger smoothing evens out the patches that still drift. Chosen on two held-out synthetic sets
+        /// (`Reference/synthetic_flow_set.py`, seeds 12345 and 2024: 0.673x -> 0.660x and 0.642x -> 0.629x DIS
+        /// medium's EPE in geometric mean over the pairs) for about 5% less CPU; the preset's own values give the
+        /// previous default (`gradient-descent-iterations=25,variational-refinement-alpha=20`).
+        public static let standard: Configuration = {
+            var configuration = medium
+            configuration.finestScale = 0
+            configuration.gradientDescentIterations = 12
+            configuration.variationalRefinementAlpha = 40
+            return configuration
+        }()
 
         // MARK: limits
 

@@ -22,7 +22,7 @@ struct FlowCommand: AsyncParsableCommand {
             resolution even with --max-side (which only shrinks what the network sees). The network's flow then \
             seeds a search on the frames: OpenCV's DIS (patch inverse search and variational refinement, coarse \
             to fine, down to full resolution) started from the network's flow, so the network supplies the large \
-            motions and the search the sub-pixel precision (flow-dev: EPE 0.81x DIS medium's in geometric mean \
+            motions and the search the sub-pixel precision (flow-dev: EPE 0.78x DIS medium's in geometric mean \
             over the pairs, against 1.94x for the network alone). --refinement fast-search stops the search at \
             half resolution, as DIS's medium preset does: about twice as fast, 0.94x DIS medium's error; \
             --no-refine writes the network's flow as it is, faster still. --flip-average also runs the mirrored frames and averages the two flows (half \

@@ -89,11 +89,14 @@ final class SeededDISSearchTests: XCTestCase {
 
     // MARK: the configuration
 
-    /// The default is OpenCV's medium preset, read back from OpenCV itself, searched to full resolution.
+    /// `medium` is OpenCV's preset, read back from OpenCV itself; the default searches to full resolution with
+    /// fewer descent iterations and more smoothing.
     func test_the_medium_configuration_is_OpenCVs_preset_and_the_standard_one_searches_to_full_resolution() {
         XCTAssertEqual(SeededDISSearch.Configuration.openCVMedium(), .medium)
         var standard = SeededDISSearch.Configuration.medium
         standard.finestScale = 0
+        standard.gradientDescentIterations = 12
+        standard.variationalRefinementAlpha = 40
         XCTAssertEqual(SeededDISSearch.Configuration.standard, standard)
         XCTAssertEqual(SeededDISSearch().configuration, standard)
     }
@@ -149,8 +152,8 @@ final class SeededDISSearchTests: XCTestCase {
             XCTAssertEqual(try SeededDISSearch.Configuration(parsing: configuration.description, base: .medium), configuration)
         }
         XCTAssertEqual(SeededDISSearch.Configuration.standard.description,
-                       "finest-scale=0,patch-size=8,patch-stride=3,gradient-descent-iterations=25,"
-                       + "variational-refinement-iterations=5,variational-refinement-alpha=20.0,"
+                       "finest-scale=0,patch-size=8,patch-stride=3,gradient-descent-iterations=12,"
+                       + "variational-refinement-iterations=5,variational-refinement-alpha=40.0,"
                        + "variational-refinement-delta=5.0,variational-refinement-gamma=10.0,mean-normalization=true,"
                        + "spatial-propagation=true,passes=1")
         // A few keys change only those parameters of the base.
