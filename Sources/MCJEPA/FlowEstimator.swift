@@ -9,7 +9,7 @@ import NN
 /// With `flipAverage`, the flow is the mean of the pair's flow and the mirrored pair's flow mirrored back (u
 /// negated): a test-time augmentation that cancels part of the network's left/right bias, for twice the work.
 /// On the built-in weights it helps the network alone a little on flow-dev (EPE against DIS medium's, geometric mean
-/// over the pairs: 1.94x -> 1.86x) and not the refined flow (0.81x either way).
+/// over the pairs: 1.94x -> 1.86x) and not the refined flow (0.81x either way, with the search's previous parameters).
 ///
 /// The network's flow ends in `FeatureAlignment` (`alignmentIterations` Gauss-Newton steps on the level-1 features;
 /// 0 gives the decoder's flow alone), on each pair of the flip average separately. By default it runs only when no

@@ -26,7 +26,7 @@ struct FlowCommand: AsyncParsableCommand {
             over the pairs, against 1.94x for the network alone). --refinement fast-search stops the search at \
             half resolution, as DIS's medium preset does: about twice as fast, 0.94x DIS medium's error; \
             --no-refine writes the network's flow as it is, faster still. --flip-average also runs the mirrored frames and averages the two flows (half \
-            the speed; flow-dev against DIS medium: network 1.94x -> 1.86x, refined 0.81x either way). \
+            the speed; flow-dev against DIS medium: network 1.94x -> 1.86x, refined with the search's previous parameters 0.81x either way). \
             --search-options KEY=VALUE,... (advanced) sets OpenCV DIS's parameters for the search, over those of the \
             --refinement: finest-scale, patch-size, patch-stride, gradient-descent-iterations, \
             variational-refinement-iterations/-alpha/-delta/-gamma, mean-normalization, spatial-propagation, and \

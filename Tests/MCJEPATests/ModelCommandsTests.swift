@@ -348,6 +348,19 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
         let contradiction = try runProcess(tool, ["eval", "flow", set, "--no-refine", "--refinement", "variational"])
         XCTAssertEqual(contradiction.status, 2)
         XCTAssertTrue(contradiction.err.contains("--refinement contradicts --no-refine"), contradiction.err)
+        // --search-options sets the search's DIS parameters; it needs a search to apply to.
+        let twoPasses = try scored(["--search-options", "passes=2"])
+        XCTAssertEqual(twoPasses.prediction, "model \(model) (max side 64) + search refinement (passes=2)")
+        XCTAssertNotEqual(twoPasses.epe, standard.epe)
+        for (options, message) in [(["--pred", "zero", "--search-options", "passes=2"], "--search-options applies only without --pred"),
+                                   (["--model", model, "--no-refine", "--search-options", "passes=2"],
+                                    "--search-options applies to --refinement search or fast-search"),
+                                   (["--model", model, "--search-options", "passes=9"], "--search-options: passes must be in 1...8, got 9")] {
+            let refused = try runProcess(tool, ["eval", "flow", set] + options)
+            XCTAssertEqual(refused.status, 2, "\(options)")
+            XCTAssertTrue(refused.err.contains(message), refused.err)
+            XCTAssertEqual(refused.err.split(separator: "\n").count, 1, refused.err)
+        }
         for flag in ["--refine", "--no-refine"] {
             let misplacedRefine = try runProcess(tool, ["eval", "flow", set, "--pred", "zero", flag])
             XCTAssertEqual(misplacedRefine.status, 2, flag)
