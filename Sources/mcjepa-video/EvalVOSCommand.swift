@@ -53,14 +53,11 @@ struct EvalVOSCommand: AsyncParsableCommand {
 
     func validate() throws {
         try modelOptions.checkUnused(withPrediction: pred)
-        if pred != nil && propagation.appearance != nil {
-            throw ValidationError("--appearance applies only without --pred")
-        }
-        if pred != nil && propagation.fusion != nil {
-            throw ValidationError("--fusion applies only without --pred")
-        }
-        if pred != nil && featureLevels.levels != nil {
-            throw ValidationError("--levels applies only without --pred")
+        // Each of these says how the model segments; with --pred nothing runs the model, so they would be ignored.
+        if pred != nil, let given = [("--method", propagation.method != nil), ("--appearance", propagation.appearance != nil),
+                                     ("--fusion", propagation.fusion != nil), ("--level", featureLevels.level != nil),
+                                     ("--levels", featureLevels.levels != nil)].first(where: { $0.1 }) {
+            throw ValidationError("\(given.0) applies only without --pred")
         }
     }
 
@@ -68,7 +65,7 @@ struct EvalVOSCommand: AsyncParsableCommand {
         let source: DAVISEvaluation.PredictionSource
         switch pred {
         case nil:
-            let (method, appearance, fusion) = (propagation.method, propagation.resolvedAppearance, propagation.resolvedFusion)
+            let (method, appearance, fusion) = (propagation.resolvedMethod, propagation.resolvedAppearance, propagation.resolvedFusion)
             var settings = [method.rawValue]
             if method == .flowGuided { settings.append("appearance \(appearance.rawValue)") }
             if method == .flowGuided && fusion != .default { settings.append("fusion \(fusion.rawValue)") }

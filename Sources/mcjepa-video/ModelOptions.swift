@@ -71,7 +71,7 @@ extension FlowGuidedPropagation.Fusion: ExpressibleByArgument {}
 /// `--method` and `--appearance` of `propagate` and `eval vos`.
 struct PropagationOptions: ParsableArguments {
     @Option(help: "flow-guided (flow and appearance, default) or features (DINO's feature-only protocol).")
-    var method: PropagationMethod = .flowGuided
+    var method: PropagationMethod?
     @Option(help: ArgumentHelp("What flow-guided propagation's affinity compares: the model's features, colour patches, both joined in one descriptor, or both as separate cues (default: \(PropagationAppearance.default.rawValue)).",
                                valueName: "features|colour|both|separate"))
     var appearance: PropagationAppearance?
@@ -80,16 +80,18 @@ struct PropagationOptions: ParsableArguments {
     var fusion: FlowGuidedPropagation.Fusion?
 
     func validate() throws {
-        if method == .features, let appearance, appearance != .features {
+        if resolvedMethod == .features, let appearance, appearance != .features {
             throw ValidationError("--appearance \(appearance.rawValue) applies to --method flow-guided; --method features is DINO's protocol, the model's features alone")
         }
-        if method == .features, fusion != nil {
+        if resolvedMethod == .features, fusion != nil {
             throw ValidationError("--fusion applies to --method flow-guided; --method features is DINO's protocol, the model's features alone")
         }
     }
 
+    /// The method that runs (flow-guided unless told otherwise).
+    var resolvedMethod: PropagationMethod { method ?? .flowGuided }
     /// The appearance that runs (always the features with --method features).
-    var resolvedAppearance: PropagationAppearance { method == .features ? .features : appearance ?? .default }
+    var resolvedAppearance: PropagationAppearance { resolvedMethod == .features ? .features : appearance ?? .default }
     /// The fusion that runs (flow-guided only).
     var resolvedFusion: FlowGuidedPropagation.Fusion { fusion ?? .default }
 }
@@ -97,14 +99,14 @@ struct PropagationOptions: ParsableArguments {
 /// `--level` and `--levels` of `propagate` and `eval vos`: which encoder levels the affinity's model features are
 /// made of, on whose grid.
 struct FeatureLevelOptions: ParsableArguments {
-    @Option(help: "Encoder pyramid level whose features are propagated (1...6, stride 2^level); with --levels, the level whose grid they share.")
-    var level = 3
+    @Option(help: "Encoder pyramid level whose features are propagated (1...6, stride 2^level; default 3); with --levels, the level whose grid they share.")
+    var level: Int?
     @Option(help: ArgumentHelp("Several encoder levels joined per cell on --level's grid, comma-separated (e.g. 2,3,4): finer ones area-averaged, coarser ones upsampled bilinearly, each scaled to unit length and weighing the same in the affinity (default: --level alone).",
                                valueName: "L,L,..."))
     var levels: String?
 
     func validate() throws {
-        guard (1...ModelConfig.levelCount).contains(level) else {
+        guard (1...ModelConfig.levelCount).contains(resolvedLevel) else {
             throw ValidationError("--level must be in 1...\(ModelConfig.levelCount)")
         }
         _ = try listedLevels()
@@ -129,9 +131,14 @@ struct FeatureLevelOptions: ParsableArguments {
         return list
     }
 
+    /// Whether --level or --levels was given (`eval vos --pred` refuses both).
+    var given: Bool { level != nil || levels != nil }
+    /// --level, else level 3 (stride 8).
+    var resolvedLevel: Int { level ?? 3 }
+
     /// What runs (after `validate()`): --levels on --level's grid, else --level alone.
     var resolved: FeatureLevels {
-        guard let list = try? listedLevels() else { return .single(level) }
-        return FeatureLevels(grid: level, levels: list)
+        guard let list = try? listedLevels() else { return .single(resolvedLevel) }
+        return FeatureLevels(grid: resolvedLevel, levels: list)
     }
 }

@@ -46,7 +46,7 @@ struct PropagateCommand: AsyncParsableCommand {
     func run() async throws {
         let firstMask = try DAVISMasks.read(path: mask)
         let reporter = reporting.reporter()
-        let (method, appearance, fusion) = (propagationOptions.method, propagationOptions.resolvedAppearance,
+        let (method, appearance, fusion) = (propagationOptions.resolvedMethod, propagationOptions.resolvedAppearance,
                                             propagationOptions.resolvedFusion)
         let levels = featureLevels.resolved
         let estimator = try modelOptions.estimator(refinement: method.refinement, verbose: reporting.verbose, reporter: reporter)

@@ -217,6 +217,11 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
         let fusionWithPred = try runProcess(tool, ["eval", "vos", root, "--pred", pred, "--fusion", "confidence"])
         XCTAssertEqual(fusionWithPred.status, 2)
         XCTAssertTrue(fusionWithPred.err.contains("--fusion applies only without --pred"), fusionWithPred.err)
+        for (option, value) in [("--method", "features"), ("--level", "2")] {
+            let ignored = try runProcess(tool, ["eval", "vos", root, "--pred", pred, option, value])
+            XCTAssertEqual(ignored.status, 2, option)
+            XCTAssertTrue(ignored.err.contains("\(option) applies only without --pred"), ignored.err)
+        }
         let unknown = try runProcess(tool, ["propagate", "\(root)/JPEGImages/480p/square", "--mask",
                                             "\(root)/Annotations/480p/square/00000.png", "-o", file("o"),
                                             "--model", model, "--appearance", "texture"])
