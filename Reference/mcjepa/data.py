@@ -73,6 +73,13 @@ class VideoPairs:
         return _to_rgb01(bgr)
 
     def sample(self, rng: np.random.Generator) -> Dict[str, np.ndarray]:
+        return self._pair(rng, both=True)
+
+    def first_frame(self, rng: np.random.Generator) -> np.ndarray:
+        """`sample(rng)["f0"]` (the same read, the same draws) without converting the second frame."""
+        return self._pair(rng, both=False)["f0"]
+
+    def _pair(self, rng: np.random.Generator, both: bool) -> Dict[str, np.ndarray]:
         for _ in range(10):  # a bad seek or a short read: try another position
             path, count = self.videos[rng.integers(len(self.videos))]
             stride = int(rng.integers(1, self.max_stride + 1))
@@ -88,7 +95,8 @@ class VideoPairs:
                     frames.append(frame)
             cap.release()
             if len(frames) == 2:
-                return {"f0": self._frame(frames[0]), "f1": self._frame(frames[1])}
+                return {"f0": self._frame(frames[0]), "f1": self._frame(frames[1])} if both \
+                    else {"f0": self._frame(frames[0])}
         raise RuntimeError(f"could not read a frame pair from {path}")
 
     def frames_apart(self, gap: int, rng: np.random.Generator):
@@ -110,6 +118,10 @@ class VideoPairs:
                 pair = (self._frame(first), self._frame(second))
                 return pair if rng.random() < 0.5 else pair[::-1]
         raise RuntimeError(f"could not read two frames {gap} or fewer apart from {path}")
+
+
+def _decode(png: bytes) -> np.ndarray:
+    return _to_rgb01(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED))
 
 
 class ShardPairs:
@@ -142,8 +154,11 @@ class ShardPairs:
 
     def sample(self, rng: np.random.Generator) -> Dict[str, np.ndarray]:
         fields = self.samples[rng.integers(len(self.samples))]
-        decode = lambda b: _to_rgb01(cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_UNCHANGED))
-        return {"f0": decode(fields["f0.png"]), "f1": decode(fields["f1.png"])}
+        return {"f0": _decode(fields["f0.png"]), "f1": _decode(fields["f1.png"])}
+
+    def first_frame(self, rng: np.random.Generator) -> np.ndarray:
+        """`sample(rng)["f0"]` without decoding the second frame."""
+        return _decode(self.samples[rng.integers(len(self.samples))]["f0.png"])
 
     def frames_apart(self, gap: int, rng: np.random.Generator):
         """A shard holds pairs, not clips: a temporal positive is a stored pair's two frames, whatever the gap (as
@@ -195,6 +210,15 @@ def blob_inside(u: torch.Tensor, v: torch.Tensor, blobs: Dict[str, torch.Tensor]
     return inside
 
 
+def blob_reach(blobs: Dict[str, torch.Tensor]) -> float:
+    """The largest body radius sqrt(u^2 + v^2) of a point of one blob (`draw_blobs`, n = 1): the body's outline
+    reaches at most 1 + sum a_k (and at least 0.2 counts), a limb's far corner sqrt(length^2 + half_width^2)."""
+    reach = max(0.2, 1 + float(blobs["amplitude"][0].abs().sum()))
+    for i in range(int(blobs["limbs"][0])):
+        reach = max(reach, math.hypot(float(blobs["limb_length"][0, i]), float(blobs["limb_half_width"][0, i])))
+    return reach
+
+
 class SyntheticPairs:
     """Still photos moved as 2 to `max_layers` layers (background + elliptical foreground cut-outs), each by its own
     random affine motion; the flow of frame 0 to frame 1 is exact: p -> A1 A0^-1 p for the top layer covering p.
@@ -230,6 +254,7 @@ class SyntheticPairs:
         self.jitter = jitter
         self.margin = max(64, math.ceil(2 * max_shift))
         self._cache: Dict[str, np.ndarray] = {}
+        self._grid = None  # the pixel coordinates (ys, xs), float64
 
     def _image(self, path: str) -> np.ndarray:
         if path not in self._cache:
@@ -263,25 +288,50 @@ class SyntheticPairs:
 
     @staticmethod
     def _blob_mask(shape, center, axes, theta_degrees, rng) -> np.ndarray:
-        """A blob cut-out (`draw_blobs`) over the texture: the ellipse's centre and angle, its axes times 0.5-1."""
+        """A blob cut-out (`draw_blobs`) over the texture: the ellipse's centre and angle, its axes times 0.5-1.
+
+        Only the window that can hold the blob is tested: every point of a blob lies within body radius
+        `blob_reach` of its centre, an ellipse of half-axes reach x (sx, sy) in pixels, so the mask is zero outside
+        that ellipse's bounding box (widened by 2 px against rounding). Each pixel's test is the same arithmetic as
+        over the whole texture, so the mask is the whole-texture one (tests/test_fast_batches.py)."""
         size = rng.uniform(0.5, 1)
         blobs = draw_blobs(1, lambda n, lo, hi: torch.from_numpy(rng.uniform(lo, hi, size=n)),
                            lambda n, k: torch.from_numpy(rng.integers(0, k, size=n)))
-        ys, xs = torch.meshgrid(torch.arange(shape[0], dtype=torch.float64), torch.arange(shape[1], dtype=torch.float64),
+        theta = math.radians(theta_degrees)
+        sx, sy = max(1.0, size * axes[0]), max(1.0, size * axes[1])
+        reach = blob_reach(blobs)
+        half_x = reach * math.hypot(sx * math.cos(theta), sy * math.sin(theta)) + 2
+        half_y = reach * math.hypot(sx * math.sin(theta), sy * math.cos(theta)) + 2
+        x0, x1 = max(0, math.floor(center[0] - half_x)), min(shape[1], math.ceil(center[0] + half_x) + 1)
+        y0, y1 = max(0, math.floor(center[1] - half_y)), min(shape[0], math.ceil(center[1] + half_y) + 1)
+        mask = np.zeros(shape, np.float32)
+        if x0 >= x1 or y0 >= y1:
+            return mask
+        ys, xs = torch.meshgrid(torch.arange(y0, y1, dtype=torch.float64), torch.arange(x0, x1, dtype=torch.float64),
                                 indexing="ij")
         dx, dy = xs - center[0], ys - center[1]
-        theta = math.radians(theta_degrees)
-        u = (dx * math.cos(theta) + dy * math.sin(theta)) / max(1.0, size * axes[0])
-        v = (-dx * math.sin(theta) + dy * math.cos(theta)) / max(1.0, size * axes[1])
-        return blob_inside(u[None], v[None], blobs)[0].numpy().astype(np.float32)
+        u = (dx * math.cos(theta) + dy * math.sin(theta)) / sx
+        v = (-dx * math.sin(theta) + dy * math.cos(theta)) / sy
+        mask[y0:y1, x0:x1] = blob_inside(u[None], v[None], blobs)[0].numpy()
+        return mask
 
     def sample(self, rng: np.random.Generator) -> Dict[str, np.ndarray]:
+        return self._render(rng, both=True)
+
+    def first_frame(self, rng: np.random.Generator) -> np.ndarray:
+        """`sample(rng)["f0"]`, the same to the bit and leaving `rng` in the same state, without rendering frame 1
+        (a content item uses one frame)."""
+        return self._render(rng, both=False)["f0"]
+
+    def _render(self, rng: np.random.Generator, both: bool) -> Dict[str, np.ndarray]:
         h, w = self.height, self.width
         margin, half = self.margin, self.margin // 2
         frames = [np.zeros((h, w, 3), np.float32), np.zeros((h, w, 3), np.float32)]
         flow = np.zeros((h, w, 2), np.float32)
         arrival = np.zeros((h, w, 2), np.float32)  # frame 1's own motion, for its blur
-        ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+        if self._grid is None:
+            self._grid = np.mgrid[0:h, 0:w].astype(np.float64)
+        ys, xs = self._grid
         for layer in range(int(rng.integers(2, self.max_layers + 1))):
             tex = self._image(self.images[rng.integers(len(self.images))])
             tex = cv2.resize(tex, (w + margin, h + margin), interpolation=cv2.INTER_AREA)
@@ -299,30 +349,32 @@ class SyntheticPairs:
                     cv2.ellipse(mask, center, axes, theta, 0, 360, 1.0, -1)
                 else:
                     mask = self._blob_mask(mask.shape, center, axes, theta, rng)
-            for t, a in enumerate((a0, a1)):
+            # A layer covers a pixel or not (the warped 0/1 mask is exactly 0 or 1), so the layer is copied where it
+            # covers, which is m * new + (1 - m) * old to the bit; its motion is computed only there.
+            for t, a in enumerate((a0, a1) if both else (a0,)):
                 img = cv2.warpAffine(tex, a[:2], (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-                m = cv2.warpAffine(mask, a[:2], (w, h), flags=cv2.INTER_NEAREST)[..., None]
-                frames[t] = m * img + (1 - m) * frames[t]
+                covers = cv2.warpAffine(mask, a[:2], (w, h), flags=cv2.INTER_NEAREST) != 0
+                np.copyto(frames[t], img, where=covers[..., None])
+                px, py = xs[covers], ys[covers]
                 if t == 0:
                     moved = a1 @ np.linalg.inv(a0)
-                    fx = moved[0, 0] * xs + moved[0, 1] * ys + moved[0, 2] - xs
-                    fy = moved[1, 0] * xs + moved[1, 1] * ys + moved[1, 2] - ys
-                    flow = m * np.stack([fx, fy], axis=2).astype(np.float32) + (1 - m) * flow
+                    fx = moved[0, 0] * px + moved[0, 1] * py + moved[0, 2] - px
+                    fy = moved[1, 0] * px + moved[1, 1] * py + moved[1, 2] - py
+                    flow[covers] = np.stack([fx, fy], axis=1).astype(np.float32)
                 else:
                     came_from = a0 @ np.linalg.inv(a1)
-                    ax = xs - (came_from[0, 0] * xs + came_from[0, 1] * ys + came_from[0, 2])
-                    ay = ys - (came_from[1, 0] * xs + came_from[1, 1] * ys + came_from[1, 2])
-                    arrival = m * np.stack([ax, ay], axis=2).astype(np.float32) + (1 - m) * arrival
+                    ax = px - (came_from[0, 0] * px + came_from[0, 1] * py + came_from[0, 2])
+                    ay = py - (came_from[1, 0] * px + came_from[1, 1] * py + came_from[1, 2])
+                    arrival[covers] = np.stack([ax, ay], axis=1).astype(np.float32)
         if self.motion_blur > 0:
             # Drawn after the geometry, so a seed gives the same flow with or without blur.
             exposure = torch.tensor([rng.uniform(0, self.motion_blur)], dtype=torch.float32)
-            frames = [blur_along_motion(torch.from_numpy(f).permute(2, 0, 1)[None],
-                                        torch.from_numpy(v).permute(2, 0, 1)[None], exposure)[0].permute(1, 2, 0).numpy()
-                      for f, v in ((frames[0], flow), (frames[1], arrival))]
+            frames = [blur_one_along_motion(frames[0], flow, exposure),
+                      blur_one_along_motion(frames[1], arrival, exposure) if both else None]
         if self.jitter:
             # Drawn after the geometry, so a seed gives the same flow with or without jitter.
             frames = photometric_jitter(frames, rng)
-        return {"f0": frames[0], "f1": frames[1], "flow": flow}
+        return {"f0": frames[0], "f1": frames[1], "flow": flow} if both else {"f0": frames[0]}
 
 
 class BatchedSyntheticPairs:
@@ -508,19 +560,70 @@ def blur_along_motion(frames: torch.Tensor, motion: torch.Tensor, exposure: torc
     return torch.where(samples > 1, total / samples, frames)
 
 
-def photometric_jitter(frames: List[np.ndarray], rng: np.random.Generator) -> List[np.ndarray]:
+def blur_one_along_motion(frame: np.ndarray, motion: np.ndarray, exposure: torch.Tensor) -> np.ndarray:
+    """`blur_along_motion` of one [H,W,3] frame by its [H,W,2] motion (numpy in and out), with the same result to the
+    bit (tests/test_fast_batches.py) for less work: only the pixels whose streak is 1 px or longer are sampled, and
+    each only at its own taps. They are sorted by tap count, longest first, so that tap k's pixels are a prefix; each
+    pixel sees the same arithmetic in the same order as in the whole-frame loop (whose extra terms add exact zeros).
+    """
+    h, w = frame.shape[:2]
+    frames = torch.from_numpy(frame).permute(2, 0, 1)[None]
+    m = torch.from_numpy(motion).permute(2, 0, 1)[None] * exposure.view(1, 1, 1, 1).to(torch.float32)
+    samples = torch.clamp(torch.ceil(m.norm(dim=1, keepdim=True)) + 1, max=MAX_BLUR_SAMPLES).reshape(-1)
+    out = np.array(frame, dtype=np.float32, copy=True)
+    index = torch.nonzero(samples > 1)[:, 0]
+    if len(index) == 0:
+        return out
+    index = index[torch.argsort(samples[index], descending=True, stable=True)]
+    count = samples[index]
+    xs, ys = (index % w).to(torch.float32), (index // w).to(torch.float32)
+    mx, my = m[0, 0].reshape(-1)[index], m[0, 1].reshape(-1)[index]
+    step = torch.clamp(count - 1, min=1).reciprocal()  # as `k / tensor` computes it (Tensor.__rdiv__)
+    total = torch.zeros(1, 3, 1, len(index), dtype=torch.float32)
+    for k in range(int(count[0])):
+        n = int((count > k).sum())
+        s = step[:n] * k - 0.5
+        sx = (xs[:n] + s * mx[:n]).clamp(0, w - 1)
+        sy = (ys[:n] + s * my[:n]).clamp(0, h - 1)
+        grid = torch.stack([2 * sx / max(w - 1, 1) - 1, 2 * sy / max(h - 1, 1) - 1], 1).view(1, 1, n, 2)
+        tap = torch.nn.functional.grid_sample(frames, grid, mode="bilinear", padding_mode="border", align_corners=True)
+        total[..., :n] += tap
+    out.reshape(-1, 3)[index.numpy()] = (total[0, :, 0] / count).T.numpy()
+    return out
+
+
+def photometric_jitter(frames: List[Optional[np.ndarray]], rng: np.random.Generator) -> List[Optional[np.ndarray]]:
     """Saturation x[0.6, 1.4] (around the gray value), contrast x[0.7, 1.3] (around 0.5) and brightness +-0.08
     shared by both frames, then per frame a further brightness change of +-0.02 and uniform noise of amplitude
-    [0, 0.02); clamped to [0, 1]. The per-frame part breaks exact brightness constancy, as real video does."""
+    [0, 0.02); clamped to [0, 1]. The per-frame part breaks exact brightness constancy, as real video does.
+    A frame given as None (not rendered, of the size of the first) is skipped, its draws made all the same."""
     contrast, brightness, saturation = rng.uniform(0.7, 1.3), rng.uniform(-0.08, 0.08), rng.uniform(0.6, 1.4)
     out = []
     for frame in frames:
         shift, noise = brightness + rng.uniform(-0.02, 0.02), rng.uniform(0, 0.02)
+        if frame is None:
+            skip_uniforms(rng, frames[0].size)
+            out.append(None)
+            continue
         gray = (frame @ GRAY)[..., None]
         value = gray + saturation * (frame - gray)
         value = (value - 0.5) * contrast + 0.5 + shift + noise * rng.uniform(-1, 1, size=frame.shape)
         out.append(np.clip(value, 0, 1).astype(np.float32))
     return out
+
+
+def skip_uniforms(rng: np.random.Generator, count: int) -> None:
+    """Leave `rng` as `rng.uniform(size=count)` would: one 64-bit output per float64. PCG64 jumps ahead; its
+    buffered 32-bit half (of `integers` draws) is kept, which `advance` alone would drop. Other generators draw."""
+    bits = rng.bit_generator
+    state = bits.state
+    if state.get("bit_generator") not in ("PCG64", "PCG64DXSM"):
+        rng.random(count)
+        return
+    bits.advance(count)
+    moved = bits.state
+    moved["has_uint32"], moved["uinteger"] = state["has_uint32"], state["uinteger"]
+    bits.state = moved
 
 
 def random_crop_pair(sample: Dict[str, np.ndarray], height: int, width: int, rng: np.random.Generator,
@@ -644,10 +747,16 @@ class MixedSampler:
             if hasattr(source, "frames_apart"):
                 first, second = source.frames_apart(self.gap, self.rng)
                 return first, second, False
-            frame = source.sample(self.rng)["f0"]  # still photos: one frame twice (still not same_frame, as Swift)
+            frame = self._first_frame(source)  # still photos: one frame twice (still not same_frame, as Swift)
             return frame, frame, False
-        frame = source.sample(self.rng)["f0"]
+        frame = self._first_frame(source)
         return frame, frame, True
+
+    def _first_frame(self, source) -> np.ndarray:
+        """A sample's first frame, the same as `source.sample(rng)["f0"]` but without making the second where the
+        source can (`first_frame`): a synthetic pair's second frame is most of its cost."""
+        first = getattr(source, "first_frame", None)
+        return first(self.rng) if first is not None else source.sample(self.rng)["f0"]
 
     def content_batch(self, batch: int) -> Dict[str, torch.Tensor]:
         """Two global views "a", "b" [B,3,S,S] of each of `batch` items, with their boxes ("boxes_a", "boxes_b":
