@@ -571,22 +571,29 @@ def blur_one_along_motion(frame: np.ndarray, motion: np.ndarray, exposure: torch
     m = torch.from_numpy(motion).permute(2, 0, 1)[None] * exposure.view(1, 1, 1, 1).to(torch.float32)
     samples = torch.clamp(torch.ceil(m.norm(dim=1, keepdim=True)) + 1, max=MAX_BLUR_SAMPLES).reshape(-1)
     out = np.array(frame, dtype=np.float32, copy=True)
-    index = torch.nonzero(samples > 1)[:, 0]
+    taps = samples.numpy().astype(np.uint8)  # whole numbers 1...16
+    # Longest streaks first (a stable radix sort of small integers), then the pixels with one tap dropped.
+    index = np.argsort(MAX_BLUR_SAMPLES - taps.reshape(-1), kind="stable")
+    longest = np.bincount(taps, minlength=MAX_BLUR_SAMPLES + 1)[::-1].cumsum()[::-1]  # pixels with >= t taps
+    index = torch.from_numpy(index[:longest[2]])
     if len(index) == 0:
         return out
-    index = index[torch.argsort(samples[index], descending=True, stable=True)]
     count = samples[index]
     xs, ys = (index % w).to(torch.float32), (index // w).to(torch.float32)
     mx, my = m[0, 0].reshape(-1)[index], m[0, 1].reshape(-1)[index]
     step = torch.clamp(count - 1, min=1).reciprocal()  # as `k / tensor` computes it (Tensor.__rdiv__)
     total = torch.zeros(1, 3, 1, len(index), dtype=torch.float32)
+    grid = torch.empty(1, 1, len(index), 2, dtype=torch.float32)
+    s = torch.empty(len(index), dtype=torch.float32)
     for k in range(int(count[0])):
-        n = int((count > k).sum())
-        s = step[:n] * k - 0.5
-        sx = (xs[:n] + s * mx[:n]).clamp(0, w - 1)
-        sy = (ys[:n] + s * my[:n]).clamp(0, h - 1)
-        grid = torch.stack([2 * sx / max(w - 1, 1) - 1, 2 * sy / max(h - 1, 1) - 1], 1).view(1, 1, n, 2)
-        tap = torch.nn.functional.grid_sample(frames, grid, mode="bilinear", padding_mode="border", align_corners=True)
+        n = int(longest[k + 1])  # the pixels with more than k taps
+        # The whole-frame loop's arithmetic, in place: x = 2 clamp(x + s mx) / (w - 1) - 1 (and y).
+        torch.mul(step[:n], k, out=s[:n]).sub_(0.5)
+        for g, base, motion_part, size in ((grid[0, 0, :n, 0], xs, mx, w), (grid[0, 0, :n, 1], ys, my, h)):
+            torch.mul(s[:n], motion_part[:n], out=g).add_(base[:n]).clamp_(0, size - 1).mul_(2).div_(max(size - 1, 1))
+            g.sub_(1)
+        tap = torch.nn.functional.grid_sample(frames, grid[:, :, :n], mode="bilinear", padding_mode="border",
+                                              align_corners=True)
         total[..., :n] += tap
     out.reshape(-1, 3)[index.numpy()] = (total[0, :, 0] / count).T.numpy()
     return out
