@@ -31,18 +31,25 @@ def main(argv=None) -> None:
     sampler = make_sampler(train, build_sources(train, 0, 1), seed=train.seed)
     content = loss_config(train.loss).has_content_terms()
     times = {"content": [], "flow": []}
+    cpu = {"content": [], "flow": []}
     for repeat in range(args.repeats + 1):
         for name, make in (("content", lambda: sampler.content_batch(train.content_batch) if content else None),
                            ("flow", lambda: sampler.flow_batch(train.batch))):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             make()
             if repeat:
                 times[name].append(time.perf_counter() - start)
+                cpu[name].append(time.process_time() - start_cpu)
     # The mean, not the minimum: the cost varies with the sources and frames drawn, and the rate is their average.
     mean = {k: sum(v) / len(v) for k, v in times.items()}
     step = mean["content"] + mean["flow"]
     print(f"content batch {train.content_batch}: {mean['content']:.3f} s, flow batch {train.batch}: {mean['flow']:.3f} s, "
           f"one step {step:.3f} s per worker -> at most {1 / step:.2f} steps/s per worker")
+    # The process's CPU time (its decoder threads too), which a busy machine does not inflate: the rate a worker with
+    # a core to itself reaches.
+    step_cpu = sum(sum(v) / len(v) for v in cpu.values())
+    print(f"CPU: one step {step_cpu:.3f} s per worker (content {sum(cpu['content']) / len(cpu['content']):.3f} s) "
+          f"-> at most {1 / step_cpu:.2f} steps/s per worker with a core each")
 
 
 if __name__ == "__main__":

@@ -14,8 +14,10 @@
 # side, the first 300 frames of each; a local projector INIT lacks (stage 47's has none) learns at 10x the rate
 # (--new-weights-lr-scale 10). No pair is made on the GPU: with
 # --data the batches come from the numpy sources in WORKERS processes (--synthetic-on-device needs no --data). One
-# worker made a step's batches in 4.8 s on the 2-core dev machine (`python3 -m mcjepa.bench_batches -- FLAGS`), so
-# 14 workers bound the rate near 3 steps/s there; the probe measures the real rate.
+# worker makes a step's batches in 2.4 CPU-seconds on the 2-core dev machine (4.9 before the workers made the same
+# batches with less work; `cd Reference && nice -n 10 python3 -m mcjepa.bench_batches --repeats 5 -- FLAGS`, its
+# `CPU:` line, FLAGS this script's data flags), so 14 workers with a core each bound the rate near 6 steps/s; the
+# probe measures the real rate.
 set -u -o pipefail
 out=$1 init=$(realpath "$2") seconds=$3
 shift 3
