@@ -194,9 +194,12 @@ def draw_blobs(n: int, uniform, below) -> Dict[str, torch.Tensor]:
             "limb_half_width": half_width, "has_hole": has_hole, "hole": hole}
 
 
-def blob_inside(u: torch.Tensor, v: torch.Tensor, blobs: Dict[str, torch.Tensor]) -> torch.Tensor:
+def blob_inside(u: torch.Tensor, v: torch.Tensor, blobs: Dict[str, torch.Tensor], max_limbs: int = 5,
+                any_hole: bool = True) -> torch.Tensor:
     """Whether body-frame points (u, v) [n,...] lie on each item's blob (`draw_blobs`): inside the body's radius
-    1 + sum_k a_k cos(k phi + p_k) (at least 0.2) and outside its hole, or on one of its limbs."""
+    1 + sum_k a_k cos(k phi + p_k) (at least 0.2) and outside its hole, or on one of its limbs. A caller that knows
+    that no item has more than `max_limbs` limbs, or (`any_hole` false) that none has a hole, skips those tests,
+    which could only add false terms."""
     expand = (slice(None),) + (None,) * (u.dim() - 1)
     phi = torch.atan2(v, u)
     outline = torch.ones_like(u)
@@ -204,10 +207,11 @@ def blob_inside(u: torch.Tensor, v: torch.Tensor, blobs: Dict[str, torch.Tensor]
         outline = outline + blobs["amplitude"][:, i][expand] * torch.cos((i + 2) * phi + blobs["phase"][:, i][expand])
     radius = torch.sqrt(u * u + v * v)
     inside = radius <= outline.clamp(min=0.2)
-    hx, hy, hr = (blobs["hole"][:, j][expand] for j in range(3))
-    in_hole = ((u - hx) ** 2 + (v - hy) ** 2 <= hr ** 2) & blobs["has_hole"][expand]
-    inside = inside & ~in_hole
-    for i in range(5):
+    if any_hole:
+        hx, hy, hr = (blobs["hole"][:, j][expand] for j in range(3))
+        in_hole = ((u - hx) ** 2 + (v - hy) ** 2 <= hr ** 2) & blobs["has_hole"][expand]
+        inside = inside & ~in_hole
+    for i in range(min(max_limbs, 5)):
         c, s = torch.cos(blobs["limb_angle"][:, i])[expand], torch.sin(blobs["limb_angle"][:, i])[expand]
         along, across = u * c + v * s, -u * s + v * c
         on_limb = (along >= 0) & (along <= blobs["limb_length"][:, i][expand]) \
@@ -318,7 +322,8 @@ class SyntheticPairs:
         dx, dy = xs - center[0], ys - center[1]
         u = (dx * math.cos(theta) + dy * math.sin(theta)) / sx
         v = (-dx * math.sin(theta) + dy * math.cos(theta)) / sy
-        mask[y0:y1, x0:x1] = blob_inside(u[None], v[None], blobs)[0].numpy()
+        mask[y0:y1, x0:x1] = blob_inside(u[None], v[None], blobs, max_limbs=int(blobs["limbs"][0]),
+                                         any_hole=bool(blobs["has_hole"][0]))[0].numpy()
         return mask
 
     def sample(self, rng: np.random.Generator) -> Dict[str, np.ndarray]:
