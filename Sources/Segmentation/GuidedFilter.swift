@@ -28,19 +28,27 @@ public struct GuidedFilter: Sendable {
         self.width = width
         self.height = height
         self.radius = radius
-        var guide = [Float](repeating: 0, count: 3 * n)
-        for i in 0..<n { for c in 0..<3 { guide[c * n + i] = Float(rgb[3 * i + c]) / 255 } }
-        // Products of channel pairs, then the window means of the three channels and the six products at once.
-        let pairs = [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)]
-        var planes = guide + [Float](repeating: 0, count: 6 * n)
-        for (p, (i, j)) in pairs.enumerated() {
-            for k in 0..<n { planes[(3 + p) * n + k] = guide[i * n + k] * guide[j * n + k] }
+        // The three channels, then the products of channel pairs (rr, rg, rb, gg, gb, bb): their window means are
+        // taken at once.
+        let planes = [Float](unsafeUninitializedCapacity: 9 * n) { planes, initialized in
+            rgb.withUnsafeBufferPointer { rgb in
+                for i in 0..<n {
+                    let r = Float(rgb[3 * i]) / 255, g = Float(rgb[3 * i + 1]) / 255, b = Float(rgb[3 * i + 2]) / 255
+                    planes[i] = r; planes[n + i] = g; planes[2 * n + i] = b
+                    planes[3 * n + i] = r * r; planes[4 * n + i] = r * g; planes[5 * n + i] = r * b
+                    planes[6 * n + i] = g * g; planes[7 * n + i] = g * b; planes[8 * n + i] = b * b
+                }
+            }
+            initialized = 9 * n
         }
+        let guide = Array(planes[0..<(3 * n)])
         let boxed = Self.boxMeans(planes, planes: 9, width: width, height: height, radius: radius)
         var inverse = [Float](repeating: 0, count: 6 * n)
         boxed.withUnsafeBufferPointer { s in
             inverse.withUnsafeMutableBufferPointer { out in
-                for k in 0..<n {
+                // Bands of pixels on the cores, each writing its own.
+                nonisolated(unsafe) let (s, out) = (s, out)
+                Self.inBands(n) { pixels in for k in pixels {
                     let mr = s[k], mg = s[n + k], mb = s[2 * n + k]
                     let rr = s[3 * n + k] - mr * mr + epsilon, rg = s[4 * n + k] - mr * mg
                     let rb = s[5 * n + k] - mr * mb, gg = s[6 * n + k] - mg * mg + epsilon
@@ -52,7 +60,7 @@ public struct GuidedFilter: Sendable {
                     let scale: Float = abs(determinant) > 1e-20 ? 1 / determinant : 0
                     out[k] = c00 * scale; out[n + k] = c01 * scale; out[2 * n + k] = c02 * scale
                     out[3 * n + k] = c11 * scale; out[4 * n + k] = c12 * scale; out[5 * n + k] = c22 * scale
-                }
+                } }
             }
         }
         self.guide = guide
@@ -66,15 +74,17 @@ public struct GuidedFilter: Sendable {
         precondition(map.count == n, "guided filter: the map is not width x height")
         guard radius > 0, n > 0 else { return }
         // The map and its products with the three channels, boxed together.
-        var planes = [Float](repeating: 0, count: 4 * n)
-        guide.withUnsafeBufferPointer { g in
-            for k in 0..<n {
-                let p = map[k]
-                planes[k] = p
-                planes[n + k] = g[k] * p
-                planes[2 * n + k] = g[n + k] * p
-                planes[3 * n + k] = g[2 * n + k] * p
+        let planes = [Float](unsafeUninitializedCapacity: 4 * n) { planes, initialized in
+            guide.withUnsafeBufferPointer { g in
+                for k in 0..<n {
+                    let p = map[k]
+                    planes[k] = p
+                    planes[n + k] = g[k] * p
+                    planes[2 * n + k] = g[n + k] * p
+                    planes[3 * n + k] = g[2 * n + k] * p
+                }
             }
+            initialized = 4 * n
         }
         let stats = Self.boxMeans(planes, planes: 4, width: width, height: height, radius: radius)
         // The window's linear coefficients a (3 planes) and b, boxed in their turn.
@@ -83,7 +93,8 @@ public struct GuidedFilter: Sendable {
             means.withUnsafeBufferPointer { m in
                 inverse.withUnsafeBufferPointer { v in
                     coefficients.withUnsafeMutableBufferPointer { out in
-                        for k in 0..<n {
+                        nonisolated(unsafe) let (s, m, v, out) = (s, m, v, out)
+                        Self.inBands(n) { pixels in for k in pixels {
                             let meanP = s[k]
                             let cr = s[n + k] - m[k] * meanP
                             let cg = s[2 * n + k] - m[n + k] * meanP
@@ -93,7 +104,7 @@ public struct GuidedFilter: Sendable {
                             let ab = v[2 * n + k] * cr + v[4 * n + k] * cg + v[5 * n + k] * cb
                             out[k] = ar; out[n + k] = ag; out[2 * n + k] = ab
                             out[3 * n + k] = meanP - ar * m[k] - ag * m[n + k] - ab * m[2 * n + k]
-                        }
+                        } }
                     }
                 }
             }
@@ -106,6 +117,12 @@ public struct GuidedFilter: Sendable {
                 }
             }
         }
+    }
+
+    /// Runs `body` on bands of 0..<n spread over the cores (for per-pixel loops whose pixels are independent).
+    static func inBands(_ n: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        let bands = min(n, 16)
+        DispatchQueue.concurrentPerform(iterations: bands) { band in body((n * band / bands)..<(n * (band + 1) / bands)) }
     }
 
     /// Filters `count` planar maps (count x height x width) in place, guided by a frame (packed RGB).
@@ -154,9 +171,10 @@ public struct GuidedFilter: Sendable {
     static func boxMeans(_ values: [Float], planes: Int, width: Int, height: Int, radius r: Int) -> [Float] {
         let n = width * height
         precondition(values.count == planes * n, "box mean: sizes do not match")
-        var rows = [Float](repeating: 0, count: values.count)
-        var out = [Float](repeating: 0, count: values.count)
-        guard n > 0 else { return out }
+        guard n > 0 else { return [Float](repeating: 0, count: values.count) }
+        // Every value of both is written below (all rows, then every column band of every plane): no zero fill.
+        var rows = [Float](unsafeUninitializedCapacity: values.count) { $1 = values.count }
+        var out = [Float](unsafeUninitializedCapacity: values.count) { $1 = values.count }
         // 1 / (the window's extent) along a row and down a column: multiplications instead of divisions.
         let across = (0..<width).map { 1 / Double(min(width, $0 + r + 1) - max(0, $0 - r)) }
         let down = (0..<height).map { 1 / Double(min(height, $0 + r + 1) - max(0, $0 - r)) }
@@ -168,14 +186,14 @@ public struct GuidedFilter: Sendable {
                     nonisolated(unsafe) let (input, rowMeans, output) = (input.baseAddress!, rowMeans.baseAddress!,
                                                                         output.baseAddress!)
                     DispatchQueue.concurrentPerform(iterations: rowChunks) { chunk in
-                        for row in (planes * height * chunk / rowChunks)..<(planes * height * (chunk + 1) / rowChunks) {
-                            let source = input + row * width, target = rowMeans + row * width
-                            var sum: Double = 0
-                            for x in 0..<min(r, width) { sum += Double(source[x]) }
-                            for x in 0..<width {
-                                if x + r < width { sum += Double(source[x + r]) }
-                                if x - r - 1 >= 0 { sum -= Double(source[x - r - 1]) }
-                                target[x] = Float(sum * across[x])
+                        across.withUnsafeBufferPointer { across in
+                            var row = planes * height * chunk / rowChunks
+                            let end = planes * height * (chunk + 1) / rowChunks
+                            while row < end {
+                                let lanes = min(4, end - row)
+                                rowMeans4(input + row * width, rowMeans + row * width, rows: lanes, width: width,
+                                          radius: r, across: across.baseAddress!)
+                                row += lanes
                             }
                         }
                     }
@@ -188,21 +206,70 @@ public struct GuidedFilter: Sendable {
                         sums.initialize(repeating: 0, count: count)
                         for y in 0..<min(r, height) { for x in 0..<count { sums[x] += Double(source[y * width + x]) } }
                         for y in 0..<height {
-                            if y + r < height {
-                                let entering = source + (y + r) * width
-                                for x in 0..<count { sums[x] += Double(entering[x]) }
-                            }
-                            if y - r - 1 >= 0 {
-                                let leaving = source + (y - r - 1) * width
-                                for x in 0..<count { sums[x] -= Double(leaving[x]) }
-                            }
                             let scale = down[y], row = target + y * width
-                            for x in 0..<count { row[x] = Float(sums[x] * scale) }
+                            // One pass over the band per row: the same additions, in the same order, as adding the
+                            // entering row, subtracting the leaving one and scaling in three passes.
+                            switch (y + r < height, y - r - 1 >= 0) {
+                            case (true, true):
+                                let entering = source + (y + r) * width, leaving = source + (y - r - 1) * width
+                                for x in 0..<count {
+                                    let sum = sums[x] + Double(entering[x]) - Double(leaving[x])
+                                    sums[x] = sum
+                                    row[x] = Float(sum * scale)
+                                }
+                            case (true, false):
+                                let entering = source + (y + r) * width
+                                for x in 0..<count {
+                                    let sum = sums[x] + Double(entering[x])
+                                    sums[x] = sum
+                                    row[x] = Float(sum * scale)
+                                }
+                            case (false, true):
+                                let leaving = source + (y - r - 1) * width
+                                for x in 0..<count {
+                                    let sum = sums[x] - Double(leaving[x])
+                                    sums[x] = sum
+                                    row[x] = Float(sum * scale)
+                                }
+                            case (false, false):
+                                for x in 0..<count { row[x] = Float(sums[x] * scale) }
+                            }
                         }
                     }
                 }
             }
         }
         return out
+    }
+
+    /// Window means along up to four consecutive rows at once (`rows` of them, `width` apart), one row per lane
+    /// of a SIMD4<Double> running sum. Each lane adds and subtracts what a loop over its row alone would, in the
+    /// same order, so the means are the same to the bit; the four rows' additions overlap instead of each waiting
+    /// on the previous one. x + r enters the window while it is inside the row and x - r - 1 leaves it once it is:
+    /// three stretches of x instead of two tests at every pixel.
+    @inline(__always)
+    static func rowMeans4(_ source: UnsafePointer<Float>, _ target: UnsafeMutablePointer<Float>, rows: Int, width: Int,
+                          radius r: Int, across: UnsafePointer<Double>) {
+        // Lanes past `rows` repeat the first row and are not stored.
+        let s1 = source + (rows > 1 ? width : 0), s2 = source + (rows > 2 ? 2 * width : 0)
+        let s3 = source + (rows > 3 ? 3 * width : 0)
+        @inline(__always) func load(_ x: Int) -> SIMD4<Double> {
+            SIMD4(Double(source[x]), Double(s1[x]), Double(s2[x]), Double(s3[x]))
+        }
+        @inline(__always) func store(_ sum: SIMD4<Double>, _ x: Int) {
+            let mean = sum * across[x]
+            target[x] = Float(mean[0])
+            if rows > 1 { target[width + x] = Float(mean[1]) }
+            if rows > 2 { target[2 * width + x] = Float(mean[2]) }
+            if rows > 3 { target[3 * width + x] = Float(mean[3]) }
+        }
+        var sum = SIMD4<Double>()
+        for x in 0..<min(r, width) { sum += load(x) }
+        let entering = max(0, width - r), leaving = min(width, r + 1)
+        var x = 0
+        while x < min(entering, leaving) { sum += load(x + r); store(sum, x); x += 1 }
+        while x < entering { sum += load(x + r); sum -= load(x - r - 1); store(sum, x); x += 1 }  // both
+        while x < leaving { store(sum, x); x += 1 }  // neither: a row shorter than the window
+        while x < width { sum -= load(x - r - 1); store(sum, x); x += 1 }
     }
 }

@@ -20,6 +20,38 @@ final class GuidedFilterTests: XCTestCase {
         }
     }
 
+    func test_boxMeans_of_several_rows_at_once_equal_one_row_at_a_time_to_the_bit() {
+        // Enough rows that each thread's share holds groups of four and a remainder; radii below and above the width.
+        for (w, h, planes, r) in [(37, 23, 3, 4), (9, 30, 2, 12), (50, 19, 1, 0)] {
+            let values = (0..<(planes * w * h)).map { Float(($0 * 7919) % 1013) / 1013 - 0.3 }
+            let fast = GuidedFilter.boxMeans(values, planes: planes, width: w, height: h, radius: r)
+            // The running sums written plainly: along each row, then down each column, in Double.
+            var rows = [Float](repeating: 0, count: values.count), expected = rows
+            for row in 0..<(planes * h) {
+                var sum: Double = 0
+                for x in 0..<min(r, w) { sum += Double(values[row * w + x]) }
+                for x in 0..<w {
+                    if x + r < w { sum += Double(values[row * w + x + r]) }
+                    if x - r - 1 >= 0 { sum -= Double(values[row * w + x - r - 1]) }
+                    rows[row * w + x] = Float(sum * (1 / Double(min(w, x + r + 1) - max(0, x - r))))
+                }
+            }
+            for plane in 0..<planes {
+                for x in 0..<w {
+                    var sum: Double = 0
+                    let at = { (y: Int) in plane * w * h + y * w + x }
+                    for y in 0..<min(r, h) { sum += Double(rows[at(y)]) }
+                    for y in 0..<h {
+                        if y + r < h { sum += Double(rows[at(y + r)]) }
+                        if y - r - 1 >= 0 { sum -= Double(rows[at(y - r - 1)]) }
+                        expected[at(y)] = Float(sum * (1 / Double(min(h, y + r + 1) - max(0, y - r))))
+                    }
+                }
+            }
+            XCTAssertEqual(fast, expected, "\(w)x\(h) x \(planes) r \(r)")
+        }
+    }
+
     func test_probability_maps_filtered_as_complements_match_filtering_each_map() {
         let (w, h) = (31, 17)
         let rgb = (0..<(3 * w * h)).map { (i: Int) -> UInt8 in UInt8((i * 29 + i / 7) % 256) }
