@@ -1,3 +1,4 @@
+import Dispatch
 import FlowIO
 
 /// Carrying soft label maps from the previous frame into the current one along the flow, and telling where
@@ -16,25 +17,42 @@ public enum FlowLabelWarp {
         var out = [Float](repeating: 0, count: count * n)
         var valid = [Bool](repeating: false, count: n)
         var roundTrip = [Float](repeating: .infinity, count: n)
-        for y in 0..<h {
-            for x in 0..<w {
-                let i = y * w + x
-                let sx = Float(x) + backward.u[i], sy = Float(y) + backward.v[i]
-                guard sx >= 0, sy >= 0, sx <= Float(w - 1), sy <= Float(h - 1) else { continue }
-                let x0 = min(Int(sx), w - 2 < 0 ? 0 : w - 2), y0 = min(Int(sy), h - 2 < 0 ? 0 : h - 2)
-                let x1 = min(x0 + 1, w - 1), y1 = min(y0 + 1, h - 1)
-                let fx = sx - Float(x0), fy = sy - Float(y0)
-                let w00 = (1 - fx) * (1 - fy), w10 = fx * (1 - fy), w01 = (1 - fx) * fy, w11 = fx * fy
-                let i00 = y0 * w + x0, i10 = y0 * w + x1, i01 = y1 * w + x0, i11 = y1 * w + x1
-                // The forward flow where the pixel came from should point back at it.
-                let fu = w00 * forward.u[i00] + w10 * forward.u[i10] + w01 * forward.u[i01] + w11 * forward.u[i11]
-                let fv = w00 * forward.v[i00] + w10 * forward.v[i10] + w01 * forward.v[i01] + w11 * forward.v[i11]
-                valid[i] = consistent(forward: (fu, fv), backward: (backward.u[i], backward.v[i]))
-                roundTrip[i] = roundTripRatio(forward: (fu, fv), backward: (backward.u[i], backward.v[i]))
-                for m in 0..<count {
-                    let base = m * n
-                    out[base + i] = w00 * maps[base + i00] + w10 * maps[base + i10] + w01 * maps[base + i01]
-                        + w11 * maps[base + i11]
+        guard n > 0 else { return (out, valid, roundTrip) }
+        withUnsafePointers(backward.u, backward.v, forward.u, forward.v) { bu, bv, fu, fv in
+            maps.withUnsafeBufferPointer { maps in
+                out.withUnsafeMutableBufferPointer { out in
+                    valid.withUnsafeMutableBufferPointer { valid in
+                        roundTrip.withUnsafeMutableBufferPointer { roundTrip in
+                            // Bands of rows on the cores; each writes only its own pixels.
+                            nonisolated(unsafe) let (maps, bu, bv, fu, fv) = (maps, bu, bv, fu, fv)
+                            nonisolated(unsafe) let (out, valid, roundTrip) = (out, valid.baseAddress!, roundTrip.baseAddress!)
+                            let bands = min(h, 16)
+                            DispatchQueue.concurrentPerform(iterations: bands) { band in
+                                for y in (h * band / bands)..<(h * (band + 1) / bands) {
+                                    for x in 0..<w {
+                                        let i = y * w + x
+                                        let sx = Float(x) + bu[i], sy = Float(y) + bv[i]
+                                        guard sx >= 0, sy >= 0, sx <= Float(w - 1), sy <= Float(h - 1) else { continue }
+                                        let x0 = min(Int(sx), w - 2 < 0 ? 0 : w - 2), y0 = min(Int(sy), h - 2 < 0 ? 0 : h - 2)
+                                        let x1 = min(x0 + 1, w - 1), y1 = min(y0 + 1, h - 1)
+                                        let fx = sx - Float(x0), fy = sy - Float(y0)
+                                        let w00 = (1 - fx) * (1 - fy), w10 = fx * (1 - fy), w01 = (1 - fx) * fy, w11 = fx * fy
+                                        let i00 = y0 * w + x0, i10 = y0 * w + x1, i01 = y1 * w + x0, i11 = y1 * w + x1
+                                        // The forward flow where the pixel came from should point back at it.
+                                        let u = w00 * fu[i00] + w10 * fu[i10] + w01 * fu[i01] + w11 * fu[i11]
+                                        let v = w00 * fv[i00] + w10 * fv[i10] + w01 * fv[i01] + w11 * fv[i11]
+                                        valid[i] = consistent(forward: (u, v), backward: (bu[i], bv[i]))
+                                        roundTrip[i] = roundTripRatio(forward: (u, v), backward: (bu[i], bv[i]))
+                                        for m in 0..<count {
+                                            let base = m * n
+                                            out[base + i] = w00 * maps[base + i00] + w10 * maps[base + i10]
+                                                + w01 * maps[base + i01] + w11 * maps[base + i11]
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -81,5 +99,18 @@ public enum FlowLabelWarp {
     public static func roundTripRatio(forward f: (Float, Float), backward b: (Float, Float)) -> Float {
         let du = f.0 + b.0, dv = f.1 + b.1
         return (du * du + dv * dv) / (0.01 * (f.0 * f.0 + f.1 * f.1 + b.0 * b.0 + b.1 * b.1) + 0.5)
+    }
+}
+
+/// Base addresses of four non-empty arrays for the duration of `body`.
+private func withUnsafePointers<R>(_ a: [Float], _ b: [Float], _ c: [Float], _ d: [Float],
+                                   _ body: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
+                                            UnsafePointer<Float>) -> R) -> R {
+    a.withUnsafeBufferPointer { a in
+        b.withUnsafeBufferPointer { b in
+            c.withUnsafeBufferPointer { c in
+                d.withUnsafeBufferPointer { d in body(a.baseAddress!, b.baseAddress!, c.baseAddress!, d.baseAddress!) }
+            }
+        }
     }
 }
