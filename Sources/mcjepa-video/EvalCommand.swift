@@ -54,7 +54,7 @@ struct EvalFlowCommand: AsyncParsableCommand {
     @Flag(help: "Print the report as JSON (fractions in 0...1, EPE in px) instead of a table.")
     var json = false
 
-    @Flag(help: "Average the flow with that of the pair mirrored left to right (twice the time; on the built-in weights, flow-dev EPE against DIS medium in geometric mean over the pairs: network 1.94x -> 1.86x, refined with the search's previous parameters 0.81x -> 0.81x).")
+    @Flag(help: "Average the flow with that of the pair mirrored left to right (twice the time; on the built-in weights, flow-dev EPE against DIS medium in geometric mean over the pairs: the decoder's flow, before the feature alignment, 1.94x -> 1.86x, refined with the search's previous parameters 0.81x -> 0.81x).")
     var flipAverage = false
 
     @Flag(inversion: .prefixedNo,

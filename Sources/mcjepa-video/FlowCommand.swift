@@ -23,10 +23,10 @@ struct FlowCommand: AsyncParsableCommand {
             seeds a search on the frames: OpenCV's DIS (patch inverse search and variational refinement, coarse \
             to fine, down to full resolution) started from the network's flow, so the network supplies the large \
             motions and the search the sub-pixel precision (flow-dev: EPE 0.78x DIS medium's in geometric mean \
-            over the pairs, against 1.94x for the network alone). --refinement fast-search stops the search at \
+            over the pairs, against 1.65x for the network alone and 1.94x for its decoder without the feature alignment). --refinement fast-search stops the search at \
             half resolution, as DIS's medium preset does: about twice as fast, 0.94x DIS medium's error; \
             --no-refine writes the network's flow as it is, faster still. --flip-average also runs the mirrored frames and averages the two flows (half \
-            the speed; flow-dev against DIS medium: network 1.94x -> 1.86x, refined with the search's previous parameters 0.81x either way). \
+            the speed; flow-dev against DIS medium: the decoder's flow 1.94x -> 1.86x, refined with the search's previous parameters 0.81x either way). \
             --search-options KEY=VALUE,... (advanced) sets OpenCV DIS's parameters for the search, over those of the \
             --refinement: finest-scale, patch-size, patch-stride, gradient-descent-iterations, \
             variational-refinement-iterations/-alpha/-delta/-gamma, mean-normalization, spatial-propagation, and \

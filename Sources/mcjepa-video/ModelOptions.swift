@@ -131,8 +131,6 @@ struct FeatureLevelOptions: ParsableArguments {
         return list
     }
 
-    /// Whether --level or --levels was given (`eval vos --pred` refuses both).
-    var given: Bool { level != nil || levels != nil }
     /// --level, else level 3 (stride 8).
     var resolvedLevel: Int { level ?? 3 }
 
