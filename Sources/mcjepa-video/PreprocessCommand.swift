@@ -88,6 +88,7 @@ struct PreprocessCommand: AsyncParsableCommand {
     @Option(help: "Decoder threads, and threads encoding images.")
     var threads: Int = 2
 
+    @OptionGroup var searchOptions: SearchOptions
     @OptionGroup var range: RangeOptions
     @OptionGroup var reporting: ReportingOptions
 
@@ -111,11 +112,17 @@ struct PreprocessCommand: AsyncParsableCommand {
         if model != nil && !flow { throw ValidationError("--model applies only with --flow") }
         if refine != nil && !flow { throw ValidationError("--refine and --no-refine apply only with --flow") }
         if maskInconsistent && !flow { throw ValidationError("--mask-inconsistent applies only with --flow") }
+        if searchOptions.searchOptions != nil && !flow { throw ValidationError("--search-options applies only with --flow") }
+        if searchOptions.searchOptions != nil && refine == false { throw ValidationError("--search-options contradicts --no-refine") }
+        _ = try searchOptions.configuration(refinement: flowRefinement)
     }
 
     func run() async throws {
         try preprocess()
     }
+
+    /// The refinement of the stored flow: the default search unless --no-refine.
+    private var flowRefinement: RefinementMethod? { (refine ?? true) ? .standard : nil }
 
     private func preprocess() throws {
         let allowed = Set(extensions.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
@@ -141,7 +148,9 @@ struct PreprocessCommand: AsyncParsableCommand {
         }
         if flow {
             let weights = try loadWeights(modelPath: model, verbose: reporting.verbose, reporter: reporter)
-            options.storeFlow(of: FlowEstimator(loaded: weights, refinement: (refine ?? true) ? .standard : nil, threads: threads),
+            options.storeFlow(of: FlowEstimator(loaded: weights, refinement: flowRefinement,
+                                                search: try searchOptions.configuration(refinement: flowRefinement),
+                                                threads: threads),
                               maskInconsistent: maskInconsistent)
         }
         let encoder = try FFmpegImageEncoder(format: jpegQuality.map { .jpeg(quality: $0) } ?? .png)

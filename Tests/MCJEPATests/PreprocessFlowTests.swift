@@ -98,6 +98,45 @@ final class PreprocessFlowTests: TemporaryFolderTestCase {
         XCTAssertTrue(withoutFlow.err.contains("--flow"), withoutFlow.err)
     }
 
+    /// `--search-options` reaches the search that refines the stored flow (the same flow as the estimator with that
+    /// configuration, not the default's), and is refused without --flow, with --no-refine and out of range.
+    func testSearchOptionsReachTheStoredFlowAndMisuseIsAUsageError() throws {
+        let tool = try commandLineTool()
+        let (model, _) = try savedTestModel()
+        let weights = try WeightsFile.load(path: model)
+        let options = "gradient-descent-iterations=4,variational-refinement-alpha=80"
+        let out = file("searched")
+        let arguments = ["preprocess", "\(samplesFolder)/realshort.mp4", "-o", out, "--size", "64x48", "--stride", "2",
+                         "--max-pairs", "1", "--flow", "--model", model]
+        let result = try runProcess(tool, arguments + ["--search-options", options])
+        XCTAssertEqual(result.status, 0, result.err)
+        let members = try tarMembers("\(out)/shard-000000.tar")
+        func frame(_ suffix: String) throws -> FrameImage {
+            let member = try XCTUnwrap(members.first { $0.name.hasSuffix(suffix) }, suffix)
+            let path = file("searched-\(suffix)")
+            try Data(member.bytes).write(to: URL(fileURLWithPath: path))
+            let image = try readImage(path: path)
+            return FrameImage(width: image.width, height: image.height, rgb8: image.rgb)
+        }
+        let stored = try XCTUnwrap(members.first { $0.name.hasSuffix(".flow.npy") })
+        let flow = try FlowFile.decode(stored.bytes, format: .npy, name: stored.name)
+        let (first, second) = (try frame(".f0.png"), try frame(".f1.png"))
+        let configuration = try SeededDISSearch.Configuration(parsing: options)
+        let searched = FlowEstimator(model: weights.model, refinement: RefinementMethod.standard.refiner(threads: 2, search: configuration))
+        XCTAssertEqual(flow, searched.flow(first, second))
+        let standard = FlowEstimator(model: weights.model, refinement: RefinementMethod.standard.refiner(threads: 2))
+        XCTAssertNotEqual(flow, standard.flow(first, second), "the options changed the search")
+
+        for (extra, message) in [(["--search-options", "passes=2"], "--flow"),
+                                 (["--flow", "--no-refine", "--search-options", "passes=2"], "--no-refine"),
+                                 (["--flow", "--search-options", "passes=0"], "passes must be in")] {
+            let refused = try runProcess(tool, ["preprocess", "\(samplesFolder)/realshort.mp4", "-o", file("r"), "--model", model] + extra)
+            XCTAssertEqual(refused.status, 2, refused.err)
+            XCTAssertTrue(refused.err.contains(message), refused.err)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: file("r")))
+        }
+    }
+
     func testRefineWithoutFlowIsAUsageError() throws {
         let tool = try commandLineTool()
         for flag in ["--refine", "--no-refine"] {
