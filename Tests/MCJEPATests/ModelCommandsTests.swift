@@ -129,6 +129,20 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
         try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], output)
     }
 
+    /// `propagate` with `options` on the synthetic DAVIS folder's sequence, into the layout `eval vos --pred` reads
+    /// (PRED/square), then `eval vos --pred PRED --json`: the prediction folder and that report.
+    func scorePropagatedMasks(tool: String, root: String, model: String,
+                              options: [String]) throws -> (pred: String, report: [String: Any]) {
+        let pred = file("pred")
+        let propagated = try runProcess(tool, ["propagate", "\(root)/JPEGImages/480p/square", "--mask",
+                                               "\(root)/Annotations/480p/square/00000.png", "-o", "\(pred)/square",
+                                               "--model", model] + options)
+        XCTAssertEqual(propagated.status, 0, propagated.err)
+        let fromFiles = try runProcess(tool, ["eval", "vos", root, "--pred", pred, "--json"])
+        XCTAssertEqual(fromFiles.status, 0, fromFiles.err)
+        return (pred, try jsonReport(fromFiles.out))
+    }
+
     func testEvalVOSWithAModelScoresASyntheticDAVISFolder() throws {
         let tool = try commandLineTool()
         let (model, _) = try savedTestModel()
@@ -142,18 +156,12 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
         XCTAssertGreaterThan(j, 0, "the square is found at least in part")
 
         // propagate on the sequence's frame folder writes the layout --pred reads, and the same masks: scores match.
-        let pred = file("pred")
-        let propagated = try runProcess(tool, ["propagate", "\(root)/JPEGImages/480p/square", "--mask",
-                                               "\(root)/Annotations/480p/square/00000.png", "-o", "\(pred)/square",
-                                               "--model", model, "--video", file("square.mp4")])
-        XCTAssertEqual(propagated.status, 0, propagated.err)
+        let (pred, fromFiles) = try scorePropagatedMasks(tool: tool, root: root, model: model,
+                                                         options: ["--video", file("square.mp4")])
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: "\(pred)/square").sorted(),
                        ["00000.png", "00001.png", "00002.png", "00003.png"])
-        let fromFiles = try runProcess(tool, ["eval", "vos", root, "--pred", pred, "--json"])
-        XCTAssertEqual(fromFiles.status, 0, fromFiles.err)
-        XCTAssertEqual(try XCTUnwrap(try jsonReport(fromFiles.out)["j"] as? Double), j, accuracy: 1e-12)
-        XCTAssertEqual(try XCTUnwrap(try jsonReport(fromFiles.out)["f"] as? Double),
-                       try XCTUnwrap(report["f"] as? Double), accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(fromFiles["j"] as? Double), j, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(fromFiles["f"] as? Double), try XCTUnwrap(report["f"] as? Double), accuracy: 1e-12)
 
         let mixed = try runProcess(tool, ["eval", "vos", root, "--pred", pred, "--model", model])
         XCTAssertEqual(mixed.status, 2)
@@ -196,13 +204,9 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
         XCTAssertEqual(dinoFusion.status, 2)
         XCTAssertTrue(dinoFusion.err.contains("--fusion applies to --method flow-guided"), dinoFusion.err)
 
-        let pred = file("pred")
-        let propagated = try runProcess(tool, ["propagate", "\(root)/JPEGImages/480p/square", "--mask",
-                                               "\(root)/Annotations/480p/square/00000.png", "-o", "\(pred)/square",
-                                               "--model", model, "--appearance", "colour"])
-        XCTAssertEqual(propagated.status, 0, propagated.err)
-        let fromFiles = try runProcess(tool, ["eval", "vos", root, "--pred", pred, "--json"])
-        XCTAssertEqual(try XCTUnwrap(try jsonReport(fromFiles.out)["j"] as? Double), try XCTUnwrap(scores["colour"]), accuracy: 1e-12)
+        let (pred, fromFiles) = try scorePropagatedMasks(tool: tool, root: root, model: model,
+                                                         options: ["--appearance", "colour"])
+        XCTAssertEqual(try XCTUnwrap(fromFiles["j"] as? Double), try XCTUnwrap(scores["colour"]), accuracy: 1e-12)
 
         let dino = try runProcess(tool, ["eval", "vos", root, "--model", model, "--method", "features", "--appearance", "both"])
         XCTAssertEqual(dino.status, 2)
@@ -267,13 +271,8 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
         XCTAssertEqual(dinoListed.name, "model \(model) (features, level 3)")
         XCTAssertEqual(dinoListed.j, dinoSingle.j, "--levels 3 is --level 3")
 
-        let pred = file("pred")
-        let propagated = try runProcess(tool, ["propagate", "\(root)/JPEGImages/480p/square", "--mask",
-                                               "\(root)/Annotations/480p/square/00000.png", "-o", "\(pred)/square",
-                                               "--model", model, "--levels", "2,3,4"])
-        XCTAssertEqual(propagated.status, 0, propagated.err)
-        let fromFiles = try runProcess(tool, ["eval", "vos", root, "--pred", pred, "--json"])
-        XCTAssertEqual(try XCTUnwrap(try jsonReport(fromFiles.out)["j"] as? Double), joined.j, accuracy: 1e-12)
+        let (pred, fromFiles) = try scorePropagatedMasks(tool: tool, root: root, model: model, options: ["--levels", "2,3,4"])
+        XCTAssertEqual(try XCTUnwrap(fromFiles["j"] as? Double), joined.j, accuracy: 1e-12)
 
         for (levels, message) in [("2,x", "--levels must be comma-separated levels in 1...6 (e.g. 2,3,4), got '2,x'"),
                                   ("", "--levels must be comma-separated levels in 1...6 (e.g. 2,3,4), got ''"),

@@ -24,6 +24,20 @@ final class PreprocessFlowTests: TemporaryFolderTestCase {
         return members
     }
 
+    /// The two frames and the flow of the first pair stored in shard 0 of `shards`.
+    func firstStoredPair(_ shards: String) throws -> (first: FrameImage, second: FrameImage, flow: FlowField) {
+        let members = try tarMembers("\(shards)/shard-000000.tar")
+        func frame(_ suffix: String) throws -> FrameImage {
+            let member = try XCTUnwrap(members.first { $0.name.hasSuffix(suffix) }, suffix)
+            let path = file("\(URL(fileURLWithPath: shards).lastPathComponent)\(suffix)")
+            try Data(member.bytes).write(to: URL(fileURLWithPath: path))
+            let image = try readImage(path: path)
+            return FrameImage(width: image.width, height: image.height, rgb8: image.rgb)
+        }
+        let stored = try XCTUnwrap(members.first { $0.name.hasSuffix(".flow.npy") })
+        return (try frame(".f0.png"), try frame(".f1.png"), try FlowFile.decode(stored.bytes, format: .npy, name: stored.name))
+    }
+
     func testFlowMembersSitBetweenFramesAndMetadataAtTheStoredSize() throws {
         let tool = try commandLineTool()
         let (model, _) = try savedTestModel()
@@ -53,18 +67,9 @@ final class PreprocessFlowTests: TemporaryFolderTestCase {
                                                "--stride", "2", "--max-pairs", "1", "--flow", "--model", model]
                                                + (refine ? [] : ["--no-refine"]))
             XCTAssertEqual(result.status, 0, result.err)
-            let members = try tarMembers("\(out)/shard-000000.tar")
-            func frame(_ suffix: String) throws -> FrameImage {
-                let member = try XCTUnwrap(members.first { $0.name.hasSuffix(suffix) }, suffix)
-                let path = file("\(refine)-\(suffix)")
-                try Data(member.bytes).write(to: URL(fileURLWithPath: path))
-                let image = try readImage(path: path)
-                return FrameImage(width: image.width, height: image.height, rgb8: image.rgb)
-            }
-            let stored = try XCTUnwrap(members.first { $0.name.hasSuffix(".flow.npy") })
-            let flow = try FlowFile.decode(stored.bytes, format: .npy, name: stored.name)
+            let (first, second, flow) = try firstStoredPair(out)
             let refinement = refine ? RefinementMethod.standard.refiner(threads: 2) : nil
-            let expected = FlowEstimator(model: weights.model, refinement: refinement).flow(try frame(".f0.png"), try frame(".f1.png"))
+            let expected = FlowEstimator(model: weights.model, refinement: refinement).flow(first, second)
             XCTAssertEqual(flow, expected, refine ? "refined" : "--no-refine")
             flows.append(flow)
         }
@@ -110,17 +115,7 @@ final class PreprocessFlowTests: TemporaryFolderTestCase {
                          "--max-pairs", "1", "--flow", "--model", model]
         let result = try runProcess(tool, arguments + ["--search-options", options])
         XCTAssertEqual(result.status, 0, result.err)
-        let members = try tarMembers("\(out)/shard-000000.tar")
-        func frame(_ suffix: String) throws -> FrameImage {
-            let member = try XCTUnwrap(members.first { $0.name.hasSuffix(suffix) }, suffix)
-            let path = file("searched-\(suffix)")
-            try Data(member.bytes).write(to: URL(fileURLWithPath: path))
-            let image = try readImage(path: path)
-            return FrameImage(width: image.width, height: image.height, rgb8: image.rgb)
-        }
-        let stored = try XCTUnwrap(members.first { $0.name.hasSuffix(".flow.npy") })
-        let flow = try FlowFile.decode(stored.bytes, format: .npy, name: stored.name)
-        let (first, second) = (try frame(".f0.png"), try frame(".f1.png"))
+        let (first, second, flow) = try firstStoredPair(out)
         let configuration = try SeededDISSearch.Configuration(parsing: options)
         let searched = FlowEstimator(model: weights.model, refinement: RefinementMethod.standard.refiner(threads: 2, search: configuration))
         XCTAssertEqual(flow, searched.flow(first, second))
