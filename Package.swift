@@ -75,7 +75,7 @@ let package = Package(
         ),
         // Finding and running the built CLI, shared by the end-to-end tests of every target.
         .target(name: "CommandLineTestSupport", path: "Tests/CommandLineTestSupport"),
-        .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "CommandLineTestSupport"]),
+        .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "CFFmpeg", "CommandLineTestSupport"]),
         .testTarget(name: "FlowIOTests", dependencies: ["FlowIO", "CommandLineTestSupport"]),
         .testTarget(name: "FlowRefinementTests", dependencies: ["FlowRefinement", "CDISFlow", "CSIMDMath", "FlowIO", "NN"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "CommandLineTestSupport"]),

@@ -15,7 +15,9 @@ public struct DecodeOptions: Sendable {
     public var threads: Int
     public var size: OutputSize
     /// Seconds from the start of the stream to begin at. The reader seeks to the keyframe before and drops frames
-    /// until this time (accurate seek), so the first frame is the first one shown at or after `start`.
+    /// until this time (accurate seek), so the first frame is the first one shown at or after `start`, with the
+    /// pixels a pass from the beginning gives it. Where a seek lands late or on a frame decoding cannot start from
+    /// (MPEG program streams, falsely marked keyframes), the reader seeks further back, at worst to the beginning.
     public var start: Double
     /// Seconds to decode from `start`; nil decodes to the end. Frames shown before `start + duration` are kept.
     public var duration: Double?

@@ -176,6 +176,15 @@ final class DecodingInput {
         return true
     }
 
+    /// The decoded frame is one decoding can start from (an intra frame the codec marks as a keyframe).
+    var frameIsKeyframe: Bool { frame.pointee.key_frame != 0 }
+
+    /// The decoder concealed errors in the decoded frame, found references missing, or flagged it corrupt: its
+    /// pixels are a guess. After a seek this is how a landing on a false keyframe shows.
+    var frameHasDecodeErrors: Bool {
+        frame.pointee.decode_error_flags != 0 || (frame.pointee.flags & AV_FRAME_FLAG_CORRUPT) != 0
+    }
+
     /// The decoded frame's timestamp: FFmpeg's best estimate, which survives missing or reordered pts.
     var framePts: Int64? {
         let ts = frame.pointee.best_effort_timestamp

@@ -15,7 +15,8 @@ public final class VideoReader {
     public let options: DecodeOptions
     /// The file's headers (as `probe(path:)` reports them, without its first-frame check).
     public let info: VideoInfo
-    private let input: DecodingInput
+    /// Replaced by a freshly opened one when no seek finds a clean way to `start` (see `positionAtStart`).
+    private var input: DecodingInput
     private let converter: RGBConverter
     /// First and end (exclusive) timestamps of the requested range, in the stream's time base.
     private let firstPts: Int64
@@ -23,8 +24,16 @@ public final class VideoReader {
     private var nextIndex = 0
     private var lastPts: Int64?
     private var finished = false
+    /// Whether `positionAtStart` has run. It runs at the first read, so opening stays cheap and a file that cannot
+    /// be decoded fails where reading does.
+    private var positioned = false
+    /// The pts of the frame `positionAtStart` left decoded in `input.frame`, to be read before decoding on.
+    private var pendingPts: Int64?
+    /// Corrupt packets counted on seek landings given up (their packets are read again from an earlier one).
+    private var discardedCorruptPackets = 0
 
-    /// Opens `path` and, when `options.start` > 0, seeks to the keyframe before the start time.
+    /// Opens `path`. When `options.start` > 0, the first read seeks to a keyframe before the start time and
+    /// decodes from there (see `positionAtStart`).
     /// - Throws: `VideoIOError` ("cannot open", "no video stream", "cannot decode").
     public init(path: String, options: DecodeOptions = .init()) throws {
         self.path = path
@@ -38,10 +47,6 @@ public final class VideoReader {
         let toTicks = { (seconds: Double) in Int64((seconds * ticksPerSecond - 1e-6).rounded(.up)) }
         firstPts = input.streamStartPts + toTicks(max(0, options.start))
         endPts = options.duration.map { input.streamStartPts + toTicks(max(0, options.start) + max(0, $0)) }
-        if options.start > 0 {
-            // If the format cannot seek, frames before the start are decoded and dropped instead.
-            _ = input.seek(toPts: firstPts)
-        }
     }
 
     /// The next frame in presentation order, or nil after the last one (or past `start + duration`).
@@ -70,14 +75,22 @@ public final class VideoReader {
 
     /// Decodes until a frame inside [start, start + duration) and returns its pts; nil at the end.
     private func decodeNextInRange() throws -> Int64? {
+        if !positioned {
+            positioned = true
+            pendingPts = try positionAtStart()
+        }
         while !finished {
-            guard try input.decodeNextFrame() else {
+            let decoded: Int64?
+            if let pending = pendingPts {
+                pendingPts = nil
+                decoded = pending
+            } else {
+                decoded = try decodeTimedFrame()
+            }
+            guard let pts = decoded else {
                 finished = true
                 return nil
             }
-            // Frames without any timestamp continue from the previous one at the nominal rate.
-            let pts = input.framePts ?? ((lastPts ?? (firstPts - 1)) + nominalFrameTicks)
-            lastPts = pts
             if pts < firstPts { continue }
             if let endPts, pts >= endPts {
                 finished = true
@@ -88,6 +101,104 @@ public final class VideoReader {
         return nil
     }
 
+    /// Decodes the next frame and returns its pts; nil at the end of the stream.
+    private func decodeTimedFrame() throws -> Int64? {
+        guard try input.decodeNextFrame() else { return nil }
+        // Frames without any timestamp continue from the previous one at the nominal rate.
+        let pts = input.framePts ?? ((lastPts ?? (firstPts - 1)) + nominalFrameTicks)
+        lastPts = pts
+        return pts
+    }
+
+    /// Seeks so that frames from `start` on decode exactly as in a pass from the beginning of the file. Returns
+    /// the pts of the first frame at or after `start`, left decoded in `input.frame`; nil when decoding just goes
+    /// on from where the input is (at the beginning, or the end of the stream was reached before `start`).
+    ///
+    /// A seek should land on a keyframe at or before its target, from which decoding is clean. Two kinds of file
+    /// break that. Demuxers without an index (MPEG program streams) find the target by a timestamp search that
+    /// can land up to a GOP past it, and the frames in between would be silently lost. Files that mark frames as
+    /// keyframes although later frames still refer across them (python3-imageio's cockatoo.mp4) decode from
+    /// there to concealed garbage. Both show in the frames from the landing to the target, which are decoded
+    /// anyway, so each landing is checked (`inspectLanding`) and a bad one is tried again from further back;
+    /// after a few tries the file is decoded from its beginning, which is always right but slowest.
+    private func positionAtStart() throws -> Int64? {
+        guard options.start > 0 else { return nil }
+        let second = max(1, Int64((1 / input.timeBase.doubleValue).rounded()))
+        // One tick before the target: a good landing then decodes at least one frame before it, which is how it
+        // is told from a late one (whose first frame is already at or past the target).
+        var seekTarget = firstPts - 1
+        for attempt in 0..<4 {
+            // A target at or before the stream's first timestamp means the beginning, and so does a format that
+            // cannot seek. Before the first try nothing was decoded, so decoding on from where the input is (and
+            // dropping frames before the start) is right; after a landing, the file is opened afresh below.
+            guard seekTarget > input.streamStartPts, input.seek(toPts: seekTarget) else {
+                if attempt == 0 { return nil }
+                break
+            }
+            switch try inspectLanding() {
+            case .usable(let pts):
+                return pts
+            case .unusable(let landing):
+                // Further back each time (1, 4, 16 seconds before the target), and before this landing.
+                seekTarget = min(firstPts - (second << (2 * attempt)), landing - 1)
+            }
+        }
+        input = try DecodingInput(path: path, threads: options.threads)
+        lastPts = nil
+        discardedCorruptPackets = 0
+        return nil
+    }
+
+    private enum Landing {
+        /// The first frame at or after the target (nil: the stream ended before it), decoded cleanly.
+        case usable(Int64?)
+        /// Late or damaged; the pts of its keyframe (or first frame), which the next try must seek before.
+        case unusable(Int64)
+    }
+
+    /// Decodes from a fresh seek landing up to the first frame at or after `start` and judges the landing. It is
+    /// usable when it decoded a frame before the target and the decoder reported no errors and rejected no
+    /// packets from the landing's keyframe on. Frames shown before that keyframe (an open GOP's leading B-frames,
+    /// which refer to the GOP before) may be broken harmlessly: they precede the target and nothing after the
+    /// keyframe refers to them. When no keyframe is seen at all, errors anywhere make the landing unusable.
+    private func inspectLanding() throws -> Landing {
+        lastPts = nil
+        let corruptAtLanding = input.corruptPacketCount
+        var corruptAtKeyframe = corruptAtLanding
+        var firstPtsDecoded: Int64?
+        var keyframePts: Int64?
+        var errorsBeforeKeyframe = false
+        var reached: Int64?
+        func unusable() -> Landing {
+            discardedCorruptPackets += input.corruptPacketCount - corruptAtLanding
+            return .unusable(keyframePts ?? firstPtsDecoded ?? firstPts)
+        }
+        while let pts = try decodeTimedFrame() {
+            if firstPtsDecoded == nil {
+                firstPtsDecoded = pts
+                if pts >= firstPts { return unusable() }
+            }
+            if keyframePts == nil, input.frameIsKeyframe {
+                keyframePts = pts
+                corruptAtKeyframe = input.corruptPacketCount
+            }
+            if input.frameHasDecodeErrors {
+                if keyframePts != nil { return unusable() }
+                errorsBeforeKeyframe = true
+            }
+            if pts >= firstPts {
+                reached = pts
+                break
+            }
+        }
+        // Decoding nothing at all may mean the landing was past the last keyframe. A first keyframe at the target
+        // means decoding began between keyframes: the frames before it lacked their references.
+        guard firstPtsDecoded != nil, !(keyframePts == nil && errorsBeforeKeyframe),
+              (keyframePts ?? firstPts - 1) < firstPts,
+              input.corruptPacketCount == corruptAtKeyframe else { return unusable() }
+        return .usable(reached)
+    }
+
     private lazy var nominalFrameTicks: Int64 = {
         let rate = info.averageFrameRate.isValid ? info.averageFrameRate : info.realFrameRate
         guard rate.isValid else { return 1 }
@@ -95,7 +206,7 @@ public final class VideoReader {
     }()
 
     /// Packets the decoder rejected as corrupt so far (decoding continued past them).
-    public var corruptPacketCount: Int { input.corruptPacketCount }
+    public var corruptPacketCount: Int { input.corruptPacketCount - discardedCorruptPackets }
 
     /// The frames as an `AsyncSequence`, decoded one per `next()`.
     public func frames() -> VideoFrames { VideoFrames(reader: self) }
