@@ -1,0 +1,159 @@
+"""synthetic_vos_set.py: the held-out synthetic VOS set. Its masks must be exactly where the composited objects are
+visible (occlusion and motion blur included), its output a function of the seed, and its layout the one
+`mcjepa-video eval vos` reads."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from test_train import REFERENCE
+
+sys.path.insert(0, REFERENCE)
+import synthetic_vos_set as vos_set  # noqa: E402
+from vos_baselines import read_label_png  # noqa: E402
+
+SIZE = (160, 96)
+
+
+def _inputs(tmp_path):
+    """A 320x240 clip of 30 frames (a drifting random texture) and two photos."""
+    rng = np.random.default_rng(0)
+    videos, textures = tmp_path / "videos", tmp_path / "textures"
+    videos.mkdir()
+    textures.mkdir()
+    base = cv2.GaussianBlur(rng.uniform(0, 255, (300, 400, 3)).astype(np.float32), (0, 0), 3)
+    writer = cv2.VideoWriter(str(videos / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 25, (320, 240))
+    assert writer.isOpened()
+    for t in range(30):
+        writer.write(np.clip(base[t:t + 240, t:t + 320] * 1.5 - 60, 0, 255).astype(np.uint8))
+    writer.release()
+    for name in ("a.png", "b.jpg"):
+        cv2.imwrite(str(textures / name), rng.integers(0, 256, (120, 150, 3), dtype=np.uint8))
+    return videos, textures
+
+
+def _generate(videos, textures, out, seed):
+    return subprocess.run([sys.executable, os.path.join(REFERENCE, "synthetic_vos_set.py"), str(videos),
+                           str(textures), str(out), "--sequences", "2", "--frames", "6",
+                           "--size", f"{SIZE[0]}x{SIZE[1]}", "--seed", str(seed)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def _files(root):
+    found = {}
+    for base, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(base, name)
+            with open(path, "rb") as f:
+                found[os.path.relpath(path, root)] = f.read()
+    return found
+
+
+def test_same_seed_same_set_in_davis_layout(tmp_path):
+    videos, textures = _inputs(tmp_path)
+    for out, seed in (("one", 5), ("two", 5), ("other", 6)):
+        result = _generate(videos, textures, tmp_path / out, seed)
+        assert result.returncode == 0, result.stderr
+    one, two, other = _files(tmp_path / "one"), _files(tmp_path / "two"), _files(tmp_path / "other")
+    assert one == two
+    assert one != other
+    for sequence in ("syn00", "syn01"):
+        for frame in range(6):
+            image = cv2.imread(str(tmp_path / "one" / "JPEGImages" / "480p" / sequence / f"{frame:05d}.jpg"))
+            assert image.shape == (SIZE[1], SIZE[0], 3)
+            ids = read_label_png(str(tmp_path / "one" / "Annotations" / "480p" / sequence / f"{frame:05d}.png"))
+            assert ids.shape == (SIZE[1], SIZE[0])
+    scenes = json.loads(one["scenes.json"])
+    assert [s["name"] for s in scenes["sequences"]] == ["syn00", "syn01"]
+    first = read_label_png(str(tmp_path / "one" / "Annotations" / "480p" / "syn00" / "00000.png"))
+    assert set(np.unique(first)) == {0} | {o["index"] for o in scenes["sequences"][0]["objects"]}
+
+
+def test_a_folder_without_usable_clips_is_refused(tmp_path):
+    _, textures = _inputs(tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = _generate(empty, textures, tmp_path / "out", 1)
+    assert result.returncode != 0
+    assert str(empty) in result.stderr and "no readable clip" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def _flat_scene(seed, size=(256, 160)):
+    """A scene with two objects and an occluder over a black background, each layer one pure colour channel
+    (object 1 red, object 2 green, occluder blue) and no lighting: each channel is then that layer's visible alpha."""
+    black = lambda offset, count, cover: [np.zeros((cover[1], cover[0], 3), np.float32) for _ in range(count)]
+    clips = [("black", 20, black)]
+    textures = [("grey", np.full((64, 64, 3), 128, np.float32))]
+    for attempt in range(200):
+        scene = vos_set.make_scene(np.random.default_rng([seed, attempt]), size, 8, clips, textures)
+        if len(scene["objects"]) == 2 and scene["occluder"] is not None and scene["exposure"] > 0:
+            break
+    else:
+        raise AssertionError("no scene with two objects, an occluder and motion blur")
+    for obj, channel in zip(scene["objects"], (2, 1)):
+        obj["_texture"] = np.zeros((64, 64, 3), np.float32)
+        obj["_texture"][..., channel] = 255
+        obj.update(shading=0.0, gain=0.0, tone=0.0)
+    scene["occluder"]["_texture"] = np.zeros((64, 64, 3), np.float32)
+    scene["occluder"]["_texture"][..., 0] = 255
+    scene["lighting"] = None
+    return scene
+
+
+def test_masks_are_where_each_object_is_visible_through_occlusion_and_blur():
+    scene = _flat_scene(3)
+    motion = vos_set.Motion(scene)
+    occluded, seen = 0, set()
+    for index in range(scene["frames"]):
+        image, ids = vos_set.render_frame(scene, motion, index)
+        red, green, blue = image[..., 2] / 255, image[..., 1] / 255, image[..., 0] / 255
+        decided = (np.abs(red - 0.5) > 1e-3) & (np.abs(green - 0.5) > 1e-3)
+        expected = np.where(red > 0.5, 1, np.where(green > 0.5, 2, 0))
+        assert np.array_equal(ids[decided], expected[decided]), index
+        seen |= set(np.unique(ids).tolist())
+        # Where the occluder covers an object, the mask there is background.
+        occluded += int(((blue > 0.5) & ((red > 0) | (green > 0))).sum())
+        assert not np.any((ids > 0) & (blue > 0.5))
+    assert seen == {0, 1, 2}
+    assert occluded > 0, "the occluder never covered an object: the test would not check occlusion"
+
+
+def test_masks_follow_the_outline_not_the_bounding_box():
+    scene = _flat_scene(4, size=(854, 480))
+    _, ids = vos_set.render_frame(scene, vos_set.Motion(scene), 0)
+    assert vos_set.first_frame_ok(scene)
+    ys, xs = np.nonzero(ids == 1)
+    box = (ys.max() - ys.min() + 1) * (xs.max() - xs.min() + 1)
+    assert 0.3 * box < len(ys) < 0.95 * box
+
+
+def _swift_tool():
+    for candidate in (os.environ.get("MCJEPA_VIDEO"),
+                      os.path.join(REFERENCE, "..", ".build", "release", "mcjepa-video"),
+                      os.path.join(REFERENCE, "..", ".build", "debug", "mcjepa-video"),
+                      shutil.which("mcjepa-video")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def test_eval_vos_reads_the_set(tmp_path):
+    tool = _swift_tool()
+    if tool is None:
+        pytest.skip("no mcjepa-video build (swift build, or MCJEPA_VIDEO=path)")
+    videos, textures = _inputs(tmp_path)
+    assert _generate(videos, textures, tmp_path / "set", 2).returncode == 0
+    result = subprocess.run([tool, "eval", "vos", str(tmp_path / "set"), "--pred", "first-mask", "--json"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    scenes = json.loads((tmp_path / "set" / "scenes.json").read_text())
+    assert [s["sequence"] for s in report["sequences"]] == ["syn00", "syn01"]
+    assert [len(s["objects"]) for s in report["sequences"]] == [len(s["objects"]) for s in scenes["sequences"]]
+    assert 0 < report["jAndF"] < 1
