@@ -16,6 +16,14 @@ public enum PropagationMethod: String, CaseIterable, Sendable {
     /// shows at every object edge: the network's flow seeding DIS's search (stopped at half resolution, for
     /// speed) took davis-dev J&F from 61.0 (the network's flow) to 63.6; searching to full resolution gave 63.4.
     public var refinement: RefinementMethod? { self == .flowGuided ? .fastSearch : nil }
+
+    /// The encoder levels the affinity compares unless told otherwise. Flow-guided: levels 2 and 3 joined on level
+    /// 3's grid (stride 8; level 2 adds finer detail for edges), chosen on the held-out synthetic VOS set
+    /// (`Reference/synthetic_vos_set.py`, seed 1: 63.1 -> 65.0 J&F, better on 9 of 12 sequences) for 2-6% fewer
+    /// frames per CPU-second. DINO's protocol keeps one level, level 3, as papers report it.
+    public var defaultLevels: FeatureLevels {
+        self == .flowGuided ? FeatureLevels(grid: 3, levels: [2, 3]) : .single(3)
+    }
 }
 
 /// One video's object propagation with the model: each frame's encoder features are computed once (by the

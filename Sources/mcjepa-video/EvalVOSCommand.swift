@@ -31,9 +31,11 @@ struct EvalVOSCommand: AsyncParsableCommand {
             margin between best and second label, the flow also by a soft forward-backward check). \
             --method features is feature \
             affinity alone (DINO's protocol, what papers report; --appearance does not apply). \
-            Features are level --level of the encoder pyramid (default 3, stride 8), resampled onto a grid \
-            aligned with the frame (the network sees a padded, with --max-side also shrunk, frame); --levels 2,3,4 \
-            joins several levels on --level's grid, each weighing the same in the affinity.
+            Features are encoder pyramid levels resampled onto a grid aligned with the frame (the network sees a \
+            padded, with --max-side also shrunk, frame): by default levels 2 and 3 joined on level 3's grid \
+            (stride 8) for flow-guided, level 3 alone for --method features; --level N takes level N alone, \
+            --levels 2,3,4 joins several levels on --level's grid (default 3), each weighing the same in the \
+            affinity.
             """)
 
     @Argument(help: "The DAVIS-layout folder.")
@@ -69,7 +71,7 @@ struct EvalVOSCommand: AsyncParsableCommand {
             var settings = [method.rawValue]
             if method == .flowGuided { settings.append("appearance \(appearance.rawValue)") }
             if method == .flowGuided && fusion != .default { settings.append("fusion \(fusion.rawValue)") }
-            let levels = featureLevels.resolved
+            let levels = featureLevels.resolved(for: method)
             settings.append(levels.description)
             if let maxSide = modelOptions.maxSide { settings.append("max side \(maxSide)") }
             let name = "model \(modelOptions.model ?? "built-in") (\(settings.joined(separator: ", ")))"

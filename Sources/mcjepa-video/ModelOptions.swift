@@ -99,9 +99,9 @@ struct PropagationOptions: ParsableArguments {
 /// `--level` and `--levels` of `propagate` and `eval vos`: which encoder levels the affinity's model features are
 /// made of, on whose grid.
 struct FeatureLevelOptions: ParsableArguments {
-    @Option(help: "Encoder pyramid level whose features are propagated (1...6, stride 2^level; default 3); with --levels, the level whose grid they share.")
+    @Option(help: "Encoder pyramid level whose features alone are propagated (1...6, stride 2^level); with --levels, the level whose grid they share (default 3).")
     var level: Int?
-    @Option(help: ArgumentHelp("Several encoder levels joined per cell on --level's grid, comma-separated (e.g. 2,3,4): finer ones area-averaged, coarser ones upsampled bilinearly, each scaled to unit length and weighing the same in the affinity (default: --level alone).",
+    @Option(help: ArgumentHelp("Several encoder levels joined per cell on --level's grid, comma-separated (e.g. 2,3,4): finer ones area-averaged, coarser ones upsampled bilinearly, each scaled to unit length and weighing the same in the affinity (default: 2,3 for flow-guided, 3 for --method features; with --level alone, that level).",
                                valueName: "L,L,..."))
     var levels: String?
 
@@ -134,9 +134,10 @@ struct FeatureLevelOptions: ParsableArguments {
     /// --level, else level 3 (stride 8).
     var resolvedLevel: Int { level ?? 3 }
 
-    /// What runs (after `validate()`): --levels on --level's grid, else --level alone.
-    var resolved: FeatureLevels {
-        guard let list = try? listedLevels() else { return .single(resolvedLevel) }
-        return FeatureLevels(grid: resolvedLevel, levels: list)
+    /// What runs (after `validate()`): --levels on --level's grid, else --level alone, else the method's default.
+    func resolved(for method: PropagationMethod) -> FeatureLevels {
+        if let list = try? listedLevels() { return FeatureLevels(grid: resolvedLevel, levels: list) }
+        if let level { return .single(level) }
+        return method.defaultLevels
     }
 }

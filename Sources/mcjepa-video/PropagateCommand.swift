@@ -21,9 +21,11 @@ struct PropagateCommand: AsyncParsableCommand {
             DINO's VOS evaluation), and the edges refined on the frame by a guided filter; --appearance says what \
             that affinity compares: the model's features (default), colour patches (the mean colour of each \
             cell's quadrants), or both with equal weight (a neighbour must match on both). --method features: \
-            feature propagation alone, DINO's protocol. Features are level --level of the encoder's pyramid \
-            (stride 2^level; the default 3 is stride 8); --levels 2,3,4 joins several levels on --level's grid \
-            (each level's vector scaled to unit length per cell, each weighing the same in the cosine). Masks are written as DAVIS palette PNGs DIR/%06d.png, one per \
+            feature propagation alone, DINO's protocol. Features are levels of the encoder's pyramid (level L \
+            has stride 2^L): by default levels 2 and 3 joined on level 3's grid (stride 8) for flow-guided, level \
+            3 alone for --method features; --level N takes level N alone, --levels 2,3,4 joins several levels on \
+            --level's grid (default 3; each level's vector scaled to unit length per cell, each weighing the same \
+            in the cosine). Masks are written as DAVIS palette PNGs DIR/%06d.png, one per \
             frame (frame 0 is the given mask), with the object ids of --mask; DIR defaults to INPUT_BASENAME.masks \
             next to the input and is written under a temporary name, renamed when complete. --video draws the \
             masks over the frames at the input's timestamps. INPUT may be a folder of frames (.jpg/.png in name \
@@ -48,7 +50,7 @@ struct PropagateCommand: AsyncParsableCommand {
         let reporter = reporting.reporter()
         let (method, appearance, fusion) = (propagationOptions.resolvedMethod, propagationOptions.resolvedAppearance,
                                             propagationOptions.resolvedFusion)
-        let levels = featureLevels.resolved
+        let levels = featureLevels.resolved(for: method)
         let estimator = try modelOptions.estimator(refinement: method.refinement, verbose: reporting.verbose, reporter: reporter)
         var job = MaskVideoJob(source: try input.frameInput(), decode: input.decodeOptions(threads: modelOptions.threads),
                                outputFolder: output ?? input.defaultOutputFolder(suffix: "masks"), video: video,

@@ -150,7 +150,7 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
         let result = try runProcess(tool, ["eval", "vos", root, "--model", model, "--json"])
         XCTAssertEqual(result.status, 0, result.err)
         let report = try jsonReport(result.out)
-        XCTAssertEqual(report["prediction"] as? String, "model \(model) (flow-guided, appearance features, level 3)")
+        XCTAssertEqual(report["prediction"] as? String, "model \(model) (flow-guided, appearance features, levels 2+3 on level 3's grid)")
         let j = try XCTUnwrap(report["j"] as? Double)
         XCTAssertTrue((0...1).contains(j), "\(j)")
         XCTAssertGreaterThan(j, 0, "the square is found at least in part")
@@ -186,7 +186,7 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
             let result = try runProcess(tool, ["eval", "vos", root, "--model", model, "--appearance", appearance, "--json"])
             XCTAssertEqual(result.status, 0, result.err)
             let report = try jsonReport(result.out)
-            XCTAssertEqual(report["prediction"] as? String, "model \(model) (flow-guided, appearance \(appearance), level 3)")
+            XCTAssertEqual(report["prediction"] as? String, "model \(model) (flow-guided, appearance \(appearance), levels 2+3 on level 3's grid)")
             scores[appearance] = try XCTUnwrap(report["j"] as? Double)
         }
         XCTAssertGreaterThan(try XCTUnwrap(scores["colour"]), 0.8, "the square's colour sets it apart: \(scores)")
@@ -198,7 +198,7 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
                                               "--fusion", "confidence", "--json"])
         XCTAssertEqual(confident.status, 0, confident.err)
         let confidentReport = try jsonReport(confident.out)
-        XCTAssertEqual(confidentReport["prediction"] as? String, "model \(model) (flow-guided, appearance separate, fusion confidence, level 3)")
+        XCTAssertEqual(confidentReport["prediction"] as? String, "model \(model) (flow-guided, appearance separate, fusion confidence, levels 2+3 on level 3's grid)")
         XCTAssertGreaterThan(try XCTUnwrap(confidentReport["j"] as? Double), 0.8)
         let dinoFusion = try runProcess(tool, ["eval", "vos", root, "--model", model, "--method", "features", "--fusion", "confidence"])
         XCTAssertEqual(dinoFusion.status, 2)
@@ -234,7 +234,8 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
 
     /// `--levels`, end to end: several encoder levels joined run on a real clip and on a DAVIS folder, reach the
     /// propagation (DINO's protocol scores differently than with level 3 alone), are named in the report, write
-    /// the masks `eval vos` scores; `--levels 3` is `--level 3`; a bad list is a one-line usage error.
+    /// the masks `eval vos` scores; `--levels 3` is `--level 3`; the defaults are levels 2+3 for flow-guided and
+    /// level 3 for DINO's protocol; a bad list is a one-line usage error.
     func testPropagateAndEvalVOSTakeSeveralLevels() throws {
         let tool = try commandLineTool()
         let (model, _) = try savedTestModel()
@@ -267,6 +268,12 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
         XCTAssertEqual(dinoJoined.name, "model \(model) (features, levels 2+3+4 on level 3's grid)")
         let dinoSingle = try evaluate(["--method", "features"])
         XCTAssertNotEqual(dinoJoined.j, dinoSingle.j, "the levels reach the affinity")
+        // The defaults: levels 2 and 3 on level 3's grid for flow-guided (exactly --levels 2,3), level 3 alone for
+        // DINO's protocol; --level 3 alone is the single level.
+        let defaulted = try evaluate([])
+        XCTAssertEqual(defaulted.name, "model \(model) (flow-guided, appearance features, levels 2+3 on level 3's grid)")
+        XCTAssertEqual(defaulted.j, try evaluate(["--levels", "2,3"]).j)
+        XCTAssertEqual(try evaluate(["--level", "3"]).name, "model \(model) (flow-guided, appearance features, level 3)")
         let dinoListed = try evaluate(["--method", "features", "--levels", "3"])
         XCTAssertEqual(dinoListed.name, "model \(model) (features, level 3)")
         XCTAssertEqual(dinoListed.j, dinoSingle.j, "--levels 3 is --level 3")
