@@ -26,9 +26,9 @@ struct EvalVOSCommand: AsyncParsableCommand {
             where the forward-backward check passes and corrects them by feature affinity, then refines edges on \
             the frame; --appearance says what its affinity compares: the model's features (default), colour \
             patches of the frame at the same stride, both with equal weight in one descriptor, or both as separate \
-            cues; --fusion says how appearance and the carried masks (and separate cues) are joined: average (a \
-            fixed mean where the forward-backward check passes) or confidence (per pixel, each weighted by its \
-            margin between best and second label, the flow also by a soft forward-backward check). \
+            cues; --fusion says how appearance and the carried masks (and separate cues) are joined: confidence \
+            (default: per pixel, each weighted by its margin between best and second label, the flow also by a \
+            soft forward-backward check) or average (a fixed mean where the forward-backward check passes). \
             --method features is feature \
             affinity alone (DINO's protocol, what papers report; --appearance does not apply). \
             Features are encoder pyramid levels resampled onto a grid aligned with the frame (the network sees a \

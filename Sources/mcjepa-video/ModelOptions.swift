@@ -75,7 +75,7 @@ struct PropagationOptions: ParsableArguments {
     @Option(help: ArgumentHelp("What flow-guided propagation's affinity compares: the model's features, colour patches, both joined in one descriptor, or both as separate cues (default: \(PropagationAppearance.default.rawValue)).",
                                valueName: "features|colour|both|separate"))
     var appearance: PropagationAppearance?
-    @Option(help: ArgumentHelp("How flow-guided propagation joins appearance and the flow-carried masks (and separate appearance cues): a fixed average where the forward-backward check passes, or per pixel by each one's confidence (default: \(FlowGuidedPropagation.Fusion.default.rawValue)).",
+    @Option(help: ArgumentHelp("How flow-guided propagation joins appearance and the flow-carried masks (and separate appearance cues): per pixel by each one's confidence, or a fixed average where the forward-backward check passes (default: \(FlowGuidedPropagation.Fusion.default.rawValue)).",
                                valueName: "average|confidence"))
     var fusion: FlowGuidedPropagation.Fusion?
 

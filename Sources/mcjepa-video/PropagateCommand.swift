@@ -16,7 +16,8 @@ struct PropagateCommand: AsyncParsableCommand {
             255 void = background) or a grayscale 0/255 PNG (one object). Every later frame is segmented from the \
             first frame and the 7 previous predictions. --method flow-guided (default): the previous frame's \
             masks are carried along the backward flow (the network's, refined by DIS's search to half resolution: \
-            `flow --refinement fast-search`) where the forward-backward check passes, averaged \
+            `flow --refinement fast-search`), joined pixel by pixel, each by its confidence (--fusion average: a \
+            fixed mean where the forward-backward check passes), \
             with label propagation through features (top-5 cosine neighbours within 12 cells, temperature 0.1, as \
             DINO's VOS evaluation), and the edges refined on the frame by a guided filter; --appearance says what \
             that affinity compares: the model's features (default), colour patches (the mean colour of each \
