@@ -31,14 +31,19 @@ public final class FlowGuidedPropagation {
         public var refineEpsilon: Float
         /// How the cues are joined.
         public var fusion: Fusion
+        /// An online target model (`TargetModel`) as one more appearance cue, fitted on its own descriptors
+        /// (given with each frame's cues); nil: none.
+        public var targetModel: TargetModel.Configuration?
 
         public init(affinity: LabelPropagation.Configuration = .init(), flowWeight: Float = 0.5,
-                    refineRadius: Int? = nil, refineEpsilon: Float = 1e-3, fusion: Fusion = .average) {
+                    refineRadius: Int? = nil, refineEpsilon: Float = 1e-3, fusion: Fusion = .average,
+                    targetModel: TargetModel.Configuration? = nil) {
             self.affinity = affinity
             self.flowWeight = flowWeight
             self.refineRadius = refineRadius ?? affinity.stride
             self.refineEpsilon = refineEpsilon
             self.fusion = fusion
+            self.targetModel = targetModel
         }
     }
 
@@ -64,6 +69,8 @@ public final class FlowGuidedPropagation {
     /// all with the same final label maps); the first also serves the geometry and the argmax.
     let affinities: [LabelPropagation]
     var affinity: LabelPropagation { affinities[0] }
+    /// The target model, when the configuration asks for one.
+    let targetModel: TargetModel?
     /// The previous frame's final soft label maps (L x frameHeight x frameWidth), summing to 1 per pixel.
     var previous: [Float]
 
@@ -77,9 +84,10 @@ public final class FlowGuidedPropagation {
     }
 
     /// Starts a video from its first frame's descriptor maps, one per appearance cue (each on the same grid, of
-    /// any channel count), and its mask.
-    public init(firstCues: [FeatureMap], firstMask: [UInt8], frameWidth: Int, frameHeight: Int,
-                configuration: Configuration = Configuration()) throws {
+    /// any channel count), and its mask; with a target model in the configuration, also the first frame's
+    /// descriptors for it (`targetDescriptors`, on the same grid).
+    public init(firstCues: [FeatureMap], targetDescriptors: FeatureMap? = nil, firstMask: [UInt8], frameWidth: Int,
+                frameHeight: Int, configuration: Configuration = Configuration()) throws {
         guard let firstCue = firstCues.first,
               firstCues.allSatisfy({ $0.width == firstCue.width && $0.height == firstCue.height }) else {
             throw SegmentationError(file: "", reason: "appearance cues must be one or more maps on one grid")
@@ -88,6 +96,17 @@ public final class FlowGuidedPropagation {
         affinities = try firstCues.map {
             try LabelPropagation(firstFeatures: $0, firstMask: firstMask, frameWidth: frameWidth,
                                  frameHeight: frameHeight, configuration: configuration.affinity)
+        }
+        switch (configuration.targetModel, targetDescriptors) {
+        case (nil, nil): targetModel = nil
+        case let (targetConfiguration?, descriptors?):
+            guard descriptors.width == firstCue.width, descriptors.height == firstCue.height else {
+                throw SegmentationError(file: "", reason: "target model descriptors are on a \(descriptors.width)x\(descriptors.height) grid, the cues on \(firstCue.width)x\(firstCue.height)")
+            }
+            targetModel = try TargetModel(firstDescriptors: descriptors, labels: affinities[0].first.labels,
+                                          labelCount: affinities[0].objectIDs.count, configuration: targetConfiguration)
+        case (nil, _?): throw SegmentationError(file: "", reason: "target model descriptors given without a target model")
+        case (_?, nil): throw SegmentationError(file: "", reason: "a target model needs the first frame's descriptors")
         }
         let ids = affinities[0].objectIDs, pixels = frameWidth * frameHeight
         var indexOf = [Int](repeating: 0, count: 256)
@@ -111,16 +130,45 @@ public final class FlowGuidedPropagation {
     public struct Appearance: Sendable {
         /// Each cue's unit descriptors, for the memory.
         let targets: [[Float]]
+        /// The target model's view of the frame, for its update.
+        var design: TargetModel.Design? = nil
         let maps: [Float]
     }
 
     /// The appearance step for the next frame (see `Appearance`), from its descriptor maps in the order of the
-    /// first frame's cues; `propagate(_:rgb:backward:forward:)` with it finishes the frame, before the appearance
-    /// of the frame after is asked for.
-    public func appearance(_ cues: [FeatureMap]) throws -> Appearance {
+    /// first frame's cues (and the target model's descriptors when there is one); `propagate(_:rgb:backward:forward:)`
+    /// with it finishes the frame, before the appearance of the frame after is asked for.
+    ///
+    /// The target model's maps (its per-cell probabilities, upsampled as the affinity's are, without `norm_mask`:
+    /// its labels are balanced in the fit already) join the affinity's joined maps as a second opinion, as
+    /// `fusion` says: `.average`, an even mean; `.confidence`, `CueFusion.pool` by margins.
+    public func appearance(_ cues: [FeatureMap], targetDescriptors: FeatureMap? = nil) throws -> Appearance {
         guard cues.count == affinities.count else {
             throw SegmentationError(file: "", reason: "\(cues.count) appearance cues, the first frame had \(affinities.count)")
         }
+        guard (targetModel == nil) == (targetDescriptors == nil) else {
+            throw SegmentationError(file: "", reason: targetModel == nil ? "target model descriptors given without a target model"
+                                                                          : "the target model needs the frame's descriptors")
+        }
+        var appearance = try affinityAppearance(cues)
+        guard let targetModel, let targetDescriptors else { return appearance }
+        let design = try targetModel.design(targetDescriptors)
+        let targetMaps = affinity.upsampledMaps(targetModel.probabilities(design))
+        let labelCount = objectIDs.count
+        var maps: [Float]
+        switch configuration.fusion {
+        case .average:
+            maps = appearance.maps
+            for i in maps.indices { maps[i] = 0.5 * (maps[i] + targetMaps[i]) }
+        case .confidence:
+            maps = CueFusion.pool([CueFusion.Cue(maps: appearance.maps), CueFusion.Cue(maps: targetMaps)], count: labelCount)
+        }
+        appearance = Appearance(targets: appearance.targets, design: design, maps: maps)
+        return appearance
+    }
+
+    /// The affinity's part of the appearance step: each cue's propagated maps, joined.
+    func affinityAppearance(_ cues: [FeatureMap]) throws -> Appearance {
         let labelCount = objectIDs.count
         var targets: [[Float]] = [], cueMaps: [[Float]] = []
         for (affinity, cue) in zip(affinities, cues) {
@@ -183,6 +231,7 @@ public final class FlowGuidedPropagation {
         previous = maps
         let cells = cellMeans(maps)
         for (affinity, target) in zip(affinities, appearance.targets) { affinity.remember(target: target, labels: cells) }
+        if let targetModel, let design = appearance.design { try targetModel.update(design, labels: cells) }
         return affinity.argmax(maps)
     }
 
