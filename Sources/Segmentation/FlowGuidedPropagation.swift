@@ -71,6 +71,9 @@ public final class FlowGuidedPropagation {
     var affinity: LabelPropagation { affinities[0] }
     /// The target model, when the configuration asks for one.
     let targetModel: TargetModel?
+    /// The previous frame's final label fractions per feature cell (L x cells), where the target model's
+    /// objects may be.
+    var previousCells: [Float]
     /// The previous frame's final soft label maps (L x frameHeight x frameWidth), summing to 1 per pixel.
     var previous: [Float]
 
@@ -97,6 +100,7 @@ public final class FlowGuidedPropagation {
             try LabelPropagation(firstFeatures: $0, firstMask: firstMask, frameWidth: frameWidth,
                                  frameHeight: frameHeight, configuration: configuration.affinity)
         }
+        previousCells = affinities[0].first.labels
         switch (configuration.targetModel, targetDescriptors) {
         case (nil, nil): targetModel = nil
         case let (targetConfiguration?, descriptors?):
@@ -139,8 +143,8 @@ public final class FlowGuidedPropagation {
     /// first frame's cues (and the target model's descriptors when there is one); `propagate(_:rgb:backward:forward:)`
     /// with it finishes the frame, before the appearance of the frame after is asked for.
     ///
-    /// The target model's maps (its per-cell probabilities, upsampled as the affinity's are, without `norm_mask`:
-    /// its labels are balanced in the fit already) join the affinity's joined maps as a second opinion, as
+    /// The target model's maps (its per-cell probabilities, upsampled, then `norm_mask` and back to
+    /// probabilities as the affinity's are: a small object's low scores scaled up to the background's range) join the affinity's joined maps as a second opinion, as
     /// `fusion` says: `.average`, an even mean; `.confidence`, `CueFusion.pool` by margins.
     public func appearance(_ cues: [FeatureMap], targetDescriptors: FeatureMap? = nil) throws -> Appearance {
         guard cues.count == affinities.count else {
@@ -153,8 +157,15 @@ public final class FlowGuidedPropagation {
         var appearance = try affinityAppearance(cues)
         guard let targetModel, let targetDescriptors else { return appearance }
         let design = try targetModel.design(targetDescriptors)
-        let targetMaps = affinity.upsampledMaps(targetModel.probabilities(design))
+        var cellProbabilities = targetModel.probabilities(design)
+        Self.confine(&cellProbabilities, near: previousCells, count: objectIDs.count, gridWidth: affinity.gridWidth,
+                     gridHeight: affinity.gridHeight, radius: configuration.affinity.radius)
+        var targetMaps = affinity.upsampledMaps(cellProbabilities)
         let labelCount = objectIDs.count
+        if !targetModel.configuration.balancesLabels {
+            LabelPropagation.normalise(&targetMaps, count: labelCount)
+            Self.normaliseProbabilities(&targetMaps, count: labelCount)
+        }
         var maps: [Float]
         switch configuration.fusion {
         case .average:
@@ -232,7 +243,50 @@ public final class FlowGuidedPropagation {
         let cells = cellMeans(maps)
         for (affinity, target) in zip(affinities, appearance.targets) { affinity.remember(target: target, labels: cells) }
         if let targetModel, let design = appearance.design { try targetModel.update(design, labels: cells) }
+        previousCells = cells
         return affinity.argmax(maps)
+    }
+
+    /// The target model's spatial prior, the affinity's: an object's probability is kept only within `radius`
+    /// cells (in x and y) of the cells that held at least a quarter of it in the previous frame, and moved to the
+    /// background elsewhere. The model is one hyperplane for the whole frame, so a background look-alike far from
+    /// the object scores as the object; without the window such regions entered the next fits as object and
+    /// spread (on the synthetic VOS set). `probabilities` and `previous` are L x cells, planar.
+    static func confine(_ probabilities: inout [Float], near previous: [Float], count labelCount: Int,
+                        gridWidth w: Int, gridHeight h: Int, radius: Int) {
+        let cells = w * h
+        for l in 1..<max(labelCount, 1) {
+            // A separable dilation: cells within radius along the row of a held cell, then along the column.
+            var across = [Bool](repeating: false, count: cells), near = across
+            for y in 0..<h {
+                var last = Int.min / 2
+                for x in 0..<w {
+                    if previous[l * cells + y * w + x] >= 0.25 { last = x }
+                    if x - last <= radius { across[y * w + x] = true }
+                }
+                last = Int.max / 2
+                for x in stride(from: w - 1, through: 0, by: -1) {
+                    if previous[l * cells + y * w + x] >= 0.25 { last = x }
+                    if last - x <= radius { across[y * w + x] = true }
+                }
+            }
+            for x in 0..<w {
+                var last = Int.min / 2
+                for y in 0..<h {
+                    if across[y * w + x] { last = y }
+                    if y - last <= radius { near[y * w + x] = true }
+                }
+                last = Int.max / 2
+                for y in stride(from: h - 1, through: 0, by: -1) {
+                    if across[y * w + x] { last = y }
+                    if last - y <= radius { near[y * w + x] = true }
+                }
+            }
+            for cell in 0..<cells where !near[cell] {
+                probabilities[cell] += probabilities[l * cells + cell]
+                probabilities[l * cells + cell] = 0
+            }
+        }
     }
 
     /// Clamps negatives (the guided filter overshoots at edges) and rescales each pixel's labels to sum 1; a pixel

@@ -19,8 +19,11 @@ import NN
 /// (`firstFrameShare`), the recent ones the rest with exponential forgetting g. Scores are x^T Theta.
 /// Because the bias is not shrunk and each target sums to 1, the scores of each cell sum to exactly 1 (Theta 1 is
 /// the bias unit vector): clamping negatives and rescaling makes them probabilities.
-/// Cell weights balance the labels (each label present in a frame gets the same total weight, split evenly
-/// over its cells): otherwise a small object, a few percent of the cells, hardly moves the fit.
+/// Cell weights are even over a frame's qualifying cells (`balancesLabels`: each label present gets the same
+/// total weight instead, split evenly over its cells). Even weights leave a small object, a few percent of the
+/// cells, with low scores, which the caller rescales per label as the affinity's maps are (`norm_mask`); balanced
+/// ones push the boundary into the background, whose false positives then enter the next fits as object (on
+/// the synthetic VOS set the object grew frame after frame).
 public final class TargetModel {
     public struct Configuration: Sendable, Equatable {
         /// lambda: ridge regularisation of the descriptor weights (not the bias). The descriptors have unit
@@ -33,13 +36,16 @@ public final class TargetModel {
         /// A later frame's cell enters the fit only if its best label fraction reaches this (cells along the
         /// predicted edges, half one label and half another, would teach the model its own uncertainty).
         public var confidence: Float
+        /// Each label present in a frame gets the same total weight (else each qualifying cell the same).
+        public var balancesLabels: Bool
 
         public init(regularisation: Float = 1e-3, forgetting: Float = 0.9, firstFrameShare: Float = 0.5,
-                    confidence: Float = 0.9) {
+                    confidence: Float = 0.9, balancesLabels: Bool = false) {
             self.regularisation = regularisation
             self.forgetting = forgetting
             self.firstFrameShare = firstFrameShare
             self.confidence = confidence
+            self.balancesLabels = balancesLabels
         }
 
         /// Why the configuration cannot be used, or nil.
@@ -87,7 +93,8 @@ public final class TargetModel {
         gridHeight = firstDescriptors.height
         let design = Self.design(firstDescriptors)
         // With confidence 0 every cell qualifies, and a feature map has at least one.
-        first = Self.statistics(design, labels: labels, labelCount: labelCount, confidence: 0)!
+        first = Self.statistics(design, labels: labels, labelCount: labelCount, confidence: 0,
+                                balancesLabels: configuration.balancesLabels)!
         solve()
     }
 
@@ -158,7 +165,8 @@ public final class TargetModel {
         for i in gram.indices { gram[i] *= g }
         for i in cross.indices { cross[i] *= g }
         weight *= g
-        if let frame = Self.statistics(design, labels: labels, labelCount: labelCount, confidence: configuration.confidence) {
+        if let frame = Self.statistics(design, labels: labels, labelCount: labelCount, confidence: configuration.confidence,
+                                       balancesLabels: configuration.balancesLabels) {
             for i in gram.indices { gram[i] += frame.gram[i] }
             for i in cross.indices { cross[i] += frame.cross[i] }
             weight += 1
@@ -168,8 +176,8 @@ public final class TargetModel {
     }
 
     /// One frame's G and H (see the type's notes), or nil when no cell qualifies.
-    static func statistics(_ design: Design, labels: [Float], labelCount: Int, confidence: Float)
-        -> (gram: [Double], cross: [Double])? {
+    static func statistics(_ design: Design, labels: [Float], labelCount: Int, confidence: Float,
+                           balancesLabels: Bool) -> (gram: [Double], cross: [Double])? {
         let n = design.cells, d = design.rows.count / max(n, 1)
         // Each qualifying cell's label (its best) and the label counts, for the balanced weights.
         var best = [Int](repeating: -1, count: n), counts = [Int](repeating: 0, count: labelCount)
@@ -180,14 +188,14 @@ public final class TargetModel {
             best[cell] = label
             counts[label] += 1
         }
-        let present = counts.filter { $0 > 0 }.count
+        let present = counts.filter { $0 > 0 }.count, qualifying = counts.reduce(0, +)
         guard present > 0 else { return nil }
         // X^T (W X) and X^T (W Y) as two products with k = n: the descriptors transposed (D x n) against the
         // weighted descriptors (D x n) and the weighted targets (L x n, already planar).
         var xT = [Float](repeating: 0, count: d * n), weightedXT = [Float](repeating: 0, count: d * n)
         var weightedY = [Float](repeating: 0, count: labelCount * n)
         for cell in 0..<n where best[cell] >= 0 {
-            let w = 1 / Float(present * counts[best[cell]])
+            let w = 1 / Float(balancesLabels ? present * counts[best[cell]] : qualifying)
             for j in 0..<d {
                 let value = design.rows[cell * d + j]
                 xT[j * n + cell] = value

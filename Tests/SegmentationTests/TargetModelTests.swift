@@ -47,7 +47,7 @@ final class TargetModelTests: XCTestCase {
             let present = Set(classes).count
             var g = [Double](repeating: 0, count: d * d), h = [Double](repeating: 0, count: d * labelCount)
             for (k, x) in rows.enumerated() {
-                let w = 1 / Double(present * classes.filter { $0 == classes[k] }.count)
+                let w = 1 / Double(configuration.balancesLabels ? present * classes.filter { $0 == classes[k] }.count : rows.count)
                 for i in 0..<d {
                     for j in 0..<d { g[i * d + j] += w * x[i] * x[j] }
                     for l in 0..<labelCount { h[i * labelCount + l] += w * x[i] * targets[k][l] }
@@ -97,8 +97,15 @@ final class TargetModelTests: XCTestCase {
     }
 
     func test_the_first_fit_and_each_update_are_the_ridge_solutions_computed_directly() throws {
+        for balancesLabels in [false, true] {
+            try checkRidgeSolutions(balancesLabels: balancesLabels)
+        }
+    }
+
+    func checkRidgeSolutions(balancesLabels: Bool) throws {
         let (c, h, w, labelCount) = (6, 5, 7, 3)
-        let configuration = TargetModel.Configuration(regularisation: 0.02, forgetting: 0.8, firstFrameShare: 0.4, confidence: 0.9)
+        let configuration = TargetModel.Configuration(regularisation: 0.02, forgetting: 0.8, firstFrameShare: 0.4,
+                                                      confidence: 0.9, balancesLabels: balancesLabels)
         let frames = (0..<3).map { t in
             (randomMap(channels: c, height: h, width: w, salt: t), randomLabels(count: labelCount, cells: h * w, salt: t))
         }
@@ -272,5 +279,28 @@ final class TargetModelTests: XCTestCase {
         }
         XCTAssertThrowsError(try propagation.appearance([first.patches],
                                                         targetDescriptors: randomMap(channels: 12, height: 3, width: 6, salt: 1)))
+    }
+}
+
+extension TargetModelTests {
+    func test_an_objects_target_probability_is_kept_only_near_where_it_was() {
+        // A 9 x 7 grid, two objects: label 1 held at cell (2, 3) (a quarter exactly), label 2 nowhere
+        // (0.2 at (8, 0), under a quarter). Every cell says 0.2 / 0.3 / 0.5.
+        let (w, h) = (9, 7), cells = w * h
+        var previous = [Float](repeating: 0, count: 3 * cells)
+        for cell in 0..<cells { previous[cell] = 1 }
+        previous[cells + 3 * w + 2] = 0.25; previous[3 * w + 2] = 0.75
+        previous[2 * cells + 8] = 0.2; previous[8] = 0.8
+        var probabilities = [Float](repeating: 0, count: 3 * cells)
+        for cell in 0..<cells { (probabilities[cell], probabilities[cells + cell], probabilities[2 * cells + cell]) = (0.2, 0.3, 0.5) }
+        FlowGuidedPropagation.confine(&probabilities, near: previous, count: 3, gridWidth: w, gridHeight: h, radius: 2)
+        for y in 0..<h {
+            for x in 0..<w {
+                let cell = y * w + x, inside = abs(x - 2) <= 2 && abs(y - 3) <= 2
+                XCTAssertEqual(probabilities[cells + cell], inside ? 0.3 : 0, "label 1 at (\(x), \(y))")
+                XCTAssertEqual(probabilities[2 * cells + cell], 0, "label 2 at (\(x), \(y)): held nowhere")
+                XCTAssertEqual(probabilities[cell], inside ? 0.7 : 1, accuracy: 1e-6, "background at (\(x), \(y))")
+            }
+        }
     }
 }
