@@ -1,3 +1,4 @@
+import Foundation
 import NN
 
 /// An online discriminative target model for one video: a linear classifier from cell descriptors to label
@@ -10,7 +11,7 @@ import NN
 /// label over every labelled cell of the video so far, which is what a background look-alike needs to be refused.
 ///
 /// Notation: n cells, D = channels + 1 (each cell's descriptor scaled to unit length, then a constant 1 for the
-/// bias), L labels (background first, as `LabelPropagation.objectIDs`). Per frame f, with cell weights w_i summing
+/// bias; with `randomFeatures` R > 0, D = R + 1, the unit descriptor mapped to R random Fourier features first), L labels (background first, as `LabelPropagation.objectIDs`). Per frame f, with cell weights w_i summing
 /// to 1 and targets y_i (the cell's label fractions, summing to 1):
 ///     G_f = sum_i w_i x_i x_i^T (D x D),   H_f = sum_i w_i x_i y_i^T (D x L).
 /// The model solves (G + lambda R) Theta = H, with R the identity without the bias entry, and
@@ -38,14 +39,25 @@ public final class TargetModel {
         public var confidence: Float
         /// Each label present in a frame gets the same total weight (else each qualifying cell the same).
         public var balancesLabels: Bool
+        /// R: 0, a linear model of the unit descriptors; else R random Fourier features of them,
+        /// z(x) = sqrt(2 / R) cos(W x + b) with W ~ N(0, 1 / kernelWidth^2) and b ~ U(0, 2 pi) (Rahimi and Recht):
+        /// z(x) . z(y) approximates the Gaussian kernel exp(-|x - y|^2 / (2 kernelWidth^2)), so the ridge fit is
+        /// kernel ridge regression, which can draw a boundary around a region of descriptor space instead of one
+        /// hyperplane through it. Fixed per model (seed 1), the same draw for every frame.
+        public var randomFeatures: Int
+        /// The Gaussian kernel's width on unit descriptors (the affinity's exp(cos / 0.1) is width sqrt(0.1)).
+        public var kernelWidth: Float
 
         public init(regularisation: Float = 1e-3, forgetting: Float = 0.9, firstFrameShare: Float = 0.5,
-                    confidence: Float = 0.9, balancesLabels: Bool = false) {
+                    confidence: Float = 0.9, balancesLabels: Bool = false, randomFeatures: Int = 0,
+                    kernelWidth: Float = 0.5) {
             self.regularisation = regularisation
             self.forgetting = forgetting
             self.firstFrameShare = firstFrameShare
             self.confidence = confidence
             self.balancesLabels = balancesLabels
+            self.randomFeatures = randomFeatures
+            self.kernelWidth = kernelWidth
         }
 
         /// Why the configuration cannot be used, or nil.
@@ -54,6 +66,8 @@ public final class TargetModel {
             if !(forgetting >= 0 && forgetting <= 1) { return "target model forgetting must be in 0...1" }
             if !(firstFrameShare > 0 && firstFrameShare <= 1) { return "target model first-frame share must be in (0, 1]" }
             if !(confidence >= 0 && confidence <= 1) { return "target model confidence must be in 0...1" }
+            if !(0...1024).contains(randomFeatures) { return "target model random features must be in 0...1024" }
+            if !(kernelWidth > 0 && kernelWidth.isFinite) { return "target model kernel width must be positive" }
             return nil
         }
     }
@@ -66,9 +80,12 @@ public final class TargetModel {
 
     public let configuration: Configuration
     public let labelCount: Int
-    /// The descriptor's channels (D - 1) and the grid it was made on.
+    /// The descriptor's channels and the grid it was made on.
     public let channels: Int, gridWidth: Int, gridHeight: Int
-    public var dimension: Int { channels + 1 }
+    /// D: the features the ridge fit sees per cell (the unit descriptor or its random features), then the bias.
+    public var dimension: Int { (configuration.randomFeatures > 0 ? configuration.randomFeatures : channels) + 1 }
+    /// W (R x channels, row-major) and b (R) of the random features; empty for a linear model.
+    let projection: [Float], phases: [Float]
     /// Theta transposed: L rows of D coefficients (the last one the bias).
     public private(set) var coefficients: [Float] = []
     /// The first frame's statistics, and the forgetting sums of the later frames' (nil before any).
@@ -91,7 +108,11 @@ public final class TargetModel {
         channels = firstDescriptors.channels
         gridWidth = firstDescriptors.width
         gridHeight = firstDescriptors.height
-        let design = Self.design(firstDescriptors)
+        var random = SplitMix64(seed: 1)
+        let r = configuration.randomFeatures
+        projection = (0..<(r * channels)).map { _ in random.normal() / configuration.kernelWidth }
+        phases = (0..<r).map { _ in random.uniform(0, 2 * .pi) }
+        let design = Self.design(firstDescriptors, projection: projection, phases: phases)
         // With confidence 0 every cell qualifies, and a feature map has at least one.
         first = Self.statistics(design, labels: labels, labelCount: labelCount, confidence: 0,
                                 balancesLabels: configuration.balancesLabels)!
@@ -103,14 +124,33 @@ public final class TargetModel {
         guard descriptors.channels == channels, descriptors.width == gridWidth, descriptors.height == gridHeight else {
             throw SegmentationError(file: "", reason: "target model: descriptors are \(descriptors.channels)x\(descriptors.height)x\(descriptors.width), the first frame's were \(channels)x\(gridHeight)x\(gridWidth)")
         }
-        return Self.design(descriptors)
+        return Self.design(descriptors, projection: projection, phases: phases)
     }
 
-    static func design(_ descriptors: FeatureMap) -> Design {
-        let unit = descriptors.unitVectorsPerCell(), c = descriptors.channels, d = c + 1
+    /// Unit descriptors, or their random features when `phases` is not empty, each row ending with a 1.
+    static func design(_ descriptors: FeatureMap, projection: [Float], phases: [Float]) -> Design {
+        let unit = descriptors.unitVectorsPerCell(), c = descriptors.channels
         let cells = descriptors.width * descriptors.height
+        let features = phases.isEmpty ? c : phases.count, d = features + 1
         var rows = [Float](repeating: 1, count: cells * d)
-        for cell in 0..<cells { for ch in 0..<c { rows[cell * d + ch] = unit[cell * c + ch] } }
+        if phases.isEmpty {
+            for cell in 0..<cells { for ch in 0..<c { rows[cell * d + ch] = unit[cell * c + ch] } }
+            return Design(rows: rows, cells: cells)
+        }
+        // W x for every cell at once (cells x R), then sqrt(2 / R) cos(. + b).
+        var projected = [Float](repeating: 0, count: cells * features)
+        unit.withUnsafeBufferPointer { x in
+            projection.withUnsafeBufferPointer { w in
+                projected.withUnsafeMutableBufferPointer { out in
+                    multiplyTransposedOnThisThread(m: cells, n: features, k: c, a: x.baseAddress!, b: w.baseAddress!,
+                                                   c: out.baseAddress!)
+                }
+            }
+        }
+        let scale = (2 / Float(features)).squareRoot()
+        for cell in 0..<cells {
+            for j in 0..<features { rows[cell * d + j] = scale * cos(projected[cell * features + j] + phases[j]) }
+        }
         return Design(rows: rows, cells: cells)
     }
 

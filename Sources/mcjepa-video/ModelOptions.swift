@@ -79,7 +79,7 @@ struct PropagationOptions: ParsableArguments {
     @Option(help: ArgumentHelp("How flow-guided propagation joins appearance and the flow-carried masks (and separate appearance cues): per pixel by each one's confidence, or a fixed average where the forward-backward check passes (default: \(FlowGuidedPropagation.Fusion.default.rawValue)).",
                                valueName: "average|confidence"))
     var fusion: FlowGuidedPropagation.Fusion?
-    @Option(help: ArgumentHelp("Add an online target model to flow-guided propagation's appearance: a linear classifier of cells (ridge regression on their descriptors, refitted each frame on the confident cells of recent frames, the first frame kept at half the weight) whose label maps join the affinity's as --fusion says. Its descriptors: the model's features, or both the features and colour patches (default: none).",
+    @Option(help: ArgumentHelp("Add an online target model to flow-guided propagation's appearance: a classifier of cells (kernel ridge regression on their descriptors through random Fourier features, refitted each frame on the confident cells of recent frames, the first frame kept at half the weight, objects kept near where they were) whose label maps join the affinity's as --fusion says. Its descriptors: the model's features, or both the features and colour patches (default: none; it lost 22 J&F on a synthetic VOS set, see the model card).",
                                valueName: "features|both"))
     var targetModel: TargetModelDescriptors?
 

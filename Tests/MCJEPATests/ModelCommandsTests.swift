@@ -259,7 +259,7 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
             let report = try jsonReport(result.out)
             let fusionName = fusion == "average" ? "" : "fusion \(fusion), "
             XCTAssertEqual(report["prediction"] as? String,
-                           "model \(model) (flow-guided, appearance \(appearance), \(fusionName)target model on \(descriptors), level 3)")
+                           "model \(model) (flow-guided, appearance \(appearance), \(fusionName)target model on \(descriptors), levels 2+3 on level 3's grid)")
             let j = try XCTUnwrap(report["j"] as? Double)
             XCTAssertGreaterThan(j, 0.8, "\(appearance) \(descriptors) \(fusion)")
             scores[descriptors + " " + appearance] = j

@@ -304,3 +304,51 @@ extension TargetModelTests {
         }
     }
 }
+
+extension TargetModelTests {
+    func test_random_features_approximate_the_gaussian_kernel() throws {
+        // Unit descriptors at known angles in 3 channels; 512 random features of width 0.5.
+        let angles: [Float] = [0, 0.2, 0.5, 1.0, 2.0]
+        let cells = angles.count
+        var values = [Float](repeating: 0, count: 3 * cells)
+        for (cell, angle) in angles.enumerated() { values[cell] = cos(angle); values[cells + cell] = sin(angle); values[2 * cells + cell] = 0 }
+        let map = FeatureMap(channels: 3, height: 1, width: cells, values: values)
+        var labels = [Float](repeating: 0, count: 2 * cells)
+        for cell in 0..<cells { labels[cell] = 1 }
+        let model = try TargetModel(firstDescriptors: map, labels: labels, labelCount: 2,
+                                    configuration: .init(randomFeatures: 512, kernelWidth: 0.5))
+        XCTAssertEqual(model.dimension, 513)
+        let design = try model.design(map), d = model.dimension
+        for i in 0..<cells {
+            for j in 0..<cells {
+                let z = (0..<(d - 1)).reduce(Float(0)) { $0 + design.rows[i * d + $1] * design.rows[j * d + $1] }
+                let squared = 2 - 2 * cos(angles[i] - angles[j])
+                XCTAssertEqual(z, exp(-squared / (2 * 0.25)), accuracy: 0.12, "cells \(i), \(j)")
+            }
+            XCTAssertEqual(design.rows[i * d + d - 1], 1, "the bias")
+        }
+    }
+
+    func test_random_features_recover_a_ring_that_no_hyperplane_separates() throws {
+        // 2-channel descriptors on the unit circle; label 1 on two opposite arcs (|angle| < 0.6 or near pi), label
+        // 0 elsewhere: linearly inseparable (a line through the circle cuts off one arc, not two opposite ones).
+        let cells = 120
+        var values = [Float](repeating: 0, count: 2 * cells), labels = [Float](repeating: 0, count: 2 * cells)
+        var truth = [Int](repeating: 0, count: cells)
+        for cell in 0..<cells {
+            let angle = Float(cell) * 2 * .pi / Float(cells)
+            values[cell] = cos(angle); values[cells + cell] = sin(angle)
+            let object = abs(cos(angle)) > cos(0.6)
+            truth[cell] = object ? 1 : 0
+            labels[(object ? 1 : 0) * cells + cell] = 1
+        }
+        let map = FeatureMap(channels: 2, height: 1, width: cells, values: values)
+        func errors(_ configuration: TargetModel.Configuration) throws -> Int {
+            let model = try TargetModel(firstDescriptors: map, labels: labels, labelCount: 2, configuration: configuration)
+            let p = model.probabilities(try model.design(map))
+            return (0..<cells).filter { (p[cells + $0] > p[$0] ? 1 : 0) != truth[$0] }.count
+        }
+        XCTAssertEqual(try errors(.init(regularisation: 1e-4, randomFeatures: 256, kernelWidth: 0.3)), 0)
+        XCTAssertGreaterThan(try errors(.init(regularisation: 1e-4)), 10, "the linear model cannot")
+    }
+}
