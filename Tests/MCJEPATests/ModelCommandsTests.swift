@@ -257,7 +257,7 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
                                                "--fusion", fusion, "--target-model", descriptors, "--json"])
             XCTAssertEqual(result.status, 0, result.err)
             let report = try jsonReport(result.out)
-            let fusionName = fusion == "average" ? "" : "fusion \(fusion), "
+            let fusionName = fusion == "confidence" ? "" : "fusion \(fusion), "  // the default fusion is not named
             XCTAssertEqual(report["prediction"] as? String,
                            "model \(model) (flow-guided, appearance \(appearance), \(fusionName)target model on \(descriptors), levels 2+3 on level 3's grid)")
             let j = try XCTUnwrap(report["j"] as? Double)
@@ -265,11 +265,11 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
             scores[descriptors + " " + appearance] = j
         }
         let (pred, fromFiles) = try scorePropagatedMasks(tool: tool, root: root, model: model,
-                                                         options: ["--target-model", "both"])
+                                                         options: ["--fusion", "average", "--target-model", "both"])
         XCTAssertEqual(try XCTUnwrap(fromFiles["j"] as? Double), try XCTUnwrap(scores["both features"]), accuracy: 1e-12)
         let without = try runProcess(tool, ["propagate", "\(root)/JPEGImages/480p/square", "--mask",
                                             "\(root)/Annotations/480p/square/00000.png", "-o", file("without"),
-                                            "--model", model])
+                                            "--model", model, "--fusion", "average"])
         XCTAssertEqual(without.status, 0, without.err)
         let differing = try (1..<4).filter { t in
             let name = String(format: "%05d.png", t)
