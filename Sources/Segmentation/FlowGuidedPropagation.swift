@@ -31,19 +31,14 @@ public final class FlowGuidedPropagation {
         public var refineEpsilon: Float
         /// How the cues are joined.
         public var fusion: Fusion
-        /// An online target model (`TargetModel`) as one more appearance cue, fitted on its own descriptors
-        /// (given with each frame's cues); nil: none.
-        public var targetModel: TargetModel.Configuration?
 
         public init(affinity: LabelPropagation.Configuration = .init(), flowWeight: Float = 0.5,
-                    refineRadius: Int? = nil, refineEpsilon: Float = 1e-3, fusion: Fusion = .average,
-                    targetModel: TargetModel.Configuration? = nil) {
+                    refineRadius: Int? = nil, refineEpsilon: Float = 1e-3, fusion: Fusion = .average) {
             self.affinity = affinity
             self.flowWeight = flowWeight
             self.refineRadius = refineRadius ?? affinity.stride
             self.refineEpsilon = refineEpsilon
             self.fusion = fusion
-            self.targetModel = targetModel
         }
     }
 
@@ -69,11 +64,6 @@ public final class FlowGuidedPropagation {
     /// all with the same final label maps); the first also serves the geometry and the argmax.
     let affinities: [LabelPropagation]
     var affinity: LabelPropagation { affinities[0] }
-    /// The target model, when the configuration asks for one.
-    let targetModel: TargetModel?
-    /// The previous frame's final label fractions per feature cell (L x cells), where the target model's
-    /// objects may be.
-    var previousCells: [Float]
     /// The previous frame's final soft label maps (L x frameHeight x frameWidth), summing to 1 per pixel.
     var previous: [Float]
 
@@ -87,10 +77,9 @@ public final class FlowGuidedPropagation {
     }
 
     /// Starts a video from its first frame's descriptor maps, one per appearance cue (each on the same grid, of
-    /// any channel count), and its mask; with a target model in the configuration, also the first frame's
-    /// descriptors for it (`targetDescriptors`, on the same grid).
-    public init(firstCues: [FeatureMap], targetDescriptors: FeatureMap? = nil, firstMask: [UInt8], frameWidth: Int,
-                frameHeight: Int, configuration: Configuration = Configuration()) throws {
+    /// any channel count), and its mask.
+    public init(firstCues: [FeatureMap], firstMask: [UInt8], frameWidth: Int, frameHeight: Int,
+                configuration: Configuration = Configuration()) throws {
         guard let firstCue = firstCues.first,
               firstCues.allSatisfy({ $0.width == firstCue.width && $0.height == firstCue.height }) else {
             throw SegmentationError(file: "", reason: "appearance cues must be one or more maps on one grid")
@@ -99,18 +88,6 @@ public final class FlowGuidedPropagation {
         affinities = try firstCues.map {
             try LabelPropagation(firstFeatures: $0, firstMask: firstMask, frameWidth: frameWidth,
                                  frameHeight: frameHeight, configuration: configuration.affinity)
-        }
-        previousCells = affinities[0].first.labels
-        switch (configuration.targetModel, targetDescriptors) {
-        case (nil, nil): targetModel = nil
-        case let (targetConfiguration?, descriptors?):
-            guard descriptors.width == firstCue.width, descriptors.height == firstCue.height else {
-                throw SegmentationError(file: "", reason: "target model descriptors are on a \(descriptors.width)x\(descriptors.height) grid, the cues on \(firstCue.width)x\(firstCue.height)")
-            }
-            targetModel = try TargetModel(firstDescriptors: descriptors, labels: affinities[0].first.labels,
-                                          labelCount: affinities[0].objectIDs.count, configuration: targetConfiguration)
-        case (nil, _?): throw SegmentationError(file: "", reason: "target model descriptors given without a target model")
-        case (_?, nil): throw SegmentationError(file: "", reason: "a target model needs the first frame's descriptors")
         }
         let ids = affinities[0].objectIDs, pixels = frameWidth * frameHeight
         var indexOf = [Int](repeating: 0, count: 256)
@@ -134,52 +111,16 @@ public final class FlowGuidedPropagation {
     public struct Appearance: Sendable {
         /// Each cue's unit descriptors, for the memory.
         let targets: [[Float]]
-        /// The target model's view of the frame, for its update.
-        var design: TargetModel.Design? = nil
         let maps: [Float]
     }
 
     /// The appearance step for the next frame (see `Appearance`), from its descriptor maps in the order of the
-    /// first frame's cues (and the target model's descriptors when there is one); `propagate(_:rgb:backward:forward:)`
-    /// with it finishes the frame, before the appearance of the frame after is asked for.
-    ///
-    /// The target model's maps (its per-cell probabilities, upsampled, then `norm_mask` and back to
-    /// probabilities as the affinity's are: a small object's low scores scaled up to the background's range) join the affinity's joined maps as a second opinion, as
-    /// `fusion` says: `.average`, an even mean; `.confidence`, `CueFusion.pool` by margins.
-    public func appearance(_ cues: [FeatureMap], targetDescriptors: FeatureMap? = nil) throws -> Appearance {
+    /// first frame's cues; `propagate(_:rgb:backward:forward:)` with it finishes the frame, before the appearance
+    /// of the frame after is asked for.
+    public func appearance(_ cues: [FeatureMap]) throws -> Appearance {
         guard cues.count == affinities.count else {
             throw SegmentationError(file: "", reason: "\(cues.count) appearance cues, the first frame had \(affinities.count)")
         }
-        guard (targetModel == nil) == (targetDescriptors == nil) else {
-            throw SegmentationError(file: "", reason: targetModel == nil ? "target model descriptors given without a target model"
-                                                                          : "the target model needs the frame's descriptors")
-        }
-        var appearance = try affinityAppearance(cues)
-        guard let targetModel, let targetDescriptors else { return appearance }
-        let design = try targetModel.design(targetDescriptors)
-        var cellProbabilities = targetModel.probabilities(design)
-        Self.confine(&cellProbabilities, near: previousCells, count: objectIDs.count, gridWidth: affinity.gridWidth,
-                     gridHeight: affinity.gridHeight, radius: configuration.affinity.radius)
-        var targetMaps = affinity.upsampledMaps(cellProbabilities)
-        let labelCount = objectIDs.count
-        if !targetModel.configuration.balancesLabels {
-            LabelPropagation.normalise(&targetMaps, count: labelCount)
-            Self.normaliseProbabilities(&targetMaps, count: labelCount)
-        }
-        var maps: [Float]
-        switch configuration.fusion {
-        case .average:
-            maps = appearance.maps
-            for i in maps.indices { maps[i] = 0.5 * (maps[i] + targetMaps[i]) }
-        case .confidence:
-            maps = CueFusion.pool([CueFusion.Cue(maps: appearance.maps), CueFusion.Cue(maps: targetMaps)], count: labelCount)
-        }
-        appearance = Appearance(targets: appearance.targets, design: design, maps: maps)
-        return appearance
-    }
-
-    /// The affinity's part of the appearance step: each cue's propagated maps, joined.
-    func affinityAppearance(_ cues: [FeatureMap]) throws -> Appearance {
         let labelCount = objectIDs.count
         var targets: [[Float]] = [], cueMaps: [[Float]] = []
         for (affinity, cue) in zip(affinities, cues) {
@@ -242,51 +183,7 @@ public final class FlowGuidedPropagation {
         previous = maps
         let cells = cellMeans(maps)
         for (affinity, target) in zip(affinities, appearance.targets) { affinity.remember(target: target, labels: cells) }
-        if let targetModel, let design = appearance.design { try targetModel.update(design, labels: cells) }
-        previousCells = cells
         return affinity.argmax(maps)
-    }
-
-    /// The target model's spatial prior, the affinity's: an object's probability is kept only within `radius`
-    /// cells (in x and y) of the cells that held at least a quarter of it in the previous frame, and moved to the
-    /// background elsewhere. The model is one hyperplane for the whole frame, so a background look-alike far from
-    /// the object scores as the object; without the window such regions entered the next fits as object and
-    /// spread (on the synthetic VOS set). `probabilities` and `previous` are L x cells, planar.
-    static func confine(_ probabilities: inout [Float], near previous: [Float], count labelCount: Int,
-                        gridWidth w: Int, gridHeight h: Int, radius: Int) {
-        let cells = w * h
-        for l in 1..<max(labelCount, 1) {
-            // A separable dilation: cells within radius along the row of a held cell, then along the column.
-            var across = [Bool](repeating: false, count: cells), near = across
-            for y in 0..<h {
-                var last = Int.min / 2
-                for x in 0..<w {
-                    if previous[l * cells + y * w + x] >= 0.25 { last = x }
-                    if x - last <= radius { across[y * w + x] = true }
-                }
-                last = Int.max / 2
-                for x in stride(from: w - 1, through: 0, by: -1) {
-                    if previous[l * cells + y * w + x] >= 0.25 { last = x }
-                    if last - x <= radius { across[y * w + x] = true }
-                }
-            }
-            for x in 0..<w {
-                var last = Int.min / 2
-                for y in 0..<h {
-                    if across[y * w + x] { last = y }
-                    if y - last <= radius { near[y * w + x] = true }
-                }
-                last = Int.max / 2
-                for y in stride(from: h - 1, through: 0, by: -1) {
-                    if across[y * w + x] { last = y }
-                    if last - y <= radius { near[y * w + x] = true }
-                }
-            }
-            for cell in 0..<cells where !near[cell] {
-                probabilities[cell] += probabilities[l * cells + cell]
-                probabilities[l * cells + cell] = 0
-            }
-        }
     }
 
     /// Clamps negatives (the guided filter overshoots at edges) and rescales each pixel's labels to sum 1; a pixel

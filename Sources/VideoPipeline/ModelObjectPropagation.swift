@@ -38,33 +38,19 @@ public final class ModelObjectPropagation {
     public let appearance: PropagationAppearance
     /// How flow-guided propagation joins its cues (`FlowGuidedPropagation.Fusion`).
     public let fusion: FlowGuidedPropagation.Fusion
-    /// The online target model's descriptors (flow-guided only; nil: no target model).
-    public let targetModel: TargetModelDescriptors?
     private var previous: FrameFeatures
     private let flowGuided: FlowGuidedPropagation?
     private let featureOnly: LabelPropagation?
-
-    /// The target model `--target-model` runs: kernel ridge regression through 256 random Fourier features of
-    /// width 0.5, lightly regularised. A linear model of the descriptors cannot separate a textured object from
-    /// the background (on a synthetic VOS sequence, fitted on the first frame and applied to the second, its
-    /// object cells scored 0.25 on average against 0.03 for the background, for any regularisation), the
-    /// random features can (0.65; 157 of 226 object cells above 0.5, 21 background ones).
-    public static let targetModelConfiguration = TargetModel.Configuration(regularisation: 1e-5, randomFeatures: 256)
 
     /// Starts from the first frame's features, its pixels (packed RGB, for a colour appearance) and its mask
     /// (object ids per pixel).
     /// - Throws: `SegmentationError` when the mask or the frame does not fit the frame's size.
     public init(estimator: FlowEstimator, levels: FeatureLevels, method: PropagationMethod,
                 appearance: PropagationAppearance = .default, fusion: FlowGuidedPropagation.Fusion = .default,
-                targetModel: TargetModelDescriptors? = nil,
                 firstFeatures: FrameFeatures, firstRGB: [UInt8], firstMask: [UInt8], width: Int, height: Int) throws {
         guard firstRGB.count == width * height * 3 else {
             throw SegmentationError(file: "", reason: "first frame holds \(firstRGB.count / 3) pixels, expected \(width)x\(height)")
         }
-        if method == .features, targetModel != nil {
-            throw SegmentationError(file: "", reason: "a target model applies to flow-guided propagation, not to DINO's feature-only protocol")
-        }
-        self.targetModel = targetModel
         self.estimator = estimator
         self.levels = levels
         self.method = method
@@ -75,10 +61,9 @@ public final class ModelObjectPropagation {
         let affinity = LabelPropagation.Configuration(stride: stride)
         switch method {
         case .flowGuided:
-            flowGuided = try FlowGuidedPropagation(
-                firstCues: maps, targetDescriptors: targetModel?.descriptors(firstFeatures, levels: levels, rgb: firstRGB),
-                firstMask: firstMask, frameWidth: width, frameHeight: height,
-                configuration: .init(affinity: affinity, fusion: fusion, targetModel: targetModel.map { _ in Self.targetModelConfiguration }))
+            flowGuided = try FlowGuidedPropagation(firstCues: maps, firstMask: firstMask, frameWidth: width,
+                                                   frameHeight: height,
+                                                   configuration: .init(affinity: affinity, fusion: fusion))
             featureOnly = nil
         case .features:
             featureOnly = try LabelPropagation(firstFeatures: maps[0], firstMask: firstMask, frameWidth: width,
@@ -101,15 +86,14 @@ public final class ModelObjectPropagation {
         nonisolated(unsafe) var backward: FlowField?, forward: FlowField?
         nonisolated(unsafe) var appearanceMaps: Result<FlowGuidedPropagation.Appearance, Error>?
         nonisolated(unsafe) let (estimator, previous, features, flowGuided) = (estimator, previous, features, flowGuided!)
-        let (appearance, levels, targetModel) = (appearance, levels, targetModel)
+        let (appearance, levels) = (appearance, levels)
         DispatchQueue.concurrentPerform(iterations: 3) { job in
             switch job {
             case 0: backward = estimator.flow(from: features, to: previous)
             case 1: forward = estimator.flow(from: previous, to: features)
             default:
                 appearanceMaps = Result {
-                    try flowGuided.appearance(appearance.cues(features, levels: levels, rgb: rgb).maps,
-                                              targetDescriptors: targetModel?.descriptors(features, levels: levels, rgb: rgb))
+                    try flowGuided.appearance(appearance.cues(features, levels: levels, rgb: rgb).maps)
                 }
             }
         }
@@ -122,12 +106,11 @@ extension DAVISEvaluation.PredictionSource {
     /// (the evaluation runs one sequence at a time, so the estimator is never used by two at once).
     public static func model(_ estimator: FlowEstimator, levels: FeatureLevels, method: PropagationMethod,
                              appearance: PropagationAppearance = .default,
-                             fusion: FlowGuidedPropagation.Fusion = .default, targetModel: TargetModelDescriptors? = nil,
-                             name: String) -> Self {
+                             fusion: FlowGuidedPropagation.Fusion = .default, name: String) -> Self {
         nonisolated(unsafe) let estimator = estimator
         return .segmenter(name: name) { first, mask in
             let propagation = try ModelObjectPropagation(estimator: estimator, levels: levels, method: method,
-                                                         appearance: appearance, fusion: fusion, targetModel: targetModel,
+                                                         appearance: appearance, fusion: fusion,
                                                          firstFeatures: estimator.features(FrameImage(first)),
                                                          firstRGB: first.rgb, firstMask: mask.labels,
                                                          width: first.width, height: first.height)

@@ -10,8 +10,7 @@ struct VOSBench: ParsableCommand {
             method: --pred colour-propagation, the non-learned peer, then the model with --method flow-guided \
             and each --appearance of --appearances (features, colour patches, both), and --method features \
             (DINO's protocol), in the same run; each --levels L,L,... (repeatable) adds flow-guided with the \
-            default appearance and --method features, both with those levels joined; each --target-models value \
-            adds flow-guided with the first --appearances entry and that target model. For each: frames (all frames of all sequences, the given first \
+            default appearance and --method features, both with those levels joined. For each: frames (all frames of all sequences, the given first \
             ones included), wall seconds, frames/s, the CPU seconds of the process, J&F and each sequence's J&F. \
             On a shared machine the wall time depends on the neighbours; frames per CPU-second times the thread \
             count bounds what the machine would give alone (parts of the work run on one thread).
@@ -20,8 +19,6 @@ struct VOSBench: ParsableCommand {
     @Option(help: "Threads for the model (--threads of eval vos).") var threads = 2
     @Option(help: "The --appearance values of flow-guided propagation to run, comma-separated; APPEARANCE:FUSION also sets --fusion (e.g. features:confidence).")
     var appearances = "features,colour,both"
-    @Option(help: "The --target-model values (features, both) to run with flow-guided propagation and the first of --appearances (APPEARANCE:FUSION as there), comma-separated (default: none).")
-    var targetModels = ""
     @Option(help: "A --levels value of eval vos (e.g. 2,3,4), run with flow-guided and with --method features; repeatable.")
     var levels: [String] = []
 
@@ -37,11 +34,7 @@ struct VOSBench: ParsableCommand {
             return ("model, flow-guided, --appearance \(parts[0])" + (parts.count > 1 ? " --fusion \(parts[1])" : ""),
                     ["--method", "flow-guided", "--appearance", parts[0], "--threads", "\(threads)"] + fusion)
         }
-        let targeted = targetModels.split(separator: ",").map { descriptors in
-            let (name, arguments) = flowGuided.first ?? ("model, flow-guided", ["--method", "flow-guided", "--threads", "\(threads)"])
-            return (name + " --target-model \(descriptors)", arguments + ["--target-model", String(descriptors)])
-        }
-        let runs: [(String, [String])] = [("colour-propagation (peer)", ["--pred", "colour-propagation"])] + flowGuided + targeted
+        let runs: [(String, [String])] = [("colour-propagation (peer)", ["--pred", "colour-propagation"])] + flowGuided
             + [("model, features (DINO protocol)", ["--method", "features", "--threads", "\(threads)"])]
             + levels.flatMap { set in
                 [("model, flow-guided, --levels \(set)", ["--method", "flow-guided", "--levels", set, "--threads", "\(threads)"]),

@@ -67,7 +67,6 @@ extension RefinementMethod: ExpressibleByArgument {}
 extension PropagationMethod: ExpressibleByArgument {}
 extension PropagationAppearance: ExpressibleByArgument {}
 extension FlowGuidedPropagation.Fusion: ExpressibleByArgument {}
-extension TargetModelDescriptors: ExpressibleByArgument {}
 
 /// `--method` and `--appearance` of `propagate` and `eval vos`.
 struct PropagationOptions: ParsableArguments {
@@ -79,9 +78,6 @@ struct PropagationOptions: ParsableArguments {
     @Option(help: ArgumentHelp("How flow-guided propagation joins appearance and the flow-carried masks (and separate appearance cues): per pixel by each one's confidence, or a fixed average where the forward-backward check passes (default: \(FlowGuidedPropagation.Fusion.default.rawValue)).",
                                valueName: "average|confidence"))
     var fusion: FlowGuidedPropagation.Fusion?
-    @Option(help: ArgumentHelp("Add an online target model to flow-guided propagation's appearance: a classifier of cells (kernel ridge regression on their descriptors through random Fourier features, refitted each frame on the confident cells of recent frames, the first frame kept at half the weight, objects kept near where they were) whose label maps join the affinity's as --fusion says. Its descriptors: the model's features, or both the features and colour patches (default: none; it lost 22 J&F on a synthetic VOS set, see the model card).",
-                               valueName: "features|both"))
-    var targetModel: TargetModelDescriptors?
 
     func validate() throws {
         if resolvedMethod == .features, let appearance, appearance != .features {
@@ -89,9 +85,6 @@ struct PropagationOptions: ParsableArguments {
         }
         if resolvedMethod == .features, fusion != nil {
             throw ValidationError("--fusion applies to --method flow-guided; --method features is DINO's protocol, the model's features alone")
-        }
-        if resolvedMethod == .features, targetModel != nil {
-            throw ValidationError("--target-model applies to --method flow-guided; --method features is DINO's protocol, the model's features alone")
         }
     }
 
@@ -101,8 +94,6 @@ struct PropagationOptions: ParsableArguments {
     var resolvedAppearance: PropagationAppearance { resolvedMethod == .features ? .features : appearance ?? .default }
     /// The fusion that runs (flow-guided only).
     var resolvedFusion: FlowGuidedPropagation.Fusion { fusion ?? .default }
-    /// The target model's descriptors (flow-guided only; nil: none).
-    var resolvedTargetModel: TargetModelDescriptors? { resolvedMethod == .features ? nil : targetModel }
 }
 
 /// `--level` and `--levels` of `propagate` and `eval vos`: which encoder levels the affinity's model features are

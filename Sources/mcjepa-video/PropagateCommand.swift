@@ -21,9 +21,7 @@ struct PropagateCommand: AsyncParsableCommand {
             with label propagation through features (top-5 cosine neighbours within 12 cells, temperature 0.1, as \
             DINO's VOS evaluation), and the edges refined on the frame by a guided filter; --appearance says what \
             that affinity compares: the model's features (default), colour patches (the mean colour of each \
-            cell's quadrants), or both with equal weight (a neighbour must match on both); --target-model features|both \
-            adds an online classifier of cells (kernel ridge regression, refitted each frame on the confident cells \
-            of recent frames) whose label maps join the affinity's. --method features: \
+            cell's quadrants), or both with equal weight (a neighbour must match on both). --method features: \
             feature propagation alone, DINO's protocol. Features are levels of the encoder's pyramid (level L \
             has stride 2^L): by default levels 2 and 3 joined on level 3's grid (stride 8) for flow-guided, level \
             3 alone for --method features; --level N takes level N alone, --levels 2,3,4 joins several levels on \
@@ -67,9 +65,7 @@ struct PropagateCommand: AsyncParsableCommand {
                     throw VideoPipelineError(path: mask, reason: "the mask is \(firstMask.width)x\(firstMask.height), the video \(frame.width)x\(frame.height)")
                 }
                 propagation = try ModelObjectPropagation(estimator: estimator, levels: levels, method: method,
-                                                         appearance: appearance, fusion: fusion,
-                                                         targetModel: propagationOptions.resolvedTargetModel,
-                                                         firstFeatures: features,
+                                                         appearance: appearance, fusion: fusion, firstFeatures: features,
                                                          firstRGB: frame.rgb, firstMask: firstMask.labels,
                                                          width: frame.width, height: frame.height)
                 return firstMask.labels

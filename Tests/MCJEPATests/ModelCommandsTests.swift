@@ -243,54 +243,6 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
         XCTAssertEqual(unknown.status, 2, unknown.err)
     }
 
-    /// `--target-model`, end to end: each value runs, is named in the report, keeps the square (the colour
-    /// patches set it apart), reaches the propagation (the masks differ from those without it), `propagate`
-    /// writes the masks `eval vos` scores; refused with --method features, with --pred, and with a bad value.
-    func testPropagateAndEvalVOSTakeATargetModel() throws {
-        let tool = try commandLineTool()
-        let (model, _) = try savedTestModel()
-        let root = try makeSyntheticDAVIS()
-        var scores: [String: Double] = [:]
-        for (appearance, descriptors, fusion) in [("colour", "features", "average"), ("features", "both", "average"),
-                                                  ("colour", "both", "confidence")] {
-            let result = try runProcess(tool, ["eval", "vos", root, "--model", model, "--appearance", appearance,
-                                               "--fusion", fusion, "--target-model", descriptors, "--json"])
-            XCTAssertEqual(result.status, 0, result.err)
-            let report = try jsonReport(result.out)
-            let fusionName = fusion == "confidence" ? "" : "fusion \(fusion), "  // the default fusion is not named
-            XCTAssertEqual(report["prediction"] as? String,
-                           "model \(model) (flow-guided, appearance \(appearance), \(fusionName)target model on \(descriptors), levels 2+3 on level 3's grid)")
-            let j = try XCTUnwrap(report["j"] as? Double)
-            XCTAssertGreaterThan(j, 0.8, "\(appearance) \(descriptors) \(fusion)")
-            scores[descriptors + " " + appearance] = j
-        }
-        let (pred, fromFiles) = try scorePropagatedMasks(tool: tool, root: root, model: model,
-                                                         options: ["--fusion", "average", "--target-model", "both"])
-        XCTAssertEqual(try XCTUnwrap(fromFiles["j"] as? Double), try XCTUnwrap(scores["both features"]), accuracy: 1e-12)
-        let without = try runProcess(tool, ["propagate", "\(root)/JPEGImages/480p/square", "--mask",
-                                            "\(root)/Annotations/480p/square/00000.png", "-o", file("without"),
-                                            "--model", model, "--fusion", "average"])
-        XCTAssertEqual(without.status, 0, without.err)
-        let differing = try (1..<4).filter { t in
-            let name = String(format: "%05d.png", t)
-            return try labels("\(pred)/square/\(name)").labels != labels(file("without/\(name)")).labels
-        }
-        XCTAssertFalse(differing.isEmpty, "the target model changes some pixels")
-
-        let dino = try runProcess(tool, ["eval", "vos", root, "--model", model, "--method", "features", "--target-model", "features"])
-        XCTAssertEqual(dino.status, 2)
-        XCTAssertTrue(dino.err.contains("--target-model applies to --method flow-guided"), dino.err)
-        let withPred = try runProcess(tool, ["eval", "vos", root, "--pred", pred, "--target-model", "both"])
-        XCTAssertEqual(withPred.status, 2)
-        XCTAssertTrue(withPred.err.contains("--target-model applies only without --pred"), withPred.err)
-        let unknown = try runProcess(tool, ["propagate", "\(root)/JPEGImages/480p/square", "--mask",
-                                            "\(root)/Annotations/480p/square/00000.png", "-o", file("o"),
-                                            "--model", model, "--target-model", "pixels"])
-        XCTAssertEqual(unknown.status, 2, unknown.err)
-        XCTAssertEqual(unknown.err.split(separator: "\n").first.map { $0.contains("pixels") }, true, unknown.err)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: file("o")), "no partial output")
-    }
-
     /// `--levels`, end to end: several encoder levels joined run on a real clip and on a DAVIS folder, reach the
     /// propagation (DINO's protocol scores differently than with level 3 alone), are named in the report, write
     /// the masks `eval vos` scores; `--levels 3` is `--level 3`; the defaults are levels 2+3 for flow-guided and
