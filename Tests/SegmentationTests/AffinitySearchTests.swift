@@ -47,6 +47,24 @@ final class AffinitySearchTests: XCTestCase {
         }
     }
 
+    /// The row maximum that lets the search skip rows: the largest value for every length (the four running
+    /// maxima and the tail), wherever it sits, negatives and infinities included.
+    func test_row_maximum_is_the_largest_value() {
+        var rng = SystemRandomNumberGenerator()
+        for count in 1...30 {
+            for position in 0..<count {
+                var values = (0..<count).map { _ in Float.random(in: -1...1, using: &rng) }
+                values[position] = 2
+                if count > 1 { values[(position + 1) % count] = -.infinity }
+                XCTAssertEqual(values.withUnsafeBufferPointer { LabelPropagation.maximum($0.baseAddress!, count: count) },
+                               2, "count \(count), largest at \(position)")
+            }
+            let negatives = (0..<count).map { _ in Float.random(in: -3 ... -1, using: &rng) }
+            XCTAssertEqual(negatives.withUnsafeBufferPointer { LabelPropagation.maximum($0.baseAddress!, count: count) },
+                           negatives.max()!)
+        }
+    }
+
     /// The search as the protocol describes it: for each target cell, frames in order, then rows, then columns of
     /// its window, a dot product per pair; the top k by exp(cos / T), their label maps averaged.
     func cellByCell(_ target: [Float], context: [([Float], [Float])], width w: Int, height h: Int, channels c: Int,
