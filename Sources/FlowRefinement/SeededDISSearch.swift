@@ -92,13 +92,36 @@ public struct SeededDISSearch: FlowRefiner, Equatable {
         }
         // OpenCV refuses only arguments this type has already checked (sizes, types); a refusal is a bug here.
         precondition(status == 0, "OpenCV DIS failed: \(String(cString: message))")
-        return FlowField(width: w, height: h,
-                         u: stride(from: 0, to: 2 * w * h, by: 2).map { interleaved[$0] },
-                         v: stride(from: 1, to: 2 * w * h, by: 2).map { interleaved[$0] })
+        let n = w * h
+        let u = [Float](unsafeUninitializedCapacity: n) { u, count in
+            for i in 0..<n { u[i] = interleaved[2 * i] }
+            count = n
+        }
+        let v = [Float](unsafeUninitializedCapacity: n) { v, count in
+            for i in 0..<n { v[i] = interleaved[2 * i + 1] }
+            count = n
+        }
+        return FlowField(width: w, height: h, u: u, v: v)
     }
 }
 
 extension GrayImage {
-    /// The luma rounded to 8 bits, clamped to 0...255: DIS reads 8-bit images.
-    var bytes: [UInt8] { pixels.map { UInt8(max(0, min(255, $0.rounded()))) } }
+    /// The luma rounded to 8 bits (halves away from zero), clamped to 0...255: DIS reads 8-bit images.
+    ///
+    /// Clamped first, then rounded as the whole part plus one where the fraction is at least a half: the bytes of
+    /// `UInt8(max(0, min(255, value.rounded())))` (a NaN gives 255 both ways), without a call to `roundf` per
+    /// pixel (each frame's luma is converted four times per frame of a video: two searches, two frames each).
+    var bytes: [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: pixels.count) { bytes, count in
+            pixels.withUnsafeBufferPointer { pixels in
+                for i in 0..<pixels.count {
+                    let clamped = max(0, min(255, pixels[i]))
+                    let whole = Int(clamped)
+                    // Exact: `clamped` and its whole part are within 0...255.
+                    bytes[i] = UInt8(clamped - Float(whole) >= 0.5 ? whole + 1 : whole)
+                }
+            }
+            count = pixels.count
+        }
+    }
 }

@@ -46,6 +46,19 @@ final class SeededDISSearchTests: XCTestCase {
         return sum / count
     }
 
+    /// The 8-bit luma DIS reads: the straightforward rounding (halves away from zero) then clamping, on values
+    /// around every half and whole step, past both ends, the float neighbours of a half, and a NaN.
+    func test_luma_bytes_are_the_rounded_clamped_values() {
+        var values: [Float] = [-1000, -1, -0.5, -0.0, 0, .nan, .infinity, -.infinity, 255.49998, 255.5, 256, 1e9]
+        for whole in -2...257 {
+            let half = Float(whole) + 0.5
+            values += [Float(whole), half, half.nextDown, half.nextUp, Float(whole).nextUp, Float(whole).nextDown]
+        }
+        values += (0..<2000).map { _ in Float.random(in: -10...265) }
+        let image = GrayImage(width: values.count, height: 1, pixels: values)
+        XCTAssertEqual(image.bytes, values.map { UInt8(max(0, min(255, $0.rounded()))) })
+    }
+
     func test_search_from_zero_finds_a_small_shift_with_u_horizontal_and_v_vertical() {
         let (first, second) = Self.shiftedPair(width: 160, height: 120, dx: 3, dy: -2)
         let flow = SeededDISSearch().search(from: first, to: second)
