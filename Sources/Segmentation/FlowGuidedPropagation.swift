@@ -190,18 +190,27 @@ public final class FlowGuidedPropagation {
     /// with nothing left is background.
     static func normaliseProbabilities(_ maps: inout [Float], count labelCount: Int) {
         let pixels = maps.count / labelCount
-        for i in 0..<pixels {
-            var total: Float = 0
-            for l in 0..<labelCount {
-                let value = max(0, maps[l * pixels + i])
-                maps[l * pixels + i] = value
-                total += value
-            }
-            if total > 1e-12 {
-                let scale = 1 / total
-                for l in 0..<labelCount { maps[l * pixels + i] *= scale }
-            } else {
-                maps[i] = 1
+        // A plane at a time (contiguous, vectorised) instead of a pixel's labels at a time: each pixel's total
+        // still adds its labels in label order and each value is multiplied by the same 1 / total, so the values
+        // are those of a loop over pixels (the tests hold one as the reference).
+        var scales = [Float](repeating: 0, count: pixels)
+        maps.withUnsafeMutableBufferPointer { maps in
+            scales.withUnsafeMutableBufferPointer { scales in
+                for l in 0..<labelCount {
+                    let plane = maps.baseAddress! + l * pixels
+                    for i in 0..<pixels {
+                        let value = max(0, plane[i])
+                        plane[i] = value
+                        scales[i] += value
+                    }
+                }
+                // -1 marks a pixel with nothing left: its values stay, and it becomes background.
+                for i in 0..<pixels { scales[i] = scales[i] > 1e-12 ? 1 / scales[i] : -1 }
+                for l in 0..<labelCount {
+                    let plane = maps.baseAddress! + l * pixels
+                    for i in 0..<pixels where scales[i] >= 0 { plane[i] *= scales[i] }
+                }
+                for i in 0..<pixels where scales[i] < 0 { maps[i] = 1 }
             }
         }
     }

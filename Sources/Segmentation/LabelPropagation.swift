@@ -319,12 +319,20 @@ public final class LabelPropagation {
     /// DINO's `norm_mask`: each label's map min-max scaled to 0...1 (a map that is all zero stays so).
     static func normalise(_ maps: inout [Float], count labelCount: Int) {
         let pixels = maps.count / max(labelCount, 1)
-        for l in 0..<labelCount {
-            let slice = maps[(l * pixels)..<((l + 1) * pixels)]
-            let low = slice.min() ?? 0, high = slice.max() ?? 0
-            if high > 0 && high > low {
-                let scale = 1 / (high - low)
-                for i in (l * pixels)..<((l + 1) * pixels) { maps[i] = (maps[i] - low) * scale }
+        guard pixels > 0 else { return }
+        maps.withUnsafeMutableBufferPointer { maps in
+            for l in 0..<labelCount {
+                let plane = maps.baseAddress! + l * pixels
+                // Both ends in one pass, compared as `min()` and `max()` compare, in the same order.
+                var low = plane[0], high = plane[0]
+                for i in 1..<pixels {
+                    if plane[i] < low { low = plane[i] }
+                    if high < plane[i] { high = plane[i] }
+                }
+                if high > 0 && high > low {
+                    let scale = 1 / (high - low)
+                    for i in 0..<pixels { plane[i] = (plane[i] - low) * scale }
+                }
             }
         }
     }

@@ -204,6 +204,60 @@ struct SquareScene {
 final class FlowGuidedPropagationTests: XCTestCase {
     let scene = SquareScene()
 
+    /// DINO's norm_mask in one pass per map gives the values of the straightforward min(), max() and scaling:
+    /// maps of both signs, a constant map (left alone), an all-negative one (left alone), one pixel.
+    func test_min_max_normalisation_is_the_straightforward_one() {
+        var rng = SystemRandomNumberGenerator()
+        for (labelCount, pixels) in [(1, 1), (2, 300), (3, 257), (4, 64)] {
+            var maps = (0..<(labelCount * pixels)).map { _ in Float.random(in: -0.5...2, using: &rng) }
+            if labelCount > 1 { for i in 0..<pixels { maps[pixels + i] = 0.25 } }
+            if labelCount > 2 { for i in 0..<pixels { maps[2 * pixels + i] = -Float.random(in: 0.1...1, using: &rng) } }
+            var expected = maps
+            for l in 0..<labelCount {
+                let slice = expected[(l * pixels)..<((l + 1) * pixels)]
+                let low = slice.min()!, high = slice.max()!
+                if high > 0 && high > low {
+                    for i in (l * pixels)..<((l + 1) * pixels) { expected[i] = (expected[i] - low) * (1 / (high - low)) }
+                }
+            }
+            LabelPropagation.normalise(&maps, count: labelCount)
+            XCTAssertEqual(maps, expected, "\(labelCount) labels of \(pixels) pixels")
+        }
+    }
+
+    /// Making label maps probabilities again, plane by plane, gives the values of the pixel-by-pixel loop to the
+    /// bit: overshoots below zero, pixels with nothing left (background), tiny totals, one to four labels.
+    func test_probabilities_are_those_of_the_pixel_by_pixel_loop() {
+        func pixelByPixel(_ maps: inout [Float], count labelCount: Int) {
+            let pixels = maps.count / labelCount
+            for i in 0..<pixels {
+                var total: Float = 0
+                for l in 0..<labelCount {
+                    let value = max(0, maps[l * pixels + i])
+                    maps[l * pixels + i] = value
+                    total += value
+                }
+                if total > 1e-12 {
+                    let scale = 1 / total
+                    for l in 0..<labelCount { maps[l * pixels + i] *= scale }
+                } else {
+                    maps[i] = 1
+                }
+            }
+        }
+        var rng = SystemRandomNumberGenerator()
+        for labelCount in 1...4 {
+            let pixels = 500
+            var maps = (0..<(labelCount * pixels)).map { _ in Float.random(in: -0.2...1.2, using: &rng) }
+            for i in stride(from: 0, to: pixels, by: 7) { for l in 0..<labelCount { maps[l * pixels + i] = -0.1 } }
+            for i in stride(from: 3, to: pixels, by: 11) { for l in 0..<labelCount { maps[l * pixels + i] = 1e-14 } }
+            var expected = maps
+            pixelByPixel(&expected, count: labelCount)
+            FlowGuidedPropagation.normaliseProbabilities(&maps, count: labelCount)
+            XCTAssertEqual(maps, expected, "\(labelCount) labels")
+        }
+    }
+
     func test_flow_guided_propagation_tracks_a_moving_square_with_sharp_edges() throws {
         let square = LabelPropagationTests.Square(id: 1, colour: (220, 30, 30), x: 9, y: 11, dx: 5, dy: 2, size: 30)
         let (w, h) = (scene.width, scene.height)
