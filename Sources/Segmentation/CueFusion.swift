@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Joining the label maps of several cues (the flow-carried previous masks, feature affinity, colour affinity)
 /// pixel by pixel, each weighted by how sure it is there, instead of a fixed average.
 ///
@@ -40,20 +42,27 @@ public enum CueFusion {
         maps.withUnsafeBufferPointer { maps in
             reliabilities.withUnsafeBufferPointer { reliabilities in
                 out.withUnsafeMutableBufferPointer { out in
-                    var weights = [Float](repeating: 0, count: cueCount)
-                    for i in 0..<pixels {
-                        var total: Float = 0
-                        for c in 0..<cueCount {
-                            let cue = UnsafeBufferPointer(rebasing: maps[(c * size)..<((c + 1) * size)])
-                            weights[c] = reliabilities[c * pixels + i] * (margin(cue, count: labelCount, pixels: pixels, at: i) + floor)
-                            total += weights[c]
-                        }
-                        // No cue has a say (none is reliable here): the plain mean.
-                        let even = total > 0 ? 0 : 1 / Float(cueCount), scale = total > 0 ? 1 / total : 0
-                        for c in 0..<cueCount {
-                            let share = weights[c] * scale + even
-                            guard share > 0 else { continue }
-                            for l in 0..<labelCount { out[l * pixels + i] += share * maps[c * size + l * pixels + i] }
+                    // Bands of pixels on the cores (the pool runs between the parallel parts of a frame, where a
+                    // single thread would leave the other cores idle); each pixel is computed as before and only
+                    // its own values are written.
+                    nonisolated(unsafe) let (maps, reliabilities, out) = (maps, reliabilities, out)
+                    let bands = min(pixels, 16)
+                    DispatchQueue.concurrentPerform(iterations: bands) { band in
+                        var weights = [Float](repeating: 0, count: cueCount)
+                        for i in (pixels * band / bands)..<(pixels * (band + 1) / bands) {
+                            var total: Float = 0
+                            for c in 0..<cueCount {
+                                let cue = UnsafeBufferPointer(rebasing: maps[(c * size)..<((c + 1) * size)])
+                                weights[c] = reliabilities[c * pixels + i] * (margin(cue, count: labelCount, pixels: pixels, at: i) + floor)
+                                total += weights[c]
+                            }
+                            // No cue has a say (none is reliable here): the plain mean.
+                            let even = total > 0 ? 0 : 1 / Float(cueCount), scale = total > 0 ? 1 / total : 0
+                            for c in 0..<cueCount {
+                                let share = weights[c] * scale + even
+                                guard share > 0 else { continue }
+                                for l in 0..<labelCount { out[l * pixels + i] += share * maps[c * size + l * pixels + i] }
+                            }
                         }
                     }
                 }

@@ -32,12 +32,14 @@ public struct GuidedFilter: Sendable {
         // taken at once.
         let planes = [Float](unsafeUninitializedCapacity: 9 * n) { planes, initialized in
             rgb.withUnsafeBufferPointer { rgb in
-                for i in 0..<n {
+                // Bands of pixels on the cores, each writing its own (every value is written).
+                nonisolated(unsafe) let (rgb, planes) = (rgb, planes)
+                Self.inBands(n) { pixels in for i in pixels {
                     let r = Float(rgb[3 * i]) / 255, g = Float(rgb[3 * i + 1]) / 255, b = Float(rgb[3 * i + 2]) / 255
                     planes[i] = r; planes[n + i] = g; planes[2 * n + i] = b
                     planes[3 * n + i] = r * r; planes[4 * n + i] = r * g; planes[5 * n + i] = r * b
                     planes[6 * n + i] = g * g; planes[7 * n + i] = g * b; planes[8 * n + i] = b * b
-                }
+                } }
             }
             initialized = 9 * n
         }
@@ -76,13 +78,14 @@ public struct GuidedFilter: Sendable {
         // The map and its products with the three channels, boxed together.
         let planes = [Float](unsafeUninitializedCapacity: 4 * n) { planes, initialized in
             guide.withUnsafeBufferPointer { g in
-                for k in 0..<n {
+                nonisolated(unsafe) let (g, planes, map) = (g, planes, map)
+                Self.inBands(n) { pixels in for k in pixels {
                     let p = map[k]
                     planes[k] = p
                     planes[n + k] = g[k] * p
                     planes[2 * n + k] = g[n + k] * p
                     planes[3 * n + k] = g[2 * n + k] * p
-                }
+                } }
             }
             initialized = 4 * n
         }
@@ -112,9 +115,10 @@ public struct GuidedFilter: Sendable {
         let averaged = Self.boxMeans(coefficients, planes: 4, width: width, height: height, radius: radius)
         averaged.withUnsafeBufferPointer { a in
             guide.withUnsafeBufferPointer { g in
-                for k in 0..<n {
+                nonisolated(unsafe) let (a, g, map) = (a, g, map)
+                Self.inBands(n) { pixels in for k in pixels {
                     map[k] = a[k] * g[k] + a[n + k] * g[n + k] + a[2 * n + k] * g[2 * n + k] + a[3 * n + k]
-                }
+                } }
             }
         }
     }
@@ -150,11 +154,12 @@ public struct GuidedFilter: Sendable {
         maps.withUnsafeMutableBufferPointer { all in
             for m in 0..<(count - 1) { filter.apply(UnsafeMutableBufferPointer(rebasing: all[(m * n)..<((m + 1) * n)])) }
             let last = (count - 1) * n
-            for k in 0..<n {
+            nonisolated(unsafe) let all = all
+            inBands(n) { pixels in for k in pixels {
                 var others: Float = 0
                 for m in 0..<(count - 1) { others += all[m * n + k] }
                 all[last + k] = 1 - others
-            }
+            } }
         }
     }
 
