@@ -6,9 +6,9 @@ import Segmentation
 ///
 /// The model's stride-8 features and raw colour fail differently: colour confuses an object with background of
 /// its colour, and the features blur the colour edges that separate an object from what touches it. `both` asks
-/// each cell to match on both. On davis-dev (`mcjepa-bench vos`), flow-guided J&F: features 63.6, colour 65.3,
-/// both 65.0; but colour and both lose kite-surf by 8.6 and 6.7, so by the rule set before measuring (+1.0 J&F,
-/// no sequence worse by more than 2) the default stays the features (the model card has the figures).
+/// each cell to match on both; `separate` keeps them apart and lets the fusion pick per pixel. How each fares
+/// under the current defaults, and why the default is what it is, is in the model card's video object
+/// segmentation section (Sources/MCJEPA/Weights/README.md); figures are not repeated here, as they go stale.
 public enum PropagationAppearance: String, CaseIterable, Sendable {
     /// The model's features at the propagation level alone.
     case features
