@@ -24,7 +24,7 @@ public enum PropagationAppearance: String, CaseIterable, Sendable {
     case separate
 
     /// What `propagate` and `eval vos` use unless told otherwise.
-    public static let `default`: PropagationAppearance = .features
+    public static let `default`: PropagationAppearance = .both
 
     /// A frame's descriptor maps (one per appearance cue, all on the frame-aligned grid of `levels.grid`; the
     /// model's part is made of `levels`), and that grid's stride in frame pixels. `rgb` is the frame, packed RGB

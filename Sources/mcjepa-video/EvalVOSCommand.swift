@@ -24,9 +24,9 @@ struct EvalVOSCommand: AsyncParsableCommand {
             `propagate` does: --method flow-guided (default) carries the previous masks along the flow (the \
             network's, refined by DIS's search to half resolution) \
             where the forward-backward check passes and corrects them by feature affinity, then refines edges on \
-            the frame; --appearance says what its affinity compares: the model's features (default), colour \
-            patches of the frame at the same stride, both with equal weight in one descriptor, or both as separate \
-            cues; --fusion says how appearance and the carried masks (and separate cues) are joined: confidence \
+            the frame; --appearance says what its affinity compares: the model's features, colour \
+            patches of the frame at the same stride, both with equal weight in one descriptor (default), or both \
+            as separate cues; --fusion says how appearance and the carried masks (and separate cues) are joined: confidence \
             (default: per pixel, each weighted by its margin between best and second label, the flow also by a \
             soft forward-backward check) or average (a fixed mean where the forward-backward check passes). \
             --method features is feature \

@@ -20,8 +20,8 @@ struct PropagateCommand: AsyncParsableCommand {
             fixed mean where the forward-backward check passes), \
             with label propagation through features (top-5 cosine neighbours within 12 cells, temperature 0.1, as \
             DINO's VOS evaluation), and the edges refined on the frame by a guided filter; --appearance says what \
-            that affinity compares: the model's features (default), colour patches (the mean colour of each \
-            cell's quadrants), or both with equal weight (a neighbour must match on both). --method features: \
+            that affinity compares: the model's features, colour patches (the mean colour of each cell's \
+            quadrants), or both with equal weight (default: a neighbour must match on both). --method features: \
             feature propagation alone, DINO's protocol. Features are levels of the encoder's pyramid (level L \
             has stride 2^L): by default levels 2 and 3 joined on level 3's grid (stride 8) for flow-guided, level \
             3 alone for --method features; --level N takes level N alone, --levels 2,3,4 joins several levels on \

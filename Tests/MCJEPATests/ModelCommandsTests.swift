@@ -150,7 +150,7 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
         let result = try runProcess(tool, ["eval", "vos", root, "--model", model, "--json"])
         XCTAssertEqual(result.status, 0, result.err)
         let report = try jsonReport(result.out)
-        XCTAssertEqual(report["prediction"] as? String, "model \(model) (flow-guided, appearance features, levels 2+3 on level 3's grid)")
+        XCTAssertEqual(report["prediction"] as? String, "model \(model) (flow-guided, appearance both, levels 2+3 on level 3's grid)")
         let j = try XCTUnwrap(report["j"] as? Double)
         XCTAssertTrue((0...1).contains(j), "\(j)")
         XCTAssertGreaterThan(j, 0, "the square is found at least in part")
@@ -273,18 +273,21 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
             return (report["prediction"] as? String, try XCTUnwrap(report["j"] as? Double))
         }
         let joined = try evaluate(["--levels", "4,2,3"])
-        XCTAssertEqual(joined.name, "model \(model) (flow-guided, appearance features, levels 2+3+4 on level 3's grid)")
+        XCTAssertEqual(joined.name, "model \(model) (flow-guided, appearance both, levels 2+3+4 on level 3's grid)")
         XCTAssertGreaterThan(joined.j, 0.8, "the flow carries the square")
         let dinoJoined = try evaluate(["--method", "features", "--levels", "2,3,4"])
         XCTAssertEqual(dinoJoined.name, "model \(model) (features, levels 2+3+4 on level 3's grid)")
         let dinoSingle = try evaluate(["--method", "features"])
         XCTAssertNotEqual(dinoJoined.j, dinoSingle.j, "the levels reach the affinity")
-        // The defaults: levels 2 and 3 on level 3's grid for flow-guided (exactly --levels 2,3), level 3 alone for
-        // DINO's protocol; --level 3 alone is the single level.
+        // The defaults: the model's features and colour patches joined (exactly --appearance both) on levels 2 and
+        // 3 on level 3's grid for flow-guided (exactly --levels 2,3), level 3 alone for DINO's protocol; --level 3
+        // alone is the single level.
         let defaulted = try evaluate([])
-        XCTAssertEqual(defaulted.name, "model \(model) (flow-guided, appearance features, levels 2+3 on level 3's grid)")
-        XCTAssertEqual(defaulted.j, try evaluate(["--levels", "2,3"]).j)
-        XCTAssertEqual(try evaluate(["--level", "3"]).name, "model \(model) (flow-guided, appearance features, level 3)")
+        XCTAssertEqual(defaulted.name, "model \(model) (flow-guided, appearance both, levels 2+3 on level 3's grid)")
+        XCTAssertEqual(defaulted.j, try evaluate(["--levels", "2,3", "--appearance", "both"]).j)
+        XCTAssertEqual(try evaluate(["--level", "3"]).name, "model \(model) (flow-guided, appearance both, level 3)")
+        XCTAssertEqual(try evaluate(["--appearance", "features"]).name,
+                       "model \(model) (flow-guided, appearance features, levels 2+3 on level 3's grid)")
         let dinoListed = try evaluate(["--method", "features", "--levels", "3"])
         XCTAssertEqual(dinoListed.name, "model \(model) (features, level 3)")
         XCTAssertEqual(dinoListed.j, dinoSingle.j, "--levels 3 is --level 3")
