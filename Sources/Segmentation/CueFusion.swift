@@ -1,5 +1,3 @@
-import Dispatch
-
 /// Joining the label maps of several cues (the flow-carried previous masks, feature affinity, colour affinity)
 /// pixel by pixel, each weighted by how sure it is there, instead of a fixed average.
 ///
@@ -46,10 +44,9 @@ public enum CueFusion {
                     // single thread would leave the other cores idle); each pixel is computed as before and only
                     // its own values are written.
                     nonisolated(unsafe) let (maps, reliabilities, out) = (maps, reliabilities, out)
-                    let bands = min(pixels, 16)
-                    DispatchQueue.concurrentPerform(iterations: bands) { band in
+                    forEachBand(of: pixels) { band in
                         var weights = [Float](repeating: 0, count: cueCount)
-                        for i in (pixels * band / bands)..<(pixels * (band + 1) / bands) {
+                        for i in band {
                             var total: Float = 0
                             for c in 0..<cueCount {
                                 let cue = UnsafeBufferPointer(rebasing: maps[(c * size)..<((c + 1) * size)])

@@ -1,4 +1,3 @@
-import Dispatch
 import FlowIO
 
 /// Carrying soft label maps from the previous frame into the current one along the flow, and telling where
@@ -26,9 +25,8 @@ public enum FlowLabelWarp {
                             // Bands of rows on the cores; each writes only its own pixels.
                             nonisolated(unsafe) let (maps, bu, bv, fu, fv) = (maps, bu, bv, fu, fv)
                             nonisolated(unsafe) let (out, valid, roundTrip) = (out, valid.baseAddress!, roundTrip.baseAddress!)
-                            let bands = min(h, 16)
-                            DispatchQueue.concurrentPerform(iterations: bands) { band in
-                                for y in (h * band / bands)..<(h * (band + 1) / bands) {
+                            forEachBand(of: h) { rows in
+                                for y in rows {
                                     for x in 0..<w {
                                         let i = y * w + x
                                         let sx = Float(x) + bu[i], sy = Float(y) + bv[i]

@@ -34,7 +34,7 @@ public struct GuidedFilter: Sendable {
             rgb.withUnsafeBufferPointer { rgb in
                 // Bands of pixels on the cores, each writing its own (every value is written).
                 nonisolated(unsafe) let (rgb, planes) = (rgb, planes)
-                Self.inBands(n) { pixels in for i in pixels {
+                forEachBand(of: n) { pixels in for i in pixels {
                     let r = Float(rgb[3 * i]) / 255, g = Float(rgb[3 * i + 1]) / 255, b = Float(rgb[3 * i + 2]) / 255
                     planes[i] = r; planes[n + i] = g; planes[2 * n + i] = b
                     planes[3 * n + i] = r * r; planes[4 * n + i] = r * g; planes[5 * n + i] = r * b
@@ -50,7 +50,7 @@ public struct GuidedFilter: Sendable {
             inverse.withUnsafeMutableBufferPointer { out in
                 // Bands of pixels on the cores, each writing its own.
                 nonisolated(unsafe) let (s, out) = (s, out)
-                Self.inBands(n) { pixels in for k in pixels {
+                forEachBand(of: n) { pixels in for k in pixels {
                     let mr = s[k], mg = s[n + k], mb = s[2 * n + k]
                     let rr = s[3 * n + k] - mr * mr + epsilon, rg = s[4 * n + k] - mr * mg
                     let rb = s[5 * n + k] - mr * mb, gg = s[6 * n + k] - mg * mg + epsilon
@@ -79,7 +79,7 @@ public struct GuidedFilter: Sendable {
         let planes = [Float](unsafeUninitializedCapacity: 4 * n) { planes, initialized in
             guide.withUnsafeBufferPointer { g in
                 nonisolated(unsafe) let (g, planes, map) = (g, planes, map)
-                Self.inBands(n) { pixels in for k in pixels {
+                forEachBand(of: n) { pixels in for k in pixels {
                     let p = map[k]
                     planes[k] = p
                     planes[n + k] = g[k] * p
@@ -97,7 +97,7 @@ public struct GuidedFilter: Sendable {
                 inverse.withUnsafeBufferPointer { v in
                     coefficients.withUnsafeMutableBufferPointer { out in
                         nonisolated(unsafe) let (s, m, v, out) = (s, m, v, out)
-                        Self.inBands(n) { pixels in for k in pixels {
+                        forEachBand(of: n) { pixels in for k in pixels {
                             let meanP = s[k]
                             let cr = s[n + k] - m[k] * meanP
                             let cg = s[2 * n + k] - m[n + k] * meanP
@@ -116,17 +116,11 @@ public struct GuidedFilter: Sendable {
         averaged.withUnsafeBufferPointer { a in
             guide.withUnsafeBufferPointer { g in
                 nonisolated(unsafe) let (a, g, map) = (a, g, map)
-                Self.inBands(n) { pixels in for k in pixels {
+                forEachBand(of: n) { pixels in for k in pixels {
                     map[k] = a[k] * g[k] + a[n + k] * g[n + k] + a[2 * n + k] * g[2 * n + k] + a[3 * n + k]
                 } }
             }
         }
-    }
-
-    /// Runs `body` on bands of 0..<n spread over the cores (for per-pixel loops whose pixels are independent).
-    static func inBands(_ n: Int, _ body: @Sendable (Range<Int>) -> Void) {
-        let bands = min(n, 16)
-        DispatchQueue.concurrentPerform(iterations: bands) { band in body((n * band / bands)..<(n * (band + 1) / bands)) }
     }
 
     /// Filters `count` planar maps (count x height x width) in place, guided by a frame (packed RGB).
@@ -155,7 +149,7 @@ public struct GuidedFilter: Sendable {
             for m in 0..<(count - 1) { filter.apply(UnsafeMutableBufferPointer(rebasing: all[(m * n)..<((m + 1) * n)])) }
             let last = (count - 1) * n
             nonisolated(unsafe) let all = all
-            inBands(n) { pixels in for k in pixels {
+            forEachBand(of: n) { pixels in for k in pixels {
                 var others: Float = 0
                 for m in 0..<(count - 1) { others += all[m * n + k] }
                 all[last + k] = 1 - others
