@@ -8,8 +8,9 @@ struct VOSBench: ParsableCommand {
         discussion: """
             Runs the built `mcjepa-video eval vos DAVIS_ROOT --json` (swift build -c release first) once per \
             method: --pred colour-propagation, the non-learned peer, then the model with --method flow-guided \
-            and each --appearance of --appearances (features, colour patches, both), and --method features \
-            (DINO's protocol), in the same run; each --levels L,L,... (repeatable) adds flow-guided with the \
+            and each --appearance of --appearances (features, colour patches, both), a flow-guided run of the \
+            default appearance per --flow-guided-options (other options, e.g. --object-consistency on), and \
+            --method features (DINO's protocol), in the same run; each --levels L,L,... (repeatable) adds flow-guided with the \
             default appearance and --method features, both with those levels joined. For each: frames (all frames of all sequences, the given first \
             ones included), wall seconds, frames/s, the CPU seconds of the process, J&F and each sequence's J&F. \
             On a shared machine the wall time depends on the neighbours; frames per CPU-second times the thread \
@@ -21,6 +22,9 @@ struct VOSBench: ParsableCommand {
     var appearances = "features,colour,both"
     @Option(help: "A --levels value of eval vos (e.g. 2,3,4), run with flow-guided and with --method features; repeatable.")
     var levels: [String] = []
+    @Option(help: ArgumentHelp("eval vos options for one more flow-guided run with the default appearance, space-separated (e.g. '--object-consistency on'); repeatable.",
+                               valueName: "OPTIONS"))
+    var flowGuidedOptions: [String] = []
 
     func run() throws {
         let tool = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -35,6 +39,10 @@ struct VOSBench: ParsableCommand {
                     ["--method", "flow-guided", "--appearance", parts[0], "--threads", "\(threads)"] + fusion)
         }
         let runs: [(String, [String])] = [("colour-propagation (peer)", ["--pred", "colour-propagation"])] + flowGuided
+            + flowGuidedOptions.map { options in
+                ("model, flow-guided, \(options)",
+                 ["--method", "flow-guided", "--threads", "\(threads)"] + options.split(separator: " ").map(String.init))
+            }
             + [("model, features (DINO protocol)", ["--method", "features", "--threads", "\(threads)"])]
             + levels.flatMap { set in
                 [("model, flow-guided, --levels \(set)", ["--method", "flow-guided", "--levels", set, "--threads", "\(threads)"]),
