@@ -13,7 +13,7 @@ import FlowIO
 ///    `.confidence`, per pixel each part weighted by its confidence (`CueFusion`);
 /// 4. the result is snapped to the frame's edges by a guided filter on its colours at full resolution (a colour
 ///    guide: an edge between two colours of the same brightness is still an edge);
-/// 5. optionally (`objectConsistency`), an object's regions that the carried masks do not support are given to
+/// 5. optionally (`objectConsistency`), an object's pixels far from where the carried masks put it are given to
 ///    the next most likely label (`ObjectConsistency`);
 /// then each pixel takes the most likely label, and the frame joins the memory with these maps.
 /// The flow carries sharp, well-placed boundaries from frame to frame; the features re-identify the object
@@ -33,8 +33,8 @@ public final class FlowGuidedPropagation {
         public var refineEpsilon: Float
         /// How the cues are joined.
         public var fusion: Fusion
-        /// Whether an object's regions with no support in the flow-carried masks are removed (`ObjectConsistency`)
-        /// before the argmax and the memory.
+        /// Whether an object's pixels far from its support in the flow-carried masks are removed
+        /// (`ObjectConsistency`) before the argmax and the memory.
         public var objectConsistency: Bool
 
         public init(affinity: LabelPropagation.Configuration = .init(), flowWeight: Float = 0.5,
@@ -192,7 +192,7 @@ public final class FlowGuidedPropagation {
         }
         Self.normaliseProbabilities(&maps, count: labelCount)
         if let carriedSupport {
-            // After the filter, so that the regions judged are those of the final mask; before the memory, so that
+            // After the filter, so that the pixels judged are those of the final mask; before the memory, so that
             // a leak removed here does not come back through the affinity's memory or the next frame's warp.
             consistency.apply(to: &maps, count: labelCount, width: w, height: h, carried: carriedSupport.maps,
                               valid: carriedSupport.valid)

@@ -38,7 +38,7 @@ public final class ModelObjectPropagation {
     public let appearance: PropagationAppearance
     /// How flow-guided propagation joins its cues (`FlowGuidedPropagation.Fusion`).
     public let fusion: FlowGuidedPropagation.Fusion
-    /// Whether flow-guided propagation removes an object's regions the carried masks do not support
+    /// Whether flow-guided propagation removes an object's pixels far from where the carried masks put it
     /// (`ObjectConsistency`).
     public let objectConsistency: Bool
     private var previous: FrameFeatures

@@ -29,9 +29,9 @@ struct EvalVOSCommand: AsyncParsableCommand {
             as separate cues; --fusion says how appearance and the carried masks (and separate cues) are joined: confidence \
             (default: per pixel, each weighted by its margin between best and second label, the flow also by a \
             soft forward-backward check) or average (a fixed mean where the forward-backward check passes); \
-            --object-consistency on gives each region of an object that the flow-carried masks do not support \
-            (under 5% of its pixels where the carried masks give the object and the forward-backward check passes) \
-            to the next most likely label, unless the object's carried mask is nearly empty (default: off). \
+            --object-consistency on gives each pixel of an object farther than 32 px from its support (where the \
+            flow-carried masks give the object and the forward-backward check passes) to the next most likely \
+            label, unless that support is nearly empty (default: off). \
             --method features is feature \
             affinity alone (DINO's protocol, what papers report; --appearance does not apply). \
             Features are encoder pyramid levels resampled onto a grid aligned with the frame (the network sees a \

@@ -86,7 +86,7 @@ struct PropagationOptions: ParsableArguments {
     @Option(help: ArgumentHelp("How flow-guided propagation joins appearance and the flow-carried masks (and separate appearance cues): per pixel by each one's confidence, or a fixed average where the forward-backward check passes (default: \(FlowGuidedPropagation.Fusion.default.rawValue)).",
                                valueName: "average|confidence"))
     var fusion: FlowGuidedPropagation.Fusion?
-    @Option(help: ArgumentHelp("Whether flow-guided propagation gives each region of an object that the flow-carried masks do not support (under 5% of its pixels where the previous masks, carried by the flow, give the object and the forward-backward check passes) to the next most likely label, unless the object's carried mask is nearly empty (default: \(Switch(ObjectConsistency.enabledByDefault).rawValue)).",
+    @Option(help: ArgumentHelp("Whether flow-guided propagation gives each pixel of an object farther than 32 px from its support (where the previous masks, carried by the flow, give the object and the forward-backward check passes) to the next most likely label, unless that support is nearly empty (default: \(Switch(ObjectConsistency.enabledByDefault).rawValue)).",
                                valueName: "on|off"))
     var objectConsistency: Switch?
 

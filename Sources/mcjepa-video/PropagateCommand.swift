@@ -22,9 +22,9 @@ struct PropagateCommand: AsyncParsableCommand {
             DINO's VOS evaluation), and the edges refined on the frame by a guided filter; --appearance says what \
             that affinity compares: the model's features, colour patches (the mean colour of each cell's \
             quadrants), or both with equal weight (default: a neighbour must match on both); \
-            --object-consistency on gives each region of an object that the carried masks do not support (under \
-            5% of its pixels where they give the object and the forward-backward check passes) to the next most \
-            likely label, unless the object's carried mask is nearly empty (it was hidden; default: off). \
+            --object-consistency on gives each pixel of an object farther than 32 px from its support (where the \
+            carried masks give the object and the forward-backward check passes) to the next most likely label, \
+            unless that support is nearly empty (it was hidden; default: off). \
             --method features: \
             feature propagation alone, DINO's protocol. Features are levels of the encoder's pyramid (level L \
             has stride 2^L): by default levels 2 and 3 joined on level 3's grid (stride 8) for flow-guided, level \
