@@ -11,11 +11,9 @@ import FlowIO
 /// 3. the two are joined as `fusion` says: `.average`, a fixed weighted mean (`flowWeight` on the carried maps)
 ///    where the check passes, appearance alone elsewhere (occlusions, pixels that came from outside the frame);
 ///    `.confidence`, per pixel each part weighted by its confidence (`CueFusion`);
-/// 4. the result is snapped to the frame's edges by a guided filter on its colours at full resolution (a colour
-///    guide: an edge between two colours of the same brightness is still an edge);
-/// 5. optionally (`objectConsistency`), an object's pixels far from where the carried masks put it are given to
-///    the next most likely label (`ObjectConsistency`);
-/// then each pixel takes the most likely label, and the frame joins the memory with these maps.
+/// 4. the result is snapped to the frame's edges by a guided filter on its colours at full resolution, each pixel
+///    takes the most likely label, and the frame joins the memory with these maps (a colour guide: an edge
+///    between two colours of the same brightness is still an edge).
 /// The flow carries sharp, well-placed boundaries from frame to frame; the features re-identify the object
 /// after occlusions and stop drift, which a warp alone accumulates.
 public final class FlowGuidedPropagation {
@@ -33,19 +31,14 @@ public final class FlowGuidedPropagation {
         public var refineEpsilon: Float
         /// How the cues are joined.
         public var fusion: Fusion
-        /// Whether an object's pixels far from its support in the flow-carried masks are removed
-        /// (`ObjectConsistency`) before the argmax and the memory.
-        public var objectConsistency: Bool
 
         public init(affinity: LabelPropagation.Configuration = .init(), flowWeight: Float = 0.5,
-                    refineRadius: Int? = nil, refineEpsilon: Float = 1e-3, fusion: Fusion = .average,
-                    objectConsistency: Bool = false) {
+                    refineRadius: Int? = nil, refineEpsilon: Float = 1e-3, fusion: Fusion = .average) {
             self.affinity = affinity
             self.flowWeight = flowWeight
             self.refineRadius = refineRadius ?? affinity.stride
             self.refineEpsilon = refineEpsilon
             self.fusion = fusion
-            self.objectConsistency = objectConsistency
         }
     }
 
@@ -73,8 +66,6 @@ public final class FlowGuidedPropagation {
     var affinity: LabelPropagation { affinities[0] }
     /// The previous frame's final soft label maps (L x frameHeight x frameWidth), summing to 1 per pixel.
     var previous: [Float]
-    /// The object consistency step's buffers (kept from frame to frame).
-    var consistency = ObjectConsistency()
 
     public var objectIDs: [UInt8] { affinity.objectIDs }
 
@@ -164,7 +155,6 @@ public final class FlowGuidedPropagation {
             throw SegmentationError(file: "", reason: "frame holds \(rgb.count / 3) pixels, expected \(w)x\(h)")
         }
         var maps = appearance.maps
-        var carriedSupport: (maps: [Float], valid: [Bool])?
         if let backward, let forward {
             guard backward.width == w, backward.height == h, forward.width == w, forward.height == h else {
                 throw SegmentationError(file: "", reason: "flow is \(backward.width)x\(backward.height), the frame \(w)x\(h)")
@@ -183,7 +173,6 @@ public final class FlowGuidedPropagation {
                 maps = CueFusion.pool([CueFusion.Cue(maps: carried.maps, reliability: reliability),
                                        CueFusion.Cue(maps: maps)], count: labelCount)
             }
-            if configuration.objectConsistency { carriedSupport = (carried.maps, carried.valid) }
         }
         if configuration.refineRadius > 0 {
             // The maps sum to one at every pixel here (both parts are probabilities).
@@ -191,12 +180,6 @@ public final class FlowGuidedPropagation {
                                              radius: configuration.refineRadius, epsilon: configuration.refineEpsilon)
         }
         Self.normaliseProbabilities(&maps, count: labelCount)
-        if let carriedSupport {
-            // After the filter, so that the pixels judged are those of the final mask; before the memory, so that
-            // a leak removed here does not come back through the affinity's memory or the next frame's warp.
-            consistency.apply(to: &maps, count: labelCount, width: w, height: h, carried: carriedSupport.maps,
-                              valid: carriedSupport.valid)
-        }
         previous = maps
         let cells = cellMeans(maps)
         for (affinity, target) in zip(affinities, appearance.targets) { affinity.remember(target: target, labels: cells) }

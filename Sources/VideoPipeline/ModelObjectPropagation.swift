@@ -38,9 +38,6 @@ public final class ModelObjectPropagation {
     public let appearance: PropagationAppearance
     /// How flow-guided propagation joins its cues (`FlowGuidedPropagation.Fusion`).
     public let fusion: FlowGuidedPropagation.Fusion
-    /// Whether flow-guided propagation removes an object's pixels far from where the carried masks put it
-    /// (`ObjectConsistency`).
-    public let objectConsistency: Bool
     private var previous: FrameFeatures
     private let flowGuided: FlowGuidedPropagation?
     private let featureOnly: LabelPropagation?
@@ -50,7 +47,6 @@ public final class ModelObjectPropagation {
     /// - Throws: `SegmentationError` when the mask or the frame does not fit the frame's size.
     public init(estimator: FlowEstimator, levels: FeatureLevels, method: PropagationMethod,
                 appearance: PropagationAppearance = .default, fusion: FlowGuidedPropagation.Fusion = .default,
-                objectConsistency: Bool = ObjectConsistency.enabledByDefault,
                 firstFeatures: FrameFeatures, firstRGB: [UInt8], firstMask: [UInt8], width: Int, height: Int) throws {
         guard firstRGB.count == width * height * 3 else {
             throw SegmentationError(file: "", reason: "first frame holds \(firstRGB.count / 3) pixels, expected \(width)x\(height)")
@@ -60,7 +56,6 @@ public final class ModelObjectPropagation {
         self.method = method
         self.appearance = method == .features ? .features : appearance
         self.fusion = fusion
-        self.objectConsistency = objectConsistency
         previous = firstFeatures
         let (maps, stride) = self.appearance.cues(firstFeatures, levels: levels, rgb: firstRGB)
         let affinity = LabelPropagation.Configuration(stride: stride)
@@ -68,8 +63,7 @@ public final class ModelObjectPropagation {
         case .flowGuided:
             flowGuided = try FlowGuidedPropagation(firstCues: maps, firstMask: firstMask, frameWidth: width,
                                                    frameHeight: height,
-                                                   configuration: .init(affinity: affinity, fusion: fusion,
-                                                                        objectConsistency: objectConsistency))
+                                                   configuration: .init(affinity: affinity, fusion: fusion))
             featureOnly = nil
         case .features:
             featureOnly = try LabelPropagation(firstFeatures: maps[0], firstMask: firstMask, frameWidth: width,
@@ -111,13 +105,11 @@ extension DAVISEvaluation.PredictionSource {
     /// (the evaluation runs one sequence at a time, so the estimator is never used by two at once).
     public static func model(_ estimator: FlowEstimator, levels: FeatureLevels, method: PropagationMethod,
                              appearance: PropagationAppearance = .default,
-                             fusion: FlowGuidedPropagation.Fusion = .default,
-                             objectConsistency: Bool = ObjectConsistency.enabledByDefault, name: String) -> Self {
+                             fusion: FlowGuidedPropagation.Fusion = .default, name: String) -> Self {
         nonisolated(unsafe) let estimator = estimator
         return .segmenter(name: name) { first, mask in
             let propagation = try ModelObjectPropagation(estimator: estimator, levels: levels, method: method,
                                                          appearance: appearance, fusion: fusion,
-                                                         objectConsistency: objectConsistency,
                                                          firstFeatures: estimator.features(FrameImage(first)),
                                                          firstRGB: first.rgb, firstMask: mask.labels,
                                                          width: first.width, height: first.height)

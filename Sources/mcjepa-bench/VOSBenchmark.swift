@@ -9,9 +9,9 @@ struct VOSBench: ParsableCommand {
             Runs the built `mcjepa-video eval vos DAVIS_ROOT --json` (swift build -c release first) once per \
             method: --pred colour-propagation, the non-learned peer, then the model with --method flow-guided \
             and each --appearance of --appearances (features, colour patches, both), a flow-guided run of the \
-            default appearance per --flow-guided-options (other options, e.g. --object-consistency on), and \
-            --method features (DINO's protocol), in the same run; each --levels L,L,... (repeatable) adds flow-guided with the \
-            default appearance and --method features, both with those levels joined. For each: frames (all frames of all sequences, the given first \
+            default appearance per --flow-guided-options (other options, e.g. --fusion average), and --method \
+            features (DINO's protocol), in the same run; each --levels L,L,... (repeatable) adds flow-guided with \
+            the default appearance and --method features, both with those levels joined. For each: frames (all frames of all sequences, the given first \
             ones included), wall seconds, frames/s, the CPU seconds of the process, J&F and each sequence's J&F. \
             On a shared machine the wall time depends on the neighbours; frames per CPU-second times the thread \
             count bounds what the machine would give alone (parts of the work run on one thread).
@@ -22,7 +22,9 @@ struct VOSBench: ParsableCommand {
     var appearances = "features,colour,both"
     @Option(help: "A --levels value of eval vos (e.g. 2,3,4), run with flow-guided and with --method features; repeatable.")
     var levels: [String] = []
-    @Option(help: ArgumentHelp("eval vos options for one more flow-guided run with the default appearance, space-separated (e.g. '--object-consistency on'); repeatable.",
+    // Its values start with dashes: taken as they come, not as this command's options.
+    @Option(parsing: .unconditionalSingleValue,
+            help: ArgumentHelp("eval vos options for one more flow-guided run with the default appearance, space-separated (e.g. '--fusion average'); repeatable.",
                                valueName: "OPTIONS"))
     var flowGuidedOptions: [String] = []
 

@@ -28,10 +28,7 @@ struct EvalVOSCommand: AsyncParsableCommand {
             patches of the frame at the same stride, both with equal weight in one descriptor (default), or both \
             as separate cues; --fusion says how appearance and the carried masks (and separate cues) are joined: confidence \
             (default: per pixel, each weighted by its margin between best and second label, the flow also by a \
-            soft forward-backward check) or average (a fixed mean where the forward-backward check passes); \
-            --object-consistency on gives each pixel of an object farther than 32 px from its support (where the \
-            flow-carried masks give the object and the forward-backward check passes) to the next most likely \
-            label, unless that support is nearly empty (default: off). \
+            soft forward-backward check) or average (a fixed mean where the forward-backward check passes). \
             --method features is feature \
             affinity alone (DINO's protocol, what papers report; --appearance does not apply). \
             Features are encoder pyramid levels resampled onto a grid aligned with the frame (the network sees a \
@@ -60,9 +57,7 @@ struct EvalVOSCommand: AsyncParsableCommand {
         try modelOptions.checkUnused(withPrediction: pred)
         // Each of these says how the model segments; with --pred nothing runs the model, so they would be ignored.
         if pred != nil, let given = [("--method", propagation.method != nil), ("--appearance", propagation.appearance != nil),
-                                     ("--fusion", propagation.fusion != nil),
-                                     ("--object-consistency", propagation.objectConsistency != nil),
-                                     ("--level", featureLevels.level != nil),
+                                     ("--fusion", propagation.fusion != nil), ("--level", featureLevels.level != nil),
                                      ("--levels", featureLevels.levels != nil)].first(where: { $0.1 }) {
             throw ValidationError("\(given.0) applies only without --pred")
         }
@@ -76,16 +71,12 @@ struct EvalVOSCommand: AsyncParsableCommand {
             var settings = [method.rawValue]
             if method == .flowGuided { settings.append("appearance \(appearance.rawValue)") }
             if method == .flowGuided && fusion != .default { settings.append("fusion \(fusion.rawValue)") }
-            let objectConsistency = propagation.resolvedObjectConsistency
-            if method == .flowGuided && objectConsistency != ObjectConsistency.enabledByDefault {
-                settings.append("object consistency \(Switch(objectConsistency).rawValue)")
-            }
             let levels = featureLevels.resolved(for: method)
             settings.append(levels.description)
             if let maxSide = modelOptions.maxSide { settings.append("max side \(maxSide)") }
             let name = "model \(modelOptions.model ?? "built-in") (\(settings.joined(separator: ", ")))"
             source = .model(try modelOptions.estimator(refinement: method.refinement), levels: levels, method: method,
-                            appearance: appearance, fusion: fusion, objectConsistency: objectConsistency, name: name)
+                            appearance: appearance, fusion: fusion, name: name)
         case "first-mask": source = .firstMask
         case "colour-propagation":
             let configuration = LabelPropagation.Configuration()

@@ -68,14 +68,6 @@ extension PropagationMethod: ExpressibleByArgument {}
 extension PropagationAppearance: ExpressibleByArgument {}
 extension FlowGuidedPropagation.Fusion: ExpressibleByArgument {}
 
-/// The value of an on/off option.
-enum Switch: String, CaseIterable, ExpressibleByArgument {
-    case on, off
-
-    init(_ enabled: Bool) { self = enabled ? .on : .off }
-    var isOn: Bool { self == .on }
-}
-
 /// `--method` and `--appearance` of `propagate` and `eval vos`.
 struct PropagationOptions: ParsableArguments {
     @Option(help: "flow-guided (flow and appearance, default) or features (DINO's feature-only protocol).")
@@ -86,9 +78,6 @@ struct PropagationOptions: ParsableArguments {
     @Option(help: ArgumentHelp("How flow-guided propagation joins appearance and the flow-carried masks (and separate appearance cues): per pixel by each one's confidence, or a fixed average where the forward-backward check passes (default: \(FlowGuidedPropagation.Fusion.default.rawValue)).",
                                valueName: "average|confidence"))
     var fusion: FlowGuidedPropagation.Fusion?
-    @Option(help: ArgumentHelp("Whether flow-guided propagation gives each pixel of an object farther than 32 px from its support (where the previous masks, carried by the flow, give the object and the forward-backward check passes) to the next most likely label, unless that support is nearly empty (default: \(Switch(ObjectConsistency.enabledByDefault).rawValue)).",
-                               valueName: "on|off"))
-    var objectConsistency: Switch?
 
     func validate() throws {
         if resolvedMethod == .features, let appearance, appearance != .features {
@@ -96,9 +85,6 @@ struct PropagationOptions: ParsableArguments {
         }
         if resolvedMethod == .features, fusion != nil {
             throw ValidationError("--fusion applies to --method flow-guided; --method features is DINO's protocol, the model's features alone")
-        }
-        if resolvedMethod == .features, objectConsistency != nil {
-            throw ValidationError("--object-consistency applies to --method flow-guided; --method features is DINO's protocol, the model's features alone")
         }
     }
 
@@ -108,8 +94,6 @@ struct PropagationOptions: ParsableArguments {
     var resolvedAppearance: PropagationAppearance { resolvedMethod == .features ? .features : appearance ?? .default }
     /// The fusion that runs (flow-guided only).
     var resolvedFusion: FlowGuidedPropagation.Fusion { fusion ?? .default }
-    /// Whether the object consistency step runs (flow-guided only).
-    var resolvedObjectConsistency: Bool { objectConsistency?.isOn ?? ObjectConsistency.enabledByDefault }
 }
 
 /// `--level` and `--levels` of `propagate` and `eval vos`: which encoder levels the affinity's model features are

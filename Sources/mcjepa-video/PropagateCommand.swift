@@ -21,11 +21,7 @@ struct PropagateCommand: AsyncParsableCommand {
             with label propagation through features (top-5 cosine neighbours within 12 cells, temperature 0.1, as \
             DINO's VOS evaluation), and the edges refined on the frame by a guided filter; --appearance says what \
             that affinity compares: the model's features, colour patches (the mean colour of each cell's \
-            quadrants), or both with equal weight (default: a neighbour must match on both); \
-            --object-consistency on gives each pixel of an object farther than 32 px from its support (where the \
-            carried masks give the object and the forward-backward check passes) to the next most likely label, \
-            unless that support is nearly empty (it was hidden; default: off). \
-            --method features: \
+            quadrants), or both with equal weight (default: a neighbour must match on both). --method features: \
             feature propagation alone, DINO's protocol. Features are levels of the encoder's pyramid (level L \
             has stride 2^L): by default levels 2 and 3 joined on level 3's grid (stride 8) for flow-guided, level \
             3 alone for --method features; --level N takes level N alone, --levels 2,3,4 joins several levels on \
@@ -55,7 +51,6 @@ struct PropagateCommand: AsyncParsableCommand {
         let reporter = reporting.reporter()
         let (method, appearance, fusion) = (propagationOptions.resolvedMethod, propagationOptions.resolvedAppearance,
                                             propagationOptions.resolvedFusion)
-        let objectConsistency = propagationOptions.resolvedObjectConsistency
         let levels = featureLevels.resolved(for: method)
         let estimator = try modelOptions.estimator(refinement: method.refinement, verbose: reporting.verbose, reporter: reporter)
         var job = MaskVideoJob(source: try input.frameInput(), decode: input.decodeOptions(threads: modelOptions.threads),
@@ -70,8 +65,7 @@ struct PropagateCommand: AsyncParsableCommand {
                     throw VideoPipelineError(path: mask, reason: "the mask is \(firstMask.width)x\(firstMask.height), the video \(frame.width)x\(frame.height)")
                 }
                 propagation = try ModelObjectPropagation(estimator: estimator, levels: levels, method: method,
-                                                         appearance: appearance, fusion: fusion,
-                                                         objectConsistency: objectConsistency, firstFeatures: features,
+                                                         appearance: appearance, fusion: fusion, firstFeatures: features,
                                                          firstRGB: frame.rgb, firstMask: firstMask.labels,
                                                          width: frame.width, height: frame.height)
                 return firstMask.labels

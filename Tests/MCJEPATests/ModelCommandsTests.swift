@@ -232,19 +232,6 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
         let fusionWithPred = try runProcess(tool, ["eval", "vos", root, "--pred", pred, "--fusion", "confidence"])
         XCTAssertEqual(fusionWithPred.status, 2)
         XCTAssertTrue(fusionWithPred.err.contains("--fusion applies only without --pred"), fusionWithPred.err)
-        // --object-consistency on: named in the report (off is the default), and the square, which the flow
-        // carries, is kept; refused with --method features and with --pred.
-        let consistent = try runProcess(tool, ["eval", "vos", root, "--model", model, "--object-consistency", "on", "--json"])
-        XCTAssertEqual(consistent.status, 0, consistent.err)
-        let consistentReport = try jsonReport(consistent.out)
-        XCTAssertEqual(consistentReport["prediction"] as? String, "model \(model) (flow-guided, appearance both, object consistency on, levels 2+3 on level 3's grid)")
-        XCTAssertGreaterThan(try XCTUnwrap(consistentReport["j"] as? Double), 0.8)
-        for (arguments, message) in [(["--method", "features"], "--object-consistency applies to --method flow-guided"),
-                                     (["--pred", pred], "--object-consistency applies only without --pred")] {
-            let refused = try runProcess(tool, ["eval", "vos", root, "--object-consistency", "off"] + arguments)
-            XCTAssertEqual(refused.status, 2, refused.err)
-            XCTAssertTrue(refused.err.contains(message), refused.err)
-        }
         for (option, value) in [("--method", "features"), ("--level", "2")] {
             let ignored = try runProcess(tool, ["eval", "vos", root, "--pred", pred, option, value])
             XCTAssertEqual(ignored.status, 2, option)
