@@ -7,9 +7,10 @@ Usage: python3 Reference/synthetic_vos_set.py ../shared/data/videos ../shared/da
        mcjepa-video eval vos OUT
 
 Each sequence (OUT/JPEGImages/480p/synNN/00000.jpg..., OUT/Annotations/480p/synNN/00000.png...) is consecutive
-frames of a real clip (resized to cover the frame, under a slow synthetic camera pan and zoom) with 1 or 2 objects
-composited on top. An object is 1 to 3 overlapping smooth blobs (radial Fourier outlines whose coefficients drift
-over time), "parts" that swing slightly against each other, so it deforms; it is textured with a photo or, for
+frames of one shot of a real clip (a window that crosses no shot cut, found as the "shot cuts" section below says:
+DAVIS's sequences have none), resized to cover the frame, under a slow synthetic camera pan and zoom, with 1 or 2
+objects composited on top. An object is 1 to 3 overlapping smooth blobs (radial Fourier outlines whose coefficients
+drift over time), "parts" that swing slightly against each other, so it deforms; it is textured with a photo or, for
 camouflage, with a patch of the same clip, and moves along a smooth path (a few px to ~15 px per frame) with
 rotation and scale drift, bouncing off the frame's edges so it can leave it partly. Some sequences have an
 unlabelled occluder (a pole or a blob) passing in front of an object, lighting changes (shading across the object,
@@ -18,7 +19,8 @@ sensor noise and JPEG compression.
 
 Masks are exact: a pixel is object k when object k's visible alpha (its alpha times one minus the alpha of every
 layer in front of it, averaged over the exposure) exceeds 0.5, so occluded parts are background. They are palette
-PNGs with the DAVIS palette (index k = object k). OUT/scenes.json records each sequence's clip, offset and effects.
+PNGs with the DAVIS palette (index k = object k). OUT/scenes.json records each sequence's clip, offset, the clip's
+cuts and the effects.
 
 Everything comes from training material (videos/ and textures/), never from davis-dev or flow-dev, and the output is
 a function of the seed and the inputs alone.
@@ -63,13 +65,74 @@ def load_textures(folder):
     return textures
 
 
-def count_frames(path, limit):
+# ---------------------------------------------------------------- shot cuts
+#
+# DAVIS's sequences are single shots, so a background window must not cross a cut in its clip. Frames are compared
+# as 64x36 grey thumbnails (small enough that texture motion and noise barely register): d = the mean absolute
+# difference of two consecutive thumbnails (grey levels), h = the half L1 distance of their 32-bin histograms (0..1,
+# blind to where things are, so motion hardly changes it). Each measure is compared with its reference level, the
+# median over the CUT_CONTEXT transitions on either side (repeated frames, d < 0.5, left out: some clips duplicate
+# every third frame), floored at 1 grey level and 0.02. Frame i starts a new shot when
+#     d >= CUT_MIN_CHANGE and d >= CUT_RATIO x its reference
+#     and (h >= CUT_RATIO x its reference or d >= CUT_STRONG x its reference):
+# a cut is one transition far above its neighbours, where fast motion raises a run of them and a slow change of
+# light or motion none; the histogram (or a very large jump) separates a cut from one sudden gesture over a still
+# background. On the training clips this finds 14 cuts, each one checked by eye (Megamind, Big Buck Bunny, cityCC0,
+# bikes, Principe_inertie), and nothing in the hand-held, fast-motion or sign-language clips. A dissolve over a few
+# frames or a cut between two shots of similar content and tone would pass.
+THUMBNAIL = (64, 36)
+CUT_CONTEXT = 6
+CUT_MIN_CHANGE = 6.0
+CUT_RATIO = 3.0
+CUT_STRONG = 10.0
+
+
+def thumbnail(frame):
+    """A frame as the small grey float32 image cuts are found on."""
+    return cv2.cvtColor(cv2.resize(frame, THUMBNAIL, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY) \
+        .astype(np.float32)
+
+
+def detect_cuts(thumbnails):
+    """The indices i of the frames that start a new shot (frames i-1 and i are from different shots), from the
+    consecutive thumbnails of a clip; criterion above."""
+    if len(thumbnails) < 2:
+        return []
+    histograms = [np.histogram(t, bins=32, range=(0, 256))[0] / t.size for t in thumbnails]
+    change = np.array([np.abs(b - a).mean() for a, b in zip(thumbnails, thumbnails[1:])])
+    spread = np.array([0.5 * np.abs(b - a).sum() for a, b in zip(histograms, histograms[1:])])
+    cuts = []
+    for i in range(len(change)):
+        around = [j for j in range(max(0, i - CUT_CONTEXT), min(len(change), i + CUT_CONTEXT + 1))
+                  if j != i and change[j] >= 0.5]
+        change_level = max(float(np.median(change[around])) if around else 0.0, 1.0)
+        spread_level = max(float(np.median(spread[around])) if around else 0.0, 0.02)
+        if (change[i] >= CUT_MIN_CHANGE and change[i] >= CUT_RATIO * change_level
+                and (spread[i] >= CUT_RATIO * spread_level or change[i] >= CUT_STRONG * change_level)):
+            cuts.append(i + 1)
+    return cuts
+
+
+def scan_clip(path, limit):
+    """(frame count up to `limit`, the clip's cuts), decoding sequentially as read_clip does so indices agree."""
     capture = cv2.VideoCapture(path)
-    count = 0
-    while count < limit and capture.grab():
-        count += 1
+    thumbnails = []
+    while len(thumbnails) < limit and capture.grab():
+        ok, frame = capture.retrieve()
+        if not ok:
+            break
+        thumbnails.append(thumbnail(frame))
     capture.release()
-    return count
+    return len(thumbnails), detect_cuts(thumbnails)
+
+
+def crosses_cut(offset, frames, cuts):
+    """Whether frames offset .. offset+frames-1 hold a cut (a window may start on a cut's first frame)."""
+    return any(offset < cut < offset + frames for cut in cuts)
+
+
+def cut_free_offsets(count, frames, cuts):
+    return [o for o in range(count - frames + 1) if not crosses_cut(o, frames, cuts)]
 
 
 def read_clip(path, offset, count, cover):
@@ -185,14 +248,24 @@ def make_object(rng, size, frames, texture, texture_name, index):
 
 def make_scene(rng, size, frames, clips, textures):
     """One sequence's description: a clip, its offset and frames, the objects, the occluder and the effects.
-    `clips` is a list of (name, frame_count, reader(offset, count, cover) -> frames) to pick from."""
+    `clips` is a list of (name, frame_count, reader(offset, count, cover) -> frames, cuts) to pick from, each with a
+    window of `frames` free of cuts."""
     width, height = size
     margin = 1.25  # the camera's pan and zoom stay inside a frame 25% larger than the output
     cover = (int(math.ceil(width * margin)), int(math.ceil(height * margin)))
-    name, count, reader = clips[int(rng.integers(0, len(clips)))]
-    offset = int(rng.integers(0, count - frames + 1))
+    name, count, reader, cuts = clips[int(rng.integers(0, len(clips)))]
+    # Offsets are re-drawn until the window holds no cut (so a clip without cuts takes the offset it always took);
+    # after 50 draws, one of the cut-free offsets is drawn directly.
+    for _ in range(50):
+        offset = int(rng.integers(0, count - frames + 1))
+        if not crosses_cut(offset, frames, cuts):
+            break
+    else:
+        free = cut_free_offsets(count, frames, cuts)
+        offset = free[int(rng.integers(0, len(free)))]
     background = reader(offset, frames, cover)
-    scene = dict(clip=name, offset=offset, size=[width, height], frames=frames, _background=background)
+    scene = dict(clip=name, offset=offset, clip_cuts=list(cuts), size=[width, height], frames=frames,
+                 _background=background)
     scene["camera"] = dict(pan=[float(rng.uniform(-1.2, 1.2)), float(rng.uniform(-0.6, 0.6))],
                            zoom=float(rng.uniform(-0.0015, 0.0015)), wave_seed=int(rng.integers(0, 2**31)))
     objects = []
@@ -425,7 +498,8 @@ def write_sequence(scene, out, name):
 
 
 def open_clips(folder, frames):
-    """(name, frame count, reader) for each readable clip at least MIN_CLIP_SIDE px on its shorter side."""
+    """(name, frame count, reader, cuts) for each readable clip at least MIN_CLIP_SIDE px on its shorter side with
+    `frames` consecutive frames free of shot cuts."""
     clips = []
     for path in list_files(folder, VIDEO_EXTENSIONS):
         capture = cv2.VideoCapture(path)
@@ -433,12 +507,12 @@ def open_clips(folder, frames):
         capture.release()
         if not ok or min(frame.shape[:2]) < MIN_CLIP_SIDE:
             continue
-        count = count_frames(path, 2000)
-        if count >= frames:
+        count, cuts = scan_clip(path, 2000)
+        if count >= frames and cut_free_offsets(count, frames, cuts):
             clips.append((os.path.basename(path), count,
-                          lambda offset, n, cover, path=path: read_clip(path, offset, n, cover)))
+                          lambda offset, n, cover, path=path: read_clip(path, offset, n, cover), cuts))
     if not clips:
-        sys.exit(f"{folder}: no readable clip of at least {frames} frames and {MIN_CLIP_SIDE} px")
+        sys.exit(f"{folder}: no readable clip of at least {frames} frames without a shot cut and {MIN_CLIP_SIDE} px")
     return clips
 
 

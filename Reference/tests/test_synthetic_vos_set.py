@@ -37,11 +37,31 @@ def _inputs(tmp_path):
     return videos, textures
 
 
-def _generate(videos, textures, out, seed):
+def _generate(videos, textures, out, seed, sequences=2, frames=6):
     return subprocess.run([sys.executable, os.path.join(REFERENCE, "synthetic_vos_set.py"), str(videos),
-                           str(textures), str(out), "--sequences", "2", "--frames", "6",
+                           str(textures), str(out), "--sequences", str(sequences), "--frames", str(frames),
                            "--size", f"{SIZE[0]}x{SIZE[1]}", "--seed", str(seed)],
                           capture_output=True, text=True, timeout=120)
+
+
+def _photo(seed, blur):
+    """A 300x400 random-texture photo, float32 BGR 0..255."""
+    rng = np.random.default_rng(seed)
+    return cv2.GaussianBlur(rng.uniform(0, 255, (300, 400, 3)).astype(np.float32), (0, 0), blur) * 1.5 - 60
+
+
+def _write_clip(path, frames):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (320, 240))
+    assert writer.isOpened()
+    for frame in frames:
+        writer.write(np.clip(frame, 0, 255).astype(np.uint8))
+    writer.release()
+
+
+def _clip_with_cut(path, count, cut):
+    """A clip of `count` frames: one photo drifting 1 px a frame up to frame `cut`, another one from there."""
+    first, second = _photo(1, 3), _photo(2, 2) * 0.8 + 30
+    _write_clip(path, [(first if t < cut else second)[t:t + 240, t:t + 320] for t in range(count)])
 
 
 def _files(root):
@@ -88,7 +108,7 @@ def _flat_scene(seed, size=(256, 160)):
     """A scene with two objects and an occluder over a black background, each layer one pure colour channel
     (object 1 red, object 2 green, occluder blue) and no lighting: each channel is then that layer's visible alpha."""
     black = lambda offset, count, cover: [np.zeros((cover[1], cover[0], 3), np.float32) for _ in range(count)]
-    clips = [("black", 20, black)]
+    clips = [("black", 20, black, [])]
     textures = [("grey", np.full((64, 64, 3), 128, np.float32))]
     for attempt in range(200):
         scene = vos_set.make_scene(np.random.default_rng([seed, attempt]), size, 8, clips, textures)
@@ -157,3 +177,58 @@ def test_eval_vos_reads_the_set(tmp_path):
     assert [s["sequence"] for s in report["sequences"]] == ["syn00", "syn01"]
     assert [len(s["objects"]) for s in report["sequences"]] == [len(s["objects"]) for s in scenes["sequences"]]
     assert 0 < report["jAndF"] < 1
+
+
+def test_a_cut_between_two_photos_is_found_at_its_frame(tmp_path):
+    _clip_with_cut(tmp_path / "cut.avi", 30, 17)
+    assert vos_set.scan_clip(str(tmp_path / "cut.avi"), 2000) == (30, [17])
+
+
+def test_slow_motion_lighting_change_and_a_steady_fast_pan_are_not_cuts(tmp_path):
+    photo = _photo(3, 2)
+    # Drifting 1 px a frame while the light goes from 0.7 to 1.3 of its level.
+    slow = [photo[t:t + 240, t:t + 320] * (0.7 + 0.6 * t / 29) for t in range(30)]
+    # Panning 4 px a frame over a sharper photo: every transition changes far more than CUT_MIN_CHANGE.
+    sharp = _photo(4, 0.7)
+    fast = [cv2.resize(sharp, (800, 600))[2 * t:2 * t + 240, 4 * t:4 * t + 320] for t in range(30)]
+    _write_clip(tmp_path / "slow.avi", slow)
+    _write_clip(tmp_path / "fast.avi", fast)
+    assert vos_set.scan_clip(str(tmp_path / "slow.avi"), 2000) == (30, [])
+    changes = [np.abs(vos_set.thumbnail(b.astype(np.float32)) - vos_set.thumbnail(a.astype(np.float32))).mean()
+               for a, b in zip(fast, fast[1:])]
+    assert min(changes) > vos_set.CUT_MIN_CHANGE, "the pan would not test the comparison with the neighbours"
+    assert vos_set.scan_clip(str(tmp_path / "fast.avi"), 2000) == (30, [])
+
+
+def test_a_scene_takes_a_window_without_a_cut():
+    requested = []
+
+    def reader(offset, count, cover):
+        requested.append((offset, count))
+        return [np.zeros((cover[1], cover[0], 3), np.float32) for _ in range(count)]
+
+    textures = [("grey", np.full((64, 64, 3), 128, np.float32))]
+    # 11 of the 13 windows of 12 frames cross the cut at frame 12: a draw that ignored it would cross it.
+    for seed in range(20):
+        scene = vos_set.make_scene(np.random.default_rng(seed), (128, 96), 12, [("cut", 24, reader, [12])], textures)
+        assert scene["offset"] in (0, 12) and requested[-1] == (scene["offset"], 12)
+    # A clip whose one window free of cuts (frames 100-111) is rarely drawn: every other frame starts a shot.
+    cuts = sorted(set(range(1, 200)) - set(range(101, 112)))
+    assert vos_set.cut_free_offsets(200, 12, cuts) == [100]
+    for seed in range(3):
+        scene = vos_set.make_scene(np.random.default_rng(seed), (128, 96), 12, [("cuts", 200, reader, cuts)], textures)
+        assert scene["offset"] == 100
+
+
+def test_the_set_never_crosses_a_planted_cut(tmp_path):
+    _, textures = _inputs(tmp_path)
+    videos = tmp_path / "cut-videos"
+    videos.mkdir()
+    _clip_with_cut(videos / "cut.avi", 24, 12)
+    result = _generate(videos, textures, tmp_path / "set", 1, sequences=4, frames=12)
+    assert result.returncode == 0, result.stderr
+    scenes = json.loads((tmp_path / "set" / "scenes.json").read_text())["sequences"]
+    assert len(scenes) == 4
+    for scene in scenes:
+        assert scene["clip_cuts"] == [12]
+        assert scene["offset"] in (0, 12), scene["offset"]
