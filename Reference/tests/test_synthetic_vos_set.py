@@ -44,10 +44,12 @@ def _generate(videos, textures, out, seed, sequences=2, frames=6):
                           capture_output=True, text=True, timeout=120)
 
 
-def _photo(seed, blur):
-    """A 300x400 random-texture photo, float32 BGR 0..255."""
+def _photo(seed, detail):
+    """A 300x400 photo-like image, float32 BGR 0..255: random colours on a `detail` x `detail` px grid, smoothly
+    interpolated."""
     rng = np.random.default_rng(seed)
-    return cv2.GaussianBlur(rng.uniform(0, 255, (300, 400, 3)).astype(np.float32), (0, 0), blur) * 1.5 - 60
+    cells = rng.uniform(0, 255, (300 // detail, 400 // detail, 3)).astype(np.float32)
+    return cv2.resize(cells, (400, 300), interpolation=cv2.INTER_CUBIC)
 
 
 def _write_clip(path, frames):
@@ -60,7 +62,7 @@ def _write_clip(path, frames):
 
 def _clip_with_cut(path, count, cut):
     """A clip of `count` frames: one photo drifting 1 px a frame up to frame `cut`, another one from there."""
-    first, second = _photo(1, 3), _photo(2, 2) * 0.8 + 30
+    first, second = _photo(1, 25), _photo(2, 25)
     _write_clip(path, [(first if t < cut else second)[t:t + 240, t:t + 320] for t in range(count)])
 
 
@@ -185,12 +187,12 @@ def test_a_cut_between_two_photos_is_found_at_its_frame(tmp_path):
 
 
 def test_slow_motion_lighting_change_and_a_steady_fast_pan_are_not_cuts(tmp_path):
-    photo = _photo(3, 2)
+    photo = _photo(3, 10)
     # Drifting 1 px a frame while the light goes from 0.7 to 1.3 of its level.
     slow = [photo[t:t + 240, t:t + 320] * (0.7 + 0.6 * t / 29) for t in range(30)]
-    # Panning 4 px a frame over a sharper photo: every transition changes far more than CUT_MIN_CHANGE.
-    sharp = _photo(4, 0.7)
-    fast = [cv2.resize(sharp, (800, 600))[2 * t:2 * t + 240, 4 * t:4 * t + 320] for t in range(30)]
+    # Panning 4 px a frame over a finer photo: every transition changes more than CUT_MIN_CHANGE.
+    fine = cv2.resize(_photo(4, 5), (800, 600))
+    fast = [fine[2 * t:2 * t + 240, 4 * t:4 * t + 320] for t in range(30)]
     _write_clip(tmp_path / "slow.avi", slow)
     _write_clip(tmp_path / "fast.avi", fast)
     assert vos_set.scan_clip(str(tmp_path / "slow.avi"), 2000) == (30, [])
