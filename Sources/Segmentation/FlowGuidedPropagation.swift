@@ -2,18 +2,18 @@ import FlowIO
 
 /// Semi-supervised video object segmentation from motion and appearance together. For each new frame:
 /// 1. appearance: label propagation through each appearance cue's descriptors (`LabelPropagation`: the first
-///    frame with its mask and a short memory of past frames with their final label maps, top-k cosine
+///    frame with its mask and a short memory of past frames with their masks, top-k cosine
 ///    neighbours), giving soft label maps at feature resolution, upsampled to the frame, each min-max normalised
 ///    as DINO's `norm_mask` does and turned back into probabilities; with several cues (the model's features and
 ///    colour patches), their maps are joined as `fusion` says;
-/// 2. motion: the previous frame's final soft label maps, at full resolution, carried into this frame along the
-///    backward flow (this frame -> previous), judged by the forward-backward check;
+/// 2. motion: the previous frame's mask (one-hot label maps), at full resolution, carried into this frame along
+///    the backward flow (this frame -> previous), judged by the forward-backward check;
 /// 3. the two are joined as `fusion` says: `.average`, a fixed weighted mean (`flowWeight` on the carried maps)
 ///    where the check passes, appearance alone elsewhere (occlusions, pixels that came from outside the frame);
 ///    `.confidence`, per pixel each part weighted by its confidence (`CueFusion`);
 /// 4. the result is snapped to the frame's edges by a guided filter on its colours at full resolution, each pixel
-///    takes the most likely label, and the frame joins the memory with these maps (a colour guide: an edge
-///    between two colours of the same brightness is still an edge).
+///    takes the most likely label (a colour guide: an edge between two colours of the same brightness is still an
+///    edge), and the frame joins the memory with its mask.
 /// The flow carries sharp, well-placed boundaries from frame to frame; the features re-identify the object
 /// after occlusions and stop drift, which a warp alone accumulates.
 public final class FlowGuidedPropagation {
@@ -31,14 +31,19 @@ public final class FlowGuidedPropagation {
         public var refineEpsilon: Float
         /// How the cues are joined.
         public var fusion: Fusion
+        /// Whether the next frame carries, and the memory remembers, this frame's decision (its mask, one-hot),
+        /// or its soft maps (the default before, which shrank objects frame after frame: see `propagate`).
+        public var carriesDecision: Bool
 
         public init(affinity: LabelPropagation.Configuration = .init(), flowWeight: Float = 0.5,
-                    refineRadius: Int? = nil, refineEpsilon: Float = 1e-3, fusion: Fusion = .average) {
+                    refineRadius: Int? = nil, refineEpsilon: Float = 1e-3, fusion: Fusion = .average,
+                    carriesDecision: Bool = true) {
             self.affinity = affinity
             self.flowWeight = flowWeight
             self.refineRadius = refineRadius ?? affinity.stride
             self.refineEpsilon = refineEpsilon
             self.fusion = fusion
+            self.carriesDecision = carriesDecision
         }
     }
 
@@ -64,7 +69,8 @@ public final class FlowGuidedPropagation {
     /// all with the same final label maps); the first also serves the geometry and the argmax.
     let affinities: [LabelPropagation]
     var affinity: LabelPropagation { affinities[0] }
-    /// The previous frame's final soft label maps (L x frameHeight x frameWidth), summing to 1 per pixel.
+    /// What the previous frame passes on (L x frameHeight x frameWidth, summing to 1 per pixel): its mask, one-hot
+    /// (or its soft label maps, without `carriesDecision`).
     var previous: [Float]
 
     public var objectIDs: [UInt8] { affinity.objectIDs }
@@ -89,11 +95,7 @@ public final class FlowGuidedPropagation {
             try LabelPropagation(firstFeatures: $0, firstMask: firstMask, frameWidth: frameWidth,
                                  frameHeight: frameHeight, configuration: configuration.affinity)
         }
-        let ids = affinities[0].objectIDs, pixels = frameWidth * frameHeight
-        var indexOf = [Int](repeating: 0, count: 256)
-        for (k, id) in ids.enumerated() { indexOf[Int(id)] = k }
-        previous = [Float](repeating: 0, count: ids.count * pixels)
-        for i in 0..<pixels { previous[indexOf[Int(firstMask[i])] * pixels + i] = 1 }
+        previous = Self.oneHot(firstMask, ids: affinities[0].objectIDs)
     }
 
     /// Segments the next frame and returns its mask (object ids, frameWidth x frameHeight).
@@ -180,10 +182,27 @@ public final class FlowGuidedPropagation {
                                              radius: configuration.refineRadius, epsilon: configuration.refineEpsilon)
         }
         Self.normaliseProbabilities(&maps, count: labelCount)
-        previous = maps
-        let cells = cellMeans(maps)
+        let decision = affinity.argmax(maps)
+        // What the next frame carries along the flow and the memory remembers: this frame's decision, not its soft
+        // maps. The soft maps come out of the guided filter (a box blur where the colour edge is weak) and the
+        // bilinear warp; carried from frame to frame they were blurred again every frame, and the argmax of an
+        // ever blurrier shape shrinks (blur then threshold, iterated, is curvature flow): on the synthetic VOS set
+        // some objects lost about 3% of their area a frame.
+        previous = configuration.carriesDecision ? Self.oneHot(decision, ids: objectIDs) : maps
+        let cells = cellMeans(previous)
         for (affinity, target) in zip(affinities, appearance.targets) { affinity.remember(target: target, labels: cells) }
-        return affinity.argmax(maps)
+        return decision
+    }
+
+    /// The maps (labels x pixels) of a mask of object ids `ids` (label k is `ids[k]`): 1 for each pixel's label,
+    /// 0 elsewhere.
+    static func oneHot(_ mask: [UInt8], ids: [UInt8]) -> [Float] {
+        var indexOf = [Int](repeating: 0, count: 256)
+        for (k, id) in ids.enumerated() { indexOf[Int(id)] = k }
+        let pixels = mask.count
+        var maps = [Float](repeating: 0, count: ids.count * pixels)
+        for i in 0..<pixels { maps[indexOf[Int(mask[i])] * pixels + i] = 1 }
+        return maps
     }
 
     /// Clamps negatives (the guided filter overshoots at edges) and rescales each pixel's labels to sum 1; a pixel

@@ -38,8 +38,11 @@ final class ModelCommandsTests: TemporaryFolderTestCase {
         }
         XCTAssertTrue(seen.isSubset(of: [0, 1, 3]), "ids only from the first mask: \(seen.sorted())")
         XCTAssertTrue(seen.contains(1) && seen.contains(3))
-        let later = try labels("\(out)/000010.png").labels
-        XCTAssertGreaterThan(later.filter { $0 != 0 }.count, 0, "objects survive propagation")
+        // The next frame still holds the objects. (Not a later one: with random weights the flow and the features
+        // are noise, and once the carried mask has lost an object only the features can bring it back.)
+        let next = try labels("\(out)/000001.png").labels
+        XCTAssertGreaterThan(next.filter { $0 == 1 }.count, 0, "object 1 is carried to the next frame")
+        XCTAssertGreaterThan(next.filter { $0 == 3 }.count, 0, "object 3 is carried to the next frame")
 
         let reader = try VideoReader(path: video)
         var frames = 0, seconds: [Double] = []
